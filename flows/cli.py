@@ -1,0 +1,110 @@
+"""The ``tunegate`` command: argument parsing and error reporting only.
+
+Each sub-command's handler lives beside the flow it runs (``flows/*.py``, ``deployments/stack.py``)
+and returns an exit code. Named tunegate errors print one line, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# command -> (module, handler, help)
+COMMANDS = {
+    "sample-data": ("flows.ingest", "cli_sample_data", "write a synthetic insurance-claims corpus with PII ground truth"),
+    "validate": ("flows.ingest", "cli_validate", "ingest the config's data and run the quality gate (and PII scrub)"),
+    "scrub": ("flows.scrub", "cli_scrub", "scrub PII from the text column of a CSV/JSONL/Parquet file"),
+    "pii-eval": ("flows.scrub", "cli_pii_eval", "recall/precision/F2 of a scrub against a ground-truth sidecar"),
+    "run": ("flows.train", "cli_run", "the whole training pipeline: ingest → gate → scrub → train → evaluate → promote"),
+    "predict": ("flows.predict", "cli_predict", "score a file with the champion (or a named version)"),
+    "rollback": ("flows.train", "cli_rollback", "move the champion alias back to an earlier version"),
+    "monitor": ("flows.monitor", "cli_monitor", "check a production batch for drift and emit the drift event"),
+    "up": ("deployments.stack", "cli_up", "start a local Prefect server and serve the deployments"),
+    "down": ("deployments.stack", "cli_down", "stop what `tunegate up` started"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tunegate",
+        description=(
+            "Fine-tune a small model on regulated documents, with the evidence a regulator asks for: "
+            "a data quality gate, audited PII scrubbing, LoRA fine-tuning under torchrun, "
+            "champion/challenger promotion in MLflow, and drift monitoring that triggers retraining."
+        ),
+        epilog="Run `tunegate COMMAND --help` for a command's options. Start with: tunegate run examples/claims.yaml",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=COMMANDS[name][2], description=COMMANDS[name][2])
+
+    s = add("sample-data")
+    s.add_argument("--out", required=True, help="output file (.jsonl, .csv or .parquet); sidecar PATH.pii.jsonl")
+    s.add_argument("--rows", type=int, default=1200, help="number of documents (default 1200)")
+    s.add_argument("--seed", type=int, default=7, help="random seed; same seed, same corpus (default 7)")
+    s.add_argument("--drift", choices=["none", "mix", "product", "length"], default="none",
+                   help="write a shifted batch for the drift monitor instead of the reference distribution")
+
+    s = add("validate")
+    s.add_argument("config", help="pipeline YAML, e.g. examples/claims.yaml")
+    s.add_argument("--no-scrub", action="store_true", help="stop after the quality gate")
+
+    s = add("scrub")
+    s.add_argument("--input", required=True, help="CSV, JSONL or Parquet file")
+    s.add_argument("--output", required=True, help="output file (same formats); every row, in order")
+    s.add_argument("--text-column", default="text", help="column to scrub (default: text)")
+    s.add_argument("--config", help="pipeline YAML whose pii: section to use (default: built-in defaults)")
+
+    s = add("pii-eval")
+    s.add_argument("--gold", required=True, help="ground-truth sidecar (PATH.pii.jsonl from sample-data)")
+    s.add_argument("--scrubbed", required=True, help="output of `tunegate scrub` (its .spans.jsonl sits beside it)")
+
+    s = add("run")
+    s.add_argument("config", help="pipeline YAML, e.g. examples/claims.yaml")
+
+    s = add("predict")
+    s.add_argument("--config", required=True, help="pipeline YAML (registry, PII settings)")
+    s.add_argument("--input", required=True, help="CSV, JSONL or Parquet file of documents")
+    s.add_argument("--output", required=True, help="predictions file (.csv, .jsonl or .parquet)")
+    s.add_argument("--model-version", default="champion", help="a version number or 'champion' (default)")
+
+    s = add("rollback")
+    s.add_argument("--config", required=True, help="pipeline YAML (registry)")
+    s.add_argument("--to-version", required=True, type=int, help="version that becomes champion again")
+    s.add_argument("--reason", default="manual rollback", help="why, for the audit log")
+
+    s = add("monitor")
+    s.add_argument("--config", required=True, help="pipeline YAML")
+    s.add_argument("--batch", required=True, help="file or folder of new production documents")
+
+    s = add("up")
+    s.add_argument("--config", default="examples/claims.yaml", help="pipeline YAML the deployments run")
+    s.add_argument("--port", type=int, default=None, help="Prefect server port (default: deploy.port, 4200)")
+    s.add_argument("--foreground", action="store_true", help="serve in this terminal until Ctrl-C")
+
+    add("down")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    module, handler, _ = COMMANDS[args.command]
+    from tasks.errors import TunegateError
+
+    try:
+        fn = getattr(importlib.import_module(module), handler)
+        return int(fn(args) or 0)
+    except TunegateError as e:
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

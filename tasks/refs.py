@@ -1,0 +1,96 @@
+"""Small frozen references that tasks pass between each other instead of objects.
+
+Each task writes its own files into the run folder and returns one of these. None of them may hold
+raw document text: they are Prefect results.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from pydantic import BaseModel, ConfigDict
+
+CANONICAL_COLUMNS = ("id", "text", "label", "timestamp")
+
+
+class _Ref(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatasetRef(_Ref):
+    """A canonical Parquet dataset: columns id, text, label, timestamp, then kept extras."""
+
+    uri: str  # path of the .parquet file
+    sha256: str  # over canonical rows, independent of file layout
+    rows: int
+    columns: dict[str, str]  # column name -> Arrow type
+    label_counts: dict[str, int] = {}
+    scrubbed: bool = False
+
+
+class SplitRef(_Ref):
+    """A seeded, stratified split of one dataset, recorded so every run tests on the same rows."""
+
+    train: DatasetRef
+    val: DatasetRef | None
+    test: DatasetRef
+    dataset_sha256: str
+    seed: int
+    test_ids_sha256: str
+
+
+class AdapterRef(_Ref):
+    """A fine-tuned model folder written by the training recipe (see tasks/recipe.py)."""
+
+    path: str  # folder with adapter/, tokenizer/, label_map.json, train_config.json, metrics.json, manifest.json
+    base_model: str
+    task: str
+    labels: list[str] = []
+    manifest_sha256: str
+    metrics: dict[str, float] = {}
+
+
+def new_run_id(prefix: str = "run") -> str:
+    return f"{prefix}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+@contextmanager
+def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling folder; rename it to ``final`` only if the block succeeds.
+
+    Bad input then leaves nothing half-written behind.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def atomic_file(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling path; move it onto ``final`` only if the block succeeds."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,39 @@
+"""Shared test set-up: an isolated Prefect home, offline model hubs, a test pseudonymisation key."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="tunegate-tests-"))
+# Must be set before prefect is imported anywhere.
+os.environ.setdefault("PREFECT_HOME", str(_HOME / "prefect"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{_HOME / 'mlflow.db'}")
+os.environ["TUNEGATE_PII_KEY"] = "test-key-not-secret"
+
+ROOT = Path(__file__).resolve().parent.parent
+CFPB = ROOT.parent / "shared" / "data" / "cfpb" / "complaints.csv"
+
+
+@pytest.fixture(scope="session")
+def cfpb_csv() -> Path:
+    """The real CFPB complaints (shared/ beside the checkout); skips where a fresh user has none."""
+    if not CFPB.is_file():
+        pytest.skip("../shared/data/cfpb/complaints.csv is absent")
+    return CFPB
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A temporary Prefect server (SQLite) for flow tests in this session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
