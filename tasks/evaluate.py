@@ -1,0 +1,160 @@
+"""Evaluate a fine-tuned model on the recorded test split: the numbers promotion is decided on.
+
+Top: pure metric functions (numpy + scikit-learn). Bottom: the ``evaluate_model`` task, which loads a
+model folder, scores the test split and writes ``eval.json``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+
+class EvalReport(BaseModel):
+    """Test-split metrics of one model version; no document text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accuracy: float
+    macro_f1: float
+    per_class: dict[str, dict[str, float]]  # label -> precision, recall, f1, support
+    confusion: list[list[int]]  # rows: true label, columns: predicted, in ``labels`` order
+    labels: list[str]
+    ece: float
+    n: int
+    rouge_l: float | None = None  # causal-LM only
+    perplexity: float | None = None  # causal-LM only
+
+    def metric(self, name: str) -> float | None:
+        """A headline metric by name (``accuracy``, ``macro_f1``, ``ece``, ``rouge_l``, ``perplexity``)."""
+        value = getattr(self, name, None)
+        return float(value) if isinstance(value, (int, float)) else None
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
+    """Weighted mean gap between confidence and accuracy over equal-width confidence bins."""
+    confidence = np.asarray(confidence, dtype=float)
+    correct = np.asarray(correct, dtype=float)
+    if confidence.size == 0:
+        return 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        mask = idx == b
+        if mask.any():
+            ece += mask.mean() * abs(confidence[mask].mean() - correct[mask].mean())
+    return float(ece)
+
+
+def lcs_length(a: list[str], b: list[str]) -> int:
+    """Length of the longest common subsequence of two token lists (O(len(a)·len(b)), one row of memory)."""
+    if not a or not b:
+        return 0
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b, 1):
+            cur.append(prev[j - 1] + 1 if x == y else max(prev[j], cur[j - 1]))
+        prev = cur
+    return prev[-1]
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F1 on lower-cased whitespace tokens."""
+    p, r = prediction.lower().split(), reference.lower().split()
+    lcs = lcs_length(p, r)
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(p), lcs / len(r)
+    return 2 * precision * recall / (precision + recall)
+
+
+def perplexity(token_nll_sum: float, token_count: int) -> float:
+    """exp(mean negative log-likelihood per token)."""
+    return float(math.exp(token_nll_sum / max(token_count, 1)))
+
+
+def compute_metrics(
+    y_true: list[str],
+    y_pred: list[str],
+    confidence: np.ndarray,
+    labels: list[str],
+    generations: list[str] | None = None,
+    references: list[str] | None = None,
+    nll: tuple[float, int] | None = None,
+) -> EvalReport:
+    """All classification metrics (plus ROUGE-L / perplexity when generations or NLL are given)."""
+    labels = list(labels) or sorted(set(y_true) | set(y_pred))
+    extra = sorted((set(y_true) | set(y_pred)) - set(labels))
+    labels = labels + extra
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    # Macro-F1 over the classes present in the test split, so an unseen extra label does not drag it to 0.
+    present = [i for i, lab in enumerate(labels) if s[i] > 0] or list(range(len(labels)))
+    correct = np.array([t == q for t, q in zip(y_true, y_pred)], dtype=float)
+    report = dict(
+        accuracy=float(correct.mean()) if len(correct) else 0.0,
+        macro_f1=float(np.mean([f[i] for i in present])),
+        per_class={
+            lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, lab in enumerate(labels)
+        },
+        confusion=confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        labels=labels,
+        ece=expected_calibration_error(confidence, correct),
+        n=len(y_true),
+    )
+    if generations is not None and references is not None:
+        report["rouge_l"] = float(np.mean([rouge_l(g, t) for g, t in zip(generations, references)] or [0.0]))
+    if nll is not None:
+        report["perplexity"] = perplexity(*nll)
+    return EvalReport(**report)
+
+
+def score_model_dir(model_dir: Path, texts: list[str], batch_size: int = 64):
+    """Load a training output folder and predict ``texts`` (a ``tasks.predict.Predictions``)."""
+    from tasks.predict import load_model, predict_texts
+
+    return predict_texts(load_model(Path(model_dir)), texts, batch_size=batch_size)
+
+
+def evaluate_frame(model_dir: Path, texts: list[str], gold: list[str], batch_size: int = 64) -> EvalReport:
+    """Score a model folder on labelled texts and compute its EvalReport."""
+    preds = score_model_dir(model_dir, texts, batch_size)
+    generations = getattr(preds, "generations", None)
+    nll = getattr(preds, "nll", None)
+    return compute_metrics(
+        gold,
+        list(preds.labels),
+        np.asarray(preds.confidence),
+        list(preds.label_names),
+        generations=list(generations) if generations is not None else None,
+        references=gold if generations is not None else None,
+        nll=tuple(nll) if nll is not None else None,
+    )
+
+
+# ---- Prefect boundary -------------------------------------------------------------------------------
+from prefect import get_run_logger, task  # noqa: E402
+
+from tasks.refs import DatasetRef, atomic_file  # noqa: E402
+
+
+@task(name="evaluate_model", task_run_name="evaluate-{role}")
+def evaluate_model(model_dir: Path, test: DatasetRef, out: Path, role: str = "candidate") -> EvalReport:
+    """Score ``model_dir`` on the scrubbed test split and write ``out`` (eval.json)."""
+    import pandas as pd
+
+    log = get_run_logger()
+    df = pd.read_parquet(test.uri, columns=["text", "label"])
+    log.info("evaluating %s on %d test documents", role, len(df))
+    report = evaluate_frame(Path(model_dir), df["text"].astype(str).tolist(), df["label"].astype(str).tolist())
+    with atomic_file(out) as tmp:
+        tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    log.info("%s: accuracy %.4f, macro-F1 %.4f, ECE %.4f (n=%d)", role, report.accuracy, report.macro_f1,
+             report.ece, report.n)
+    return report

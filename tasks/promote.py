@@ -1,0 +1,156 @@
+"""Promotion is data: decide first (pure), then apply (registry aliases + audit log).
+
+``decide_promotion`` compares a candidate's EvalReport with the champion's under a PromotionPolicy and
+returns a Decision with every check it made. ``apply_decision`` moves the ``champion`` alias under the
+registry lock, only if the champion is still the one the decision was made against.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from tasks.config import PromotionPolicy
+from tasks.evaluate import EvalReport
+
+LOWER_IS_BETTER = frozenset({"ece", "perplexity"})
+
+
+class Decision(BaseModel):
+    """Whether a candidate may replace the champion, and why (each check, passed or failed)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    promote: bool
+    reasons: list[str]
+    primary_metric: str = "macro_f1"
+    candidate_value: float | None = None
+    champion_value: float | None = None
+
+
+def _fmt(v: float | None) -> str:
+    return "missing" if v is None else f"{v:.4f}"
+
+
+def _check_floors(candidate: EvalReport, floors: dict[str, float]) -> tuple[bool, list[str]]:
+    ok, reasons = True, []
+    for name, bound in sorted(floors.items()):
+        value = candidate.metric(name)
+        lower = name in LOWER_IS_BETTER
+        if value is None:
+            ok = False
+            reasons.append(f"floor {name}: candidate has no '{name}' metric")
+        elif (value > bound) if lower else (value < bound):
+            ok = False
+            reasons.append(f"floor {name}: {value:.4f} {'above' if lower else 'below'} the limit {bound:.4f}")
+        else:
+            reasons.append(f"floor {name}: {value:.4f} within the limit {bound:.4f}")
+    return ok, reasons
+
+
+def _check_classes(candidate: EvalReport, champion: EvalReport, max_drop: float) -> tuple[bool, list[str]]:
+    ok, reasons = True, []
+    for label, stats in sorted(champion.per_class.items()):
+        if stats.get("support", 0) <= 0:
+            continue
+        before = float(stats.get("f1", 0.0))
+        after = float(candidate.per_class.get(label, {}).get("f1", 0.0))
+        if before - after > max_drop + 1e-12:
+            ok = False
+            reasons.append(f"class {label}: F1 regresses {before:.4f} → {after:.4f} (more than {max_drop:.4f})")
+    if ok:
+        reasons.append(f"no class F1 regresses by more than {max_drop:.4f}")
+    return ok, reasons
+
+
+def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy: PromotionPolicy) -> Decision:
+    """Promote only if floors hold, the primary metric beats the champion by the margin, and no class regresses."""
+    metric = policy.primary_metric
+    cand = candidate.metric(metric)
+    champ = champion.metric(metric) if champion is not None else None
+    ok, reasons = _check_floors(candidate, policy.floors)
+    if cand is None:
+        ok = False
+        reasons.append(f"primary metric '{metric}' missing from the candidate's evaluation")
+    elif champion is None:
+        reasons.append(f"no champion yet: {metric} {cand:.4f} is judged on the floors alone")
+    elif champ is None:
+        reasons.append(f"champion has no '{metric}' metric: judged on the floors and classes alone")
+    else:
+        gain = (champ - cand) if metric in LOWER_IS_BETTER else (cand - champ)
+        beats = gain > 0 and gain >= policy.min_improvement - 1e-12
+        ok = ok and beats
+        reasons.append(
+            f"{metric}: candidate {cand:.4f} vs champion {champ:.4f} (gain {gain:+.4f}, margin "
+            f"{policy.min_improvement:.4f}) — {'beats' if beats else 'does not beat'} the champion"
+        )
+    if champion is not None:
+        classes_ok, class_reasons = _check_classes(candidate, champion, policy.max_class_regression)
+        ok = ok and classes_ok
+        reasons.extend(class_reasons)
+    return Decision(promote=ok, reasons=reasons, primary_metric=metric, candidate_value=cand, champion_value=champ)
+
+
+class PromotionOutcome(BaseModel):
+    """What applying a Decision did to the registry."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    promoted: bool
+    action: str  # promote | reject | pending_approval | lost_race
+    version: int
+    champion_version: int | None  # after applying
+    previous_champion: int | None
+    note: str = ""
+
+
+# ---- Prefect boundary -------------------------------------------------------------------------------
+from prefect import get_run_logger, task  # noqa: E402
+
+from tasks.config import PipelineConfig  # noqa: E402
+from tasks.registry import audit, champion_version, clear_alias, registry_lock, set_alias  # noqa: E402
+
+
+def apply(
+    cfg: PipelineConfig,
+    version: int,
+    decision: Decision,
+    expected_champion: int | None,
+    trigger: str = "manual",
+    run_id: str | None = None,
+) -> PromotionOutcome:
+    """Act on a Decision: move ``champion`` if still compared against the current one; audit either way."""
+    with registry_lock(cfg):
+        current = champion_version(cfg)
+        if not decision.promote:
+            action, note, new = "reject", "decision: do not promote", current
+        elif current != expected_champion:
+            action = "lost_race"
+            note = (f"champion changed to v{current} while this candidate was compared with "
+                    f"{'no champion' if expected_champion is None else f'v{expected_champion}'}; re-run to compare")
+            new = current
+        elif cfg.promotion.require_approval:
+            action, note, new = "pending_approval", (
+                f"approval required: approve with `tunegate rollback --to-version {version} --reason approved`"), current
+        else:
+            set_alias(cfg, "champion", version)
+            clear_alias(cfg, "challenger", only_if=version)  # the challenger alias names the latest candidate not in use
+            action, note, new = "promote", "champion alias moved", version
+        audit(cfg, action=action, version=version, previous_champion=current, champion=new, trigger=trigger,
+              reasons=decision.reasons + ([note] if note else []), run_id=run_id)
+    return PromotionOutcome(promoted=action == "promote", action=action, version=version, champion_version=new,
+                            previous_champion=current, note=note)
+
+
+@task(name="apply_decision")
+def apply_decision(
+    cfg: PipelineConfig,
+    version: int,
+    decision: Decision,
+    expected_champion: int | None,
+    trigger: str = "manual",
+    run_id: str | None = None,
+) -> PromotionOutcome:
+    """Apply the promotion decision for ``version`` in the registry (under the lock) and audit it."""
+    outcome = apply(cfg, version, decision, expected_champion, trigger, run_id)
+    get_run_logger().info("v%d: %s (champion now %s)", version, outcome.action, outcome.champion_version)
+    return outcome

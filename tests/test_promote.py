@@ -1,0 +1,115 @@
+"""decide_promotion as a table; apply_decision against a real (SQLite) MLflow registry, concurrently."""
+
+import threading
+import uuid
+
+import pytest
+
+from tasks.config import PipelineConfig, PromotionPolicy
+from tasks.evaluate import EvalReport
+from tasks.promote import Decision, apply, decide_promotion
+
+
+def report(macro_f1=0.8, per_class=None, **kw) -> EvalReport:
+    per_class = per_class or {"a": 0.8, "b": 0.8}
+    return EvalReport(
+        accuracy=kw.pop("accuracy", macro_f1),
+        macro_f1=macro_f1,
+        per_class={k: {"precision": v, "recall": v, "f1": v, "support": 10} for k, v in per_class.items()},
+        confusion=[[10, 0], [0, 10]],
+        labels=list(per_class),
+        ece=kw.pop("ece", 0.05),
+        n=20,
+        **kw,
+    )
+
+
+POLICY = PromotionPolicy(primary_metric="macro_f1", min_improvement=0.01, floors={"macro_f1": 0.6},
+                         max_class_regression=0.05)
+
+
+@pytest.mark.parametrize(
+    "candidate, champion, policy, promote, reason_part",
+    [
+        # no champion: floors alone
+        (report(0.70), None, POLICY, True, "no champion yet"),
+        (report(0.55), None, POLICY, False, "below the limit"),
+        # margin
+        (report(0.82), report(0.80), POLICY, True, "beats the champion"),
+        (report(0.805), report(0.80), POLICY, False, "does not beat"),
+        (report(0.80), report(0.80), PromotionPolicy(min_improvement=0.0), False, "does not beat"),
+        (report(0.80001), report(0.80), PromotionPolicy(min_improvement=0.0), True, "beats the champion"),
+        # better on average but one class regresses too much
+        (report(0.85, {"a": 0.95, "b": 0.70}), report(0.80, {"a": 0.8, "b": 0.8}), POLICY, False, "class b"),
+        (report(0.84, {"a": 0.92, "b": 0.76}), report(0.80, {"a": 0.8, "b": 0.8}), POLICY, True, "no class F1"),
+        # a class the candidate lost entirely counts as F1 0
+        (report(0.90, {"a": 0.9}), report(0.80, {"a": 0.8, "b": 0.8}), POLICY, False, "class b"),
+        # missing metrics
+        (report(0.9), None, PromotionPolicy(primary_metric="rouge_l", floors={}), False, "missing"),
+        (report(0.9), None, PromotionPolicy(floors={"perplexity": 20.0}), False, "no 'perplexity'"),
+        (report(0.9, rouge_l=0.5), report(0.8), PromotionPolicy(primary_metric="rouge_l", floors={}), True,
+         "champion has no 'rouge_l'"),
+        # lower-is-better metrics as primary and as ceilings
+        (report(0.9, ece=0.02), report(0.9, ece=0.05), PromotionPolicy(primary_metric="ece", floors={}), True,
+         "beats"),
+        (report(0.9, ece=0.2), None, PromotionPolicy(floors={"ece": 0.1}), False, "above the limit"),
+    ],
+)
+def test_decide_promotion_table(candidate, champion, policy, promote, reason_part):
+    d = decide_promotion(candidate, champion, policy)
+    assert d.promote is promote
+    assert any(reason_part in r for r in d.reasons), d.reasons
+
+
+def test_decision_is_pure_and_reports_values():
+    cand, champ = report(0.82), report(0.80)
+    assert decide_promotion(cand, champ, POLICY) == decide_promotion(cand, champ, POLICY)
+    d = decide_promotion(cand, champ, POLICY)
+    assert (d.candidate_value, d.champion_value) == (0.82, 0.80)
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    return PipelineConfig(name=f"t-promote-{uuid.uuid4().hex[:8]}", work_dir=str(tmp_path / "work"))
+
+
+def _register(cfg, tmp_path, tag):
+    from tests.test_registry import fake_layout
+    from tasks.registry import register_version
+
+    return register_version(cfg, fake_layout(tmp_path / tag, tag), {"k": tag}, {"macro_f1": 0.9}, {"t": tag})[0]
+
+
+def test_two_concurrent_promotions_yield_one_champion(cfg, tmp_path):
+    from tasks.registry import champion_version, read_audit
+
+    versions = [_register(cfg, tmp_path, "a"), _register(cfg, tmp_path, "b")]
+    yes = Decision(promote=True, reasons=["test"])
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def promote(v):
+        barrier.wait()
+        outcomes.append(apply(cfg, v, yes, expected_champion=None, trigger="test"))
+
+    threads = [threading.Thread(target=promote, args=(v,)) for v in versions]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    winners = [o for o in outcomes if o.promoted]
+    assert len(winners) == 1
+    assert sorted(o.action for o in outcomes) == ["lost_race", "promote"]
+    assert champion_version(cfg) == winners[0].version
+    actions = sorted(e["action"] for e in read_audit(cfg))
+    assert actions == ["lost_race", "promote"]
+
+
+def test_rejection_leaves_champion_and_is_audited(cfg, tmp_path):
+    from tasks.registry import champion_version, read_audit
+
+    v1 = _register(cfg, tmp_path, "a")
+    apply(cfg, v1, Decision(promote=True, reasons=["first"]), expected_champion=None)
+    v2 = _register(cfg, tmp_path, "b")
+    out = apply(cfg, v2, Decision(promote=False, reasons=["worse"]), expected_champion=v1, trigger="drift")
+    assert not out.promoted and out.champion_version == v1 == champion_version(cfg)
+    last = read_audit(cfg)[-1]
+    assert last["action"] == "reject" and last["trigger"] == "drift" and "worse" in last["reasons"]
