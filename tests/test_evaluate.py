@@ -1,0 +1,55 @@
+"""Evaluation metrics against hand-computed values."""
+
+import numpy as np
+import pytest
+
+from tasks.evaluate import compute_metrics, expected_calibration_error, lcs_length, perplexity, rouge_l
+
+
+def test_classification_metrics_by_hand():
+    y_true = ["a", "a", "a", "b", "b", "c"]
+    y_pred = ["a", "a", "b", "b", "b", "a"]
+    r = compute_metrics(y_true, y_pred, np.full(6, 0.9), ["a", "b", "c"])
+    assert r.accuracy == pytest.approx(4 / 6)
+    # a: P 2/3 R 2/3 F 2/3; b: P 2/3 R 1 F 0.8; c: 0
+    assert r.per_class["a"]["f1"] == pytest.approx(2 / 3)
+    assert r.per_class["b"] == pytest.approx({"precision": 2 / 3, "recall": 1.0, "f1": 0.8, "support": 2})
+    assert r.per_class["c"]["f1"] == 0.0
+    assert r.macro_f1 == pytest.approx((2 / 3 + 0.8 + 0) / 3)
+    assert r.confusion == [[2, 1, 0], [0, 2, 0], [1, 0, 0]]
+    assert r.ece == pytest.approx(abs(0.9 - 4 / 6))
+    assert r.n == 6 and r.rouge_l is None and r.perplexity is None
+
+
+def test_label_absent_from_test_split_does_not_count_in_macro_f1():
+    r = compute_metrics(["a", "b"], ["a", "b"], np.array([1.0, 1.0]), ["a", "b", "z"])
+    assert r.macro_f1 == 1.0 and r.per_class["z"]["support"] == 0
+
+
+@pytest.mark.parametrize(
+    "conf, correct, expected",
+    [([1.0, 1.0], [1, 1], 0.0), ([0.8, 0.8, 0.8, 0.8, 0.8], [1, 1, 1, 1, 0], 0.0), ([0.95, 0.95], [0, 0], 0.95),
+     ([0.25, 0.95], [1, 0], (0.75 + 0.95) / 2), ([], [], 0.0)],
+)
+def test_expected_calibration_error(conf, correct, expected):
+    assert expected_calibration_error(np.array(conf), np.array(correct)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "pred, ref, expected",
+    [("the cat sat", "the cat sat", 1.0), ("the cat", "the cat sat on", 2 * 1 * 0.5 / 1.5),
+     ("a b c d", "a x c y d", 2 * 0.75 * 0.6 / 1.35), ("", "anything", 0.0), ("Fire", "fire", 1.0)],
+)
+def test_rouge_l(pred, ref, expected):
+    assert rouge_l(pred, ref) == pytest.approx(expected)
+
+
+def test_lcs_and_perplexity():
+    assert lcs_length(list("ABCBDAB"), list("BDCABA")) == 4
+    assert perplexity(0.0, 10) == 1.0 and perplexity(10 * np.log(4), 10) == pytest.approx(4.0)
+
+
+def test_generation_metrics_when_given():
+    r = compute_metrics(["a"], ["a"], np.array([1.0]), ["a"], generations=["storm damage"],
+                        references=["storm damage to roof"], nll=(2 * np.log(3), 2))
+    assert r.rouge_l == pytest.approx(2 * 1 * 0.5 / 1.5) and r.perplexity == pytest.approx(3.0)
