@@ -1,0 +1,124 @@
+"""Training data for the recipe: tokenize once, pack, and cut length-grouped batches.
+
+Length grouping is where most of the speed comes from on real text: a batch of similar lengths pads little,
+so the model spends its FLOPs on real tokens. Batch order is a pure function of (seed, epoch), which is what
+makes the data position a single number in a checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from tasks.errors import InputError
+
+IGNORE = -100
+PROMPT_SUFFIX = "\n\n### Response:\n"
+
+
+@dataclass
+class Encoded:
+    ids: list[list[int]]
+    targets: list[int] | list[list[int]]  # class id per row, or per-token labels (causal LM)
+
+
+def read_split(path: str | Path, task: str) -> tuple[list[str], list[str]]:
+    """(texts, targets) of one split file; a causal-LM target is ``response``, else ``label``."""
+    df = pd.read_parquet(path)
+    col = "response" if task == "causal_lm" and "response" in df.columns else "label"
+    if "text" not in df.columns or col not in df.columns:
+        raise InputError(f"{path}: needs columns 'text' and '{col}' for task {task}.")
+    df = df[df["text"].notna() & df[col].notna()]
+    if df.empty:
+        raise InputError(f"{path}: no rows with both text and {col}; label the data first.")
+    return df["text"].astype(str).tolist(), df[col].astype(str).tolist()
+
+
+def encode_classification(tok, texts: list[str], labels: list[str], label_names: list[str],
+                          max_length: int) -> Encoded:
+    lookup = {n: i for i, n in enumerate(label_names)}
+    ids = tok(texts, truncation=True, max_length=max_length)["input_ids"]
+    return Encoded(ids, [lookup.get(y, IGNORE) for y in labels])
+
+
+def encode_sft(tok, prompts: list[str], responses: list[str], max_length: int) -> Encoded:
+    """Prompt + response + EOS; the loss sees the response tokens only."""
+    p_ids = tok([p + PROMPT_SUFFIX for p in prompts], add_special_tokens=True)["input_ids"]
+    r_ids = tok(responses, add_special_tokens=False)["input_ids"]
+    eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
+    ids, labels = [], []
+    for p, r in zip(p_ids, r_ids):
+        r = r + eos
+        p = p[: max(1, max_length - len(r))]  # keep the answer whole, cut the prompt
+        seq = (p + r)[:max_length]
+        ids.append(seq)
+        labels.append(([IGNORE] * len(p) + r)[:max_length])
+    return Encoded(ids, labels)
+
+
+def pack(enc: Encoded, max_length: int) -> Encoded:
+    """Greedy packing of SFT rows into sequences of up to max_length (no row is split)."""
+    ids, labels, cur_i, cur_l = [], [], [], []
+    for i, l in zip(enc.ids, enc.targets):
+        if cur_i and len(cur_i) + len(i) > max_length:
+            ids.append(cur_i)
+            labels.append(cur_l)
+            cur_i, cur_l = [], []
+        cur_i, cur_l = cur_i + i, cur_l + l
+    if cur_i:
+        ids.append(cur_i)
+        labels.append(cur_l)
+    return Encoded(ids, labels)
+
+
+def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int, world: int, rank: int,
+                  group: int = 64) -> list[list[int]]:
+    """This rank's batches for one epoch: shuffle, sort within mega-batches by length, shuffle batches."""
+    g = torch.Generator().manual_seed(seed * 1000 + epoch)
+    order = torch.randperm(len(lengths), generator=g).tolist()
+    mega = batch_size * group
+    batches = []
+    for s in range(0, len(order), mega):
+        chunk = sorted(order[s:s + mega], key=lambda i: lengths[i], reverse=True)
+        batches += [chunk[b:b + batch_size] for b in range(0, len(chunk), batch_size)]
+    perm = torch.randperm(len(batches), generator=g).tolist()
+    batches = [batches[i] for i in perm]
+    usable = len(batches) - len(batches) % world  # every rank takes the same number of steps
+    return batches[rank:usable:world]
+
+
+def batches_per_epoch(n_rows: int, batch_size: int, world: int) -> int:
+    return (-(-n_rows // batch_size)) // world
+
+
+def collate(enc: Encoded, idx: list[int], pad_id: int, task: str) -> dict[str, torch.Tensor]:
+    """Pad one batch to its own longest row (dynamic padding)."""
+    width = max(len(enc.ids[i]) for i in idx)
+    ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(idx), width), dtype=torch.long)
+    labels = torch.full((len(idx), width), IGNORE, dtype=torch.long) if task == "causal_lm" else None
+    for r, i in enumerate(idx):
+        n = len(enc.ids[i])
+        ids[r, :n] = torch.tensor(enc.ids[i])
+        mask[r, :n] = 1
+        if labels is not None:
+            labels[r, :n] = torch.tensor(enc.targets[i])
+    if labels is None:
+        labels = torch.tensor([enc.targets[i] for i in idx], dtype=torch.long)
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def micro_batches(enc: Encoded, batch_size: int, seed: int, world: int, rank: int, skip: int):
+    """Endless stream of this rank's batches across epochs, starting after ``skip`` of them (resume)."""
+    lengths = [len(x) for x in enc.ids]
+    per_epoch = batches_per_epoch(len(lengths), batch_size, world)
+    if per_epoch == 0:
+        raise InputError(f"{len(lengths)} training rows are too few for batch size {batch_size} on {world} "
+                         "processes; lower train.batch_size or add rows.")
+    epoch, offset = divmod(skip, per_epoch)
+    while True:
+        yield from epoch_batches(lengths, batch_size, seed, epoch, world, rank)[offset:]
+        epoch, offset = epoch + 1, 0

@@ -1,0 +1,94 @@
+"""Tiny models built offline from a config, with a tokenizer trained on the fly: fast stand-ins for tests.
+
+``tiny_bert(folder)`` saves a 2-layer BertModel checkpoint (no classifier head, like the packaged MiniLM);
+``tiny_llama(folder)`` saves a 2-layer LlamaForCausalLM. ``toy_claims(n)`` makes a learnable labelled frame.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+
+LABELS = ["motor", "fire", "theft", "storm"]
+CUES = {"motor": ["car", "collision", "bumper"], "fire": ["smoke", "flames", "burnt"],
+        "theft": ["stolen", "burglary", "missing"], "storm": ["wind", "roof", "tiles"]}
+FILLER = ("the insured reported that on arrival our assessor noted damage to property and the customer "
+          "asked about cover under the policy excess applies settlement pending review").split()
+
+
+def toy_claims(n: int, seed: int = 0) -> pd.DataFrame:
+    """Claim-like notes of varied length whose label is signalled by a cue word."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = LABELS[i % len(LABELS)]
+        words = rng.choices(FILLER, k=rng.randint(4, 40))
+        words.insert(rng.randrange(len(words) + 1), rng.choice(CUES[label]))
+        rows.append({"id": f"doc-{i:06d}", "text": " ".join(words), "label": label,
+                     "response": f"{label} claim"})
+    return pd.DataFrame(rows)
+
+
+def _corpus() -> list[str]:
+    df = toy_claims(200)
+    return df["text"].tolist() + [f"{x} claim" for x in LABELS] + ["### Response:"]
+
+
+def _train_tokenizer(kind: str):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+
+    if kind == "bert":
+        specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.train_from_iterator(_corpus(), trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials))
+        cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+        tok.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+        return tok, dict(pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",
+                         mask_token="[MASK]")
+    specials = ["<pad>", "<unk>", "<s>", "</s>"]
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.train_from_iterator(_corpus(), trainers.BpeTrainer(vocab_size=400, special_tokens=specials,
+                                                           initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 2)])
+    from tokenizers import decoders
+
+    tok.decoder = decoders.ByteLevel()
+    return tok, dict(pad_token="<pad>", unk_token="<unk>", bos_token="<s>", eos_token="</s>")
+
+
+def _save_tokenizer(kind: str, folder: Path) -> int:
+    from transformers import PreTrainedTokenizerFast
+
+    tok, specials = _train_tokenizer(kind)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=512, **specials)
+    fast.save_pretrained(folder)
+    return tok.get_vocab_size()
+
+
+def tiny_bert(folder: Path) -> Path:
+    from transformers import BertConfig, BertModel
+
+    folder = Path(folder)
+    vocab = _save_tokenizer("bert", folder)
+    cfg = BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=256, pad_token_id=0)
+    BertModel(cfg).save_pretrained(folder)
+    return folder
+
+
+def tiny_llama(folder: Path) -> Path:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = Path(folder)
+    vocab = _save_tokenizer("llama", folder)
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                      num_key_value_heads=1, intermediate_size=64, max_position_embeddings=512,
+                      pad_token_id=0, bos_token_id=2, eos_token_id=3, tie_word_embeddings=False)
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    return folder
