@@ -1,0 +1,67 @@
+"""The deployments, declared from a pipeline config: schedules, the drift trigger, the concurrency limit.
+
+Deployment names are the pipeline's name, so one server can serve several pipelines:
+``retrain/<name>`` and ``monitor-latest/<name>``. The config is each deployment's default parameter, so a
+manual run from the UI opens a form pre-filled with it; a drift event only fills ``batch`` and ``reason``.
+"""
+
+from __future__ import annotations
+
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.events import DeploymentEventTrigger
+from prefect.schedules import Cron
+from prefect.types.entrypoint import EntrypointType
+
+from tasks.config import PipelineConfig
+
+DRIFT_EVENT = "tunegate.drift.detected"
+
+
+def model_resource(cfg: PipelineConfig) -> str:
+    """The ``prefect.resource.id`` of the drift event (the contract's "prediction.resource.id" is a typo:
+    Prefect rejects events without ``prefect.resource.id``)."""
+    return f"tunegate.model.{cfg.model_name}"
+
+
+def deployment_names(cfg: PipelineConfig) -> list[str]:
+    return [f"retrain/{cfg.name}", f"monitor-latest/{cfg.name}"]
+
+
+def drift_trigger(cfg: PipelineConfig) -> DeploymentEventTrigger:
+    """Every drift event about this model asks for a retrain on the drifted batch."""
+    return DeploymentEventTrigger(
+        name=f"{cfg.name}: retrain on drift",
+        description="Retrain when the drift monitor reports drift for this model (cooldown applies).",
+        expect={DRIFT_EVENT},
+        match={"prefect.resource.id": model_resource(cfg)},
+        parameters={"batch": "{{ event.payload.batch }}", "reason": "drift: event {{ event.id }}"},
+    )
+
+
+def build_deployments(cfg: PipelineConfig) -> list:
+    """The RunnerDeployments `serve` registers and runs for this pipeline."""
+    from flows.retrain import monitor_latest, retrain
+
+    config = cfg.model_dump(mode="json")
+    d = cfg.deploy
+    retrain_dep = retrain.to_deployment(
+        name=cfg.name,
+        description=f"Retrain {cfg.model_name}: monthly, on drift, or from this form.",
+        schedules=[Cron(d.retrain_cron, timezone=d.timezone, parameters={"reason": "schedule"})],
+        parameters={"config": config, "batch": None, "reason": "manual"},
+        triggers=[drift_trigger(cfg)],
+        concurrency_limit=ConcurrencyLimitConfig(
+            limit=1, collision_strategy=ConcurrencyLimitStrategy(d.collision_strategy)),
+        tags=["tunegate", cfg.name],
+        entrypoint_type=EntrypointType.MODULE_PATH,  # runs from any folder: the package is installed
+    )
+    monitor_dep = monitor_latest.to_deployment(
+        name=cfg.name,
+        description=f"Check the newest batch in {d.monitor_batch or '(unset)'} for drift.",
+        schedules=[Cron(d.monitor_cron, timezone=d.timezone)],
+        parameters={"config": config},
+        concurrency_limit=1,
+        tags=["tunegate", cfg.name],
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+    return [retrain_dep, monitor_dep]

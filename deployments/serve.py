@@ -1,0 +1,32 @@
+"""Serving entry point: ``python -m deployments.serve --config PIPELINE.yaml``.
+
+Registers the pipeline's deployments on the server at ``PREFECT_API_URL`` and runs their flow runs in
+subprocesses until stopped. `tunegate up` starts it detached; a work pool is the production alternative
+(see deployments/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+# Runs turned away by the concurrency limit cost one API call each; a high process limit lets a storm of
+# requests be settled in one poll instead of trickling in while the one real retrain runs.
+RUN_LIMIT = 100
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m deployments.serve")
+    p.add_argument("--config", required=True, help="pipeline YAML")
+    args = p.parse_args(argv)
+
+    from prefect import serve
+
+    from deployments.definitions import build_deployments
+    from tasks.config import load_config
+
+    serve(*build_deployments(load_config(args.config)), limit=RUN_LIMIT, print_starting_message=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""Flows the deployments run: ``retrain`` (schedule, drift event, or a click in the UI) and ``monitor-latest``.
+
+One retrain at a time: the deployment's concurrency limit turns a storm of requests away at the server, and
+a file lock plus the cooldown gate (``deployments/cooldown.py``) make it strict across processes. Every
+request that does not train is written to the audit log with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from prefect import flow, get_run_logger, task
+from prefect.input import RunInput
+from prefect.runtime import flow_run as current_run
+from pydantic import BaseModel, ConfigDict
+
+from deployments.cooldown import COMPLETED, SKIPPED, decide_retrain, last_completed
+from tasks.config import PipelineConfig
+from tasks.registry import audit, read_audit
+
+
+class RetrainOutcome(BaseModel):
+    """What one retrain request did; never holds document text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    trained: bool
+    why: str
+    reason: str
+    batch: str | None = None
+    version: int | None = None
+    promoted: bool | None = None
+
+
+class Approval(RunInput):
+    """The form a reviewer fills in the Prefect UI to resume a paused retrain."""
+
+    approve: bool
+    reviewer: str
+    comment: str = ""
+
+
+def _clean_batch(batch: str | None) -> str | None:
+    """Triggers render a missing payload field as None or an empty string."""
+    return None if batch is None or batch.strip() in ("", "None", "null") else batch
+
+
+@task(name="check_retrain_gate")
+def check_retrain_gate(config: PipelineConfig, reason: str, requested_at: datetime):
+    """Decide from the audit log whether this request may train (cooldown, already satisfied)."""
+    done = last_completed(read_audit(config), config.model_name)
+    return decide_retrain(done, requested_at, config.deploy.cooldown_minutes, reason)
+
+
+@task(name="record_skip")
+def record_skip(config: PipelineConfig, reason: str, batch: str | None, why: str) -> None:
+    """Write a request that did not train to the audit log."""
+    audit(config, action=SKIPPED, trigger=reason, batch=batch, why=why, flow_run=current_run.id)
+    get_run_logger().info("retrain skipped: %s", why)
+
+
+@task(name="record_completion")
+def record_completion(config: PipelineConfig, reason: str, batch: str | None, version: int | None) -> None:
+    """Write the finished retrain to the audit log: the cooldown starts here."""
+    audit(config, action=COMPLETED, trigger=reason, batch=batch, version=version, flow_run=current_run.id,
+          completed_at=datetime.now(timezone.utc).isoformat())
+
+
+@flow(name="retrain", log_prints=True)
+def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "manual") -> RetrainOutcome:
+    """Retrain the pipeline's model on its data source plus an optional production batch.
+
+    1. take the retrain lock (another retrain running: record and stop)
+    2. gate: a retrain already completed after this request, or the cooldown holds: record and stop
+    3. train_pipeline: ingest, gate, scrub, train, evaluate, register, promote (or wait for approval)
+    4. record the completion; the cooldown starts
+    """
+    batch = _clean_batch(batch)
+    requested_at = current_run.scheduled_start_time
+    lock_path = config.work_path("retrain.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = FileLock(str(lock_path), timeout=0, thread_local=False).acquire()
+    except Timeout:
+        why = "busy: another retrain of this model is running"
+        record_skip(config, reason, batch, why)
+        return RetrainOutcome(trained=False, why=why, reason=reason, batch=batch)
+    with lock:
+        gate = check_retrain_gate(config, reason, requested_at)
+        if not gate.go:
+            record_skip(config, reason, batch, gate.why)
+            return RetrainOutcome(trained=False, why=gate.why, reason=reason, batch=batch)
+        from flows.train import train_pipeline
+
+        result = train_pipeline(config, extra_data=batch, trigger=reason)
+        version = getattr(result, "version", None)
+        record_completion(config, reason, batch, version)
+    return RetrainOutcome(trained=True, why=gate.why, reason=reason, batch=batch, version=version,
+                          promoted=getattr(result, "promoted", None))
+
+
+def newest_file(folder: Path) -> Path | None:
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+             and not p.name.endswith(".pii.jsonl")] if folder.is_dir() else []
+    return max(files, key=lambda p: (p.stat().st_mtime, p.name), default=None)
+
+
+@flow(name="monitor-latest", log_prints=True)
+def monitor_latest(config: PipelineConfig, folder: str | None = None):
+    """Run the drift monitor over the newest batch in ``folder`` (default: ``deploy.monitor_batch``)."""
+    from flows.monitor import monitor
+
+    where = folder or config.deploy.monitor_batch
+    batch = newest_file(Path(where)) if where else None
+    if batch is None:
+        get_run_logger().info("no batch to monitor in %s", where or "(deploy.monitor_batch is not set)")
+        return None
+    return monitor(config, str(batch))
