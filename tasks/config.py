@@ -176,6 +176,8 @@ class DeployConfig(_Stage):
     timezone: str = "UTC"
     monitor_batch: str | None = None  # newest file in this folder is monitored on schedule
     cooldown_minutes: int = Field(60, ge=0)
+    # A retrain requested while one runs: cancelled at once, or queued (then skipped as already satisfied).
+    collision_strategy: Literal["CANCEL_NEW", "ENQUEUE"] = "CANCEL_NEW"
     work_pool: str | None = None
     port: int = Field(4200, ge=1, le=65535)
 

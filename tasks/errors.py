@@ -53,3 +53,9 @@ class EventNotDelivered(TunegateError):
     """A Prefect event could not be confirmed on the server (e.g. missing API credentials)."""
 
     exit_code = 8
+
+
+class StackError(TunegateError):
+    """The local Prefect stack (`tunegate up`) could not start or stop: port taken, server unhealthy."""
+
+    exit_code = 9
