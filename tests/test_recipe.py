@@ -1,0 +1,183 @@
+"""The recipe run in-process (RANK unset, nanoGPT-style) on tiny models, and its data/checkpoint helpers."""
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tiny_models import tiny_bert, tiny_llama, toy_claims  # noqa: E402
+
+from tasks import train_data as td  # noqa: E402
+from tasks.checkpoint import MARKER, complete_checkpoints, load_latest, save_checkpoint  # noqa: E402
+from tasks.config import TrainConfig  # noqa: E402
+from tasks.errors import ConfigError  # noqa: E402
+from tasks.finetune import recipe_config  # noqa: E402
+from tasks.recipe import main as recipe_main  # noqa: E402
+from tasks.refs import DatasetRef  # noqa: E402
+from tasks.split import write_split  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    torch.set_num_threads(2)
+    d = tmp_path_factory.mktemp("tiny")
+    df = toy_claims(240)
+    df.to_parquet(d / "ds.parquet")
+    split = write_split(DatasetRef(uri=str(d / "ds.parquet"), sha256="s", rows=len(df), columns={}),
+                        0.2, 0.15, 13, d)
+    return {"bert": tiny_bert(d / "bert"), "llama": tiny_llama(d / "llama"), "split": split}
+
+
+def _run(tmp_path, split, **train) -> Path:
+    """Run the recipe in this process and return its staging folder."""
+    os.environ.pop("RANK", None)
+    cfg = recipe_config(TrainConfig(**{"max_length": 64, "batch_size": 16, "nproc_per_node": 1, **train}),
+                        split, tmp_path / "work")
+    (tmp_path / "run.json").write_text(json.dumps(cfg))
+    recipe_main(["--config", str(tmp_path / "run.json")])
+    return tmp_path / "work" / "stage"
+
+
+def test_classification_lora_outputs(tmp_path, tiny):
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification
+
+    out = _run(tmp_path, tiny["split"], base_model=str(tiny["bert"]), max_steps=6, checkpoint_every=3)
+    for name in ("adapter/adapter_config.json", "adapter/adapter_model.safetensors", "tokenizer/tokenizer.json",
+                 "label_map.json", "train_config.json", "metrics.json", "manifest.json"):
+        assert (out / name).is_file(), name
+    manifest = json.loads((out / "manifest.json").read_text())["files"]
+    assert manifest["metrics.json"] == hashlib.sha256((out / "metrics.json").read_bytes()).hexdigest()
+    assert "adapter/adapter_model.safetensors" in manifest
+    labels = json.loads((out / "label_map.json").read_text())["labels"]
+    assert labels == ["fire", "motor", "storm", "theft"]
+    assert "classifier" in json.loads((out / "adapter/adapter_config.json").read_text())["modules_to_save"]
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["steps"] == 6 and len(m["loss_curve"]) == 6 and m["tokens_per_s"] > 0 and m["peak_memory_mb"] > 0
+    assert 0 <= m["val_accuracy"] <= 1 and m["resumed_from_step"] is None
+    base = AutoModelForSequenceClassification.from_pretrained(tiny["bert"], num_labels=4)
+    PeftModel.from_pretrained(base, out / "adapter")  # standard PEFT format
+    assert len(complete_checkpoints(tmp_path / "work" / "checkpoints")) == 1  # step 3 (6 is the end)
+
+
+@pytest.mark.slow
+def test_full_finetune_learns(tmp_path, tiny):
+    out = _run(tmp_path, tiny["split"], base_model=str(tiny["bert"]), method="full", epochs=8,
+               learning_rate=2e-3, checkpoint_every=1000)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["loss_curve"][-1]["loss"] < m["loss_curve"][0]["loss"]
+    assert m["val_accuracy"] >= 0.6  # chance is 0.25
+
+
+def test_causal_lm_sft_with_packing(tmp_path, tiny):
+    out = _run(tmp_path, tiny["split"], base_model=str(tiny["llama"]), task="causal_lm", max_length=128,
+               batch_size=4, epochs=3, learning_rate=1e-2, checkpoint_every=1000)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["loss_curve"][-1]["loss"] < m["loss_curve"][0]["loss"] and "val_loss" in m
+    cfg = json.loads((out / "adapter/adapter_config.json").read_text())
+    assert set(cfg["target_modules"]) >= {"q_proj", "v_proj"} and cfg["task_type"] == "CAUSAL_LM"
+
+
+def test_sft_loss_only_on_response(tiny):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny["llama"])
+    enc = td.encode_sft(tok, ["stolen car", "smoke"], ["theft claim", "fire claim"], 64)
+    for ids, labels in zip(enc.ids, enc.targets):
+        answer = [x for x in labels if x != td.IGNORE]
+        assert answer[-1] == tok.eos_token_id and ids[-len(answer):] == answer
+        assert labels[: len(ids) - len(answer)] == [td.IGNORE] * (len(ids) - len(answer))
+    packed = td.pack(enc, 64)
+    assert len(packed.ids) == 1 and packed.ids[0] == enc.ids[0] + enc.ids[1]
+
+
+def test_length_grouped_batches_cover_rows_once_and_pad_less():
+    lengths = [int(x) for x in torch.randint(5, 250, (1000,), generator=torch.Generator().manual_seed(0))]
+    ranks = [td.epoch_batches(lengths, 16, seed=3, epoch=0, world=2, rank=r) for r in (0, 1)]
+    rows = [i for batches in ranks for b in batches for i in b]
+    assert len(rows) == len(set(rows)) and len(ranks[0]) == len(ranks[1]) == td.batches_per_epoch(1000, 16, 2)
+    padded = sum(len(b) * max(lengths[i] for i in b) for bs in ranks for b in bs)
+    naive = sum(16 * max(lengths[i] for i in range(s, s + 16)) for s in range(0, 992, 16))
+    assert padded < 0.75 * naive
+    assert td.epoch_batches(lengths, 16, 3, 1, 1, 0) != td.epoch_batches(lengths, 16, 3, 0, 1, 0)
+
+
+def test_micro_batches_resume_at_position():
+    enc = td.Encoded([[1] * (i % 7 + 1) for i in range(50)], [0] * 50)
+    full = td.micro_batches(enc, 8, seed=1, world=1, rank=0, skip=0)
+    first = [next(full) for _ in range(10)]  # crosses an epoch boundary (6 batches per epoch)
+    resumed = td.micro_batches(enc, 8, seed=1, world=1, rank=0, skip=7)
+    assert [next(resumed) for _ in range(3)] == first[7:10]
+
+
+def _toy_training():
+    model = torch.nn.Linear(4, 2)
+    model.bias.requires_grad_(False)
+    opt = torch.optim.AdamW([model.weight], lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    model(torch.ones(1, 4)).sum().backward()
+    opt.step()
+    sched.step()
+    return model, opt, sched
+
+
+def test_torn_checkpoint_is_skipped(tmp_path):
+    model, opt, sched = _toy_training()
+    save_checkpoint(tmp_path, 2, model, opt, sched, {"history": [1]})
+    good = model.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    save_checkpoint(tmp_path, 4, model, opt, sched, {"history": [1, 2]})
+    (tmp_path / "step-0000004" / MARKER).unlink()  # torn: crashed before the marker
+    (tmp_path / ".tmp-step-0000006").mkdir()  # torn: crashed mid-write
+    fresh, opt2, sched2 = _toy_training()
+    meta = load_latest(tmp_path, fresh, opt2, sched2)
+    assert meta["step"] == 2 and torch.equal(fresh.weight, good)
+    assert set(load_file_keys(tmp_path)) == {"weight"}  # trainable parameters only
+
+
+def load_file_keys(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "step-0000002" / "model.safetensors")).keys()
+
+
+def test_damaged_complete_checkpoint_falls_back(tmp_path):
+    model, opt, sched = _toy_training()
+    save_checkpoint(tmp_path, 2, model, opt, sched, {})
+    save_checkpoint(tmp_path, 4, model, opt, sched, {})
+    (tmp_path / "step-0000004" / "state.pt").write_bytes(b"truncated")
+    meta = load_latest(tmp_path, *_toy_training())
+    assert meta["step"] == 2
+
+
+def test_only_newest_checkpoints_are_kept(tmp_path):
+    model, opt, sched = _toy_training()
+    for step in (1, 2, 3):
+        save_checkpoint(tmp_path, step, model, opt, sched, {}, keep=2)
+    assert [p.name for p in complete_checkpoints(tmp_path)] == ["step-0000003", "step-0000002"]
+
+
+def test_missing_base_model_is_a_config_error(tmp_path, tiny):
+    with pytest.raises(ConfigError, match="not a local model folder"):
+        recipe_config(TrainConfig(base_model=str(tmp_path / "nope")), tiny["split"], tmp_path)
+
+
+@pytest.mark.slow
+def test_packaged_minilm_few_steps(tmp_path, tiny):
+    from tasks.predict import load_model, predict_texts
+
+    out = _run(tmp_path, tiny["split"], base_model=None, max_steps=4, batch_size=8, checkpoint_every=1000)
+    cfg = json.loads((out / "train_config.json").read_text())
+    assert cfg["model_type"] == "bert" and Path(cfg["base_model"], "model.safetensors").is_file()
+    model = load_model(out)
+    texts = ["stolen bicycle from the garage overnight", "smoke", "roof tiles lost in the wind storm"]
+    preds = predict_texts(model, texts, batch_size=2)
+    one_by_one = [predict_texts(model, [t]).probs[0] for t in texts]
+    assert preds.probs.shape == (3, 4) and preds.label_names == ["fire", "motor", "storm", "theft"]
+    assert all(torch.allclose(torch.tensor(p), torch.tensor(q), atol=1e-4) for p, q in zip(preds.probs, one_by_one))
