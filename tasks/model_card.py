@@ -170,6 +170,55 @@ def render_card(f: CardFacts) -> str:
     ])
 
 
+def _flat(prefix: str, value) -> dict:
+    if isinstance(value, dict):
+        out: dict = {}
+        for k, v in value.items():
+            out.update(_flat(f"{prefix}.{k}" if prefix else str(k), v))
+        return out
+    return {prefix: value}
+
+
+def summarize(obj) -> dict:
+    """A JSON-able dict of a pydantic report (or dict), or ``{}`` for None."""
+    if obj is None:
+        return {}
+    return obj.model_dump(mode="json") if hasattr(obj, "model_dump") else dict(obj)
+
+
+def date_range(parquet: str) -> tuple[str, str] | None:
+    """First and last ``timestamp`` in a canonical dataset, as ISO dates (None without timestamps)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    if "timestamp" not in pq.read_schema(parquet).names:
+        return None
+    ts = pd.read_parquet(parquet, columns=["timestamp"])["timestamp"].dropna()
+    return (ts.min().date().isoformat(), ts.max().date().isoformat()) if len(ts) else None
+
+
+def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], split, dataset, quality, pii,
+                     candidate: EvalReport, champion: EvalReport | None, champion_version: int | None,
+                     decision, code_version: str, trigger: str) -> CardFacts:
+    """Gather a card's facts from the pipeline's references (version and MLflow run id filled in later)."""
+    rows = {"train": dict(split.train.label_counts), "test": dict(split.test.label_counts)}
+    if split.val is not None:
+        rows = {"train": rows["train"], "validation": dict(split.val.label_counts), "test": rows["test"]}
+    hyper = {k: v for k, v in _flat("", cfg.train.model_dump(mode="json")).items()
+             if k not in {"base_model", "rdzv_endpoint", "nnodes"}}
+    return CardFacts(
+        model_name=cfg.model_name, version=0, mlflow_run_id="", run_id=run_id, task=cfg.train.task,
+        base_model=base_model, method=cfg.train.method, labels=labels, rows_per_class=rows,
+        date_range=date_range(dataset.uri), dataset_sha256=dataset.sha256, config_sha256=cfg.digest(),
+        code_version=code_version, trigger=trigger, quality=summarize(quality), pii=summarize(pii),
+        hyperparameters=hyper, candidate=candidate, champion=champion, champion_version=champion_version,
+        decision_promote=decision.promote, decision_reasons=list(decision.reasons),
+        outcome="promote" if decision.promote else "reject",
+        monitoring={**cfg.monitor.model_dump(mode="json"), "monitor_cron": cfg.deploy.monitor_cron,
+                    "retrain_cron": cfg.deploy.retrain_cron},
+    )
+
+
 # ---- Prefect boundary -------------------------------------------------------------------------------
 from prefect import task  # noqa: E402
 from prefect.artifacts import create_markdown_artifact  # noqa: E402

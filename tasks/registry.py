@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict  # noqa: E402
 
 from tasks.config import PipelineConfig  # noqa: E402
 from tasks.errors import NoChampion, PromotionError  # noqa: E402
-from tasks.refs import atomic_dir  # noqa: E402
+from tasks.refs import atomic_dir, atomic_file  # noqa: E402
 
 for _name in ("mlflow", "alembic", "mlflow.store.db.utils"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -313,3 +313,69 @@ def rollback(cfg: PipelineConfig, to_version: int, reason: str, trigger: str = "
         set_alias(cfg, "champion", to_version)
         return audit(cfg, action="rollback", version=to_version, previous_champion=previous,
                      champion=to_version, trigger=trigger, reasons=[reason])
+
+
+def unregister(cfg: PipelineConfig, version: int, run_id: str) -> None:
+    """Delete a version and its run (a later pipeline step failed before it was put to use)."""
+    _undo(client_for(cfg), cfg.model_name, version, run_id)
+
+
+# ---- Prefect boundary -------------------------------------------------------------------------------
+import shutil  # noqa: E402
+
+from prefect import get_run_logger, task  # noqa: E402
+
+from tasks.refs import AdapterRef, DatasetRef  # noqa: E402
+
+
+class RegisteredVersion(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int
+    mlflow_run_id: str
+    model_card: Path
+
+
+@task(name="assemble_version")
+def assemble_version(adapter: AdapterRef, train: DatasetRef, eval_json: Path, pii_evidence: Path | None,
+                     reference_rows: int, seed: int, out: Path) -> Path:
+    """Lay out a version's artifacts: model/, reference/reference.parquet, eval/eval.json, pii_evidence.json."""
+    import pandas as pd
+
+    with atomic_dir(out) as tmp:
+        shutil.copytree(adapter.path, tmp / "model")
+        df = pd.read_parquet(train.uri, columns=["id", "text", "label"])
+        if len(df) > reference_rows:
+            df = df.sample(n=reference_rows, random_state=seed).sort_values("id")
+        (tmp / "reference").mkdir()
+        df.to_parquet(tmp / "reference" / "reference.parquet", index=False)
+        (tmp / "eval").mkdir()
+        shutil.copy2(eval_json, tmp / "eval" / "eval.json")
+        if pii_evidence is not None and Path(pii_evidence).is_file():
+            shutil.copy2(pii_evidence, tmp / "pii_evidence.json")
+        else:  # PII scrubbing disabled in the config: say so rather than omit the file
+            (tmp / "pii_evidence.json").write_text(json.dumps({"scrubbed": False}))
+    return out
+
+
+@task(name="register_candidate")
+def register_candidate(cfg: PipelineConfig, layout: Path, params: dict, metrics: dict[str, float],
+                       tags: dict[str, str], card_facts, card_out: Path) -> RegisteredVersion:
+    """Log the run, register the version with its model card, mark it complete (or leave nothing)."""
+    from tasks.model_card import render_card
+
+    def finalize(version: int, run_id: str) -> Path:
+        facts = card_facts.model_copy(update={"version": version, "mlflow_run_id": run_id})
+        with atomic_file(card_out) as tmp:
+            tmp.write_text(render_card(facts), encoding="utf-8")
+        return card_out
+
+    version, run_id = register_version(cfg, layout, params, metrics, tags, finalize=finalize)
+    get_run_logger().info("registered %s v%d (MLflow run %s) in %s", cfg.model_name, version, run_id,
+                          tracking_uri(cfg))
+    return RegisteredVersion(version=version, mlflow_run_id=run_id, model_card=card_out)
+
+
+def relog_card(cfg: PipelineConfig, run_id: str, card: Path) -> None:
+    """Replace a version's model card after the fact (the outcome differed from the decision)."""
+    client_for(cfg).log_artifact(run_id, str(card))
