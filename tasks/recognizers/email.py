@@ -1,0 +1,14 @@
+"""Email address (no public-suffix lookup: tldextract would try the network)."""
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+
+class EmailRecognizer(PatternRecognizer):
+    ENTITY = "EMAIL_ADDRESS"
+    PATTERNS = [
+        Pattern("email", r"\b[A-Z0-9._%+'-]+@[A-Z0-9-]+(?:\.[A-Z0-9-]+)*\.[A-Z]{2,24}\b", 0.9),
+    ]
+    CONTEXT = ["email", "e-mail", "mail"]
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)

@@ -1,0 +1,62 @@
+"""Names after a cue ("spoke to", "Mrs", "regards,"), in any case.
+
+spaCy's small model finds Title Case names but misses lower-case ones ("spoke to priya sharma") and
+some non-English names. A name is the run of one to three word tokens after a cue, stopped by
+punctuation, a line break, a digit or a common word. No gazetteer: the cue does the work.
+"""
+
+import re
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+_CUES = (
+    r"spoke (?:to|with)|speaking (?:to|with)|call (?:w/|with|from)|called|caller(?: verified as| is)?|"
+    r"verified as|third party is|tp is|(?:the )?insured is|named|name is|my name is|"
+    r"mr\.?|mrs\.?|ms\.?|miss|dr\.?|handler:|from:|regards,|thanks,|sincerely,"
+)
+# A word: letters (any script), inner apostrophes or hyphens.
+_WORD = r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*"
+_NOT_NAMES = frozenset(
+    """a an the and or but to from with for of on in at by as is was be been it its this that these those
+    he she they we you i me him her them my his their our your who which what when where how why not no yes
+    back about again also still now then today yesterday tomorrow morning evening afternoon tonight night
+    cust customer ph policyholder tp third party insured claimant caller handler driver owner team office
+    adv advised will would could should can may might must has have had do did does re said says told asked
+    please pls thanks thank regards kind dear sir madam all there here up out over into after before
+    verified regarding confirmed confirm wants wanted reported reports called calling rang about via
+    claim claims policy cover note notes email phone number contact address ref reference""".split()
+)
+
+
+class PersonCueRecognizer(PatternRecognizer):
+    ENTITY = "PERSON"
+    PATTERNS = [Pattern("cue_name", rf"(?:(?<=\W)|^)(?:{_CUES})(?!\w)[ \t]*\n?[ \t]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})", 0.5)]
+    CONTEXT: list[str] = []
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity=self.ENTITY, name="PersonCueRecognizer", patterns=self.PATTERNS)
+        self._cue = re.compile(self.PATTERNS[0].regex, re.IGNORECASE)
+        self._word = re.compile(_WORD)
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: ANN001
+        """Report only the name after the cue, trimmed at the first common word."""
+        results = []
+        for m in self._cue.finditer(text):
+            start = m.start("name")
+            end = start
+            for w in self._word.finditer(m.group("name")):
+                if w.group().lower() in _NOT_NAMES:
+                    break
+                end = start + w.end()
+            if end > start:
+                results.append(self._result(start, end))
+        return results
+
+    def _result(self, start: int, end: int):  # noqa: ANN202
+        from presidio_analyzer import RecognizerResult
+
+        return RecognizerResult(
+            self.ENTITY, start, end, self.PATTERNS[0].score,
+            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                  RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
+        )

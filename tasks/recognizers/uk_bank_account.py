@@ -1,0 +1,12 @@
+"""UK bank account number: eight digits, only with banking context (alone it is any number)."""
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+
+class UkBankAccountRecognizer(PatternRecognizer):
+    ENTITY = "UK_BANK_ACCOUNT"
+    PATTERNS = [Pattern("account", r"(?<![\d-])\d{8}(?![\d-])", 0.1)]
+    CONTEXT = ["account", "acct", "acc", "a/c", "bank", "sort", "refund", "settlement", "pay"]
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)

@@ -1,0 +1,12 @@
+"""UK passport number: nine digits, only near the word passport."""
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+
+class UkPassportRecognizer(PatternRecognizer):
+    ENTITY = "UK_PASSPORT"
+    PATTERNS = [Pattern("passport", r"(?<![\d-])\d{9}(?![\d-])", 0.1)]
+    CONTEXT = ["passport", "travel document", "id"]
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)
