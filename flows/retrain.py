@@ -7,11 +7,12 @@ request that does not train is written to the audit log with the reason.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, pause_flow_run, task
+from prefect.exceptions import FlowPauseTimeout
 from prefect.input import RunInput
 from prefect.runtime import flow_run as current_run
 from pydantic import BaseModel, ConfigDict
@@ -19,6 +20,8 @@ from pydantic import BaseModel, ConfigDict
 from deployments.cooldown import COMPLETED, SKIPPED, decide_retrain, last_completed
 from tasks.config import PipelineConfig
 from tasks.registry import audit, read_audit
+
+APPROVAL = "retrain.approval"
 
 
 class RetrainOutcome(BaseModel):
@@ -32,6 +35,7 @@ class RetrainOutcome(BaseModel):
     batch: str | None = None
     version: int | None = None
     promoted: bool | None = None
+    action: str | None = None  # train_pipeline's promotion action, after any approval
 
 
 class Approval(RunInput):
@@ -65,7 +69,37 @@ def record_skip(config: PipelineConfig, reason: str, batch: str | None, why: str
 def record_completion(config: PipelineConfig, reason: str, batch: str | None, version: int | None) -> None:
     """Write the finished retrain to the audit log: the cooldown starts here."""
     audit(config, action=COMPLETED, trigger=reason, batch=batch, version=version, flow_run=current_run.id,
-          completed_at=datetime.now(timezone.utc).isoformat())
+          completed_at=datetime.now(UTC).isoformat())
+
+
+@task(name="apply_approval")
+def apply_approval(config: PipelineConfig, result, approval: Approval | None) -> str:
+    """Promote a candidate a reviewer approved (unless the champion moved meanwhile); audit who and why."""
+    from tasks.promote import apply
+
+    if approval is None:
+        audit(config, action=APPROVAL, version=result.version, approved=None, why="no decision before the timeout",
+              flow_run=current_run.id)
+        return "pending_approval"
+    audit(config, action=APPROVAL, version=result.version, approved=approval.approve, reviewer=approval.reviewer,
+          why=approval.comment, flow_run=current_run.id)
+    if not approval.approve:
+        return "rejected_by_reviewer"
+    no_gate = config.model_copy(update={"promotion": config.promotion.model_copy(update={"require_approval": False})})
+    outcome = apply(no_gate, result.version, result.decision, result.previous_champion,
+                    trigger=f"approved by {approval.reviewer}", run_id=result.run_id)
+    return outcome.action
+
+
+def await_approval(config: PipelineConfig, result) -> str:
+    """Pause the run until a reviewer submits the Approval form in the UI (or the timeout passes)."""
+    get_run_logger().info("v%d passed the promotion policy and waits for approval in the Prefect UI", result.version)
+    try:
+        approval = pause_flow_run(wait_for_input=Approval, timeout=config.promotion.approval_timeout_s,
+                                  key=f"approve-v{result.version}")
+    except FlowPauseTimeout:
+        approval = None
+    return apply_approval(config, result, approval)
 
 
 @flow(name="retrain", log_prints=True)
@@ -74,8 +108,9 @@ def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "man
 
     1. take the retrain lock (another retrain running: record and stop)
     2. gate: a retrain already completed after this request, or the cooldown holds: record and stop
-    3. train_pipeline: ingest, gate, scrub, train, evaluate, register, promote (or wait for approval)
-    4. record the completion; the cooldown starts
+    3. train_pipeline: ingest, gate, scrub, train, evaluate, register, promote
+    4. record the completion; the cooldown starts; release the lock
+    5. when the policy requires approval: pause until a reviewer approves or rejects in the UI
     """
     batch = _clean_batch(batch)
     requested_at = current_run.scheduled_start_time
@@ -95,10 +130,10 @@ def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "man
         from flows.train import train_pipeline
 
         result = train_pipeline(config, extra_data=batch, trigger=reason)
-        version = getattr(result, "version", None)
-        record_completion(config, reason, batch, version)
-    return RetrainOutcome(trained=True, why=gate.why, reason=reason, batch=batch, version=version,
-                          promoted=getattr(result, "promoted", None))
+        record_completion(config, reason, batch, result.version)
+    action = await_approval(config, result) if result.action == "pending_approval" else result.action
+    return RetrainOutcome(trained=True, why=gate.why, reason=reason, batch=batch, version=result.version,
+                          promoted=action == "promote", action=action)
 
 
 def newest_file(folder: Path) -> Path | None:

@@ -11,10 +11,10 @@ Shared with other engineers' integration tests; it reuses the process handling o
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from deployments.stack import api_url, client_env, free_port, spawn_server, stop_group, wait_healthy
 

@@ -1,0 +1,300 @@
+"""Deployments: the retrain gate (table), the declarations, the retrain flow's skip paths, and, on a real
+Prefect server with basic auth, manual runs, drift-triggered retraining and a storm of requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deployments.cooldown import COMPLETED, SKIPPED, decide_retrain, is_manual, last_completed
+from deployments.definitions import DRIFT_EVENT, build_deployments, deployment_names, model_resource
+from tasks.config import PipelineConfig, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("last_minutes_before, cooldown, reason, go, why", [
+    (None, 60, "drift: event 1", True, "no earlier retrain"),
+    (-1, 60, "drift: event 1", False, "already satisfied"),  # completed after the request: storm collapses
+    (-1, 0, "manual", False, "already satisfied"),
+    (0, 0, "manual", False, "already satisfied"),
+    (10, 60, "drift: event 1", False, "cooldown"),
+    (10, 60, "schedule", False, "cooldown"),
+    (10, 60, "manual: new labels", True, "outside the cooldown"),  # a person's request is not held back
+    (61, 60, "drift: event 1", True, "outside the cooldown"),
+    (1, 0, "drift: event 1", True, "outside the cooldown"),
+])
+def test_decide_retrain(last_minutes_before, cooldown, reason, go, why):
+    last = None if last_minutes_before is None else T0 - timedelta(minutes=last_minutes_before)
+    gate = decide_retrain(last, T0, cooldown, reason)
+    assert gate.go is go
+    assert gate.why.startswith(why)
+
+
+def test_last_completed_reads_only_this_models_completions():
+    entries = [
+        {"ts": "2026-06-01T10:00:00+00:00", "action": COMPLETED, "model": "m"},
+        {"ts": "2026-06-01T11:00:00+00:00", "action": COMPLETED, "model": "m",
+         "completed_at": "2026-06-01T11:00:00.250000+00:00"},
+        {"ts": "2026-06-01T12:00:00+00:00", "action": SKIPPED, "model": "m"},
+        {"ts": "2026-06-01T13:00:00+00:00", "action": COMPLETED, "model": "other"},
+        {"ts": "2026-06-01T14:00:00+00:00", "action": "promote", "model": "m"},
+    ]
+    assert last_completed(entries, "m") == datetime(2026, 6, 1, 11, 0, 0, 250000, tzinfo=UTC)
+    assert last_completed([], "m") is None
+    assert is_manual("Manual: relabelled") and not is_manual("drift: event x")
+
+
+def test_declarations_follow_the_config():
+    cfg = PipelineConfig(name="claims-x", deploy={"retrain_cron": "0 4 1 * *", "monitor_cron": "15 7 * * *",
+                                                  "timezone": "Europe/London", "collision_strategy": "ENQUEUE"})
+    retrain, monitor = build_deployments(cfg)
+    assert deployment_names(cfg) == ["retrain/claims-x", "monitor-latest/claims-x"]
+    assert (retrain.name, retrain.entrypoint) == ("claims-x", "flows.retrain.retrain")
+    assert [(s.schedule.cron, s.schedule.timezone, s.parameters) for s in retrain.schedules] == [
+        ("0 4 1 * *", "Europe/London", {"reason": "schedule"})]
+    assert [s.schedule.cron for s in monitor.schedules] == ["15 7 * * *"]
+    assert (retrain.concurrency_limit, retrain.concurrency_options.collision_strategy.value) == (1, "ENQUEUE")
+    assert retrain.parameters["config"] == cfg.model_dump(mode="json")
+    # the UI draws its form from this schema; PipelineConfig's sections are in it
+    schema = retrain._parameter_openapi_schema.model_dump()
+    assert {"config", "batch", "reason"} <= set(schema["properties"])
+    assert "DeployConfig" in json.dumps(schema["definitions"])
+    (trigger,) = retrain.triggers
+    assert trigger.expect == {DRIFT_EVENT}
+    assert trigger.match.model_dump() == {"prefect.resource.id": model_resource(cfg)} == {
+        "prefect.resource.id": "tunegate.model.claims-x"}
+    assert trigger.parameters == {"batch": "{{ event.payload.batch }}", "reason": "drift: event {{ event.id }}"}
+
+
+def test_monitor_latest_picks_the_newest_batch(tmp_path):
+    from flows.retrain import newest_file
+
+    assert newest_file(tmp_path / "absent") is None
+    for i, name in enumerate(["a.jsonl", "b.jsonl", "b.jsonl.pii.jsonl", ".hidden.jsonl"]):
+        (tmp_path / name).write_text("{}\n")
+        os.utime(tmp_path / name, (1000 + i, 1000 + i))
+    assert newest_file(tmp_path).name == "b.jsonl"
+
+
+def _audit(cfg: PipelineConfig) -> list[dict]:
+    path = cfg.work_path("audit.jsonl")
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_retrain_records_and_skips_within_cooldown_and_while_busy(tmp_path, prefect_harness):
+    from filelock import FileLock
+
+    from flows.retrain import retrain
+    from tasks.registry import audit
+
+    cfg = PipelineConfig(name="gate-test", work_dir=str(tmp_path / "work"), deploy={"cooldown_minutes": 60})
+    audit(cfg, action=COMPLETED, completed_at=datetime.now(UTC).isoformat())
+
+    out = retrain(config=cfg, batch="/data/batch-7.jsonl", reason="drift: event abc")
+    assert (out.trained, out.batch) == (False, "/data/batch-7.jsonl")
+    assert out.why.startswith("already satisfied") or out.why.startswith("cooldown")
+    assert _audit(cfg)[-1]["action"] == SKIPPED and _audit(cfg)[-1]["trigger"] == "drift: event abc"
+
+    with FileLock(str(cfg.work_path("retrain.lock")), thread_local=False):
+        busy = retrain(config=cfg, batch="None", reason="manual")
+    assert (busy.trained, busy.batch) == (False, None)
+    assert busy.why.startswith("busy")
+    assert [e["action"] for e in _audit(cfg)] == [COMPLETED, SKIPPED, SKIPPED]
+
+
+# ---- on a real server: the whole loop ------------------------------------------------------------------
+
+AUTH = "tunegate-ci:not-a-real-secret"
+RESULTS = ROOT / ".tunegate" / "bench" / "deploy_integration.json"  # latency and storm figures for the report
+
+
+def _tiny_config(tmp: Path) -> Path:
+    from tests.tiny_models import tiny_bert
+
+    raw = yaml.safe_load((ROOT / "examples" / "claims.yaml").read_text())
+    raw.update(name="it-claims", work_dir=str(tmp / "work"))
+    raw["data"].update(source=str(tmp / "data" / "claims.jsonl"), sample={"rows": 300, "seed": 7})
+    raw["pii"]["workers"] = 1
+    raw["train"].update(base_model=str(tiny_bert(tmp / "tiny-bert")), max_steps=4, batch_size=16, max_length=48,
+                        nproc_per_node=1, timeout_s=600, checkpoint_every=1000)
+    raw["promotion"].update(floors={}, max_class_regression=1.0)
+    raw["registry"] = {"model_name": None, "tracking_uri": f"sqlite:///{tmp / 'work' / 'mlflow.db'}"}
+    raw["monitor"].update(reference_rows=100, min_batch_rows=50, current_sample_rows=300)
+    raw["deploy"].update(cooldown_minutes=0, monitor_batch=str(tmp / "incoming"))
+    path = tmp / "it-claims.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+class Live:
+    def __init__(self, srv, cfg_path: Path, serve_log: Path):
+        self.srv, self.cfg_path, self.serve_log = srv, cfg_path, serve_log
+        self.cfg = load_config(cfg_path)
+        self.figures: dict = {}
+
+    def client(self):
+        from prefect.client.orchestration import get_client
+
+        return get_client(sync_client=True)
+
+    def retrain_runs(self):
+        from prefect.client.schemas.filters import DeploymentFilter, FlowRunFilter
+
+        with self.srv.settings(), self.client() as c:
+            dep = c.read_deployment_by_name(f"retrain/{self.cfg.name}")
+            return c.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}), limit=500,
+                                    flow_run_filter=FlowRunFilter()) if dep else []
+
+    def wait_final(self, pick, n: int = 1, timeout_s: float = 420):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            runs = [r for r in self.retrain_runs() if pick(r)]
+            if len(runs) >= n and all(r.state and r.state.is_final() for r in runs):
+                return runs
+            time.sleep(2)
+        raise AssertionError(f"runs not final after {timeout_s}s; serve log tail:\n"
+                             + self.serve_log.read_text(errors="replace")[-4000:])
+
+    def versions(self) -> list[int]:
+        from tasks.registry import client_for
+
+        return sorted(int(v.version) for v in client_for(self.cfg).search_model_versions(f"name='{self.cfg.name}'"))
+
+    def monitor(self, batch: Path):
+        import subprocess
+
+        return subprocess.run([sys.executable, "-m", "flows.cli", "monitor", "--config", str(self.cfg_path),
+                               "--batch", str(batch)], cwd=ROOT, env=self.srv.client_env(), capture_output=True,
+                              text=True, timeout=600)
+
+    def drift_events(self) -> list:
+        from prefect.events.filters import EventFilter, EventNameFilter
+
+        with self.srv.settings(), self.client() as c:
+            page = c.request("POST", "/events/filter", json={"filter": EventFilter(
+                event=EventNameFilter(name=[DRIFT_EVENT])).model_dump(mode="json"), "limit": 200})
+        return page.json()["events"]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    from deployments.stack import spawn, stop_group, wait_deployments
+    from tests.server import local_server
+
+    tmp = tmp_path_factory.mktemp("deploy-it")
+    cfg_path = _tiny_config(tmp)
+    with local_server(tmp, auth=AUTH) as srv:
+        log = tmp / "serve.log"
+        env = srv.client_env(OMP_NUM_THREADS="2", MLFLOW_TRACKING_URI=f"sqlite:///{tmp / 'work' / 'mlflow.db'}")
+        serve = spawn([sys.executable, "-m", "deployments.serve", "--config", str(cfg_path)], env, log, cwd=ROOT)
+        try:
+            wait_deployments(srv.port, AUTH, deployment_names(load_config(cfg_path)), serve, log)
+            time.sleep(2)  # the server's trigger service picks up the new automation
+            yield Live(srv, cfg_path, log)
+        finally:
+            stop_group(serve.pid)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="module")
+def first_model(live):
+    """A manual run with parameters as the UI form posts them: the whole config, edited, plus a reason."""
+    form = live.cfg.model_dump(mode="json")
+    form["train"]["seed"] = 43  # an edit made in the form
+    with live.srv.settings(), live.client() as c:
+        dep = c.read_deployment_by_name(f"retrain/{live.cfg.name}")
+        run = c.create_flow_run_from_deployment(dep.id, parameters={"config": form, "batch": None,
+                                                                    "reason": "manual: first model"})
+    (run,) = live.wait_final(lambda r: r.id == run.id)
+    return run
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_manual_run_with_ui_style_parameters_trains_a_version(live, first_model):
+    assert first_model.state.is_completed(), first_model.state.message
+    assert first_model.parameters["config"]["train"]["seed"] == 43
+    assert live.versions() == [1]
+    done = [e for e in _audit(live.cfg) if e["action"] == COMPLETED]
+    assert [(e["trigger"], e["version"]) for e in done] == [("manual: first model", 1)]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_drift_event_triggers_a_retrain_that_registers_a_version(live, first_model, tmp_path):
+    from tasks.sample_data import write_sample
+
+    batch = write_sample(live.cfg.work_path("..", "incoming", "batch-drift.jsonl"), rows=300, seed=21, drift="mix")
+    r = live.monitor(batch)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (run,) = live.wait_final(lambda x: x.parameters.get("batch") == str(batch))
+    assert run.state.is_completed(), run.state.message
+    assert run.parameters["reason"].startswith("drift: event ")
+    assert live.versions() == [1, 2]
+    (event,) = [e for e in live.drift_events() if e["payload"].get("batch") == str(batch)]
+    assert event["resource"]["prefect.resource.id"] == model_resource(live.cfg)
+    occurred = datetime.fromisoformat(event["occurred"])
+    live.figures["event_to_retrain_start_s"] = round((run.start_time - occurred).total_seconds(), 2)
+    live.figures["event_to_run_created_s"] = round((run.created - occurred).total_seconds(), 2)
+    _save(live)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_same_distribution_batch_starts_nothing(live, first_model):
+    from tasks.sample_data import write_sample
+
+    batch = write_sample(live.cfg.work_path("..", "incoming", "batch-same.jsonl"), rows=300, seed=7, drift="none")
+    before = len(live.drift_events())
+    r = live.monitor(batch)
+    assert r.returncode == 0, r.stderr[-3000:]
+    time.sleep(12)  # > two runner polls: a triggered run would exist by now
+    assert len(live.drift_events()) == before
+    assert not [x for x in live.retrain_runs() if x.parameters.get("batch") == str(batch)]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_storm_of_drift_events_and_manual_runs_trains_once(live, first_model):
+    from prefect.events import emit_event
+
+    batch = str(live.cfg.work_path("..", "incoming", "batch-storm.jsonl"))
+    from tasks.sample_data import write_sample
+
+    write_sample(Path(batch), rows=300, seed=33, drift="mix")
+    versions_before, completed_before = live.versions(), len([e for e in _audit(live.cfg) if e["action"] == COMPLETED])
+    with live.srv.settings(), live.client() as c:
+        dep = c.read_deployment_by_name(f"retrain/{live.cfg.name}")
+        for i in range(50):
+            emit_event(DRIFT_EVENT, resource={"prefect.resource.id": model_resource(live.cfg)},
+                       payload={"batch": batch, "storm": i})
+        for i in range(5):
+            c.create_flow_run_from_deployment(dep.id, parameters={"batch": batch, "reason": f"manual: storm {i}"})
+    runs = live.wait_final(lambda r: r.parameters.get("batch") == batch, n=55, timeout_s=480)
+    assert len(runs) == 55
+    new_completions = [e for e in _audit(live.cfg) if e["action"] == COMPLETED][completed_before:]
+    assert len(new_completions) == 1
+    assert live.versions() == versions_before + [versions_before[-1] + 1]
+    states: dict[str, int] = {}
+    for r in runs:
+        states[r.state.name] = states.get(r.state.name, 0) + 1
+    skipped = [e for e in _audit(live.cfg) if e["action"] == SKIPPED and e.get("batch") == batch]
+    assert states.get("Cancelled", 0) + len(skipped) == 54
+    live.figures["storm"] = {"runs": len(runs), "trained": len(new_completions), "states": states,
+                             "skipped_by_gate": len(skipped), "collision_strategy": live.cfg.deploy.collision_strategy}
+    _save(live)
+
+
+def _save(live: Live) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**old, **live.figures}, indent=2, default=str))
