@@ -4,6 +4,51 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prefect import flow
+from pydantic import BaseModel, ConfigDict
+
+from tasks.config import PipelineConfig, load_config
+from tasks.ingest import ensure_sample_data, ingest_documents
+from tasks.quality import QualityReport, quality_gate
+from tasks.refs import DatasetRef, new_run_id
+
+
+class IngestResult(BaseModel):
+    """What the flow leaves behind: references and counts only, never document text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    run_dir: str
+    dataset: DatasetRef
+    quality: QualityReport
+    scrubbed: DatasetRef | None = None
+    pii: dict | None = None  # PiiEvidence as a dict (counts and rates)
+
+
+@flow(name="ingest")
+def ingest(config: PipelineConfig, run_id: str | None = None) -> IngestResult:
+    """Ingest documents behind the quality gate, then scrub PII.
+
+    1. generate the sample corpus if the source is missing and ``data.sample`` is set
+    2. read the source into ``runs/<run_id>/dataset.parquet``
+    3. run the Great Expectations gate (raises QualityGateFailed)
+    4. scrub PII into ``scrubbed.parquet`` (raises PiiGateFailed), unless ``pii.enabled`` is false
+    """
+    run_id = run_id or new_run_id("ingest")
+    run_dir = config.work_path("runs", run_id)
+    ensure_sample_data(config.data)
+    dataset = ingest_documents(config.data, run_dir)
+    report = quality_gate(dataset, config.quality, run_dir)
+    scrubbed, evidence = None, None
+    if config.pii.enabled:
+        from tasks.pii import scrub_pii
+
+        gold = Path(f"{config.data.source}.pii.jsonl")
+        scrubbed, evidence = scrub_pii(dataset, config.pii, run_dir, gold=gold if gold.is_file() else None)
+    return IngestResult(run_id=run_id, run_dir=str(run_dir), dataset=dataset, quality=report, scrubbed=scrubbed,
+                        pii=evidence.model_dump(mode="json") if evidence is not None else None)
+
 
 def cli_sample_data(args) -> int:
     """``tunegate sample-data --out PATH --rows N --seed S [--drift KIND]``."""
@@ -11,4 +56,22 @@ def cli_sample_data(args) -> int:
 
     out = write_sample(Path(args.out), rows=args.rows, seed=args.seed, drift=args.drift)
     print(f"wrote {args.rows} documents to {out} (drift: {args.drift}); PII ground truth in {sidecar_path(out)}")
+    return 0
+
+
+def cli_validate(args) -> int:
+    """``tunegate validate CONFIG [--no-scrub]``: run the ingest flow and print a short summary."""
+    config = load_config(args.config)
+    if args.no_scrub:
+        config = config.model_copy(update={"pii": config.pii.model_copy(update={"enabled": False})})
+    result = ingest(config)
+    q = result.quality
+    print(f"run {result.run_id}: {result.dataset.rows} documents, sha256 {result.dataset.sha256[:12]}")
+    print(f"quality gate passed: {len(q.checks)} expectations; Data Docs {q.data_docs}")
+    print("labels: " + ", ".join(f"{k}={v}" for k, v in result.dataset.label_counts.items()))
+    if result.scrubbed is not None and result.pii is not None:
+        print(f"PII scrubbed: {result.pii.get('docs_touched')} of {result.pii.get('docs')} documents touched, "
+              f"residual rate {result.pii.get('residual_rate')}; {result.scrubbed.uri}")
+    else:
+        print("PII scrub skipped (--no-scrub or pii.enabled: false)")
     return 0

@@ -76,7 +76,7 @@ def _read_jsonl(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[Chun
             except UnicodeDecodeError:
                 raise InputError(f"{path}: line {n} is not valid UTF-8; re-encode the file as UTF-8.") from None
             except json.JSONDecodeError as e:
-                raise InputError(f"{path}: line {n} is not valid JSON ({e.msg} at column {e.colno}; a truncated or "
+                raise InputError(f"{path}: line {n} is not valid JSON ({e.msg.rstrip(" at")}, column {e.colno}: a truncated or "
                                  "broken line?); fix or remove that line.") from None
             if not isinstance(rec, dict):
                 raise InputError(f"{path}: line {n} is a JSON {type(rec).__name__}, not an object; each line must "
@@ -307,14 +307,27 @@ def load_documents(source: str | Path, out: Path, *, fmt: str = "auto", id_col: 
 # ---- Prefect boundary ----
 
 from prefect import task
+from prefect.cache_policies import NONE
 
 from tasks.config import DataConfig
 
 
-@task(name="ingest_documents")
+@task(name="ingest_documents", cache_policy=NONE)
 def ingest_documents(data: DataConfig, run_dir: Path) -> DatasetRef:
     """Read ``data.source`` into ``run_dir/dataset.parquet`` and return its reference."""
     c = data.columns
     return load_documents(data.source, Path(run_dir) / "dataset.parquet", fmt=data.format, id_col=c.id,
                           text_col=c.text, label_col=c.label, timestamp_col=c.timestamp,
                           keep_columns=data.keep_columns, chunk_rows=data.chunk_rows)
+
+
+@task(name="ensure_sample_data", cache_policy=NONE)
+def ensure_sample_data(data: DataConfig) -> bool:
+    """Write the synthetic corpus at ``data.source`` when it is missing and ``data.sample`` is set (fresh machine)."""
+    src = Path(data.source)
+    if src.exists() or data.sample is None:
+        return False
+    from tasks.sample_data import write_sample
+
+    write_sample(src, rows=data.sample.rows, seed=data.sample.seed)
+    return True
