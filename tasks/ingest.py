@@ -76,7 +76,8 @@ def _read_jsonl(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[Chun
             except UnicodeDecodeError:
                 raise InputError(f"{path}: line {n} is not valid UTF-8; re-encode the file as UTF-8.") from None
             except json.JSONDecodeError as e:
-                raise InputError(f"{path}: line {n} is not valid JSON ({e.msg.rstrip(" at")}, column {e.colno}: a truncated or "
+                reason = e.msg.removesuffix(" at")
+                raise InputError(f"{path}: line {n} is not valid JSON ({reason}, column {e.colno}: a truncated or "
                                  "broken line?); fix or remove that line.") from None
             if not isinstance(rec, dict):
                 raise InputError(f"{path}: line {n} is a JSON {type(rec).__name__}, not an object; each line must "
