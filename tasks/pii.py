@@ -24,6 +24,7 @@ from tasks.config import PiiConfig
 from tasks.errors import ConfigError
 from tasks.pii_ops import needs_key, operator_for, replacement, resolve_pseudonym_key
 from tasks.recognizers import build_recognizers
+from tasks.recognizers.person_cue import plausible_name
 
 ENTITIES = (
     "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "UK_POSTCODE", "STREET_ADDRESS", "DATE_OF_BIRTH", "UK_NINO",
@@ -31,6 +32,9 @@ ENTITIES = (
     "UK_DRIVING_LICENCE", "UK_VEHICLE_REGISTRATION", "IP_ADDRESS", "POLICY_NUMBER", "CLAIM_REFERENCE",
     "CUSTOMER_REFERENCE",
 )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,13 +136,15 @@ class Scrubber:
     def detect(self, texts: list[str]) -> list[list[Span]]:
         """Spans per text, keep-list applied and overlaps merged."""
         out = []
+        texts = [_SURROGATE.sub("\ufffd", t) for t in texts]
         docs = self.nlp.pipe(texts, batch_size=self.pii.batch_size)
         for text, doc in zip(texts, docs):
             results = self.analyzer.analyze(
                 text, language="en", entities=self.entities, nlp_artifacts=self._artifacts(doc),
                 score_threshold=self.pii.score_threshold,
             )
-            spans = [Span(r.start, r.end, r.entity_type, r.score) for r in results]
+            spans = [Span(r.start, r.end, r.entity_type, r.score) for r in results
+                     if r.entity_type != "PERSON" or plausible_name(text[r.start:r.end])]
             if self.keep is not None:
                 spans = drop_kept(spans, [m.span() for m in self.keep.finditer(text)])
             out.append(merge_overlaps(spans))
@@ -146,6 +152,8 @@ class Scrubber:
 
     def scrub_batch(self, texts: list[str]) -> list[tuple[str, list[Span], Counter]]:
         """(scrubbed text, spans, operator counts) per text."""
+        # Lone surrogates are not Unicode (spaCy cannot encode them); U+FFFD keeps every offset.
+        texts = [_SURROGATE.sub("\ufffd", t) for t in texts]
         out = []
         for text, spans in zip(texts, self.detect(texts)):
             scrubbed, used = apply_operators(text, spans, self.pii.operators, self.key)
@@ -170,8 +178,18 @@ def _work_dir_of(run_dir: Path) -> Path:
     return run_dir.parent.parent if run_dir.parent.name == "runs" else run_dir
 
 
+def _in_prefect_run() -> bool:
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return TaskRunContext.get() is not None or FlowRunContext.get() is not None
+
+
 def _publish(evidence, run_dir: Path) -> None:  # noqa: ANN001
+    """The evidence as a Prefect table artifact (counts and metrics only)."""
     from prefect.artifacts import create_table_artifact
+
+    if not _in_prefect_run():  # called through .fn() in tests or scripts: the JSON file is the record
+        return
 
     rows = [{"entity": e, "detected": n, **evidence.metrics_by_entity.get(e, {})}
             for e, n in sorted(evidence.counts_by_entity.items())]
@@ -186,6 +204,8 @@ def _publish(evidence, run_dir: Path) -> None:  # noqa: ANN001
 def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None):  # noqa: ANN001, ANN202
     import json
 
+    import logging
+
     from prefect import get_run_logger
 
     from tasks.errors import PiiGateFailed
@@ -193,7 +213,7 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None)
     from tasks.pii_stream import describe_parquet, scrub_file
     from tasks.refs import atomic_file
 
-    log = get_run_logger()
+    log = get_run_logger() if _in_prefect_run() else logging.getLogger("tunegate.pii")
     run_dir = Path(run_dir)
     key = resolve_pseudonym_key(pii.pseudonym_key_env, pii.pseudonym_key_block, _work_dir_of(run_dir)) \
         if needs_key(pii.operators) else None

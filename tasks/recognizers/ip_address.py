@@ -9,7 +9,7 @@ class IpAddressRecognizer(PatternRecognizer):
     ENTITY = "IP_ADDRESS"
     PATTERNS = [
         Pattern("ipv4", r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]*\d)", 0.6),
-        Pattern("ipv6", r"(?<![\w:])(?:[0-9A-F]{1,4}:){2,7}(?::|[0-9A-F]{1,4})(?:(?::[0-9A-F]{1,4}){1,6})?(?![\w:])", 0.6),
+        Pattern("ipv6", r"(?<![\w:])(?:[0-9A-F]{0,4}:){2,7}[0-9A-F]{0,4}(?![\w:])", 0.6),
     ]
     CONTEXT = ["ip", "address", "login", "logged"]
 

@@ -16,7 +16,7 @@ _CUES = (
 )
 # A word: letters (any script), inner apostrophes or hyphens.
 _WORD = r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*"
-_NOT_NAMES = frozenset(
+NOT_NAMES = frozenset(
     """a an the and or but to from with for of on in at by as is was be been it its this that these those
     he she they we you i me him her them my his their our your who which what when where how why not no yes
     back about again also still now then today yesterday tomorrow morning evening afternoon tonight night
@@ -24,7 +24,9 @@ _NOT_NAMES = frozenset(
     adv advised will would could should can may might must has have had do did does re said says told asked
     please pls thanks thank regards kind dear sir madam all there here up out over into after before
     verified regarding confirmed confirm wants wanted reported reports called calling rang about via
-    claim claims policy cover note notes email phone number contact address ref reference""".split()
+    claim claims policy cover note notes email phone number contact address ref reference
+    peril code keys passport licence card bank account storm flash fire flood burns candle chase docs
+    doc documents pls tbc adv cafe café hotel garage police brigade vet neighbour""".split()
 )
 
 
@@ -45,7 +47,7 @@ class PersonCueRecognizer(PatternRecognizer):
             start = m.start("name")
             end = start
             for w in self._word.finditer(m.group("name")):
-                if w.group().lower() in _NOT_NAMES:
+                if w.group().lower() in NOT_NAMES:
                     break
                 end = start + w.end()
             if end > start:
@@ -60,3 +62,9 @@ class PersonCueRecognizer(PatternRecognizer):
             recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
                                   RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
         )
+
+
+def plausible_name(text: str) -> bool:
+    """False when every word of a PERSON span is a common claim-note word ("Email", "Peril", "Caller")."""
+    words = [w.lower() for w in re.findall(_WORD, text)]
+    return any(w not in NOT_NAMES for w in words)

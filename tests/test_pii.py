@@ -1,0 +1,215 @@
+"""Scrubber behaviour: operators, keys, keep-list, files in every format, the residual gate, bad input."""
+
+import json
+import re
+import stat
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.cli import main as cli
+from tasks.config import KeepList, PiiConfig, load_config
+from tasks.errors import InputError, PiiGateFailed
+from tasks.pii import Scrubber, Span, merge_overlaps, scrub_pii
+from tasks.pii_eval import score
+from tasks.pii_ops import normalise, pseudonym, resolve_pseudonym_key
+from tasks.pii_stream import scrub_file
+from tasks.residual import scan
+from tasks.sample_data import write_sample
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = b"test-key"
+
+
+@pytest.fixture(scope="module")
+def pii() -> PiiConfig:
+    return load_config(ROOT / "examples" / "claims.yaml").pii.model_copy(update={"workers": 1})
+
+
+@pytest.fixture(scope="module")
+def scrubber(pii) -> Scrubber:
+    return Scrubber(pii, KEY)
+
+
+def test_pseudonyms_are_consistent_keyed_and_not_the_value(scrubber):
+    a, b, c = scrubber.scrub_texts([
+        "Spoke to Mrs Jane Doherty about the leak.",
+        "spoke to jane  doherty, she will send photos",
+        "Spoke to Mrs Anna Kowalski about the leak.",
+    ])
+    (tok,) = re.findall(r"<PERSON_[0-9a-f]{6}>", a)
+    assert tok in b and tok not in c and re.search(r"<PERSON_[0-9a-f]{6}>", c)
+    assert "doherty" not in (a + b).lower()
+    assert pseudonym("PERSON", "Jane Doherty", b"other-key") != tok
+    assert normalise("PERSON", "Mrs  JANE Doherty") == normalise("PERSON", "jane doherty")
+
+
+def test_placeholder_and_mask_leave_nothing_of_the_value(pii):
+    ops = {"default": "placeholder", "CREDIT_CARD": "mask"}
+    s = Scrubber(pii.model_copy(update={"operators": ops}), None)
+    (out,) = s.scrub_texts(["card 4111 1111 1111 1111 and email jo@example.com"])
+    assert out == "card " + "*" * 19 + " and email <EMAIL_ADDRESS>"
+
+
+def test_key_comes_from_env_else_a_private_dev_key(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("TG_TEST_KEY", "from-env")
+    assert resolve_pseudonym_key("TG_TEST_KEY", None, tmp_path) == b"from-env"
+    monkeypatch.delenv("TG_TEST_KEY")
+    with caplog.at_level("WARNING"):
+        k1 = resolve_pseudonym_key("TG_TEST_KEY", None, tmp_path)
+    key_file = tmp_path / "secrets" / "pii.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert resolve_pseudonym_key("TG_TEST_KEY", None, tmp_path) == k1 and len(k1) >= 32
+    assert "Production must set $TG_TEST_KEY" in caplog.text
+    with pytest.raises(Exception):  # the key can never be put in the config itself
+        PiiConfig.model_validate({"pseudonym_key": "abc"})
+
+
+def test_keep_list_terms_survive_but_pii_next_to_them_does_not(scrubber):
+    text = ("Mini owned by Harry Jones, reg AB12 CDE, hit a Land Rover; cover DriveSafe Comprehensive, "
+            "peril MTR-04, reserve £2,400.00. Kia Sportage next.")
+    (out,) = scrubber.scrub_texts([text])
+    for term in ("Mini", "Land Rover", "DriveSafe Comprehensive", "MTR-04", "£2,400.00", "Kia"):
+        assert term in out
+    assert "Harry" not in out and "AB12 CDE" not in out
+
+
+@pytest.mark.parametrize("spans, merged", [
+    ([Span(0, 5, "A", 0.5), Span(3, 9, "B", 0.9)], [Span(0, 9, "B", 0.9)]),
+    ([Span(0, 5, "A", 0.9), Span(5, 9, "B", 0.9)], [Span(0, 5, "A", 0.9), Span(5, 9, "B", 0.9)]),
+    ([Span(2, 4, "A", 1.0), Span(0, 10, "B", 1.0)], [Span(0, 10, "B", 1.0)]),
+])
+def test_overlapping_spans_are_merged_not_dropped(spans, merged):
+    assert merge_overlaps(spans) == merged
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("call 07700 900123", {"PHONE_NUMBER": 1}),
+    ("mail a.b@c.co.uk", {"EMAIL_ADDRESS": 1}),
+    ("at LS1 4AB", {"UK_POSTCODE": 1}),
+    ("card 4111 1111 1111 1111", {"CREDIT_CARD": 1}),
+    ("nhs 943 476 5919", {"UK_NHS": 1}),
+    ("iban GB82 WEST 1234 5698 7654 32", {"IBAN_CODE": 1}),
+    ("<PERSON_7f3a2c> paid £2,400 for EOW-12 under <POLICY_NUMBER> ****", {}),
+    ("card 4111 1111 1111 1112, nhs 943 476 5918", {}),
+])
+def test_residual_scan(text, expected):
+    assert dict(scan(text)) == expected
+
+
+def test_score_counts_coverage_precision_and_lost_terms():
+    gold = {"d1": {"pii": [{"start": 0, "end": 10, "type": "PERSON"}, {"start": 20, "end": 30, "type": "UK_NINO"}],
+                   "keep": [{"start": 40, "end": 44, "type": "VEHICLE_MAKE"}]}}
+    pred = {"d1": [(0, 10, "PERSON"), (20, 25, "UK_NINO"), (40, 44, "PERSON")]}
+    metrics, lost = score(gold, pred)
+    assert metrics["PERSON"] == {"recall": 1.0, "precision": 0.5, "f2": pytest.approx(0.8333, abs=1e-3), "support": 1}
+    assert metrics["UK_NINO"]["recall"] == 0.0  # half a NINO is not caught
+    assert lost == 1.0
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_scrub_file_keeps_rows_order_and_other_columns(tmp_path, pii, suffix):
+    src = write_sample(tmp_path / f"in{suffix}", rows=40, seed=3)
+    out, spans = tmp_path / f"out{suffix}", tmp_path / "out.spans.jsonl"
+    stats = scrub_file(src, out, "text", pii, KEY, spans)
+    read = {".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False), ".csv": lambda p: pd.read_csv(p, dtype=str),
+            ".parquet": pd.read_parquet}[suffix]
+    before, after = read(src), read(out)
+    assert list(after.columns) == list(before.columns) and list(after["id"]) == list(before["id"])
+    others = [c for c in before.columns if c != "text"]
+    pd.testing.assert_frame_equal(before[others], after[others])
+    assert stats.docs == 40 and stats.residual_count == 0
+    gold = [json.loads(x) for x in Path(f"{src}.pii.jsonl").read_text().splitlines()]
+    for g, text in zip(gold, after["text"]):
+        original = before.loc[before["id"] == g["id"], "text"].item()
+        for s in g["pii"]:
+            assert original[s["start"]:s["end"]] not in text
+    detected = [json.loads(x) for x in spans.read_text().splitlines()]
+    assert [d["id"] for d in detected] == list(before["id"])
+    assert all(set(s) == {"start", "end", "type"} for d in detected for s in d["spans"])
+
+
+def test_residual_gate_fails_and_writes_nothing(tmp_path, pii):
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": str(i), "text": f"email jo{i}@example.com"}) + "\n" for i in range(5)))
+    # a keep-list that protects e-mail addresses lets them through to the independent scan
+    leaky = pii.model_copy(update={"keep": KeepList(patterns=[r"\S+@example\.com"])})
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(PiiGateFailed) as e:
+        scrub_file(src, out, "text", leaky, KEY, tmp_path / "out.spans.jsonl")
+    assert "EMAIL_ADDRESS=5" in str(e.value) and "example.com" not in str(e.value)
+    assert not out.exists() and not (tmp_path / "out.spans.jsonl").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["in.jsonl"]
+
+
+def test_bad_documents_do_not_crash_or_pass_silently(tmp_path, pii):
+    long_doc = ("The kitchen ceiling came down after the leak. " * 2200) + "Email jane.doe@example.com now."
+    docs = ["", None, long_doc, "Der Versicherte Herr Müller, Tel. 07700 900123, E-Mail hans@beispiel.de.",
+            "客户 李伟 的电话 07700 900456 邮箱 li.wei@example.cn",
+            "jane.doe@example.com 07700 900789 LS1 4AB AB123456C",
+            "\x00\x01\ufffd\x7f\x1b[31m garbage \udcff 4111 1111 1111 1111 \x00 ok@example.org"]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(docs)))
+    assert len(long_doc) > 100_000
+    stats = scrub_file(src, tmp_path / "out.jsonl", "text", pii, KEY, tmp_path / "s.jsonl")
+    out = [json.loads(x)["text"] for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert out[0] == "" and out[1] is None and stats.docs == 7 and stats.residual_count == 0
+    for value in ("jane.doe@example.com", "07700 900123", "hans@beispiel.de", "07700 900456", "li.wei@example.cn",
+                  "07700 900789", "LS1 4AB", "AB123456C", "4111 1111 1111 1111", "ok@example.org"):
+        assert not any(value in (t or "") for t in out), value
+    assert out[5].split() == ["<EMAIL_ADDRESS>", "<PHONE_NUMBER>", "<UK_POSTCODE>", "<UK_NINO>"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "not UTF-8"),
+    (b'{"id": 1, "text": "ok"}\n{not json}\n', ":2:"),
+    (b'{"id": 1, "text": 42}\n', "holds int"),
+])
+def test_unreadable_input_is_a_named_error(tmp_path, pii, content, message):
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        scrub_file(src, tmp_path / "out.jsonl", "text", pii, KEY, tmp_path / "s.jsonl")
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_cli_scrub_and_eval(tmp_path, capsys):
+    src = write_sample(tmp_path / "claims.csv", rows=30, seed=5)
+    out = tmp_path / "scrubbed.csv"
+    assert cli(["scrub", "--input", str(src), "--output", str(out), "--config", str(ROOT / "examples/claims.yaml")]) == 0
+    assert cli(["pii-eval", "--gold", f"{src}.pii.jsonl", "--scrubbed", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "_structured" in table and "domain terms lost" in table
+    assert cli(["scrub", "--input", str(tmp_path / "missing.csv"), "--output", str(out)]) == 2
+
+
+def test_scrub_pii_task_writes_scrubbed_dataset_and_evidence(tmp_path, pii):
+    src = write_sample(tmp_path / "claims.jsonl", rows=60, seed=9)
+    df = pd.read_json(src, lines=True, dtype=False)
+    df = df.rename(columns={"created_at": "timestamp"})[["id", "text", "label", "timestamp", "product"]]
+    df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    df.to_parquet(tmp_path / "dataset.parquet", index=False)
+    from tasks.pii_stream import describe_parquet
+
+    ref, ev = scrub_pii.fn(describe_parquet(tmp_path / "dataset.parquet", False), pii, tmp_path / "runs" / "r1",
+                           Path(f"{src}.pii.jsonl"))
+    assert ref.scrubbed and ref.rows == 60 and ref.label_counts == df["label"].value_counts().to_dict()
+    assert ev.passed and ev.docs == 60 and ev.metrics_by_entity["_structured"]["recall"] >= 0.99
+    saved = json.loads((tmp_path / "runs" / "r1" / "pii_evidence.json").read_text())
+    assert saved == ev.model_dump(mode="json")
+    scrubbed = pd.read_parquet(ref.uri)
+    assert (scrubbed["product"] == df["product"]).all() and (scrubbed["text"] != df["text"]).any()
+
+
+@pytest.mark.slow
+def test_worker_pool_gives_the_same_output_as_in_process(tmp_path, pii, monkeypatch):
+    import tasks.pii_stream as stream
+
+    monkeypatch.setattr(stream, "MIN_POOL_ROWS", 10)
+    src = write_sample(tmp_path / "in.jsonl", rows=80, seed=4)
+    scrub_file(src, tmp_path / "one.jsonl", "text", pii, KEY, tmp_path / "one.s.jsonl", workers=1)
+    scrub_file(src, tmp_path / "two.jsonl", "text", pii, KEY, tmp_path / "two.s.jsonl", workers=2)
+    assert (tmp_path / "one.jsonl").read_text() == (tmp_path / "two.jsonl").read_text()
+    assert (tmp_path / "one.s.jsonl").read_text() == (tmp_path / "two.s.jsonl").read_text()
