@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks.config import ColumnMap, DataConfig
-from tasks.errors import InputError
+from tasks.errors import InputError, QualityGateFailed
 from tasks.ingest import ingest_documents, load_documents, parquet_sha256
 from tasks.sample_data import generate, write_sample
 
@@ -168,3 +168,53 @@ def test_bad_input_is_a_named_error_naming_the_place_and_leaving_nothing(tmp_pat
         assert part in msg, (part, msg)
     assert SECRET not in msg and "Quux" not in msg
     assert _leftovers(run_dir) == []
+
+
+def _config(tmp_path: Path, **quality):
+    from tasks.config import PipelineConfig, SampleConfig
+
+    return PipelineConfig.model_validate({
+        "work_dir": str(tmp_path / "work"),
+        "data": {"source": str(tmp_path / "data" / "claims.jsonl"), "sample": SampleConfig(rows=300, seed=3),
+                 "columns": {"timestamp": "created_at"}, "keep_columns": ["channel", "product"]},
+        "quality": {"labels": ["motor", "escape_of_water", "fire", "theft", "travel", "liability", "storm",
+                               "personal_accident"], "min_per_class": 5, **quality},
+        "pii": {"enabled": False}})
+
+
+def test_flow_generates_the_sample_then_ingests_and_gates(prefect_harness, tmp_path):
+    from flows.ingest import ingest
+
+    result = ingest(_config(tmp_path), run_id="r1")
+    run_dir = tmp_path / "work" / "runs" / "r1"
+    assert (tmp_path / "data" / "claims.jsonl").is_file() and (tmp_path / "data" / "claims.jsonl.pii.jsonl").is_file()
+    assert result.dataset.rows == 300 and result.quality.passed and result.scrubbed is None
+    assert Path(result.dataset.uri) == run_dir / "dataset.parquet"
+    assert (run_dir / "data_docs" / "index.html").is_file() and (run_dir / "quality.json").is_file()
+
+
+def test_flow_stops_at_the_gate(prefect_harness, tmp_path):
+    from flows.ingest import ingest
+
+    with pytest.raises(QualityGateFailed, match="expect_table_row_count_to_be_between"):
+        ingest(_config(tmp_path, min_rows=5000), run_id="r2")
+    assert not (tmp_path / "work" / "runs" / "r2" / "dataset.parquet").exists()
+
+
+def test_validate_command_exit_codes(prefect_harness, tmp_path, capsys):
+    import yaml
+
+    from flows.cli import main
+
+    cfg = _config(tmp_path).model_dump(mode="json")
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(cfg))
+    assert main(["validate", str(good), "--no-scrub"]) == 0
+    out = capsys.readouterr().out
+    assert "300 documents" in out and "quality gate passed" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**cfg, "data": {**cfg["data"], "source": str(tmp_path / "nope.csv"),
+                                                   "sample": None}}))
+    assert main(["validate", str(bad), "--no-scrub"]) == InputError.exit_code
+    err = capsys.readouterr().err
+    assert err.startswith("InputError:") and "Traceback" not in err
