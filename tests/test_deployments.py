@@ -151,7 +151,7 @@ class Live:
 
         with self.srv.settings(), self.client() as c:
             dep = c.read_deployment_by_name(f"retrain/{self.cfg.name}")
-            return c.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}), limit=500,
+            return c.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}), limit=200,
                                     flow_run_filter=FlowRunFilter()) if dep else []
 
     def wait_final(self, pick, n: int = 1, timeout_s: float = 420):
