@@ -166,6 +166,10 @@ class MonitorConfig(_Stage):
     prediction_drift: bool = True
     min_accuracy_drop: float = Field(0.05, ge=0, le=1)
     min_batch_rows: int = Field(50, ge=1)
+    # MiniLM costs ~30-60 docs/s on 2 CPU cores: embed a bounded sample, short, so the cost stays flat.
+    embedding_rows: int = Field(500, ge=50)
+    embedding_max_length: int = Field(64, ge=8)
+    event_timeout_s: float = Field(30, gt=0)  # wait this long for the drift event to show on the server
 
 
 class DeployConfig(_Stage):
