@@ -298,3 +298,29 @@ def _save(live: Live) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     RESULTS.write_text(json.dumps({**old, **live.figures}, indent=2, default=str))
+
+
+@pytest.mark.parametrize("approve, champion_after, action", [(True, 2, "promote"), (False, 1, "rejected_by_reviewer")])
+def test_approval_promotes_or_keeps_the_champion_and_records_the_reviewer(tmp_path, approve, champion_after,
+                                                                          action):
+    from types import SimpleNamespace
+
+    from flows.retrain import APPROVAL, Approval, apply_approval
+    from tasks.promote import Decision
+    from tasks.registry import champion_version, register_version, set_alias
+    from tests.test_registry import fake_layout
+
+    cfg = PipelineConfig(name=f"approve-{approve}", work_dir=str(tmp_path / "work"),
+                         promotion={"require_approval": True},
+                         registry={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
+    v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
+    set_alias(cfg, "champion", v1)
+    v2, run_id = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})
+    result = SimpleNamespace(version=v2, run_id="run-x", previous_champion=v1,
+                             decision=Decision(promote=True, reasons=["beats the champion"]))
+    got = apply_approval.fn(cfg, result, Approval(approve=approve, reviewer="a.reviewer", comment="checked card"))
+    assert got == action
+    assert champion_version(cfg) == champion_after
+    entry = [e for e in _audit(cfg) if e["action"] == APPROVAL][-1]
+    assert (entry["version"], entry["approved"], entry["reviewer"], entry["why"]) == (
+        v2, approve, "a.reviewer", "checked card")
