@@ -69,17 +69,29 @@ def torchrun_command(train: TrainConfig, config_path: Path, log_dir: Path, run_k
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """Stop torchrun and every worker: torchrun starts each worker in a session of its own, so killing
+    torchrun's group alone would orphan them."""
+    import psutil
+
     if proc.poll() is not None:
         return
+    try:
+        family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = [proc.pid]
     for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
+        for pid in family:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
         try:
             proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
+            if not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                       for p in family[1:]):
+                return
+        except (subprocess.TimeoutExpired, psutil.NoSuchProcess):
             continue
 
 

@@ -48,6 +48,7 @@ def setup_distributed() -> tuple[int, int, int, torch.device]:
     """(rank, local_rank, world, device); plain single process when RANK is unset (nanoGPT-style)."""
     if "RANK" not in os.environ:
         return 0, 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    _die_with_parent()
     rank, local, world = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"]), int(os.environ["WORLD_SIZE"])
     if torch.cuda.is_available():
         torch.cuda.set_device(local)
@@ -56,6 +57,17 @@ def setup_distributed() -> tuple[int, int, int, torch.device]:
         device, backend = torch.device("cpu"), "gloo"
     dist.init_process_group(backend, timeout=timedelta(minutes=30))
     return rank, local, world, device
+
+
+def _die_with_parent() -> None:
+    """torchrun puts each worker in its own session; if torchrun is SIGKILLed, the worker must not train on."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # parent already gone
+            os._exit(1)
 
 
 def pick_dtype(precision: str, device: torch.device) -> torch.dtype | None:

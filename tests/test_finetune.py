@@ -1,0 +1,155 @@
+"""The launcher: torchrun command, subprocess ownership, failures, kill/resume and two-process DDP."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tiny_models import tiny_bert, toy_claims  # noqa: E402
+
+from tasks.checkpoint import complete_checkpoints  # noqa: E402
+from tasks.config import TrainConfig  # noqa: E402
+from tasks.errors import ConfigError, TrainingFailed  # noqa: E402
+from tasks.finetune import (ROOT, finetune, launch_finetune, recipe_config, torchrun_command,  # noqa: E402
+                            work_dir_for)
+from tasks.predict import load_model, predict_texts  # noqa: E402
+from tasks.refs import DatasetRef  # noqa: E402
+from tasks.split import write_split  # noqa: E402
+
+ENV = {"TUNEGATE_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny")
+    df = toy_claims(240)
+    df.to_parquet(d / "ds.parquet")
+    split = write_split(DatasetRef(uri=str(d / "ds.parquet"), sha256="s", rows=len(df), columns={}),
+                        0.2, 0.15, 13, d)
+    return {"bert": str(tiny_bert(d / "bert")), "split": split}
+
+
+def _train(tiny, **kw) -> TrainConfig:
+    return TrainConfig(**{"base_model": tiny["bert"], "max_length": 64, "batch_size": 16, "nproc_per_node": 1,
+                          "learning_rate": 5e-3, **kw})
+
+
+@pytest.mark.parametrize("kw, expected, absent", [
+    ({"nproc_per_node": "auto"}, ["--nproc_per_node", "1", "--standalone"], "--rdzv_endpoint"),
+    ({"nproc_per_node": 4}, ["--nproc_per_node", "4", "--standalone"], "--nnodes"),
+    ({"nproc_per_node": 8, "nnodes": 2, "rdzv_endpoint": "node0:29500"},
+     ["--nnodes", "2", "--rdzv_backend", "c10d", "--rdzv_endpoint", "node0:29500"], "--standalone"),
+])
+def test_torchrun_command(kw, expected, absent, tmp_path):
+    cmd = torchrun_command(TrainConfig(**kw), tmp_path / "run.json", tmp_path / "logs", "k" * 64)
+    joined = " ".join(cmd)
+    assert " ".join(expected) in joined and absent not in cmd
+    assert cmd[-4:] == ["-m", "tasks.recipe", "--config", str(tmp_path / "run.json")]
+
+
+def test_multinode_without_endpoint_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="rdzv_endpoint"):
+        torchrun_command(TrainConfig(nnodes=2), tmp_path / "r.json", tmp_path, "k")
+
+
+def test_launch_finetune_publishes_whole_folder(tmp_path, tiny, monkeypatch):
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    out = tmp_path / "model"
+    ref = launch_finetune.fn(_train(tiny, max_steps=8, checkpoint_every=4), tiny["split"], out)
+    assert ref.path == str(out) and ref.labels == ["fire", "motor", "storm", "theft"] and ref.task == "classification"
+    assert sorted(p.name for p in out.iterdir()) == ["adapter", "label_map.json", "manifest.json", "metrics.json",
+                                                     "tokenizer", "train_config.json"]
+    assert ref.metrics["steps"] == 8 and ref.metrics["world_size"] == 1 and len(ref.manifest_sha256) == 64
+    assert not work_dir_for(out).exists()  # checkpoints and staging are cleaned up after success
+    texts = ["wind took the roof tiles", "car", "smoke and flames in the kitchen after a pan fire", "stolen"]
+    preds = predict_texts(load_model(out), texts, batch_size=3)
+    assert [predict_texts(load_model(out), [t]).labels[0] for t in texts] == preds.labels
+    assert preds.probs.shape == (4, 4) and abs(float(preds.probs.sum(1).mean()) - 1) < 1e-5
+
+
+def test_failure_quotes_failing_rank_and_leaves_no_output(tmp_path, tiny):
+    import pandas as pd
+
+    bad = tmp_path / "bad.parquet"
+    pd.DataFrame({"id": ["a"], "text": ["x"]}).to_parquet(bad)  # no label column
+    split = tiny["split"].model_copy(update={"train": tiny["split"].train.model_copy(update={"uri": str(bad)})})
+    lines = []
+    with pytest.raises(TrainingFailed) as err:
+        finetune(_train(tiny, max_steps=2), split, tmp_path / "model", log_line=lines.append, env=ENV)
+    msg = str(err.value)
+    assert "exited with code" in msg and "rank 0" in msg and "needs columns 'text' and 'label'" in msg
+    assert not (tmp_path / "model").exists() and lines
+
+
+def test_timeout_kills_process_group(tmp_path, tiny):
+    lines = []
+    t0 = time.monotonic()
+    with pytest.raises(TrainingFailed, match="timeout_s=3"):
+        finetune(_train(tiny, max_steps=100000, timeout_s=3), tiny["split"], tmp_path / "model",
+                 log_line=lines.append, env=ENV)
+    assert time.monotonic() - t0 < 30
+    time.sleep(0.5)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(work_dir_for(tmp_path / "model") / "run.json") not in ps  # no recipe process survived
+
+
+@pytest.mark.slow
+def test_sigkill_after_second_checkpoint_then_resume(tmp_path, tiny):
+    train = _train(tiny, max_steps=30, checkpoint_every=4)
+    baseline = finetune(train, tiny["split"], tmp_path / "baseline", log_line=lambda s: None, env=ENV)
+
+    out = tmp_path / "model"
+    work = work_dir_for(out)
+    # Start the very command the launcher would, then kill its whole group once two checkpoints exist.
+    work.mkdir(parents=True)
+    cfg = recipe_config(train, tiny["split"], work)
+    import hashlib
+
+    key = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
+    (work / "run.json").write_text(json.dumps({**cfg, "run_key": key}))
+    cmd = torchrun_command(train, work / "run.json", work / "logs", key)
+    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(complete_checkpoints(work / "checkpoints")) < 2 and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    import psutil
+
+    family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    for pid in family:  # torchrun's group and each worker's own session, all at once
+        os.killpg(pid, signal.SIGKILL)
+    proc.wait()
+    newest = int(complete_checkpoints(work / "checkpoints")[0].name.split("-")[1])
+    assert 8 <= newest < 30 and not out.exists()
+
+    lines = []
+    ref = finetune(train, tiny["split"], out, log_line=lines.append, env=ENV)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["resumed_from_step"] == newest and any(f"resumed from checkpoint step {newest}" in x for x in lines)
+    assert m["steps"] == 30 and len(m["loss_curve"]) == 30 and m["loss_curve"][-1]["step"] == 30
+    assert abs(ref.metrics["final_loss"] - baseline.metrics["final_loss"]) < 0.02
+    assert abs(ref.metrics["val_accuracy"] - baseline.metrics["val_accuracy"]) <= 0.05
+
+
+@pytest.mark.distributed
+def test_two_process_ddp_gloo_mean_loss(tmp_path, tiny):
+    single = finetune(_train(tiny, max_steps=3, learning_rate=1e-6), tiny["split"], tmp_path / "one",
+                      log_line=lambda s: None, env=ENV)
+    double = finetune(_train(tiny, max_steps=3, learning_rate=1e-6, nproc_per_node=2), tiny["split"],
+                      tmp_path / "two", log_line=lambda s: None, env=ENV)
+    assert double.metrics["world_size"] == 2
+    one = json.loads((tmp_path / "one" / "metrics.json").read_text())["loss_curve"][0]["loss"]
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())["loss_curve"][0]["loss"]
+    # Both start near ln(4) = 1.386 with the same seeded head; a loss summed over ranks would be ~2x.
+    assert 0.8 < two / one < 1.25
+    # Two ranks see twice the rows per step: the same 3 steps process about twice the tokens.
+    assert double.metrics["train_tokens"] > 1.5 * single.metrics["train_tokens"]
