@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import re
 from collections.abc import Callable, Iterator
@@ -501,7 +502,9 @@ def write_sample(out: Path, rows: int, seed: int, drift: str = "none") -> Path:
     out = Path(out)
     kind = out.suffix.lower().lstrip(".")
     if kind not in ("jsonl", "csv", "parquet"):
-        raise ValueError(f"{out}: unsupported suffix; use .jsonl, .csv or .parquet")
+        from tasks.errors import InputError
+
+        raise InputError(f"{out}: cannot tell the format from the suffix; name the output .jsonl, .csv or .parquet.")
     fields = ["id", "text", "label", "created_at", "channel", "product"]
     with atomic_file(out) as tmp, atomic_file(sidecar_path(out)) as tmp_gold, \
             open(tmp_gold, "w", encoding="utf-8") as gf:
@@ -524,7 +527,15 @@ def write_sample(out: Path, rows: int, seed: int, drift: str = "none") -> Path:
         if kind == "parquet":
             pq_writer = _write_parquet_batch(tmp, pq_writer, batch)
             pq_writer.close()
+        for p in (tmp, tmp_gold):  # temp files are created 0600; the corpus is synthetic, so plain file modes
+            os.chmod(p, 0o666 & ~_umask())
     return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write_parquet_batch(path: Path, writer, batch: list[dict]):

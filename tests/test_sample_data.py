@@ -172,3 +172,14 @@ def test_drift_kinds_shift_the_expected_way():
     assert all(r["label"] in LABELS for r in mix + product + length)
     with pytest.raises(ValueError):
         generate(1, seed=1, drift="weird")
+
+
+def test_sample_data_command(tmp_path, capsys):
+    from flows.cli import main
+
+    assert main(["sample-data", "--out", str(tmp_path / "s.jsonl"), "--rows", "20", "--seed", "3", "--drift", "mix"]) == 0
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 20
+    assert len((tmp_path / "s.jsonl.pii.jsonl").read_text().splitlines()) == 20
+    assert main(["sample-data", "--out", str(tmp_path / "s.xlsx"), "--rows", "5"]) == 2
+    assert capsys.readouterr().err.startswith("InputError:")
+    assert not list(tmp_path.glob("s.xlsx*"))
