@@ -72,7 +72,7 @@ def score(gold: dict[str, dict], pred: dict[str, list[tuple[int, int, str]]]) ->
         r = found[t] / support[t] if support[t] else 0.0
         pr = tp[t] / npred[t] if npred[t] else 0.0
         metrics[t] = {"recall": round(r, 4), "precision": round(pr, 4), "f2": round(f2(pr, r), 4),
-                      "support": support[t]}
+                      "support": support[t], "detected": npred[t]}
     for name, members in (("_structured", [t for t in support if t not in STRUCTURED_EXCLUDE]),
                           ("_names_addresses", [t for t in support if t in STRUCTURED_EXCLUDE])):
         sup = sum(support[t] for t in members)
@@ -81,7 +81,7 @@ def score(gold: dict[str, dict], pred: dict[str, list[tuple[int, int, str]]]) ->
             npr = sum(npred[t] for t in members)
             pr = sum(tp[t] for t in members) / npr if npr else 0.0
             metrics[name] = {"recall": round(r, 4), "precision": round(pr, 4), "f2": round(f2(pr, r), 4),
-                             "support": sup}
+                             "support": sup, "detected": npr}
     return metrics, (keep_lost / keep_total if keep_total else None)
 
 
@@ -110,9 +110,13 @@ def spans_from_file(path: Path) -> dict[str, list[tuple[int, int, str]]]:
 
 
 def format_table(metrics: dict[str, dict[str, float]], keep_lost: float | None) -> str:
-    rows = [f"{'entity':<26}{'recall':>8}{'precision':>11}{'F2':>8}{'support':>9}"]
+    """Recall is blank for types with no gold spans, precision for types never detected."""
+    rows = [f"{'entity':<26}{'recall':>8}{'precision':>11}{'F2':>8}{'support':>9}{'detected':>10}"]
     for t, m in metrics.items():
-        rows.append(f"{t:<26}{m['recall']:>8.3f}{m['precision']:>11.3f}{m['f2']:>8.3f}{m['support']:>9}")
+        r = f"{m['recall']:>8.3f}" if m["support"] else f"{'-':>8}"
+        p = f"{m['precision']:>11.3f}" if m["detected"] else f"{'-':>11}"
+        f = f"{m['f2']:>8.3f}" if m["support"] and m["detected"] else f"{'-':>8}"
+        rows.append(f"{t:<26}{r}{p}{f}{m['support']:>9}{m['detected']:>10}")
     if keep_lost is not None:
         rows.append(f"domain terms lost: {keep_lost:.2%}")
     return "\n".join(rows)

@@ -64,7 +64,13 @@ _WORKER = None
 
 def _init_worker(pii_json: str, key: bytes | None) -> None:
     global _WORKER
-    from tasks.pii import Scrubber
+    import sys
+
+    # Presidio imports transformers and torch if they are installed (~5 s per process); the NER-only
+    # spaCy path never uses them, so a worker that has not imported them yet never will.
+    for name in ("transformers", "torch"):
+        sys.modules.setdefault(name, None)
+    from tasks.pii_engine import Scrubber
 
     _WORKER = Scrubber(PiiConfig.model_validate_json(pii_json), key)
 
@@ -107,7 +113,7 @@ class _Engine:
             done = [r for part in parts for r in part]
         else:
             if self.local is None:
-                from tasks.pii import Scrubber
+                from tasks.pii_engine import Scrubber
 
                 self.local = Scrubber(self.pii, self.key)
             done = _pack(self.local.scrub_batch(todo))

@@ -103,7 +103,8 @@ def test_score_counts_coverage_precision_and_lost_terms():
                    "keep": [{"start": 40, "end": 44, "type": "VEHICLE_MAKE"}]}}
     pred = {"d1": [(0, 10, "PERSON"), (20, 25, "UK_NINO"), (40, 44, "PERSON")]}
     metrics, lost = score(gold, pred)
-    assert metrics["PERSON"] == {"recall": 1.0, "precision": 0.5, "f2": pytest.approx(0.8333, abs=1e-3), "support": 1}
+    assert metrics["PERSON"] == {"recall": 1.0, "precision": 0.5, "f2": pytest.approx(0.8333, abs=1e-3), "support": 1,
+                                 "detected": 2}
     assert metrics["UK_NINO"]["recall"] == 0.0  # half a NINO is not caught
     assert lost == 1.0
 

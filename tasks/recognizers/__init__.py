@@ -1,32 +1,36 @@
-"""tunegate's recognizers, one per file, Presidio-style (patterns and context as class constants)."""
+"""tunegate's recognizers, one per file, Presidio-style (patterns and context as class constants).
+
+Class names carry a Tg prefix: Presidio's registry loader finds recognizer classes by name among all
+subclasses, so a same-named class here would replace its own in every default AnalyzerEngine.
+"""
 
 from __future__ import annotations
 
 from presidio_analyzer import EntityRecognizer
 
-from tasks.recognizers.credit_card import CreditCardRecognizer
-from tasks.recognizers.date_of_birth import DateOfBirthRecognizer
-from tasks.recognizers.email import EmailRecognizer
-from tasks.recognizers.iban import IbanRecognizer
-from tasks.recognizers.ip_address import IpAddressRecognizer
-from tasks.recognizers.person_cue import PersonCueRecognizer
+from tasks.recognizers.credit_card import TgCreditCardRecognizer
+from tasks.recognizers.date_of_birth import TgDateOfBirthRecognizer
+from tasks.recognizers.email import TgEmailRecognizer
+from tasks.recognizers.iban import TgIbanRecognizer
+from tasks.recognizers.ip_address import TgIpAddressRecognizer
+from tasks.recognizers.person_cue import TgPersonCueRecognizer
 from tasks.recognizers.references import reference_recognizer
-from tasks.recognizers.street_address import StreetAddressRecognizer
-from tasks.recognizers.uk_bank_account import UkBankAccountRecognizer
-from tasks.recognizers.uk_driving_licence import UkDrivingLicenceRecognizer
-from tasks.recognizers.uk_nhs import UkNhsRecognizer
-from tasks.recognizers.uk_nino import UkNinoRecognizer
-from tasks.recognizers.uk_passport import UkPassportRecognizer
-from tasks.recognizers.uk_phone import UkPhoneRecognizer
-from tasks.recognizers.uk_postcode import UkPostcodeRecognizer
-from tasks.recognizers.uk_sort_code import UkSortCodeRecognizer
-from tasks.recognizers.vehicle_registration import VehicleRegistrationRecognizer
+from tasks.recognizers.street_address import TgStreetAddressRecognizer
+from tasks.recognizers.uk_bank_account import TgUkBankAccountRecognizer
+from tasks.recognizers.uk_driving_licence import TgUkDrivingLicenceRecognizer
+from tasks.recognizers.uk_nhs import TgUkNhsRecognizer
+from tasks.recognizers.uk_nino import TgUkNinoRecognizer
+from tasks.recognizers.uk_passport import TgUkPassportRecognizer
+from tasks.recognizers.uk_phone import TgUkPhoneRecognizer
+from tasks.recognizers.uk_postcode import TgUkPostcodeRecognizer
+from tasks.recognizers.uk_sort_code import TgUkSortCodeRecognizer
+from tasks.recognizers.vehicle_registration import TgVehicleRegistrationRecognizer
 
 PATTERN_RECOGNIZERS = (
-    CreditCardRecognizer, DateOfBirthRecognizer, EmailRecognizer, IbanRecognizer, IpAddressRecognizer,
-    PersonCueRecognizer, StreetAddressRecognizer, UkBankAccountRecognizer, UkDrivingLicenceRecognizer,
-    UkNhsRecognizer, UkNinoRecognizer, UkPassportRecognizer, UkPhoneRecognizer, UkPostcodeRecognizer,
-    UkSortCodeRecognizer, VehicleRegistrationRecognizer,
+    TgCreditCardRecognizer, TgDateOfBirthRecognizer, TgEmailRecognizer, TgIbanRecognizer, TgIpAddressRecognizer,
+    TgPersonCueRecognizer, TgStreetAddressRecognizer, TgUkBankAccountRecognizer, TgUkDrivingLicenceRecognizer,
+    TgUkNhsRecognizer, TgUkNinoRecognizer, TgUkPassportRecognizer, TgUkPhoneRecognizer, TgUkPostcodeRecognizer,
+    TgUkSortCodeRecognizer, TgVehicleRegistrationRecognizer,
 )
 
 

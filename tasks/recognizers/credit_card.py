@@ -15,7 +15,7 @@ def luhn_valid(text: str) -> bool:
     return total % 10 == 0
 
 
-class CreditCardRecognizer(PatternRecognizer):
+class TgCreditCardRecognizer(PatternRecognizer):
     ENTITY = "CREDIT_CARD"
     PATTERNS = [Pattern("card", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", 0.3)]
     CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "payment"]

@@ -9,7 +9,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 
 
-class DateOfBirthRecognizer(PatternRecognizer):
+class TgDateOfBirthRecognizer(PatternRecognizer):
     ENTITY = "DATE_OF_BIRTH"
     PATTERNS = [
         Pattern("dmy_numeric", r"\b(?:0?[1-9]|[12]\d|3[01])[/.-](?:0?[1-9]|1[0-2])[/.-](?:19|20)?\d{2}\b", 0.2),

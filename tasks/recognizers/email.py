@@ -3,7 +3,7 @@
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
-class EmailRecognizer(PatternRecognizer):
+class TgEmailRecognizer(PatternRecognizer):
     ENTITY = "EMAIL_ADDRESS"
     PATTERNS = [
         Pattern("email", r"\b[A-Z0-9._%+'-]+@[A-Z0-9-]+(?:\.[A-Z0-9-]+)*\.[A-Z]{2,24}\b", 0.9),

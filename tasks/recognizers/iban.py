@@ -14,7 +14,7 @@ def iban_valid(text: str) -> bool:
         return False
 
 
-class IbanRecognizer(PatternRecognizer):
+class TgIbanRecognizer(PatternRecognizer):
     ENTITY = "IBAN_CODE"
     PATTERNS = [
         Pattern("iban_grouped", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", 0.5),

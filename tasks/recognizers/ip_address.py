@@ -5,7 +5,7 @@ import ipaddress
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
-class IpAddressRecognizer(PatternRecognizer):
+class TgIpAddressRecognizer(PatternRecognizer):
     ENTITY = "IP_ADDRESS"
     PATTERNS = [
         Pattern("ipv4", r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]*\d)", 0.6),

@@ -30,13 +30,13 @@ NOT_NAMES = frozenset(
 )
 
 
-class PersonCueRecognizer(PatternRecognizer):
+class TgPersonCueRecognizer(PatternRecognizer):
     ENTITY = "PERSON"
     PATTERNS = [Pattern("cue_name", rf"(?:(?<=\W)|^)(?:{_CUES})(?!\w)[ \t]*\n?[ \t]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})", 0.5)]
     CONTEXT: list[str] = []
 
     def __init__(self) -> None:
-        super().__init__(supported_entity=self.ENTITY, name="PersonCueRecognizer", patterns=self.PATTERNS)
+        super().__init__(supported_entity=self.ENTITY, name="TgPersonCueRecognizer", patterns=self.PATTERNS)
         self._cue = re.compile(self.PATTERNS[0].regex, re.IGNORECASE)
         self._word = re.compile(_WORD)
 

@@ -12,7 +12,7 @@ _TYPES = (
 _FLAT = r"(?:(?:Flat|Apartment|Apt|Unit) \d{1,4}[A-Z]?,? )?"
 
 
-class StreetAddressRecognizer(PatternRecognizer):
+class TgStreetAddressRecognizer(PatternRecognizer):
     ENTITY = "STREET_ADDRESS"
     PATTERNS = [
         Pattern(

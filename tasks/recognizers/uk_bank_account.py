@@ -3,7 +3,7 @@
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
-class UkBankAccountRecognizer(PatternRecognizer):
+class TgUkBankAccountRecognizer(PatternRecognizer):
     ENTITY = "UK_BANK_ACCOUNT"
     PATTERNS = [Pattern("account", r"(?<![\d-])\d{8}(?![\d-])", 0.1)]
     CONTEXT = ["account", "acct", "acc", "a/c", "bank", "sort", "refund", "settlement", "pay"]

@@ -3,7 +3,7 @@
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
-class UkDrivingLicenceRecognizer(PatternRecognizer):
+class TgUkDrivingLicenceRecognizer(PatternRecognizer):
     ENTITY = "UK_DRIVING_LICENCE"
     PATTERNS = [
         Pattern("dvla", r"\b[A-Z9]{5}\d[0156]\d[0-3]\d\d[A-Z9]{2}\d[A-Z]{2}(?: ?\d{2})?\b", 0.6),

@@ -19,7 +19,7 @@ def nhs_valid(text: str) -> bool:
     return check != 10 and check == int(digits[9])
 
 
-class UkNhsRecognizer(PatternRecognizer):
+class TgUkNhsRecognizer(PatternRecognizer):
     ENTITY = "UK_NHS"
     PATTERNS = [Pattern("nhs", r"(?<![\d+-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d-])", 0.3)]
     CONTEXT = ["nhs", "health", "patient", "gp", "hospital"]

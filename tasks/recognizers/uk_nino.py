@@ -6,7 +6,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 _INVALID_PREFIXES = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
 
 
-class UkNinoRecognizer(PatternRecognizer):
+class TgUkNinoRecognizer(PatternRecognizer):
     ENTITY = "UK_NINO"
     PATTERNS = [
         Pattern("nino", r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.5),

@@ -3,7 +3,7 @@
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
-class UkPassportRecognizer(PatternRecognizer):
+class TgUkPassportRecognizer(PatternRecognizer):
     ENTITY = "UK_PASSPORT"
     PATTERNS = [Pattern("passport", r"(?<![\d-])\d{9}(?![\d-])", 0.1)]
     CONTEXT = ["passport", "travel document", "id"]

@@ -9,7 +9,7 @@ import re
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
-class UkPhoneRecognizer(PatternRecognizer):
+class TgUkPhoneRecognizer(PatternRecognizer):
     ENTITY = "PHONE_NUMBER"
     PATTERNS = [
         Pattern(

