@@ -86,7 +86,9 @@ def _finetune_key(ctx, p: dict) -> str:
 
 
 def _cached(t, key_fn, cfg: PipelineConfig):
-    return t.with_options(cache_key_fn=key_fn, persist_result=True,
+    from prefect.cache_policies import CachePolicy
+
+    return t.with_options(cache_policy=CachePolicy.from_cache_key_fn(key_fn), persist_result=True,
                           result_storage=cfg.work_path("prefect-results").resolve())
 
 

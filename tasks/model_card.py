@@ -59,6 +59,10 @@ def _num(v: float | None) -> str:
     return "–" if v is None else f"{v:.4f}"
 
 
+def _int(v) -> str:
+    return "–" if v is None else str(int(v))
+
+
 def _front_matter(f: CardFacts) -> str:
     meta = {
         "language": ["en"],
@@ -91,7 +95,7 @@ def _data_section(f: CardFacts) -> str:
     dates = f"{f.date_range[0]} to {f.date_range[1]}" if f.date_range else "no timestamps in the data"
     q = f.quality
     quality = f"**{'passed' if q.get('passed', True) else 'failed'}**" + "".join(
-        f"; {k}: {v}" for k, v in q.items() if k != "passed" and not isinstance(v, (dict, list)))
+        f"; {k}: {v}" for k, v in q.items() if k != "passed" and v is not None and not isinstance(v, (dict, list)))
     return "\n".join([
         "## Training data", "",
         f"- Dataset digest (SHA-256 over canonical rows): `{f.dataset_sha256}`",
@@ -106,7 +110,7 @@ def _data_section(f: CardFacts) -> str:
         "", _table(["entity", "replaced", "recall", "precision", "support"], [
             [e, n, _num((f.pii.get("metrics_by_entity") or {}).get(e, {}).get("recall")),
              _num((f.pii.get("metrics_by_entity") or {}).get(e, {}).get("precision")),
-             (f.pii.get("metrics_by_entity") or {}).get(e, {}).get("support", "–")]
+             _int((f.pii.get("metrics_by_entity") or {}).get(e, {}).get("support"))]
             for e, n in sorted((f.pii.get("counts_by_entity") or {}).items())]),
         "", "Recall and precision are measured against a ground-truth sidecar where one exists (– otherwise).",
     ])
@@ -186,6 +190,16 @@ def summarize(obj) -> dict:
     return obj.model_dump(mode="json") if hasattr(obj, "model_dump") else dict(obj)
 
 
+def quality_summary(report) -> dict:
+    """The gate's verdict in counts: rows, expectations run, expectations failed."""
+    d = summarize(report)
+    checks = d.pop("checks", None)
+    if isinstance(checks, list):
+        d["expectations"] = len(checks)
+        d["failed"] = sum(1 for c in checks if not c.get("success", True))
+    return d
+
+
 def date_range(parquet: str) -> tuple[str, str] | None:
     """First and last ``timestamp`` in a canonical dataset, as ISO dates (None without timestamps)."""
     import pandas as pd
@@ -210,7 +224,7 @@ def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], sp
         model_name=cfg.model_name, version=0, mlflow_run_id="", run_id=run_id, task=cfg.train.task,
         base_model=base_model, method=cfg.train.method, labels=labels, rows_per_class=rows,
         date_range=date_range(dataset.uri), dataset_sha256=dataset.sha256, config_sha256=cfg.digest(),
-        code_version=code_version, trigger=trigger, quality=summarize(quality), pii=summarize(pii),
+        code_version=code_version, trigger=trigger, quality=quality_summary(quality), pii=summarize(pii),
         hyperparameters=hyper, candidate=candidate, champion=champion, champion_version=champion_version,
         decision_promote=decision.promote, decision_reasons=list(decision.reasons),
         outcome="promote" if decision.promote else "reject",

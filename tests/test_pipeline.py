@@ -1,0 +1,117 @@
+"""train_pipeline end to end on a small sample corpus, under a real (test-harness) Prefect server."""
+
+import argparse
+import json
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tasks.config import PipelineConfig, load_config
+from tasks.errors import ConfigError, NoChampion, QualityGateFailed, TrainingFailed
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def small_config(tmp: Path, **overrides) -> PipelineConfig:
+    """The shipped config, shrunk: 300 generated documents, a few dozen LoRA steps, one process."""
+    cfg = load_config(ROOT / "examples" / "claims.yaml")
+    data = cfg.data.model_copy(update={"source": str(tmp / "data" / "claims.jsonl"),
+                                       "sample": cfg.data.sample.model_copy(update={"rows": 300, "seed": 3})})
+    train = cfg.train.model_copy(update={"max_steps": 20, "max_length": 48, "batch_size": 12, "epochs": 1,
+                                         "learning_rate": 0.003, "nproc_per_node": 1, "checkpoint_every": 1000})
+    promotion = cfg.promotion.model_copy(update={"floors": {"macro_f1": 0.1}})
+    monitor = cfg.monitor.model_copy(update={"reference_rows": 100})
+    cfg = cfg.model_copy(update={"name": f"t-pipe-{uuid.uuid4().hex[:6]}", "work_dir": str(tmp / "work"),
+                                 "data": data, "train": train, "promotion": promotion, "monitor": monitor})
+    for section, values in overrides.items():
+        cfg = cfg.model_copy(update={section: getattr(cfg, section).model_copy(update=values)})
+    return cfg
+
+
+def versions(cfg) -> list[int]:
+    from tasks.registry import client_for
+
+    return sorted(int(m.version) for m in client_for(cfg).search_model_versions(f"name='{cfg.model_name}'"))
+
+
+def test_missing_base_model_fails_before_any_data_work(tmp_path, prefect_harness):
+    from flows.train import train_pipeline
+
+    cfg = small_config(tmp_path, train={"base_model": str(tmp_path / "no-such-model")})
+    with pytest.raises(ConfigError, match="base_model"):
+        train_pipeline(cfg)
+    assert not Path(cfg.data.source).exists()  # the sample corpus was not even generated
+    assert not cfg.work_path("runs").exists()
+
+
+def test_predict_without_champion_is_a_clear_error(tmp_path, prefect_harness):
+    from flows.predict import predict
+
+    cfg = small_config(tmp_path)
+    with pytest.raises(NoChampion, match="no champion"):
+        predict(cfg, str(tmp_path / "in.jsonl"), str(tmp_path / "out.csv"))
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.slow
+def test_quality_gate_failure_registers_nothing(tmp_path, prefect_harness):
+    from flows.train import train_pipeline
+
+    cfg = small_config(tmp_path, quality={"min_rows": 10_000})
+    with pytest.raises(QualityGateFailed):
+        train_pipeline(cfg)
+    assert versions(cfg) == []
+
+
+@pytest.mark.slow
+def test_pipeline_end_to_end(tmp_path, prefect_harness):
+    """Run, re-run from cache (same model, so not promoted), predict, roll back, fail without harm."""
+    import torch
+
+    from flows.predict import predict
+    from flows.train import cli_rollback, train_pipeline
+    from tasks.registry import champion_version, get_version, read_audit
+    from tasks.sample_data import write_sample
+
+    torch.set_num_threads(2)
+    cfg = small_config(tmp_path)
+
+    first = train_pipeline(cfg, trigger="test")
+    assert first.promoted and first.action == "promote" and first.champion_version == first.version
+    assert 50 <= first.eval.n <= 70 and first.eval.macro_f1 >= 0.1 and first.cached_stages == []
+    assert set(first.stage_seconds) >= {"ingest", "scrub", "split", "finetune", "evaluate", "register"}
+    card = Path(first.model_card).read_text()
+    assert "## Training data" in card and "### PII evidence" in card and first.dataset_sha256 in card
+    ref = get_version(cfg, "champion")
+    assert ref.version == first.version and ref.tags["trigger"] == "test"
+    assert ref.tags["dataset_sha256"] == first.dataset_sha256 and json.loads(ref.tags["pii_evidence"])["docs"] == 300
+    for part in ["model/manifest.json", "model/label_map.json", "eval/eval.json", "model_card.md", "pii_evidence.json"]:
+        assert (ref.local_dir / part).is_file(), part
+    reference = pd.read_parquet(ref.local_dir / "reference" / "reference.parquet")
+    assert list(reference.columns) == ["id", "text", "label"] and len(reference) == 100
+
+    second = train_pipeline(cfg)  # same data, config and code
+    assert second.cached_stages == ["scrub", "split", "finetune"]
+    assert second.version == first.version + 1 and second.action == "reject"
+    assert second.champion_eval is not None and second.champion_version == first.version
+    assert any("does not beat" in r for r in second.decision.reasons)
+
+    batch = write_sample(tmp_path / "incoming.jsonl", rows=40, seed=99)
+    out = predict(cfg, str(batch), str(tmp_path / "preds.csv"))
+    preds = pd.read_csv(out.uri)
+    assert list(preds.columns) == ["id", "prediction", "confidence", "model_version"] and len(preds) == 40
+    assert set(preds["prediction"]) <= set(first.eval.labels) and preds["confidence"].between(0, 1).all()
+
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(json.dumps(cfg.model_dump(mode="json")))
+    args = argparse.Namespace(config=str(cfg_file), to_version=second.version, reason="test rollback")
+    assert cli_rollback(args) == 0
+    assert champion_version(cfg) == second.version and read_audit(cfg)[-1]["action"] == "rollback"
+
+    # a changed config is not served from cache, and a failure in training registers nothing
+    broken = cfg.model_copy(update={"train": cfg.train.model_copy(update={"timeout_s": 1})})
+    with pytest.raises(TrainingFailed):
+        train_pipeline(broken)
+    assert versions(cfg) == [first.version, second.version] and champion_version(cfg) == second.version
