@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 _HOME = Path(tempfile.mkdtemp(prefix="tunegate-bench-"))
 os.environ.setdefault("PREFECT_HOME", str(_HOME / "prefect"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")  # 2 busy cores start it slowly
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -30,6 +30,30 @@ def small_config(tmp: Path, **overrides) -> PipelineConfig:
     return cfg
 
 
+def raw_pii_values(source: Path) -> set[str]:
+    """The personal data the generator planted (from its ground-truth sidecar), longer than 5 characters."""
+    texts = {json.loads(line)["id"]: json.loads(line)["text"] for line in source.read_text().splitlines()}
+    values = set()
+    for line in Path(str(source) + ".pii.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        values |= {texts[rec["id"]][s["start"]:s["end"]] for s in rec["pii"]}
+    return {v for v in values if len(v) > 5}
+
+
+def assert_no_raw_pii(cfg, ref, reference: pd.DataFrame) -> None:
+    """What reached MLflow (artifacts, params, tags) holds none of the planted identifiers."""
+    from tasks.registry import client_for
+
+    raw = raw_pii_values(Path(cfg.data.source))
+    assert len(raw) > 100
+    run = client_for(cfg).get_run(ref.run_id)
+    blobs = ["\n".join(reference["text"]), json.dumps(run.data.params), json.dumps(run.data.tags),
+             json.dumps(ref.tags)]
+    blobs += [p.read_text(errors="ignore") for p in ref.local_dir.rglob("*") if p.suffix in {".json", ".md", ".txt"}]
+    leaked = [v for v in raw if any(v in b for b in blobs)]
+    assert leaked == [], f"{len(leaked)} planted identifiers reached MLflow"
+
+
 def versions(cfg) -> list[int]:
     from tasks.registry import client_for
 
@@ -91,6 +115,7 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness):
         assert (ref.local_dir / part).is_file(), part
     reference = pd.read_parquet(ref.local_dir / "reference" / "reference.parquet")
     assert list(reference.columns) == ["id", "text", "label"] and len(reference) == 100
+    assert_no_raw_pii(cfg, ref, reference)
 
     second = train_pipeline(cfg)  # same data, config and code
     assert second.cached_stages == ["scrub", "split", "finetune"]
@@ -115,3 +140,23 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness):
     with pytest.raises(TrainingFailed):
         train_pipeline(broken)
     assert versions(cfg) == [first.version, second.version] and champion_version(cfg) == second.version
+
+
+@pytest.mark.slow
+def test_add_batch_keeps_labelled_new_rows(tmp_path, prefect_harness):
+    """Retraining with a production batch adds its labelled rows once; the digest changes with the data."""
+    from flows.train import add_batch
+    from tasks.ingest import load_documents
+
+    def write(name, rows):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("\n".join(json.dumps(r) for r in rows))
+        return load_documents(path, tmp_path / f"{name}.parquet")
+
+    base = write("base", [{"id": f"a{i}", "text": f"note {i}", "label": "fire"} for i in range(3)])
+    batch = write("batch", [{"id": "a0", "text": "dup", "label": "fire"}, {"id": "b1", "text": "new", "label": "theft"},
+                            {"id": "b2", "text": "unlabelled", "label": None}])
+    merged = add_batch(base, batch, tmp_path / "merged.parquet")
+    df = pd.read_parquet(merged.uri)
+    assert sorted(df["id"]) == ["a0", "a1", "a2", "b1"] and merged.label_counts == {"fire": 3, "theft": 1}
+    assert df.loc[df["id"] == "a0", "text"].item() == "note 0" and merged.sha256 != base.sha256
