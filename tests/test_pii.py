@@ -185,6 +185,18 @@ def test_cli_scrub_and_eval(tmp_path, capsys):
     assert cli(["scrub", "--input", str(tmp_path / "missing.csv"), "--output", str(out)]) == 2
 
 
+def test_cli_scrub_exits_non_zero_when_the_gate_fails(tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "1", "text": "email jo@example.com"}) + "\n")
+    cfg = tmp_path / "leaky.yaml"
+    cfg.write_text("pii:\n  workers: 1\n  keep:\n    patterns: ['\\S+@example\\.com']\n")
+    out = tmp_path / "out.jsonl"
+    assert cli(["scrub", "--input", str(src), "--output", str(out), "--config", str(cfg)]) == PiiGateFailed.exit_code
+    err = capsys.readouterr().err
+    assert err.startswith("PiiGateFailed:") and "jo@example.com" not in err
+    assert not out.exists()
+
+
 def test_scrub_pii_task_writes_scrubbed_dataset_and_evidence(tmp_path, pii):
     src = write_sample(tmp_path / "claims.jsonl", rows=60, seed=9)
     df = pd.read_json(src, lines=True, dtype=False)

@@ -95,3 +95,17 @@ def test_no_canary_value_escapes_the_scrub_stage(prefect_harness, tmp_path, capl
         for v in _variants(value):
             assert v not in haystack, f"canary value leaked: {value[:3]}…"
     assert not (tmp_path / "runs" / "bad" / "scrubbed.parquet").exists()
+    failed = json.loads((tmp_path / "runs" / "bad" / "pii_evidence.json").read_text())
+    assert failed["passed"] is False and failed["residual_by_type"] == {"EMAIL_ADDRESS": 3}
+
+
+@pytest.mark.integration
+def test_pseudonym_key_from_a_prefect_secret_block(prefect_harness, tmp_path, monkeypatch):
+    from prefect.blocks.system import Secret
+
+    from tasks.pii_ops import resolve_pseudonym_key
+
+    Secret(value="block-key-value").save("tg-test-pii-key", overwrite=True)
+    monkeypatch.delenv("TG_UNSET_KEY", raising=False)
+    assert resolve_pseudonym_key("TG_UNSET_KEY", "tg-test-pii-key", tmp_path) == b"block-key-value"
+    assert not (tmp_path / "secrets").exists()
