@@ -200,6 +200,7 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     4. evaluate the candidate and the champion on the same test split; decide
     5. register the version (artifacts, tags, card) atomically; apply the decision; publish the card
     """
+    # Stage modules load heavy libraries (Presidio, spaCy, torch): imported when the flow runs, not on import.
     from tasks.finetune import launch_finetune
     from tasks.ingest import ingest_documents
     from tasks.model_card import build_card_facts, write_model_card
@@ -297,10 +298,11 @@ def _run_metrics(report: EvalReport, champion: EvalReport | None, train_metrics:
 # ---- commands ---------------------------------------------------------------------------------------
 def cli_run(args) -> int:
     """``tunegate run CONFIG``."""
-    result = train_pipeline(load_config(args.config))
+    cfg = load_config(args.config)
+    result = train_pipeline(cfg)
     verdict = {"promote": "promoted to champion", "reject": "not promoted; the champion stays",
                "pending_approval": "waiting for approval", "lost_race": "not promoted (another run won)"}
-    print(f"version {result.version} of {load_config(args.config).model_name}: "
+    print(f"version {result.version} of {cfg.model_name}: "
           f"{verdict.get(result.action, result.action)} (champion: v{result.champion_version})")
     for reason in result.decision.reasons:
         print(f"  - {reason}")

@@ -74,8 +74,8 @@ def cfg(tmp_path):
 
 
 def _register(cfg, tmp_path, tag):
-    from tests.test_registry import fake_layout
     from tasks.registry import register_version
+    from tests.test_registry import fake_layout
 
     return register_version(cfg, fake_layout(tmp_path / tag, tag), {"k": tag}, {"macro_f1": 0.9}, {"t": tag})[0]
 
