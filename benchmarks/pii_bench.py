@@ -26,15 +26,15 @@ os.environ.setdefault("TUNEGATE_PII_KEY", "benchmark-key")
 
 # tasks.pii_engine is imported inside functions only: worker processes re-import this script, and must
 # not pull in Presidio's optional transformers/torch imports before their initializer blocks them.
-from tasks.config import load_config  # noqa: E402
-from tasks.pii_eval import format_table, score, spans_from_file  # noqa: E402
-from tasks.pii_stream import resolve_workers, scrub_file  # noqa: E402
-from tasks.sample_data import write_sample  # noqa: E402
+from tasks.config import load_config
+from tasks.pii_eval import format_table, score, spans_from_file
+from tasks.pii_stream import resolve_workers, scrub_file
+from tasks.sample_data import write_sample
 
 CFPB = ROOT.parent / "shared" / "data" / "cfpb" / "complaints.csv"
 
 
-def presidio_default(model: str):  # noqa: ANN201
+def presidio_default(model: str):
     import presidio_analyzer
     import yaml
     from presidio_analyzer import AnalyzerEngine
@@ -48,7 +48,7 @@ def presidio_default(model: str):  # noqa: ANN201
     return AnalyzerEngine(nlp_engine=nlp), AnonymizerEngine()
 
 
-def run_presidio(analyzer, anonymizer, texts: list[str]) -> tuple[float, list[list[tuple[int, int, str]]]]:  # noqa: ANN001
+def run_presidio(analyzer, anonymizer, texts: list[str]) -> tuple[float, list[list[tuple[int, int, str]]]]:
     analyzer.analyze(texts[0], language="en")  # warm-up (lazy loads), not timed
     spans, t0 = [], time.perf_counter()
     for text in texts:

@@ -25,7 +25,7 @@ def _in_prefect_run() -> bool:
     return TaskRunContext.get() is not None or FlowRunContext.get() is not None
 
 
-def _publish(evidence, run_dir: Path) -> None:  # noqa: ANN001
+def _publish(evidence, run_dir: Path) -> None:
     """The evidence as a Prefect table artifact (counts and metrics only)."""
     from prefect.artifacts import create_table_artifact
 
@@ -42,9 +42,8 @@ def _publish(evidence, run_dir: Path) -> None:  # noqa: ANN001
     )
 
 
-def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None):  # noqa: ANN001, ANN202
+def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None):
     import json
-
     import logging
 
     from prefect import get_run_logger
@@ -70,9 +69,9 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None)
     if gold is not None and Path(gold).is_file() and spans_path.exists():
         metrics, lost = score(read_jsonl_by_id(Path(gold), "ground-truth"), spans_from_file(spans_path))
     evidence = PiiEvidence(
-        docs=stats.docs, docs_touched=stats.docs_touched, counts_by_entity=dict(stats.by_entity),
+        docs=stats.docs, docs_touched=stats.docs_touched, counts_by_entity=dict(sorted(stats.by_entity.items())),
         counts_by_operator=dict(stats.by_operator), residual_count=stats.residual_count,
-        residual_rate=round(stats.residual_rate, 6), residual_by_type=dict(stats.residual),
+        residual_rate=round(stats.residual_rate, 6), residual_by_type=dict(sorted(stats.residual.items())),
         metrics_by_entity=metrics, domain_terms_lost=lost, passed=failure is None,
     )
     with atomic_file(run_dir / "pii_evidence.json") as tmp:
@@ -85,11 +84,11 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None)
     return describe_parquet(out, scrubbed=True), evidence
 
 
-from prefect import task  # noqa: E402 - the Prefect boundary stays at the bottom
-from prefect.cache_policies import NONE  # noqa: E402
+from prefect import task
+from prefect.cache_policies import NONE
 
-from tasks.pii_eval import PiiEvidence  # noqa: E402,F401 - re-exported: part of this stage's interface
-from tasks.refs import DatasetRef  # noqa: E402
+from tasks.pii_eval import PiiEvidence
+from tasks.refs import DatasetRef
 
 
 @task(name="scrub_pii", cache_policy=NONE)

@@ -91,7 +91,7 @@ def apply_operators(text: str, spans: list[Span], operators: dict[str, str], key
     return "".join(pieces), used
 
 
-def load_spacy(model: str):  # noqa: ANN201 - spacy.Language
+def load_spacy(model: str):
     """The spaCy pipeline with NER only (NER has its own tok2vec; tagger, parser and lemmatizer cost 2x and are unused)."""
     import spacy
 
@@ -125,7 +125,7 @@ class Scrubber:
         self.entities = sorted(set(ENTITIES) | {r.entity for r in pii.references})
         self.keep = keep_matcher(pii.keep.literals, pii.keep.patterns)
 
-    def _artifacts(self, doc) -> NlpArtifacts:  # noqa: ANN001
+    def _artifacts(self, doc) -> NlpArtifacts:
         people = [e for e in doc.ents if e.label_ in ("PERSON", "PER")]
         return NlpArtifacts(
             entities=people, tokens=doc, tokens_indices=[t.idx for t in doc],

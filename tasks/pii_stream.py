@@ -8,24 +8,25 @@ gate passes, so a failed gate leaves nothing at the output path.
 
 from __future__ import annotations
 
-import csv
 import json
 import multiprocessing as mp
 import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Self
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.config import PiiConfig
 from tasks.errors import InputError, PiiGateFailed
+from tasks.pii_io import READ_ROWS, Writer, file_format, read_windows
 from tasks.refs import atomic_file
 from tasks.residual import scan
 
-READ_ROWS = 4096
+if TYPE_CHECKING:
+    from tasks.refs import DatasetRef
+
 MIN_POOL_ROWS = 1000  # below this, worker start-up (spaCy load) costs more than it saves
 
 
@@ -92,10 +93,10 @@ class _Engine:
         self.pool = None
         self.seen = 0
 
-    def __enter__(self) -> "_Engine":
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def __exit__(self, *exc) -> None:
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
@@ -123,139 +124,6 @@ class _Engine:
         return out
 
 
-# --- readers and writers -----------------------------------------------------------------------------
-def file_format(path: Path) -> str:
-    suffix = "".join(path.suffixes[-1:]).lower()
-    fmt = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}.get(suffix)
-    if fmt is None:
-        raise InputError(f"{path}: unsupported file type '{suffix}'; use .csv, .jsonl or .parquet.")
-    return fmt
-
-
-def _text_value(v: object, where: str, column: str) -> str | None:
-    if v is None or isinstance(v, str):
-        return v
-    raise InputError(f"{where}: column '{column}' holds {type(v).__name__}, not text; pass the text column "
-                     "with --text-column or fix the data.")
-
-
-def _windows(src: Path, fmt: str, column: str, id_column: str) -> Iterator[tuple[object, list, list]]:
-    """(payload, texts, ids) per window of rows; payload is what the writer needs to write them back."""
-    if fmt == "parquet":
-        try:
-            pf = pq.ParquetFile(src)
-        except (pa.ArrowInvalid, OSError) as e:
-            raise InputError(f"{src}: not a readable Parquet file ({type(e).__name__}); check the file.") from None
-        names = pf.schema_arrow.names
-        if column not in names:
-            raise InputError(f"{src}: no column '{column}' (columns: {', '.join(names)}); pass --text-column.")
-        ftype = pf.schema_arrow.field(column).type
-        if not (pa.types.is_string(ftype) or pa.types.is_large_string(ftype) or pa.types.is_null(ftype)):
-            raise InputError(f"{src}: column '{column}' is {ftype}, not text; pass the text column with --text-column.")
-        row = 0
-        for batch in pf.iter_batches(batch_size=READ_ROWS):
-            texts = batch.column(column).to_pylist()
-            ids = batch.column(id_column).to_pylist() if id_column in names else list(range(row, row + len(texts)))
-            row += len(texts)
-            yield batch, texts, [str(i) for i in ids]
-        return
-    try:
-        with open(src, encoding="utf-8", newline="") as f:
-            if fmt == "jsonl":
-                yield from _jsonl_windows(f, src, column, id_column)
-            else:
-                yield from _csv_windows(f, src, column, id_column)
-    except UnicodeDecodeError as e:
-        raise InputError(f"{src}: not UTF-8 text (bad byte at offset {e.start}); convert the file to UTF-8.") from None
-    except FileNotFoundError:
-        raise InputError(f"{src}: file not found; check --input.") from None
-
-
-def _jsonl_windows(f, src: Path, column: str, id_column: str):  # noqa: ANN001, ANN202
-    recs, n = [], 0
-    for n, line in enumerate(f, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{src}:{n}:{e.colno}: not valid JSON ({e.msg}); fix or remove the line.") from None
-        if not isinstance(rec, dict):
-            raise InputError(f"{src}:{n}: each line must be a JSON object; fix or remove the line.")
-        _text_value(rec.get(column), f"{src}:{n}", column)
-        recs.append(rec)
-        if len(recs) == READ_ROWS:
-            yield _jsonl_payload(recs, column, id_column, n)
-            recs = []
-    if recs:
-        yield _jsonl_payload(recs, column, id_column, n)
-
-
-def _jsonl_payload(recs: list[dict], column: str, id_column: str, last: int):  # noqa: ANN202
-    return recs, [r.get(column) for r in recs], [str(r.get(id_column, "")) for r in recs]
-
-
-def _csv_windows(f, src: Path, column: str, id_column: str):  # noqa: ANN001, ANN202
-    reader = csv.reader(f)
-    header = next(reader, None)
-    if header is None or column not in header:
-        raise InputError(f"{src}:1: no column '{column}' in the header ({', '.join(header or [])}); pass --text-column.")
-    ti, ii = header.index(column), header.index(id_column) if id_column in header else None
-    rows, n = [], 0
-    first = True
-    for n, row in enumerate(reader, 2):
-        rows.append(row)
-        if len(rows) == READ_ROWS:
-            yield (header if first else None, rows, ti), [r[ti] if ti < len(r) else None for r in rows], \
-                [r[ii] if ii is not None and ii < len(r) else str(n) for r in rows]
-            rows, first = [], False
-    if rows or first:
-        yield (header if first else None, rows, ti), [r[ti] if ti < len(r) else None for r in rows], \
-            [r[ii] if ii is not None and ii < len(r) else str(n) for r in rows]
-
-
-class _Writer:
-    def __init__(self, path: Path, fmt: str, column: str):
-        self.path, self.fmt, self.column = path, fmt, column
-        self.pq, self.f, self.csv = None, None, None
-
-    def write(self, payload: object, texts: list[str | None]) -> None:
-        if self.fmt == "parquet":
-            batch: pa.RecordBatch = payload
-            i = batch.schema.get_field_index(self.column)
-            ftype = batch.schema.field(i).type
-            ftype = pa.string() if pa.types.is_null(ftype) else ftype
-            schema = batch.schema.set(i, pa.field(self.column, ftype))
-            batch = pa.RecordBatch.from_arrays(
-                [pa.array(texts, ftype) if j == i else batch.column(j) for j in range(batch.num_columns)], schema=schema)
-            if self.pq is None:
-                self.pq = pq.ParquetWriter(self.path, batch.schema)
-            self.pq.write_batch(batch)
-            return
-        if self.f is None:
-            self.f = open(self.path, "w", encoding="utf-8", newline="")
-            self.csv = csv.writer(self.f) if self.fmt == "csv" else None
-        if self.fmt == "jsonl":
-            for rec, t in zip(payload, texts):
-                if self.column in rec:
-                    rec[self.column] = t
-                self.f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        else:
-            header, rows, ti = payload
-            if header is not None:
-                self.csv.writerow(header)
-            for row, t in zip(rows, texts):
-                if ti < len(row):
-                    row[ti] = t
-                self.csv.writerow(row)
-
-    def close(self) -> None:
-        if self.pq is not None:
-            self.pq.close()
-        if self.f is not None:
-            self.f.close()
-
-
 def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | None, spans_path: Path,
                id_column: str = "id", workers: int | str | None = None) -> ScrubStats:
     """Scrub ``column`` of every row of ``src`` into ``dst`` (same format), spans into ``spans_path``.
@@ -269,10 +137,10 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
     stats = ScrubStats()
     n_workers = resolve_workers(pii.workers if workers is None else workers)
     with atomic_file(dst) as tmp, atomic_file(spans_path) as tmp_spans, _Engine(pii, key, n_workers) as engine:
-        writer = _Writer(tmp, fmt, column)
+        writer = Writer(tmp, fmt, column)
         try:
             with open(tmp_spans, "w", encoding="utf-8") as sf:
-                for payload, texts, ids in _windows(src, fmt, column, id_column):
+                for payload, texts, ids in read_windows(src, fmt, column, id_column):
                     results = engine.scrub(texts)
                     for doc_id, (out, spans, ops) in zip(ids, results):
                         stats.docs += 1
@@ -295,7 +163,7 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
     return stats
 
 
-def describe_parquet(path: Path, scrubbed: bool) -> "DatasetRef":
+def describe_parquet(path: Path, scrubbed: bool) -> DatasetRef:
     """A DatasetRef for a canonical Parquet file, hashed over its rows (id, text, label, timestamp)."""
     import hashlib
 

@@ -1,5 +1,7 @@
 """Payment card number, 13–19 digits in groups, validated with the Luhn checksum."""
 
+from typing import ClassVar
+
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
@@ -17,8 +19,8 @@ def luhn_valid(text: str) -> bool:
 
 class TgCreditCardRecognizer(PatternRecognizer):
     ENTITY = "CREDIT_CARD"
-    PATTERNS = [Pattern("card", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", 0.3)]
-    CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "payment"]
+    PATTERNS: ClassVar[list[Pattern]] = [Pattern("card", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", 0.3)]
+    CONTEXT: ClassVar[list[str]] = ["card", "credit", "debit", "visa", "mastercard", "amex", "payment"]
 
     def __init__(self) -> None:
         super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)

@@ -1,14 +1,16 @@
 """Email address (no public-suffix lookup: tldextract would try the network)."""
 
+from typing import ClassVar
+
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
 class TgEmailRecognizer(PatternRecognizer):
     ENTITY = "EMAIL_ADDRESS"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("email", r"\b[A-Z0-9._%+'-]+@[A-Z0-9-]+(?:\.[A-Z0-9-]+)*\.[A-Z]{2,24}\b", 0.9),
     ]
-    CONTEXT = ["email", "e-mail", "mail"]
+    CONTEXT: ClassVar[list[str]] = ["email", "e-mail", "mail"]
 
     def __init__(self) -> None:
         super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)

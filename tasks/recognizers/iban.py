@@ -1,5 +1,7 @@
 """IBAN for every country: country code, check digits, BBAN; validated with ISO 7064 mod-97."""
 
+from typing import ClassVar
+
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
@@ -16,10 +18,10 @@ def iban_valid(text: str) -> bool:
 
 class TgIbanRecognizer(PatternRecognizer):
     ENTITY = "IBAN_CODE"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("iban_grouped", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", 0.5),
     ]
-    CONTEXT = ["iban", "bank", "transfer", "account"]
+    CONTEXT: ClassVar[list[str]] = ["iban", "bank", "transfer", "account"]
 
     def __init__(self) -> None:
         # Case-sensitive: IBANs are written in capitals and lower-case words must not extend a match.

@@ -6,6 +6,7 @@ punctuation, a line break, a digit or a common word. No gazetteer: the cue does 
 """
 
 import re
+from typing import ClassVar
 
 from presidio_analyzer import Pattern, PatternRecognizer
 
@@ -17,30 +18,21 @@ _CUES = (
 # A word: letters (any script), inner apostrophes or hyphens.
 _WORD = r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*"
 NOT_NAMES = frozenset(
-    """a an the and or but to from with for of on in at by as is was be been it its this that these those
-    he she they we you i me him her them my his their our your who which what when where how why not no yes
-    back about again also still now then today yesterday tomorrow morning evening afternoon tonight night
-    cust customer ph policyholder tp third party insured claimant caller handler driver owner team office
-    adv advised will would could should can may might must has have had do did does re said says told asked
-    please pls thanks thank regards kind dear sir madam all there here up out over into after before
-    verified regarding confirmed confirm wants wanted reported reports called calling rang about via
-    claim claims policy cover note notes email phone number contact address ref reference
-    peril code keys passport licence card bank account storm flash fire flood burns candle chase docs
-    doc documents pls tbc adv cafe café hotel garage police brigade vet neighbour""".split()
+    ["a", "an", "the", "and", "or", "but", "to", "from", "with", "for", "of", "on", "in", "at", "by", "as", "is", "was", "be", "been", "it", "its", "this", "that", "these", "those", "he", "she", "they", "we", "you", "i", "me", "him", "her", "them", "my", "his", "their", "our", "your", "who", "which", "what", "when", "where", "how", "why", "not", "no", "yes", "back", "about", "again", "also", "still", "now", "then", "today", "yesterday", "tomorrow", "morning", "evening", "afternoon", "tonight", "night", "cust", "customer", "ph", "policyholder", "tp", "third", "party", "insured", "claimant", "caller", "handler", "driver", "owner", "team", "office", "adv", "advised", "will", "would", "could", "should", "can", "may", "might", "must", "has", "have", "had", "do", "did", "does", "re", "said", "says", "told", "asked", "please", "pls", "thanks", "thank", "regards", "kind", "dear", "sir", "madam", "all", "there", "here", "up", "out", "over", "into", "after", "before", "verified", "regarding", "confirmed", "confirm", "wants", "wanted", "reported", "reports", "called", "calling", "rang", "about", "via", "claim", "claims", "policy", "cover", "note", "notes", "email", "phone", "number", "contact", "address", "ref", "reference", "peril", "code", "keys", "passport", "licence", "card", "bank", "account", "storm", "flash", "fire", "flood", "burns", "candle", "chase", "docs", "doc", "documents", "pls", "tbc", "adv", "cafe", "café", "hotel", "garage", "police", "brigade", "vet", "neighbour"]
 )
 
 
 class TgPersonCueRecognizer(PatternRecognizer):
     ENTITY = "PERSON"
-    PATTERNS = [Pattern("cue_name", rf"(?:(?<=\W)|^)(?:{_CUES})(?!\w)[ \t]*\n?[ \t]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})", 0.5)]
-    CONTEXT: list[str] = []
+    PATTERNS: ClassVar[list[Pattern]] = [Pattern("cue_name", rf"(?:(?<=\W)|^)(?:{_CUES})(?!\w)[ \t]*\n?[ \t]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})", 0.5)]
+    CONTEXT: ClassVar[list[str]] = []
 
     def __init__(self) -> None:
         super().__init__(supported_entity=self.ENTITY, name="TgPersonCueRecognizer", patterns=self.PATTERNS)
         self._cue = re.compile(self.PATTERNS[0].regex, re.IGNORECASE)
         self._word = re.compile(_WORD)
 
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: ANN001
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         """Report only the name after the cue, trimmed at the first common word."""
         results = []
         for m in self._cue.finditer(text):
@@ -54,7 +46,7 @@ class TgPersonCueRecognizer(PatternRecognizer):
                 results.append(self._result(start, end))
         return results
 
-    def _result(self, start: int, end: int):  # noqa: ANN202
+    def _result(self, start: int, end: int):
         from presidio_analyzer import RecognizerResult
 
         return RecognizerResult(

@@ -3,6 +3,8 @@
 Street words are matched case-sensitively (Title Case) so that "2 cars on the road" is not an address.
 """
 
+from typing import ClassVar
+
 from presidio_analyzer import Pattern, PatternRecognizer
 
 _TYPES = (
@@ -14,7 +16,7 @@ _FLAT = r"(?:(?:Flat|Apartment|Apt|Unit) \d{1,4}[A-Z]?,? )?"
 
 class TgStreetAddressRecognizer(PatternRecognizer):
     ENTITY = "STREET_ADDRESS"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern(
             "street",
             rf"{_FLAT}\b\d{{1,4}}[A-Za-z]?,? (?:[A-Z][a-z'’-]+ ){{1,3}}(?:{_TYPES})\b",
@@ -22,7 +24,7 @@ class TgStreetAddressRecognizer(PatternRecognizer):
         ),
         Pattern("named_way", rf"{_FLAT}\b\d{{1,4}}[A-Za-z]?,? (?:[A-Z][a-z'’-]+ ){{0,2}}(?:Kingsway|Broadway)\b", 0.6),
     ]
-    CONTEXT = ["address", "lives", "living", "resides", "property"]
+    CONTEXT: ClassVar[list[str]] = ["address", "lives", "living", "resides", "property"]
 
     def __init__(self) -> None:
         super().__init__(

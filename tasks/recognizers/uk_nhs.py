@@ -5,6 +5,7 @@ is longer, so it wins the overlap (see tasks.pii.resolve_overlaps) and the span 
 """
 
 import re
+from typing import ClassVar
 
 from presidio_analyzer import Pattern, PatternRecognizer
 
@@ -21,8 +22,8 @@ def nhs_valid(text: str) -> bool:
 
 class TgUkNhsRecognizer(PatternRecognizer):
     ENTITY = "UK_NHS"
-    PATTERNS = [Pattern("nhs", r"(?<![\d+-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d-])", 0.3)]
-    CONTEXT = ["nhs", "health", "patient", "gp", "hospital"]
+    PATTERNS: ClassVar[list[Pattern]] = [Pattern("nhs", r"(?<![\d+-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d-])", 0.3)]
+    CONTEXT: ClassVar[list[str]] = ["nhs", "health", "patient", "gp", "hospital"]
 
     def __init__(self) -> None:
         super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)

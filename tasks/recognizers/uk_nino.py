@@ -1,5 +1,7 @@
 """UK National Insurance number: two prefix letters, six digits, suffix A–D."""
 
+from typing import ClassVar
+
 from presidio_analyzer import Pattern, PatternRecognizer
 
 # HMRC never issues these prefixes (and D, F, I, Q, U, V never appear in either letter).
@@ -8,10 +10,10 @@ _INVALID_PREFIXES = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
 
 class TgUkNinoRecognizer(PatternRecognizer):
     ENTITY = "UK_NINO"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("nino", r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.5),
     ]
-    CONTEXT = ["national insurance", "ni number", "nino", "insurance number", "ni no"]
+    CONTEXT: ClassVar[list[str]] = ["national insurance", "ni number", "nino", "insurance number", "ni no"]
 
     def __init__(self) -> None:
         super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)

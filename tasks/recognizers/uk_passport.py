@@ -1,12 +1,14 @@
 """UK passport number: nine digits, only near the word passport."""
 
+from typing import ClassVar
+
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
 class TgUkPassportRecognizer(PatternRecognizer):
     ENTITY = "UK_PASSPORT"
-    PATTERNS = [Pattern("passport", r"(?<![\d-])\d{9}(?![\d-])", 0.1)]
-    CONTEXT = ["passport", "travel document", "id"]
+    PATTERNS: ClassVar[list[Pattern]] = [Pattern("passport", r"(?<![\d-])\d{9}(?![\d-])", 0.1)]
+    CONTEXT: ClassVar[list[str]] = ["passport", "travel document"]
 
     def __init__(self) -> None:
         super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)

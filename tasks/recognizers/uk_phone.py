@@ -5,20 +5,21 @@ the non-spaCy time; UK formats are few enough to write down.
 """
 
 import re
+from typing import ClassVar
 
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
 class TgUkPhoneRecognizer(PatternRecognizer):
     ENTITY = "PHONE_NUMBER"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern(
             "uk_phone",
             r"(?<![\w+])(?:\+44[\s.-]?(?:\(0\)[\s.-]?)?|0044[\s.-]?|\(?0)\d{2,4}\)?(?:[\s.-]?\d){6,8}(?![\w-])",
             0.4,
         ),
     ]
-    CONTEXT = ["phone", "tel", "telephone", "mobile", "call", "number", "contact", "ring", "rang"]
+    CONTEXT: ClassVar[list[str]] = ["phone", "tel", "telephone", "mobile", "call", "number", "contact", "ring", "rang"]
 
     def __init__(self) -> None:
         super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)
