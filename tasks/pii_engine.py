@@ -123,6 +123,10 @@ class Scrubber:
             context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=2),
         )
         self.entities = sorted(set(ENTITIES) | {r.entity for r in pii.references})
+        unknown = sorted(set(pii.operators) - set(self.entities) - {"default"})
+        if unknown:
+            raise ConfigError(f"pii.operators: unknown entity {', '.join(unknown)}; use 'default' or one of "
+                              f"{', '.join(self.entities)}.")
         self.keep = keep_matcher(pii.keep.literals, pii.keep.patterns)
 
     def _artifacts(self, doc) -> NlpArtifacts:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from flows.cli import main as cli
 from tasks.config import KeepList, PiiConfig, load_config
-from tasks.errors import InputError, PiiGateFailed
+from tasks.errors import ConfigError, InputError, PiiGateFailed
 from tasks.pii import Scrubber, Span, merge_overlaps, scrub_pii
 from tasks.pii_eval import score
 from tasks.pii_ops import normalise, pseudonym, resolve_pseudonym_key
@@ -51,6 +51,11 @@ def test_placeholder_and_mask_leave_nothing_of_the_value(pii):
     s = Scrubber(pii.model_copy(update={"operators": ops}), None)
     (out,) = s.scrub_texts(["card 4111 1111 1111 1111 and email jo@example.com"])
     assert out == "card " + "*" * 19 + " and email <EMAIL_ADDRESS>"
+
+
+def test_unknown_operator_entity_is_a_config_error(pii):
+    with pytest.raises(ConfigError, match="PERSN"):
+        Scrubber(pii.model_copy(update={"operators": {"PERSN": "mask"}}), None)
 
 
 def test_key_comes_from_env_else_a_private_dev_key(tmp_path, monkeypatch, caplog):
