@@ -1,8 +1,9 @@
 """The data quality gate: a Great Expectations 1.x suite built from ``QualityConfig``.
 
-The gate runs before scrubbing, so nothing value-bearing leaves it: GE runs with a SUMMARY result
-format with no partial unexpected values, and only counts are copied out of its results. Per-class
-minimums run as a second GE suite over a computed frame of label counts.
+The gate runs before scrubbing, so no raw value may reach its results. GE validates a per-document
+profile computed in Arrow (lengths, blank flags, keys numbering distinct ids and texts, label,
+timestamp): it never holds the text. It runs with a SUMMARY result format without partial unexpected
+values, and only counts are copied out. Per-class minimums are a second suite over label counts.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from tasks.errors import QualityGateFailed
@@ -22,10 +26,13 @@ RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0, "inc
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 WHAT = {  # (expectation, column) -> what it means, for people reading the error and the artifact
     ("expect_table_row_count_to_be_between", None): "minimum number of documents",
-    ("expect_column_values_to_be_unique", "id"): "ids are unique",
-    ("expect_column_values_to_not_match_regex", "text"): "text is not blank",
-    ("expect_column_value_lengths_to_be_between", "text"): "text length within bounds",
-    ("expect_column_proportion_of_unique_values_to_be_between", "text"): "share of duplicate texts at most the limit",
+    ("expect_column_values_to_be_unique", "id_key"): "ids are unique",
+    ("expect_column_values_to_not_be_null", "id_key"): "every document has an id",
+    ("expect_column_values_to_not_be_null", "text_length"): "every document has text",
+    ("expect_column_values_to_be_in_set", "text_blank"): "text is not blank",
+    ("expect_column_values_to_be_between", "text_length"): "text length within bounds",
+    ("expect_column_proportion_of_unique_values_to_be_between", "text_key"):
+        "share of duplicate texts at most the limit",
     ("expect_column_values_to_be_in_set", "label"): "label in the allowed set",
     ("expect_column_values_to_be_between", "timestamp"): "timestamp between 1990 and now",
     ("expect_column_values_to_be_between", "count"): "minimum examples per class (rows = classes)",
@@ -81,19 +88,42 @@ class QualityReport(BaseModel):
         return "\n".join(lines)
 
 
+def document_profile(table: pa.Table) -> pd.DataFrame:
+    """One row per document, computed in Arrow: what the gate checks, without the text or the ids themselves.
+
+    ``id_key``/``text_key`` number the distinct ids/texts (equal values share a key, nulls stay null), so
+    uniqueness and the duplicate share are exact; ``text_length`` counts characters; ``text_blank`` marks
+    whitespace-only text. GE therefore never holds document text, and Arrow does the string work.
+    """
+    names = table.column_names
+    cols: dict[str, pa.Array] = {}
+    if "id" in names:
+        cols["id_key"] = pc.dictionary_encode(table.column("id").combine_chunks()).indices
+    if "text" in names:
+        text = table.column("text").combine_chunks()
+        cols["text_length"] = pc.utf8_length(text)
+        cols["text_blank"] = pc.fill_null(pc.match_substring_regex(text, r"^\s*$"), False)
+        cols["text_key"] = pc.dictionary_encode(text).indices
+    for c in ("label", "timestamp"):
+        if c in names:
+            cols[c] = table.column(c).combine_chunks()
+    return pa.table(cols).to_pandas()
+
+
 def build_expectations(*, min_rows: int, min_text_chars: int, max_text_chars: int, labels: list[str],
                        require_labels: bool, max_duplicate_text_share: float, require_timestamp: bool) -> list:
-    """Expectations over the canonical dataset (one row per document)."""
+    """Expectations over the document profile (one row per document)."""
     import great_expectations.expectations as gxe
 
-    exp = [gxe.ExpectColumnToExist(column=c) for c in ("id", "text", "label", "timestamp")]
+    exp = [gxe.ExpectColumnToExist(column=c) for c in ("id_key", "text_length", "label", "timestamp")]
     exp += [gxe.ExpectTableRowCountToBeBetween(min_value=min_rows),
-            gxe.ExpectColumnValuesToNotBeNull(column="id"), gxe.ExpectColumnValuesToBeUnique(column="id"),
-            gxe.ExpectColumnValuesToNotBeNull(column="text"),
-            gxe.ExpectColumnValuesToNotMatchRegex(column="text", regex=r"^\s*$"),
-            gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=min_text_chars, max_value=max_text_chars),
+            gxe.ExpectColumnValuesToNotBeNull(column="id_key"), gxe.ExpectColumnValuesToBeUnique(column="id_key"),
+            gxe.ExpectColumnValuesToNotBeNull(column="text_length"),
+            gxe.ExpectColumnValuesToBeInSet(column="text_blank", value_set=[False]),
+            gxe.ExpectColumnValuesToBeBetween(column="text_length", min_value=min_text_chars, max_value=max_text_chars),
             # share of duplicate texts = 1 - distinct/non-null
-            gxe.ExpectColumnProportionOfUniqueValuesToBeBetween(column="text", min_value=1 - max_duplicate_text_share)]
+            gxe.ExpectColumnProportionOfUniqueValuesToBeBetween(column="text_key",
+                                                                min_value=1 - max_duplicate_text_share)]
     if require_labels:
         exp.append(gxe.ExpectColumnValuesToNotBeNull(column="label"))
     if labels:
@@ -138,10 +168,15 @@ def _scrub_result(r) -> None:
                             "exception_message": None, "exception_traceback": None}
 
 
-def validate_frame(df: pd.DataFrame, *, min_rows: int, min_text_chars: int, max_text_chars: int, labels: list[str],
+def validate_frame(df: pd.DataFrame, **kw) -> QualityReport:
+    """``validate_table`` for a pandas frame with the canonical columns."""
+    return validate_table(pa.Table.from_pandas(df, preserve_index=False), **kw)
+
+
+def validate_table(table: pa.Table, *, min_rows: int, min_text_chars: int, max_text_chars: int, labels: list[str],
                    require_labels: bool, min_per_class: int, max_duplicate_text_share: float,
                    require_timestamp: bool, docs_dir: Path | None = None) -> QualityReport:
-    """Run the suite over ``df`` in an ephemeral GE context; optionally render Data Docs into ``docs_dir``."""
+    """Run the suite over the table's document profile in an ephemeral GE context; Data Docs into ``docs_dir``."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -149,6 +184,7 @@ def validate_frame(df: pd.DataFrame, *, min_rows: int, min_text_chars: int, max_
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = ctx.data_sources.add_pandas("tunegate")
+    df = document_profile(table)
     frames = {"documents": df}
     suites = {"documents": build_expectations(
         min_rows=min_rows, min_text_chars=min_text_chars, max_text_chars=max_text_chars, labels=labels,
@@ -170,6 +206,13 @@ def validate_frame(df: pd.DataFrame, *, min_rows: int, min_text_chars: int, max_
             _store_for_docs(ctx, vd, result)
     index = _build_docs(ctx, docs_dir) if docs_dir is not None else None
     return QualityReport(passed=all(c.success for c in checks), rows=len(df), checks=checks, data_docs=index)
+
+
+def validate_parquet(path: str | Path, **kw) -> QualityReport:
+    """``validate_table`` over the canonical columns of a Parquet dataset."""
+    names = pq.read_schema(path).names
+    return validate_table(pq.read_table(path, columns=[c for c in ("id", "text", "label", "timestamp") if c in names]),
+                          **kw)
 
 
 def _store_for_docs(ctx, vd, result) -> None:
@@ -211,9 +254,8 @@ def _in_prefect_run() -> bool:
 def quality_gate(dataset: DatasetRef, quality: QualityConfig, run_dir: Path) -> QualityReport:
     """Validate the canonical dataset; Data Docs and quality.json into the run folder; raise if it fails."""
     run_dir = Path(run_dir)
-    df = pd.read_parquet(dataset.uri, columns=["id", "text", "label", "timestamp"])
     with atomic_dir(run_dir / "data_docs") as docs:
-        report = validate_frame(df, docs_dir=docs, **quality.model_dump())
+        report = validate_parquet(dataset.uri, docs_dir=docs, **quality.model_dump())
     report = report.model_copy(update={"data_docs": str(run_dir / "data_docs" / "index.html")})
     with atomic_file(run_dir / "quality.json") as tmp:
         tmp.write_text(json.dumps(report.model_dump(mode="json"), indent=2))

@@ -70,17 +70,22 @@ def _future_timestamp(df):
     df.loc[2, "timestamp"] = pd.Timestamp("2099-01-01", tz="UTC")
 
 
+def _null_id(df):
+    df.loc[13, "id"] = None
+
+
 def _null_label(df):
     df.loc[11, "label"] = None
 
 
 CASES = [  # (mutation, failing expectation, column, unexpected_count or None for aggregates)
-    (_dup_ids, "expect_column_values_to_be_unique", "id", 2),
+    (_dup_ids, "expect_column_values_to_be_unique", "id_key", 2),
     (_unknown_label, "expect_column_values_to_be_in_set", "label", 2),
-    (_blank, "expect_column_values_to_not_match_regex", "text", 1),
-    (_too_short, "expect_column_value_lengths_to_be_between", "text", 1),
-    (_null_text, "expect_column_values_to_not_be_null", "text", 1),
-    (_duplicates, "expect_column_proportion_of_unique_values_to_be_between", "text", None),
+    (_blank, "expect_column_values_to_be_in_set", "text_blank", 1),
+    (_too_short, "expect_column_values_to_be_between", "text_length", 1),
+    (_null_text, "expect_column_values_to_not_be_null", "text_length", 1),
+    (_null_id, "expect_column_values_to_not_be_null", "id_key", 1),
+    (_duplicates, "expect_column_proportion_of_unique_values_to_be_between", "text_key", None),
     (_few_rows, "expect_table_row_count_to_be_between", None, None),
     (_thin_class, "expect_column_values_to_be_between", "count", 1),
     (_future_timestamp, "expect_column_values_to_be_between", "timestamp", 1),
@@ -101,6 +106,20 @@ def test_each_rule_fails_on_its_bad_data_with_counts(frame, mutate, expectation,
     assert expectation in report.failure_message()
 
 
+def test_profile_holds_no_text_and_keys_are_exact():
+    import pyarrow as pa
+
+    from tasks.quality import document_profile
+
+    t = pa.table({"id": ["a", "b", "a", None], "text": ["x y", "  ", "x y", None], "label": ["fire"] * 4})
+    prof = document_profile(t)
+    assert list(prof.columns) == ["id_key", "text_length", "text_blank", "text_key", "label"]
+    assert prof["id_key"].tolist()[:3] == [0, 1, 0] and pd.isna(prof["id_key"][3])
+    assert prof["text_blank"].tolist() == [False, True, False, False]
+    assert prof["text_length"].tolist()[:3] == [3, 2, 3] and pd.isna(prof["text_key"][3])
+    assert not prof.isin(["x y", "a", "b"]).drop(columns="label").any().any()
+
+
 def test_label_count_frame_includes_missing_classes():
     counts = label_count_frame(pd.Series(["fire", "fire", None, "theft"]), ["fire", "theft", "storm"])
     assert dict(zip(counts["label"], counts["count"])) == {"fire": 2, "storm": 0, "theft": 1}
@@ -119,8 +138,8 @@ def test_gate_task_writes_docs_and_raises_without_raw_values(frame, tmp_path):
     with pytest.raises(QualityGateFailed) as err:
         quality_gate.fn(ref, QUALITY.model_copy(update={"max_text_chars": 100}), run_dir)
     msg = str(err.value)
-    for part in ["expect_column_values_to_be_unique(id)", "2 of 400 rows", "expect_column_values_to_be_in_set(label)",
-                 "expect_column_value_lengths_to_be_between(text)"]:
+    for part in ["expect_column_values_to_be_unique(id_key) [ids are unique]: 2 of 400 rows",
+                 "expect_column_values_to_be_in_set(label)", "expect_column_values_to_be_between(text_length)"]:
         assert part in msg, msg
     assert not Path(ref.uri).exists()  # the rejected dataset is gone
     docs = list((run_dir / "data_docs").rglob("*.html"))
