@@ -206,7 +206,8 @@ def train(args_config: Path) -> None:
 
     model, arch = build_model(cfg, base, label_names, tok, device)
     core = model
-    model = wrap_parallel(model, world, t["fsdp"] and world > 1, device)
+    sharded = t["fsdp"] and world > 1
+    model = wrap_parallel(model, world, sharded, device)
     dtype = pick_dtype(t["precision"], device)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
@@ -221,7 +222,7 @@ def train(args_config: Path) -> None:
     ckpt_dir = Path(cfg["ckpt_dir"])
 
     start, history, resumed = 0, [], None
-    meta = load_latest(ckpt_dir, core, optimizer, scheduler)
+    meta = None if sharded else load_latest(ckpt_dir, core, optimizer, scheduler)
     if meta:
         start, history, resumed = meta["step"], meta.get("history", []), meta["step"]
         log(f"resumed from checkpoint step {start} ({meta['path']})", rank)
@@ -260,7 +261,9 @@ def train(args_config: Path) -> None:
                         "lr": scheduler.get_last_lr()[0]})
         if rank == 0 and ((step + 1) % 10 == 0 or step + 1 == total or step == start):
             log(f"step {step + 1}/{total} loss {history[-1]['loss']:.4f}", rank)
-        if (step + 1) % t["checkpoint_every"] == 0 and step + 1 < total:
+        # FSDP shards weights and optimizer state across ranks; checkpoints here are rank-0 files, so
+        # sharded runs do not checkpoint (a restart begins again).
+        if (step + 1) % t["checkpoint_every"] == 0 and step + 1 < total and not sharded:
             if rank == 0:
                 save_checkpoint(ckpt_dir, step + 1, core, optimizer, scheduler, {"history": history})
                 log(f"checkpoint step {step + 1}", rank)

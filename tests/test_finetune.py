@@ -153,3 +153,17 @@ def test_two_process_ddp_gloo_mean_loss(tmp_path, tiny):
     assert 0.8 < two / one < 1.25
     # Two ranks see twice the rows per step: the same 3 steps process about twice the tokens.
     assert double.metrics["train_tokens"] > 1.5 * single.metrics["train_tokens"]
+
+
+@pytest.mark.distributed
+def test_two_process_fsdp_saves_full_adapter(tmp_path, tiny):
+    from safetensors.torch import load_file
+
+    ref = finetune(_train(tiny, max_steps=3, checkpoint_every=1, fsdp=True, nproc_per_node=2), tiny["split"],
+                   tmp_path / "model", log_line=lambda s: None, env=ENV)
+    assert ref.metrics["world_size"] == 2
+    weights = load_file(str(tmp_path / "model" / "adapter" / "adapter_model.safetensors"))
+    lora_b = [v for k, v in weights.items() if "lora_B" in k]
+    # Gathered whole, not one rank's shard: every tiny-BERT output dim is 32 or 64 (a shard would be half).
+    assert lora_b and all(v.shape[0] in (32, 64) and v.shape[1] == 16 for v in lora_b)
+    assert any(float(v.abs().sum()) > 0 for v in lora_b)  # B starts at zero: training moved it
