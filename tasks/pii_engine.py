@@ -1,4 +1,6 @@
-"""PII scrubbing engine (no Prefect import: worker processes load only this): Presidio AnalyzerEngine on spaCy NER plus tunegate's recognizers.
+"""PII scrubbing engine: Presidio AnalyzerEngine on spaCy NER plus tunegate's recognizers.
+
+No Prefect import here: worker processes load only this module.
 
 The fast path runs spaCy once per batch (``nlp.pipe``, NER only), hands the docs to Presidio as
 precomputed NLP artifacts, and applies the regex recognizers once per document. Spans that touch a
@@ -47,16 +49,19 @@ class Span:
     score: float = 1.0
 
 
-def keep_matcher(literals: list[str], patterns: list[str]) -> re.Pattern | None:
-    """One regex for the keep-list; literals match whole words, any case."""
-    parts = [rf"(?<!\w){re.escape(lit)}(?!\w)" for lit in sorted(literals, key=len, reverse=True)]
+def keep_matchers(literals: list[str], patterns: list[str]) -> list[re.Pattern]:
+    """Regexes of the keep-list: all literals in one (whole words, any case), then each pattern as given."""
+    out = []
+    if literals:
+        words = "|".join(re.escape(lit) for lit in sorted(literals, key=len, reverse=True))
+        out.append(re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE))
     for i, p in enumerate(patterns):
         try:
-            re.compile(p)
+            out.append(re.compile(p))
         except re.error as e:
-            raise ConfigError(f"pii.keep.patterns[{i}]: not a valid regular expression ({e}); fix or remove it.")
-        parts.append(f"(?:{p})")
-    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+            raise ConfigError(
+                f"pii.keep.patterns[{i}]: not a valid regular expression ({e}); fix or remove it.") from None
+    return out
 
 
 def drop_kept(spans: list[Span], keep: list[tuple[int, int]]) -> list[Span]:
@@ -127,7 +132,7 @@ class Scrubber:
         if unknown:
             raise ConfigError(f"pii.operators: unknown entity {', '.join(unknown)}; use 'default' or one of "
                               f"{', '.join(self.entities)}.")
-        self.keep = keep_matcher(pii.keep.literals, pii.keep.patterns)
+        self.keep = keep_matchers(pii.keep.literals, pii.keep.patterns)
 
     def _artifacts(self, doc) -> NlpArtifacts:
         people = [e for e in doc.ents if e.label_ in ("PERSON", "PER")]
@@ -149,8 +154,8 @@ class Scrubber:
             )
             spans = [Span(r.start, r.end, r.entity_type, r.score) for r in results
                      if r.entity_type != "PERSON" or plausible_name(text[r.start:r.end])]
-            if self.keep is not None:
-                spans = drop_kept(spans, [m.span() for m in self.keep.finditer(text)])
+            if self.keep and spans:
+                spans = drop_kept(spans, [m.span() for k in self.keep for m in k.finditer(text)])
             out.append(merge_overlaps(spans))
         return out
 

@@ -232,3 +232,8 @@ def test_worker_pool_gives_the_same_output_as_in_process(tmp_path, pii, monkeypa
     scrub_file(src, tmp_path / "two.jsonl", "text", pii, KEY, tmp_path / "two.s.jsonl", workers=2)
     assert (tmp_path / "one.jsonl").read_text() == (tmp_path / "two.jsonl").read_text()
     assert (tmp_path / "one.s.jsonl").read_text() == (tmp_path / "two.s.jsonl").read_text()
+
+
+def test_invalid_keep_pattern_is_a_config_error(pii):
+    with pytest.raises(ConfigError, match=r"pii.keep.patterns\[1\]"):
+        Scrubber(pii.model_copy(update={"keep": KeepList(patterns=["ok", "(unclosed"])}), None)
