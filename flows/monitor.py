@@ -8,7 +8,7 @@ the result's ``event_target`` says so, since no deployment trigger will see it t
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -86,7 +86,7 @@ def ingest_batch(data: DataConfig, batch: str, run_dir: Path) -> DatasetRef:
 @task(name="log_predictions", cache_policy=NONE)
 def log_predictions(scrubbed: DatasetRef, predictions: Path, store: Path, run_id: str) -> str:
     """Append scrubbed text, prediction, confidence, model version, timestamps to the prediction store."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     docs = pd.read_parquet(scrubbed.uri, columns=["id", "text", "timestamp"])
     return str(append_predictions(prediction_rows(docs, pd.read_parquet(predictions), now), store, run_id, now))
 

@@ -1,11 +1,14 @@
 """Drift report: current batch vs the champion's reference, tested by Evidently 0.7.
 
-Both frames hold only scrubbed text's derived columns: the numeric descriptors of tasks/descriptors.py,
-the champion's ``prediction`` and ``confidence``, MiniLM embeddings ``emb_*`` and, for the current
-batch, an optional ``label``. No text goes into Evidently, so the HTML report cannot show any.
+Both frames hold only columns derived from scrubbed text: the numeric descriptors of
+tasks/descriptors.py and the champion's ``prediction`` and ``confidence`` (plus, for the current batch,
+an optional ``label``); MiniLM embeddings travel beside them as arrays. No text goes into Evidently, so
+the HTML report cannot show any.
 
 Evidently picks each column's test by sample size (p-values up to 1,000 reference rows, distances
 above), so the decision is read from its test statuses and drifted-column count, never from raw scores.
+Cost is bounded: the reference is sampled to ``monitor.reference_rows`` (and profiled once per version),
+the batch to ``current_sample_rows``, and only ``embedding_rows`` of each are embedded.
 """
 
 from __future__ import annotations
@@ -183,13 +186,19 @@ def summary_table(report: DriftReport) -> list[dict]:
 
 
 # ---------------------------------------------------------------- Prefect boundary
-from prefect import task  # noqa: E402
-from prefect.cache_policies import NONE  # noqa: E402
+from prefect import task
+from prefect.cache_policies import NONE
 
 
 def _profile(texts: list[str], labels: list[str], conf, domain_patterns: list[str], domain_literals: list[str],
              emb_rows: int, emb_max_length: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
-    from tasks.descriptors import compile_domain_patterns, describe_texts, embed_texts, load_vocab, minilm_path
+    from tasks.descriptors import (
+        compile_domain_patterns,
+        describe_texts,
+        embed_texts,
+        load_vocab,
+        minilm_path,
+    )
 
     frame = describe_texts(texts, load_vocab(str(minilm_path())),
                            compile_domain_patterns(domain_patterns, domain_literals))
@@ -225,9 +234,8 @@ def profile_reference(reference_parquet: Path, model_dir: Path, cache_dir: Path,
                           domain_literals, emb_rows, emb_max_length, seed=2)
     from tasks.refs import atomic_file
 
-    with atomic_file(emb_path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, emb)
+    with atomic_file(emb_path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, emb)
     with atomic_file(frame_path) as tmp:
         frame.to_parquet(tmp, index=False)
     return frame, emb

@@ -12,16 +12,20 @@ stored and confirmed (in ``PREFECT_HOME``'s database), but no deployment trigger
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
+import httpx
+from prefect.exceptions import PrefectHTTPStatusError
 from pydantic import BaseModel, ConfigDict
 
 from tasks.errors import EventNotDelivered
 
 DRIFT_EVENT = "tunegate.drift.detected"
+logger = logging.getLogger(__name__)
 
 
 class EmittedEvent(BaseModel):
@@ -75,8 +79,9 @@ def find_event(event_id: str, event: str, timeout_s: float = 20.0, poll_s: float
                 page = client.read_events(filter=flt, limit=1)
                 if any(str(e.id) == event_id for e in page.events):
                     return True
-            except Exception:  # server still starting or briefly unavailable: keep polling
-                pass
+            except (httpx.HTTPError, PrefectHTTPStatusError, OSError) as e:
+                # server still starting or briefly unavailable: keep polling until the deadline
+                logger.debug("event read-back failed: %s", type(e).__name__)
             if time.monotonic() >= deadline:
                 return False
             time.sleep(poll_s)
@@ -96,10 +101,7 @@ def emit_verified(event: str, resource: dict[str, str], payload: dict[str, Any],
         raise EventNotDelivered(
             f"{event}: Prefect refused to emit it (target: {target}); check PREFECT_API_URL and, for "
             "Prefect Cloud, PREFECT_API_KEY, then run the monitor again.")
-    try:  # push it out now rather than whenever the background worker gets round to it
-        EventsWorker.instance().wait_until_empty()
-    except Exception:
-        pass
+    EventsWorker.instance().wait_until_empty()  # push it out now, not whenever the worker gets round to it
     if not find_event(str(event_id), event, timeout_s=timeout_s):
         raise EventNotDelivered(
             f"{event} {event_id} was emitted but not found on the server within {timeout_s:g}s "

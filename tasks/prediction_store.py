@@ -7,7 +7,7 @@ Only scrubbed text is stored.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -42,12 +42,12 @@ def prediction_rows(scrubbed: pd.DataFrame, predictions: pd.DataFrame, logged_at
 
 
 def store_path(root: Path, run_id: str, logged_at: datetime) -> Path:
-    return Path(root) / f"date={logged_at.astimezone(timezone.utc):%Y-%m-%d}" / f"{run_id}.parquet"
+    return Path(root) / f"date={logged_at.astimezone(UTC):%Y-%m-%d}" / f"{run_id}.parquet"
 
 
 def append_predictions(rows: pd.DataFrame, root: Path, run_id: str, logged_at: datetime | None = None) -> Path:
     """Write one run's rows into today's partition (atomically) and return the file."""
-    logged_at = logged_at or datetime.now(timezone.utc)
+    logged_at = logged_at or datetime.now(UTC)
     out = store_path(root, run_id, logged_at)
     with atomic_file(out) as tmp:
         rows.to_parquet(tmp, index=False)

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tasks.config import MonitorConfig
 from tasks.descriptors import compile_domain_patterns, describe_texts, load_vocab, minilm_path
 from tasks.drift import DriftCheck, DriftReport, compute_drift, null_auc_sd, sample_rows, summary_table
 from tasks.retrain_policy import should_retrain
-from tasks.config import MonitorConfig
 
 VOCAB = load_vocab(str(minilm_path()))
 DOMAIN = compile_domain_patterns([r"\b(?:EOW|MTR)-\d{2}\b"], ["HomeShield Plus"])

@@ -40,7 +40,6 @@ def test_unknown_event_id_is_not_found(prefect_harness):
 def test_unreachable_server_raises_named_error(prefect_harness):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
-        with pytest.raises(EventNotDelivered) as err:
-            emit_verified(DRIFT_EVENT, model_resource("m1"), {"batch": "x"}, timeout_s=2)
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}), pytest.raises(EventNotDelivered) as err:
+        emit_verified(DRIFT_EVENT, model_resource("m1"), {"batch": "x"}, timeout_s=2)
     assert "127.0.0.1:9" in str(err.value)

@@ -1,0 +1,160 @@
+"""Benchmark the monitor flow: wall time per step on 10k and 100k documents, and CFPB real drift.
+
+    .venv/bin/python benchmarks/monitor_bench.py                      # 10k and 100k sample documents
+    .venv/bin/python benchmarks/monitor_bench.py --sizes 2000 10000   # a quicker look at the scaling
+    .venv/bin/python benchmarks/monitor_bench.py --cfpb-only          # only the CFPB oldest-vs-newest report
+
+A small champion is trained first (not timed). Per-step figures are the seconds inside each task body as
+Prefect recorded them. The baseline is the smallest size: ``scaling`` is (wall / rows) relative to it,
+so 1.0 means linear. Targets (issue 6): 10k ≤60 s and 100k ≤10 min on 2 cores. The reference and the
+batch are sampled to bounded sizes (monitor.reference_rows, current_sample_rows, embedding_rows), so only
+ingest, scrub, predict and logging grow with the batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+_HOME = Path(tempfile.mkdtemp(prefix="tunegate-monbench-"))
+os.environ.setdefault("PREFECT_HOME", str(_HOME / "prefect"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TUNEGATE_PII_KEY", "benchmark-key-not-secret")
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+CFPB = ROOT.parent / "shared" / "data" / "cfpb" / "complaints.csv"
+
+
+def task_times(flow_run_id) -> dict[str, float]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                                     task_run_filter=TaskRunFilter(), limit=200)
+    out: dict[str, float] = {}
+    for r in runs:
+        name = r.name.rsplit("-", 1)[0] if "-" in r.name else r.name
+        out[name] = round(out.get(name, 0.0) + float(r.total_run_time.total_seconds()), 2)
+    return out
+
+
+def champion_config(work: Path):
+    from tasks.config import load_config
+
+    cfg = load_config(ROOT / "examples" / "claims.yaml")
+    data = cfg.data.model_copy(update={"source": str(work / "data" / "claims.jsonl"),
+                                       "sample": cfg.data.sample.model_copy(update={"rows": 1200, "seed": 7})})
+    train = cfg.train.model_copy(update={"max_steps": 60, "max_length": 96, "nproc_per_node": 1})
+    promotion = cfg.promotion.model_copy(update={"floors": {"macro_f1": 0.0}})
+    return cfg.model_copy(update={"name": f"bench-mon-{uuid.uuid4().hex[:6]}", "work_dir": str(work / "work"),
+                                  "data": data, "train": train, "promotion": promotion})
+
+
+def monitor_once(cfg, rows: int, work: Path) -> dict:
+    from flows.monitor import monitor
+    from tasks.sample_data import write_sample
+
+    batch = write_sample(work / f"batch-{rows}.jsonl", rows=rows, seed=1000 + rows)
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    state = monitor(cfg, str(batch), return_state=True)
+    wall = time.perf_counter() - t0
+    result = state.result()
+    return {"rows": rows, "wall_s": round(wall, 1), "steps_s": task_times(state.state_details.flow_run_id),
+            "drift": result.drift, "reasons": result.reasons, "load_avg_start": load0,
+            "load_avg_end": os.getloadavg()[0]}
+
+
+def cfpb_drift() -> dict:
+    """Oldest vs newest years of the CFPB complaints by date_received: descriptors + MiniLM embeddings."""
+    import pandas as pd
+
+    from tasks.config import MonitorConfig
+    from tasks.descriptors import (
+        compile_domain_patterns,
+        describe_texts,
+        embed_texts,
+        load_vocab,
+        minilm_path,
+    )
+    from tasks.drift import compute_drift, summary_table
+    from tasks.retrain_policy import should_retrain
+
+    if not CFPB.is_file():
+        return {"skipped": "file absent"}
+    df = pd.read_csv(CFPB)
+    df["year"] = pd.to_datetime(df["date_received"], format="mixed", errors="coerce").dt.year
+    df = df.dropna(subset=["year", "text"]).sort_values("year")
+    years = sorted(df["year"].unique())
+
+    def take(ys):  # whole years from one end until at least 200 documents
+        picked = []
+        for y in ys:
+            picked.append(y)
+            if (df["year"].isin(picked)).sum() >= 200:
+                break
+        return df[df["year"].isin(picked)], [int(y) for y in picked]
+
+    old, old_years = take(years)
+    new, new_years = take(list(reversed(years)))
+    vocab, codes = load_vocab(str(minilm_path())), compile_domain_patterns([r"\bX{2,}\b"], [])
+    frames = []
+    for part in (old, new):
+        texts = part["text"].astype(str).tolist()
+        frames.append((describe_texts(texts, vocab, codes), embed_texts(texts, max_length=64)))
+    m = MonitorConfig()
+    report = compute_drift(frames[0][0], frames[1][0], drift_share=m.drift_share,
+                           embedding_threshold=m.embedding_drift_threshold, reference_emb=frames[0][1],
+                           current_emb=frames[1][1], include_prediction=False)
+    decision = should_retrain(report, m)
+    return {"reference_years": sorted(old_years), "current_years": sorted(new_years),
+            "reference_rows": len(old), "current_rows": len(new), "drift": decision.drift,
+            "reasons": decision.reasons, "checks": summary_table(report)}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    p.add_argument("--cfpb-only", action="store_true")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args()
+    import torch
+
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    figures: dict = {"cores": os.cpu_count(), "load_avg_start": os.getloadavg()}
+    figures["cfpb"] = cfpb_drift()
+    if not args.cfpb_only:
+        from flows.train import train_pipeline
+
+        work = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
+        cfg = champion_config(work)
+        t0 = time.perf_counter()
+        assert train_pipeline(cfg, trigger="benchmark").promoted
+        figures["champion_train_s"] = round(time.perf_counter() - t0, 1)
+        runs = [monitor_once(cfg, n, work) for n in sorted(args.sizes)]
+        base = runs[0]["wall_s"] / runs[0]["rows"]
+        for r in runs:
+            r["scaling"] = round((r["wall_s"] / r["rows"]) / base, 3)
+        figures["monitor"] = runs
+    text = json.dumps(figures, indent=2, default=str)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The monitor flow: relaxed gate, prediction store, and end to end under a real Prefect server."""
+
+import argparse
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.monitor import MonitorResult, monitoring_gate
+from tasks.config import QualityConfig, load_config
+from tasks.errors import InputError
+from tasks.prediction_store import append_predictions, prediction_rows, read_store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_monitoring_gate_makes_labels_optional():
+    gate = monitoring_gate(QualityConfig(min_rows=200, min_per_class=10, require_labels=True), min_batch_rows=50)
+    assert (gate.require_labels, gate.min_per_class, gate.min_rows) == (False, 0, 50)
+    assert monitoring_gate(QualityConfig(min_rows=20), 50).min_rows == 20
+
+
+def _docs():
+    return pd.DataFrame({"id": ["a", "b"], "text": ["<PERSON> rang", "roof tiles"],
+                         "timestamp": pd.to_datetime(["2026-01-01", None], utc=True)})
+
+
+def test_prediction_store_roundtrip(tmp_path):
+    preds = pd.DataFrame({"id": ["b", "a"], "prediction": ["storm", "motor"], "confidence": [0.9, 0.6],
+                          "model_version": [3, 3]})
+    when = datetime(2026, 11, 29, 23, 59, tzinfo=UTC)
+    path = append_predictions(prediction_rows(_docs(), preds, when), tmp_path, "monitor-1", when)
+    assert path == tmp_path / "date=2026-11-29" / "monitor-1.parquet"
+    back = read_store(tmp_path)
+    assert back["id"].tolist() == ["a", "b"] and back["prediction"].tolist() == ["motor", "storm"]
+    assert back["text"].tolist() == ["<PERSON> rang", "roof tiles"] and (back["model_version"] == 3).all()
+    assert back["document_timestamp"].isna().tolist() == [False, True]
+    assert read_store(tmp_path, since="2026-11-30").empty
+
+
+def test_prediction_store_rejects_mismatched_ids(tmp_path):
+    preds = pd.DataFrame({"id": ["a", "z"], "prediction": ["x", "y"], "confidence": [1, 1], "model_version": [1, 1]})
+    with pytest.raises(InputError, match="different ids"):
+        prediction_rows(_docs(), preds, datetime.now(UTC))
+
+
+def test_result_line_is_one_line():
+    r = MonitorResult(run_id="r", batch="/b", model_version=1, drift=True, reasons=["x", "y"], report_html="/r.html",
+                      summary={}, predictions="/p", rows=3, event_id="e", event_target="server http://h")
+    assert r.line().startswith("drift: detected — x; y — report /r.html") and "\n" not in r.line()
+
+
+# ------------------------------------------------------------------ end to end
+
+def small_config(tmp: Path):
+    cfg = load_config(ROOT / "examples" / "claims.yaml")
+    data = cfg.data.model_copy(update={"source": str(tmp / "data" / "claims.jsonl"),
+                                       "sample": cfg.data.sample.model_copy(update={"rows": 300, "seed": 3})})
+    train = cfg.train.model_copy(update={"max_steps": 20, "max_length": 48, "batch_size": 12, "epochs": 1,
+                                         "learning_rate": 0.003, "nproc_per_node": 1, "checkpoint_every": 1000})
+    promotion = cfg.promotion.model_copy(update={"floors": {"macro_f1": 0.0}})
+    monitor = cfg.monitor.model_copy(update={"reference_rows": 200, "current_sample_rows": 200,
+                                             "embedding_rows": 100, "embedding_max_length": 32})
+    return cfg.model_copy(update={"name": f"t-mon-{uuid.uuid4().hex[:6]}", "work_dir": str(tmp / "work"),
+                                  "data": data, "train": train, "promotion": promotion, "monitor": monitor})
+
+
+@pytest.fixture(scope="module")
+def champion(tmp_path_factory, prefect_harness):
+    import torch
+
+    from flows.train import train_pipeline
+
+    torch.set_num_threads(2)
+    cfg = small_config(tmp_path_factory.mktemp("monitor"))
+    assert train_pipeline(cfg, trigger="test").promoted
+    return cfg
+
+
+def _events(model_name: str) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    flt = EventFilter(event=EventNameFilter(name=["tunegate.drift.detected"]),
+                      resource=EventResourceFilter(id=[f"tunegate.model.{model_name}"]))
+    with get_client(sync_client=True) as client:
+        return client.read_events(filter=flt, limit=10).events
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_monitor_flags_drift_emits_event_and_stays_quiet_otherwise(champion, tmp_path, capsys):
+    from flows.monitor import cli_monitor, monitor
+    from tasks.sample_data import write_sample
+
+    cfg = champion
+    drifted = write_sample(tmp_path / "drifted.jsonl", rows=200, seed=41, drift="length")
+    result = monitor(cfg, str(drifted))
+    assert result.drift and result.event_id and result.event_target.startswith("server ")
+    assert result.rows == 200 and result.summary["drifted_columns_share"]["drifted"]
+    [event] = [e for e in _events(cfg.model_name) if str(e.id) == result.event_id]
+    assert event.payload["batch"] == str(drifted.resolve()) and event.payload["report"] == result.report_html
+    assert event.resource["prediction.resource.id"] == f"tunegate.model.{cfg.model_name}"
+
+    # the evidence holds no raw personal data (the HTML and verdicts are computed from descriptors only)
+    gold = [json.loads(x) for x in Path(f"{drifted}.pii.jsonl").read_text().splitlines()]
+    texts = {json.loads(x)["id"]: json.loads(x)["text"] for x in drifted.read_text().splitlines()}
+    raw = {texts[g["id"]][s["start"]:s["end"]] for g in gold for s in g["pii"]}
+    raw = {v for v in raw if len(v) >= 6}
+    run_dir = Path(result.report_html).parent
+    for f in [run_dir / "drift_report.html", run_dir / "drift_report.json"]:
+        body = f.read_text()
+        assert not [v for v in raw if v in body], f.name
+    stored = pd.read_parquet(result.predictions)
+    scrubbed = pd.read_parquet(run_dir / "scrubbed.parquet")
+    assert stored["text"].tolist() == scrubbed["text"].tolist() and len(stored) == 200
+    assert set(stored.columns) >= {"text", "prediction", "confidence", "model_version", "logged_at"}
+
+    same = write_sample(tmp_path / "same.jsonl", rows=200, seed=42)
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(json.dumps(cfg.model_dump(mode="json")))
+    capsys.readouterr()
+    assert cli_monitor(argparse.Namespace(config=str(cfg_file), batch=str(same))) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("drift:")]
+    assert len(lines) == 1 and lines[0].startswith("drift: none"), lines
+    assert "drift_report.html" in lines[0]
+    assert len(_events(cfg.model_name)) == 1  # no event for the quiet batch
