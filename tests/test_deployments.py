@@ -128,7 +128,7 @@ def _tiny_config(tmp: Path) -> Path:
                         nproc_per_node=1, timeout_s=600, checkpoint_every=1000)
     raw["promotion"].update(floors={}, max_class_regression=1.0)
     raw["registry"] = {"model_name": None, "tracking_uri": f"sqlite:///{tmp / 'work' / 'mlflow.db'}"}
-    raw["monitor"].update(reference_rows=100, min_batch_rows=50, current_sample_rows=300)
+    raw["monitor"].update(reference_rows=200, min_batch_rows=50, current_sample_rows=300, embedding_rows=100)
     raw["deploy"].update(cooldown_minutes=0, monitor_batch=str(tmp / "incoming"))
     path = tmp / "it-claims.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -139,6 +139,7 @@ class Live:
     def __init__(self, srv, cfg_path: Path, serve_log: Path):
         self.srv, self.cfg_path, self.serve_log = srv, cfg_path, serve_log
         self.cfg = load_config(cfg_path)
+        self.incoming = Path(self.cfg.deploy.monitor_batch)
         self.figures: dict = {}
 
     def client(self):
@@ -174,15 +175,17 @@ class Live:
 
         return subprocess.run([sys.executable, "-m", "flows.cli", "monitor", "--config", str(self.cfg_path),
                                "--batch", str(batch)], cwd=ROOT, env=self.srv.client_env(), capture_output=True,
-                              text=True, timeout=600)
+                              text=True, timeout=600, check=False)
 
-    def drift_events(self) -> list:
-        from prefect.events.filters import EventFilter, EventNameFilter
+    def drift_events(self, since: datetime | None = None) -> list:
+        """Drift events on the server (newest 50), optionally only those since a moment."""
+        from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
 
+        flt = EventFilter(event=EventNameFilter(name=[DRIFT_EVENT]))
+        if since is not None:
+            flt = flt.model_copy(update={"occurred": EventOccurredFilter(since=since)})
         with self.srv.settings(), self.client() as c:
-            page = c.request("POST", "/events/filter", json={"filter": EventFilter(
-                event=EventNameFilter(name=[DRIFT_EVENT])).model_dump(mode="json"), "limit": 200})
-        return page.json()["events"]
+            return [e.model_dump(mode="json") for e in c.read_events(filter=flt, limit=50).events]
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +236,7 @@ def test_manual_run_with_ui_style_parameters_trains_a_version(live, first_model)
 def test_drift_event_triggers_a_retrain_that_registers_a_version(live, first_model, tmp_path):
     from tasks.sample_data import write_sample
 
-    batch = write_sample(live.cfg.work_path("..", "incoming", "batch-drift.jsonl"), rows=300, seed=21, drift="mix")
+    batch = write_sample(live.incoming / "batch-drift.jsonl", rows=300, seed=21, drift="length")
     r = live.monitor(batch)
     assert r.returncode == 0, r.stderr[-3000:]
     (run,) = live.wait_final(lambda x: x.parameters.get("batch") == str(batch))
@@ -253,12 +256,13 @@ def test_drift_event_triggers_a_retrain_that_registers_a_version(live, first_mod
 def test_same_distribution_batch_starts_nothing(live, first_model):
     from tasks.sample_data import write_sample
 
-    batch = write_sample(live.cfg.work_path("..", "incoming", "batch-same.jsonl"), rows=300, seed=7, drift="none")
-    before = len(live.drift_events())
+    batch = write_sample(live.incoming / "batch-same.jsonl", rows=300, seed=42, drift="none")
+    started = datetime.now(UTC)
     r = live.monitor(batch)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert "drift: none" in r.stdout
     time.sleep(12)  # > two runner polls: a triggered run would exist by now
-    assert len(live.drift_events()) == before
+    assert live.drift_events(since=started) == []
     assert not [x for x in live.retrain_runs() if x.parameters.get("batch") == str(batch)]
 
 
@@ -267,10 +271,10 @@ def test_same_distribution_batch_starts_nothing(live, first_model):
 def test_storm_of_drift_events_and_manual_runs_trains_once(live, first_model):
     from prefect.events import emit_event
 
-    batch = str(live.cfg.work_path("..", "incoming", "batch-storm.jsonl"))
+    batch = str(live.incoming / "batch-storm.jsonl")
     from tasks.sample_data import write_sample
 
-    write_sample(Path(batch), rows=300, seed=33, drift="mix")
+    write_sample(Path(batch), rows=300, seed=33, drift="length")
     versions_before, completed_before = live.versions(), len([e for e in _audit(live.cfg) if e["action"] == COMPLETED])
     with live.srv.settings(), live.client() as c:
         dep = c.read_deployment_by_name(f"retrain/{live.cfg.name}")
@@ -315,7 +319,7 @@ def test_approval_promotes_or_keeps_the_champion_and_records_the_reviewer(tmp_pa
                          registry={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
     v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
     set_alias(cfg, "champion", v1)
-    v2, run_id = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})
+    v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})
     result = SimpleNamespace(version=v2, run_id="run-x", previous_champion=v1,
                              decision=Decision(promote=True, reasons=["beats the champion"]))
     got = apply_approval.fn(cfg, result, Approval(approve=approve, reviewer="a.reviewer", comment="checked card"))
