@@ -2,8 +2,9 @@
 
 (a) Presidio default: AnalyzerEngine() with the same spaCy model (NlpEngineProvider), default
     recognizers, ``.analyze`` per document, AnonymizerEngine ``replace``.
-(b) tunegate: ``scrub_file`` end to end (read → scrub on all cores → residual scan → write), worker
-    start-up included; also the warm in-process scrubber on one core for reference.
+(b) tunegate: ``scrub_file`` end to end (read → scrub on all cores → residual scan → write), once
+    with worker start-up included and once with the pool already up (steady state; Presidio's engine
+    is likewise built before its clock starts).
 Recall/precision per entity type (see tasks/pii_eval.py for the scoring rule) and domain terms lost
 for both, on sample-corpus documents; throughput only on ../shared/data/cfpb/complaints.csv if present.
 
@@ -28,7 +29,7 @@ os.environ.setdefault("TUNEGATE_PII_KEY", "benchmark-key")
 # not pull in Presidio's optional transformers/torch imports before their initializer blocks them.
 from tasks.config import load_config
 from tasks.pii_eval import format_table, score, spans_from_file
-from tasks.pii_stream import resolve_workers, scrub_file
+from tasks.pii_stream import ScrubEngine, resolve_workers, scrub_file
 from tasks.sample_data import write_sample
 
 CFPB = ROOT.parent / "shared" / "data" / "cfpb" / "complaints.csv"
@@ -93,26 +94,24 @@ def main() -> int:
     secs_b = time.perf_counter() - t0
     metrics_b, lost_b = score(gold, spans_from_file(tmp / "out.spans.jsonl"))
 
-    from tasks.pii_engine import Scrubber
-
-    warm = Scrubber(pii, b"benchmark-key")
-    warm.scrub_batch(texts[:20])
-    t0 = time.perf_counter()
-    warm.scrub_batch(texts)
-    secs_warm = time.perf_counter() - t0
+    # Steady state: the same path with the worker pool already up (as Presidio's engine is built untimed).
+    with ScrubEngine(pii, b"benchmark-key", workers).start() as engine:
+        t0 = time.perf_counter()
+        scrub_file(src, tmp / "out2.jsonl", "text", pii, b"benchmark-key", tmp / "out2.spans.jsonl", engine=engine)
+        secs_warm = time.perf_counter() - t0
 
     rate_a, rate_b, rate_w = args.docs / secs_a, args.docs / secs_b, args.docs / secs_warm
     report["sample"] = {
         "presidio_default": {"docs_per_s": round(rate_a, 1), "metrics": metrics_a, "domain_terms_lost": lost_a},
         "tunegate": {"docs_per_s": round(rate_b, 1), "workers": workers, "metrics": metrics_b,
                      "domain_terms_lost": lost_b, "residual_rate": stats.residual_rate},
-        "tunegate_warm_one_core": {"docs_per_s": round(rate_w, 1)},
-        "ratio": round(rate_b / rate_a, 2), "ratio_warm_one_core": round(rate_w / rate_a, 2),
+        "tunegate_pool_warm": {"docs_per_s": round(rate_w, 1)},
+        "ratio_with_startup": round(rate_b / rate_a, 2), "ratio_steady_state": round(rate_w / rate_a, 2),
     }
     print(f"== sample corpus: {args.docs} docs, {workers} cores, load avg at start {report['loadavg_start']}")
     print(f"Presidio default        {rate_a:8.1f} docs/s")
     print(f"tunegate (file, {workers} procs) {rate_b:8.1f} docs/s   ratio {rate_b / rate_a:.2f}x  (start-up included)")
-    print(f"tunegate (warm, 1 core) {rate_w:8.1f} docs/s   ratio {rate_w / rate_a:.2f}x")
+    print(f"tunegate (pool warm)    {rate_w:8.1f} docs/s   ratio {rate_w / rate_a:.2f}x  (steady state)")
     print("\n-- Presidio default\n" + format_table(metrics_a, lost_a))
     print("\n-- tunegate\n" + format_table(metrics_b, lost_b))
 
@@ -123,15 +122,17 @@ def main() -> int:
         cf_texts = df["text"].fillna("").tolist()
         secs_ca, _ = run_presidio(analyzer, anonymizer, cf_texts)
         df.to_csv(tmp / "cfpb.csv", index=False)
-        t0 = time.perf_counter()
-        scrub_file(tmp / "cfpb.csv", tmp / "cfpb_out.csv", "text", pii.model_copy(update={"residual_max_rate": 1.0}),
-                   b"benchmark-key", tmp / "cfpb.spans.jsonl", workers=workers)
-        secs_cb = time.perf_counter() - t0
+        loose = pii.model_copy(update={"residual_max_rate": 1.0})  # throughput only: no gate on foreign data
+        with ScrubEngine(loose, b"benchmark-key", workers).start() as engine:
+            t0 = time.perf_counter()
+            scrub_file(tmp / "cfpb.csv", tmp / "cfpb_out.csv", "text", loose, b"benchmark-key",
+                       tmp / "cfpb.spans.jsonl", engine=engine)
+            secs_cb = time.perf_counter() - t0
         n = len(cf_texts)
         report["cfpb"] = {"docs": n, "presidio_default_docs_per_s": round(n / secs_ca, 1),
                           "tunegate_docs_per_s": round(n / secs_cb, 1), "ratio": round(secs_ca / secs_cb, 2)}
         print(f"\n== CFPB complaints: {n} docs  Presidio default {n / secs_ca:.1f} docs/s, "
-              f"tunegate {n / secs_cb:.1f} docs/s, ratio {secs_ca / secs_cb:.2f}x")
+              f"tunegate (pool warm) {n / secs_cb:.1f} docs/s, ratio {secs_ca / secs_cb:.2f}x")
     else:
         print("\n== CFPB complaints: skipped (../shared/data/cfpb/complaints.csv absent)")
 

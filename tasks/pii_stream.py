@@ -12,6 +12,7 @@ import json
 import multiprocessing as mp
 import os
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
@@ -84,8 +85,12 @@ def _pack(results: list) -> list:
     return [(t, [(s.start, s.end, s.entity) for s in spans], dict(ops)) for t, spans, ops in results]
 
 
-class _Engine:
-    """Scrubs windows of texts in-process, or in a pool once the input proves big enough."""
+class ScrubEngine:
+    """Scrubs windows of texts in-process, or in a pool once the input proves big enough.
+
+    A context manager; ``start()`` brings the workers up ahead of time so that one engine can serve
+    several files (and a benchmark can time steady-state throughput).
+    """
 
     def __init__(self, pii: PiiConfig, key: bytes | None, workers: int):
         self.pii, self.key, self.workers = pii, key, workers
@@ -101,16 +106,25 @@ class _Engine:
             self.pool.terminate()
             self.pool.join()
 
+    def start(self) -> Self:
+        """Start (and warm) the worker processes now rather than on the first big window."""
+        if self.workers > 1 and self.pool is None:
+            self._pool().map(_scrub_in_worker, [["warm-up"]] * self.workers, chunksize=1)
+        return self
+
+    def _pool(self):
+        if self.pool is None:
+            ctx = mp.get_context("spawn")  # fork under Prefect's threads can deadlock
+            self.pool = ctx.Pool(self.workers, _init_worker, (self.pii.model_dump_json(), self.key))
+        return self.pool
+
     def scrub(self, texts: list[str | None]) -> list[tuple[str | None, list, dict]]:
         self.seen += len(texts)
         idx = [i for i, t in enumerate(texts) if isinstance(t, str) and t]
         todo = [texts[i] for i in idx]
         if self.workers > 1 and (self.pool is not None or self.seen >= MIN_POOL_ROWS or len(texts) == READ_ROWS):
-            if self.pool is None:
-                ctx = mp.get_context("spawn")  # fork under Prefect's threads can deadlock
-                self.pool = ctx.Pool(self.workers, _init_worker, (self.pii.model_dump_json(), self.key))
             step = max(1, min(self.pii.batch_size * 2, -(-len(todo) // self.workers)))
-            parts = self.pool.map(_scrub_in_worker, [todo[i:i + step] for i in range(0, len(todo), step)])
+            parts = self._pool().map(_scrub_in_worker, [todo[i:i + step] for i in range(0, len(todo), step)])
             done = [r for part in parts for r in part]
         else:
             if self.local is None:
@@ -125,7 +139,8 @@ class _Engine:
 
 
 def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | None, spans_path: Path,
-               id_column: str = "id", workers: int | str | None = None) -> ScrubStats:
+               id_column: str = "id", workers: int | str | None = None,
+               engine: ScrubEngine | None = None) -> ScrubStats:
     """Scrub ``column`` of every row of ``src`` into ``dst`` (same format), spans into ``spans_path``.
 
     Raises PiiGateFailed (and writes nothing) when the residual rate exceeds ``pii.residual_max_rate``.
@@ -136,7 +151,9 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
         raise InputError(f"{dst}: output must have the same format as the input ({fmt}); change its suffix.")
     stats = ScrubStats()
     n_workers = resolve_workers(pii.workers if workers is None else workers)
-    with atomic_file(dst) as tmp, atomic_file(spans_path) as tmp_spans, _Engine(pii, key, n_workers) as engine:
+    own = engine is None
+    engine = engine or ScrubEngine(pii, key, n_workers)
+    with atomic_file(dst) as tmp, atomic_file(spans_path) as tmp_spans, (engine if own else nullcontext()):
         writer = Writer(tmp, fmt, column)
         try:
             with open(tmp_spans, "w", encoding="utf-8") as sf:
