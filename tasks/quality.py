@@ -179,9 +179,15 @@ def validate_table(table: pa.Table, *, min_rows: int, min_text_chars: int, max_t
     """Run the suite over the table's document profile in an ephemeral GE context; Data Docs into ``docs_dir``."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
 
-    ctx = gx.get_context(mode="ephemeral")
+    # No default temporary docs site: Data Docs go only where the run asks for them.
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False))
+    ctx = gx.get_context(mode="ephemeral", project_config=config)
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = ctx.data_sources.add_pandas("tunegate")
     df = document_profile(table)
