@@ -64,7 +64,7 @@ def load_latest(ckpt_dir: Path, model: torch.nn.Module, optimizer, scheduler) ->
             weights = load_file(str(path / "model.safetensors"))
             state = torch.load(path / "state.pt", weights_only=True, map_location="cpu")
             meta = json.loads((path / "meta.json").read_text())
-        except Exception:  # a damaged file: fall back to the one before
+        except Exception:  # noqa: BLE001, S112 - any damaged file: fall back to the one before
             continue
         params = dict(model.named_parameters())
         missing = [n for n in weights if n not in params]

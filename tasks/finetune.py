@@ -20,8 +20,8 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tasks.config import TrainConfig
 from tasks.errors import ConfigError, TrainingFailed
@@ -162,7 +162,9 @@ def finetune(train: TrainConfig, split: SplitRef, out_dir: Path,
     work.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(work / "stage", ignore_errors=True)
     cfg_path.write_text(json.dumps({**cfg, "run_key": key}, indent=2))
-    child_env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
+    quiet = {"TRANSFORMERS_VERBOSITY": "warning", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_OFFLINE": "1",
+             "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    child_env = {**quiet, **os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
     run_torchrun(torchrun_command(train, cfg_path, work / "logs", key), train.timeout_s, log_line, child_env)
     stage = work / "stage"
@@ -180,8 +182,8 @@ def finetune(train: TrainConfig, split: SplitRef, out_dir: Path,
 
 
 # ---- Prefect boundary -------------------------------------------------------------------------------
-from prefect import task  # noqa: E402
-from prefect.context import TaskRunContext  # noqa: E402
+from prefect import task
+from prefect.context import TaskRunContext
 
 
 def _logger_line() -> Callable[[str], None]:

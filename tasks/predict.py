@@ -69,8 +69,8 @@ def load_model(model_dir: Path, device: str | None = None) -> LoadedModel:
         raise ConfigError(f"{model_dir}: a {cfg['task']} model; predict_texts scores classification models only.")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     tok = AutoTokenizer.from_pretrained(model_dir / "tokenizer", local_files_only=True)
-    kw = dict(num_labels=len(labels), id2label=dict(enumerate(labels)),
-              label2id={n: i for i, n in enumerate(labels)}, local_files_only=True)
+    kw = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
+          "label2id": {n: i for i, n in enumerate(labels)}, "local_files_only": True}
     if cfg["method"] == "full":
         model = AutoModelForSequenceClassification.from_pretrained(model_dir / "adapter", **kw)
     else:

@@ -111,7 +111,7 @@ def write_split(dataset: DatasetRef, test_fraction: float, val_fraction: float, 
 
 
 # ---- Prefect boundary -------------------------------------------------------------------------------
-from prefect import task  # noqa: E402
+from prefect import task
 
 
 @task(name="split_dataset")

@@ -11,16 +11,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_models import tiny_bert, toy_claims  # noqa: E402
+from tiny_models import tiny_bert, toy_claims
 
-from tasks.checkpoint import complete_checkpoints  # noqa: E402
-from tasks.config import TrainConfig  # noqa: E402
-from tasks.errors import ConfigError, TrainingFailed  # noqa: E402
-from tasks.finetune import (ROOT, finetune, launch_finetune, recipe_config, torchrun_command,  # noqa: E402
-                            work_dir_for)
-from tasks.predict import load_model, predict_texts  # noqa: E402
-from tasks.refs import DatasetRef  # noqa: E402
-from tasks.split import write_split  # noqa: E402
+from tasks.checkpoint import complete_checkpoints
+from tasks.config import TrainConfig
+from tasks.errors import ConfigError, TrainingFailed
+from tasks.finetune import ROOT, finetune, launch_finetune, recipe_config, torchrun_command, work_dir_for
+from tasks.predict import load_model, predict_texts
+from tasks.refs import DatasetRef
+from tasks.split import write_split
 
 ENV = {"TUNEGATE_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
@@ -96,7 +95,7 @@ def test_timeout_kills_process_group(tmp_path, tiny):
                  log_line=lines.append, env=ENV)
     assert time.monotonic() - t0 < 30
     time.sleep(0.5)
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert str(work_dir_for(tmp_path / "model") / "run.json") not in ps  # no recipe process survived
 
 

@@ -10,16 +10,16 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_models import tiny_bert, tiny_llama, toy_claims  # noqa: E402
+from tiny_models import tiny_bert, tiny_llama, toy_claims
 
-from tasks import train_data as td  # noqa: E402
-from tasks.checkpoint import MARKER, complete_checkpoints, load_latest, save_checkpoint  # noqa: E402
-from tasks.config import TrainConfig  # noqa: E402
-from tasks.errors import ConfigError  # noqa: E402
-from tasks.finetune import recipe_config  # noqa: E402
-from tasks.recipe import main as recipe_main  # noqa: E402
-from tasks.refs import DatasetRef  # noqa: E402
-from tasks.split import write_split  # noqa: E402
+from tasks import train_data as td
+from tasks.checkpoint import MARKER, complete_checkpoints, load_latest, save_checkpoint
+from tasks.config import TrainConfig
+from tasks.errors import ConfigError
+from tasks.finetune import recipe_config
+from tasks.recipe import main as recipe_main
+from tasks.refs import DatasetRef
+from tasks.split import write_split
 
 
 @pytest.fixture(scope="module")

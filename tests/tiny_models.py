@@ -14,8 +14,7 @@ import pandas as pd
 LABELS = ["motor", "fire", "theft", "storm"]
 CUES = {"motor": ["car", "collision", "bumper"], "fire": ["smoke", "flames", "burnt"],
         "theft": ["stolen", "burglary", "missing"], "storm": ["wind", "roof", "tiles"]}
-FILLER = ("the insured reported that on arrival our assessor noted damage to property and the customer "
-          "asked about cover under the policy excess applies settlement pending review").split()
+FILLER = ["the", "insured", "reported", "that", "on", "arrival", "our", "assessor", "noted", "damage", "to", "property", "and", "the", "customer", "asked", "about", "cover", "under", "the", "policy", "excess", "applies", "settlement", "pending", "review"]
 
 
 def toy_claims(n: int, seed: int = 0) -> pd.DataFrame:
@@ -48,8 +47,8 @@ def _train_tokenizer(kind: str):
         cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
         tok.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
-        return tok, dict(pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",
-                         mask_token="[MASK]")
+        return tok, {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]",
+                     "mask_token": "[MASK]"}
     specials = ["<pad>", "<unk>", "<s>", "</s>"]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -59,7 +58,7 @@ def _train_tokenizer(kind: str):
     from tokenizers import decoders
 
     tok.decoder = decoders.ByteLevel()
-    return tok, dict(pad_token="<pad>", unk_token="<unk>", bos_token="<s>", eos_token="</s>")
+    return tok, {"pad_token": "<pad>", "unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}
 
 
 def _save_tokenizer(kind: str, folder: Path) -> int:
