@@ -68,19 +68,29 @@ def embedding_frame(emb: np.ndarray) -> pd.DataFrame:
 
 def quality_checks(labels: pd.Series, predictions: pd.Series, champion: dict | None,
                    min_drop: float) -> list[DriftCheck]:
-    """Accuracy and macro-F1 on the labelled rows, against the champion's test metrics."""
+    """Accuracy and macro-F1 on the labelled rows, against the champion's test metrics.
+
+    The floor is the champion's value minus ``min_drop``, or minus two standard errors of the difference
+    when either sample is small (a 60-document test split and a 200-document batch differ by more than
+    0.05 by chance).
+    """
     from sklearn.metrics import accuracy_score, f1_score
 
     mask = labels.notna()
     if not mask.any():
         return []
     y, p = labels[mask].astype(str), predictions[mask].astype(str)
+    n_cur, n_champ = int(mask.sum()), int((champion or {}).get("n") or 0)
     out = []
     for name, value in (("accuracy", accuracy_score(y, p)), ("macro_f1", f1_score(y, p, average="macro"))):
         base = (champion or {}).get(name)
-        floor = None if base is None else float(base) - min_drop
-        out.append(DriftCheck(name=name, kind="quality", value=float(value), threshold=floor,
-                              method=f"champion test {name} minus {min_drop:g}",
+        floor, how = None, "no champion metric"
+        if base is not None:
+            q = min(max(float(base), 0.0), 1.0)
+            se = np.sqrt(q * (1 - q) / n_cur + (q * (1 - q) / n_champ if n_champ else 0.0))
+            floor = float(base) - max(min_drop, 2 * se)
+            how = f"champion test {name} minus max({min_drop:g}, 2 SE)"
+        out.append(DriftCheck(name=name, kind="quality", value=float(value), threshold=floor, method=how,
                               drifted=floor is not None and value < floor))
     return out
 

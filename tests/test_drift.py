@@ -139,8 +139,13 @@ def test_labelled_batch_quality_is_checked_against_champion():
     ref, cur = frame(300), frame(200)
     cur["label"] = np.where(rng.uniform(size=200) < 0.6, cur["prediction"], np.where(cur["prediction"] == "a", "b", "a"))
     report = compute_drift(ref, cur, drift_share=0.5, embedding_threshold=0.55,
-                           champion_metrics={"accuracy": 0.9, "macro_f1": 0.9}, min_accuracy_drop=0.05)
+                           champion_metrics={"accuracy": 0.9, "macro_f1": 0.9, "n": 2000}, min_accuracy_drop=0.05)
     acc = report.check("accuracy")
     assert acc.drifted and acc.threshold == pytest.approx(0.85) and 0.5 < acc.value < 0.7
+    # a small champion test split widens the floor to two standard errors of the difference
+    small = compute_drift(ref, cur, drift_share=0.5, embedding_threshold=0.55,
+                          champion_metrics={"accuracy": 0.64, "macro_f1": 0.6, "n": 61})
+    se = np.sqrt(0.64 * 0.36 / 200 + 0.64 * 0.36 / 61)
+    assert small.check("accuracy").threshold == pytest.approx(0.64 - 2 * se)
     assert report.labelled_rows == 200 and report.check("embedding_drift") is None
     assert should_retrain(report, MonitorConfig()).drift
