@@ -212,12 +212,18 @@ def _as_timestamp(values, path: Path, col: str, where) -> pa.Array:
     return pa.array(parsed.dt.as_unit("us"), type=TS, from_pandas=True)
 
 
+def _blank_to_null(labels: pa.Array) -> pa.Array:
+    """An empty label (a CSV cell left blank) means unlabelled, not a class called ''."""
+    blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(labels), ""), False)
+    return pc.if_else(blank, pa.scalar(None, pa.string()), labels)
+
+
 def canonical_chunk(chunk: Chunk, path: Path, mapping: dict[str, str | None], extras: list[str]) -> pa.Table:
     where, cols = chunk
     n = len(next(iter(cols.values())))
     text = _as_string(cols[mapping["text"]], path, mapping["text"], where, allow_numbers=False)
     arrays = [_as_string(cols[mapping["id"]], path, mapping["id"], where, allow_numbers=True), text,
-              _as_string(cols[mapping["label"]], path, mapping["label"], where, allow_numbers=True)
+              _blank_to_null(_as_string(cols[mapping["label"]], path, mapping["label"], where, allow_numbers=True))
               if mapping.get("label") else pa.nulls(n, pa.string()),
               _as_timestamp(cols[mapping["timestamp"]], path, mapping["timestamp"], where)
               if mapping.get("timestamp") else pa.nulls(n, TS)]

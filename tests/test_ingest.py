@@ -53,13 +53,13 @@ def test_digest_depends_on_row_order_not_layout(samples, tmp_path):
 
 def test_column_mapping_keep_columns_and_no_label(tmp_path):
     src = tmp_path / "mine.csv"
-    pd.DataFrame({"doc": [7, 8], "body": ["first note", "second note"], "kind": ["fire", "theft"],
-                  "branch": ["Leeds", "York"], "ignored": ["x", "y"]}).to_csv(src, index=False)
+    pd.DataFrame({"doc": [7, 8, 9], "body": ["first note", "second note", "third"], "kind": ["fire", "theft", ""],
+                  "branch": ["Leeds", "York", "Hull"], "ignored": ["x", "y", "z"]}).to_csv(src, index=False)
     ref = load_documents(src, tmp_path / "out.parquet", id_col="doc", text_col="body", label_col="kind",
                          keep_columns=["branch"])
     df = pd.read_parquet(ref.uri)
     assert list(df.columns) == ["id", "text", "label", "timestamp", "branch"]
-    assert df["id"].tolist() == ["7", "8"] and df["label"].tolist() == ["fire", "theft"]
+    assert df["id"].tolist() == ["7", "8", "9"] and df["label"].tolist() == ["fire", "theft", None]
     assert df["timestamp"].isna().all()
     ref = load_documents(src, tmp_path / "out2.parquet", id_col="doc", text_col="body", label_col=None)
     assert pd.read_parquet(ref.uri)["label"].isna().all() and ref.label_counts == {}
@@ -147,13 +147,16 @@ def _bad_inputs(tmp: Path):
     cases["folder_without_txt"] = lambda: (
         (tmp / "f").mkdir() or (tmp / "f" / "a.md").write_text(SECRET) and None or
         (tmp / "f", {"fmt": "text_folder"}, ["no .txt files"]))
+    cases["invalid_utf8_txt"] = lambda: (
+        (tmp / "t" / "fire").mkdir(parents=True) or (tmp / "t" / "fire" / "a.txt").write_bytes(b"ok\nbad \xff\n")
+        and None or (tmp / "t", {"fmt": "text_folder"}, ["a.txt", "line 2", "UTF-8"]))
     cases["missing_file"] = lambda: (tmp / "nope.jsonl", {}, ["not found", "data.source"])
     return cases
 
 
 BAD = ["empty_jsonl", "empty_csv", "header_only_csv", "missing_text_column_csv", "missing_text_column_parquet",
        "missing_text_column_jsonl", "wrong_type_jsonl", "wrong_type_parquet", "bad_timestamp", "invalid_utf8_jsonl",
-       "invalid_utf8_csv", "truncated_jsonl", "broken_csv_quoting", "folder_without_txt", "missing_file"]
+       "invalid_utf8_csv", "invalid_utf8_txt", "truncated_jsonl", "broken_csv_quoting", "folder_without_txt", "missing_file"]
 
 
 @pytest.mark.parametrize("case", BAD)
