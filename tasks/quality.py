@@ -196,7 +196,8 @@ def validate_table(table: pa.Table, *, min_rows: int, min_text_chars: int, max_t
         min_rows=min_rows, min_text_chars=min_text_chars, max_text_chars=max_text_chars, labels=labels,
         require_labels=require_labels, max_duplicate_text_share=max_duplicate_text_share,
         require_timestamp=require_timestamp)}
-    if min_per_class and "label" in df.columns:
+    # an unlabelled batch (labels not required, none present) has no classes to count
+    if min_per_class and "label" in df.columns and (require_labels or df["label"].notna().any()):
         frames["label_counts"] = label_count_frame(df["label"], labels)
         suites["label_counts"] = [gxe.ExpectColumnValuesToBeBetween(column="count", min_value=min_per_class)]
     checks = []

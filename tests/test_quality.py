@@ -120,6 +120,12 @@ def test_profile_holds_no_text_and_keys_are_exact():
     assert not prof.isin(["x y", "a", "b"]).drop(columns="label").any().any()
 
 
+def test_unlabelled_batch_passes_when_labels_are_not_required(frame):
+    report = _run(frame.assign(label=None), require_labels=False, labels=[])
+    assert report.passed, report.failure_message()
+    assert not any(c.column == "count" for c in report.checks)
+
+
 def test_label_count_frame_includes_missing_classes():
     counts = label_count_frame(pd.Series(["fire", "fire", None, "theft"]), ["fire", "theft", "storm"])
     assert dict(zip(counts["label"], counts["count"])) == {"fire": 2, "storm": 0, "theft": 1}
