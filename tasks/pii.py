@@ -66,7 +66,7 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None)
         if stats is None:
             raise
     metrics, lost = ({}, None)
-    if gold is not None and Path(gold).is_file() and spans_path.exists():
+    if gold is not None and failure is None and Path(gold).is_file():
         metrics, lost = score(read_jsonl_by_id(Path(gold), "ground-truth"), spans_from_file(spans_path))
     evidence = PiiEvidence(
         docs=stats.docs, docs_touched=stats.docs_touched, counts_by_entity=dict(sorted(stats.by_entity.items())),
