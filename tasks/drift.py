@@ -287,9 +287,9 @@ def report_drift(reference: tuple, current: tuple, monitor, champion_eval: Path,
 
 def _publish(report: DriftReport) -> None:
     from prefect.artifacts import create_link_artifact, create_table_artifact
-    from prefect.context import FlowRunContext
+    from prefect.context import FlowRunContext, TaskRunContext
 
-    if FlowRunContext.get() is None:
+    if FlowRunContext.get() is None and TaskRunContext.get() is None:
         return
     create_table_artifact(table=summary_table(report), key="drift-checks",
                           description="Drift checks: value, threshold, verdict (no document text)")
