@@ -21,7 +21,7 @@ AUTH = "tunegate-admin:not-a-real-secret"
 
 def _tunegate(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
 
 
 def _write_config(tmp: Path, port: int) -> Path:
@@ -47,8 +47,9 @@ def _running(pid: int) -> bool:
 
 
 def test_stop_group_ends_the_whole_process_group(tmp_path):
-    proc = spawn([sys.executable, "-c", "import subprocess,sys,time; subprocess.Popen([sys.executable,'-c',"
-                  "'import time; time.sleep(60)']); time.sleep(60)"], dict(os.environ), tmp_path / "p.log")
+    script = ("import subprocess, sys, time; "
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)")
+    proc = spawn([sys.executable, "-c", script], dict(os.environ), tmp_path / "p.log")
     deadline = time.monotonic() + 10
     while not (children := psutil.Process(proc.pid).children(recursive=True)) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -91,11 +92,11 @@ def test_up_serves_deployments_behind_basic_auth_and_down_stops_them(tmp_path):
         from prefect.client.orchestration import get_client
         from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-        with temporary_settings({PREFECT_API_URL: f"http://{HOST}:{port}/api", PREFECT_API_AUTH_STRING: AUTH}):
-            with get_client(sync_client=True) as client:
-                retrain = client.read_deployment_by_name("retrain/stack-test")
-                monitor = client.read_deployment_by_name("monitor-latest/stack-test")
-                automations = client.read_automations_by_name("stack-test: retrain on drift")
+        api = {PREFECT_API_URL: f"http://{HOST}:{port}/api", PREFECT_API_AUTH_STRING: AUTH}
+        with temporary_settings(api), get_client(sync_client=True) as client:
+            retrain = client.read_deployment_by_name("retrain/stack-test")
+            monitor = client.read_deployment_by_name("monitor-latest/stack-test")
+            automations = client.read_automations_by_name("stack-test: retrain on drift")
         assert [(s.schedule.cron, s.schedule.timezone) for s in retrain.schedules] == [("0 3 1 * *", "Europe/London")]
         assert retrain.schedules[0].parameters == {"reason": "schedule"}
         assert [(s.schedule.cron, s.schedule.timezone) for s in monitor.schedules] == [("30 6 * * *", "Europe/London")]
@@ -123,8 +124,7 @@ def test_local_server_helper_rejects_clients_without_credentials(tmp_path):
     with local_server(tmp_path, auth=AUTH) as srv:
         with srv.settings(), get_client(sync_client=True) as client:
             assert client.read_flows() == []
-        with srv.settings(auth=False):
-            with get_client(sync_client=True) as client, pytest.raises(Exception, match="401"):
-                client.read_flows()
+        with srv.settings(auth=False), get_client(sync_client=True) as client, pytest.raises(Exception, match="401"):
+            client.read_flows()
         pid = srv.pid
     assert not _running(pid)
