@@ -26,7 +26,7 @@ CFPB = ROOT.parent / "shared" / "data" / "cfpb" / "complaints.csv"
 TARGETS = ["query", "key", "value", "dense"]
 
 
-def prepare(folder: Path, val_rows: int, seed: int = 13) -> dict:
+def prepare(folder: Path, val_rows: int, train_rows: int, seed: int = 13) -> dict:
     """Canonical train/val parquet files from the CFPB CSV (stratified split, val subsampled)."""
     import pandas as pd
 
@@ -36,6 +36,8 @@ def prepare(folder: Path, val_rows: int, seed: int = 13) -> dict:
     df = df.drop_duplicates("id")
     parts = split_frame(df, test_fraction=0.2, val_fraction=0.0, seed=seed)
     val = parts["test"].sample(n=min(val_rows, len(parts["test"])), random_state=seed)
+    if train_rows < len(parts["train"]):  # a random subset keeps the real length distribution
+        parts["train"] = parts["train"].sample(n=train_rows, random_state=seed)
     parts["train"].to_parquet(folder / "train.parquet")
     val.to_parquet(folder / "val.parquet")
     return {"train": str(folder / "train.parquet"), "val": str(folder / "val.parquet"),
@@ -124,6 +126,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--val-rows", type=int, default=300)
+    ap.add_argument("--train-rows", type=int, default=10**9, help="subsample the training split (tokenizing cost)")
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
@@ -138,12 +141,14 @@ def main() -> int:
         print(f"SKIP: {CFPB} is absent (the benchmark needs the shared CFPB complaints).")
         return 0
     folder = Path(tempfile.mkdtemp(prefix="train-bench-"))
-    data = prepare(folder, args.val_rows)
+    data = prepare(folder, args.val_rows, args.train_rows)
     results = {}
     for side in ("reference", "tunegate"):
         cmd = [sys.executable, __file__, "--side", side, "--data", json.dumps(data)] + sys.argv[1:]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        print(f"{side}: {time.perf_counter() - t0:.0f}s wall including start-up", flush=True)
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
             print(proc.stdout[-2000:], proc.stderr[-4000:])
