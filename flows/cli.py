@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 
@@ -85,18 +86,50 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=None, help="Prefect server port (default: deploy.port, 4200)")
     s.add_argument("--foreground", action="store_true", help="serve in this terminal until Ctrl-C")
 
-    add("down")
+    s = add("down")
+    s.add_argument("--config", default="examples/claims.yaml", help="pipeline YAML whose stack to stop")
     return p
+
+
+class _NoTracebackForNamedErrors(logging.Filter):
+    """Prefect logs a failed run's exception with its traceback; for tunegate's named errors one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from tasks.errors import TunegateError
+
+        if record.exc_info and isinstance(record.exc_info[1], TunegateError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_named_errors() -> None:
+    """Attach the filter to every handler of Prefect's loggers (main() prints the error itself)."""
+    names = ["prefect"] + [n for n in logging.Logger.manager.loggerDict if n.startswith("prefect.")]
+    for name in names:
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, _NoTracebackForNamedErrors) for f in handler.filters):
+                handler.addFilter(_NoTracebackForNamedErrors())
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # No network here: no telemetry; a loaded 2-core machine needs longer for the ephemeral server.
+    for key, value in {
+        "TOKENIZERS_PARALLELISM": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }.items():
+        os.environ.setdefault(key, value)
     module, handler, _ = COMMANDS[args.command]
     from tasks.errors import TunegateError
 
     try:
         fn = getattr(importlib.import_module(module), handler)
+        quiet_named_errors()
         return int(fn(args) or 0)
     except TunegateError as e:
         print(f"{type(e).__name__}: {e}", file=sys.stderr)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from prefect import flow
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config import PipelineConfig, load_config
-from tasks.errors import TunegateError
 from tasks.ingest import ensure_sample_data, ingest_documents
 from tasks.quality import QualityReport, quality_gate
 from tasks.refs import DatasetRef, new_run_id
@@ -61,27 +59,8 @@ def cli_sample_data(args) -> int:
     return 0
 
 
-class _NoTracebackForNamedErrors(logging.Filter):
-    """Prefect logs a failed run's exception with its traceback; for tunegate's named errors the one line is enough."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], TunegateError):
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def quiet_named_errors() -> None:
-    """Attach the filter to every handler of Prefect's loggers (the CLI prints the error itself)."""
-    names = ["prefect"] + [n for n in logging.Logger.manager.loggerDict if n.startswith("prefect.")]
-    for name in names:
-        for handler in logging.getLogger(name).handlers:
-            if not any(isinstance(f, _NoTracebackForNamedErrors) for f in handler.filters):
-                handler.addFilter(_NoTracebackForNamedErrors())
-
-
 def cli_validate(args) -> int:
     """``tunegate validate CONFIG [--no-scrub]``: run the ingest flow and print a short summary."""
-    quiet_named_errors()
     config = load_config(args.config)
     if args.no_scrub:
         config = config.model_copy(update={"pii": config.pii.model_copy(update={"enabled": False})})
