@@ -12,6 +12,7 @@ have their own recognizers; a bare date or town is not personal data here).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -34,6 +35,18 @@ ENTITIES = (
     "UK_DRIVING_LICENCE", "UK_VEHICLE_REGISTRATION", "IP_ADDRESS", "POLICY_NUMBER", "CLAIM_REFERENCE",
     "CUSTOMER_REFERENCE",
 )
+
+
+# Presidio logs the words around each match at DEBUG ("Context list is: ..."): raw personal data. These
+# loggers never go below INFO in a process that scrubs, whatever the root level is.
+_RAW_TEXT_LOGGERS = ("presidio-analyzer", "decision_process")
+
+
+def _quiet_raw_text_loggers() -> None:
+    for name in _RAW_TEXT_LOGGERS:
+        log = logging.getLogger(name)
+        if log.level < logging.INFO:
+            log.setLevel(logging.INFO)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -113,6 +126,7 @@ class Scrubber:
     """Detects and replaces PII in batches of texts; reusable in-process (prediction time)."""
 
     def __init__(self, pii: PiiConfig, key: bytes | None):
+        _quiet_raw_text_loggers()
         self.pii, self.key = pii, key
         self.nlp = load_spacy(pii.spacy_model)
         self.nlp.max_length = max(self.nlp.max_length, 2_000_000)

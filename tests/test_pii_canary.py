@@ -3,6 +3,7 @@ replacements — not in logs (ours or Prefect's, read back from the server), res
 evidence files, span files or error messages, on a passing run and on a failing one.
 """
 
+import io
 import json
 import logging
 import re
@@ -69,6 +70,14 @@ def test_no_canary_value_escapes_the_scrub_stage(prefect_harness, tmp_path, capl
     pii = load_config(ROOT / "examples" / "claims.yaml").pii.model_copy(update={"workers": 1})
     dataset = _dataset(tmp_path)
     caplog.set_level(logging.DEBUG)
+    # worst case: Presidio's own logger inherits DEBUG (it logs the words around each match at DEBUG)
+    presidio_log = logging.getLogger("presidio-analyzer")
+    presidio_log.setLevel(logging.NOTSET)
+    presidio_log.disabled = False  # logging config may have disabled it, depending on import order
+    direct = io.StringIO()
+    direct_handler = logging.StreamHandler(direct)
+    direct_handler.setLevel(logging.DEBUG)
+    presidio_log.addHandler(direct_handler)
 
     ok_state = scrub(dataset, pii, str(tmp_path / "runs" / "ok"), return_state=True)
     evidence = ok_state.result()
@@ -81,11 +90,12 @@ def test_no_canary_value_escapes_the_scrub_stage(prefect_harness, tmp_path, capl
     with pytest.raises(PiiGateFailed) as err:
         bad_state.result()
 
+    presidio_log.removeHandler(direct_handler)
     scrubbed = pd.read_parquet(tmp_path / "runs" / "ok" / "scrubbed.parquet")
     files = [p for p in (tmp_path / "runs").rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl")]
     assert {p.name for p in files} >= {"pii_evidence.json", "scrubbed.spans.jsonl"}
     haystack = "\n".join([
-        caplog.text, str(err.value), str(bad_state.message), str(ok_state.message),
+        caplog.text, direct.getvalue(), str(err.value), str(bad_state.message), str(ok_state.message),
         json.dumps(evidence.model_dump(mode="json")), "\n".join(scrubbed["text"]),
         *(p.read_text() for p in files),
         _server_text([ok_state.state_details.flow_run_id, bad_state.state_details.flow_run_id]),
