@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
     }.items():
         os.environ.setdefault(key, value)
     module, handler, _ = COMMANDS[args.command]

@@ -206,8 +206,14 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     from tasks.model_card import build_card_facts, write_model_card
     from tasks.pii import scrub_pii
     from tasks.quality import quality_gate
-    from tasks.registry import (assemble_version, champion_version, code_version, register_candidate, relog_card,
-                                unregister)
+    from tasks.registry import (
+        assemble_version,
+        champion_version,
+        code_version,
+        register_candidate,
+        relog_card,
+        unregister,
+    )
     from tasks.split import split_dataset
 
     stage, cached = _Stages(), []

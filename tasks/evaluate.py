@@ -139,9 +139,9 @@ def evaluate_frame(model_dir: Path, texts: list[str], gold: list[str], batch_siz
 
 
 # ---- Prefect boundary -------------------------------------------------------------------------------
-from prefect import get_run_logger, task  # noqa: E402
+from prefect import get_run_logger, task
 
-from tasks.refs import DatasetRef, atomic_file  # noqa: E402
+from tasks.refs import DatasetRef, atomic_file
 
 
 @task(name="evaluate_model", task_run_name="evaluate-{role}")

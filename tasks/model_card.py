@@ -234,10 +234,10 @@ def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], sp
 
 
 # ---- Prefect boundary -------------------------------------------------------------------------------
-from prefect import task  # noqa: E402
-from prefect.artifacts import create_markdown_artifact  # noqa: E402
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
 
-from tasks.refs import atomic_file  # noqa: E402
+from tasks.refs import atomic_file
 
 
 @task(name="write_model_card")

@@ -104,10 +104,10 @@ class PromotionOutcome(BaseModel):
 
 
 # ---- Prefect boundary -------------------------------------------------------------------------------
-from prefect import get_run_logger, task  # noqa: E402
+from prefect import get_run_logger, task
 
-from tasks.config import PipelineConfig  # noqa: E402
-from tasks.registry import audit, champion_version, clear_alias, registry_lock, set_alias  # noqa: E402
+from tasks.config import PipelineConfig
+from tasks.registry import audit, champion_version, clear_alias, registry_lock, set_alias
 
 
 def apply(

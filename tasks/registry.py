@@ -14,22 +14,22 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 # MLflow stays offline and quiet: no telemetry, no git probing noise.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
-from filelock import FileLock  # noqa: E402
-from pydantic import BaseModel, ConfigDict  # noqa: E402
+from filelock import FileLock
+from pydantic import BaseModel, ConfigDict
 
-from tasks.config import PipelineConfig  # noqa: E402
-from tasks.errors import NoChampion, PromotionError  # noqa: E402
-from tasks.refs import atomic_dir, atomic_file  # noqa: E402
+from tasks.config import PipelineConfig
+from tasks.errors import NoChampion, PromotionError
+from tasks.refs import atomic_dir, atomic_file
 
 for _name in ("mlflow", "alembic", "mlflow.store.db.utils"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -107,7 +107,7 @@ def registry_lock(cfg: PipelineConfig, timeout_s: float = 600) -> Iterator[None]
 def audit(cfg: PipelineConfig, action: str, **fields) -> dict:
     """Append one line to ``audit.jsonl``: who/what triggered it, when, what and why."""
     entry = {
-        "ts": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "ts": datetime.now(UTC).isoformat(timespec="seconds"),
         "action": action,
         "model": cfg.model_name,
         "actor": f"{getpass.getuser()}@{socket.gethostname()}",
@@ -321,11 +321,11 @@ def unregister(cfg: PipelineConfig, version: int, run_id: str) -> None:
 
 
 # ---- Prefect boundary -------------------------------------------------------------------------------
-import shutil  # noqa: E402
+import shutil
 
-from prefect import get_run_logger, task  # noqa: E402
+from prefect import get_run_logger, task
 
-from tasks.refs import AdapterRef, DatasetRef  # noqa: E402
+from tasks.refs import AdapterRef, DatasetRef
 
 
 class RegisteredVersion(BaseModel):
