@@ -126,3 +126,17 @@ def test_phone_is_not_reported_as_nhs(scrubber):
     text = "office +44 (0)113 496 0127 today"
     (spans,) = scrubber.detect([text])
     assert [s.entity for s in spans] == ["PHONE_NUMBER"]
+
+
+@pytest.mark.parametrize("span, expected", [
+    ("Oluwaseun Adeyemi", True),
+    ("priya sharma", True),
+    ("XXXX XXXX", False),          # an earlier redaction (CFPB narratives), not a name
+    ("xxxx", False),
+    ("XXXX Smith", True),          # a real surname beside a mask is still a name
+    ("Email", False),              # a claim-note word spaCy sometimes tags
+])
+def test_plausible_name(span, expected):
+    from tasks.recognizers.person_cue import plausible_name
+
+    assert plausible_name(span) is expected

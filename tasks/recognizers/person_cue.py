@@ -56,7 +56,11 @@ class TgPersonCueRecognizer(PatternRecognizer):
         )
 
 
+_REDACTED = re.compile(r"x{2,}")  # words are letters only; lower-cased above
+
+
 def plausible_name(text: str) -> bool:
-    """False when every word of a PERSON span is a common claim-note word ("Email", "Peril", "Caller")."""
+    """False when every word of a PERSON span is a common claim-note word ("Email", "Peril", "Caller")
+    or an earlier redaction ("XXXX XXXX", as in CFPB narratives): those are not names to replace."""
     words = [w.lower() for w in re.findall(_WORD, text)]
-    return any(w not in NOT_NAMES for w in words)
+    return any(w not in NOT_NAMES and not _REDACTED.fullmatch(w) for w in words)
