@@ -147,6 +147,9 @@ class Scrubber:
             raise ConfigError(f"pii.operators: unknown entity {', '.join(unknown)}; use 'default' or one of "
                               f"{', '.join(self.entities)}.")
         self.keep = keep_matchers(pii.keep.literals, pii.keep.patterns)
+        # reference entities without a pattern in the config have no recognizer: don't ask Presidio for them
+        supported = set(self.analyzer.get_supported_entities(language="en"))
+        self.entities = [e for e in self.entities if e in supported]
 
     def _artifacts(self, doc) -> NlpArtifacts:
         people = [e for e in doc.ents if e.label_ in ("PERSON", "PER")]
