@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -269,18 +270,23 @@ def test_same_distribution_batch_starts_nothing(live, first_model):
 @pytest.mark.integration
 @pytest.mark.slow
 def test_storm_of_drift_events_and_manual_runs_trains_once(live, first_model):
-    from prefect.events import emit_event
-
     batch = str(live.incoming / "batch-storm.jsonl")
     from tasks.sample_data import write_sample
 
     write_sample(Path(batch), rows=300, seed=33, drift="length")
     versions_before, completed_before = live.versions(), len([e for e in _audit(live.cfg) if e["action"] == COMPLETED])
+    # The events come from another process, as a monitor's would: Prefect's in-process events worker is a
+    # singleton bound to the first API it met (here possibly an earlier test's server) and drops events
+    # silently when that server is gone.
+    emitter = (
+        "import sys\nfrom prefect.events import emit_event\nfrom prefect.events.worker import EventsWorker\n"
+        f"for i in range(50):\n    emit_event({DRIFT_EVENT!r}, resource={{'prefect.resource.id': "
+        f"{model_resource(live.cfg)!r}}}, payload={{'batch': {batch!r}, 'storm': i}})\n"
+        "EventsWorker.drain_all()\n"
+    )
+    subprocess.run([sys.executable, "-c", emitter], env=live.srv.client_env(), check=True, timeout=300)
     with live.srv.settings(), live.client() as c:
         dep = c.read_deployment_by_name(f"retrain/{live.cfg.name}")
-        for i in range(50):
-            emit_event(DRIFT_EVENT, resource={"prefect.resource.id": model_resource(live.cfg)},
-                       payload={"batch": batch, "storm": i})
         for i in range(5):
             c.create_flow_run_from_deployment(dep.id, parameters={"batch": batch, "reason": f"manual: storm {i}"})
     runs = live.wait_final(lambda r: r.parameters.get("batch") == batch, n=55, timeout_s=480)
