@@ -34,7 +34,8 @@ def drift_trigger(cfg: PipelineConfig) -> DeploymentEventTrigger:
         description="Retrain when the drift monitor reports drift for this model (cooldown applies).",
         expect={DRIFT_EVENT},
         match={"prefect.resource.id": model_resource(cfg)},
-        parameters={"batch": "{{ event.payload.batch }}", "reason": "drift: event {{ event.id }}"},
+        parameters={"batch": "{{ event.payload.batch }}", "reason": "drift: event {{ event.id }}",
+                    "requested_at": "{{ event.occurred | string }}"},  # tojson cannot encode a bare datetime
     )
 
 
@@ -48,7 +49,7 @@ def build_deployments(cfg: PipelineConfig) -> list:
         name=cfg.name,
         description=f"Retrain {cfg.model_name}: monthly, on drift, or from this form.",
         schedules=[Cron(d.retrain_cron, timezone=d.timezone, parameters={"reason": "schedule"})],
-        parameters={"config": config, "batch": None, "reason": "manual"},
+        parameters={"config": config, "batch": None, "reason": "manual", "requested_at": None},
         triggers=[drift_trigger(cfg)],
         concurrency_limit=ConcurrencyLimitConfig(
             limit=1, collision_strategy=ConcurrencyLimitStrategy(d.collision_strategy)),

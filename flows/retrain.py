@@ -51,6 +51,21 @@ def _clean_batch(batch: str | None) -> str | None:
     return None if batch is None or batch.strip() in ("", "None", "null") else batch
 
 
+def request_time(requested_at: str | None, scheduled: datetime) -> datetime:
+    """When this retrain was asked for: the drift event's time when a trigger passed it, else the run's
+    scheduled start; never later than the scheduled start. An automation may create the run for an old event
+    after a retrain finished: the event, not the run, is the request the cooldown compares."""
+    cleaned = _clean_batch(requested_at)
+    if cleaned is None:
+        return scheduled
+    try:
+        when = datetime.fromisoformat(cleaned)
+    except ValueError:
+        return scheduled
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return min(when, scheduled)
+
+
 @task(name="check_retrain_gate")
 def check_retrain_gate(config: PipelineConfig, reason: str, requested_at: datetime):
     """Decide from the audit log whether this request may train (cooldown, already satisfied)."""
@@ -103,7 +118,8 @@ def await_approval(config: PipelineConfig, result) -> str:
 
 
 @flow(name="retrain", log_prints=True)
-def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "manual") -> RetrainOutcome:
+def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "manual",
+            requested_at: str | None = None) -> RetrainOutcome:
     """Retrain the pipeline's model on its data source plus an optional production batch.
 
     1. take the retrain lock (another retrain running: record and stop)
@@ -113,7 +129,7 @@ def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "man
     5. when the policy requires approval: pause until a reviewer approves or rejects in the UI
     """
     batch = _clean_batch(batch)
-    requested_at = current_run.scheduled_start_time
+    asked = request_time(requested_at, current_run.scheduled_start_time)
     lock_path = config.work_path("retrain.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -123,7 +139,7 @@ def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "man
         record_skip(config, reason, batch, why)
         return RetrainOutcome(trained=False, why=why, reason=reason, batch=batch)
     with lock:
-        gate = check_retrain_gate(config, reason, requested_at)
+        gate = check_retrain_gate(config, reason, asked)
         if not gate.go:
             record_skip(config, reason, batch, gate.why)
             return RetrainOutcome(trained=False, why=gate.why, reason=reason, batch=batch)

@@ -40,6 +40,18 @@ def test_decide_retrain(last_minutes_before, cooldown, reason, go, why):
     assert gate.why.startswith(why)
 
 
+def test_request_time_is_the_event_time_and_never_after_the_run():
+    from flows.retrain import request_time
+
+    assert request_time(None, T0) == T0
+    assert request_time("None", T0) == T0 and request_time("", T0) == T0 and request_time("garbage", T0) == T0
+    early = T0 - timedelta(minutes=5)
+    assert request_time(early.isoformat(), T0) == early  # an automation that created the run late
+    assert request_time("2026-06-01T11:55:00Z", T0) == early
+    assert request_time((T0 + timedelta(minutes=5)).isoformat(), T0) == T0
+    assert request_time("2026-06-01 11:55:00", T0) == early  # naive: UTC
+
+
 def test_last_completed_reads_only_this_models_completions():
     entries = [
         {"ts": "2026-06-01T10:00:00+00:00", "action": COMPLETED, "model": "m"},
@@ -73,7 +85,8 @@ def test_declarations_follow_the_config():
     assert trigger.expect == {DRIFT_EVENT}
     assert trigger.match.model_dump() == {"prefect.resource.id": model_resource(cfg)} == {
         "prefect.resource.id": "tunegate.model.claims-x"}
-    assert trigger.parameters == {"batch": "{{ event.payload.batch }}", "reason": "drift: event {{ event.id }}"}
+    assert trigger.parameters == {"batch": "{{ event.payload.batch }}", "reason": "drift: event {{ event.id }}",
+                                  "requested_at": "{{ event.occurred | string }}"}
 
 
 def test_monitor_latest_picks_the_newest_batch(tmp_path):
@@ -247,6 +260,7 @@ def test_drift_event_triggers_a_retrain_that_registers_a_version(live, first_mod
     (event,) = [e for e in live.drift_events() if e["payload"].get("batch") == str(batch)]
     assert event["resource"]["prefect.resource.id"] == model_resource(live.cfg)
     occurred = datetime.fromisoformat(event["occurred"])
+    assert datetime.fromisoformat(run.parameters["requested_at"]) == occurred  # the trigger passes the event time
     live.figures["event_to_retrain_start_s"] = round((run.start_time - occurred).total_seconds(), 2)
     live.figures["event_to_run_created_s"] = round((run.created - occurred).total_seconds(), 2)
     _save(live)

@@ -70,9 +70,11 @@ def _save_tokenizer(kind: str, folder: Path) -> int:
     return tok.get_vocab_size()
 
 
-def tiny_bert(folder: Path) -> Path:
+def tiny_bert(folder: Path, seed: int = 0) -> Path:
+    import torch
     from transformers import BertConfig, BertModel
 
+    torch.manual_seed(seed)  # the random init is part of the fixture: unseeded, learning tests were flaky
     folder = Path(folder)
     vocab = _save_tokenizer("bert", folder)
     cfg = BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -81,9 +83,11 @@ def tiny_bert(folder: Path) -> Path:
     return folder
 
 
-def tiny_llama(folder: Path) -> Path:
+def tiny_llama(folder: Path, seed: int = 0) -> Path:
+    import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    torch.manual_seed(seed)
     folder = Path(folder)
     vocab = _save_tokenizer("llama", folder)
     cfg = LlamaConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
