@@ -25,10 +25,20 @@ class Encoded:
     targets: list[int] | list[list[int]]  # class id per row, or per-token labels (causal LM)
 
 
+def prompt_text(text: str) -> str:
+    """The SFT prompt a causal LM is trained on and generates from: the document, then the response marker."""
+    return text + PROMPT_SUFFIX
+
+
+def target_column(columns, task: str) -> str:
+    """The column a model learns to produce: ``response`` for a causal LM when there is one, else ``label``."""
+    return "response" if task == "causal_lm" and "response" in columns else "label"
+
+
 def read_split(path: str | Path, task: str) -> tuple[list[str], list[str]]:
     """(texts, targets) of one split file; a causal-LM target is ``response``, else ``label``."""
     df = pd.read_parquet(path)
-    col = "response" if task == "causal_lm" and "response" in df.columns else "label"
+    col = target_column(df.columns, task)
     if "text" not in df.columns or col not in df.columns:
         raise InputError(f"{path}: needs columns 'text' and '{col}' for task {task}.")
     df = df[df["text"].notna() & df[col].notna()]
@@ -46,7 +56,7 @@ def encode_classification(tok, texts: list[str], labels: list[str], label_names:
 
 def encode_sft(tok, prompts: list[str], responses: list[str], max_length: int) -> Encoded:
     """Prompt + response + EOS; the loss sees the response tokens only."""
-    p_ids = tok([p + PROMPT_SUFFIX for p in prompts], add_special_tokens=True)["input_ids"]
+    p_ids = tok([prompt_text(p) for p in prompts], add_special_tokens=True)["input_ids"]
     r_ids = tok(responses, add_special_tokens=False)["input_ids"]
     eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
     ids, labels = [], []
