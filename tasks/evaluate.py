@@ -19,12 +19,13 @@ class EvalReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    accuracy: float
-    macro_f1: float
+    # None for a causal LM whose responses are not class labels (then per_class/confusion/labels are empty).
+    accuracy: float | None
+    macro_f1: float | None
     per_class: dict[str, dict[str, float]]  # label -> precision, recall, f1, support
     confusion: list[list[int]]  # rows: true label, columns: predicted, in ``labels`` order
     labels: list[str]
-    ece: float
+    ece: float | None
     n: int
     rouge_l: float | None = None  # causal-LM only
     perplexity: float | None = None  # causal-LM only
@@ -115,6 +116,41 @@ def compute_metrics(
     return EvalReport(**report)
 
 
+NO_LABEL = "_unmatched"  # a generation that is none of the labels
+
+
+def match_label(generation: str, labels: list[str]) -> str:
+    """The label a generated response names (exact match, case and surrounding space ignored), else NO_LABEL."""
+    lookup = {lab.strip().lower(): lab for lab in labels}
+    return lookup.get(generation.strip().lower(), NO_LABEL)
+
+
+def causal_metrics(references: list[str], generations: list[str], nll: tuple[float, int],
+                   confidence: np.ndarray | None = None, labels_are_targets: bool = False) -> EvalReport:
+    """ROUGE-L and perplexity of a causal LM; when its targets are class labels, classification metrics too.
+
+    With ``labels_are_targets`` each generation is matched to a label (``match_label``) and scored like a
+    classifier, its ``confidence`` (probability of the generated sequence) giving the ECE.
+    """
+    if labels_are_targets:
+        labels = sorted(set(references))
+        conf = np.asarray(confidence if confidence is not None else np.zeros(len(references)), dtype=float)
+        return compute_metrics(references, [match_label(g, labels) for g in generations], conf, labels,
+                               generations=generations, references=references, nll=nll)
+    return EvalReport(
+        accuracy=None, macro_f1=None, per_class={}, confusion=[], labels=[], ece=None, n=len(references),
+        rouge_l=float(np.mean([rouge_l(g, t) for g, t in zip(generations, references)] or [0.0])),
+        perplexity=perplexity(*nll),
+    )
+
+
+def summary_line(report: EvalReport) -> str:
+    """The headline metrics that a report has, as one line of numbers."""
+    names = [("accuracy", "accuracy"), ("macro-F1", "macro_f1"), ("ECE", "ece"), ("ROUGE-L", "rouge_l"),
+             ("perplexity", "perplexity")]
+    return ", ".join(f"{label} {report.metric(name):.4f}" for label, name in names if report.metric(name) is not None)
+
+
 def score_model_dir(model_dir: Path, texts: list[str], batch_size: int = 64):
     """Load a training output folder and predict ``texts`` (a ``tasks.predict.Predictions``)."""
     from tasks.predict import load_model, predict_texts
@@ -123,19 +159,41 @@ def score_model_dir(model_dir: Path, texts: list[str], batch_size: int = 64):
 
 
 def evaluate_frame(model_dir: Path, texts: list[str], gold: list[str], batch_size: int = 64) -> EvalReport:
-    """Score a model folder on labelled texts and compute its EvalReport."""
+    """Score a classification model folder on labelled texts and compute its EvalReport."""
     preds = score_model_dir(model_dir, texts, batch_size)
-    generations = getattr(preds, "generations", None)
-    nll = getattr(preds, "nll", None)
-    return compute_metrics(
-        gold,
-        list(preds.labels),
-        np.asarray(preds.confidence),
-        list(preds.label_names),
-        generations=list(generations) if generations is not None else None,
-        references=gold if generations is not None else None,
-        nll=tuple(nll) if nll is not None else None,
-    )
+    return compute_metrics(gold, list(preds.labels), np.asarray(preds.confidence), list(preds.label_names))
+
+
+def evaluate_causal(model_dir: Path, prompts: list[str], targets: list[str], labels_are_targets: bool = False,
+                    max_new_tokens: int | None = None, batch_size: int = 16) -> EvalReport:
+    """Score a causal-LM model folder: response NLL (perplexity) and greedy generations (ROUGE-L)."""
+    from tasks.generate import DEFAULT_MAX_NEW_TOKENS, generate_responses, load_causal_model, response_nll
+
+    model = load_causal_model(Path(model_dir))
+    nll = response_nll(model, prompts, targets, batch_size=max(1, batch_size // 2))
+    gen = generate_responses(model, prompts, max_new_tokens or DEFAULT_MAX_NEW_TOKENS, batch_size=batch_size)
+    return causal_metrics(targets, gen.texts, nll.total(), gen.confidence, labels_are_targets)
+
+
+def evaluate_dir(model_dir: Path, test_uri: str) -> EvalReport:
+    """Score a model folder on a test split file, by the task in its ``train_config.json``.
+
+    A classification model is scored on ``label``. A causal LM is scored on the column it was trained to
+    produce (``response``, else ``label``); when that is ``label`` it is also scored as a classifier.
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from tasks.generate import read_train_config
+    from tasks.train_data import read_split, target_column
+
+    model_dir = Path(model_dir)
+    if read_train_config(model_dir).get("task", "classification") == "causal_lm":
+        column = target_column(pq.read_schema(test_uri).names, "causal_lm")
+        prompts, targets = read_split(test_uri, "causal_lm")
+        return evaluate_causal(model_dir, prompts, targets, labels_are_targets=column == "label")
+    df = pd.read_parquet(test_uri, columns=["text", "label"])
+    return evaluate_frame(model_dir, df["text"].astype(str).tolist(), df["label"].astype(str).tolist())
 
 
 # ---- Prefect boundary -------------------------------------------------------------------------------
@@ -147,14 +205,10 @@ from tasks.refs import DatasetRef, atomic_file
 @task(name="evaluate_model", task_run_name="evaluate-{role}")
 def evaluate_model(model_dir: Path, test: DatasetRef, out: Path, role: str = "candidate") -> EvalReport:
     """Score ``model_dir`` on the scrubbed test split and write ``out`` (eval.json)."""
-    import pandas as pd
-
     log = get_run_logger()
-    df = pd.read_parquet(test.uri, columns=["text", "label"])
-    log.info("evaluating %s on %d test documents", role, len(df))
-    report = evaluate_frame(Path(model_dir), df["text"].astype(str).tolist(), df["label"].astype(str).tolist())
+    log.info("evaluating %s on %d test documents", role, test.rows)
+    report = evaluate_dir(Path(model_dir), test.uri)
     with atomic_file(out) as tmp:
-        tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
-    log.info("%s: accuracy %.4f, macro-F1 %.4f, ECE %.4f (n=%d)", role, report.accuracy, report.macro_f1,
-             report.ece, report.n)
+        tmp.write_text(report.model_dump_json(indent=2))
+    log.info("%s: %s (n=%d)", role, summary_line(report), report.n)
     return report
