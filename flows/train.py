@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tasks.config import DataConfig, PipelineConfig, load_config
 from tasks.errors import ConfigError
-from tasks.evaluate import EvalReport, evaluate_model
+from tasks.evaluate import EvalReport, evaluate_model, summary_line
 from tasks.promote import Decision, apply_decision, decide_promotion
 from tasks.refs import DatasetRef, atomic_file, new_run_id
 
@@ -296,7 +296,8 @@ def _run_metrics(report: EvalReport, champion: EvalReport | None, train_metrics:
                              "rouge_l": report.rouge_l, "perplexity": report.perplexity}.items() if v is not None}
     out.update({f"f1_{label}": s["f1"] for label, s in report.per_class.items()})
     if champion is not None:
-        out.update({"champion_macro_f1": champion.macro_f1, "champion_accuracy": champion.accuracy})
+        out.update({f"champion_{k}": v for k in ("macro_f1", "accuracy", "rouge_l", "perplexity")
+                    if (v := champion.metric(k)) is not None})
     out.update({f"train_{k}": float(v) for k, v in train_metrics.items()})
     return out
 
@@ -312,7 +313,7 @@ def cli_run(args) -> int:
           f"{verdict.get(result.action, result.action)} (champion: v{result.champion_version})")
     for reason in result.decision.reasons:
         print(f"  - {reason}")
-    print(f"macro-F1 {result.eval.macro_f1:.4f}, accuracy {result.eval.accuracy:.4f} on {result.eval.n} test documents")
+    print(f"{summary_line(result.eval)} on {result.eval.n} test documents")
     print(f"model card: {result.model_card}")
     if result.cached_stages:
         print(f"reused cached stages: {', '.join(result.cached_stages)}")

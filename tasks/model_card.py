@@ -63,6 +63,14 @@ def _int(v) -> str:
     return "–" if v is None else str(int(v))
 
 
+def _index_metrics(c: EvalReport) -> list[dict]:
+    """The model-index metrics the report has (a causal LM may have ROUGE-L/perplexity only)."""
+    kinds = [("accuracy", {"type": "accuracy"}), ("macro_f1", {"type": "f1", "name": "macro_f1"}),
+             ("ece", {"type": "ece"}), ("rouge_l", {"type": "rouge", "name": "rouge_l"}),
+             ("perplexity", {"type": "perplexity"})]
+    return [{**kind, "value": round(c.metric(name), 4)} for name, kind in kinds if c.metric(name) is not None]
+
+
 def _front_matter(f: CardFacts) -> str:
     meta = {
         "language": ["en"],
@@ -77,11 +85,7 @@ def _front_matter(f: CardFacts) -> str:
             "results": [{
                 "task": {"type": "text-classification" if f.task == "classification" else "text-generation"},
                 "dataset": {"name": "held-out test split", "type": f"sha256:{f.dataset_sha256[:16]}"},
-                "metrics": [
-                    {"type": "accuracy", "value": round(f.candidate.accuracy, 4)},
-                    {"type": "f1", "name": "macro_f1", "value": round(f.candidate.macro_f1, 4)},
-                    {"type": "ece", "value": round(f.candidate.ece, 4)},
-                ],
+                "metrics": _index_metrics(f.candidate),
             }],
         }],
     }
@@ -119,18 +123,21 @@ def _data_section(f: CardFacts) -> str:
 def _metrics_section(f: CardFacts) -> str:
     c, ch = f.candidate, f.champion
     champ_name = f"champion v{f.champion_version}" if ch else "champion"
-    head = [["accuracy", c.accuracy, ch.accuracy if ch else None], ["macro-F1", c.macro_f1, ch.macro_f1 if ch else None],
-            ["ECE (lower is better)", c.ece, ch.ece if ch else None]]
-    if c.rouge_l is not None:
-        head.append(["ROUGE-L", c.rouge_l, ch.rouge_l if ch else None])
-    if c.perplexity is not None:
-        head.append(["perplexity", c.perplexity, ch.perplexity if ch else None])
-    per = [[lab, _num(s["precision"]), _num(s["recall"]), _num(s["f1"]),
-            _num(ch.per_class.get(lab, {}).get("f1")) if ch else "–", s["support"]] for lab, s in c.per_class.items()]
-    return "\n".join([
+    names = [("accuracy", "accuracy"), ("macro-F1", "macro_f1"), ("ECE (lower is better)", "ece"),
+             ("ROUGE-L", "rouge_l"), ("perplexity (lower is better)", "perplexity")]
+    head = [[label, c.metric(name), ch.metric(name) if ch else None] for label, name in names]
+    head = [row for row in head if row[1] is not None or row[2] is not None]
+    lines = [
         "## Evaluation", "",
         f"On the recorded test split (n={c.n}); the champion was scored on the same rows in the same run.", "",
         _table(["metric", f"this version (v{f.version})", champ_name], [[m, _num(a), _num(b)] for m, a, b in head]),
+    ]
+    if not c.per_class:
+        return "\n".join(lines + ["", "Per-class metrics: none (the model generates free-text responses, "
+                                       "scored by ROUGE-L and perplexity, not class labels)."])
+    per = [[lab, _num(s["precision"]), _num(s["recall"]), _num(s["f1"]),
+            _num(ch.per_class.get(lab, {}).get("f1")) if ch else "–", s["support"]] for lab, s in c.per_class.items()]
+    return "\n".join(lines + [
         "", _table(["class", "precision", "recall", "F1", f"F1 {champ_name}", "support"], per),
         "", "Confusion matrix (rows: true, columns: predicted): " + ", ".join(c.labels), "", "```",
         *["  ".join(f"{x:5d}" for x in row) for row in c.confusion], "```",
@@ -148,7 +155,7 @@ def render_card(f: CardFacts) -> str:
         f"# {f.model_name} — version {f.version}", "",
         f"Fine-tuned {f.task} model ({f.method}) on scrubbed insurance claim notes. Decision: **{verdict}**.", "",
         "## Model details", "",
-        f"- Base model: `{f.base_model}`", f"- Labels: {', '.join(f.labels)}",
+        f"- Base model: `{f.base_model}`", f"- Labels: {', '.join(f.labels) or '– (free-text responses)'}",
         f"- MLflow run: `{f.mlflow_run_id}`; tunegate run: `{f.run_id}`; trigger: {f.trigger}",
         f"- Config SHA-256: `{f.config_sha256}`; code version: `{f.code_version}`", "",
         "## Intended use and limits", "",

@@ -53,3 +53,18 @@ def test_card_without_champion_or_timestamps():
     text = render_card(facts(champion=False, date_range=None, outcome="reject", decision_promote=False))
     assert "no timestamps in the data" in text and "not promoted" in text
     assert "| macro-F1 |" in text and "| – |" in text
+
+
+def test_card_of_a_causal_lm_without_class_labels():
+    """A causal LM scored on free-text responses has ROUGE-L and perplexity, and no class metrics."""
+    from tasks.evaluate import causal_metrics
+
+    cand = causal_metrics(["fire claim", "theft claim"], ["fire claim", "car claim"], (2.0, 4))
+    champ = causal_metrics(["fire claim", "theft claim"], ["claim", "claim"], (4.0, 4))
+    text = render_card(facts(task="causal_lm", labels=[], candidate=cand).model_copy(update={"champion": champ}))
+    meta = yaml.safe_load(text.split("---\n")[1])
+    metrics = {m.get("name", m["type"]): m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
+    assert metrics == {"rouge_l": round(cand.rouge_l, 4), "perplexity": round(cand.perplexity, 4)}
+    assert meta["pipeline_tag"] == "text-generation"
+    assert f"| perplexity (lower is better) | {cand.perplexity:.4f} | {champ.perplexity:.4f} |" in text
+    assert "| macro-F1 |" not in text and "Per-class metrics: none" in text and "Confusion matrix" not in text

@@ -24,6 +24,11 @@ def report(macro_f1=0.8, per_class=None, **kw) -> EvalReport:
     )
 
 
+def causal(rouge: float, ppl: float) -> EvalReport:
+    return EvalReport(accuracy=None, macro_f1=None, per_class={}, confusion=[], labels=[], ece=None, n=20,
+                      rouge_l=rouge, perplexity=ppl)
+
+
 POLICY = PromotionPolicy(primary_metric="macro_f1", min_improvement=0.01, floors={"macro_f1": 0.6},
                          max_class_regression=0.05)
 
@@ -53,6 +58,20 @@ POLICY = PromotionPolicy(primary_metric="macro_f1", min_improvement=0.01, floors
         (report(0.9, ece=0.02), report(0.9, ece=0.05), PromotionPolicy(primary_metric="ece", floors={}), True,
          "beats"),
         (report(0.9, ece=0.2), None, PromotionPolicy(floors={"ece": 0.1}), False, "above the limit"),
+        # causal LM: perplexity is lower-is-better as primary metric and as a ceiling
+        (report(0.8, perplexity=3.0), report(0.8, perplexity=3.5),
+         PromotionPolicy(primary_metric="perplexity", min_improvement=0.2, floors={}), True, "beats"),
+        (report(0.8, perplexity=3.4), report(0.8, perplexity=3.5),
+         PromotionPolicy(primary_metric="perplexity", min_improvement=0.2, floors={}), False, "does not beat"),
+        (report(0.8, perplexity=4.0), report(0.8, perplexity=3.5),
+         PromotionPolicy(primary_metric="perplexity", floors={}), False, "does not beat"),
+        (report(0.8, perplexity=9.0), None, PromotionPolicy(primary_metric="perplexity", floors={"perplexity": 8.0}),
+         False, "above the limit"),
+        # a causal LM scored on free-text responses has no class metrics: judged on what it has
+        (causal(0.4, 3.0), causal(0.3, 3.5), PromotionPolicy(primary_metric="perplexity", floors={"rouge_l": 0.2}),
+         True, "beats"),
+        (causal(0.4, 3.0), None, PromotionPolicy(primary_metric="perplexity"), False, "no 'macro_f1' metric"),
+        (causal(0.4, 3.0), None, PromotionPolicy(primary_metric="macro_f1", floors={}), False, "missing"),
     ],
 )
 def test_decide_promotion_table(candidate, champion, policy, promote, reason_part):
