@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +123,58 @@ def load_spacy(model: str):
         ) from None
 
 
+class _Keywords(list):
+    """Presidio's keyword list, with set membership (its context search tests ``word in keywords`` per
+    word: quadratic on long documents with a list)."""
+
+    def __init__(self, words: list[str]):
+        super().__init__(words)
+        self._set = frozenset(words)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._set
+
+
+class _Artifacts(NlpArtifacts):
+    """NlpArtifacts built from arrays (no spaCy Token objects) with token ends for index lookups."""
+
+    def __init__(self, doc, people: list, engine, stop_or_punct):
+        import numpy as np
+        from spacy.attrs import IDX, LENGTH
+
+        arr = doc.to_array([IDX, LENGTH]) if len(doc) else np.zeros((0, 2), dtype=np.int64)
+        starts = arr[:, 0].tolist()
+        self.token_ends = (arr[:, 0] + arr[:, 1]).tolist()
+        text = doc.text
+        # Lower-cased tokens stand in for lemmas: context words match by substring anyway.
+        lemmas = [text[a:b].lower() for a, b in zip(starts, self.token_ends)]
+        self._stop_or_punct = stop_or_punct
+        super().__init__(entities=people, tokens=doc, tokens_indices=starts, lemmas=lemmas, nlp_engine=engine,
+                         language="en", scores=[0.85] * len(people))
+
+    def set_keywords(self, nlp_engine, lemmas: list[str], language: str) -> list[str]:
+        """Presidio's rule (no stop words, punctuation, -PRON-, be; split on ':'), with a cached lookup."""
+        keep = [k for k in lemmas if k not in ("-PRON-", "be") and not self._stop_or_punct(k)]
+        return _Keywords([part for k in keep for part in k.split(":")])
+
+
+class _ContextEnhancer(LemmaContextAwareEnhancer):
+    """Presidio's lemma context enhancer; the match's token is found by bisection, not a scan over tokens
+    (which also raised an error quoting the matched text when it found none)."""
+
+    def _extract_surrounding_words(self, nlp_artifacts, word: str, start: int) -> list[str]:
+        ends = getattr(nlp_artifacts, "token_ends", None)
+        if ends is None:
+            return super()._extract_surrounding_words(nlp_artifacts, word, start)
+        if not ends:
+            return [""]
+        i = min(bisect_right(ends, start), len(ends) - 1)  # the first token that ends after the match starts
+        lemmas, keywords = nlp_artifacts.lemmas, nlp_artifacts.keywords
+        context = self._add_n_words_backward(i, self.context_prefix_count, lemmas, keywords)
+        context += self._add_n_words_forward(i, self.context_suffix_count, lemmas, keywords)
+        return list(set(context))
+
+
 class Scrubber:
     """Detects and replaces PII in batches of texts; reusable in-process (prediction time)."""
 
@@ -130,6 +183,7 @@ class Scrubber:
         self.pii, self.key = pii, key
         self.nlp = load_spacy(pii.spacy_model)
         self.nlp.max_length = max(self.nlp.max_length, 2_000_000)
+        self._lexeme_cache: dict[str, bool] = {}
         engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": pii.spacy_model}])
         engine.nlp = {"en": self.nlp}
         registry = RecognizerRegistry(supported_languages=["en"])
@@ -139,7 +193,7 @@ class Scrubber:
         self.engine = engine
         self.analyzer = AnalyzerEngine(
             registry=registry, nlp_engine=engine,
-            context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=6, context_suffix_count=2),
+            context_aware_enhancer=_ContextEnhancer(context_prefix_count=6, context_suffix_count=2),
         )
         self.entities = sorted(set(ENTITIES) | {r.entity for r in pii.references})
         unknown = sorted(set(pii.operators) - set(self.entities) - {"default"})
@@ -153,11 +207,16 @@ class Scrubber:
 
     def _artifacts(self, doc) -> NlpArtifacts:
         people = [e for e in doc.ents if e.label_ in ("PERSON", "PER")]
-        return NlpArtifacts(
-            entities=people, tokens=doc, tokens_indices=[t.idx for t in doc],
-            # Lower-cased tokens stand in for lemmas: context words match by substring anyway.
-            lemmas=[t.lower_ for t in doc], nlp_engine=self.engine, language="en", scores=[0.85] * len(people),
-        )
+        return _Artifacts(doc, people, self.engine, self._stop_or_punct)
+
+    def _stop_or_punct(self, word: str) -> bool:
+        hit = self._lexeme_cache.get(word)
+        if hit is None:
+            lex = self.nlp.vocab[word]
+            hit = bool(lex.is_stop or lex.is_punct)
+            if len(self._lexeme_cache) < 500_000:  # bounded: memory stays flat on a long stream
+                self._lexeme_cache[word] = hit
+        return hit
 
     def detect(self, texts: list[str]) -> list[list[Span]]:
         """Spans per text, keep-list applied and overlaps merged."""

@@ -12,6 +12,7 @@ import json
 import multiprocessing as mp
 import os
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,23 +120,43 @@ class ScrubEngine:
         return self.pool
 
     def scrub(self, texts: list[str | None]) -> list[tuple[str | None, list, dict]]:
+        return self.submit(texts).result()
+
+    def submit(self, texts: list[str | None]) -> _Job:
+        """Start scrubbing a window; in the pool this returns at once, so the caller can write the previous
+        window's results (residual scan, output) while the workers scrub this one."""
         self.seen += len(texts)
-        idx = [i for i, t in enumerate(texts) if isinstance(t, str) and t]
-        todo = [texts[i] for i in idx]
+        todo = [t for t in texts if _has_text(t)]
         if self.workers > 1 and (self.pool is not None or self.seen >= MIN_POOL_ROWS or len(texts) == READ_ROWS):
             step = max(1, min(self.pii.batch_size * 2, -(-len(todo) // self.workers)))
-            parts = self._pool().map(_scrub_in_worker, [todo[i:i + step] for i in range(0, len(todo), step)])
-            done = [r for part in parts for r in part]
-        else:
-            if self.local is None:
-                from tasks.pii_engine import Scrubber
+            # imap hands every chunk to the workers now and yields results in order as they finish.
+            parts = self._pool().imap(_scrub_in_worker, [todo[i:i + step] for i in range(0, len(todo), step)])
+            return _Job(texts, (r for part in parts for r in part))
+        if self.local is None:
+            from tasks.pii_engine import Scrubber
 
-                self.local = Scrubber(self.pii, self.key)
-            done = _pack(self.local.scrub_batch(todo))
-        out: list = [(t, [], {}) for t in texts]
-        for i, r in zip(idx, done):
-            out[i] = r
-        return out
+            self.local = Scrubber(self.pii, self.key)
+        return _Job(texts, iter(_pack(self.local.scrub_batch(todo))))
+
+
+def _has_text(t: object) -> bool:
+    return isinstance(t, str) and bool(t)
+
+
+@dataclass
+class _Job:
+    """A window being scrubbed. Iterating yields (scrubbed text, spans, operator counts) per input text in
+    order, each as soon as its chunk is done; empty and missing texts come back as they were."""
+
+    texts: list[str | None]
+    done: Iterator[tuple]
+
+    def __iter__(self) -> Iterator[tuple[str | None, list, dict]]:
+        for t in self.texts:
+            yield next(self.done) if _has_text(t) else (t, [], {})
+
+    def result(self) -> list[tuple[str | None, list, dict]]:
+        return list(self)
 
 
 def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | None, spans_path: Path,
@@ -157,9 +178,10 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
         writer = Writer(tmp, fmt, column)
         try:
             with open(tmp_spans, "w", encoding="utf-8") as sf:
-                for payload, texts, ids in read_windows(src, fmt, column, id_column):
-                    results = engine.scrub(texts)
-                    for doc_id, (out, spans, ops) in zip(ids, results):
+                def emit(payload, ids, job: _Job) -> None:
+                    outs = []
+                    for doc_id, (out, spans, ops) in zip(ids, job):
+                        outs.append(out)
                         stats.docs += 1
                         stats.docs_touched += bool(spans)
                         stats.by_entity.update(t for _, _, t in spans)
@@ -168,7 +190,18 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
                             stats.residual.update(scan(out))
                         sf.write(json.dumps({"id": doc_id, "spans": [
                             {"start": s, "end": e, "type": t} for s, e, t in spans]}) + "\n")
-                    writer.write(payload, [r[0] for r in results])
+                    writer.write(payload, outs)
+
+                # One window in flight while the previous one is scanned and written: the workers never
+                # wait for this process (two windows in memory at most).
+                pending = None
+                for payload, texts, ids in read_windows(src, fmt, column, id_column):
+                    job = engine.submit(texts)
+                    if pending is not None:
+                        emit(*pending)
+                    pending = (payload, ids, job)
+                if pending is not None:
+                    emit(*pending)
         finally:
             writer.close()
         if fmt == "parquet" and writer.pq is None:  # zero rows: still write the (empty) table
