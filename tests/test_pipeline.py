@@ -160,3 +160,35 @@ def test_add_batch_keeps_labelled_new_rows(tmp_path, prefect_harness):
     df = pd.read_parquet(merged.uri)
     assert sorted(df["id"]) == ["a0", "a1", "a2", "b1"] and merged.label_counts == {"fire": 3, "theft": 1}
     assert df.loc[df["id"] == "a0", "text"].item() == "note 0" and merged.sha256 != base.sha256
+
+
+@pytest.mark.slow
+def test_causal_lm_pipeline_registers_rouge_and_perplexity(tmp_path, prefect_harness):
+    """SFT on the tiny llama: the label is the response, so the version has class metrics, ROUGE-L and perplexity."""
+    import math
+    import sys
+
+    import torch
+
+    from flows.train import train_pipeline
+    from tasks.registry import client_for, get_version
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tiny_models import tiny_llama
+
+    torch.manual_seed(0)
+    llama = tiny_llama(tmp_path / "llama")
+    cfg = small_config(tmp_path, train={"task": "causal_lm", "base_model": str(llama), "max_length": 96,
+                                        "max_steps": 10, "learning_rate": 0.01},
+                       promotion={"primary_metric": "perplexity", "floors": {"perplexity": 1e6}})
+    result = train_pipeline(cfg, trigger="test")
+    r = result.eval
+    assert math.isfinite(r.perplexity) and r.perplexity > 1 and 0 <= r.rouge_l <= 1
+    assert r.accuracy is not None and 0 <= r.macro_f1 <= 1 and r.ece is not None
+    assert result.promoted and result.decision.primary_metric == "perplexity"
+    metrics = client_for(cfg).get_run(result.mlflow_run_id).data.metrics
+    assert metrics["perplexity"] == pytest.approx(r.perplexity) and metrics["rouge_l"] == pytest.approx(r.rouge_l)
+    ref = get_version(cfg, "champion")
+    assert ref.version == result.version and ref.tags["task"] == "causal_lm"
+    card = (ref.local_dir / "model_card.md").read_text()
+    assert "| perplexity (lower is better) |" in card and "pipeline_tag: text-generation" in card
