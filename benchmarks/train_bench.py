@@ -4,8 +4,12 @@ Same model (packaged all-MiniLM-L6-v2), same LoRA settings (r, alpha, dropout, t
 modules_to_save), same data (../shared/data/cfpb/complaints.csv, max length 256), same optimizer
 (AdamW, linear warmup/decay, clip 1.0), same number of optimizer steps and batch size. Each side runs in
 its own process (so peak RSS is its own). Tokens/s counts real tokens (attention mask), not padding.
+Each side runs with its defaults for precision: tunegate's ``precision: auto`` (bf16 autocast on a CPU with
+native bf16, AVX512-BF16/AMX; fp32 elsewhere), Trainer's fp32. ``--bf16-reference`` adds a third run,
+Trainer with ``bf16=True``, to show how much of the gap is precision and how much is batching.
 
     .venv/bin/python benchmarks/train_bench.py [--steps 30 --batch-size 8 --val-rows 300 --threads 2]
+    .venv/bin/python benchmarks/train_bench.py --steps 120 --bf16-reference
 """
 
 from __future__ import annotations
@@ -88,7 +92,8 @@ def run_reference(args, data: dict) -> dict:
                               per_device_eval_batch_size=args.batch_size * 2, max_steps=args.steps,
                               learning_rate=args.lr, weight_decay=0.01, warmup_steps=max(1, int(args.steps * 0.06)),
                               lr_scheduler_type="linear", max_grad_norm=1.0, logging_steps=10, save_strategy="no",
-                              report_to=[], seed=42, use_cpu=True, dataloader_num_workers=0)
+                              report_to=[], seed=42, use_cpu=True, dataloader_num_workers=0,
+                              bf16=args.side == "reference_bf16")
     trainer = Trainer(model=model, args=targs, train_dataset=encode(train), data_collator=collate)
     t0 = time.perf_counter()
     trainer.train()
@@ -130,11 +135,13 @@ def main() -> int:
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--side", choices=["reference", "tunegate"], help=argparse.SUPPRESS)
+    ap.add_argument("--bf16-reference", action="store_true",
+                    help="also run the reference with TrainingArguments(bf16=True): how much of the gap is precision")
+    ap.add_argument("--side", choices=["reference", "reference_bf16", "tunegate"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side:  # child process: one side only
-        fn = run_reference if args.side == "reference" else run_tunegate
+        fn = run_tunegate if args.side == "tunegate" else run_reference
         print("RESULT " + json.dumps(fn(args, json.loads(args.data))), flush=True)
         return 0
     if not CFPB.is_file():
@@ -143,7 +150,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="train-bench-"))
     data = prepare(folder, args.val_rows, args.train_rows)
     results = {}
-    for side in ("reference", "tunegate"):
+    for side in ("reference", *(["reference_bf16"] if args.bf16_reference else []), "tunegate"):
         cmd = [sys.executable, __file__, "--side", side, "--data", json.dumps(data)] + sys.argv[1:]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         t0 = time.perf_counter()
@@ -155,6 +162,9 @@ def main() -> int:
             return 1
         results[side] = json.loads(line[7:])
     ref, ours = results["reference"], results["tunegate"]
+    if "reference_bf16" in results:
+        print(f"ratio tokens/s tunegate/reference_bf16 = "
+              f"{ours['tokens_per_s'] / results['reference_bf16']['tokens_per_s']:.2f}x")
     print(f"steps={args.steps} batch={args.batch_size} max_length={args.max_length} threads={args.threads} "
           f"train_rows={data['train_rows']} val_rows={data['val_rows']} (MiniLM, LoRA r16, CPU)")
     for name, r in results.items():

@@ -40,6 +40,7 @@ class LoadedModel:
     task: str
     max_length: int
     device: torch.device
+    dtype: torch.dtype | None = None  # autocast dtype (None: fp32)
 
 
 @dataclass
@@ -81,7 +82,12 @@ def load_model(model_dir: Path, device: str | None = None) -> LoadedModel:
         # Merging removes the LoRA indirection: same outputs, faster inference.
         model = PeftModel.from_pretrained(base_model, model_dir / "adapter").merge_and_unload()
     model.to(dev).eval()
-    return LoadedModel(model, tok, list(labels), cfg["task"], int(cfg.get("max_length", 256)), dev)
+    from tasks.devices import autocast_dtype
+
+    # The same rule as training (``train.precision``): bf16 where the hardware runs it natively, ~2x on
+    # such CPUs. Evaluation scores through this same path, so reported metrics are those of what is served.
+    dtype = autocast_dtype(cfg.get("precision", "auto"), dev)
+    return LoadedModel(model, tok, list(labels), cfg["task"], int(cfg.get("max_length", 256)), dev, dtype)
 
 
 @torch.inference_mode()
@@ -101,7 +107,8 @@ def predict_texts(model: LoadedModel, texts: list[str], batch_size: int = 64) ->
             for r, i in enumerate(idx):
                 ids[r, :len(enc[i])] = torch.tensor(enc[i])
                 mask[r, :len(enc[i])] = 1
-            logits = model.model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
+            with torch.autocast(model.device.type, dtype=model.dtype or torch.float32, enabled=model.dtype is not None):
+                logits = model.model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
             probs[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
     top = probs.argmax(axis=1) if n else np.zeros(0, dtype=int)
     return Predictions(labels=[model.label_names[i] for i in top], confidence=probs.max(axis=1) if n else

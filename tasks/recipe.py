@@ -71,12 +71,10 @@ def _die_with_parent() -> None:
 
 
 def pick_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype; ``auto`` means bf16 where the GPU supports it, plain fp32 on CPU."""
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16
-    if precision == "fp16":
-        return torch.float16
-    return None
+    """Autocast dtype; ``auto`` means bf16 where the hardware runs it natively (GPU, or CPU with AVX512-BF16/AMX)."""
+    from tasks.devices import autocast_dtype
+
+    return autocast_dtype(precision, device)
 
 
 def build_model(cfg: dict, base: str, label_names: list[str], tok, device: torch.device):
