@@ -38,14 +38,17 @@ class MonitorResult(BaseModel):
     report_html: str
     summary: dict
     predictions: str
-    rows: int
+    rows: int  # documents scored (scrubbed, predicted, logged)
+    batch_rows: int | None = None  # documents in the batch (more than ``rows`` when monitor.score_rows sampled)
     event_id: str | None = None
     event_target: str | None = None
 
     def line(self) -> str:
         head = "drift: detected" if self.drift else "drift: none"
         event = f"; event {self.event_id} ({self.event_target})" if self.event_id else ""
-        return f"{head} — {'; '.join(self.reasons)} — report {self.report_html}{event}"
+        scored = f" — scored a sample of {self.rows} of {self.batch_rows} documents" \
+            if self.batch_rows and self.batch_rows > self.rows else ""
+        return f"{head} — {'; '.join(self.reasons)} — report {self.report_html}{scored}{event}"
 
 
 def monitoring_gate(quality: QualityConfig, min_batch_rows: int) -> QualityConfig:
@@ -83,6 +86,16 @@ def ingest_batch(data: DataConfig, batch: str, run_dir: Path) -> DatasetRef:
     raise last or InputError(f"{batch}: could not be read as documents.")
 
 
+@task(name="sample_batch", cache_policy=NONE)
+def sample_batch(dataset: DatasetRef, rows: int | None, run_dir: Path) -> DatasetRef:
+    """The batch itself, or a seeded uniform sample of ``monitor.score_rows`` documents when it is bigger."""
+    from tasks.sampling import sample_dataset
+
+    if rows is None or dataset.rows <= rows:
+        return dataset
+    return sample_dataset(dataset, rows, Path(run_dir) / "scored.parquet")
+
+
 @task(name="log_predictions", cache_policy=NONE)
 def log_predictions(scrubbed: DatasetRef, predictions: Path, store: Path, run_id: str) -> str:
     """Append scrubbed text, prediction, confidence, model version, timestamps to the prediction store."""
@@ -113,7 +126,7 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     """Check a batch of production documents for drift against the champion.
 
     1. resolve the champion (none: stop before reading data)
-    2. ingest the batch behind the relaxed quality gate
+    2. ingest the batch behind the relaxed quality gate (all of it); sample monitor.score_rows if set
     3. scrub PII
     4. predict with the champion and log predictions to the store
     5. profile reference and batch; Evidently drift report + artifacts
@@ -129,7 +142,8 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     run_dir = config.work_path("runs", run_id)
     dataset = ingest_batch(config.data, batch, run_dir)
     quality_gate(dataset, monitoring_gate(config.quality, m.min_batch_rows), run_dir)
-    scrubbed, _ = scrub_pii(dataset, config.pii, run_dir, None)
+    scored = sample_batch(dataset, m.score_rows, run_dir)
+    scrubbed, _ = scrub_pii(scored, config.pii, run_dir, None)
     preds = predict_batch(scrubbed, version, run_dir / "predictions.parquet")
     stored = log_predictions(scrubbed, Path(preds.uri), config.work_path("predictions"), run_id)
     reference = profile_reference(version.local_dir / "reference" / "reference.parquet", version.local_dir / "model",
@@ -143,7 +157,7 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     event = emit_drift_event(config, report, decision, batch, version.version, stored) if decision.drift else None
     return MonitorResult(run_id=run_id, batch=str(Path(batch).resolve()), model_version=version.version,
                          drift=decision.drift, reasons=decision.reasons, report_html=report.html or "",
-                         summary=report.summary(), predictions=stored, rows=scrubbed.rows,
+                         summary=report.summary(), predictions=stored, rows=scrubbed.rows, batch_rows=dataset.rows,
                          event_id=event.id if event else None, event_target=event.target if event else None)
 
 

@@ -47,6 +47,27 @@ def test_prediction_store_rejects_mismatched_ids(tmp_path):
         prediction_rows(_docs(), preds, datetime.now(UTC))
 
 
+def test_sample_dataset_is_seeded_by_the_batch_and_keeps_order(tmp_path):
+    from tasks.pii_stream import describe_parquet
+    from tasks.sampling import sample_dataset
+
+    def dataset(name: str, n: int, offset: int = 0):
+        pd.DataFrame({"id": [f"d{i + offset:05d}" for i in range(n)], "text": [f"note {i + offset}" for i in range(n)],
+                      "label": ["a"] * n}).to_parquet(tmp_path / name)
+        return describe_parquet(tmp_path / name, scrubbed=False)
+
+    big = dataset("big.parquet", 1000)
+    one, two = sample_dataset(big, 100, tmp_path / "s1.parquet"), sample_dataset(big, 100, tmp_path / "s2.parquet")
+    ids = pd.read_parquet(one.uri)["id"].tolist()
+    assert one.rows == 100 and len(set(ids)) == 100 and ids == sorted(ids)  # no repeats, original order
+    assert ids == pd.read_parquet(two.uri)["id"].tolist()  # the same batch gives the same sample
+    assert set(ids) <= set(pd.read_parquet(big.uri)["id"]) and ids != [f"d{i:05d}" for i in range(100)]
+    other = sample_dataset(dataset("other.parquet", 1000, offset=1), 100, tmp_path / "s3.parquet")
+    assert [int(x[1:]) - 1 for x in pd.read_parquet(other.uri)["id"]] != [int(x[1:]) for x in ids]  # another seed
+    small = dataset("small.parquet", 50)
+    assert sample_dataset(small, 100, tmp_path / "s4.parquet") == small and not (tmp_path / "s4.parquet").exists()
+
+
 def test_result_line_is_one_line():
     r = MonitorResult(run_id="r", batch="/b", model_version=1, drift=True, reasons=["x", "y"], report_html="/r.html",
                       summary={}, predictions="/p", rows=3, event_id="e", event_target="server http://h")
@@ -121,10 +142,11 @@ def test_monitor_flags_drift_emits_event_and_stays_quiet_otherwise(champion, tmp
 
     same = write_sample(tmp_path / "same.jsonl", rows=200, seed=42)
     cfg_file = tmp_path / "cfg.yaml"
-    cfg_file.write_text(json.dumps(cfg.model_dump(mode="json")))
+    sampled = cfg.model_copy(update={"monitor": cfg.monitor.model_copy(update={"score_rows": 120})})
+    cfg_file.write_text(json.dumps(sampled.model_dump(mode="json")))
     capsys.readouterr()
     assert cli_monitor(argparse.Namespace(config=str(cfg_file), batch=str(same))) == 0
     lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("drift:")]
     assert len(lines) == 1 and lines[0].startswith("drift: none"), lines
-    assert "drift_report.html" in lines[0]
+    assert "drift_report.html" in lines[0] and "scored a sample of 120 of 200 documents" in lines[0]
     assert len(_events(cfg.model_name)) == 1  # no event for the quiet batch
