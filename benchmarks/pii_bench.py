@@ -149,7 +149,8 @@ def main() -> int:
         print(f"\n== CFPB complaints: {n} docs  Presidio default {n / secs_ca:.1f} docs/s, "
               f"tunegate (pool warm) {n / secs_cb:.1f} docs/s, ratio {secs_ca / secs_cb:.2f}x")
     else:
-        print("\n== CFPB complaints: skipped (../shared/data/cfpb/complaints.csv absent)")
+        why = "--cfpb-docs 0" if CFPB.is_file() else "../shared/data/cfpb/complaints.csv absent"
+        print(f"\n== CFPB complaints: skipped ({why})")
 
     report["loadavg_end"] = os.getloadavg()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

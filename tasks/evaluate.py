@@ -209,6 +209,6 @@ def evaluate_model(model_dir: Path, test: DatasetRef, out: Path, role: str = "ca
     log.info("evaluating %s on %d test documents", role, test.rows)
     report = evaluate_dir(Path(model_dir), test.uri)
     with atomic_file(out) as tmp:
-        tmp.write_text(report.model_dump_json(indent=2))
+        tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     log.info("%s: %s (n=%d)", role, summary_line(report), report.n)
     return report

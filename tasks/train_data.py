@@ -59,10 +59,13 @@ def encode_sft(tok, prompts: list[str], responses: list[str], max_length: int) -
     p_ids = tok([prompt_text(p) for p in prompts], add_special_tokens=True)["input_ids"]
     r_ids = tok(responses, add_special_tokens=False)["input_ids"]
     eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
+    marker = tok(PROMPT_SUFFIX, add_special_tokens=False)["input_ids"]
     ids, labels = [], []
     for p, r in zip(p_ids, r_ids):
         r = r + eos
-        p = p[: max(1, max_length - len(r))]  # keep the answer whole, cut the prompt
+        budget = max(1, max_length - len(r))
+        if len(p) > budget:  # keep the answer whole; cut the document, not the response marker after it
+            p = p[: max(1, budget - len(marker))] + marker
         seq = (p + r)[:max_length]
         ids.append(seq)
         labels.append(([IGNORE] * len(p) + r)[:max_length])

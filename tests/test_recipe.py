@@ -94,6 +94,12 @@ def test_sft_loss_only_on_response(tiny):
         assert labels[: len(ids) - len(answer)] == [td.IGNORE] * (len(ids) - len(answer))
     packed = td.pack(enc, 64)
     assert len(packed.ids) == 1 and packed.ids[0] == enc.ids[0] + enc.ids[1]
+    # a document longer than max_length is cut before the response marker, which the model always sees
+    marker = tok(td.PROMPT_SUFFIX, add_special_tokens=False)["input_ids"]
+    long = td.encode_sft(tok, ["the insured reported smoke damage " * 40], ["fire claim"], 48)
+    ids, labels = long.ids[0], long.targets[0]
+    answer = [x for x in labels if x != td.IGNORE]
+    assert len(ids) == 48 and ids[-len(answer) - len(marker):-len(answer)] == marker
 
 
 def test_length_grouped_batches_cover_rows_once_and_pad_less():
