@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from tasks.errors import ConfigError, InputError
+from tasks.train_data import padded_width
 
 
 def default_base_model() -> str:
@@ -101,7 +102,7 @@ def predict_texts(model: LoadedModel, texts: list[str], batch_size: int = 64) ->
         pad = model.tokenizer.pad_token_id or 0
         for s in range(0, n, batch_size):
             idx = order[s:s + batch_size]
-            width = max(len(enc[i]) for i in idx)
+            width = padded_width(max(len(enc[i]) for i in idx), model.max_length)
             ids = torch.full((len(idx), width), pad, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             for r, i in enumerate(idx):

@@ -236,7 +236,7 @@ def train(args_config: Path) -> None:
     for step in range(start, total):
         sums = [0.0, 0.0, 0.0]  # loss sum, loss count, real tokens
         micro = [{k: v.to(device, non_blocking=True) for k, v in td.collate(enc, next(stream), tok.pad_token_id,
-                                                                                task).items()}
+                                                                                task, t["max_length"]).items()}
                  for _ in range(t["grad_accum"])]
         window = all_sum([float(sum(int((b["labels"] != td.IGNORE).sum()) for b in micro))], world, device)[0]
         for i, batch in enumerate(micro):

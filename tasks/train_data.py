@@ -107,9 +107,20 @@ def batches_per_epoch(n_rows: int, batch_size: int, world: int) -> int:
     return (-(-n_rows // batch_size)) // world
 
 
-def collate(enc: Encoded, idx: list[int], pad_id: int, task: str) -> dict[str, torch.Tensor]:
-    """Pad one batch to its own longest row (dynamic padding)."""
-    width = max(len(enc.ids[i]) for i in idx)
+PAD_MULTIPLE = 16
+
+
+def padded_width(longest: int, limit: int | None = None) -> int:
+    """Batch width: the longest row rounded up to a multiple of 16, never past ``limit``. Few distinct shapes
+    keep oneDNN's per-shape caches bounded (with bf16 on CPU, one shape per length grew memory by ~14 MB
+    each, 2.3 GB to 5.3 GB over a run) at the cost of a few pad tokens."""
+    width = -(-longest // PAD_MULTIPLE) * PAD_MULTIPLE
+    return longest if limit is not None and width > limit else width
+
+
+def collate(enc: Encoded, idx: list[int], pad_id: int, task: str, limit: int | None = None) -> dict[str, torch.Tensor]:
+    """Pad one batch to its own longest row (dynamic padding, rounded up: ``padded_width``)."""
+    width = padded_width(max(len(enc.ids[i]) for i in idx), limit)
     ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(idx), width), dtype=torch.long)
     labels = torch.full((len(idx), width), IGNORE, dtype=torch.long) if task == "causal_lm" else None
