@@ -51,10 +51,24 @@ def _clean_batch(batch: str | None) -> str | None:
     return None if batch is None or batch.strip() in ("", "None", "null") else batch
 
 
+def run_requested_at() -> datetime:
+    """When this flow run was first scheduled. A run held back by the deployment's concurrency limit is
+    rescheduled (``scheduled_start_time`` moves later); ``expected_start_time`` keeps the original time."""
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            expected = client.read_flow_run(current_run.id).expected_start_time
+    except Exception:  # no API (a bare call in a script): the scheduled time is all there is
+        expected = None
+    scheduled = current_run.scheduled_start_time
+    return min(expected, scheduled) if expected is not None else scheduled
+
+
 def request_time(requested_at: str | None, scheduled: datetime) -> datetime:
     """When this retrain was asked for: the drift event's time when a trigger passed it, else the run's
-    scheduled start; never later than the scheduled start. An automation may create the run for an old event
-    after a retrain finished: the event, not the run, is the request the cooldown compares."""
+    first scheduled time; never later than that. An automation may create the run for an old event after a
+    retrain finished: the event, not the run, is the request the cooldown compares."""
     cleaned = _clean_batch(requested_at)
     if cleaned is None:
         return scheduled
@@ -129,7 +143,7 @@ def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "man
     5. when the policy requires approval: pause until a reviewer approves or rejects in the UI
     """
     batch = _clean_batch(batch)
-    asked = request_time(requested_at, current_run.scheduled_start_time)
+    asked = request_time(requested_at, run_requested_at())
     lock_path = config.work_path("retrain.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:

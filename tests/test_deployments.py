@@ -291,18 +291,26 @@ def test_storm_of_drift_events_and_manual_runs_trains_once(live, first_model):
     versions_before, completed_before = live.versions(), len([e for e in _audit(live.cfg) if e["action"] == COMPLETED])
     # The events come from another process, as a monitor's would: Prefect's in-process events worker is a
     # singleton bound to the first API it met (here possibly an earlier test's server) and drops events
-    # silently when that server is gone.
+    # silently when that server is gone. The emitter imports Prefect first and waits: all 55 requests are
+    # then made within a second or two, before the first retrain can finish (a request made after a retrain
+    # completed is a new request, and with this config's zero cooldown it would rightly train again).
     emitter = (
         "import sys\nfrom prefect.events import emit_event\nfrom prefect.events.worker import EventsWorker\n"
+        "print('ready', flush=True)\nsys.stdin.readline()\n"
         f"for i in range(50):\n    emit_event({DRIFT_EVENT!r}, resource={{'prefect.resource.id': "
         f"{model_resource(live.cfg)!r}}}, payload={{'batch': {batch!r}, 'storm': i}})\n"
         "EventsWorker.drain_all()\n"
     )
-    subprocess.run([sys.executable, "-c", emitter], env=live.srv.client_env(), check=True, timeout=300)
+    proc = subprocess.Popen([sys.executable, "-c", emitter], env=live.srv.client_env(), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
     with live.srv.settings(), live.client() as c:
         dep = c.read_deployment_by_name(f"retrain/{live.cfg.name}")
         for i in range(5):
             c.create_flow_run_from_deployment(dep.id, parameters={"batch": batch, "reason": f"manual: storm {i}"})
+    proc.stdin.write("go\n")
+    proc.stdin.close()
+    assert proc.wait(timeout=300) == 0
     runs = live.wait_final(lambda r: r.parameters.get("batch") == batch, n=55, timeout_s=480)
     assert len(runs) == 55
     new_completions = [e for e in _audit(live.cfg) if e["action"] == COMPLETED][completed_before:]
