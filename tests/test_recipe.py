@@ -187,3 +187,23 @@ def test_packaged_minilm_few_steps(tmp_path, tiny):
     one_by_one = [predict_texts(model, [t]).probs[0] for t in texts]
     assert preds.probs.shape == (3, 4) and preds.label_names == ["fire", "motor", "storm", "theft"]
     assert all(torch.allclose(torch.tensor(p), torch.tensor(q), atol=1e-4) for p, q in zip(preds.probs, one_by_one))
+
+
+def test_precision_auto_is_bf16_only_where_the_hardware_has_it(monkeypatch):
+    from tasks import devices
+
+    cpu = torch.device("cpu")
+    assert devices.autocast_dtype("fp32", cpu) is None and devices.autocast_dtype("bf16", cpu) is torch.bfloat16
+    assert devices.autocast_dtype("fp16", cpu) is torch.float16
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
+    assert devices.autocast_dtype("auto", cpu) is None  # emulated bf16 is slower than fp32
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
+    assert devices.autocast_dtype("auto", cpu) is torch.bfloat16
+
+
+def test_batches_pad_to_a_multiple_of_16_within_the_limit():
+    assert [td.padded_width(n) for n in (1, 16, 17, 250)] == [16, 16, 32, 256]
+    assert td.padded_width(45, limit=48) == 48 and td.padded_width(50, limit=50) == 50
+    enc = td.Encoded(ids=[[5] * 20, [6] * 3], targets=[0, 1])
+    batch = td.collate(enc, [0, 1], pad_id=0, task="classification")
+    assert batch["input_ids"].shape == (2, 32) and int(batch["attention_mask"].sum()) == 23
