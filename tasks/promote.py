@@ -13,6 +13,7 @@ from tasks.config import PromotionPolicy
 from tasks.evaluate import EvalReport
 
 LOWER_IS_BETTER = frozenset({"ece", "perplexity"})
+CLASS_METRICS = frozenset({"accuracy", "macro_f1"})
 
 
 class Decision(BaseModel):
@@ -62,12 +63,28 @@ def _check_classes(candidate: EvalReport, champion: EvalReport, max_drop: float)
     return ok, reasons
 
 
+def _check_collapse(candidate: EvalReport) -> tuple[bool, list[str]]:
+    """A classifier that gives every test document the same class has learnt nothing but the class prior."""
+    if not candidate.confusion or sum(1 for s in candidate.per_class.values() if s.get("support", 0) > 0) < 2:
+        return True, []
+    predicted = [sum(col) for col in zip(*candidate.confusion)]
+    used = [candidate.labels[i] for i, c in enumerate(predicted) if c > 0]
+    if len(used) == 1:
+        return False, [f"collapsed: the candidate predicts '{used[0]}' for all {candidate.n} test documents "
+                       "(it learnt only the class prior; lower train.learning_rate or train longer)"]
+    return True, []
+
+
 def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy: PromotionPolicy) -> Decision:
-    """Promote only if floors hold, the primary metric beats the champion by the margin, and no class regresses."""
+    """Promote only if the candidate is not collapsed onto one class, floors hold, the primary metric beats the
+    champion by the margin, and no class regresses."""
     metric = policy.primary_metric
     cand = candidate.metric(metric)
     champ = champion.metric(metric) if champion is not None else None
-    ok, reasons = _check_floors(candidate, policy.floors)
+    # Judged on class metrics, a single-class candidate is rejected; a causal LM judged on perplexity is not.
+    ok, reasons = _check_collapse(candidate) if metric in CLASS_METRICS else (True, [])
+    floors_ok, floor_reasons = _check_floors(candidate, policy.floors)
+    ok, reasons = ok and floors_ok, reasons + floor_reasons
     if cand is None:
         ok = False
         reasons.append(f"primary metric '{metric}' missing from the candidate's evaluation")

@@ -10,13 +10,13 @@ from tasks.evaluate import EvalReport
 from tasks.promote import Decision, apply, decide_promotion
 
 
-def report(macro_f1=0.8, per_class=None, **kw) -> EvalReport:
+def report(macro_f1=0.8, per_class=None, confusion=None, **kw) -> EvalReport:
     per_class = per_class or {"a": 0.8, "b": 0.8}
     return EvalReport(
         accuracy=kw.pop("accuracy", macro_f1),
         macro_f1=macro_f1,
         per_class={k: {"precision": v, "recall": v, "f1": v, "support": 10} for k, v in per_class.items()},
-        confusion=[[10, 0], [0, 10]],
+        confusion=confusion or [[10 if i == j else 0 for j in range(len(per_class))] for i in range(len(per_class))],
         labels=list(per_class),
         ece=kw.pop("ece", 0.05),
         n=20,
@@ -49,6 +49,13 @@ POLICY = PromotionPolicy(primary_metric="macro_f1", min_improvement=0.01, floors
         (report(0.84, {"a": 0.92, "b": 0.76}), report(0.80, {"a": 0.8, "b": 0.8}), POLICY, True, "no class F1"),
         # a class the candidate lost entirely counts as F1 0
         (report(0.90, {"a": 0.9}), report(0.80, {"a": 0.8, "b": 0.8}), POLICY, False, "class b"),
+        # a candidate that predicts one class for every document is rejected even with no floors or champion
+        (report(0.33, {"a": 0.67, "b": 0.0}, confusion=[[10, 0], [10, 0]]), None, PromotionPolicy(floors={}), False,
+         "collapsed: the candidate predicts 'a' for all 20"),
+        (report(0.6, {"a": 0.7, "b": 0.5}, confusion=[[9, 1], [7, 3]]), None, PromotionPolicy(floors={}), True,
+         "no champion yet"),
+        (report(0.33, {"a": 0.67, "b": 0.0}, confusion=[[10, 0], [10, 0]], perplexity=3.0), None,
+         PromotionPolicy(primary_metric="perplexity", floors={}), True, "no champion yet"),
         # missing metrics
         (report(0.9), None, PromotionPolicy(primary_metric="rouge_l", floors={}), False, "missing"),
         (report(0.9), None, PromotionPolicy(floors={"perplexity": 20.0}), False, "no 'perplexity'"),
