@@ -131,8 +131,16 @@ def lr_lambda(warmup: int, total: int):
 
 
 # ---- train -------------------------------------------------------------------------------------------
-def forward_loss(model, batch: dict, task: str, dtype):
-    """(summed loss, count, logits) so that accumulation and ranks can be averaged by count."""
+def balanced_weights(targets: list[int], classes: int) -> torch.Tensor:
+    """rows / (classes × rows of each class); a class absent from the training rows gets weight 1."""
+    counts = torch.bincount(torch.tensor(targets, dtype=torch.long), minlength=classes).double()
+    weights = counts.sum() / (classes * counts.clamp(min=1))
+    return torch.where(counts > 0, weights, torch.ones_like(weights)).float()
+
+
+def forward_loss(model, batch: dict, task: str, dtype, weight: torch.Tensor | None = None):
+    """(summed loss, count, logits) so that accumulation and ranks can be averaged by count. With class
+    weights the sum is weighted; balanced weights average 1 over the training rows, so the count still fits."""
     with torch.autocast(batch["input_ids"].device.type, dtype=dtype, enabled=dtype is not None):
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     if task == "classification":
@@ -140,7 +148,7 @@ def forward_loss(model, batch: dict, task: str, dtype):
     else:
         logits, labels = logits[:, :-1], batch["labels"][:, 1:]
     loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1),
-                                             ignore_index=td.IGNORE, reduction="sum")
+                                             weight=weight, ignore_index=td.IGNORE, reduction="sum")
     return loss, int((labels != td.IGNORE).sum()), logits
 
 
@@ -202,6 +210,9 @@ def train(args_config: Path) -> None:
                else td.encode_sft(tok, vx, vy, t["max_length"]))
     del texts, targets  # nothing below needs raw text
 
+    class_weight = None
+    if task == "classification" and t.get("class_weights", "none") == "balanced":
+        class_weight = balanced_weights(enc.targets, len(label_names)).to(device)
     model, arch = build_model(cfg, base, label_names, tok, device)
     core = model
     sharded = t["fsdp"] and world > 1
@@ -243,7 +254,7 @@ def train(args_config: Path) -> None:
             sync = i == len(micro) - 1 or world == 1 or t["fsdp"]
             ctx = model.no_sync() if not sync and hasattr(model, "no_sync") else _null()
             with ctx:
-                loss, n, _ = forward_loss(model, batch, task, dtype)
+                loss, n, _ = forward_loss(model, batch, task, dtype, class_weight)
                 # DDP averages gradients over ranks, so scale by world/window to get the global mean.
                 (loss * world / max(window, 1)).backward()
             sums[0] += float(loss.detach())
@@ -275,6 +286,8 @@ def train(args_config: Path) -> None:
                "final_loss": history[-1]["loss"] if history else None, "loss_curve": history,
                "peak_memory_mb": peak_memory_mb(device), "precision": str(dtype or "fp32"),
                "device": device.type}
+    if class_weight is not None:
+        metrics["class_weights"] = {n: round(float(w), 4) for n, w in zip(label_names, class_weight.tolist())}
     if val is not None and (rank == 0 or t["fsdp"]):
         metrics.update(evaluate(model if t["fsdp"] else core, val, task, dtype, device, tok.pad_token_id,
                                 t["batch_size"] * 2))

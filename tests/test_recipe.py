@@ -207,3 +207,45 @@ def test_batches_pad_to_a_multiple_of_16_within_the_limit():
     enc = td.Encoded(ids=[[5] * 20, [6] * 3], targets=[0, 1])
     batch = td.collate(enc, [0, 1], pad_id=0, task="classification")
     assert batch["input_ids"].shape == (2, 32) and int(batch["attention_mask"].sum()) == 23
+
+
+def test_balanced_class_weights_average_one_over_the_rows():
+    from tasks.recipe import balanced_weights
+
+    w = balanced_weights([0, 0, 0, 1], 2)
+    assert torch.allclose(w, torch.tensor([4 / 6, 4 / 2]))
+    assert float((w[torch.tensor([0, 0, 0, 1])]).mean()) == pytest.approx(1.0)
+    assert balanced_weights([0, 1], 3)[2] == 1.0  # a class with no training rows is not divided by zero
+
+
+def test_weighted_loss_counts_minority_mistakes_more():
+    from tasks.recipe import forward_loss
+
+    class Fixed(torch.nn.Module):  # logits that favour class 0 for every row
+        def forward(self, input_ids, attention_mask):
+            return type("Out", (), {"logits": torch.tensor([[2.0, 0.0]]).repeat(len(input_ids), 1)})()
+
+    batch = {"input_ids": torch.zeros(4, 3, dtype=torch.long), "attention_mask": torch.ones(4, 3),
+             "labels": torch.tensor([0, 0, 0, 1])}
+    plain, n, _ = forward_loss(Fixed(), batch, "classification", None)
+    weighted, n_w, _ = forward_loss(Fixed(), batch, "classification", None, torch.tensor([4 / 6, 2.0]))
+    assert n == n_w == 4 and float(weighted) > float(plain)  # the one minority row is the costly mistake
+
+
+def test_recipe_trains_with_balanced_class_weights_on_imbalanced_rows(tmp_path):
+    import pandas as pd
+
+    df = toy_claims(240)
+    keep = {"fire": 120, "motor": 30, "storm": 15, "theft": 15}
+    df = pd.concat([df[df.label == k].head(n) for k, n in keep.items()])
+    df.to_parquet(tmp_path / "ds.parquet")
+    split = write_split(DatasetRef(uri=str(tmp_path / "ds.parquet"), sha256="s", rows=len(df), columns={}),
+                        0.2, 0.15, 13, tmp_path / "split")
+    out = _run(tmp_path, split, base_model=str(tiny_bert(tmp_path / "bert")), max_steps=3, checkpoint_every=1000,
+               class_weights="balanced")
+    counts = pd.read_parquet(split.train.uri)["label"].value_counts()
+    expected = {k: round(counts.sum() / (len(counts) * v), 4) for k, v in counts.items()}
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["class_weights"] == pytest.approx(expected, abs=1e-4)
+    assert m["class_weights"]["storm"] > 1 > m["class_weights"]["fire"]
+    assert json.loads((out / "train_config.json").read_text())["class_weights"] == "balanced"
