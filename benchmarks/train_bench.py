@@ -61,6 +61,7 @@ def run_reference(args, data: dict) -> dict:
         DataCollatorWithPadding,
         Trainer,
         TrainingArguments,
+        set_seed,
     )
 
     from tasks.predict import default_base_model
@@ -77,6 +78,7 @@ def run_reference(args, data: dict) -> dict:
         return ds.map(lambda b: tok(b["text"], truncation=True, max_length=args.max_length), batched=True,
                       remove_columns=["text"])
 
+    set_seed(args.seed)  # the head and LoRA are initialised here, before Trainer seeds anything
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=len(labels), local_files_only=True)
     model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=16, lora_alpha=32, lora_dropout=0.05,
                                              target_modules=TARGETS))
@@ -92,7 +94,7 @@ def run_reference(args, data: dict) -> dict:
                               per_device_eval_batch_size=args.batch_size * 2, max_steps=args.steps,
                               learning_rate=args.lr, weight_decay=0.01, warmup_steps=max(1, int(args.steps * 0.06)),
                               lr_scheduler_type="linear", max_grad_norm=1.0, logging_steps=10, save_strategy="no",
-                              report_to=[], seed=42, use_cpu=True, dataloader_num_workers=0,
+                              report_to=[], seed=args.seed, use_cpu=True, dataloader_num_workers=0,
                               bf16=args.side == "reference_bf16")
     trainer = Trainer(model=model, args=targs, train_dataset=encode(train), data_collator=collate)
     t0 = time.perf_counter()
@@ -111,7 +113,7 @@ def run_tunegate(args, data: dict) -> dict:
     from tasks.predict import default_base_model
 
     train = TrainConfig(max_length=args.max_length, batch_size=args.batch_size, learning_rate=args.lr,
-                        max_steps=args.steps, checkpoint_every=10**6, warmup_ratio=0.06, weight_decay=0.01,
+                        max_steps=args.steps, checkpoint_every=10**6, warmup_ratio=0.06, weight_decay=0.01, seed=args.seed,
                         lora=LoraConfig(r=16, alpha=32, dropout=0.05, target_modules=TARGETS))
     work = Path(tempfile.mkdtemp())
     cfg = {"train": train.model_dump(mode="json"), "base_model": default_base_model(), "train_file": data["train"],
@@ -135,6 +137,7 @@ def main() -> int:
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=42, help="training seed of both sides (init of LoRA and head, batch order)")
     ap.add_argument("--bf16-reference", action="store_true",
                     help="also run the reference with TrainingArguments(bf16=True): how much of the gap is precision")
     ap.add_argument("--side", choices=["reference", "reference_bf16", "tunegate"], help=argparse.SUPPRESS)
