@@ -114,6 +114,7 @@ def run_tunegate(args, data: dict) -> dict:
 
     train = TrainConfig(max_length=args.max_length, batch_size=args.batch_size, learning_rate=args.lr,
                         max_steps=args.steps, checkpoint_every=10**6, warmup_ratio=0.06, weight_decay=0.01, seed=args.seed,
+                        precision=args.precision,
                         lora=LoraConfig(r=16, alpha=32, dropout=0.05, target_modules=TARGETS))
     work = Path(tempfile.mkdtemp())
     cfg = {"train": train.model_dump(mode="json"), "base_model": default_base_model(), "train_file": data["train"],
@@ -137,6 +138,7 @@ def main() -> int:
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="tunegate's train.precision")
     ap.add_argument("--seed", type=int, default=42, help="training seed of both sides (init of LoRA and head, batch order)")
     ap.add_argument("--bf16-reference", action="store_true",
                     help="also run the reference with TrainingArguments(bf16=True): how much of the gap is precision")
