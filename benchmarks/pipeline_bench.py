@@ -143,7 +143,8 @@ def main() -> int:
     if not args.skip_sample:
         figures["sample"] = {"rows": args.rows, **run_once(sample_config(work, args.rows, args.max_steps))}
     if args.cfpb:
-        figures["cfpb"] = run_once(cfpb_config(work, args.max_steps, args.cfpb_learning_rate, args.cfpb_class_weights)) if CFPB.is_file() else "skipped: file absent"
+        figures["cfpb"] = (run_once(cfpb_config(work, args.max_steps, args.cfpb_learning_rate, args.cfpb_class_weights))
+                           if CFPB.is_file() else "skipped: file absent")
     text = json.dumps(figures, indent=2)
     print(text)
     if args.out:

@@ -235,8 +235,8 @@ def test_weighted_loss_counts_minority_mistakes_more():
 def test_recipe_trains_with_balanced_class_weights_on_imbalanced_rows(tmp_path):
     import pandas as pd
 
-    df = toy_claims(240)
-    keep = {"fire": 120, "motor": 30, "storm": 15, "theft": 15}
+    df = toy_claims(240)  # 60 rows per class
+    keep = {"fire": 60, "motor": 30, "storm": 15, "theft": 15}
     df = pd.concat([df[df.label == k].head(n) for k, n in keep.items()])
     df.to_parquet(tmp_path / "ds.parquet")
     split = write_split(DatasetRef(uri=str(tmp_path / "ds.parquet"), sha256="s", rows=len(df), columns={}),
