@@ -114,7 +114,7 @@ def run_tunegate(args, data: dict) -> dict:
 
     train = TrainConfig(max_length=args.max_length, batch_size=args.batch_size, learning_rate=args.lr,
                         max_steps=args.steps, checkpoint_every=10**6, warmup_ratio=0.06, weight_decay=0.01, seed=args.seed,
-                        precision=args.precision,
+                        precision=args.precision, length_group=args.group,
                         lora=LoraConfig(r=16, alpha=32, dropout=0.05, target_modules=TARGETS))
     work = Path(tempfile.mkdtemp())
     cfg = {"train": train.model_dump(mode="json"), "base_model": default_base_model(), "train_file": data["train"],
@@ -139,6 +139,8 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="tunegate's train.precision")
+    ap.add_argument("--group", type=int, default=8, help="tunegate's train.length_group (1 = random batches)")
+    ap.add_argument("--only", choices=["tunegate"], help="ablations: run tunegate's side alone (no ratio)")
     ap.add_argument("--seed", type=int, default=42, help="training seed of both sides (init of LoRA and head, batch order)")
     ap.add_argument("--bf16-reference", action="store_true",
                     help="also run the reference with TrainingArguments(bf16=True): how much of the gap is precision")
@@ -155,7 +157,8 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="train-bench-"))
     data = prepare(folder, args.val_rows, args.train_rows)
     results = {}
-    for side in ("reference", *(["reference_bf16"] if args.bf16_reference else []), "tunegate"):
+    sides = ("tunegate",) if args.only else ("reference", *(["reference_bf16"] if args.bf16_reference else []), "tunegate")
+    for side in sides:
         cmd = [sys.executable, __file__, "--side", side, "--data", json.dumps(data)] + sys.argv[1:]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         t0 = time.perf_counter()
@@ -166,7 +169,13 @@ def main() -> int:
             print(proc.stdout[-2000:], proc.stderr[-4000:])
             return 1
         results[side] = json.loads(line[7:])
-    ref, ours = results["reference"], results["tunegate"]
+    ours = results["tunegate"]
+    if args.only:
+        print(f"tunegate alone: tokens/s {ours['tokens_per_s']:.1f}  val acc {ours['val_accuracy']:.4f}  "
+              f"(group {args.group}, seed {args.seed})")
+        print(json.dumps(results))
+        return 0
+    ref = results["reference"]
     if "reference_bf16" in results:
         print(f"ratio tokens/s tunegate/reference_bf16 = "
               f"{ours['tokens_per_s'] / results['reference_bf16']['tokens_per_s']:.2f}x")

@@ -130,6 +130,9 @@ class TrainConfig(_Stage):
     gradient_checkpointing: bool = False
     fsdp: bool = False
     packing: bool = True  # causal LM only
+    # Batches are cut from windows of length_group × batch_size shuffled rows sorted by length: a wider window
+    # pads less (faster), a narrower one keeps batches closer to random (1 = plain random batches).
+    length_group: int = Field(8, ge=1)
     nproc_per_node: int | Literal["auto"] = "auto"
     nnodes: int = Field(1, ge=1)
     rdzv_endpoint: str | None = None

@@ -239,7 +239,8 @@ def train(args_config: Path) -> None:
         f"rows={len(enc.ids)} steps={total} start={start} "
         f"trainable={sum(p.numel() for p in params)}", rank)
 
-    stream = td.micro_batches(enc, t["batch_size"], t["seed"], world, rank, skip=start * t["grad_accum"])
+    stream = td.micro_batches(enc, t["batch_size"], t["seed"], world, rank, skip=start * t["grad_accum"],
+                              group=t.get("length_group", 8))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model.train()

@@ -113,6 +113,21 @@ def test_length_grouped_batches_cover_rows_once_and_pad_less():
     assert td.epoch_batches(lengths, 16, 3, 1, 1, 0) != td.epoch_batches(lengths, 16, 3, 0, 1, 0)
 
 
+def test_length_group_trades_padding_for_randomness():
+    lengths = [int(x) for x in torch.randint(5, 250, (2048,), generator=torch.Generator().manual_seed(1))]
+
+    def padded(group):
+        batches = td.epoch_batches(lengths, 8, seed=3, epoch=0, world=1, rank=0, group=group)
+        assert sorted(i for b in batches for i in b) == list(range(2048))
+        return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+    # group 1 is plain random batches; each wider window pads less
+    assert padded(64) < padded(8) < padded(1)
+    assert padded(1) > 1.3 * padded(8)
+    stream = td.micro_batches(td.Encoded([[1] * n for n in lengths], [0] * 2048), 8, 3, 1, 0, skip=0, group=8)
+    assert next(stream) == td.epoch_batches(lengths, 8, 3, 0, 1, 0, group=8)[0]
+
+
 def test_micro_batches_resume_at_position():
     enc = td.Encoded([[1] * (i % 7 + 1) for i in range(50)], [0] * 50)
     full = td.micro_batches(enc, 8, seed=1, world=1, rank=0, skip=0)
