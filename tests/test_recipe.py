@@ -67,8 +67,10 @@ def test_classification_lora_outputs(tmp_path, tiny):
 
 @pytest.mark.slow
 def test_full_finetune_learns(tmp_path, tiny):
+    # Full fine-tuning of a random tiny BERT is fragile at 5e-3 (seed 42: 0.50; seeds 1, 7: 1.00, 0.97);
+    # 2e-3 learns with all three (0.75, 1.00, 1.00).
     out = _run(tmp_path, tiny["split"], base_model=str(tiny["bert"]), method="full", epochs=12,
-               learning_rate=5e-3, checkpoint_every=1000)
+               learning_rate=2e-3, checkpoint_every=1000)
     m = json.loads((out / "metrics.json").read_text())
     assert m["loss_curve"][-1]["loss"] < m["loss_curve"][0]["loss"]
     assert m["val_accuracy"] >= 0.6  # chance is 0.25
