@@ -10,6 +10,9 @@ Trainer with ``bf16=True``, to show how much of the gap is precision and how muc
 
     .venv/bin/python benchmarks/train_bench.py [--steps 30 --batch-size 8 --val-rows 300 --threads 2]
     .venv/bin/python benchmarks/train_bench.py --steps 120 --bf16-reference
+    .venv/bin/python benchmarks/train_bench.py --steps 374 --val-rows 748 --lr 5e-4 --seed 1   # one epoch
+    .venv/bin/python benchmarks/train_bench.py --steps 374 --val-rows 748 --lr 5e-4 --only tunegate --group 1
+      (ablation: tunegate alone with random batches; --group sets train.length_group, default 8)
 """
 
 from __future__ import annotations
