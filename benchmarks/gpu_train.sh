@@ -59,6 +59,7 @@ train = {"task": "causal_lm", "method": "lora", "lora": {"r": 16, "alpha": 32, "
          "max_length": seq, "batch_size": batch, "grad_accum": 1, "learning_rate": 1e-4, "weight_decay": 0.0,
          "warmup_ratio": 0.0, "epochs": 1, "max_steps": steps, "checkpoint_every": 10**6,
          "precision": "fp32" if dry else "bf16", "gradient_checkpointing": False, "fsdp": False, "packing": True,
+         "length_group": 8,
          "seed": 42}
 run = {"train": train, "base_model": str(model_dir), "train_file": str(work / "train.parquet"), "val_file": None,
        "ckpt_dir": str(work / "ckpt"), "stage_dir": str(work / "stage")}

@@ -133,6 +133,8 @@ def run_tunegate(args, data: dict) -> dict:
 
 
 def main() -> int:
+    from tasks.config import TrainConfig
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=8)
@@ -142,7 +144,8 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="tunegate's train.precision")
-    ap.add_argument("--group", type=int, default=8, help="tunegate's train.length_group (1 = random batches)")
+    ap.add_argument("--group", type=int, default=TrainConfig.model_fields["length_group"].default,
+                    help="tunegate's train.length_group (1 = random batches)")
     ap.add_argument("--only", choices=["tunegate"], help="ablations: run tunegate's side alone (no ratio)")
     ap.add_argument("--seed", type=int, default=42, help="training seed of both sides (init of LoRA and head, batch order)")
     ap.add_argument("--bf16-reference", action="store_true",

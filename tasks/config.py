@@ -132,7 +132,7 @@ class TrainConfig(_Stage):
     packing: bool = True  # causal LM only
     # Batches are cut from windows of length_group × batch_size shuffled rows sorted by length: a wider window
     # pads less (faster), a narrower one keeps batches closer to random (1 = plain random batches).
-    length_group: int = Field(8, ge=1)
+    length_group: int = Field(8, ge=1)  # = train_data.LENGTH_GROUP (config stays free of torch)
     nproc_per_node: int | Literal["auto"] = "auto"
     nnodes: int = Field(1, ge=1)
     rdzv_endpoint: str | None = None

@@ -240,7 +240,7 @@ def train(args_config: Path) -> None:
         f"trainable={sum(p.numel() for p in params)}", rank)
 
     stream = td.micro_batches(enc, t["batch_size"], t["seed"], world, rank, skip=start * t["grad_accum"],
-                              group=t.get("length_group", 8))
+                              group=t["length_group"])
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model.train()

@@ -90,8 +90,11 @@ def pack(enc: Encoded, max_length: int) -> Encoded:
     return Encoded(ids, labels)
 
 
+LENGTH_GROUP = 8  # the default of train.length_group
+
+
 def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int, world: int, rank: int,
-                  group: int = 8) -> list[list[int]]:
+                  group: int = LENGTH_GROUP) -> list[list[int]]:
     """This rank's batches for one epoch: shuffle, sort within mega-batches by length, shuffle batches."""
     g = torch.Generator().manual_seed(seed * 1000 + epoch)
     order = torch.randperm(len(lengths), generator=g).tolist()
@@ -138,7 +141,8 @@ def collate(enc: Encoded, idx: list[int], pad_id: int, task: str, limit: int | N
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def micro_batches(enc: Encoded, batch_size: int, seed: int, world: int, rank: int, skip: int, group: int = 8):
+def micro_batches(enc: Encoded, batch_size: int, seed: int, world: int, rank: int, skip: int,
+                  group: int = LENGTH_GROUP):
     """Endless stream of this rank's batches across epochs, starting after ``skip`` of them (resume)."""
     lengths = [len(x) for x in enc.ids]
     per_epoch = batches_per_epoch(len(lengths), batch_size, world)

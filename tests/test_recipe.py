@@ -131,6 +131,7 @@ def test_length_group_trades_padding_for_randomness():
     first = [next(stream) for _ in range(5)]
     assert first == td.epoch_batches(lengths, 8, 3, 0, 1, 0, group=2)[:5]
     assert first != td.epoch_batches(lengths, 8, 3, 0, 1, 0)[:5]
+    assert TrainConfig().length_group == td.LENGTH_GROUP  # the config's default is the data module's
 
 
 def test_micro_batches_resume_at_position():
