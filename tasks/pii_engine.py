@@ -30,12 +30,11 @@ from tasks.pii_ops import needs_key, operator_for, replacement, resolve_pseudony
 from tasks.recognizers import build_recognizers
 from tasks.recognizers.person_cue import plausible_name
 
-ENTITIES = (
-    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "UK_POSTCODE", "STREET_ADDRESS", "DATE_OF_BIRTH", "UK_NINO",
-    "UK_NHS", "IBAN_CODE", "UK_SORT_CODE", "UK_BANK_ACCOUNT", "CREDIT_CARD", "UK_PASSPORT",
-    "UK_DRIVING_LICENCE", "UK_VEHICLE_REGISTRATION", "IP_ADDRESS", "POLICY_NUMBER", "CLAIM_REFERENCE",
-    "CUSTOMER_REFERENCE",
-)
+from tasks.recognizers import PATTERN_RECOGNIZERS  # noqa: E402
+
+# Every entity type a recognizer can report (whatever the locales), plus the config's reference names.
+ENTITIES = tuple(dict.fromkeys(["PERSON", *(cls.ENTITY for cls in PATTERN_RECOGNIZERS),
+                                "POLICY_NUMBER", "CLAIM_REFERENCE", "CUSTOMER_REFERENCE"]))
 
 
 # Presidio logs the words around each match at DEBUG ("Context list is: ..."): raw personal data. These
@@ -188,7 +187,8 @@ class Scrubber:
         engine.nlp = {"en": self.nlp}
         registry = RecognizerRegistry(supported_languages=["en"])
         registry.add_recognizer(SpacyRecognizer(supported_entities=["PERSON"]))
-        for r in build_recognizers([(r.entity, r.pattern, r.context, r.score) for r in pii.references]):
+        for r in build_recognizers([(r.entity, r.pattern, r.context, r.score) for r in pii.references],
+                                   locales=pii.locales):
             registry.add_recognizer(r)
         self.engine = engine
         self.analyzer = AnalyzerEngine(

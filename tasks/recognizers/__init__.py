@@ -34,8 +34,16 @@ PATTERN_RECOGNIZERS = (
 )
 
 
-def build_recognizers(references: list[tuple[str, str, list[str], float]] = ()) -> list[EntityRecognizer]:
-    """All of tunegate's recognizers plus one per configured reference (entity, pattern, context, score)."""
-    out: list[EntityRecognizer] = [cls() for cls in PATTERN_RECOGNIZERS]
+def in_locales(cls: type, locales: tuple[str, ...] | list[str]) -> bool:
+    """A recognizer class runs when it has no ``LOCALE`` (locale-free) or its locale is enabled."""
+    return getattr(cls, "LOCALE", None) in (None, *locales)
+
+
+def build_recognizers(references: list[tuple[str, str, list[str], float]] = (),
+                      locales: tuple[str, ...] | list[str] = ("uk", "us", "eu")) -> list[EntityRecognizer]:
+    """tunegate's recognizers for the enabled locales plus one per configured reference (entity, pattern,
+    context, score). A class with ``TAKES_LOCALES`` gets the locales (e.g. the phone recognizer's regions)."""
+    out: list[EntityRecognizer] = [cls(locales=tuple(locales)) if getattr(cls, "TAKES_LOCALES", False) else cls()
+                                   for cls in PATTERN_RECOGNIZERS if in_locales(cls, locales)]
     out += [reference_recognizer(*ref) for ref in references]
     return out

@@ -6,6 +6,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 
 
 class TgUkBankAccountRecognizer(PatternRecognizer):
+    LOCALE = "uk"
     ENTITY = "UK_BANK_ACCOUNT"
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("account", r"(?<![\d-])\d{8}(?![\d-])", 0.1)]
     CONTEXT: ClassVar[list[str]] = ["account", "acct", "a/c", "bank", "sort", "refund", "settlement", "pay"]

@@ -6,6 +6,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 
 
 class TgUkDrivingLicenceRecognizer(PatternRecognizer):
+    LOCALE = "uk"
     ENTITY = "UK_DRIVING_LICENCE"
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("dvla", r"\b[A-Z9]{5}\d[0156]\d[0-3]\d\d[A-Z9]{2}\d[A-Z]{2}(?: ?\d{2})?\b", 0.6),

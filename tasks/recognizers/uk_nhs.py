@@ -21,6 +21,7 @@ def nhs_valid(text: str) -> bool:
 
 
 class TgUkNhsRecognizer(PatternRecognizer):
+    LOCALE = "uk"
     ENTITY = "UK_NHS"
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("nhs", r"(?<![\d+-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d-])", 0.3)]
     CONTEXT: ClassVar[list[str]] = ["nhs", "health", "patient", "gp", "hospital"]

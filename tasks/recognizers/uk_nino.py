@@ -9,6 +9,7 @@ _INVALID_PREFIXES = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
 
 
 class TgUkNinoRecognizer(PatternRecognizer):
+    LOCALE = "uk"
     ENTITY = "UK_NINO"
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("nino", r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.5),

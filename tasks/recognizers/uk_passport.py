@@ -6,6 +6,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 
 
 class TgUkPassportRecognizer(PatternRecognizer):
+    LOCALE = "uk"
     ENTITY = "UK_PASSPORT"
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("passport", r"(?<![\d-])\d{9}(?![\d-])", 0.1)]
     CONTEXT: ClassVar[list[str]] = ["passport", "travel document"]

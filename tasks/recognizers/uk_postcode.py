@@ -6,6 +6,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 
 
 class TgUkPostcodeRecognizer(PatternRecognizer):
+    LOCALE = "uk"
     ENTITY = "UK_POSTCODE"
     # Presidio's own scores 0.1, so below common thresholds every postcode survives.
     PATTERNS: ClassVar[list[Pattern]] = [

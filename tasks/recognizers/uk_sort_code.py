@@ -6,6 +6,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 
 
 class TgUkSortCodeRecognizer(PatternRecognizer):
+    LOCALE = "uk"
     ENTITY = "UK_SORT_CODE"
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("sort_dashed", r"(?<![\d/.-])\d{2}-\d{2}-\d{2}(?![\d/.-])", 0.4),

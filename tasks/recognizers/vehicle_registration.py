@@ -6,6 +6,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 
 
 class TgVehicleRegistrationRecognizer(PatternRecognizer):
+    LOCALE = "uk"
     ENTITY = "UK_VEHICLE_REGISTRATION"
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("current", r"\b[A-Z]{2}\d{2} ?[A-Z]{3}\b", 0.5),
