@@ -286,6 +286,7 @@ def _version_tags(cfg, dataset, evidence, code, base_model, trigger, run_id, dec
     ev = evidence.model_dump(mode="json") if evidence is not None else {}
     pii = {k: ev.get(k) for k in ("docs", "docs_touched", "residual_count", "residual_rate", "passed")}
     pii["entities_replaced"] = sum((ev.get("counts_by_entity") or {}).values())
+    pii["estimated_recall"] = (ev.get("estimated_recall") or {}).get("_overall", {}).get("recall")
     return {"dataset_sha256": dataset.sha256, "config_sha256": cfg.digest(), "code_version": code,
             "base_model": base_model, "task": cfg.train.task, "trigger": trigger, "tunegate_run_id": run_id,
             "pii_evidence": json.dumps(pii, sort_keys=True), "decision": "promote" if decision.promote else "reject"}

@@ -98,6 +98,10 @@ class PiiConfig(_Stage):
     references: list[ReferencePattern] = []
     keep: KeepList = KeepList()
     residual_max_rate: float = Field(0.001, ge=0, le=1)
+    # Per-run recall estimate: seeded synthetic identifiers inserted into copies of this many documents
+    # (0: off); the copies stay in memory. min_estimated_recall gates the run on the overall estimate.
+    estimate_docs: int = Field(200, ge=0)
+    min_estimated_recall: float | None = Field(None, ge=0, le=1)
     workers: int | Literal["auto"] = "auto"
     batch_size: int = Field(64, ge=1)
 

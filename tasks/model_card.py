@@ -117,7 +117,20 @@ def _data_section(f: CardFacts) -> str:
              _int((f.pii.get("metrics_by_entity") or {}).get(e, {}).get("support"))]
             for e, n in sorted((f.pii.get("counts_by_entity") or {}).items())]),
         "", "Recall and precision are measured against a ground-truth sidecar where one exists (– otherwise).",
+        "", _estimate_lines(f.pii),
     ])
+
+
+def _estimate_lines(pii: dict) -> str:
+    est = pii.get("estimated_recall") or {}
+    if not est:
+        return "Estimated recall on this data: not measured (pii.estimate_docs: 0)."
+    overall = est.get("_overall", {})
+    rows = [[e, _int(m.get("inserted")), _num(m.get("recall"))] for e, m in sorted(est.items()) if not e.startswith("_")]
+    return "\n".join([
+        f"Estimated recall on this data: **{_num(overall.get('recall'))}** over {overall.get('inserted', 0)} synthetic "
+        "identifiers inserted into copies of a seeded sample of these documents (the copies were never stored).", "",
+        _table(["entity", "inserted", "estimated recall"], rows)])
 
 
 def _metrics_section(f: CardFacts) -> str:

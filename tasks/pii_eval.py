@@ -3,12 +3,16 @@
 A gold span counts as caught when detected spans (of any type: what matters is that the value is gone)
 cover at least 80% of its characters. A detected span is correct when it overlaps any gold PII span;
 its type is the one it is reported under. A keep-list term is lost when any detected span touches it.
+
+``score_outputs`` scores the output text instead, for any tool: a value is caught only when none of its
+significant parts (``significant_parts``) survives in what the scrubber wrote.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -33,6 +37,10 @@ class PiiEvidence(BaseModel):
     residual_by_type: dict[str, int]
     metrics_by_entity: dict[str, dict[str, float]] = {}
     domain_terms_lost: float | None = None  # share of gold keep-list spans touched; None without gold
+    # Where the residual scan found identifiers: document id, kind, offsets in the scrubbed text (no values).
+    residual_at: list[dict] = []
+    # Recall estimated on this run's own documents with inserted synthetic identifiers (tasks/pii_estimate.py).
+    estimated_recall: dict[str, dict] = {}
     passed: bool
 
 
@@ -120,3 +128,151 @@ def format_table(metrics: dict[str, dict[str, float]], keep_lost: float | None) 
     if keep_lost is not None:
         rows.append(f"domain terms lost: {keep_lost:.2%}")
     return "\n".join(rows)
+
+
+# --- Scoring by what survives in the output text -------------------------------------------------------
+# A value counts as caught only when none of its significant parts survives in the output: each word of
+# 3+ letters of a name or address (generic street words aside), the digit run of a number. Unlike
+# ``score`` this needs no detected spans, only the text each scrubber wrote, so any tool can be scored
+# the same way (and a detection that leaves part of a value behind does not count as a catch).
+
+Part = tuple[str, str]  # ("word", text) or ("digits", text)
+
+# Generic address words: a street word left in the output identifies nobody, so it is not a significant
+# part of an address. English street types and unit words (and their abbreviations), then the non-English
+# street words of the external benchmark's addresses. One list; compared case-insensitively (casefold).
+GENERIC_ADDRESS_WORDS = frozenset({
+    "street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "dr", "court", "ct",
+    "boulevard", "blvd", "way", "place", "pl", "suite", "ste", "apt", "apartment", "unit", "flat",
+    "floor", "box", "p.o", "po",
+    "rue", "via", "rua", "calle", "strasse", "straße", "ul", "avenida", "estrada",
+})
+# URL furniture: not what identifies a domain.
+GENERIC_URL_WORDS = frozenset({"http", "https", "www", "com", "org", "net"})
+
+ADDRESS_TYPES = frozenset({"ADDRESS", "STREET_ADDRESS"})
+# Values made of words: names, and the context types a scrubber should leave alone.
+WORD_TYPES = frozenset({"PERSON", "LOCATION", "ORGANIZATION", "TITLE", "PREFIX", "NRP", "GPE"})
+URL_TYPES = frozenset({"DOMAIN_NAME", "URL"})
+
+_WORD = re.compile(r"[^\W\d_]{3,}")
+_DIGIT_RUN = re.compile(r"\d+")
+_HEX_GROUP = re.compile(r"[0-9A-Fa-f]+")
+
+
+def _unique(parts: list[Part]) -> list[Part]:
+    seen, out = set(), []
+    for kind, text in parts:
+        k = (kind, text.casefold())
+        if k not in seen:
+            seen.add(k)
+            out.append((kind, text))
+    return out
+
+
+def significant_parts(entity: str, value: str) -> list[Part]:
+    """The parts of a value that must all be gone from the output for the value to count as caught.
+
+    PERSON and other word-valued types: each run of 3+ letters (any script). ADDRESS / STREET_ADDRESS: the
+    same minus ``GENERIC_ADDRESS_WORDS``, plus each run of 2+ digits. EMAIL_ADDRESS: the local part as one
+    word. IPv6 addresses: their hex groups. Every other type (numbers): each digit run of 3+ digits, or
+    all digit runs when none has 3; a value with no digit at all falls back to its 3+ letter words.
+    An empty list means the value has nothing identifying in it (a PERSON labelled on "Mr."): not scored.
+    """
+    if entity in ADDRESS_TYPES:
+        words = [("word", w) for w in _WORD.findall(value) if w.casefold() not in GENERIC_ADDRESS_WORDS]
+        return _unique(words + [("digits", d) for d in _DIGIT_RUN.findall(value) if len(d) >= 2])
+    if entity in WORD_TYPES:
+        return _unique([("word", w) for w in _WORD.findall(value)])
+    if entity in URL_TYPES:
+        return _unique([("word", w) for w in _WORD.findall(value) if w.casefold() not in GENERIC_URL_WORDS])
+    if entity == "EMAIL_ADDRESS":
+        local = value.split("@", 1)[0].strip() if "@" in value else value.strip()
+        return [("word", local)] if local else []
+    if entity == "IP_ADDRESS" and ":" in value:
+        return _unique([("word", g) for g in _HEX_GROUP.findall(value)])
+    runs = _DIGIT_RUN.findall(value)
+    if not runs:
+        return _unique([("word", w) for w in _WORD.findall(value)])
+    long = [d for d in runs if len(d) >= 3]
+    return _unique([("digits", d) for d in (long or runs)])
+
+
+def _part_pattern(part: Part) -> re.Pattern:
+    """Whole occurrences only: a digit run not inside a longer run, a word not inside a longer word."""
+    kind, text = part
+    if kind == "digits":
+        edge, flags = r"\d", 0
+    elif all(c.isalpha() for c in text):
+        edge, flags = r"[^\W\d_]", re.IGNORECASE
+    else:  # email local parts, hex groups: bounded by letters and digits
+        edge, flags = r"[^\W_]", re.IGNORECASE
+    return re.compile(rf"(?<!{edge}){re.escape(text)}(?!{edge})", flags)
+
+
+def survives(part: Part, original_text: str, output_text: str, gold_spans) -> bool:
+    """True when ``part`` occurs in the output more often than in the original outside every gold span.
+
+    ``gold_spans``: (start, end, ...) of all labelled values of the original. A word the template itself
+    uses outside the spans (the name "Judy" in "Judy's account" that is not labelled) may stay as often
+    as it occurs there.
+    """
+    pat = _part_pattern(part)
+    in_output = sum(1 for _ in pat.finditer(output_text or ""))
+    if not in_output:
+        return False
+    outside = sum(1 for m in pat.finditer(original_text)
+                  if not any(m.start() < g[1] and g[0] < m.end() for g in gold_spans))
+    return in_output > outside
+
+
+def surviving_parts(entity: str, value: str, original_text: str, output_text: str, gold_spans) -> list[Part]:
+    """The significant parts of ``value`` that survive in ``output_text`` (empty: caught)."""
+    return [p for p in significant_parts(entity, value) if survives(p, original_text, output_text, gold_spans)]
+
+
+GoldRecord = tuple[str, list[tuple[int, int, str, str]]]  # (original text, [(start, end, entity, value)])
+
+
+def score_outputs(records: list[GoldRecord], outputs: list[str | None], types) -> dict[str, dict]:
+    """Per entity type in ``types``: support (values with a significant part), caught (none survives),
+    recall, unscored (values with no significant part); and an "_overall" row over ``types``.
+
+    For a direct identifier, caught is what the scrubber should achieve; for a context type (a city, an
+    organisation) caught means destroyed: over-scrubbing.
+    """
+    if len(records) != len(outputs):
+        raise ValueError(f"{len(records)} records but {len(outputs)} outputs")
+    types = list(dict.fromkeys(types))
+    support, caught, unscored = Counter(), Counter(), Counter()
+    for (text, spans), out in zip(records, outputs):
+        for _s, _e, entity, value in spans:
+            if entity not in types:
+                continue
+            parts = significant_parts(entity, value)
+            if not parts:
+                unscored[entity] += 1
+                continue
+            support[entity] += 1
+            caught[entity] += not any(survives(p, text, out or "", spans) for p in parts)
+
+    def row(sup: int, got: int, uns: int) -> dict:
+        return {"support": sup, "caught": got, "recall": round(got / sup, 4) if sup else None, "unscored": uns}
+
+    result = {t: row(support[t], caught[t], unscored[t]) for t in types}
+    result["_overall"] = row(sum(support.values()), sum(caught.values()), sum(unscored.values()))
+    return result
+
+
+def count_replacements(doc_spans: list[list[tuple]]) -> dict[str, dict]:
+    """Replacements per entity type over documents (one list of (start, end, type, ...) spans each):
+    {type: {count, per_10_docs}} most frequent first, plus "_total"."""
+    n = len(doc_spans)
+    counts = Counter(s[2] for spans in doc_spans for s in spans)
+
+    def row(c: int) -> dict:
+        return {"count": c, "per_10_docs": round(10 * c / n, 4) if n else 0.0}
+
+    out = {t: row(c) for t, c in counts.most_common()}
+    out["_total"] = row(sum(counts.values()))
+    return out

@@ -84,3 +84,20 @@ def resolve_pseudonym_key(key_env: str, key_block: str | None, work_dir: Path) -
         "Production must set $%s or pii.pseudonym_key_block.", key_env, path, key_env,
     )
     return path.read_text().strip().encode()
+
+
+def keep_matchers(literals: list[str], patterns: list[str]) -> list[re.Pattern]:
+    """Regexes of the keep-list: all literals in one (whole words, any case), then each pattern as given."""
+    from tasks.errors import ConfigError
+
+    out = []
+    if literals:
+        words = "|".join(re.escape(lit) for lit in sorted(literals, key=len, reverse=True))
+        out.append(re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE))
+    for i, p in enumerate(patterns):
+        try:
+            out.append(re.compile(p))
+        except re.error as e:
+            raise ConfigError(
+                f"pii.keep.patterns[{i}]: not a valid regular expression ({e}); fix or remove it.") from None
+    return out

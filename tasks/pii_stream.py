@@ -23,8 +23,9 @@ import pyarrow.parquet as pq
 from tasks.config import PiiConfig
 from tasks.errors import InputError, PiiGateFailed
 from tasks.pii_io import READ_ROWS, Writer, file_format, read_windows
+from tasks.pii_ops import keep_matchers
 from tasks.refs import atomic_file
-from tasks.residual import scan
+from tasks.residual import KINDS, find
 
 if TYPE_CHECKING:
     from tasks.refs import DatasetRef
@@ -39,6 +40,8 @@ class ScrubStats:
     by_entity: Counter = field(default_factory=Counter)
     by_operator: Counter = field(default_factory=Counter)
     residual: Counter = field(default_factory=Counter)
+    # Where the residual scan found something: (document id, kind, start, end) in the output text.
+    residual_at: list[tuple[str, str, int, int]] = field(default_factory=list)
 
     @property
     def residual_count(self) -> int:
@@ -49,10 +52,13 @@ class ScrubStats:
         return self.residual_count / self.docs if self.docs else 0.0
 
     def gate_message(self, max_rate: float) -> str:
-        kinds = ", ".join(f"{k}={v}" for k, v in sorted(self.residual.items()))
+        kinds = ", ".join(f"{v} {KINDS.get(k, k)}" for k, v in sorted(self.residual.items()))
+        where = "; ".join(f"document {d!r} at {a}-{b} ({KINDS.get(k, k)})" for d, k, a, b in self.residual_at[:5])
         return (f"{self.residual_count} identifiers survived scrubbing in {self.docs} documents "
-                f"(rate {self.residual_rate:.4f} > pii.residual_max_rate {max_rate}); by type: {kinds}. "
-                "Add or fix a recognizer or reference pattern for these types, then rerun.")
+                f"(rate {self.residual_rate:.4f} > pii.residual_max_rate {max_rate}): {kinds}. First found: {where} "
+                "(offsets in the scrubbed text; pii_evidence.json lists up to 100). If they are personal data, add a "
+                "pii.references pattern for their format; if they are domain terms (a product or lab code), add "
+                "them to pii.keep.literals or pii.keep.patterns; then rerun.")
 
 
 def resolve_workers(workers: int | str) -> int:
@@ -171,6 +177,7 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
     if file_format(dst) != fmt:
         raise InputError(f"{dst}: output must have the same format as the input ({fmt}); change its suffix.")
     stats = ScrubStats()
+    keep = keep_matchers(pii.keep.literals, pii.keep.patterns)
     n_workers = resolve_workers(pii.workers if workers is None else workers)
     own = engine is None
     engine = engine or ScrubEngine(pii, key, n_workers)
@@ -187,7 +194,10 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
                         stats.by_entity.update(t for _, _, t in spans)
                         stats.by_operator.update(ops)
                         if out:
-                            stats.residual.update(scan(out))
+                            for kind, a, b in find(out, keep):
+                                stats.residual[kind] += 1
+                                if len(stats.residual_at) < 100:
+                                    stats.residual_at.append((str(doc_id), kind, a, b))
                         sf.write(json.dumps({"id": doc_id, "spans": [
                             {"start": s, "end": e, "type": t} for s, e, t in spans]}) + "\n")
                     writer.write(payload, outs)

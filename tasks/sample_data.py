@@ -76,8 +76,14 @@ def _phone(rng: random.Random) -> str:
                        f"(020) 7946 0{_d(rng, 3)}", f"0161 496 0{_d(rng, 3)}", f"+44 (0)113 496 0{_d(rng, 3)}"))
 
 
+# Real postcode areas only: a made-up area ("Q5") is not a postcode, and the scrubber checks areas.
+AREAS_1 = ("B", "E", "G", "L", "M", "N", "S", "W")
+AREAS_2 = ("AB", "BD", "BS", "CF", "CR", "DN", "EH", "GL", "HU", "KT", "LS", "ME", "NE", "NG", "OX", "PR", "RG",
+           "SE", "SK", "SO", "TN", "WF", "YO")
+
+
 def _postcode(rng: random.Random) -> str:
-    out = rng.choice((f"{rng.choice(L)}{rng.randint(1, 9)}", f"{rng.choice(L)}{rng.choice(L)}{rng.randint(1, 99)}",
+    out = rng.choice((f"{rng.choice(AREAS_1)}{rng.randint(1, 9)}", f"{rng.choice(AREAS_2)}{rng.randint(1, 99)}",
                       "SW1A", "EC1V", "W1A"))
     pc = f"{out} {rng.randint(0, 9)}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"
     return pc.lower() if rng.random() < 0.12 else pc

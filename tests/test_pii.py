@@ -91,17 +91,33 @@ def test_overlapping_spans_are_merged_not_dropped(spans, merged):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("call 07700 900123", {"PHONE_NUMBER": 1}),
+    ("call 07700 900123", {"DIGIT_RUN": 1}),  # what it is, not a guess at its type
+    ("call +44 7700 900123", {"PHONE_NUMBER": 1}),
     ("mail a.b@c.co.uk", {"EMAIL_ADDRESS": 1}),
     ("at LS1 4AB", {"UK_POSTCODE": 1}),
-    ("card 4111 1111 1111 1111", {"CREDIT_CARD": 1}),
-    ("nhs 943 476 5919", {"UK_NHS": 1}),
+    ("card 4111 1111 1111 1111", {"CARD_NUMBER": 1}),
+    ("card 4111 1111 1111 1112", {"DIGIT_RUN": 1}),  # fails Luhn, still an identifier-like run
+    ("nhs 943 476 5919", {"DIGIT_RUN": 1}),
+    ("ssn 078-05-1120", {"US_SSN": 1}),
     ("iban GB82 WEST 1234 5698 7654 32", {"IBAN_CODE": 1}),
     ("<PERSON_7f3a2c> paid £2,400 for EOW-12 under <POLICY_NUMBER> ****", {}),
-    ("card 4111 1111 1111 1112, nhs 943 476 5918", {}),
+    ("C57BL/6 mice and CD45RA+ cells; Q5 7BL is no postcode area", {}),  # lab codes are not postcodes
+    ("12 34 56 78 90 12 34 56 78 90 11 22 33 44", {}),  # a row of a number table
+    ("p = 0.0123456789012 and 3.14159265358979", {}),
+    ("4111 1111 1111 1112, nhs 943 476 5918 and 12-34-56", {"DIGIT_RUN": 2}),
 ])
 def test_residual_scan(text, expected):
     assert dict(scan(text)) == expected
+
+
+def test_residual_scan_gives_offsets_and_honours_the_keep_list():
+    from tasks.pii_ops import keep_matchers
+    from tasks.residual import find
+
+    text = "marker CD4 5RA and sample 12345678901 then LS1 4AB"
+    hits = find(text)
+    assert [(k, text[a:b]) for k, a, b in hits] == [("DIGIT_RUN", "12345678901"), ("UK_POSTCODE", "LS1 4AB")]
+    assert find(text, keep_matchers([], [r"\bsample \d+"])) == [hits[1]]
 
 
 def test_score_counts_coverage_precision_and_lost_terms():
@@ -137,17 +153,22 @@ def test_scrub_file_keeps_rows_order_and_other_columns(tmp_path, pii, suffix):
     assert all(set(s) == {"start", "end", "type"} for d in detected for s in d["spans"])
 
 
-def test_residual_gate_fails_and_writes_nothing(tmp_path, pii):
+def test_residual_gate_fails_names_documents_and_writes_nothing(tmp_path, pii):
     src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps({"id": str(i), "text": f"email jo{i}@example.com"}) + "\n" for i in range(5)))
-    # a keep-list that protects e-mail addresses lets them through to the independent scan
-    leaky = pii.model_copy(update={"keep": KeepList(patterns=[r"\S+@example\.com"])})
+    # an 11-digit number with no cue: no detector claims it, the independent scan sees a digit run
+    src.write_text("".join(json.dumps({"id": f"note-{i}", "text": f"meter reading 9876543210{i} noted"}) + "\n"
+                           for i in range(5)))
     out = tmp_path / "out.jsonl"
     with pytest.raises(PiiGateFailed) as e:
-        scrub_file(src, out, "text", leaky, KEY, tmp_path / "out.spans.jsonl")
-    assert "EMAIL_ADDRESS=5" in str(e.value) and "example.com" not in str(e.value)
+        scrub_file(src, out, "text", pii, KEY, tmp_path / "out.spans.jsonl")
+    msg = str(e.value)
+    assert "5 identifier-like digit runs" in msg and "document 'note-0' at 14-25" in msg
+    assert "98765432100" not in msg and "pii.keep" in msg
     assert not out.exists() and not (tmp_path / "out.spans.jsonl").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["in.jsonl"]
+    # a domain term is allowed in one line of config: the scan honours the keep-list
+    allowed = pii.model_copy(update={"keep": KeepList(patterns=[r"reading \d{11}"])})
+    assert scrub_file(src, out, "text", allowed, KEY, tmp_path / "out.spans.jsonl").residual_count == 0
 
 
 def test_bad_documents_do_not_crash_or_pass_silently(tmp_path, pii):
@@ -193,13 +214,13 @@ def test_cli_scrub_and_eval(tmp_path, capsys):
 
 def test_cli_scrub_exits_non_zero_when_the_gate_fails(tmp_path, capsys):
     src = tmp_path / "in.jsonl"
-    src.write_text(json.dumps({"id": "1", "text": "email jo@example.com"}) + "\n")
-    cfg = tmp_path / "leaky.yaml"
-    cfg.write_text("pii:\n  workers: 1\n  keep:\n    patterns: ['\\S+@example\\.com']\n")
+    src.write_text(json.dumps({"id": "1", "text": "meter reading 98765432101 noted"}) + "\n")
+    cfg = tmp_path / "strict.yaml"
+    cfg.write_text("pii:\n  workers: 1\n")
     out = tmp_path / "out.jsonl"
     assert cli(["scrub", "--input", str(src), "--output", str(out), "--config", str(cfg)]) == PiiGateFailed.exit_code
     err = capsys.readouterr().err
-    assert err.startswith("PiiGateFailed:") and "jo@example.com" not in err
+    assert err.startswith("PiiGateFailed:") and "98765432101" not in err and "document '1'" in err
     assert not out.exists()
 
 

@@ -20,6 +20,8 @@ class TgIbanRecognizer(PatternRecognizer):
     ENTITY = "IBAN_CODE"
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("iban_grouped", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", 0.5),
+        # typed in lower case ("my iban is gb12spfc…"): the mod-97 check keeps words out
+        Pattern("iban_lower", r"\b[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,3})?\b", 0.5),
     ]
     CONTEXT: ClassVar[list[str]] = ["iban", "bank", "transfer", "account"]
 

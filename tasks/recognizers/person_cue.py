@@ -12,9 +12,21 @@ from presidio_analyzer import Pattern, PatternRecognizer
 
 _CUES = (
     r"spoke (?:to|with)|speaking (?:to|with)|call (?:w/|with|from)|called|caller(?: verified as| is)?|"
-    r"verified as|third party is|tp is|(?:the )?insured is|named|name is|my name is|"
-    r"mr\.?|mrs\.?|ms\.?|miss|dr\.?|handler:|from:|regards,|thanks,|sincerely,"
+    r"verified as|third party is|tp is|(?:the )?insured is|named|name is|my name is|maiden name is|"
+    r"mr\.?|mrs\.?|ms\.?|mx\.?|miss|dr\.?|prof\.?|handler:|from:|regards,|thanks,|sincerely,|"
+    r"herr|frau|mme\.?|mlle\.?|sr\.?|sra\.?|srta\.?|sig\.?|sig\.ra|dhr\.?|mevr\.?"
 )
+# Softer cues: the words after them are a name only when capitalised and not common words ("Hi there",
+# "the plumber attended"): greetings, "call me", and the people a claim or complaint talks about.
+_SOFT_CUES = (
+    r"dear|hi|hello|hey|attn:?|attention:?|call(?:s|ed)? me|known as|signed|"
+    r"plumber|roofer|electrician|builder|joiner|glazier|locksmith|engineer|technician|contractor|"
+    r"surveyor|assessor|adjuster|loss adjuster|investigator|solicitor|lawyer|attorney|agent|rep|"
+    r"representative|manager|supervisor|officer|pc|dc|sgt|nurse|doctor|witness|landlord|tenant|"
+    r"neighbou?r|son|daughter|husband|wife|partner|brother|sister|mother|father|mum|dad|"
+    r"beneficiary|account holder|policyholder|claimant|driver"
+)
+_CAP_WORD = r"[^\W\d_a-z](?:[^\W\d_]|['’-](?=[^\W\d_]))+"
 # A word: letters (any script), inner apostrophes or hyphens.
 _WORD = r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*"
 NOT_NAMES = frozenset(
@@ -24,25 +36,33 @@ NOT_NAMES = frozenset(
 
 class TgPersonCueRecognizer(PatternRecognizer):
     ENTITY = "PERSON"
-    PATTERNS: ClassVar[list[Pattern]] = [Pattern("cue_name", rf"(?:(?<=\W)|^)(?:{_CUES})(?!\w)[ \t]*\n?[ \t]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})", 0.5)]
+    PATTERNS: ClassVar[list[Pattern]] = [
+        Pattern("cue_name", rf"(?:(?<=\W)|^)(?:{_CUES})(?!\w)[ \t]*\n?[ \t]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})", 0.5),
+        Pattern("soft_cue_name", rf"(?:(?<=\W)|^)(?i:{_SOFT_CUES})(?!\w),?[ \t]*(?P<name>{_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,2}})", 0.5),
+    ]
     CONTEXT: ClassVar[list[str]] = []
 
     def __init__(self) -> None:
         super().__init__(supported_entity=self.ENTITY, name="TgPersonCueRecognizer", patterns=self.PATTERNS)
         self._cue = re.compile(self.PATTERNS[0].regex, re.IGNORECASE)
+        self._soft = re.compile(self.PATTERNS[1].regex)  # case matters for the name, not for the cue
         self._word = re.compile(_WORD)
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         """Report only the name after the cue, trimmed at the first common word."""
         results = []
-        for m in self._cue.finditer(text):
+        for soft, m in [(False, m) for m in self._cue.finditer(text)] + [(True, m) for m in self._soft.finditer(text)]:
             start = m.start("name")
             end = start
+            # after "called", lower-case common words are the sentence going on ("called several times")
+            calls = text[m.start():start].lstrip().lower().startswith("call")
             for w in self._word.finditer(m.group("name")):
-                if w.group().lower() in NOT_NAMES:
+                word = w.group()
+                if word.lower() in NOT_NAMES or ((soft or (calls and word.islower())) and _common(word)) \
+                        or _brand(word):
                     break
                 end = start + w.end()
-            if end > start:
+            if end > start and not _organisation(m.group("name")):
                 results.append(self._result(start, end))
         return results
 
@@ -54,6 +74,26 @@ class TgPersonCueRecognizer(PatternRecognizer):
             recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
                                   RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
         )
+
+
+def _brand(word: str) -> bool:
+    """"BofA", "PayPal": a brand spelling, not a name."""
+    from tasks.pii_names import _BRAND
+
+    return bool(_BRAND.match(word))
+
+
+def _organisation(words: str) -> bool:
+    """"Mr. Cooper Group", "Dr Martens Ltd": the words after the cue name an organisation."""
+    from tasks.pii_names import ORG_WORDS
+
+    return any(w.casefold() in ORG_WORDS for w in re.findall(_WORD, words))
+
+
+def _common(word: str) -> bool:
+    from tasks.pii_names import COMMON_ZIPF, zipf
+
+    return zipf(word.casefold()) >= COMMON_ZIPF
 
 
 _REDACTED = re.compile(r"x{2,}")  # words are letters only; lower-cased above

@@ -1,32 +1,198 @@
-"""Street address: optional flat, house number, street name with a street-type word.
+"""Postal addresses in UK, US and continental forms, found as blocks rather than as one street pattern.
 
-Street words are matched case-sensitively (Title Case) so that "2 cars on the road" is not an address.
+An address is a run of parts: a street line (house number and a street name that holds a street-type
+word in any of the shipped languages, or a continental "Name 12" after an address cue), a flat,
+apartment, suite or unit, a PO box, a town or region line, and a postcode or ZIP line. Each part found
+on its own is an anchor; neighbouring parts (same line after a comma, or the next line or two) and
+short capitalised town/country lines between or after them join the block, and the whole block is
+replaced, so no town, country or postcode of an address survives beside a replaced street.
+Street-type words that are also everyday words (Way, Park, Green, Close…) count only in Title Case.
 """
 
+from __future__ import annotations
+
+import re
 from typing import ClassVar
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 
-_TYPES = (
-    "Road|Rd|Street|St|Lane|Ln|Avenue|Ave|Close|Drive|Dr|Way|Crescent|Cres|Gardens|Gdns|Place|Pl|Court|Ct|"
-    "Terrace|Grove|Hill|Park|Row|Square|Sq|Walk|Mews|Rise|View|Green|Parade|Boulevard|Vale|Meadow|Fields"
+# Street-type words, any case: unambiguous in running text.
+_STREET_ANY = (
+    r"street|st|road|rd|avenue|ave|av|lane|ln|drive|dr|boulevard|blvd|highway|hwy|parkway|pkwy|crescent|cres|"
+    r"terrace|gardens|gdns|mews|grove|circle|cir|ct|trail|trl|alley|route|rte|"
+    r"rue|allée|allee|chemin|impasse|quai|via|viale|piazza|corso|vicolo|calle|avenida|avda|paseo|carrera|camino|"
+    r"rua|travessa|estrada|praça|praca|largo|ul|ulica|ulice|utca|straße|strasse|str|gasse|platz|weg|"
+    r"straat|laan|plein|gracht|kade|vej|gade|gatan|vägen|vagen|gata|veien|katu|tie"
 )
-_FLAT = r"(?:(?:Flat|Apartment|Apt|Unit) \d{1,4}[A-Z]?,? )?"
+# Everyday words that name streets only in Title Case ("Manor Way", not "on the way").
+_STREET_TITLE = r"Court|Plaza|Close|Way|Place|Pl|Hill|Park|Row|Square|Sq|Walk|Rise|View|Green|Parade|Vale|Meadow|Fields|Broadway|Kingsway"
+# Compound street names end in the type: Hauptstraße, Genterstrasse, Kaarikatu, Dorpsstraat, Salontie.
+_SUFFIX = (r"[^\W\d_]{2,}(?:straße|strasse|str\.|weg|gasse|platz|allee|straat|laan|plein|gracht|vej|gade|gatan|vägen|"
+           r"katu|tie|utca)(?![\w'’-])")
+# Sentence words never sit inside a street name ("2 cars on the road" is not an address).
+_STOP = (r"the|a|an|and|or|but|if|to|of|in|on|at|for|with|from|by|is|was|are|were|be|been|have|has|had|"
+         r"i|you|he|she|we|they|it|this|that|my|your|his|her|our|their|me|him|them|not|no|was|were|will|"
+         r"would|can|could|should|did|do|does|then|than|so|very|all|some|any|into|onto|over|under|down|up|"
+         r"miles?|km|yards?|metres?|meters?|feet|ft|mph|times|days?|weeks?|months?|years?|hours?|mins?|minutes?|"
+         r"dollars?|pounds?|euros?|percent|cars?|vehicles?|people|items?")
+_NAME = rf"(?!(?i:{_STOP})(?![\w'’-]))[^\W\d_][^\W\d_'’.-]*(?:['’.-][^\W\d_]+)*\.?"
+_NUM = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?"
+_UNIT = r"(?i:flat|apartment|apt|suite|ste|unit|room|floor|fl|building|bldg|block)\.?\s?#?\s?\d{1,5}[A-Za-z]?\b"
+_POBOX = r"(?i:p\.?\s?o\.?\s?box|post office box|postfach|apartado|boîte postale|bp)\s?\d{1,6}\b"
+_LEAD = r"[ \t>?*•|-]*"  # quoted e-mail lines, bullets, mangled characters at the start of a line
+_WORDS = rf"{_NAME}(?:\s{_NAME}){{0,5}}"
+
+STREET = re.compile(
+    rf"(?<![\w-])(?:{_NUM},?\s(?:{_NUM}\s)?"
+    rf"(?:(?:(?:{_NAME}|\d{{1,3}}(?:st|nd|rd|th))\s){{0,4}}(?:(?i:{_STREET_ANY})|{_STREET_TITLE})\.?(?![\w'’-])(?:\s{_NAME}){{0,4}}"  # 12 Elm Road, 95 Avenue des X
+    rf"|{_SUFFIX}|(?:{_NAME}\s){{0,3}}{_SUFFIX})"  # 9 Hauptstraße
+    rf"(?:\s{_NUM}(?![\w-]))?"  # continental house number after the name
+    rf"|(?:(?i:{_STREET_ANY})\.?\s(?:{_NAME}\s){{0,4}}{_NAME}|{_SUFFIX}|(?:{_NAME}\s){{0,3}}{_SUFFIX})\s{_NUM}(?![\w-]))"
+)
+UNIT = re.compile(rf"(?<![\w-]){_UNIT}")
+POBOX = re.compile(rf"(?<![\w-]){_POBOX}")
+# Town or country and a postcode or ZIP: "Dallas TX 48486", "Kiel 24103", "75008 Paris", "Mexico 33716".
+POSTAL = re.compile(
+    rf"(?<![\w-])(?:{_WORDS},?\s(?:[A-Z]{{2}}\s)?\d{{4,5}}(?:-\d{{4}})?|\d{{4,5}}\s(?:[A-Z]{{2}}\s)?{_WORDS}"
+    rf"|\d{{4}}\s?[A-Z]{{2}}\s{_WORDS})(?![\w-])"
+)
+# US military post: "FPO AE 09499", "APO AP 96205"; the line above names the unit or ship.
+MILITARY = re.compile(r"(?<![\w-])(?:APO|FPO|DPO)\s(?:AA|AE|AP)\s\d{5}(?:-\d{4})?(?!\d)")
+# "the corner of 69 Spencer Street and Vokatý Street": two streets, numbers optional.
+CORNER = re.compile(rf"(?i:corner\sof|junction\sof|intersection\sof)\s(?:{_NUM}\s)?{_WORDS}(?:\s{_NUM})?\s(?:and|&)\s"
+                    rf"(?:{_NUM}\s)?{_WORDS}(?:\s{_NUM})?")
+# "07 Celso Emilio Ferreiro 23": the continental street form anywhere; weak, like a country at the end.
+NUMBERED_NAME = re.compile(rf"(?<![\w-]){_NUM}\s{_NAME}(?:\s{_NAME}){{0,3}}\s{_NUM}(?![\w-])")
+# A line that starts with a number and names something ("52 58 Machiton Scholis"): a street only when a
+# postcode or unit line follows (weak part).
+NUMBERED_LINE = re.compile(rf"(?m)^{_LEAD}{_NUM}(?:\s{_NUM})?\s{_NAME}(?:\s{_NAME}){{0,4}}(?:\s{_NUM})?[ \t]*$")
+# After an address cue, a continental street line without a street-type word ("Školní 645", "Purje 57").
+CUE = re.compile(r"(?i)(?:address(?:\sis|\sto)?|lives\sat|living\sat|resides\sat|moved\sto|located\sat|"
+                 r"deliver(?:ed)?\sto|send\s(?:it\s)?to|ship\sto|mail\sto)\s*[:,-]?\s*(?:is\s)?")
+CONTINENTAL = re.compile(rf"(?:{_NUM}\s)?{_NAME}(?:\s{_NAME}){{0,3}}\s{_NUM}(?![\w-])|{_NUM}\s{_NAME}(?:\s{_NAME}){{0,4}}")
+# A town, region or country line inside a block: up to five words, no sentence in it.
+_JOIN = r"(?:[ \t]+(?:(?i:of the|of|and|&|de|da|do|dos|das|del|della|di|du|des|la|le|les|van|von|der|den|u|nad|pod|am|an|im|sur|en)[ \t]+)?)"
+PLACE_LINE = re.compile(rf"{_LEAD}{_NAME}(?:{_JOIN}{_NAME}){{0,5}}[ \t]*(?:\d{{1,6}}(?:-\d{{4}})?)?[ \t]*")
+LOWER_WORDS = frozenset("the a an and or but if to of in on at for with from by is was are were be been have has had "
+                        "i you he she we they it this that my your his her our their me him them not no".split())
+
+
+def _parts(text: str) -> list[tuple[int, int, bool]]:
+    """Address parts as (start, end, strong). Strong parts stand on their own; weak ones need a neighbour."""
+    out = [(m.start(), m.end(), True) for rx in (STREET, UNIT, POBOX, MILITARY, CORNER) for m in rx.finditer(text)]
+    out += [(m.start(), m.end(), False) for m in POSTAL.finditer(text) if not _has_sentence_words(m.group())]
+    out += [(m.start() + len(m.group()) - len(m.group().lstrip(" \t>?*•|-")), m.end(), False)
+            for m in NUMBERED_LINE.finditer(text)]
+    out += [(m.start(), m.end(), False) for m in NUMBERED_NAME.finditer(text)]
+    out += [(m.start(1), m.end(1), False) for m in _SEGMENT.finditer(text) if _is_country(m.group(1))]
+    for c in CUE.finditer(text):
+        m = CONTINENTAL.match(text, c.end())
+        if m and not _has_sentence_words(m.group()):
+            out.append((m.start(), m.end(), True))
+    return sorted(out)
+
+
+_SEGMENT = re.compile(r"(?:^|[,\n])[ \t>?*•|-]*([^\W\d_][^,\n.?!]{2,40}?)[ \t]*(?=$|[,\n.?!])")
+
+
+def _is_country(s: str) -> bool:
+    from tasks.pii_names import is_country
+
+    return is_country(s)
+
+
+def _has_sentence_words(s: str) -> bool:
+    return any(w in LOWER_WORDS for w in re.findall(r"[^\W\d_]+", s))
+
+
+def _glue(text: str, a: int, b: int) -> bool:
+    """Text between two parts that may sit inside one address: separators, or up to two short place lines."""
+    gap = text[a:b]
+    if not gap.strip(" \t,>|-"):
+        return True
+    if gap.count("\n") > 3 or len(gap) > 80:
+        return False
+    pieces = [p for p in re.split(r"[,\n]", gap) if p.strip(" \t>?*•|-")]
+    return len(pieces) <= 2 and all(PLACE_LINE.fullmatch(p) and not _has_sentence_words(p) for p in pieces)
+
+
+_SEP = re.compile(r"(?:[ \t]*(?:,|\r?\n)[ \t>?*•|-]*){1,3}")
+_SAME_LINE = re.compile(rf"[ \t]+(?:{_NUM}[ \t]+)?(?=[^\W\d_a-z])(?:{_NAME}(?:{_JOIN}{_NAME}){{0,5}})"
+                        rf"(?:[ \t]+\d{{1,6}}(?:-\d{{4}})?)?(?![\w-])")
+
+
+def _tail(text: str, end: int) -> int:
+    """Extend a block over following town/country/postcode lines (at most three), and over capitalised
+    town and country words that follow on the same line ("Apt. 195 Santa Marta Malaysia")."""
+    if (m := _SAME_LINE.match(text, end)) and not _has_sentence_words(m.group()):
+        end = m.end()
+    for _ in range(3):
+        m = _SEP.match(text, end)
+        if not m or m.group().count("\n") > 2:
+            break
+        line = re.compile(r"[^,\n]*").match(text, m.end())
+        piece = line.group().rstrip(" \t.")
+        if not piece or not PLACE_LINE.fullmatch(piece) or _has_sentence_words(piece) or len(piece) > 60:
+            # a bare postcode, ZIP or state line is part of the address too
+            if not re.fullmatch(r"[ \t>]*(?:\d{4,6}(?:-\d{4})?|[A-Z]{2})", piece or "x"):
+                break
+        end = m.end() + len(piece)
+    return end
+
+
+_HEAD_SAME_LINE = re.compile(rf"(?:{_NUM}\s+)?(?:{_NAME}\s+){{0,4}}{_NUM}\s*,?\s*$|{_NUM}\s*,?\s*$")
+_HEAD_LINE = re.compile(rf"(?:{_NUM}\s)?{_NAME}(?:\s{_NAME}){{0,3}}\s{_NUM}[ \t,.]*$|{_NUM}\s{_NAME}(?:\s{_NAME}){{0,4}}[ \t,.]*$")
+
+
+def _head(text: str, start: int) -> int:
+    """Extend a block back over a continental street line ("55 Školní 645") right before it."""
+    line_start = text.rfind("\n", 0, start) + 1
+    if m := _HEAD_SAME_LINE.search(text, line_start, start):
+        return m.start()
+    if text[line_start:start].strip(" \t>"):
+        return start
+    prev_end = line_start - 1
+    while prev_end > 0 and text[prev_end - 1] in "\r\n":
+        prev_end -= 1
+    if prev_end <= 0 or line_start - prev_end > 3:
+        return start
+    prev_start = text.rfind("\n", 0, prev_end) + 1
+    line = text[prev_start:prev_end]
+    military = MILITARY.match(text, start) is not None  # the ship or unit is named on the line above
+    if military and PLACE_LINE.fullmatch(line):
+        return prev_start + len(line) - len(line.lstrip(" \t>?*•|-"))
+    if (m := _HEAD_LINE.search(line)) and not _has_sentence_words(m.group()):
+        return prev_start + m.start()
+    return start
+
+
+def find_addresses(text: str) -> list[tuple[int, int]]:
+    """Address blocks in ``text``: joined parts, with at least one strong part or two weak ones."""
+    blocks: list[list] = []
+    for s, e, strong in _parts(text):
+        w = 2 if strong else 1
+        if blocks and s < blocks[-1][1]:  # two readings of the same words are one part ("3 March 1972")
+            blocks[-1][1] = max(blocks[-1][1], e)
+            blocks[-1][2] = max(blocks[-1][2], w)
+        elif blocks and _glue(text, blocks[-1][1], s):
+            blocks[-1][1] = max(blocks[-1][1], e)
+            blocks[-1][2] += w
+        else:
+            blocks.append([s, e, w])
+    return [(_head(text, s), _tail(text, e)) for s, e, weight in blocks if weight >= 2]
 
 
 class TgStreetAddressRecognizer(PatternRecognizer):
     ENTITY = "STREET_ADDRESS"
-    PATTERNS: ClassVar[list[Pattern]] = [
-        Pattern(
-            "street",
-            rf"{_FLAT}\b\d{{1,4}}[A-Za-z]?,? (?:[A-Z][a-z'’-]+ ){{1,3}}(?:{_TYPES})\b",
-            0.6,
-        ),
-        Pattern("named_way", rf"{_FLAT}\b\d{{1,4}}[A-Za-z]?,? (?:[A-Z][a-z'’-]+ ){{0,2}}(?:Kingsway|Broadway)\b", 0.6),
-    ]
-    CONTEXT: ClassVar[list[str]] = ["address", "lives", "living", "resides", "property"]
+    PATTERNS: ClassVar[list[Pattern]] = [Pattern("street", STREET.pattern, 0.6)]
+    CONTEXT: ClassVar[list[str]] = []  # blocks are scored on their structure; cues are in CUE
 
     def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT, global_regex_flags=0
-        )
+        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT,
+                         global_regex_flags=0)
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+        # 0.9: an address block wins the type of a merged span over a name inside it (the union is replaced).
+        return [RecognizerResult(self.ENTITY, s, e, 0.9, recognition_metadata={
+            RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
+            for s, e in find_addresses(text)]

@@ -1,18 +1,43 @@
-"""UK postcode (outward + inward code), scored high enough to pass a 0.4 threshold on its own."""
+"""UK postcode: outward code of a real postcode area, inward code of a digit and two allowed letters.
 
+Shape alone reads lab codes as postcodes (a mouse strain "C57BL/6" has the shape "C5 7BL", a cell
+marker "CD45RA" the shape "CD4 5RA"), so the outward code must start with one of the 121 postcode
+areas, and a lower-case postcode counts only with postcode context. Scored high enough to pass a 0.4
+threshold on its own when upper case (Presidio's own scores 0.1, so every postcode survives it).
+"""
+
+import re
 from typing import ClassVar
 
 from presidio_analyzer import Pattern, PatternRecognizer
+
+AREAS = frozenset("""
+AB AL B BA BB BD BF BH BL BN BR BS BT BX CA CB CF CH CM CO CR CT CV CW DA DD DE DG DH DL DN DT DY E EC EH EN
+EX FK FY G GL GU GY HA HD HG HP HR HS HU HX IG IM IP IV JE KA KT KW KY L LA LD LE LL LN LS LU M ME MK ML N NE
+NG NN NP NR NW OL OX PA PE PH PL PO PR RG RH RM S SA SE SG SK SL SM SN SO SP SR SS ST SW SY TA TD TF TN TQ TR
+TS TW UB W WA WC WD WF WN WR WS WV YO ZE
+""".split())
+SHAPE = re.compile(r"\b(?:([A-Za-z]{1,2})\d[A-Za-z\d]?|GIR) ?\d[ABD-HJLNP-UW-Zabd-hjlnp-uw-z]{2}\b")
+
+
+def postcode_valid(text: str) -> bool:
+    """A real postcode area and a well-formed inward code (GIR 0AA, the Girobank code, included)."""
+    m = SHAPE.fullmatch(text.strip())
+    return bool(m) and (m.group(1) is None or m.group(1).upper() in AREAS)
 
 
 class TgUkPostcodeRecognizer(PatternRecognizer):
     LOCALE = "uk"
     ENTITY = "UK_POSTCODE"
-    # Presidio's own scores 0.1, so below common thresholds every postcode survives.
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("postcode", r"\b(?:[A-Z]{1,2}\d[A-Z\d]?|GIR) ?\d[ABD-HJLNP-UW-Z]{2}\b", 0.6),
+        Pattern("postcode_lower", r"\b[a-z]{1,2}\d[a-z\d]? ?\d[abd-hjlnp-uw-z]{2}\b", 0.1),  # needs context
     ]
-    CONTEXT: ClassVar[list[str]] = ["postcode", "post code", "address", "postal"]
+    CONTEXT: ClassVar[list[str]] = ["postcode", "post code", "address", "postal", "moved", "lives", "living"]
 
     def __init__(self) -> None:
-        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)
+        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT,
+                         global_regex_flags=re.DOTALL | re.MULTILINE)
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return postcode_valid(pattern_text)

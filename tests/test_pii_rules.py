@@ -1,0 +1,198 @@
+"""Tables for the rule layers: address blocks, references by cue, which spaCy entities are people, the
+per-run recall estimate. Run through the real engine (Presidio + spaCy) with default settings, as a new
+user has them, so context words, checksums and merging all take part.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tasks.config import PiiConfig, load_config
+from tasks.pii_engine import Scrubber
+from tasks.recognizers.reference_cue import is_reference
+from tasks.recognizers.street_address import find_addresses
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def scrubber() -> Scrubber:
+    return Scrubber(PiiConfig(), None)
+
+
+def _covered(scrubber, text: str, value: str) -> bool:
+    a = text.index(value)
+    b = a + len(value)
+    (spans,) = scrubber.detect([text])
+    return sum(max(0, min(b, s.end) - max(a, s.start)) for s in spans) == b - a
+
+
+ADDRESSES = [
+    ("Address on file: 12 Elm Grove, Leeds.", "12 Elm Grove, Leeds"),
+    ("Correspondence address Flat 3, 151 Queen's Drive, York", "Flat 3, 151 Queen's Drive, York"),
+    ("Ship to 1600 Pennsylvania Avenue NW, Washington, DC 20500 today", "1600 Pennsylvania Avenue NW, Washington, DC 20500"),
+    ("Mail: 221B Baker Street\nLondon\nNW1 6XE\nThanks", "221B Baker Street\nLondon\nNW1 6XE"),
+    ("Lieferung an Hauptstraße 5, 10115 Berlin bitte", "Hauptstraße 5, 10115 Berlin"),
+    ("She moved to 8 rue de la Paix, 75002 Paris last May", "8 rue de la Paix, 75002 Paris"),
+    ("Send it to Via Roma 12, Bologna.", "Via Roma 12, Bologna"),
+    ("lives at 7 kingsway, derby", "7 kingsway"),
+    ("PO Box 4411, Springfield, IL 62704", "PO Box 4411, Springfield, IL 62704"),
+    ("Tenant at Apt 4B, 350 5th Avenue, New York", "Apt 4B, 350 5th Avenue, New York"),
+    ("USS Sörös\nFPO AE 18956", "USS Sörös\nFPO AE 18956"),
+    ("new address is Školní 645\nKámen u Pacova\nCzech Republic 39470", "Školní 645\nKámen u Pacova\nCzech Republic 39470"),
+    ("damage at the corner of 69 Spencer Street and Mill Lane", "69 Spencer Street and Mill Lane"),
+]
+
+
+@pytest.mark.parametrize("text, address", ADDRESSES)
+def test_address_blocks_are_found_whole(scrubber, text, address):
+    assert _covered(scrubber, text, address)
+
+
+@pytest.mark.parametrize("text", [
+    "2 cars on the road were damaged",
+    "we drove 3 miles down the lane to the shop",
+    "date of birth 3 March 1972.",
+    "The court costs 2 thousand dollars",
+    "Section 602 15 U.S.C. 1681 applies",
+    "ask for extension # 2 of the form",
+    "I paid 300 dollars on the way home",
+    "There were 2 entities involved",
+])
+def test_address_lookalikes(text):
+    assert find_addresses(text) == []
+
+
+REFERENCES = [
+    ("claim ref HX/49/22341 logged", "HX/49/22341"),
+    ("crime ref 46/12345/23 given by police", "46/12345/23"),
+    ("Member #CL0087123A called", "CL0087123A"),
+    ("case 2023-000123 opened", "2023-000123"),
+    ("Policy no: 7781-22-19034 renewed", "7781-22-19034"),
+    ("customer number is 0098812", "0098812"),
+]
+
+
+@pytest.mark.parametrize("text, ref", REFERENCES)
+def test_reference_after_a_cue_is_replaced_without_a_configured_pattern(scrubber, text, ref):
+    assert _covered(scrubber, text, ref)
+    (out,) = scrubber.scrub_texts([text])
+    assert ref not in out
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("claim dated 12/03/2024 was late", "12/03/2024"),
+    ("account balance 1,234.56 due", "1,234.56"),
+    ("peril code MTR-04 applies", "MTR-04"),
+    ("policy 2024 renewal", "2024"),
+    ("the claim of 12345 people", "12345"),  # a cue word, but not followed by the identifier itself
+])
+def test_cue_lookalikes_survive(scrubber, text, kept):
+    (out,) = scrubber.scrub_texts([text])
+    assert kept in out
+
+
+@pytest.mark.parametrize("token, expected", [
+    ("CLM12345", True), ("46/12345/23", True), ("1234", False), ("12/03/2024", False), ("1.234,56", False),
+    ("AB-12", False),
+])
+def test_is_reference(token, expected):
+    assert is_reference(token) is expected
+
+
+PEOPLE = [
+    ("I want to add Colton Svenningsen as a beneficiary to my account", "Colton Svenningsen"),  # spaCy: FAC
+    ("They had 6: Daisy, Christina, Johnathan, Sarah, Alexander and Deborah.", "Christina"),  # GPE in a list
+    ("They had 6: Daisy, Christina, Johnathan, Sarah, Alexander and Deborah.", "Johnathan"),
+    ("My name is Tamerlan", "Tamerlan"),
+    ("Dear Ingrid, thank you for the photos", "Ingrid"),
+    ("The plumber, Dave Kowalczyk, attended on Monday", "Dave Kowalczyk"),
+    ("Spoke to Mrs Jane Doherty about the leak.", "Jane Doherty"),
+    ("Herr Müller rief an", "Müller"),
+]
+
+
+@pytest.mark.parametrize("text, name", PEOPLE)
+def test_people_the_small_model_mislabels_are_found(scrubber, text, name):
+    assert _covered(scrubber, text, name)
+
+
+NOT_PEOPLE = [
+    ("Escape of water from the bathroom", "Escape"),  # a lone common word that opens the sentence
+    ("XXXX XXXX Balance: {$2300.00}", "Balance"),  # a form's field name beside redactions
+    ("I called BofA to see what was going on", "BofA"),  # a brand spelling
+    ("Complaint sent to PHEAA last week", "PHEAA"),  # an acronym
+    ("I called several times about the lien", "several"),
+    ("Santander Consumer USA charged me. Santander never answered.", "Santander"),  # an ORG in this document
+    ("The Landmark Financial office was closed", "Landmark"),
+    ("Mr. Cooper Group serviced the loan", "Cooper"),
+]
+
+
+@pytest.mark.parametrize("text, word", NOT_PEOPLE)
+def test_organisations_and_form_words_are_not_people(scrubber, text, word):
+    (out,) = scrubber.scrub_texts([text])
+    assert word in out
+
+
+def test_bad_input_mixed_scripts_tables_long_and_only_identifiers(scrubber):
+    table = " ".join(f"{i:03d} {i * 7 % 1000:03d} {i * 13 % 100:02d}.{i % 10}" for i in range(3000))
+    only_ids = "jo@example.com +44 7700 900123 LS1 4AB AB123456C 4111 1111 1111 1111 536-22-8726"
+    texts = ["Der Versicherte Herr Müller, Tel. +49 30 1234567, E-Mail hans@beispiel.de.",
+             "客户 李伟 的电话 +44 7700 900456 邮箱 li.wei@example.cn",
+             "Заявитель Иван Петров, тел. +7 912 345-67-89",
+             table, "word " * 25_000 + " jane.doe@example.com", only_ids]
+    outs = scrubber.scrub_texts(texts)
+    assert "hans@beispiel.de" not in outs[0] and "1234567" not in outs[0]
+    assert "li.wei@example.cn" not in outs[1] and "900456" not in outs[1]
+    assert "345-67-89" not in outs[2]
+    assert outs[3].count("<") < 30  # a number table is data, not thousands of identifiers
+    assert "jane.doe@example.com" not in outs[4] and len(outs[4]) > 100_000
+    for value in ("jo@example.com", "900123", "LS1 4AB", "AB123456C", "4111", "536-22-8726"):
+        assert value not in outs[5]
+    from tasks.residual import scan
+
+    assert sum(scan(outs[3]).values()) == 0 and sum(scan(outs[5]).values()) == 0
+
+
+# --- per-run recall estimate ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_estimate_agrees_with_true_recall_on_the_sample_corpus(tmp_path):
+    """The estimate, weighted to the sample corpus's own mix of types, is within 2 points of the recall
+    measured against its ground truth."""
+    from tasks.pii_estimate import estimate_recall
+    from tasks.pii_eval import score
+    from tasks.sample_data import write_sample
+
+    src = write_sample(tmp_path / "claims.jsonl", rows=400, seed=31)
+    records = [json.loads(x) for x in src.read_text().splitlines()]
+    gold = {g["id"]: g for g in map(json.loads, Path(f"{src}.pii.jsonl").read_text().splitlines())}
+    pii = load_config(ROOT / "examples" / "claims.yaml").pii
+    scrubber = Scrubber(pii, b"k")
+    texts = [r["text"] for r in records]
+    spans = scrubber.detect(texts)
+    truth, _ = score(gold, {r["id"]: [(s.start, s.end, s.entity) for s in sp] for r, sp in zip(records, spans)})
+    support = {e: m["support"] for e, m in truth.items() if not e.startswith("_") and m["support"]}
+    true_recall = sum(truth[e]["recall"] * n for e, n in support.items()) / sum(support.values())
+    est = estimate_recall(texts[:200], scrubber.detect, pii.locales, seed=3)
+    # the corpus's types that the probes cover; policy/claim/customer refs are probed through the cue rule
+    probe_of = {e: e for e in est} | {"POLICY_NUMBER": "REFERENCE_NUMBER", "CLAIM_REFERENCE": "REFERENCE_NUMBER",
+                                      "CUSTOMER_REFERENCE": "REFERENCE_NUMBER"}
+    covered = {e: n for e, n in support.items() if probe_of.get(e) in est}
+    assert sum(covered.values()) > 0.8 * sum(support.values())
+    estimate = sum(est[probe_of[e]]["recall"] * n for e, n in covered.items()) / sum(covered.values())
+    assert abs(estimate - true_recall) <= 0.02, (estimate, true_recall)
+
+
+def test_probes_are_placed_where_they_say_and_the_copies_differ_only_by_them():
+    from tasks.pii_estimate import PROBES, insert_probes
+
+    texts = ["Leak in the kitchen. Ceiling came down.", "Storm damage to the roof", ""]
+    copies, where = insert_probes(texts, ["uk", "us", "eu"], seed=4, per_doc=3)
+    assert len(where) == 9 and {e for _, e, _, _ in where} <= set(PROBES)
+    for doc, entity, a, b in where:
+        assert copies[doc][a:b].strip() == copies[doc][a:b] and len(copies[doc][a:b]) > 3
+    assert insert_probes(texts, ["uk"], seed=4, per_doc=3) == insert_probes(texts, ["uk"], seed=4, per_doc=3)
+    uk_only = {e for _, e, _, _ in insert_probes(texts * 20, ["uk"], seed=4)[1]}
+    assert not any(e.startswith(("US_", "DE_", "ES_", "NL_", "EU_")) for e in uk_only)
