@@ -108,7 +108,6 @@ def _estimate(raw: Path, pii: PiiConfig, key: bytes | None, digest: str) -> dict
 
     import pyarrow.parquet as pq
 
-    from tasks.pii_engine import Scrubber
     from tasks.pii_estimate import estimate_recall
 
     texts = [t for t in pq.read_table(raw, columns=["text"]).column("text").to_pylist() if t]
