@@ -16,8 +16,8 @@ import sys
 COMMANDS = {
     "sample-data": ("flows.ingest", "cli_sample_data", "write a synthetic insurance-claims corpus with PII ground truth"),
     "validate": ("flows.ingest", "cli_validate", "ingest the config's data and run the quality gate (and PII scrub)"),
-    "scrub": ("flows.scrub", "cli_scrub", "scrub PII from the text column of a CSV/JSONL/Parquet file"),
-    "pii-eval": ("flows.scrub", "cli_pii_eval", "recall/precision/F2 of a scrub against a ground-truth sidecar"),
+    "scrub": ("flows.cli", "cli_scrub", "scrub PII from the text column of a CSV/JSONL/Parquet file"),
+    "pii-eval": ("flows.cli", "cli_pii_eval", "recall/precision/F2 of a scrub against a ground-truth sidecar"),
     "run": ("flows.train", "cli_run", "the whole training pipeline: ingest → gate → scrub → train → evaluate → promote"),
     "predict": ("flows.predict", "cli_predict", "score a file with the champion (or a named version)"),
     "rollback": ("flows.train", "cli_rollback", "move the champion alias back to an earlier version"),
@@ -111,8 +111,63 @@ def quiet_named_errors() -> None:
                 handler.addFilter(_NoTracebackForNamedErrors())
 
 
+# File-to-file commands that never train or serve a model.
+NO_TORCH = {"scrub", "pii-eval", "sample-data"}
+
+
+def _without_torch() -> None:
+    """Presidio imports transformers and torch when they are installed (~5 s, more than scrubbing a few thousand
+    documents takes); the scrubbing path never uses them. Only for a process started as `tunegate`, where
+    nothing else will want them; a caller that passes argv (tests, scripts) keeps its imports as they are."""
+    for name in ("transformers", "torch"):
+        sys.modules.setdefault(name, None)
+
+
+def cli_scrub(args: argparse.Namespace) -> int:
+    """Scrub --text-column of --input into --output (every row, in order) plus OUTPUT.spans.jsonl."""
+    from pathlib import Path
+
+    from tasks.config import PiiConfig, load_config
+    from tasks.pii_ops import needs_key, resolve_pseudonym_key
+    from tasks.pii_stream import scrub_file
+
+    cfg = load_config(args.config) if args.config else None
+    pii = cfg.pii if cfg else PiiConfig()
+    work_dir = cfg.work_path() if cfg else Path(".tunegate")
+    key = resolve_pseudonym_key(pii.pseudonym_key_env, pii.pseudonym_key_block, work_dir) \
+        if needs_key(pii.operators) else None
+    out = Path(args.output)
+    stats = scrub_file(Path(args.input), out, args.text_column, pii, key, Path(f"{out}.spans.jsonl"))
+    kinds = ", ".join(f"{k}={v}" for k, v in sorted(stats.by_entity.items())) or "none"
+    print(f"scrubbed {stats.docs} rows ({stats.docs_touched} touched) -> {out}; detected: {kinds}; "
+          f"residual rate {stats.residual_rate:.4f}")
+    return 0
+
+
+def cli_pii_eval(args: argparse.Namespace) -> int:
+    """Recall, precision and F2 per entity type of a scrub's spans against a ground-truth sidecar."""
+    from pathlib import Path
+
+    from tasks.pii_eval import format_table, read_jsonl_by_id, score, spans_from_file
+
+    gold = read_jsonl_by_id(Path(args.gold), "ground-truth")
+    scrubbed = Path(args.scrubbed)
+    spans_path = scrubbed if scrubbed.name.endswith(".spans.jsonl") else Path(f"{scrubbed}.spans.jsonl")
+    pred = spans_from_file(spans_path)
+    if not set(gold) & set(pred):
+        from tasks.errors import InputError
+
+        raise InputError(f"{spans_path}: no document id in common with {args.gold}; "
+                         "score the scrub of the file this sidecar describes.")
+    metrics, lost = score(gold, pred)
+    print(format_table(metrics, lost))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if argv is None and args.command in NO_TORCH:
+        _without_torch()
     # No network here: no telemetry; a loaded 2-core machine needs longer for the ephemeral server.
     for key, value in {
         "TOKENIZERS_PARALLELISM": "false",

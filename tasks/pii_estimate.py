@@ -64,7 +64,7 @@ def _stdnum(r: random.Random, module: str, make: Callable[[], str]) -> str:
 
 
 def _postcode(r: random.Random) -> str:
-    from tasks.recognizers.uk_postcode import AREAS
+    from tasks.pii_formats import AREAS
 
     area = r.choice(sorted(a for a in AREAS if len(a) == 2))
     return f"{area}{r.randint(1, 20)} {r.randint(0, 9)}{r.choice('ABDEFGHJLNPQRSTUWXYZ')}{r.choice('ABDEFGHJLNPQRSTUWXYZ')}"

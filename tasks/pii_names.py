@@ -135,9 +135,8 @@ def _listed_with_people(ents: list, i: int, people: set[int], text: str) -> bool
     return False
 
 
-def person_entities(doc) -> list[tuple[int, int]]:
-    """(start, end) character spans of the people among a spaCy doc's entities."""
-    text = doc.text
+def person_entities(doc, text: str) -> list[tuple[int, int]]:
+    """(start, end) character spans of the people among a spaCy doc's entities (``text``: the doc's text)."""
     ents = [e for e in doc.ents if e.label_ in ("PERSON", "PER", "ORG") or e.label_ in PLACE_LABELS]
     # Words of the document's organisations: "Santander" is not a person where "Santander Consumer USA" is an ORG.
     org_words = {w.casefold() for e in ents if e.label_ == "ORG" for w in _WORD.findall(e.text)}
@@ -163,8 +162,14 @@ def person_entities(doc) -> list[tuple[int, int]]:
                 words = _WORD.findall(ents[i].text)
                 if words and not is_organisation(words) and not all(is_place(w) for w in words):
                     people.add(i)
-    spans = [(ents[i].start_char, ents[i].end_char) for i in sorted(people)]
+    spans = [(ents[i].start_char, _before_digits(text, ents[i].start_char, ents[i].end_char)) for i in sorted(people)]
     return sorted(set(spans) | set(listed_names(text, spans)))
+
+
+def _before_digits(text: str, start: int, end: int) -> int:
+    """A name holds no digits: "Kiel 0431/199794" as one entity is a town and a phone number."""
+    m = re.search(r"\s*\S*\d", text[start:end])
+    return start + m.start() if m and m.start() > 0 else end
 
 
 _CAP = r"[^\W\d_a-z][^\W\d_]+"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from tasks.recognizers.uk_postcode import postcode_valid
+from tasks.pii_formats import postcode_valid
 
 # Placeholders and pseudonyms (<PERSON_7f3a2c…>) are removed before scanning.
 _TOKEN = re.compile(r"<[A-Z_]+(?:_[0-9a-f]{6,16})?>")
@@ -41,6 +41,9 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}")
 _DIGIT_GROUPS = re.compile(r"(?<![\d.,])\d+(?:[ -]\d+)*(?![\d.,]\d)")
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 TABLE_GROUPS = 6  # more groups than a card or phone has: a row of a number table
+# Dates and times ("1993-01-04 14:56:41", "04/01/1993 14:56") are not identifiers: blanked before the digit scan.
+_DATETIME = re.compile(r"(?<!\d)(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?(?!\d)"
+                       r"|(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
 
 
 def _luhn(d: str) -> bool:
@@ -91,7 +94,7 @@ def find(text: str, keep: list[re.Pattern] = ()) -> list[tuple[str, int, int]]:
     hits += [("UK_NINO", m.start(), m.end()) for m in _NINO.finditer(text)]
     hits += [("US_SSN", m.start(), m.end()) for m in _SSN.finditer(text)]
     hits += [("IBAN_CODE", m.start(), m.start() + n) for m in _IBAN.finditer(text) if (n := _mod97(m.group()))]
-    hits += _numbers(text)
+    hits += _numbers(_DATETIME.sub(lambda m: " " * len(m.group()), text))
     hits += [("IP_ADDRESS", m.start(), m.end()) for m in _IPV4.finditer(text)]
     # One identifier, one count: a phone number's digits are not also a digit run.
     hits.sort(key=lambda h: (h[1], -h[2]))

@@ -62,7 +62,7 @@ _SEP = rf"(?:{_SP}*[.\-\u2013]{_SP}*|/|{_SP}{{1,2}})"  # "0431/199794", but "393
 _EXT = rf"(?:{_SP}*,?{_SP}*(?:x|ext|extn|extension)\.?{_SP}*\d{{1,6}})"
 # Not glued to a word, an amount or another number ("£1,234", "GB82 1234 ..." and "4111 1111" mid-run).
 _CANDIDATE = re.compile(
-    rf"(?<![\w+@£$€¥.,/\-\u2013])(?:(?=\+)|(?<!\d{_SP}))"
+    rf"(?<![\w+@£$€¥./\-\u2013])(?<!\d,)(?:(?=\+)|(?<!\d{_SP}))"  # "1,234,567" is an amount; ", 0161 …" a list
     rf"(?P<num>(?>\+{_SP}?)?(?>{_GROUP}(?:{_SEP}?{_GROUP})*))"
     rf"(?P<ext>{_EXT})?"
     rf"(?!\w|[.,/:\-\u2013]\d)",
@@ -175,7 +175,8 @@ class TgPhoneRecognizer(LocalRecognizer):
             validated = self._validated(num, digits, intl)
             if validated:
                 results.append(self._result(m.start(), m.end(), self.SCORE, validated, cued=False))
-            elif self._cued(text, m.start(), m.end()) and self._plausible(intl):
+            elif (self._cued(text, m.start(), m.end()) or num.startswith("+")) and self._plausible(intl):
+                # a leading "+" is a cue in itself: "+1-743-438-6774" is a phone even where no plan lists it
                 results.append(self._result(m.start(), m.end(), self.CUE_SCORE, "cue", cued=True))
         return results
 
