@@ -29,6 +29,7 @@ _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’.-](?=[^\W\d_]))*")
 _REDACTED = re.compile(r"(?i)x{2,}")
 PLACE_LABELS = frozenset({"GPE", "FAC", "LOC", "NORP"})
 ORG_WORDS = frozenset("""
+ministry ltd. inc. co. corp. llc. plc. technologies technology solutions systems software consulting labs
 inc incorporated llc llp ltd limited plc corp corporation co company companies group holdings bank banks
 bancorp banking financial finance services service mortgage mortgages credit capital lending lender loans
 loan bureau bureaus union insurance assurance associates partners trust federal savings fund funding

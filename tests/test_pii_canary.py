@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.config import KeepList, load_config
+from tasks.config import load_config
 from tasks.errors import PiiGateFailed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,14 +34,19 @@ def _variants(value: str) -> set[str]:
     return {value, value.lower(), re.sub(r"[\s-]", "", value)}
 
 
-def _dataset(tmp_path: Path) -> "DatasetRef":  # noqa: F821
+# An identifier no detector claims (no cue, no known format) but the independent residual scan sees.
+UNCLAIMED = "98765432101"
+
+
+def _dataset(tmp_path: Path, extra: list[str] = ()) -> "DatasetRef":  # noqa: F821
     from tasks.pii_stream import describe_parquet
 
-    texts = list(CANARIES.values()) * 3
+    texts = list(CANARIES.values()) * 3 + list(extra)
     df = pd.DataFrame({"id": [f"c{i}" for i in range(len(texts))], "text": texts, "label": "motor",
                        "timestamp": pd.Timestamp("2025-01-01", tz="UTC")})
-    df.to_parquet(tmp_path / "dataset.parquet", index=False)
-    return describe_parquet(tmp_path / "dataset.parquet", scrubbed=False)
+    name = f"dataset{len(extra)}.parquet"
+    df.to_parquet(tmp_path / name, index=False)
+    return describe_parquet(tmp_path / name, scrubbed=False)
 
 
 def _server_text(flow_run_ids: list) -> str:
@@ -83,9 +88,9 @@ def test_no_canary_value_escapes_the_scrub_stage(prefect_harness, tmp_path, capl
     evidence = ok_state.result()
     assert evidence.passed and evidence.docs == len(CANARIES) * 3
 
-    # A keep-list that protects the e-mail lets it reach the residual gate: the failure must not quote it.
-    leaky = pii.model_copy(update={"keep": KeepList(patterns=[r"\S+@canary-mail\.com"])})
-    bad_state = scrub(dataset, leaky, str(tmp_path / "runs" / "bad"), return_state=True)
+    # Documents with an identifier only the residual scan sees fail the gate: the failure must not quote it.
+    leaky = _dataset(tmp_path, [f"Meter reading {UNCLAIMED} noted."] * 3)
+    bad_state = scrub(leaky, pii, str(tmp_path / "runs" / "bad"), return_state=True)
     assert bad_state.is_failed()
     with pytest.raises(PiiGateFailed) as err:
         bad_state.result()
@@ -100,13 +105,14 @@ def test_no_canary_value_escapes_the_scrub_stage(prefect_harness, tmp_path, capl
         *(p.read_text() for p in files),
         _server_text([ok_state.state_details.flow_run_id, bad_state.state_details.flow_run_id]),
     ])
-    assert "EMAIL_ADDRESS=" in str(err.value)
-    for value in CANARIES:
+    assert "3 identifier-like digit runs" in str(err.value)
+    for value in [*CANARIES, UNCLAIMED]:
         for v in _variants(value):
             assert v not in haystack, f"canary value leaked: {value[:3]}…"
     assert not (tmp_path / "runs" / "bad" / "scrubbed.parquet").exists()
     failed = json.loads((tmp_path / "runs" / "bad" / "pii_evidence.json").read_text())
-    assert failed["passed"] is False and failed["residual_by_type"] == {"EMAIL_ADDRESS": 3}
+    assert failed["passed"] is False and failed["residual_by_type"] == {"DIGIT_RUN": 3}
+    assert [r["id"] for r in failed["residual_at"]] == ["c30", "c31", "c32"]  # where to look, not what
 
 
 @pytest.mark.integration

@@ -12,6 +12,7 @@ Street-type words that are also everyday words (Way, Park, Green, Close…) coun
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import ClassVar
 
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
@@ -166,6 +167,7 @@ def _head(text: str, start: int) -> int:
     return start
 
 
+@lru_cache(maxsize=64)  # the person recognizer asks again for the same text (the addressee above a block)
 def find_addresses(text: str) -> list[tuple[int, int]]:
     """Address blocks in ``text``: joined parts, with at least one strong part or two weak ones."""
     blocks: list[list] = []
