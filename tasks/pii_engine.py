@@ -67,10 +67,21 @@ class Span:
 
 
 def drop_kept(spans: list[Span], keep: list[tuple[int, int]]) -> list[Span]:
-    """Drop every span that overlaps a keep-list term."""
+    """Cut keep-list terms out of the spans: a name that is a keep term is dropped, an address block
+    that runs into one keeps its other parts ("12 Elm Road … MTR-04")."""
     if not keep:
         return spans
-    return [s for s in spans if not any(s.start < e and b < s.end for b, e in keep)]
+    out = []
+    for s in spans:
+        pieces = [(s.start, s.end)]
+        for b, e in keep:
+            pieces = [p for a, z in pieces for p in ((a, min(z, b)), (max(a, e), z)) if p[1] - p[0] > 0] \
+                if any(a < e and b < z for a, z in pieces) else pieces
+        if pieces == [(s.start, s.end)]:
+            out.append(s)
+        elif s.entity != "PERSON":  # part of a name beside a product name is not a name
+            out += [Span(a, z, s.entity, s.score) for a, z in pieces if z - a > 2]
+    return out
 
 
 # Types found by shape or cue alone: a specific, validated type over the same digits names them better

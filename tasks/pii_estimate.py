@@ -78,7 +78,8 @@ def _routing(r: random.Random) -> str:
     def ok(v: str) -> bool:
         w = (3, 7, 1) * 3
         return sum(int(c) * k for c, k in zip(v, w)) % 10 == 0
-    return _valid(r, lambda: r.choice("0123") + _d(r, 8), ok)
+    # the first two digits name a Federal Reserve district (01-12, 21-32), as real routing numbers do
+    return _valid(r, lambda: f"{r.choice((r.randint(1, 12), r.randint(21, 32))):02d}" + _d(r, 7), ok)
 
 
 # entity -> (locale or None, templates, value generator)

@@ -8,7 +8,8 @@ from presidio_analyzer import Pattern, PatternRecognizer
 class TgEmailRecognizer(PatternRecognizer):
     ENTITY = "EMAIL_ADDRESS"
     PATTERNS: ClassVar[list[Pattern]] = [
-        Pattern("email", r"\b[A-Z0-9._%+'-]+@[A-Z0-9-]+(?:\.[A-Z0-9-]+)*\.[A-Z]{2,24}\b", 0.9),
+        # the local part may hold any letters ("théo.06@web.de"); the domain as registered
+        Pattern("email", r"(?<![\w.%+'-])[\w.%+'-]+@[A-Z0-9-]+(?:\.[A-Z0-9-]+)*\.[A-Z]{2,24}\b", 0.9),
     ]
     CONTEXT: ClassVar[list[str]] = ["email", "e-mail", "mail"]
 

@@ -45,7 +45,7 @@ _WORDS = rf"{_NAME}(?:\s{_NAME}){{0,5}}"
 
 STREET = re.compile(
     rf"(?<![\w-])(?:{_NUM},?\s(?:{_NUM}\s)?"
-    rf"(?:(?:(?:{_NAME}|\d{{1,3}}(?:st|nd|rd|th))\s){{0,4}}(?:(?i:{_STREET_ANY})|{_STREET_TITLE})\.?(?![\w'’-])(?:\s{_NAME}){{0,4}}"  # 12 Elm Road, 95 Avenue des X
+    rf"(?:(?:(?:{_NAME}|\d{{1,3}}(?:st|nd|rd|th))\s){{0,4}}(?:(?i:{_STREET_ANY})|{_STREET_TITLE})\.?(?![\w'’-])(?<!\.)(?:\s{_NAME}){{0,4}}"  # 12 Elm Road, 95 Avenue des X
     rf"|{_SUFFIX}|(?:{_NAME}\s){{0,3}}{_SUFFIX})"  # 9 Hauptstraße
     rf"(?:\s{_NUM}(?![\w-]))?"  # continental house number after the name
     rf"|(?:(?i:{_STREET_ANY})\.?\s(?:{_NAME}\s){{0,4}}{_NAME}|{_SUFFIX}|(?:{_NAME}\s){{0,3}}{_SUFFIX})\s{_NUM}(?![\w-]))"
@@ -117,6 +117,10 @@ def _glue(text: str, a: int, b: int) -> bool:
     return len(pieces) <= 2 and all(PLACE_LINE.fullmatch(p) and not _has_sentence_words(p) for p in pieces)
 
 
+# A full stop after a street word of four or more letters ends the sentence; after "St", "Rd", "Ave" it
+# abbreviates.
+_SENTENCE_END = re.compile(r"[^\W\d_]{4,}\.\Z")
+_SEGMENT_TEXT = re.compile(r"(?:[^,\n.]|\.(?=\S))*")  # up to a comma, a line end or a full stop
 _SEP = re.compile(r"(?:[ \t]*(?:,|\r?\n)[ \t>?*•|-]*){1,3}")
 _SAME_LINE = re.compile(rf"[ \t]+(?:{_NUM}[ \t]+)?(?=[^\W\d_a-z])(?:{_NAME}(?:{_JOIN}{_NAME}){{0,5}})"
                         rf"(?:[ \t]+\d{{1,6}}(?:-\d{{4}})?)?(?![\w-])")
@@ -125,13 +129,15 @@ _SAME_LINE = re.compile(rf"[ \t]+(?:{_NUM}[ \t]+)?(?=[^\W\d_a-z])(?:{_NAME}(?:{_
 def _tail(text: str, end: int) -> int:
     """Extend a block over following town/country/postcode lines (at most three), and over capitalised
     town and country words that follow on the same line ("Apt. 195 Santa Marta Malaysia")."""
+    if _SENTENCE_END.search(text, 0, end):  # "34 Station Street. Peril code …": the sentence is over
+        return end - 1
     if (m := _SAME_LINE.match(text, end)) and not _has_sentence_words(m.group()):
         end = m.end()
     for _ in range(3):
         m = _SEP.match(text, end)
         if not m or m.group().count("\n") > 2:
             break
-        line = re.compile(r"[^,\n]*").match(text, m.end())
+        line = _SEGMENT_TEXT.match(text, m.end())
         piece = line.group().rstrip(" \t.")
         if not piece or not PLACE_LINE.fullmatch(piece) or _has_sentence_words(piece) or len(piece) > 60:
             # a bare postcode, ZIP or state line is part of the address too
