@@ -25,7 +25,8 @@ _SOFT_CUES = (
     r"surveyor|assessor|adjuster|loss adjuster|investigator|solicitor|lawyer|attorney|agent|rep|"
     r"representative|manager|supervisor|officer|pc|dc|sgt|nurse|doctor|witness|landlord|tenant|"
     r"neighbou?r|son|daughter|husband|wife|partner|brother|sister|mother|father|mum|dad|"
-    r"beneficiary|account holder|policyholder|claimant|driver|name|guardian"
+    r"beneficiary|account holder|policyholder|claimant|driver|name|guardian|"
+    r"(?:signed|written|reported|approved|witnessed|inspected|prepared|authori[sz]ed|referred|attended) by"
 )
 # Surname particles: lower case inside a name ("Donald van der Voet", "Teresa de Vaan").
 PARTICLES = frozenset("van von der den de da das dos del della di du la le bin al el ter ten".split())
@@ -54,6 +55,9 @@ class TgPersonCueRecognizer(PatternRecognizer):
         rf",[ \t]+(?P<name>{_CAP_NAME})[ \t]*[!?](?:[\"”]|\s|$)",
         rf"(?P<name>{_CAP_NAME})['’]s[ \t]+(?=(?i:daughter|son|wife|husband|partner|mother|father|mum|mom|dad|"
         rf"brother|sister|child|children|kids|baby|boss|friend|girlfriend|boyfriend|fianc[ée]e?|birthday|funeral)\b)",
+        rf"(?P<name>{_CAP_NAME})[ \t]+as[ \t]+(?:a[ \t]+|the[ \t]+|my[ \t]+|our[ \t]+)?(?=(?i:guardian|beneficiary|executor|"
+        rf"executrix|trustee|attorney|next of kin|authori[sz]ed user|joint (?:holder|owner|policyholder)|named driver|"
+        rf"co-?signer|cosigner|dependant|dependent)\b)",  # the roles a bank or insurer adds people in
     ]
     HEADERS: ClassVar[frozenset[str]] = frozenset(
         "date time when where name address phone email subject re note notes from to cc bcc q a question answer "

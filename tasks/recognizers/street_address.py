@@ -26,7 +26,7 @@ _STREET_ANY = (
     r"straat|laan|plein|gracht|kade|vej|gade|gatan|vägen|vagen|gata|veien|katu|tie"
 )
 # Everyday words that name streets only in Title Case ("Manor Way", not "on the way").
-_STREET_TITLE = r"Court|Plaza|Close|Way|Place|Pl|Hill|Park|Row|Square|Sq|Walk|Rise|View|Green|Parade|Vale|Meadow|Fields|Broadway|Kingsway"
+_STREET_TITLE = r"u(?=\.\s?\d)|Court|Plaza|Close|Way|Place|Pl|Hill|Park|Row|Square|Sq|Walk|Rise|View|Green|Parade|Vale|Meadow|Fields|Broadway|Kingsway"
 # Compound street names end in the type: Hauptstraße, Genterstrasse, Kaarikatu, Dorpsstraat, Salontie.
 _SUFFIX = (r"[^\W\d_]{2,}(?:straße|strasse|str\.|weg|gasse|platz|allee|straat|laan|plein|gracht|vej|gade|gatan|vägen|"
            r"katu|tie|utca)(?![\w'’-])")
@@ -124,27 +124,50 @@ _SEGMENT_TEXT = re.compile(r"(?:[^,\n.]|\.(?=\S))*")  # up to a comma, a line en
 _SEP = re.compile(r"(?:[ \t]*(?:,|\r?\n)[ \t>?*•|-]*){1,3}")
 _SAME_LINE = re.compile(rf"[ \t]+(?:{_NUM}[ \t]+)?(?=[^\W\d_a-z])(?:{_NAME}(?:{_JOIN}{_NAME}){{0,5}})"
                         rf"(?:[ \t]+\d{{1,6}}(?:-\d{{4}})?)?(?![\w-])")
+_SAME_LINE_ANY_CASE = re.compile(_SAME_LINE.pattern.replace("(?=[^\\W\\d_a-z])", ""))
 
 
 def _tail(text: str, end: int) -> int:
     """Extend a block over following town/country/postcode lines (at most three), and over capitalised
     town and country words that follow on the same line ("Apt. 195 Santa Marta Malaysia")."""
     if _SENTENCE_END.search(text, 0, end):  # "34 Station Street. Peril code …": the sentence is over
-        return end - 1
-    if (m := _SAME_LINE.match(text, end)) and not _has_sentence_words(m.group()):
+        return end - 1, 0
+    same = _SAME_LINE_ANY_CASE if not any(c.isupper() for c in text) else _SAME_LINE  # an all lower-case text
+    if (m := same.match(text, end)) and not _has_sentence_words(m.group()):
         end = m.end()
+    lines = 0
     for _ in range(3):
         m = _SEP.match(text, end)
         if not m or m.group().count("\n") > 2:
             break
         line = _SEGMENT_TEXT.match(text, m.end())
-        piece = line.group().rstrip(" \t.")
-        if not piece or not PLACE_LINE.fullmatch(piece) or _has_sentence_words(piece) or len(piece) > 60:
-            # a bare postcode, ZIP or state line is part of the address too
-            if not re.fullmatch(r"[ \t>]*(?:\d{4,6}(?:-\d{4})?|[A-Z]{2})", piece or "x"):
-                break
+        piece = _place_prefix(line.group().rstrip(" \t."))
+        if not piece:
+            break
         end = m.end() + len(piece)
-    return end
+        # only a capitalised town or country, or a postcode, counts towards making a weak part an address
+        lines += bool(re.match(r"[ \t>?*•|-]*(?:[^\W\d_a-z]|\d{4,6}\b)", piece))
+        if len(piece) < len(line.group().rstrip(" \t.")):
+            break  # the sentence goes on after the place ("… Laos in case of an issue")
+    return end, lines
+
+
+def _place_line(piece: str) -> bool:
+    """A town, region or country line, optionally with a postcode; or a bare postcode, ZIP or state line."""
+    if _is_country(re.sub(r"[\s\d-]+$", "", piece).strip(" \t>?*•|-")):  # "Trinidad and Tobago 79370"
+        return True
+    if piece and PLACE_LINE.fullmatch(piece) and not _has_sentence_words(piece) and len(piece) <= 60:
+        return True
+    return bool(re.fullmatch(r"[ \t>]*(?:\d{4,6}(?:-\d{4})?|[A-Z]{2})", piece))
+
+
+def _place_prefix(piece: str) -> str:
+    """The longest start of ``piece`` that is a place line ("Laos" of "Laos in case of an issue"), or ""."""
+    cuts = [len(piece)] + [m.start() for m in re.finditer(r"\s+", piece)][::-1]
+    for cut in cuts:
+        if cut and _place_line(piece[:cut]):
+            return piece[:cut]
+    return ""
 
 
 _HEAD_SAME_LINE = re.compile(rf"(?:{_NUM}\s+)?(?:{_NAME}\s+){{0,4}}{_NUM}\s*,?\s*$|{_NUM}\s*,?\s*$")
@@ -187,7 +210,13 @@ def find_addresses(text: str) -> list[tuple[int, int]]:
             blocks[-1][2] += w
         else:
             blocks.append([s, e, w])
-    return [(_head(text, s), _tail(text, e)) for s, e, weight in blocks if weight >= 2]
+    out = []
+    for s, e, weight in blocks:
+        end, lines = _tail(text, e)
+        # a numbered line followed by two or more town/region/postcode lines is an address on its own
+        if weight >= 2 or (weight == 1 and lines >= 2):
+            out.append((_head(text, s), end))
+    return out
 
 
 class TgStreetAddressRecognizer(PatternRecognizer):
