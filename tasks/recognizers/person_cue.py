@@ -12,7 +12,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 
 _CUES = (
     r"spoke (?:to|with)|speaking (?:to|with)|call (?:w/|with|from)|called|caller(?: verified as| is)?|"
-    r"verified as|third party is|tp is|(?:the )?insured is|named|name is|my name is|maiden name is|"
+    r"verified as|third party is|tp is|(?:the )?insured is|named(?: (?:him|her|them))?|name is|my name is|maiden name is|"
     r"(?:full |customer |patient |insured |account )?names?:|"
     r"mr\.?|mrs\.?|ms\.?|mx\.?|miss|dr\.?|prof\.?|handler:|from:|regards,|thanks,|sincerely,|"
     r"herr|frau|mme\.?|mlle\.?|sr\.?|sra\.?|srta\.?|sig\.?|sig\.ra|dhr\.?|mevr\.?"
@@ -26,7 +26,8 @@ _SOFT_CUES = (
     r"representative|manager|supervisor|officer|pc|dc|sgt|nurse|doctor|witness|landlord|tenant|"
     r"neighbou?r|son|daughter|husband|wife|partner|brother|sister|mother|father|mum|dad|"
     r"beneficiary|account holder|policyholder|claimant|driver|name|guardian|"
-    r"(?:signed|written|reported|approved|witnessed|inspected|prepared|authori[sz]ed|referred|attended) by"
+    r"(?:signed|written|reported|approved|witnessed|inspected|prepared|authori[sz]ed|referred|attended) by|"
+    r"shouted at|yelled at|said to|talked to|married|kissed|hugged"
 )
 # Surname particles: lower case inside a name ("Donald van der Voet", "Teresa de Vaan").
 PARTICLES = frozenset("van von der den de da das dos del della di du la le bin al el ter ten".split())
