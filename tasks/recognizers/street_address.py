@@ -43,13 +43,56 @@ _POBOX = r"(?i:p\.?\s?o\.?\s?box|post office box|postfach|apartado|boîte postal
 _LEAD = r"[ \t>?*•|-]*"  # quoted e-mail lines, bullets, mangled characters at the start of a line
 _WORDS = rf"{_NAME}(?:\s{_NAME}){{0,5}}"
 
-STREET = re.compile(
+_STREET = (
     rf"(?<![\w-])(?:{_NUM},?\s(?:{_NUM}\s)?"
     rf"(?:(?:(?:{_NAME}|\d{{1,3}}(?:st|nd|rd|th))\s){{0,4}}(?:(?i:{_STREET_ANY})|{_STREET_TITLE})\.?(?![\w'’-])(?<!\.)(?:\s{_NAME}){{0,4}}"  # 12 Elm Road, 95 Avenue des X
     rf"|{_SUFFIX}|(?:{_NAME}\s){{0,3}}{_SUFFIX})"  # 9 Hauptstraße
     rf"(?:\s{_NUM}(?![\w-]))?"  # continental house number after the name
     rf"|(?:(?i:{_STREET_ANY})\.?\s(?:{_NAME}\s){{0,4}}{_NAME}|{_SUFFIX}|(?:{_NAME}\s){{0,3}}{_SUFFIX})\s{_NUM}(?![\w-]))"
 )
+STREET = re.compile(_STREET)
+# The same streets, found faster: the number-first form as a pattern of its own, the name-first form
+# ("Via Roma 12") from its house number backwards, and the compound-word alternatives (every word tried
+# against every suffix) only in a text that has a word ending in a street suffix.
+_NO_SUFFIX = "(?!)"  # never matches
+_A, _B = _STREET.split("|(?:(?i:", 1)
+STREET_NUMBER_FIRST = re.compile(_A + ")")
+STREET_NUMBER_FIRST_NO_SUFFIX = re.compile((_A + ")").replace(_SUFFIX, _NO_SUFFIX))
+_B = "(?:(?i:" + _B[:-1]  # drop the closing of the outer group
+_B_TAIL = rf"\s{_NUM}(?![\w-])"
+assert _B.endswith(_B_TAIL)
+STREET_NAME_FIRST = re.compile(r"(?<![\w-])" + _B[: -len(_B_TAIL)] + r"\s\Z")
+STREET_NAME_FIRST_NO_SUFFIX = re.compile(r"(?<![\w-])" + _B[: -len(_B_TAIL)].replace(_SUFFIX, _NO_SUFFIX) + r"\s\Z")
+_HOUSE_NUMBER = re.compile(rf"(?<=\s){_NUM}(?![\w-])")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_STREET_WORDS = frozenset(_STREET_ANY.split("|"))
+HAS_SUFFIX = re.compile(_SUFFIX)
+
+
+def _streets(text: str) -> list[tuple[int, int]]:
+    """STREET's matches, left to right without overlaps, as ``STREET.finditer`` would give them."""
+    suffix = HAS_SUFFIX.search(text) is not None
+    first = STREET_NUMBER_FIRST if suffix else STREET_NUMBER_FIRST_NO_SUFFIX
+    found = [(m.start(), m.end()) for m in first.finditer(text)]
+    numbers = list(_HOUSE_NUMBER.finditer(text))
+    if suffix:
+        for m in numbers:
+            if w := STREET_NAME_FIRST.search(text, max(0, m.start() - 160), m.start()):
+                found.append((w.start(), m.end()))
+    elif numbers:
+        # without compound words the name-first form starts at a street-type word: try only those
+        starts = [w.start() for w in _LETTERS.finditer(text) if w.group().casefold() in _STREET_WORDS]
+        for m in numbers:
+            for p in starts:
+                if m.start() - 160 <= p < m.start() and (w := STREET_NAME_FIRST_NO_SUFFIX.match(text, p, m.start())):
+                    found.append((w.start(), m.end()))
+                    break
+    out, last = [], -1
+    for a, b in sorted(found, key=lambda x: (x[0], -x[1])):
+        if a >= last:
+            out.append((a, b))
+            last = b
+    return out
 UNIT = re.compile(rf"(?<![\w-]){_UNIT}")
 POBOX = re.compile(rf"(?<![\w-]){_POBOX}")
 # Town or country and a postcode or ZIP: "Dallas TX 48486", "Kiel 24103", "75008 Paris", "Mexico 33716".
@@ -57,6 +100,12 @@ POSTAL = re.compile(
     rf"(?<![\w-])(?:{_WORDS},?\s(?:[A-Z]{{2}}\s)?\d{{4,5}}(?:-\d{{4}})?|\d{{4,5}}\s(?:[A-Z]{{2}}\s)?{_WORDS}"
     rf"|\d{{4}}\s?[A-Z]{{2}}\s{_WORDS})(?![\w-])"
 )
+# The words-first form is found from its number backwards (trying six words at every word start is the
+# slow part); the number-first forms start with a digit and are cheap as they are.
+_POSTAL_NUMBER = re.compile(r"(?<=\s)(?:[A-Z]{2}\s)?\d{4,5}(?:-\d{4})?(?![\w-])")
+_POSTAL_WORDS = re.compile(rf"(?<![\w-]){_WORDS},?\s\Z")
+POSTAL_NUMBER_FIRST = re.compile(
+    rf"(?<![\w-])(?:\d{{4,5}}\s(?:[A-Z]{{2}}\s)?{_WORDS}|\d{{4}}\s?[A-Z]{{2}}\s{_WORDS})(?![\w-])")
 # US military post: "FPO AE 09499", "APO AP 96205"; the line above names the unit or ship.
 MILITARY = re.compile(r"(?<![\w-])(?:APO|FPO|DPO)\s(?:AA|AE|AP)\s\d{5}(?:-\d{4})?(?!\d)")
 # "the corner of 69 Spencer Street and Vokatý Street": two streets, numbers optional.
@@ -80,8 +129,9 @@ LOWER_WORDS = frozenset("the a an and or but if to of in on at for with from by 
 
 def _parts(text: str) -> list[tuple[int, int, bool]]:
     """Address parts as (start, end, strong). Strong parts stand on their own; weak ones need a neighbour."""
-    out = [(m.start(), m.end(), True) for rx in (STREET, UNIT, POBOX, MILITARY, CORNER) for m in rx.finditer(text)]
-    out += [(m.start(), m.end(), False) for m in POSTAL.finditer(text) if not _has_sentence_words(m.group())]
+    out = [(a, b, True) for a, b in _streets(text)]
+    out += [(m.start(), m.end(), True) for rx in (UNIT, POBOX, MILITARY, CORNER) for m in rx.finditer(text)]
+    out += [(a, b, False) for a, b in _postal(text) if not _has_sentence_words(text[a:b])]
     out += [(m.start() + len(m.group()) - len(m.group().lstrip(" \t>?*•|-")), m.end(), False)
             for m in NUMBERED_LINE.finditer(text)]
     out += [(m.start(), m.end(), False) for m in NUMBERED_NAME.finditer(text)]
@@ -100,6 +150,20 @@ def _is_country(s: str) -> bool:
     from tasks.pii_names import is_country
 
     return is_country(s)
+
+
+def _postal(text: str) -> list[tuple[int, int]]:
+    """POSTAL's matches, scanning left to right without overlaps as ``POSTAL.finditer`` would."""
+    found = [(m.start(), m.end()) for m in POSTAL_NUMBER_FIRST.finditer(text)]
+    for m in _POSTAL_NUMBER.finditer(text):
+        if w := _POSTAL_WORDS.search(text, max(0, m.start() - 120), m.start()):
+            found.append((w.start(), m.end()))
+    out, last = [], -1
+    for a, b in sorted(found, key=lambda x: (x[0], -x[1])):
+        if a >= last:
+            out.append((a, b))
+            last = b
+    return out
 
 
 def _has_sentence_words(s: str) -> bool:
