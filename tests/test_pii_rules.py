@@ -110,6 +110,15 @@ PEOPLE = [
     ("The plumber, Dave Kowalczyk, attended on Monday", "Dave Kowalczyk"),
     ("Spoke to Mrs Jane Doherty about the leak.", "Jane Doherty"),
     ("Herr Müller rief an", "Müller"),
+    ('Szebasztián: "Who are you?"', "Szebasztián"),  # a speaker label
+    ("Mimount, can you put me through?", "Mimount"),  # a request to someone
+    ("Don't go to town, Judy!", "Judy"),
+    ("I'm Kenneth's daughter", "Kenneth"),
+    ("Tina Alexandrov\n18 Millicent Drive\nSuite 459\nLeeds LS1 4AB", "Tina Alexandrov"),  # the addressee
+    ("we need to add Curtis Afanasyev as guardian", "Curtis Afanasyev"),
+    ("She named him Jake", "Jake"),
+    ("It's under my partner's name Donald van der Voet", "Donald van der Voet"),
+    ("Name:    Diana Fuchs", "Diana Fuchs"),
 ]
 
 
@@ -127,6 +136,10 @@ NOT_PEOPLE = [
     ("Santander Consumer USA charged me. Santander never answered.", "Santander"),  # an ORG in this document
     ("The Landmark Financial office was closed", "Landmark"),
     ("Mr. Cooper Group serviced the loan", "Cooper"),
+    ("However, I called them twice", "However"),  # not a request: a sentence adverb
+    ("Date: 2020-01-04\nSubject: roof", "Subject"),
+    ("I called CFPB and the Attorney General", "General"),
+    ("I called several times about the lien", "times"),
 ]
 
 
