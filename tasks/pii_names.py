@@ -10,9 +10,9 @@ So every PERSON, GPE, FAC, LOC and NORP entity is a candidate, and is a person w
 - labelled PERSON, unless it is an organisation (an organisation word in it, or its words are those
   of an ORG elsewhere in the document) or none of its words can be a name (see ``name_words``);
 - labelled as a place, facility or nationality, when it is listed with people ("Daisy, Christina and
-  Sarah"), or when it is two or more capitalised words, none a known place (GeoNames cities over
-  15,000 people, countries, US states), one neither a place nor a common English word (wordfreq):
-  "Colton Svenningsen" is a name the model has not seen. A single unknown word ("Experian") is as
+  Sarah"), or when it is two or more capitalised words that together are not a known place (GeoNames
+  cities over 15,000 people, countries, US states) and one of which is neither a place nor a common
+  English word (wordfreq): "Colton Svenningsen" is a name the model has not seen. A single unknown word ("Experian") is as
   often an organisation as a name, so it needs the list.
 Organisations (ORG) stay organisations unless listed with people: organisations are not people.
 """
@@ -29,7 +29,7 @@ _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’.-](?=[^\W\d_]))*")
 _REDACTED = re.compile(r"(?i)x{2,}")
 PLACE_LABELS = frozenset({"GPE", "FAC", "LOC", "NORP"})
 ORG_WORDS = frozenset("""
-ministry ltd. inc. co. corp. llc. plc. technologies technology solutions systems software consulting labs
+technologies technology solutions systems software consulting labs
 inc incorporated llc llp ltd limited plc corp corporation co company companies group holdings bank banks
 bancorp banking financial finance services service mortgage mortgages credit capital lending lender loans
 loan bureau bureaus union insurance assurance associates partners trust federal savings fund funding
@@ -88,7 +88,7 @@ def _starts_line_or_sentence(text: str, start: int) -> bool:
 
 TITLES = frozenset("mr mrs ms mx miss dr prof sir dame lord lady rev fr sr jr".split())
 # An inner capital after lower case marks a brand ("BofA", "PayPal"), unless it follows a surname prefix.
-_BRAND = re.compile(r"^(?!(?:Mc|Mac|O'|O’|De|Di|Da|Du|La|Le|Van|Von|Fitz)[A-Z])[A-Za-z][a-z]+[A-Z]")
+BRAND = re.compile(r"^(?!(?:Mc|Mac|O'|O’|De|Di|Da|Du|La|Le|Van|Von|Fitz)[A-Z])[A-Za-z][a-z]+[A-Z]")
 
 
 def name_words(text: str, start: int, end: int) -> list[str]:
@@ -106,7 +106,7 @@ def name_words(text: str, start: int, end: int) -> list[str]:
     out = []
     for m in words:
         w = m.group()
-        if w.casefold().strip(".") in TITLES or (w.isupper() and len(w) > 1) or _BRAND.match(w):
+        if w.casefold().strip(".") in TITLES or (w.isupper() and len(w) > 1) or BRAND.match(w):
             continue
         if zipf(w.casefold()) >= COMMON_ZIPF and (
                 w.islower() or redacted  # "lien", "XXXX Balance": a form's field names beside a redaction

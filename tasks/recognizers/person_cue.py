@@ -145,9 +145,9 @@ def addressees(text: str) -> list[tuple[int, int]]:
 
 def _brand(word: str) -> bool:
     """"BofA", "PayPal": a brand spelling, not a name."""
-    from tasks.pii_names import _BRAND
+    from tasks.pii_names import BRAND
 
-    return bool(_BRAND.match(word))
+    return bool(BRAND.match(word))
 
 
 def _organisation(words: str) -> bool:
