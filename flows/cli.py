@@ -1,7 +1,8 @@
-"""The ``tunegate`` command: argument parsing and error reporting only.
+"""The ``tunegate`` command: argument parsing, error reporting and the file-to-file scrub handlers.
 
-Each sub-command's handler lives beside the flow it runs (``flows/*.py``, ``deployments/stack.py``)
-and returns an exit code. Named tunegate errors print one line, no traceback.
+Each other sub-command's handler lives beside the flow it runs (``flows/*.py``, ``deployments/stack.py``).
+``scrub`` and ``pii-eval`` live here so that scrubbing a file imports neither Prefect nor torch. Every
+handler returns an exit code; named tunegate errors print one line, no traceback.
 """
 
 from __future__ import annotations
