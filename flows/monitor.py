@@ -143,7 +143,8 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     dataset = ingest_batch(config.data, batch, run_dir)
     quality_gate(dataset, monitoring_gate(config.quality, m.min_batch_rows), run_dir)
     scored = sample_batch(dataset, m.score_rows, run_dir)
-    scrubbed, _ = scrub_pii(scored, config.pii, run_dir, None)
+    # The recall estimate is training evidence (a model's data); a production batch is scrubbed, not audited.
+    scrubbed, _ = scrub_pii(scored, config.pii, run_dir, None, estimate=False)
     preds = predict_batch(scrubbed, version, run_dir / "predictions.parquet")
     stored = log_predictions(scrubbed, Path(preds.uri), config.work_path("predictions"), run_id)
     reference = profile_reference(version.local_dir / "reference" / "reference.parquet", version.local_dir / "model",

@@ -107,7 +107,7 @@ def predict(config: PipelineConfig, input: str, output: str, model_version: str 
     source = DataConfig(source=str(Path(input).resolve()), format="auto", sample=None,
                         columns=ColumnMap(id=cols.id, text=cols.text, label=None, timestamp=None))
     dataset = ingest_documents(source, run_dir)
-    scrubbed, _ = scrub_pii(dataset, config.pii, run_dir, None)
+    scrubbed, _ = scrub_pii(dataset, config.pii, run_dir, None, estimate=False)  # estimate: training data only
     return predict_batch(scrubbed, version, Path(output).resolve())
 
 

@@ -45,7 +45,7 @@ def _publish(evidence, run_dir: Path) -> None:
     )
 
 
-def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None):
+def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None, estimate: bool = True):
     import json
     import logging
 
@@ -71,11 +71,12 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None)
     metrics, lost = ({}, None)
     if gold is not None and failure is None and Path(gold).is_file():
         metrics, lost = score(read_jsonl_by_id(Path(gold), "ground-truth"), spans_from_file(spans_path))
-    estimate = _estimate(Path(dataset.uri), pii, key, dataset.sha256) if failure is None and pii.estimate_docs else {}
-    overall = estimate.get("_overall", {}).get("recall")
+    est = _estimate(Path(dataset.uri), pii, key, dataset.sha256) if estimate and failure is None and pii.estimate_docs \
+        else {}
+    overall = est.get("_overall", {}).get("recall")
     if failure is None and pii.min_estimated_recall is not None and overall is not None \
             and overall < pii.min_estimated_recall:
-        weak = ", ".join(f"{e} {m['recall']:.2f}" for e, m in estimate.items()
+        weak = ", ".join(f"{e} {m['recall']:.2f}" for e, m in est.items()
                          if not e.startswith("_") and m["recall"] < pii.min_estimated_recall)
         failure = PiiGateFailed(
             f"estimated recall {overall:.3f} on this run's documents is below pii.min_estimated_recall "
@@ -87,7 +88,7 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None)
         docs=stats.docs, docs_touched=stats.docs_touched, counts_by_entity=dict(sorted(stats.by_entity.items())),
         counts_by_operator=dict(stats.by_operator), residual_count=stats.residual_count,
         residual_rate=round(stats.residual_rate, 6), residual_by_type=dict(sorted(stats.residual.items())),
-        metrics_by_entity=metrics, domain_terms_lost=lost, estimated_recall=estimate,
+        metrics_by_entity=metrics, domain_terms_lost=lost, estimated_recall=est,
         residual_at=[{"id": d, "kind": k, "start": a, "end": b} for d, k, a, b in stats.residual_at],
         passed=failure is None,
     )
@@ -126,6 +127,7 @@ from tasks.refs import DatasetRef
 
 
 @task(name="scrub_pii", cache_policy=NONE)
-def scrub_pii(dataset: DatasetRef, pii: PiiConfig, run_dir: Path, gold: Path | None = None) -> tuple[DatasetRef, PiiEvidence]:
+def scrub_pii(dataset: DatasetRef, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
+              estimate: bool = True) -> tuple[DatasetRef, PiiEvidence]:
     """Scrub the dataset's text, gate on residual identifiers, write evidence; raise PiiGateFailed above the limit."""
-    return _scrub_pii(dataset, pii, Path(run_dir), gold)
+    return _scrub_pii(dataset, pii, Path(run_dir), gold, estimate)

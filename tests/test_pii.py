@@ -243,6 +243,33 @@ def test_scrub_pii_task_writes_scrubbed_dataset_and_evidence(tmp_path, pii):
     assert (scrubbed["product"] == df["product"]).all() and (scrubbed["text"] != df["text"]).any()
 
 
+def test_recall_estimate_is_recorded_and_gates_the_run(tmp_path, pii):
+    """The estimate is in the evidence (seeded by the data, so a rerun gives the same figure); a bar just
+    above it stops the run and leaves no scrubbed dataset; production scrubs (estimate=False) skip it."""
+    from tasks.pii_stream import describe_parquet
+
+    src = write_sample(tmp_path / "claims.jsonl", rows=40, seed=3)
+    df = pd.read_json(src, lines=True, dtype=False)[["id", "text", "label"]]
+    df.to_parquet(tmp_path / "dataset.parquet", index=False)
+    ref = describe_parquet(tmp_path / "dataset.parquet", False)
+    probed = pii.model_copy(update={"estimate_docs": 30})
+    _, ev = scrub_pii.fn(ref, probed, tmp_path / "runs" / "a")
+    est = ev.estimated_recall["_overall"]
+    assert est["inserted"] == 60 and 0.5 <= est["recall"] <= 1.0
+    assert {e for e in ev.estimated_recall if not e.startswith("_")} >= {"PERSON", "UK_NINO", "US_SSN", "EU_VAT"}
+    # A scrubber that only keeps near-certain detections misses many probes, and the gate says so.
+    timid = probed.model_copy(update={"score_threshold": 0.95, "residual_max_rate": 1.0, "min_estimated_recall": 0.9})
+    with pytest.raises(PiiGateFailed, match="estimated recall 0\\.[0-8]"):
+        scrub_pii.fn(ref, timid, tmp_path / "runs" / "b")
+    assert not (tmp_path / "runs" / "b" / "scrubbed.parquet").exists()
+    failed = json.loads((tmp_path / "runs" / "b" / "pii_evidence.json").read_text())
+    assert failed["passed"] is False and failed["estimated_recall"]["_overall"]["recall"] < 0.9
+    _, again = scrub_pii.fn(ref, probed, tmp_path / "runs" / "c")
+    assert again.estimated_recall == ev.estimated_recall
+    _, prod = scrub_pii.fn(ref, probed, tmp_path / "runs" / "d", None, False)
+    assert prod.estimated_recall == {}
+
+
 @pytest.mark.slow
 def test_worker_pool_gives_the_same_output_as_in_process(tmp_path, pii, monkeypatch):
     import tasks.pii_stream as stream
