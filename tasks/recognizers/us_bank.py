@@ -17,8 +17,10 @@ Both report the number only, not the cue.
 import re
 from typing import ClassVar
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 from stdnum.us import rtn
+
+from tasks.recognizers.cue_value import CueValueRecognizer
 
 _FILLER = r"(?:[ \t]*(?::|-|is(?=[ \t])))?[ \t]*"
 _NUMBER_WORD = r"(?:[ \t]*(?:number|num|no\.?|#))"
@@ -37,29 +39,20 @@ _ACCOUNT_UK_SHAPED = r"(?<![\w-])\d{8}(?![\w-])"
 _ACCOUNT_AT_END = re.compile(_ACCOUNT + r"\Z")
 
 
-class TgUsBankRoutingRecognizer(PatternRecognizer):
+class TgUsBankRoutingRecognizer(CueValueRecognizer):
     LOCALE = "us"
     ENTITY = "US_BANK_ROUTING"
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("routing_cue", _ROUTING_CUE + _ROUTING, 0.5)]
     # The cue is part of the pattern ("aba" as a context word would also match inside "database").
     CONTEXT: ClassVar[list[str]] = []
-
-    def __init__(self) -> None:
-        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)
-
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
-        """The cue is part of the match, so nothing fires without it; report only the number."""
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        for r in results:
-            r.start = _ROUTING_AT_END.search(text, r.start, r.end).start()
-        return results
+    VALUE_AT_END: ClassVar[re.Pattern] = _ROUTING_AT_END
 
     def validate_result(self, pattern_text: str) -> bool:
         digits = _ROUTING_AT_END.search(pattern_text).group().replace("-", "")
         return digits[:2] in _ROUTING_SYMBOLS and rtn.is_valid(digits)
 
 
-class TgUsBankAccountRecognizer(PatternRecognizer):
+class TgUsBankAccountRecognizer(CueValueRecognizer):
     LOCALE = "us"
     ENTITY = "US_BANK_ACCOUNT"
     PATTERNS: ClassVar[list[Pattern]] = [
@@ -69,13 +62,4 @@ class TgUsBankAccountRecognizer(PatternRecognizer):
     ]
     # The cue is part of the pattern; a context boost would lift every account above the UK one.
     CONTEXT: ClassVar[list[str]] = []
-
-    def __init__(self) -> None:
-        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)
-
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
-        """The cue is part of the match, so nothing fires without it; report only the number."""
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        for r in results:
-            r.start = _ACCOUNT_AT_END.search(text, r.start, r.end).start()
-        return results
+    VALUE_AT_END: ClassVar[re.Pattern] = _ACCOUNT_AT_END

@@ -14,7 +14,9 @@ here).
 import re
 from typing import ClassVar
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from tasks.recognizers.cue_value import CueValueRecognizer
 
 _NUMBER_WORD = r"(?:[ \t]*(?:number|num|no\.?|#))"
 # "license"/"lic" alone is a cue only with a number word after it: "license 12345678" is as often a
@@ -29,22 +31,13 @@ _NUM = r"(?<![A-Za-z0-9])(?:[A-Za-z]{0,2}\d{1,4}(?:[ ]\d{2,4}){1,4}|[A-Za-z0-9]+
 _NUMBER_AT_END = re.compile(_NUM + r"\Z", re.IGNORECASE)
 
 
-class TgUsDriverLicenseRecognizer(PatternRecognizer):
+class TgUsDriverLicenseRecognizer(CueValueRecognizer):
     LOCALE = "us"
     ENTITY = "US_DRIVER_LICENSE"
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("cue_number", _CUE + _FILLER + _NUM, 0.7)]
     # The cue is part of the pattern; a context boost would only lift these above the UK recognizers.
     CONTEXT: ClassVar[list[str]] = []
-
-    def __init__(self) -> None:
-        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)
-
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
-        """The cue is part of the match, so nothing fires without it; report only the number."""
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        for r in results:
-            r.start = _NUMBER_AT_END.search(text, r.start, r.end).start()
-        return results
+    VALUE_AT_END: ClassVar[re.Pattern] = _NUMBER_AT_END
 
     def validate_result(self, pattern_text: str) -> bool | None:
         number = re.sub(r"[\s-]", "", _NUMBER_AT_END.search(pattern_text).group())

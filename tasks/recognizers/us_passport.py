@@ -12,7 +12,9 @@ reference-after-cue recognizer. The span is the number only.
 import re
 from typing import ClassVar
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from tasks.recognizers.cue_value import CueValueRecognizer
 
 _CUE = r"(?<!\w)passport(?:[ \t]+card)?(?:[ \t]*(?:number|num|no\.?|#))?(?:(?<=[#.])|(?!\w))"
 _US = r"(?<!\w)(?:(?-i:USA?)|u\.s\.(?:a\.)?|american|united[ \t]+states)[ \t]+"
@@ -23,7 +25,7 @@ _NUM = rf"(?:{_LETTER_FIRST}|{_DIGITS})"
 _NUMBER_AT_END = re.compile(_NUM + r"\Z", re.IGNORECASE)
 
 
-class TgUsPassportRecognizer(PatternRecognizer):
+class TgUsPassportRecognizer(CueValueRecognizer):
     LOCALE = "us"
     ENTITY = "US_PASSPORT"
     PATTERNS: ClassVar[list[Pattern]] = [
@@ -33,13 +35,4 @@ class TgUsPassportRecognizer(PatternRecognizer):
     ]
     # The cue is part of the pattern; a context boost would lift every nine-digit passport above the UK one.
     CONTEXT: ClassVar[list[str]] = []
-
-    def __init__(self) -> None:
-        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)
-
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
-        """The cue is part of the match, so nothing fires without it; report only the number."""
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        for r in results:
-            r.start = _NUMBER_AT_END.search(text, r.start, r.end).start()
-        return results
+    VALUE_AT_END: ClassVar[re.Pattern] = _NUMBER_AT_END

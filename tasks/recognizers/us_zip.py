@@ -10,7 +10,9 @@ case ("in", "or", "me", "ok", "hi"). The span is the ZIP only.
 import re
 from typing import ClassVar
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from tasks.recognizers.cue_value import CueValueRecognizer
 
 _STATES = (
     "alabama|alaska|arizona|arkansas|california|colorado|connecticut|delaware|florida|georgia|hawaii|idaho|"
@@ -31,19 +33,10 @@ _ZIP = r"(?<![\w-])\d{5}(?:-\d{4})?(?![\w-])"
 _ZIP_AT_END = re.compile(_ZIP + r"\Z")
 
 
-class TgUsZipRecognizer(PatternRecognizer):
+class TgUsZipRecognizer(CueValueRecognizer):
     LOCALE = "us"
     ENTITY = "US_ZIP_CODE"
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("zip_after_cue", rf"(?:{_STATE_CUE}|{_ZIP_CUE}){_ZIP}", 0.6)]
     # The cue is part of the pattern: nothing is reported without it, so context has nothing to add.
     CONTEXT: ClassVar[list[str]] = []
-
-    def __init__(self) -> None:
-        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)
-
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
-        """The cue is part of the match, so nothing fires without it; report only the ZIP."""
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        for r in results:
-            r.start = _ZIP_AT_END.search(text, r.start, r.end).start()
-        return results
+    VALUE_AT_END: ClassVar[re.Pattern] = _ZIP_AT_END
