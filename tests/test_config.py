@@ -41,8 +41,11 @@ def _write(tmp_path: Path, doc) -> Path:
     ({"train": {"lora": {"r": 0}}}, ["train.lora.r"]),
     ("data: [unclosed", ["not valid YAML"]),
     ("- just\n- a list\n", ["top level"]),
+    ({"pii": {"locales": ["uk", "fr"]}}, ["pii.locales.1", "'uk', 'us' or 'eu'"]),
+    ({"pii": {"locales": []}}, ["pii.locales", "at least 1"]),
+    ({"pii": {"min_estimated_recall": 1.5}}, ["pii.min_estimated_recall"]),
 ], ids=["nested-unknown", "top-unknown", "wrong-type", "out-of-range", "bad-enum", "list-for-str", "deep",
-        "bad-yaml", "not-a-mapping"])
+        "bad-yaml", "not-a-mapping", "unknown-locale", "no-locale", "estimate-bar"])
 def test_bad_config_names_key_and_file(tmp_path, doc, must_name):
     path = _write(tmp_path, doc)
     with pytest.raises(ConfigError) as err:
