@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from tasks.name_lists import LOCATIVE, STORM, STORM_NAME, gazetteer_people, name_lists
+
 # Common words (Zipf frequency in English at or above this) are not evidence of a name on their own;
 # names that are also common words ("Grace", "Bill") still count after a cue or a title.
 COMMON_ZIPF = 3.5
@@ -32,7 +34,7 @@ ORG_WORDS = frozenset("""
 technologies technology solutions systems software consulting labs
 inc incorporated llc llp ltd limited plc corp corporation co company companies group holdings bank banks
 bancorp banking financial finance services service mortgage mortgages credit capital lending lender loans
-loan bureau bureaus union insurance assurance associates partners trust federal savings fund funding
+loan bureau bureaus union insurance servicing servicer receivables recovery acceptance motors assurance associates partners trust federal savings fund funding
 university college school hospital clinic department agency authority council ministry court
 """.split())
 # Words that are names of things in an address or building, never a person's name.
@@ -108,12 +110,40 @@ def name_words(text: str, start: int, end: int) -> list[str]:
         w = m.group()
         if w.casefold().strip(".") in TITLES or (w.isupper() and len(w) > 1) or BRAND.match(w):
             continue
+        if w.islower() and lower_dictionary_word(text, w):
+            continue  # "lien", "accurate": a lower-case word in a document that capitalises its names
         if zipf(w.casefold()) >= COMMON_ZIPF and (
                 w.islower() or redacted  # "lien", "XXXX Balance": a form's field names beside a redaction
                 or (len(words) == 1 and m.start() == 0 and _starts_line_or_sentence(text, start))):
             continue  # "Escape of water": capitalised by its position, not because it is a name
         out.append(w)
     return out
+
+
+def only_common_words(words: list[str]) -> bool:
+    """No word is a known given name or surname and every word is a common English word: "Proof",
+    "Verifiable Proof", "Supervisor", "Portfolio Recovery" labelled PERSON by the model."""
+    given, family = name_lists()
+    return all(w.casefold() not in given and w.casefold() not in family and zipf(w.casefold()) >= 3.0 for w in words)
+
+
+def lower_dictionary_word(text: str, word: str) -> bool:
+    """A lower-case English word (Zipf >= 3) in a document that has capitals: not a name, even if some
+    locale uses it as one ("lien"). In an all-lower-case chat the same word may well be a name."""
+    return zipf(word) >= 3.0 and any(c.isupper() for c in text)
+
+
+def name_shaped(words: list[str]) -> bool:
+    """Two or three capitalised words: a given name that is not a common word, then known surnames or
+    unknown words, and no organisation word ("Christina Pena", not "Best Buy" or "Selene Finance")."""
+    from tasks.name_lists import COMMON_NAME_ZIPF
+
+    given, family = name_lists()
+    if not 2 <= len(words) <= 3 or not all(w[:1].isupper() and not w.isupper() for w in words) or is_organisation(words):
+        return False
+    first, rest = words[0].casefold(), [w.casefold() for w in words[1:]]
+    return first in given and zipf(first) < COMMON_NAME_ZIPF \
+        and all(w in family or w in given or zipf(w) < COMMON_ZIPF for w in rest)
 
 
 def is_organisation(words: list[str]) -> bool:
@@ -141,12 +171,17 @@ def person_entities(doc, text: str) -> list[tuple[int, int]]:
     ents = [e for e in doc.ents if e.label_ in ("PERSON", "PER", "ORG") or e.label_ in PLACE_LABELS]
     # Words of the document's organisations: "Santander" is not a person where "Santander Consumer USA" is an ORG.
     org_words = {w.casefold() for e in ents if e.label_ == "ORG" for w in _WORD.findall(e.text)}
+    org_words_multi = {w.casefold() for e in ents if e.label_ == "ORG" and len(_WORD.findall(e.text)) > 1
+                       for w in _WORD.findall(e.text)}
     people: set[int] = set()
     for i, e in enumerate(ents):
         if e.label_ not in ("PERSON", "PER"):
             continue
         words = name_words(text, e.start_char, e.end_char)
-        if words and not is_organisation(words) and not all(w.casefold() in org_words for w in words):
+        if words and not STORM_NAME.match(e.text) \
+                and not STORM.search(text, max(0, e.start_char - 20), e.start_char) \
+                and not is_organisation(words) and not all(w.casefold() in org_words for w in words) \
+                and not only_common_words(words):
             people.add(i)
     for i, e in enumerate(ents):
         if e.label_ in PLACE_LABELS and i not in people:
@@ -156,15 +191,29 @@ def person_entities(doc, text: str) -> list[tuple[int, int]]:
             if len(words) >= 2 and not is_organisation(words) and all(w[:1].isupper() for w in words) \
                     and any(_unknown_word(w) for w in words) and not is_place(e.text):
                 people.add(i)
+    for i, e in enumerate(ents):
+        if e.label_ == "ORG" and i not in people and name_shaped(_WORD.findall(e.text)):
+            people.add(i)  # "Christina Pena" ORG: a given name and a surname, no organisation word
     # Lists spread the type: one pass left to right, one right to left.
     for order in (range(len(ents)), range(len(ents) - 1, -1, -1)):
         for i in order:
             if i not in people and ents[i].label_ != "PERSON" and _listed_with_people(ents, i, people, text):
                 words = _WORD.findall(ents[i].text)
-                if words and not is_organisation(words) and not all(is_place(w) for w in words):
+                if words and not is_organisation(words) and not all(is_place(w) for w in words) \
+                        and not all(w.isupper() for w in words):  # "Oliver Stewart, DOB …": an acronym
                     people.add(i)
     spans = [(ents[i].start_char, _before_digits(text, ents[i].start_char, ents[i].end_char)) for i in sorted(people)]
-    return sorted(set(spans) | set(listed_names(text, spans)))
+    spans = sorted(set(spans) | set(listed_names(text, spans)))
+    # A one-word ORG that is a given name ("Sandra" ORG) is the model's confusion, as with places; an
+    # organisation of several words ("Selene Finance") holds its given names.
+    # A one-word ORG that is a common word ("Trace" ORG in "Trace and access needed") still blocks.
+    blocked = [(e.start_char, e.end_char) for e in ents if e.label_ == "ORG" and not name_shaped(_WORD.findall(e.text))
+               and (len(_WORD.findall(e.text)) > 1 or e.text.casefold() in org_words_multi
+                    or zipf(e.text.casefold()) >= 4.0)]
+    # A place the model found after a locative preposition stays a place ("a fall in Crete").
+    blocked += [(e.start_char, e.end_char) for e in ents if e.label_ in PLACE_LABELS
+                and LOCATIVE.search(text, max(0, e.start_char - 12), e.start_char)]
+    return sorted(set(spans) | set(gazetteer_people(text, spans + blocked)))
 
 
 def _before_digits(text: str, start: int, end: int) -> int:

@@ -59,6 +59,9 @@ def test_address_blocks_are_found_whole(scrubber, text, address):
     "ask for extension # 2 of the form",
     "I paid 300 dollars on the way home",
     "There were 2 entities involved",
+    "they violated 15 U.S.C 1681 section 604 section 2 of the act",  # legal citations, any spelling
+    "under 15 USC 1681 n, 15 USC 1681 and 12 C.F.R 226",
+    "recorded in Book 2494 page 1761 - 1782 dated",
 ])
 def test_address_lookalikes(text):
     assert find_addresses(text) == []
@@ -119,6 +122,13 @@ PEOPLE = [
     ("She named him Jake", "Jake"),
     ("It's under my partner's name Donald van der Voet", "Donald van der Voet"),
     ("Name:    Diana Fuchs", "Diana Fuchs"),
+    # given names the model does not label, with no cue: found by the name lists
+    ("Leah is a very sympathetic person.", "Leah"),
+    ("Sandra is very reliable. You can always depend on her.", "Sandra"),
+    ("They had 6: Layla, Harry, Michele, James, Erika and Shelly.", "Layla"),
+    ("Maybe it's under Shannon Linden", "Shannon Linden"),
+    ("bot: what's the name on the account? user: heather pustivsek", "heather"),  # an all-lower-case chat
+    ("they had 6: natalina, thomas, crystal, omar, zachary and brandy.", "natalina"),  # a list of names
 ]
 
 
@@ -140,6 +150,20 @@ NOT_PEOPLE = [
     ("Date: 2020-01-04\nSubject: roof", "Subject"),
     ("I called CFPB and the Attorney General", "General"),
     ("I called several times about the lien", "times"),
+    # common words with no given name or surname among them, which the model labels PERSON
+    ("I asked for Verifiable Proof of the debt", "Verifiable"),
+    ("Additionally, the Supervisor refused to help", "Supervisor"),
+    ("the representative informed me it was accurate", "accurate"),
+    # given names that are also common words, months, places, or part of an organisation
+    ("Will you call me back in June?", "Will"),
+    ("Grace period ended last week.", "Grace"),
+    ("I moved to North Carolina in 2019", "Carolina"),
+    ("Selene Finance never answered my letters", "Selene"),
+    ("the colours were red, white and blue", "white"),
+    ("High winds during Storm Eunice dislodged roof tiles", "Eunice"),  # a named storm
+    ("Sent: 4 Mar 2025 12:56", "Mar"),  # a month's abbreviation
+    ("Skiing fall in Crete, broken wrist treated", "Crete"),  # a place after a locative preposition
+    ("Caller verified as Oliver Stewart, DOB 1950-04-20", "DOB"),  # an acronym beside a name is no list
 ]
 
 
@@ -209,3 +233,30 @@ def test_probes_are_placed_where_they_say_and_the_copies_differ_only_by_them():
     assert insert_probes(texts, ["uk"], seed=4, per_doc=3) == insert_probes(texts, ["uk"], seed=4, per_doc=3)
     uk_only = {e for _, e, _, _ in insert_probes(texts * 20, ["uk"], seed=4)[1]}
     assert not any(e.startswith(("US_", "DE_", "ES_", "NL_", "EU_")) for e in uk_only)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Leah is a very sympathetic person.", ["Leah"]),
+    ("Maybe it's under Shannon Linden", ["Shannon Linden"]),  # the surname joins the given name
+    ("Will you call me back in June?", []),  # a common word, a month
+    ("I moved to North Carolina in 2019", []),  # part of a place name
+    ("Selene Finance never answered", []),  # part of an organisation
+    ("Guerra said so", []),  # a surname alone is not taken without a list or a cue
+    ("Turgeon, Guerra and Ewing founded it", ["Turgeon", "Guerra", "Ewing"]),  # most are known names
+    ("Equifax, Experian and TransUnion all reported it", []),  # none is
+    ("I spoke to omar yesterday", []),  # lower case in a document that has capitals: not on a list alone
+    ("i spoke to omar yesterday", ["omar"]),  # an all-lower-case document
+])
+def test_gazetteer_people(text, expected):
+    from tasks.name_lists import gazetteer_people
+
+    assert [text[a:b] for a, b in gazetteer_people(text, [])] == expected
+
+
+def test_name_lists_cover_many_locales_and_drop_months():
+    from tasks.name_lists import name_lists
+
+    given, family = name_lists()
+    assert len(given) > 10_000 and len(family) > 10_000
+    assert {"leah", "ingþór", "kornelia", "yusuf"} <= given
+    assert "june" not in given and "may" not in given

@@ -167,7 +167,12 @@ _REDACTED = re.compile(r"x{2,}")  # words are letters only; lower-cased above
 
 
 def plausible_name(text: str) -> bool:
-    """False when every word of a PERSON span is a common claim-note word ("Email", "Peril", "Caller")
-    or an earlier redaction ("XXXX XXXX", as in CFPB narratives): those are not names to replace."""
-    words = [w.lower() for w in re.findall(_WORD, text)]
-    return any(w not in NOT_NAMES and not _REDACTED.fullmatch(w) for w in words)
+    """False when every word of a PERSON span is a common claim-note word ("Email", "Peril", "Caller"),
+    a title or an earlier redaction ("XXXX XXXX", as in CFPB narratives), or when none of its words is a
+    known given name or surname and all are common English words ("several representatives",
+    "accurate"): those are not names to replace."""
+    from tasks.pii_names import TITLES, only_common_words
+
+    words = [w for w in re.findall(_WORD, text)
+             if w.lower() not in NOT_NAMES and w.lower().strip(".") not in TITLES and not _REDACTED.fullmatch(w.lower())]
+    return bool(words) and not only_common_words(words)

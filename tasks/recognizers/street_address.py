@@ -35,7 +35,9 @@ _STOP = (r"the|a|an|and|or|but|if|to|of|in|on|at|for|with|from|by|is|was|are|wer
          r"i|you|he|she|we|they|it|this|that|my|your|his|her|our|their|me|him|them|not|no|was|were|will|"
          r"would|can|could|should|did|do|does|then|than|so|very|all|some|any|into|onto|over|under|down|up|"
          r"miles?|km|yards?|metres?|meters?|feet|ft|mph|times|days?|weeks?|months?|years?|hours?|mins?|minutes?|"
-         r"dollars?|pounds?|euros?|percent|cars?|vehicles?|people|items?")
+         r"dollars?|pounds?|euros?|percent|cars?|vehicles?|people|items?|"
+         # legal citations: "15 U.S.C. 1681 section 604", "12 C.F.R. 226", "page 1761 - 1782"
+         r"u\.s\.c\.?|usc|c\.f\.r\.?|cfr|u\.s\.|code|section|sections|sec|page|pages|chapter")
 _NAME = rf"(?!(?i:{_STOP})(?![\w'’-]))[^\W\d_][^\W\d_'’.-]*(?:['’.-][^\W\d_]+)*\.?"
 _NUM = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?"
 _UNIT = r"(?i:flat|apartment|apt|suite|ste|unit|room|floor|fl|building|bldg|block)\.?\s?#?\s?\d{1,5}[A-Za-z]?\b"
