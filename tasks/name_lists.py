@@ -68,8 +68,10 @@ def name_lists() -> tuple[frozenset[str], frozenset[str]]:
             value = next((k.__dict__[attr] for k in provider.__mro__ if attr in k.__dict__), None)
             if isinstance(value, (list, tuple, set, frozenset, dict)):
                 into.update(str(v).casefold() for v in value)
-    keep = (lambda n: len(n) >= 3 and n not in _NOT_NAMES and _WORD.fullmatch(n) is not None)
-    return frozenset(filter(keep, given)), frozenset(filter(keep, family))
+    def keep(names: set[str]) -> frozenset[str]:
+        return frozenset(n for n in names if len(n) >= 3 and n not in _NOT_NAMES and _WORD.fullmatch(n))
+
+    return keep(given), keep(family)
 
 
 def _title_case(w: str) -> bool:
