@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from tasks.name_lists import LOCATIVE, STORM, STORM_NAME, gazetteer_people, name_lists
+from tasks.name_lists import COMMON_NAME_ZIPF, LOCATIVE, STORM, STORM_NAME, gazetteer_people, name_lists
 
 # Common words (Zipf frequency in English at or above this) are not evidence of a name on their own;
 # names that are also common words ("Grace", "Bill") still count after a cue or a title.
@@ -140,8 +140,6 @@ def lower_dictionary_word(text: str, word: str) -> bool:
 def name_shaped(words: list[str]) -> bool:
     """Two or three capitalised words: a given name that is not a common word, then known surnames or
     unknown words, and no organisation word ("Christina Pena", not "Best Buy" or "Selene Finance")."""
-    from tasks.name_lists import COMMON_NAME_ZIPF
-
     given, family = name_lists()
     if not 2 <= len(words) <= 3 or not all(w[:1].isupper() and not w.isupper() for w in words) or is_organisation(words):
         return False
