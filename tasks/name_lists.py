@@ -107,6 +107,8 @@ def gazetteer_people(text: str, blocked: list[tuple[int, int]]) -> list[tuple[in
             j = i
             while j + 1 < len(words) and j - i < 2 and text[words[j].end():words[j + 1].start()] == " ":
                 nxt = words[j + 1].group()
+                if nxt.casefold() in ORG_WORDS:
+                    break  # the organisation test below sees it: "Fay Servicing"
                 if not (_title_case(nxt) if not lower_doc else nxt.islower()) or nxt.casefold() in stop:
                     break
                 if nxt.casefold() not in family and nxt.casefold() not in given and zipf(nxt.casefold()) >= 3.5:
@@ -116,7 +118,7 @@ def gazetteer_people(text: str, blocked: list[tuple[int, int]]) -> list[tuple[in
             org_next = re.match(r"[ \t]+([^\W\d_]+)", after)
             if org_next and org_next.group(1).casefold() in ORG_WORDS:
                 i = j + 1
-                continue  # "Selene Finance", "Ally Bank"
+                continue  # "Selene Finance", "Ally Bank", "Fay Servicing"
             if j > i or zipf(f) < COMMON_NAME_ZIPF:
                 out.append((m.start(), words[j].end()))
             i = j + 1

@@ -26,7 +26,7 @@ from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 from tasks.config import PiiConfig
 from tasks.errors import ConfigError
-from tasks.pii_names import person_entities
+from tasks.pii_names import CorpusLabels, person_entities
 from tasks.pii_ops import keep_matchers, needs_key, operator_for, replacement, resolve_pseudonym_key
 from tasks.recognizers import (
     PATTERN_RECOGNIZERS,  # noqa: E402
@@ -53,6 +53,7 @@ def _quiet_raw_text_loggers() -> None:
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _DIGIT = re.compile(r"\d")
+CORPUS_WINDOW = 256  # documents parsed before any is judged (spaCy docs held in memory at once)
 DIGIT_FREE = frozenset({"PERSON", "EMAIL_ADDRESS", "STREET_ADDRESS"})  # types that can be written without a digit
 
 
@@ -204,6 +205,7 @@ class Scrubber:
         self.nlp = load_spacy(pii.spacy_model)
         self.nlp.max_length = max(self.nlp.max_length, 2_000_000)
         self._lexeme_cache: dict[str, bool] = {}
+        self.corpus = CorpusLabels()  # what the model called each word in the documents seen so far
         engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": pii.spacy_model}])
         engine.nlp = {"en": self.nlp}
         registry = RecognizerRegistry(supported_languages=["en"])
@@ -229,7 +231,7 @@ class Scrubber:
 
     def _artifacts(self, doc, text: str) -> NlpArtifacts:
         # ``text`` is the doc's text: Doc.text rebuilds it from every token (a third of the NER's own time)
-        people = [_Person(a, b) for a, b in person_entities(doc, text)]
+        people = [_Person(a, b) for a, b in person_entities(doc, text, self.corpus)]
         return _Artifacts(doc, text, people, self.engine, self._stop_or_punct)
 
     def _stop_or_punct(self, word: str) -> bool:
@@ -245,7 +247,17 @@ class Scrubber:
         """Spans per text, keep-list applied and overlaps merged."""
         out = []
         texts = [_SURROGATE.sub("\ufffd", t) for t in texts]
-        docs = self.nlp.pipe(texts, batch_size=self.pii.batch_size)
+        for i in range(0, len(texts), CORPUS_WINDOW):
+            out += self._detect(texts[i:i + CORPUS_WINDOW])
+        return out
+
+    def _detect(self, texts: list[str]) -> list[list[Span]]:
+        # The whole window is read before any document is judged, so that the corpus counts hold every
+        # document's labels (one sense per corpus, ``CorpusLabels``).
+        docs = list(self.nlp.pipe(texts, batch_size=self.pii.batch_size))
+        for text, doc in zip(texts, docs):
+            self.corpus.observe(doc, text)
+        out = []
         for text, doc in zip(texts, docs):
             # Every type but names, e-mail and addresses holds digits: skip their recognizers on digit-free text.
             entities = self.entities if _DIGIT.search(text) else self._digit_free
@@ -253,8 +265,10 @@ class Scrubber:
                 text, language="en", entities=entities, nlp_artifacts=self._artifacts(doc, text),
                 score_threshold=self.pii.score_threshold,
             )
+            # A name that the run's documents call an organisation is one after a cue too ("called Equifax").
             spans = [Span(r.start, r.end, r.entity_type, r.score) for r in results
-                     if r.entity_type != "PERSON" or plausible_name(text[r.start:r.end])]
+                     if r.entity_type != "PERSON" or plausible_name(text[r.start:r.end])
+                     and not self.corpus.organisation(text, r.start, r.end)]
             if self.keep and spans:
                 spans = drop_kept(spans, [m.span() for k in self.keep for m in k.finditer(text)])
             out.append(merge_overlaps(spans))

@@ -38,7 +38,7 @@ technologies technology solutions systems software consulting labs
 inc incorporated llc llp ltd limited plc corp corporation co company companies group holdings bank banks
 bancorp banking financial finance services service mortgage mortgages credit capital lending lender loans
 loan bureau bureaus union insurance servicing servicer receivables recovery acceptance motors assurance
-associates partners trust federal savings fund funding
+associates partners trust federal savings fund funding collections outsourcing firm
 university college school hospital clinic department agency authority council ministry court
 """.split())
 # Words that are names of things in an address or building, never a person's name.
@@ -102,18 +102,23 @@ def name_words(text: str, start: int, end: int) -> list[str]:
 
     Not a name: redaction marks ("XXXX"), titles alone, shouted words ("PHEAA", "WORLD OMNI FIN": acronyms
     and headers), brand spellings ("BofA"), lower-case common words ("lien", "several times"), common
-    words beside a redaction ("XXXX Balance"), and a lone common word that opens a sentence or a line
-    ("Escape of water"). Names that are common words ("Grace") count after a cue or title.
+    words beside a redaction ("XXXX Balance") and, beside a redaction, any word that is not a known given
+    name or surname ("XXXX XXXX Inquired": the source masked the name and the model took the form's
+    field for it), and a lone common word that opens a sentence or a line ("Escape of water"). Names
+    that are common words ("Grace") count after a cue or title.
     """
     span = text[start:end]
     matches = [m for m in _WORD.finditer(span) if len(m.group()) >= 2]
     redacted = any(_REDACTED.fullmatch(m.group()) for m in matches)
     words = [m for m in matches if not _REDACTED.fullmatch(m.group())]
     out = []
+    given, family = name_lists()
     for m in words:
         w = m.group()
         if w.casefold().strip(".") in TITLES or (w.isupper() and len(w) > 1) or BRAND.match(w):
             continue
+        if redacted and w.casefold() not in given and w.casefold() not in family:
+            continue  # "XXXX XXXX Inquired", "XXXX Acct": beside a mask, only a known name is a name
         if w.islower() and lower_dictionary_word(text, w):
             continue  # "lien", "accurate": a lower-case word in a document that capitalises its names
         if zipf(w.casefold()) >= COMMON_ZIPF and (
@@ -124,11 +129,23 @@ def name_words(text: str, start: int, end: int) -> list[str]:
     return out
 
 
+# English derivational endings of nouns and adjectives; no given name or surname in the lists ends so
+# unless it is listed ("Constance", "Florence", "Clement" are).
+_DERIVED = re.compile(r"(?:able|ible|ance|ence|tion|sion|ment|ness|ity|ous|ive|ful|less)$")
+
+
+def english_word(word: str) -> bool:
+    """A common English word (Zipf >= 3), or a rarer one with a noun or adjective ending ("Verifiable",
+    "Forbearance")."""
+    f = word.casefold()
+    return zipf(f) >= 3.0 or (zipf(f) >= 1.0 and bool(_DERIVED.search(f)))
+
+
 def only_common_words(words: list[str]) -> bool:
-    """No word is a known given name or surname and every word is a common English word: "Proof",
-    "Verifiable Proof", "Supervisor", "Portfolio Recovery" labelled PERSON by the model."""
+    """No word is a known given name or surname and every word is an English word: "Proof",
+    "Verifiable Proof", "Supervisor", "Portfolio Recovery", "Forbearance" labelled PERSON by the model."""
     given, family = name_lists()
-    return all(w.casefold() not in given and w.casefold() not in family and zipf(w.casefold()) >= 3.0 for w in words)
+    return all(w.casefold() not in given and w.casefold() not in family and english_word(w) for w in words)
 
 
 def lower_dictionary_word(text: str, word: str) -> bool:
@@ -148,8 +165,18 @@ def name_shaped(words: list[str]) -> bool:
         and all(w in family or w in given or zipf(w) < COMMON_ZIPF for w in rest)
 
 
+# Two capitalised words joined by "&" name a firm ("Rubin & Rothman", "Nelson & Kennard"); people are
+# joined by "and", and a title before the "&" ("Mr & Mrs Smith") is a couple.
+FIRM = re.compile(r"(?<![\w.])(?!(?:Mr|Mrs|Ms|Mx|Miss|Dr)\b)[^\W\d_a-z][^\W\d_]*\.?[ \t]*&[ \t]*[^\W\d_a-z]")
+
+
 def is_organisation(words: list[str]) -> bool:
     return any(w.casefold().strip(".") in ORG_WORDS for w in words)
+
+
+def names_organisation(text: str) -> bool:
+    """An entity's text names an organisation: an organisation word ("Fay Servicing") or a firm ("A & B")."""
+    return is_organisation(_WORD.findall(text)) or bool(FIRM.search(text))
 
 
 def _unknown_word(w: str) -> bool:
@@ -168,8 +195,9 @@ def _listed_with_people(ents: list, i: int, people: set[int], text: str) -> bool
     return False
 
 
-def person_entities(doc, text: str) -> list[tuple[int, int]]:
-    """(start, end) character spans of the people among a spaCy doc's entities (``text``: the doc's text)."""
+def person_entities(doc, text: str, corpus: "CorpusLabels | None" = None) -> list[tuple[int, int]]:
+    """(start, end) character spans of the people among a spaCy doc's entities (``text``: the doc's text;
+    ``corpus``: what the model called the same words in the other documents of the run)."""
     ents = [e for e in doc.ents if e.label_ in ("PERSON", "PER", "ORG") or e.label_ in PLACE_LABELS]
     # Words of the document's organisations: "Santander" is not a person where "Santander Consumer USA" is an ORG.
     org_words = {w.casefold() for e in ents if e.label_ == "ORG" for w in _WORD.findall(e.text)}
@@ -182,8 +210,9 @@ def person_entities(doc, text: str) -> list[tuple[int, int]]:
         words = name_words(text, e.start_char, e.end_char)
         if words and not STORM_NAME.match(e.text) \
                 and not STORM.search(text, max(0, e.start_char - 20), e.start_char) \
-                and not is_organisation(words) and not all(w.casefold() in org_words for w in words) \
-                and not only_common_words(words):
+                and not names_organisation(e.text) and not all(w.casefold() in org_words for w in words) \
+                and not only_common_words(words) \
+                and not (corpus and corpus.organisation(text, e.start_char, e.end_char)):
             people.add(i)
     for i, e in enumerate(ents):
         if e.label_ in PLACE_LABELS and i not in people:
@@ -194,7 +223,7 @@ def person_entities(doc, text: str) -> list[tuple[int, int]]:
                     and any(_unknown_word(w) for w in words) and not is_place(e.text):
                 people.add(i)
     for i, e in enumerate(ents):
-        if e.label_ == "ORG" and i not in people and name_shaped(_WORD.findall(e.text)):
+        if e.label_ == "ORG" and i not in people and name_shaped(_WORD.findall(e.text)) and not FIRM.search(e.text):
             people.add(i)  # "Christina Pena" ORG: a given name and a surname, no organisation word
     # Lists spread the type: one pass left to right, one right to left.
     for order in (range(len(ents)), range(len(ents) - 1, -1, -1)):
@@ -209,13 +238,93 @@ def person_entities(doc, text: str) -> list[tuple[int, int]]:
     # A one-word ORG that is a given name ("Sandra" ORG) is the model's confusion, as with places; an
     # organisation of several words ("Selene Finance") holds its given names.
     # A one-word ORG that is a common word ("Trace" ORG in "Trace and access needed") still blocks.
-    blocked = [(e.start_char, e.end_char) for e in ents if e.label_ == "ORG" and not name_shaped(_WORD.findall(e.text))
+    if corpus:  # a word the corpus knows as an organisation ("Experian") is no given name here either
+        blocked = [(e.start_char, e.end_char) for e in ents if e.label_ in ("PERSON", "PER")
+                   and corpus.organisation(text, e.start_char, e.end_char)]
+    else:
+        blocked = []
+    blocked += [(e.start_char, e.end_char) for e in ents if e.label_ == "ORG"
+                and (not name_shaped(_WORD.findall(e.text)) or FIRM.search(e.text))
                and (len(_WORD.findall(e.text)) > 1 or e.text.casefold() in org_words_multi
                     or zipf(e.text.casefold()) >= 4.0)]
     # A place the model found after a locative preposition stays a place ("a fall in Crete").
     blocked += [(e.start_char, e.end_char) for e in ents if e.label_ in PLACE_LABELS
                 and LOCATIVE.search(text, max(0, e.start_char - 12), e.start_char)]
     return sorted(set(spans) | set(gazetteer_people(text, spans + blocked)))
+
+
+# Labels for things that are not people: a word the model mostly gives these is not a name.
+OTHER_LABELS = frozenset({"ORG", "NORP", "PRODUCT", "GPE", "FAC", "LOC", "WORK_OF_ART", "LAW", "EVENT"})
+_ORG_AFTER = re.compile(rf"(?<![\w'’-])([^\W\d_a-z][^\W\d_]+)[ \t]+(?:&[ \t]*)?(?i:{'|'.join(sorted(ORG_WORDS))})(?![\w-])")
+_TITLE_BEFORE = re.compile(r"(?i)(?<![\w.])(?:mr|mrs|ms|mx|miss|dr)\.?[ \t]*$")
+
+
+class CorpusLabels:
+    """One sense per corpus: what the model called each short name in the documents of this run.
+
+    A small NER model reads the same word differently from sentence to sentence. Over a corpus of
+    complaints it labels "Experian" a nationality, place or organisation 285 times and a person 10
+    times, "Equifax" an organisation 310 times and a person 25, "Wells Fargo" an organisation 177 times
+    and a person 10. A PERSON label (from the model or a cue) on a form of one to three capitalised words
+    that the run's documents call something else at least 3 times and at least twice as often as a
+    person, or put before an organisation word at least 3 times ("Ocwen Loan Servicing", "Quicken
+    Loans": the model calls "Ocwen" a person 25 times in the same corpus), is taken as that thing.
+
+    Never overruled: a title before the form ("Mr Wells"), a given name that is not a common English
+    word ("Amanda"), and two or three words that end in a known surname ("Eilidh Davies") or are a
+    given name with a surname ("Christina Pena"): a corpus that names the same person often (a claims
+    handler) may have the model misread that name often too.
+
+    Memory is bounded: past ``limit`` distinct forms the counts start again.
+    """
+
+    def __init__(self, limit: int = 200_000):
+        from collections import Counter
+
+        self.limit = limit
+        self.person: Counter[str] = Counter()
+        self.other: Counter[str] = Counter()
+        self.named_org: Counter[str] = Counter()  # times the word stood before an organisation word
+
+    @staticmethod
+    def _form(text: str) -> str | None:
+        words = _WORD.findall(text)
+        if 1 <= len(words) <= 3 and " ".join(words) == text and all(w[:1].isupper() for w in words):
+            return text.casefold()
+        return None
+
+    def observe(self, doc, text: str) -> None:
+        if len(self.person) + len(self.other) + len(self.named_org) > self.limit:
+            self.person.clear()
+            self.other.clear()
+            self.named_org.clear()
+        for e in doc.ents:
+            form = self._form(e.text)
+            if form is None:
+                continue
+            if e.label_ in ("PERSON", "PER"):
+                self.person[form] += 1
+            elif e.label_ in OTHER_LABELS:
+                self.other[form] += 1
+        for m in _ORG_AFTER.finditer(text):
+            self.named_org[m.group(1).casefold()] += 1
+
+    def organisation(self, text: str, start: int, end: int) -> bool:
+        """The PERSON span text[start:end] is, by the corpus, not a person."""
+        span = text[start:end]
+        form = self._form(span)
+        if form is None:
+            return False
+        other, person = self.other[form], self.person[form]
+        if self.named_org[form] < 3 and (other < 3 or other < 2 * person):
+            return False
+        words = form.split()
+        given, family = name_lists()
+        if (len(words) == 1 and words[0] in given and zipf(words[0]) < COMMON_NAME_ZIPF) \
+                or (len(words) > 1 and all(part in family for part in words[-1].split("-"))) \
+                or name_shaped(_WORD.findall(span)):
+            return False  # "Amanda"; "Eilidh Davies", "Olivia Hall-Jones": a name ending in known surnames
+        return not _TITLE_BEFORE.search(text, max(0, start - 8), start)
 
 
 def _before_digits(text: str, start: int, end: int) -> int:

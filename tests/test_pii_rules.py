@@ -164,6 +164,16 @@ NOT_PEOPLE = [
     ("Sent: 4 Mar 2025 12:56", "Mar"),  # a month's abbreviation
     ("Skiing fall in Crete, broken wrist treated", "Crete"),  # a place after a locative preposition
     ("Caller verified as Oliver Stewart, DOB 1950-04-20", "DOB"),  # an acronym beside a name is no list
+    # beside a redaction mark only a known name is a name; the model takes a form's field for one
+    ("On record until XX/XX/XXXX XXXX XXXX XXXX Inquired on XX/XX/XXXX", "Inquired"),
+    ("Acct # XXXX XXXX Acct XXXX opened", "opened"),
+    # organisation words and firms: a given name or surname inside one is not a person
+    ("In 2018 Fay Servicing contacted me about the escrow", "Fay"),
+    ("I am filing a complaint against Rubin & Rothman, LLC", "Rothman"),
+    ("Their agency Nelson & Kennard kept calling", "Kennard"),
+    # a name begun in capitals after a cue does not go on in lower case
+    ("I immediately called Mr. Cooper stated they would call back", "stated"),
+    ("We asked for the Forbearance plan", "Forbearance"),  # an English noun ending, not a name
 ]
 
 
@@ -246,6 +256,7 @@ def test_probes_are_placed_where_they_say_and_the_copies_differ_only_by_them():
     ("Equifax, Experian and TransUnion all reported it", []),  # none is
     ("I spoke to omar yesterday", []),  # lower case in a document that has capitals: not on a list alone
     ("i spoke to omar yesterday", ["omar"]),  # an all-lower-case document
+    ("In 2018 Fay Servicing contacted me", []),  # an organisation word right after the given name
 ])
 def test_gazetteer_people(text, expected):
     from tasks.name_lists import gazetteer_people
@@ -260,3 +271,74 @@ def test_name_lists_cover_many_locales_and_drop_months():
     assert len(given) > 10_000 and len(family) > 10_000
     assert {"leah", "ingþór", "kornelia", "yusuf"} <= given
     assert "june" not in given and "may" not in given
+
+
+
+def _doc(nlp, text: str, surface: str, label: str):
+    """A spaCy Doc of ``text`` whose one entity is ``surface`` with ``label``: a label a model might give,
+    so the corpus rule is tested on what it reads, not on what one model says today."""
+    doc = nlp.make_doc(text)
+    a = text.index(surface)
+    doc.ents = [doc.char_span(a, a + len(surface), label=label)]
+    return doc
+
+
+@pytest.mark.parametrize("corpus, probe, name, person", [
+    # the corpus calls it an organisation or a nationality three times: not a person
+    ([("I wrote to Experian", "ORG"), ("The Experian file", "NORP"), ("Experian agreed", "ORG")],
+     "I called Experian again", "Experian", False),
+    # twice is not enough evidence
+    ([("I wrote to Experian", "ORG"), ("Experian agreed", "ORG")], "I called Experian again", "Experian", True),
+    # called a person more than half as often as anything else: the name stays a name
+    ([("To Ocwen", "ORG"), ("Ocwen said", "ORG"), ("The Ocwen file", "ORG"), ("Ocwen wrote", "PERSON"),
+      ("Ocwen again", "PERSON")], "I called Ocwen again", "Ocwen", True),
+    # three times before an organisation word outweighs any number of PERSON labels
+    ([("Ocwen Loan Servicing wrote", "PERSON"), ("Ocwen Loan Servicing said", "PERSON"),
+      ("Ocwen Loan Servicing again", "PERSON"), ("Ocwen called", "PERSON")], "I called Ocwen again", "Ocwen", False),
+    # a title keeps the person
+    ([("Santander agreed", "ORG"), ("Santander paid", "ORG"), ("Santander wrote", "ORG")],
+     "I met Mr Santander today", "Santander", True),
+    ([("Santander agreed", "ORG"), ("Santander paid", "ORG"), ("Santander wrote", "ORG")],
+     "I met Santander today", "Santander", False),
+    # a given name that is not a common word keeps the person, whatever the model said elsewhere
+    ([("Amanda paid", "ORG"), ("Amanda wrote", "ORG"), ("Amanda said", "ORG")],
+     "I spoke to Amanda today", "Amanda", True),
+    # forms of several words count as a whole; a given name with a surname is never overruled
+    ([("Wells Fargo paid", "ORG"), ("Wells Fargo wrote", "ORG"), ("Wells Fargo said", "ORG")],
+     "I called Wells Fargo today", "Wells Fargo", False),
+    ([("Christina Pena paid", "ORG"), ("Christina Pena wrote", "ORG"), ("Christina Pena said", "ORG")],
+     "I spoke to Christina Pena today", "Christina Pena", True),
+])
+def test_corpus_labels_one_sense_per_corpus(corpus, probe, name, person):
+    from tasks.pii_engine import load_spacy
+    from tasks.pii_names import CorpusLabels
+
+    nlp = load_spacy(PiiConfig().spacy_model)
+    labels = CorpusLabels()
+    for text, label in corpus:
+        surface = name if name in text else next(w for w in text.split() if w in name)
+        labels.observe(_doc(nlp, text, surface, label), text)
+    a = probe.index(name)
+    assert labels.organisation(probe, a, a + len(name)) is not person
+
+
+def test_corpus_labels_overrule_the_model_in_the_scrubber():
+    """The same rule inside the engine: after documents that name Experian as an organisation, a bare
+    "called Experian" keeps the word; a person's full name in the same batch is still replaced."""
+    scrubber = Scrubber(PiiConfig(), None)
+    docs = ["Experian Group sent me a letter.", "Experian Credit Bureau ignored it.",
+            "My dispute with Experian Bureau went nowhere.",
+            "I called Experian and then spoke to Margaret Thornbury about it."]
+    out = scrubber.scrub_texts(docs)
+    assert "Experian" in out[3]
+    assert "Thornbury" not in out[3] and "Margaret" not in out[3]
+
+
+def test_names_organisation_and_english_words():
+    from tasks.pii_names import english_word, names_organisation, only_common_words
+
+    assert names_organisation("Rubin & Rothman") and names_organisation("Fay Servicing")
+    assert not names_organisation("Mr & Mrs Smith") and not names_organisation("Oliver Stewart")
+    assert english_word("Verifiable") and english_word("Forbearance") and not english_word("Thornbury")
+    assert only_common_words(["Verifiable", "Proof"])
+    assert not only_common_words(["Constance"])  # a listed given name with a noun ending

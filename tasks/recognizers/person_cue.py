@@ -83,6 +83,7 @@ class TgPersonCueRecognizer(PatternRecognizer):
             end = start
             # after "called", lower-case common words are the sentence going on ("called several times")
             calls = text[m.start():start].strip().lower() == "called"
+            first = ""
             for i, w in enumerate(self._word.finditer(m.group("name"))):
                 word = w.group()
                 if i and word in PARTICLES:
@@ -92,6 +93,9 @@ class TgPersonCueRecognizer(PatternRecognizer):
                 if word.lower() in NOT_NAMES or word.lower() in self.HEADERS or _brand(word) \
                         or ((calls or soft) and (word.isupper() and len(word) > 1 or word.islower() and _common(word))):
                     break
+                if first and word.islower() and not first.islower():
+                    break  # a name begun in capitals does not go on in lower case ("Mr. Cooper stated")
+                first = first or word
                 end = start + w.end()
             if end > start and not _organisation(m.group("name")):
                 results.append(self._result(start, end))
