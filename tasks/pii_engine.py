@@ -205,7 +205,7 @@ class Scrubber:
         self.nlp = load_spacy(pii.spacy_model)
         self.nlp.max_length = max(self.nlp.max_length, 2_000_000)
         self._lexeme_cache: dict[str, bool] = {}
-        self.corpus = CorpusLabels()  # what the model called each word in the documents seen so far
+        self.corpus = CorpusLabels()  # what the model called each word in the documents of this call
         engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": pii.spacy_model}])
         engine.nlp = {"en": self.nlp}
         registry = RecognizerRegistry(supported_languages=["en"])
@@ -244,9 +244,14 @@ class Scrubber:
         return hit
 
     def detect(self, texts: list[str]) -> list[list[Span]]:
-        """Spans per text, keep-list applied and overlaps merged."""
+        """Spans per text, keep-list applied and overlaps merged.
+
+        A text's spans depend on the texts it is detected with (``CorpusLabels`` counts the model's labels
+        over one call), never on earlier calls: the same batch gives the same output in any process, in
+        any order of a pool's chunks."""
         out = []
         texts = [_SURROGATE.sub("\ufffd", t) for t in texts]
+        self.corpus = CorpusLabels()
         for i in range(0, len(texts), CORPUS_WINDOW):
             out += self._detect(texts[i:i + CORPUS_WINDOW])
         return out

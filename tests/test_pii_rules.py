@@ -342,3 +342,14 @@ def test_names_organisation_and_english_words():
     assert english_word("Verifiable") and english_word("Forbearance") and not english_word("Thornbury")
     assert only_common_words(["Verifiable", "Proof"])
     assert not only_common_words(["Constance"])  # a listed given name with a noun ending
+
+
+def test_corpus_counts_do_not_carry_from_one_call_to_the_next():
+    """A text's output depends on the batch it is scrubbed with, not on what the process read before:
+    the same batch gives the same output however a pool's chunks fall."""
+    scrubber = Scrubber(PiiConfig(), None)
+    alone = ["I called Experian about it."]
+    first = scrubber.scrub_texts(alone)
+    scrubber.scrub_texts(["Experian Group sent me a letter.", "Experian Credit Bureau ignored it.",
+                          "My dispute with Experian Bureau went nowhere."])
+    assert scrubber.scrub_texts(alone) == first
