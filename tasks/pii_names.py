@@ -197,7 +197,7 @@ def _listed_with_people(ents: list, i: int, people: set[int], text: str) -> bool
 
 def person_entities(doc, text: str, corpus: "CorpusLabels | None" = None) -> list[tuple[int, int]]:
     """(start, end) character spans of the people among a spaCy doc's entities (``text``: the doc's text;
-    ``corpus``: what the model called the same words in the other documents of the run)."""
+    ``corpus``: what the model called the same words in the other documents of the batch)."""
     ents = [e for e in doc.ents if e.label_ in ("PERSON", "PER", "ORG") or e.label_ in PLACE_LABELS]
     # Words of the document's organisations: "Santander" is not a person where "Santander Consumer USA" is an ORG.
     org_words = {w.casefold() for e in ents if e.label_ == "ORG" for w in _WORD.findall(e.text)}
@@ -260,13 +260,13 @@ _TITLE_BEFORE = re.compile(r"(?i)(?<![\w.])(?:mr|mrs|ms|mx|miss|dr)\.?[ \t]*$")
 
 
 class CorpusLabels:
-    """One sense per corpus: what the model called each short name in the documents of this run.
+    """One sense per corpus: what the model called each short name in the documents of one batch.
 
     A small NER model reads the same word differently from sentence to sentence. Over a corpus of
     complaints it labels "Experian" a nationality, place or organisation 285 times and a person 10
     times, "Equifax" an organisation 310 times and a person 25, "Wells Fargo" an organisation 177 times
     and a person 10. A PERSON label (from the model or a cue) on a form of one to three capitalised words
-    that the run's documents call something else at least 3 times and at least twice as often as a
+    that the batch's documents call something else at least 3 times and at least twice as often as a
     person, or put before an organisation word at least 3 times ("Ocwen Loan Servicing", "Quicken
     Loans": the model calls "Ocwen" a person 25 times in the same corpus), is taken as that thing.
 
