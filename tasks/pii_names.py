@@ -238,11 +238,9 @@ def person_entities(doc, text: str, corpus: "CorpusLabels | None" = None) -> lis
     # A one-word ORG that is a given name ("Sandra" ORG) is the model's confusion, as with places; an
     # organisation of several words ("Selene Finance") holds its given names.
     # A one-word ORG that is a common word ("Trace" ORG in "Trace and access needed") still blocks.
-    if corpus:  # a word the corpus knows as an organisation ("Experian") is no given name here either
-        blocked = [(e.start_char, e.end_char) for e in ents if e.label_ in ("PERSON", "PER")
-                   and corpus.organisation(text, e.start_char, e.end_char)]
-    else:
-        blocked = []
+    # A word the batch knows as an organisation ("Experian") is no given name here either.
+    blocked = [(e.start_char, e.end_char) for e in ents if corpus and e.label_ in ("PERSON", "PER")
+               and corpus.organisation(text, e.start_char, e.end_char)]
     blocked += [(e.start_char, e.end_char) for e in ents if e.label_ == "ORG"
                 and (not name_shaped(_WORD.findall(e.text)) or FIRM.search(e.text))
                and (len(_WORD.findall(e.text)) > 1 or e.text.casefold() in org_words_multi
