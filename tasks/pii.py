@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.config import PiiConfig
-from tasks.pii_engine import ENTITIES, Scrubber, Span, apply_operators, build_scrubber, merge_overlaps  # noqa: F401
-from tasks.pii_ops import needs_key, resolve_pseudonym_key
+from tasks.pii_engine import ENTITIES, Scrubber, build_scrubber  # noqa: F401
+from tasks.pii_ops import Span, apply_operators, merge_overlaps, needs_key, resolve_pseudonym_key  # noqa: F401
 
 
 # --- Prefect boundary --------------------------------------------------------------------------------

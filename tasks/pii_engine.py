@@ -27,7 +27,16 @@ from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 from tasks.config import PiiConfig
 from tasks.errors import ConfigError
 from tasks.pii_names import CorpusLabels, person_entities
-from tasks.pii_ops import keep_matchers, needs_key, operator_for, replacement, resolve_pseudonym_key
+from tasks.pii_ops import (
+    SURROGATE,
+    Span,
+    apply_operators,
+    drop_kept,
+    keep_matchers,
+    needs_key,
+    resolve_pseudonym_key,
+    settle,
+)
 from tasks.recognizers import (
     PATTERN_RECOGNIZERS,  # noqa: E402
     build_recognizers,
@@ -51,76 +60,8 @@ def _quiet_raw_text_loggers() -> None:
             log.setLevel(logging.INFO)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _DIGIT = re.compile(r"\d")
-CORPUS_WINDOW = 256  # documents parsed before any is judged (spaCy docs held in memory at once)
 DIGIT_FREE = frozenset({"PERSON", "EMAIL_ADDRESS", "STREET_ADDRESS"})  # types that can be written without a digit
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A detected entity in original-text coordinates (no value: spans may be logged and stored)."""
-
-    start: int
-    end: int
-    entity: str
-    score: float = 1.0
-
-
-def drop_kept(spans: list[Span], keep: list[tuple[int, int]]) -> list[Span]:
-    """Cut keep-list terms out of the spans: a name that is a keep term is dropped, an address block
-    that runs into one keeps its other parts ("12 Elm Road … MTR-04")."""
-    if not keep:
-        return spans
-    out = []
-    for s in spans:
-        pieces = [(s.start, s.end)]
-        for b, e in keep:
-            pieces = [p for a, z in pieces for p in ((a, min(z, b)), (max(a, e), z)) if p[1] - p[0] > 0] \
-                if any(a < e and b < z for a, z in pieces) else pieces
-        if pieces == [(s.start, s.end)]:
-            out.append(s)
-        elif s.entity != "PERSON":  # part of a name beside a product name is not a name
-            out += [Span(a, z, s.entity, s.score) for a, z in pieces if z - a > 2]
-    return out
-
-
-# Types found by shape or cue alone: a specific, validated type over the same digits names them better
-# ("social security number 536 22 8745" also parses as a Polish phone number).
-GENERIC = frozenset({"PHONE_NUMBER", "REFERENCE_NUMBER"})
-NOT_IDENTIFIERS = GENERIC | {"PERSON", "STREET_ADDRESS", "DATE_OF_BIRTH"}
-
-
-def _rank(x: Span, other: Span) -> tuple:
-    specific_over_generic = x.entity not in NOT_IDENTIFIERS and other.entity in GENERIC and \
-        x.end - x.start >= other.end - other.start
-    return specific_over_generic, x.score, x.end - x.start
-
-
-def merge_overlaps(spans: list[Span]) -> list[Span]:
-    """Union of overlapping spans, typed by the best member: a specific type that covers a generic one
-    (phone, reference by cue), else the highest score, then the longest."""
-    out: list[Span] = []
-    for s in sorted(spans, key=lambda s: (s.start, -s.end)):
-        if out and s.start < out[-1].end:
-            last = out[-1]
-            best = last if _rank(last, s) >= _rank(s, last) else s
-            out[-1] = Span(last.start, max(last.end, s.end), best.entity, best.score)
-        else:
-            out.append(s)
-    return out
-
-
-def apply_operators(text: str, spans: list[Span], operators: dict[str, str], key: bytes | None) -> tuple[str, Counter]:
-    """Replace each span by its entity's operator; returns the text and counts per operator."""
-    pieces, pos, used = [], 0, Counter()
-    for s in spans:
-        op = operator_for(operators, s.entity)
-        pieces += [text[pos:s.start], replacement(op, s.entity, text[s.start:s.end], key)]
-        pos = s.end
-        used[op] += 1
-    pieces.append(text[pos:])
-    return "".join(pieces), used
 
 
 def load_spacy(model: str):
@@ -205,7 +146,6 @@ class Scrubber:
         self.nlp = load_spacy(pii.spacy_model)
         self.nlp.max_length = max(self.nlp.max_length, 2_000_000)
         self._lexeme_cache: dict[str, bool] = {}
-        self.corpus = CorpusLabels()  # what the model called each word in the documents of this call
         engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": pii.spacy_model}])
         engine.nlp = {"en": self.nlp}
         registry = RecognizerRegistry(supported_languages=["en"])
@@ -231,7 +171,7 @@ class Scrubber:
 
     def _artifacts(self, doc, text: str) -> NlpArtifacts:
         # ``text`` is the doc's text: Doc.text rebuilds it from every token (a third of the NER's own time)
-        people = [_Person(a, b) for a, b in person_entities(doc, text, self.corpus)]
+        people = [_Person(a, b) for a, b in person_entities(doc, text)]
         return _Artifacts(doc, text, people, self.engine, self._stop_or_punct)
 
     def _stop_or_punct(self, word: str) -> bool:
@@ -244,45 +184,39 @@ class Scrubber:
         return hit
 
     def detect(self, texts: list[str]) -> list[list[Span]]:
-        """Spans per text, keep-list applied and overlaps merged.
+        """Spans per text: keep-list applied, the names judged by these texts' corpus counts, overlaps merged.
 
-        A text's spans depend on the texts it is detected with (``CorpusLabels`` counts the model's labels
-        over one call), never on earlier calls: the same batch gives the same output in any process, in
-        any order of a pool's chunks."""
-        out = []
-        texts = [_SURROGATE.sub("\ufffd", t) for t in texts]
-        self.corpus = CorpusLabels()
-        for i in range(0, len(texts), CORPUS_WINDOW):
-            out += self._detect(texts[i:i + CORPUS_WINDOW])
-        return out
+        A text's spans depend on the texts it is detected with (``CorpusLabels``), never on earlier
+        calls: the same batch gives the same output in any process."""
+        spans, corpus = self.candidates(texts)
+        return settle(texts, spans, corpus)
 
-    def _detect(self, texts: list[str]) -> list[list[Span]]:
-        # The whole window is read before any document is judged, so that the corpus counts hold every
-        # document's labels (one sense per corpus, ``CorpusLabels``).
-        docs = list(self.nlp.pipe(texts, batch_size=self.pii.batch_size))
-        for text, doc in zip(texts, docs):
-            self.corpus.observe(doc, text)
+    def candidates(self, texts: list[str]) -> tuple[list[list[Span]], CorpusLabels]:
+        """Spans per text before the corpus judges the names (each text's own, whatever else is in the
+        batch), and what the model called each short name in these texts. ``settle`` finishes them; the
+        counts of several batches can be merged first (the chunks of a file window in a worker pool)."""
+        corpus = CorpusLabels()
         out = []
-        for text, doc in zip(texts, docs):
+        texts = [SURROGATE.sub("\ufffd", t) for t in texts]
+        for text, doc in zip(texts, self.nlp.pipe(texts, batch_size=self.pii.batch_size)):
+            corpus.observe(doc, text)
             # Every type but names, e-mail and addresses holds digits: skip their recognizers on digit-free text.
             entities = self.entities if _DIGIT.search(text) else self._digit_free
             results = self.analyzer.analyze(
                 text, language="en", entities=entities, nlp_artifacts=self._artifacts(doc, text),
                 score_threshold=self.pii.score_threshold,
             )
-            # A name that the run's documents call an organisation is one after a cue too ("called Equifax").
             spans = [Span(r.start, r.end, r.entity_type, r.score) for r in results
-                     if r.entity_type != "PERSON" or plausible_name(text[r.start:r.end])
-                     and not self.corpus.organisation(text, r.start, r.end)]
+                     if r.entity_type != "PERSON" or plausible_name(text[r.start:r.end])]
             if self.keep and spans:
                 spans = drop_kept(spans, [m.span() for k in self.keep for m in k.finditer(text)])
-            out.append(merge_overlaps(spans))
-        return out
+            out.append(spans)
+        return out, corpus
 
     def scrub_batch(self, texts: list[str]) -> list[tuple[str, list[Span], Counter]]:
         """(scrubbed text, spans, operator counts) per text."""
         # Lone surrogates are not Unicode (spaCy cannot encode them); U+FFFD keeps every offset.
-        texts = [_SURROGATE.sub("\ufffd", t) for t in texts]
+        texts = [SURROGATE.sub("\ufffd", t) for t in texts]
         out = []
         for text, spans in zip(texts, self.detect(texts)):
             scrubbed, used = apply_operators(text, spans, self.pii.operators, self.key)

@@ -195,9 +195,11 @@ def _listed_with_people(ents: list, i: int, people: set[int], text: str) -> bool
     return False
 
 
-def person_entities(doc, text: str, corpus: "CorpusLabels | None" = None) -> list[tuple[int, int]]:
-    """(start, end) character spans of the people among a spaCy doc's entities (``text``: the doc's text;
-    ``corpus``: what the model called the same words in the other documents of the batch)."""
+def person_entities(doc, text: str) -> list[tuple[int, int]]:
+    """(start, end) character spans of the people among a spaCy doc's entities (``text``: the doc's text).
+
+    The document alone decides; what the other documents call the same words is judged afterwards
+    (``CorpusLabels``)."""
     ents = [e for e in doc.ents if e.label_ in ("PERSON", "PER", "ORG") or e.label_ in PLACE_LABELS]
     # Words of the document's organisations: "Santander" is not a person where "Santander Consumer USA" is an ORG.
     org_words = {w.casefold() for e in ents if e.label_ == "ORG" for w in _WORD.findall(e.text)}
@@ -211,8 +213,7 @@ def person_entities(doc, text: str, corpus: "CorpusLabels | None" = None) -> lis
         if words and not STORM_NAME.match(e.text) \
                 and not STORM.search(text, max(0, e.start_char - 20), e.start_char) \
                 and not names_organisation(e.text) and not all(w.casefold() in org_words for w in words) \
-                and not only_common_words(words) \
-                and not (corpus and corpus.organisation(text, e.start_char, e.end_char)):
+                and not only_common_words(words):
             people.add(i)
     for i, e in enumerate(ents):
         if e.label_ in PLACE_LABELS and i not in people:
@@ -238,10 +239,7 @@ def person_entities(doc, text: str, corpus: "CorpusLabels | None" = None) -> lis
     # A one-word ORG that is a given name ("Sandra" ORG) is the model's confusion, as with places; an
     # organisation of several words ("Selene Finance") holds its given names.
     # A one-word ORG that is a common word ("Trace" ORG in "Trace and access needed") still blocks.
-    # A word the batch knows as an organisation ("Experian") is no given name here either.
-    blocked = [(e.start_char, e.end_char) for e in ents if corpus and e.label_ in ("PERSON", "PER")
-               and corpus.organisation(text, e.start_char, e.end_char)]
-    blocked += [(e.start_char, e.end_char) for e in ents if e.label_ == "ORG"
+    blocked = [(e.start_char, e.end_char) for e in ents if e.label_ == "ORG"
                 and (not name_shaped(_WORD.findall(e.text)) or FIRM.search(e.text))
                and (len(_WORD.findall(e.text)) > 1 or e.text.casefold() in org_words_multi
                     or zipf(e.text.casefold()) >= 4.0)]
@@ -258,20 +256,26 @@ _TITLE_BEFORE = re.compile(r"(?i)(?<![\w.])(?:mr|mrs|ms|mx|miss|dr)\.?[ \t]*$")
 
 
 class CorpusLabels:
-    """One sense per corpus: what the model called each short name in the documents of one batch.
+    """One sense per corpus: what the model called each short name in the documents read together.
 
     A small NER model reads the same word differently from sentence to sentence. Over a corpus of
     complaints it labels "Experian" a nationality, place or organisation 285 times and a person 10
     times, "Equifax" an organisation 310 times and a person 25, "Wells Fargo" an organisation 177 times
     and a person 10. A PERSON label (from the model or a cue) on a form of one to three capitalised words
-    that the batch's documents call something else at least 3 times and at least twice as often as a
-    person, or put before an organisation word at least 3 times ("Ocwen Loan Servicing", "Quicken
-    Loans": the model calls "Ocwen" a person 25 times in the same corpus), is taken as that thing.
+    that the documents call something else at least 3 times and at least twice as often as a person,
+    or put before an organisation word at least 3 times ("Ocwen Loan Servicing", "Quicken Loans": the
+    model calls "Ocwen" a person 25 times in the same corpus), is taken as that thing.
 
-    Never overruled: a title before the form ("Mr Wells"), a given name that is not a common English
-    word ("Amanda"), and two or three words that end in a known surname ("Eilidh Davies") or are a
-    given name with a surname ("Christina Pena"): a corpus that names the same person often (a claims
-    handler) may have the model misread that name often too.
+    The documents read together are one call of ``Scrubber.detect``, or one window of a file
+    (``READ_ROWS``) whose chunks were scrubbed in several processes: their counts are merged
+    (``merge``) before any PERSON span is judged (``drop_organisations``), so a file gives the same
+    output whatever the number of workers.
+
+    Never overruled: a title before the form ("Mr Wells"); a given name that is not a common English
+    word ("Amanda") unless the documents use it for something else more often than for a person
+    ("Ally Financial", "Macy's"); two or three words that end in a known surname ("Eilidh Davies") or
+    are a given name with a surname ("Christina Pena"): a corpus that names the same person often (a
+    claims handler) may have the model misread that name often too.
 
     Memory is bounded: past ``limit`` distinct forms the counts start again.
     """
@@ -313,16 +317,30 @@ class CorpusLabels:
         form = self._form(span)
         if form is None:
             return False
-        other, person = self.other[form], self.person[form]
-        if self.named_org[form] < 3 and (other < 3 or other < 2 * person):
+        other, person, named = self.other[form], self.person[form], self.named_org[form]
+        if named < 3 and (other < 3 or other < 2 * person):
             return False
         words = form.split()
         given, family = name_lists()
-        if (len(words) == 1 and words[0] in given and zipf(words[0]) < COMMON_NAME_ZIPF) \
+        if (len(words) == 1 and words[0] in given and zipf(words[0]) < COMMON_NAME_ZIPF and other + named <= person) \
                 or (len(words) > 1 and all(part in family for part in words[-1].split("-"))) \
                 or name_shaped(_WORD.findall(span)):
-            return False  # "Amanda"; "Eilidh Davies", "Olivia Hall-Jones": a name ending in known surnames
+            # "Amanda", read as a person at least as often as anything else; "Eilidh Davies", "Olivia
+            # Hall-Jones": a name ending in known surnames. A given name the corpus uses for a firm more
+            # often than for a person is the firm's ("Ally Financial", "Macy's").
+            return False
         return not _TITLE_BEFORE.search(text, max(0, start - 8), start)
+
+    def merge(self, other: "CorpusLabels") -> "CorpusLabels":
+        """Add another part's counts (the chunks of one window, scrubbed in different processes)."""
+        self.person.update(other.person)
+        self.other.update(other.other)
+        self.named_org.update(other.named_org)
+        return self
+
+    def drop_organisations(self, text: str, spans: list) -> list:
+        """``spans`` (anything with start, end and entity) less the PERSON spans the corpus calls organisations."""
+        return [s for s in spans if s.entity != "PERSON" or not self.organisation(text, s.start, s.end)]
 
 
 def _before_digits(text: str, start: int, end: int) -> int:

@@ -13,12 +13,16 @@ import logging
 import os
 import re
 import secrets
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 Operator = Literal["placeholder", "pseudonym", "mask"]
 log = logging.getLogger("tunegate.pii")
 _NON_ALNUM = re.compile(r"[\W_]+")
+# Lone surrogates are not Unicode (spaCy cannot encode them); U+FFFD keeps every offset.
+SURROGATE = re.compile("[\ud800-\udfff]")
 _TITLES = re.compile(r"^(?:mr|mrs|ms|miss|dr)\.?\s+", re.IGNORECASE)
 
 
@@ -101,3 +105,76 @@ def keep_matchers(literals: list[str], patterns: list[str]) -> list[re.Pattern]:
             raise ConfigError(
                 f"pii.keep.patterns[{i}]: not a valid regular expression ({e}); fix or remove it.") from None
     return out
+
+
+# --- spans: what the engine found, and how it is replaced ------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A detected entity in original-text coordinates (no value: spans may be logged and stored)."""
+
+    start: int
+    end: int
+    entity: str
+    score: float = 1.0
+
+
+def drop_kept(spans: list[Span], keep: list[tuple[int, int]]) -> list[Span]:
+    """Cut keep-list terms out of the spans: a name that is a keep term is dropped, an address block
+    that runs into one keeps its other parts ("12 Elm Road … MTR-04")."""
+    if not keep:
+        return spans
+    out = []
+    for s in spans:
+        pieces = [(s.start, s.end)]
+        for b, e in keep:
+            pieces = [p for a, z in pieces for p in ((a, min(z, b)), (max(a, e), z)) if p[1] - p[0] > 0] \
+                if any(a < e and b < z for a, z in pieces) else pieces
+        if pieces == [(s.start, s.end)]:
+            out.append(s)
+        elif s.entity != "PERSON":  # part of a name beside a product name is not a name
+            out += [Span(a, z, s.entity, s.score) for a, z in pieces if z - a > 2]
+    return out
+
+
+# Types found by shape or cue alone: a specific, validated type over the same digits names them better
+# ("social security number 536 22 8745" also parses as a Polish phone number).
+GENERIC = frozenset({"PHONE_NUMBER", "REFERENCE_NUMBER"})
+NOT_IDENTIFIERS = GENERIC | {"PERSON", "STREET_ADDRESS", "DATE_OF_BIRTH"}
+
+
+def _rank(x: Span, other: Span) -> tuple:
+    specific_over_generic = x.entity not in NOT_IDENTIFIERS and other.entity in GENERIC and \
+        x.end - x.start >= other.end - other.start
+    return specific_over_generic, x.score, x.end - x.start
+
+
+def merge_overlaps(spans: list[Span]) -> list[Span]:
+    """Union of overlapping spans, typed by the best member: a specific type that covers a generic one
+    (phone, reference by cue), else the highest score, then the longest."""
+    out: list[Span] = []
+    for s in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if out and s.start < out[-1].end:
+            last = out[-1]
+            best = last if _rank(last, s) >= _rank(s, last) else s
+            out[-1] = Span(last.start, max(last.end, s.end), best.entity, best.score)
+        else:
+            out.append(s)
+    return out
+
+
+def apply_operators(text: str, spans: list[Span], operators: dict[str, str], key: bytes | None) -> tuple[str, Counter]:
+    """Replace each span by its entity's operator; returns the text and counts per operator."""
+    pieces, pos, used = [], 0, Counter()
+    for s in spans:
+        op = operator_for(operators, s.entity)
+        pieces += [text[pos:s.start], replacement(op, s.entity, text[s.start:s.end], key)]
+        pos = s.end
+        used[op] += 1
+    pieces.append(text[pos:])
+    return "".join(pieces), used
+
+
+def settle(texts: list[str], spans: list[list[Span]], corpus) -> list[list[Span]]:
+    """Final spans per text: the PERSON spans that the corpus (``pii_names.CorpusLabels`` of the texts read
+    together) calls organisations are dropped, overlaps merged."""
+    return [merge_overlaps(corpus.drop_organisations(t, s)) for t, s in zip(texts, spans)]

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from tasks.config import PiiConfig
 from tasks.errors import InputError, PiiGateFailed
 from tasks.pii_io import READ_ROWS, Writer, file_format, read_windows
-from tasks.pii_ops import keep_matchers
+from tasks.pii_ops import SURROGATE, apply_operators, keep_matchers, settle
 from tasks.refs import atomic_file
 from tasks.residual import KINDS, find
 
@@ -84,12 +84,9 @@ def _init_worker(pii_json: str, key: bytes | None) -> None:
     _WORKER = Scrubber(PiiConfig.model_validate_json(pii_json), key)
 
 
-def _scrub_in_worker(texts: list[str]) -> list:
-    return _pack(_WORKER.scrub_batch(texts))
-
-
-def _pack(results: list) -> list:
-    return [(t, [(s.start, s.end, s.entity) for s in spans], dict(ops)) for t, spans, ops in results]
+def _scrub_in_worker(texts: list[str]) -> tuple[list[list], object]:
+    """A chunk's spans before the names are judged, and its corpus counts (the window's are merged first)."""
+    return _WORKER.candidates(texts)
 
 
 class ScrubEngine:
@@ -135,14 +132,26 @@ class ScrubEngine:
         todo = [t for t in texts if _has_text(t)]
         if self.workers > 1 and (self.pool is not None or self.seen >= MIN_POOL_ROWS or len(texts) == READ_ROWS):
             step = max(1, min(self.pii.batch_size * 2, -(-len(todo) // self.workers)))
-            # imap hands every chunk to the workers now and yields results in order as they finish.
+            # imap hands every chunk to the workers now; the job waits for the last of them, because
+            # every name in the window is judged by the counts of the whole window (``CorpusLabels``).
             parts = self._pool().imap(_scrub_in_worker, [todo[i:i + step] for i in range(0, len(todo), step)])
-            return _Job(texts, (r for part in parts for r in part))
+            return _Job(texts, self._settle(todo, parts))
         if self.local is None:
             from tasks.pii_engine import Scrubber
 
             self.local = Scrubber(self.pii, self.key)
-        return _Job(texts, iter(_pack(self.local.scrub_batch(todo))))
+        return _Job(texts, self._settle(todo, iter([self.local.candidates(todo)])))
+
+    def _settle(self, todo: list[str], parts: Iterator[tuple[list[list], object]]) -> Iterator[tuple]:
+        """(scrubbed text, spans, operator counts) per text, once every chunk of the window is in."""
+        todo = [SURROGATE.sub("\ufffd", t) for t in todo]  # as the engine read them; offsets are unchanged
+        spans, corpus = [], None
+        for chunk_spans, counts in parts:
+            spans += chunk_spans
+            corpus = counts if corpus is None else corpus.merge(counts)
+        for text, found in zip(todo, settle(todo, spans, corpus) if corpus else []):
+            out, ops = apply_operators(text, found, self.pii.operators, self.key)
+            yield out, [(s.start, s.end, s.entity) for s in found], dict(ops)
 
 
 def _has_text(t: object) -> bool:
@@ -152,7 +161,7 @@ def _has_text(t: object) -> bool:
 @dataclass
 class _Job:
     """A window being scrubbed. Iterating yields (scrubbed text, spans, operator counts) per input text in
-    order, each as soon as its chunk is done; empty and missing texts come back as they were."""
+    order (once every chunk of the window is done); empty and missing texts come back as they were."""
 
     texts: list[str | None]
     done: Iterator[tuple]

@@ -300,9 +300,15 @@ def _doc(nlp, text: str, surface: str, label: str):
      "I met Mr Santander today", "Santander", True),
     ([("Santander agreed", "ORG"), ("Santander paid", "ORG"), ("Santander wrote", "ORG")],
      "I met Santander today", "Santander", False),
-    # a given name that is not a common word keeps the person, whatever the model said elsewhere
-    ([("Amanda paid", "ORG"), ("Amanda wrote", "ORG"), ("Amanda said", "ORG")],
-     "I spoke to Amanda today", "Amanda", True),
+    # a given name that is not a common word keeps the person while the corpus reads it as a person at
+    # least as often as anything else ...
+    ([("Amanda paid", "ORG"), ("Amanda wrote", "ORG"), ("Amanda said", "ORG"), ("Amanda rang", "PERSON"),
+      ("Amanda left", "PERSON"), ("Amanda came", "PERSON")], "I spoke to Amanda today", "Amanda", True),
+    # ... and is the firm's where the corpus uses it for a firm more often ("Ally Financial", "Macy's")
+    ([("Amanda paid", "ORG"), ("Amanda wrote", "ORG"), ("Amanda said", "ORG"), ("Amanda rang", "PERSON")],
+     "I spoke to Amanda today", "Amanda", False),
+    ([("Ally Financial wrote", "ORG"), ("Ally Bank said", "ORG"), ("Ally Financial again", "PERSON")],
+     "I called Ally again", "Ally", False),
     # forms of several words count as a whole; a given name with a surname is never overruled
     ([("Wells Fargo paid", "ORG"), ("Wells Fargo wrote", "ORG"), ("Wells Fargo said", "ORG")],
      "I called Wells Fargo today", "Wells Fargo", False),
