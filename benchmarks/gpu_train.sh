@@ -65,7 +65,7 @@ run = {"train": train, "base_model": str(model_dir), "train_file": str(work / "t
        "ckpt_dir": str(work / "ckpt"), "stage_dir": str(work / "stage")}
 (work / "run.json").write_text(json.dumps(run))
 env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-subprocess.run([sys.executable, "-m", "tasks.recipe", "--config", str(work / "run.json")], check=True, env=env)
+subprocess.run([sys.executable, "-m", "tasks.train.recipe", "--config", str(work / "run.json")], check=True, env=env)
 m = json.loads((work / "stage" / "metrics.json").read_text())
 tps = m["tokens_per_s"]
 L, d = cfg.num_hidden_layers, cfg.hidden_size

@@ -33,8 +33,8 @@ def side_tunegate(path: Path) -> dict:
     t = time.perf_counter()
     import great_expectations  # noqa: F401  (a fixed start-up cost, reported apart from the per-row work)
 
-    from tasks.ingest import load_documents
-    from tasks.quality import validate_parquet
+    from tasks.ingest.quality import validate_parquet
+    from tasks.ingest.read import load_documents
 
     import_s = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,7 +92,7 @@ def main() -> None:
         print(json.dumps((side_tunegate if args.side == "tunegate" else side_pandas)(args.file)))
         return
     if not args.file.is_file():
-        from tasks.sample_data import write_sample
+        from tasks.ingest.sample_data import write_sample
 
         t = time.perf_counter()
         write_sample(args.file, rows=args.rows, seed=2024)

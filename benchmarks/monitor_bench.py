@@ -70,7 +70,7 @@ def champion_config(work: Path):
 
 def monitor_once(cfg, rows: int, work: Path) -> dict:
     from flows.monitor import monitor
-    from tasks.sample_data import write_sample
+    from tasks.ingest.sample_data import write_sample
 
     batch = work / f"batch-{rows}.jsonl"
     if not batch.exists():
@@ -90,15 +90,15 @@ def cfpb_drift() -> dict:
     import pandas as pd
 
     from tasks.config import MonitorConfig
-    from tasks.descriptors import (
+    from tasks.monitor.descriptors import (
         compile_domain_patterns,
         describe_texts,
         embed_texts,
         load_vocab,
         minilm_path,
     )
-    from tasks.drift import compute_drift, summary_table
-    from tasks.retrain_policy import should_retrain
+    from tasks.monitor.drift import compute_drift, summary_table
+    from tasks.monitor.policy import should_retrain
 
     if not CFPB.is_file():
         return {"skipped": "file absent"}

@@ -6,10 +6,10 @@ the spaCy model swapped for tunegate's), ``.analyze`` per document, AnonymizerEn
 Three parts, each skippable (``--skip-sample``, ``--skip-external``, ``--skip-cfpb``):
 
 sample    the synthetic claims corpus (examples/claims.yaml's PII settings): recall/precision per entity type
-          from detected spans (tasks/pii_eval.py ``score``), domain terms lost, docs/s with and without
+          from detected spans (tasks/pii/score.py ``score``), domain terms lost, docs/s with and without
           worker start-up, CPU time per document.
 external  ../shared/data/pii-external/generated_large.json (text nobody on this project wrote; skipped
-          when absent): every record, scored on the output text (tasks/pii_eval.py ``score_outputs``: a
+          when absent): every record, scored on the output text (tasks/pii/score.py ``score_outputs``: a
           value is caught only when none of its significant parts survives). tunegate with default
           settings (``PiiConfig()``, what a new user has) against Presidio's default; direct identifiers'
           recall, context values destroyed (over-scrubbing), docs/s counting process start-up (both run
@@ -90,10 +90,11 @@ if __name__ == "__main__" and sys.argv[1:2] == ["--presidio-worker"]:
     sys.exit(presidio_worker(*sys.argv[2:]))
 
 sys.path.insert(0, str(ROOT))
-# tasks.pii_engine is never imported here: worker processes re-import this script, and must not pull in
+# tasks.pii.engine is never imported here: worker processes re-import this script, and must not pull in
 # Presidio's optional transformers/torch imports before their initializer blocks them.
 from tasks.config import PiiConfig, load_config
-from tasks.pii_eval import (
+from tasks.ingest.sample_data import write_sample
+from tasks.pii.score import (
     count_replacements,
     format_table,
     score,
@@ -101,8 +102,7 @@ from tasks.pii_eval import (
     spans_from_file,
     surviving_parts,
 )
-from tasks.pii_stream import ScrubEngine, resolve_workers, scrub_file
-from tasks.sample_data import write_sample
+from tasks.pii.stream import ScrubEngine, resolve_workers, scrub_file
 
 CFPB = ROOT.parent / "shared" / "data" / "cfpb" / "complaints.csv"
 EXTERNAL = ROOT.parent / "shared" / "data" / "pii-external" / "generated_large.json"

@@ -37,7 +37,7 @@ def prepare(folder: Path, val_rows: int, train_rows: int, seed: int = 13) -> dic
     """Canonical train/val parquet files from the CFPB CSV (stratified split, val subsampled)."""
     import pandas as pd
 
-    from tasks.split import split_frame
+    from tasks.train.split import split_frame
 
     df = pd.read_csv(CFPB, dtype={"id": str})[["id", "text", "label"]].dropna()
     df = df.drop_duplicates("id")
@@ -67,7 +67,7 @@ def run_reference(args, data: dict) -> dict:
         set_seed,
     )
 
-    from tasks.predict import default_base_model
+    from tasks.predict.classify import default_base_model
 
     torch.set_num_threads(args.threads)
     base = default_base_model()
@@ -113,7 +113,7 @@ def run_reference(args, data: dict) -> dict:
 def run_tunegate(args, data: dict) -> dict:
     """tunegate's recipe, single process (RANK unset), same settings."""
     from tasks.config import LoraConfig, TrainConfig
-    from tasks.predict import default_base_model
+    from tasks.predict.classify import default_base_model
 
     train = TrainConfig(max_length=args.max_length, batch_size=args.batch_size, learning_rate=args.lr,
                         max_steps=args.steps, checkpoint_every=10**6, warmup_ratio=0.06, weight_decay=0.01, seed=args.seed,
@@ -125,7 +125,7 @@ def run_tunegate(args, data: dict) -> dict:
     (work / "run.json").write_text(json.dumps(cfg))
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env.update(TUNEGATE_THREADS=str(args.threads), PYTHONPATH=str(ROOT))
-    subprocess.run([sys.executable, "-m", "tasks.recipe", "--config", str(work / "run.json")], cwd=ROOT, env=env,
+    subprocess.run([sys.executable, "-m", "tasks.train.recipe", "--config", str(work / "run.json")], cwd=ROOT, env=env,
                    check=True, stdout=subprocess.DEVNULL)
     m = json.loads((work / "stage" / "metrics.json").read_text())
     return {"tokens_per_s": m["tokens_per_s"], "train_seconds": m["train_seconds"], "train_tokens": m["train_tokens"],

@@ -129,8 +129,8 @@ def cli_scrub(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from tasks.config import PiiConfig, load_config
-    from tasks.pii_ops import needs_key, resolve_pseudonym_key
-    from tasks.pii_stream import scrub_file
+    from tasks.pii.ops import needs_key, resolve_pseudonym_key
+    from tasks.pii.stream import scrub_file
 
     cfg = load_config(args.config) if args.config else None
     pii = cfg.pii if cfg else PiiConfig()
@@ -149,7 +149,7 @@ def cli_pii_eval(args: argparse.Namespace) -> int:
     """Recall, precision and F2 per entity type of a scrub's spans against a ground-truth sidecar."""
     from pathlib import Path
 
-    from tasks.pii_eval import format_table, read_jsonl_by_id, score, spans_from_file
+    from tasks.pii.score import format_table, read_jsonl_by_id, score, spans_from_file
 
     gold = read_jsonl_by_id(Path(args.gold), "ground-truth")
     scrubbed = Path(args.scrubbed)

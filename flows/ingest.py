@@ -8,8 +8,8 @@ from prefect import flow
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config import PipelineConfig, load_config
-from tasks.ingest import ensure_sample_data, ingest_documents
-from tasks.quality import QualityReport, quality_gate
+from tasks.ingest.quality import QualityReport
+from tasks.ingest.task import ensure_sample_data, ingest_documents, quality_gate
 from tasks.refs import DatasetRef, new_run_id
 
 
@@ -42,7 +42,7 @@ def ingest(config: PipelineConfig, run_id: str | None = None) -> IngestResult:
     report = quality_gate(dataset, config.quality, run_dir)
     scrubbed, evidence = None, None
     if config.pii.enabled:
-        from tasks.pii import scrub_pii
+        from tasks.pii.task import scrub_pii
 
         gold = Path(f"{config.data.source}.pii.jsonl")
         scrubbed, evidence = scrub_pii(dataset, config.pii, run_dir, gold=gold if gold.is_file() else None)
@@ -52,7 +52,7 @@ def ingest(config: PipelineConfig, run_id: str | None = None) -> IngestResult:
 
 def cli_sample_data(args) -> int:
     """``tunegate sample-data --out PATH --rows N --seed S [--drift KIND]``."""
-    from tasks.sample_data import sidecar_path, write_sample
+    from tasks.ingest.sample_data import sidecar_path, write_sample
 
     out = write_sample(Path(args.out), rows=args.rows, seed=args.seed, drift=args.drift)
     print(f"wrote {args.rows} documents to {out} (drift: {args.drift}); PII ground truth in {sidecar_path(out)}")

@@ -17,12 +17,13 @@ from prefect.cache_policies import NONE
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config import ColumnMap, DataConfig, PipelineConfig, QualityConfig, load_config
-from tasks.drift import DriftReport, profile_batch, profile_reference, report_drift
 from tasks.errors import InputError
-from tasks.events import DRIFT_EVENT, EmittedEvent, emit_verified, model_resource
-from tasks.prediction_store import append_predictions, prediction_rows
+from tasks.monitor.drift import DriftReport
+from tasks.monitor.events import DRIFT_EVENT, EmittedEvent, emit_verified, model_resource
+from tasks.monitor.policy import Decision, should_retrain
+from tasks.monitor.store import append_predictions, prediction_rows
+from tasks.monitor.task import profile_batch, profile_reference, report_drift
 from tasks.refs import DatasetRef, new_run_id
-from tasks.retrain_policy import Decision, should_retrain
 
 
 class MonitorResult(BaseModel):
@@ -67,7 +68,7 @@ def batch_source(data: DataConfig, batch: str, with_label: bool, with_timestamp:
 @task(name="ingest_batch", cache_policy=NONE)
 def ingest_batch(data: DataConfig, batch: str, run_dir: Path) -> DatasetRef:
     """Read the batch with the config's columns; production batches may lack the label/timestamp columns."""
-    from tasks.ingest import load_documents
+    from tasks.ingest.read import load_documents
 
     if not Path(batch).exists():
         raise InputError(f"{batch}: batch not found; pass a file or folder of new documents with --batch.")
@@ -89,7 +90,7 @@ def ingest_batch(data: DataConfig, batch: str, run_dir: Path) -> DatasetRef:
 @task(name="sample_batch", cache_policy=NONE)
 def sample_batch(dataset: DatasetRef, rows: int | None, run_dir: Path) -> DatasetRef:
     """The batch itself, or a seeded uniform sample of ``monitor.score_rows`` documents when it is bigger."""
-    from tasks.sampling import sample_dataset
+    from tasks.monitor.sampling import sample_dataset
 
     if rows is None or dataset.rows <= rows:
         return dataset
@@ -133,8 +134,8 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     6. decide; on drift emit tunegate.drift.detected and confirm it
     """
     from flows.predict import predict_batch, resolve_version
-    from tasks.pii import scrub_pii
-    from tasks.quality import quality_gate
+    from tasks.ingest.task import quality_gate
+    from tasks.pii.task import scrub_pii
 
     m, keep = config.monitor, config.pii.keep
     version = resolve_version(config, "champion")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.config import ColumnMap, DataConfig, PipelineConfig, load_config
 from tasks.errors import InputError
 from tasks.refs import DatasetRef, atomic_file, new_run_id
-from tasks.registry import VersionRef, get_version
+from tasks.registry.versions import VersionRef, get_version
 
 WRITERS = {".csv": "to_csv", ".jsonl": "to_json", ".json": "to_json", ".parquet": "to_parquet"}
 
@@ -51,7 +51,7 @@ def write_frame(df: pd.DataFrame, out: Path) -> None:
 def score_frame(ids: list[str], texts: list[str], model_dir: Path, version: int, batch_size: int = 64,
                 progress=None) -> pd.DataFrame:
     """Predict in chunks (logging progress) and return id, prediction, confidence, model_version."""
-    from tasks.predict import load_model, predict_texts
+    from tasks.predict.classify import load_model, predict_texts
 
     model = load_model(model_dir)
     labels, conf, step = [], [], max(batch_size * 8, 1)
@@ -98,8 +98,8 @@ def predict(config: PipelineConfig, input: str, output: str, model_version: str 
     3. scrub PII with the pipeline's settings
     4. score and write id, prediction, confidence
     """
-    from tasks.ingest import ingest_documents
-    from tasks.pii import scrub_pii
+    from tasks.ingest.task import ingest_documents
+    from tasks.pii.task import scrub_pii
 
     version = resolve_version(config, model_version)
     run_dir = config.work_path("predictions", new_run_id("predict")).resolve()

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from deployments.cooldown import COMPLETED, SKIPPED, decide_retrain, last_completed
 from tasks.config import PipelineConfig
-from tasks.registry import audit, read_audit
+from tasks.registry.versions import audit, read_audit
 
 APPROVAL = "retrain.approval"
 
@@ -104,7 +104,7 @@ def record_completion(config: PipelineConfig, reason: str, batch: str | None, ve
 @task(name="apply_approval")
 def apply_approval(config: PipelineConfig, result, approval: Approval | None) -> str:
     """Promote a candidate a reviewer approved (unless the champion moved meanwhile); audit who and why."""
-    from tasks.promote import apply
+    from tasks.registry.task import apply
 
     if approval is None:
         audit(config, action=APPROVAL, version=result.version, approved=None, why="no decision before the timeout",

@@ -12,8 +12,8 @@ from pathlib import Path
 from prefect import flow
 
 from tasks.config import PiiConfig
-from tasks.pii import scrub_pii
-from tasks.pii_eval import PiiEvidence
+from tasks.pii.score import PiiEvidence
+from tasks.pii.task import scrub_pii
 from tasks.refs import DatasetRef
 
 

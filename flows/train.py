@@ -18,9 +18,11 @@ from pydantic import BaseModel, ConfigDict
 
 from tasks.config import DataConfig, PipelineConfig, load_config
 from tasks.errors import ConfigError
-from tasks.evaluate import EvalReport, evaluate_model, summary_line
-from tasks.promote import Decision, apply_decision, decide_promotion
+from tasks.evaluate.metrics import EvalReport, summary_line
+from tasks.evaluate.task import evaluate_model
 from tasks.refs import DatasetRef, atomic_file, new_run_id
+from tasks.registry.promote import Decision, decide_promotion
+from tasks.registry.task import apply_decision
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,7 +111,7 @@ def _run_cached(t, key_fn, cfg: PipelineConfig, name: str, cached: list[str], pa
 @task(name="check_config")
 def check_config(cfg: PipelineConfig) -> str:
     """Fail before any data work when the base model is not a local model folder; returns its path."""
-    from tasks.predict import resolve_base_model
+    from tasks.predict.classify import resolve_base_model
 
     if cfg.data.sample is None and not Path(cfg.data.source).exists():
         raise ConfigError(f"data.source: {cfg.data.source} does not exist and data.sample is not set; "
@@ -120,7 +122,7 @@ def check_config(cfg: PipelineConfig) -> str:
 @task(name="ensure_sample_data")
 def ensure_sample_data(data: DataConfig) -> str:
     """Generate the synthetic corpus at ``data.source`` when it does not exist (first run on a fresh machine)."""
-    from tasks.sample_data import write_sample
+    from tasks.ingest.sample_data import write_sample
 
     src = Path(data.source)
     if not src.exists() and data.sample is not None:
@@ -136,7 +138,7 @@ def add_batch(base: DatasetRef, batch: DatasetRef, out: Path) -> DatasetRef:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from tasks.ingest import parquet_sha256
+    from tasks.ingest.read import parquet_sha256
 
     a, b = pq.read_table(base.uri), pq.read_table(batch.uri).select(pq.read_schema(base.uri).names)
     b = b.filter(pc.and_(pc.is_valid(b["label"]), pc.invert(pc.is_in(b["id"], a["id"]))))
@@ -161,7 +163,7 @@ def decide(candidate: EvalReport, champion: EvalReport | None, cfg: PipelineConf
 def find_champion(cfg: PipelineConfig):
     """The current champion's VersionRef, or None."""
     from tasks.errors import NoChampion
-    from tasks.registry import get_version
+    from tasks.registry.versions import get_version
 
     try:
         return get_version(cfg, "champion")
@@ -201,20 +203,12 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     5. register the version (artifacts, tags, card) atomically; apply the decision; publish the card
     """
     # Stage modules load heavy libraries (Presidio, spaCy, torch): imported when the flow runs, not on import.
-    from tasks.finetune import launch_finetune
-    from tasks.ingest import ingest_documents
-    from tasks.model_card import build_card_facts, write_model_card
-    from tasks.pii import scrub_pii
-    from tasks.quality import quality_gate
-    from tasks.registry import (
-        assemble_version,
-        champion_version,
-        code_version,
-        register_candidate,
-        relog_card,
-        unregister,
-    )
-    from tasks.split import split_dataset
+    from tasks.ingest.task import ingest_documents, quality_gate
+    from tasks.pii.task import scrub_pii
+    from tasks.registry.card import build_card_facts
+    from tasks.registry.task import assemble_version, register_candidate, relog_card, write_model_card
+    from tasks.registry.versions import champion_version, code_version, unregister
+    from tasks.train.task import launch_finetune, split_dataset
 
     stage, cached = _Stages(), []
     run_id = new_run_id()
@@ -323,7 +317,7 @@ def cli_run(args) -> int:
 
 def cli_rollback(args) -> int:
     """``tunegate rollback --config C --to-version N [--reason R]``."""
-    from tasks.registry import rollback
+    from tasks.registry.versions import rollback
 
     cfg = load_config(args.config)
     entry = rollback(cfg, args.to_version, args.reason)

@@ -47,7 +47,7 @@ class SplitRef(_Ref):
 
 
 class AdapterRef(_Ref):
-    """A fine-tuned model folder written by the training recipe (see tasks/recipe.py)."""
+    """A fine-tuned model folder written by the training recipe (see tasks/train/recipe.py)."""
 
     path: str  # folder with adapter/, tokenizer/, label_map.json, train_config.json, metrics.json, manifest.json
     base_model: str

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from tasks.config import PiiConfig
-from tasks.ingest import load_documents
-from tasks.pii_engine import build_scrubber
-from tasks.quality import validate_parquet
-from tasks.residual import scan
+from tasks.ingest.quality import validate_parquet
+from tasks.ingest.read import load_documents
+from tasks.pii.engine import build_scrubber
+from tasks.pii.residual import scan
 
 pytestmark = pytest.mark.slow
 

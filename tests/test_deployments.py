@@ -108,7 +108,7 @@ def test_retrain_records_and_skips_within_cooldown_and_while_busy(tmp_path, pref
     from filelock import FileLock
 
     from flows.retrain import retrain
-    from tasks.registry import audit
+    from tasks.registry.versions import audit
 
     cfg = PipelineConfig(name="gate-test", work_dir=str(tmp_path / "work"), deploy={"cooldown_minutes": 60})
     audit(cfg, action=COMPLETED, completed_at=datetime.now(UTC).isoformat())
@@ -180,7 +180,7 @@ class Live:
                              + self.serve_log.read_text(errors="replace")[-4000:])
 
     def versions(self) -> list[int]:
-        from tasks.registry import client_for
+        from tasks.registry.versions import client_for
 
         return sorted(int(v.version) for v in client_for(self.cfg).search_model_versions(f"name='{self.cfg.name}'"))
 
@@ -248,7 +248,7 @@ def test_manual_run_with_ui_style_parameters_trains_a_version(live, first_model)
 @pytest.mark.integration
 @pytest.mark.slow
 def test_drift_event_triggers_a_retrain_that_registers_a_version(live, first_model, tmp_path):
-    from tasks.sample_data import write_sample
+    from tasks.ingest.sample_data import write_sample
 
     batch = write_sample(live.incoming / "batch-drift.jsonl", rows=300, seed=21, drift="length")
     r = live.monitor(batch)
@@ -269,7 +269,7 @@ def test_drift_event_triggers_a_retrain_that_registers_a_version(live, first_mod
 @pytest.mark.integration
 @pytest.mark.slow
 def test_same_distribution_batch_starts_nothing(live, first_model):
-    from tasks.sample_data import write_sample
+    from tasks.ingest.sample_data import write_sample
 
     batch = write_sample(live.incoming / "batch-same.jsonl", rows=300, seed=42, drift="none")
     started = datetime.now(UTC)
@@ -285,7 +285,7 @@ def test_same_distribution_batch_starts_nothing(live, first_model):
 @pytest.mark.slow
 def test_storm_of_drift_events_and_manual_runs_trains_once(live, first_model):
     batch = str(live.incoming / "batch-storm.jsonl")
-    from tasks.sample_data import write_sample
+    from tasks.ingest.sample_data import write_sample
 
     write_sample(Path(batch), rows=300, seed=33, drift="length")
     versions_before, completed_before = live.versions(), len([e for e in _audit(live.cfg) if e["action"] == COMPLETED])
@@ -338,8 +338,8 @@ def test_approval_promotes_or_keeps_the_champion_and_records_the_reviewer(tmp_pa
     from types import SimpleNamespace
 
     from flows.retrain import APPROVAL, Approval, apply_approval
-    from tasks.promote import Decision
-    from tasks.registry import champion_version, register_version, set_alias
+    from tasks.registry.promote import Decision
+    from tasks.registry.versions import champion_version, register_version, set_alias
     from tests.test_registry import fake_layout
 
     cfg = PipelineConfig(name=f"approve-{approve}", work_dir=str(tmp_path / "work"),

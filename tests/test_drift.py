@@ -10,9 +10,16 @@ import pandas as pd
 import pytest
 
 from tasks.config import MonitorConfig
-from tasks.descriptors import compile_domain_patterns, describe_texts, load_vocab, minilm_path
-from tasks.drift import DriftCheck, DriftReport, compute_drift, null_auc_sd, sample_rows, summary_table
-from tasks.retrain_policy import should_retrain
+from tasks.monitor.descriptors import compile_domain_patterns, describe_texts, load_vocab, minilm_path
+from tasks.monitor.drift import (
+    DriftCheck,
+    DriftReport,
+    compute_drift,
+    null_auc_sd,
+    sample_rows,
+    summary_table,
+)
+from tasks.monitor.policy import should_retrain
 
 VOCAB = load_vocab(str(minilm_path()))
 DOMAIN = compile_domain_patterns([r"\b(?:EOW|MTR)-\d{2}\b"], ["HomeShield Plus"])
@@ -82,8 +89,8 @@ def detector():
     from sklearn.linear_model import LogisticRegression
 
     from tasks.config import load_config
-    from tasks.descriptors import embed_texts
-    from tasks.sample_data import generate
+    from tasks.ingest.sample_data import generate
+    from tasks.monitor.descriptors import embed_texts
 
     torch.set_num_threads(2)
     cfg = load_config("examples/claims.yaml")

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from tasks.evaluate import compute_metrics, expected_calibration_error, lcs_length, perplexity, rouge_l
+from tasks.evaluate.metrics import (
+    compute_metrics,
+    expected_calibration_error,
+    lcs_length,
+    perplexity,
+    rouge_l,
+)
 
 
 def test_classification_metrics_by_hand():

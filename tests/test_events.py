@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from tasks.errors import EventNotDelivered
-from tasks.events import DRIFT_EVENT, emit_verified, find_event, model_resource
+from tasks.monitor.events import DRIFT_EVENT, emit_verified, find_event, model_resource
 
 
 def test_model_resource_carries_contract_and_prefect_ids():

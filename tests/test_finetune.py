@@ -13,13 +13,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from tiny_models import tiny_bert, toy_claims
 
-from tasks.checkpoint import complete_checkpoints
 from tasks.config import TrainConfig
 from tasks.errors import ConfigError, TrainingFailed
-from tasks.finetune import ROOT, finetune, launch_finetune, recipe_config, torchrun_command, work_dir_for
-from tasks.predict import load_model, predict_texts
+from tasks.predict.classify import load_model, predict_texts
 from tasks.refs import DatasetRef
-from tasks.split import write_split
+from tasks.train.checkpoint import complete_checkpoints
+from tasks.train.launch import ROOT, finetune, recipe_config, torchrun_command, work_dir_for
+from tasks.train.split import write_split
+from tasks.train.task import launch_finetune
 
 ENV = {"TUNEGATE_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
@@ -49,7 +50,7 @@ def test_torchrun_command(kw, expected, absent, tmp_path):
     cmd = torchrun_command(TrainConfig(**kw), tmp_path / "run.json", tmp_path / "logs", "k" * 64)
     joined = " ".join(cmd)
     assert " ".join(expected) in joined and absent not in cmd
-    assert cmd[-4:] == ["-m", "tasks.recipe", "--config", str(tmp_path / "run.json")]
+    assert cmd[-4:] == ["-m", "tasks.train.recipe", "--config", str(tmp_path / "run.json")]
 
 
 def test_multinode_without_endpoint_is_a_config_error(tmp_path):

@@ -14,10 +14,10 @@ from test_recipe import _run
 from tiny_models import tiny_llama, toy_claims
 
 from tasks.errors import ConfigError, InputError
-from tasks.evaluate import NO_LABEL, causal_metrics, evaluate_dir, match_label
-from tasks.generate import generate_responses, load_causal_model, response_nll
+from tasks.evaluate.metrics import NO_LABEL, causal_metrics, evaluate_dir, match_label
+from tasks.predict.generate import generate_responses, load_causal_model, response_nll
 from tasks.refs import DatasetRef
-from tasks.split import write_split
+from tasks.train.split import write_split
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,9 @@ import pytest
 
 from tasks.config import ColumnMap, DataConfig
 from tasks.errors import InputError, QualityGateFailed
-from tasks.ingest import ingest_documents, load_documents, parquet_sha256
-from tasks.sample_data import generate, write_sample
+from tasks.ingest.read import load_documents, parquet_sha256
+from tasks.ingest.sample_data import generate, write_sample
+from tasks.ingest.task import ingest_documents
 
 SECRET = "Zebedee Quuxworth"  # appears in bad rows; must never appear in an error message
 KW = {"timestamp_col": "created_at", "keep_columns": ["channel", "product"]}

@@ -2,8 +2,8 @@
 
 import yaml
 
-from tasks.evaluate import compute_metrics
-from tasks.model_card import CardFacts, render_card
+from tasks.evaluate.metrics import compute_metrics
+from tasks.registry.card import CardFacts, render_card
 
 
 def facts(champion=True, **kw) -> CardFacts:
@@ -57,7 +57,7 @@ def test_card_without_champion_or_timestamps():
 
 def test_card_of_a_causal_lm_without_class_labels():
     """A causal LM scored on free-text responses has ROUGE-L and perplexity, and no class metrics."""
-    from tasks.evaluate import causal_metrics
+    from tasks.evaluate.metrics import causal_metrics
 
     cand = causal_metrics(["fire claim", "theft claim"], ["fire claim", "car claim"], (2.0, 4))
     champ = causal_metrics(["fire claim", "theft claim"], ["claim", "claim"], (4.0, 4))

@@ -12,7 +12,7 @@ import pytest
 from flows.monitor import MonitorResult, monitoring_gate
 from tasks.config import QualityConfig, load_config
 from tasks.errors import InputError
-from tasks.prediction_store import append_predictions, prediction_rows, read_store
+from tasks.monitor.store import append_predictions, prediction_rows, read_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,8 +48,8 @@ def test_prediction_store_rejects_mismatched_ids(tmp_path):
 
 
 def test_sample_dataset_is_seeded_by_the_batch_and_keeps_order(tmp_path):
-    from tasks.pii_stream import describe_parquet
-    from tasks.sampling import sample_dataset
+    from tasks.monitor.sampling import sample_dataset
+    from tasks.pii.stream import describe_parquet
 
     def dataset(name: str, n: int, offset: int = 0):
         pd.DataFrame({"id": [f"d{i + offset:05d}" for i in range(n)], "text": [f"note {i + offset}" for i in range(n)],
@@ -115,7 +115,7 @@ def _events(model_name: str) -> list:
 @pytest.mark.slow
 def test_monitor_flags_drift_emits_event_and_stays_quiet_otherwise(champion, tmp_path, capsys):
     from flows.monitor import cli_monitor, monitor
-    from tasks.sample_data import write_sample
+    from tasks.ingest.sample_data import write_sample
 
     cfg = champion
     drifted = write_sample(tmp_path / "drifted.jsonl", rows=200, seed=41, drift="length")

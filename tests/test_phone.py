@@ -1,12 +1,12 @@
-"""Phone numbers (tasks.recognizers.phone) through the real engine: validated national and international
+"""Phone numbers (tasks.pii.recognizers.phone) through the real engine: validated national and international
 forms per locale, cue-only numbers, look-alikes that must not be phones, locale switches, and a comparison
 with Presidio's own PhoneRecognizer on the same tables."""
 
 import pytest
 
 from tasks.config import PiiConfig
-from tasks.pii_engine import Scrubber
-from tasks.recognizers.phone import TgPhoneRecognizer
+from tasks.pii.engine import Scrubber
+from tasks.pii.recognizers.phone import TgPhoneRecognizer
 
 
 @pytest.fixture(scope="module")

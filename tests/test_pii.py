@@ -12,12 +12,12 @@ from pydantic import ValidationError
 from flows.cli import main as cli
 from tasks.config import KeepList, PiiConfig, load_config
 from tasks.errors import ConfigError, InputError, PiiGateFailed
-from tasks.pii import Scrubber, Span, merge_overlaps, scrub_pii
-from tasks.pii_eval import score
-from tasks.pii_ops import normalise, pseudonym, resolve_pseudonym_key
-from tasks.pii_stream import scrub_file
-from tasks.residual import scan
-from tasks.sample_data import write_sample
+from tasks.ingest.sample_data import write_sample
+from tasks.pii.ops import normalise, pseudonym, resolve_pseudonym_key
+from tasks.pii.residual import scan
+from tasks.pii.score import score
+from tasks.pii.stream import scrub_file
+from tasks.pii.task import Scrubber, Span, merge_overlaps, scrub_pii
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = b"test-key"
@@ -111,8 +111,8 @@ def test_residual_scan(text, expected):
 
 
 def test_residual_scan_gives_offsets_and_honours_the_keep_list():
-    from tasks.pii_ops import keep_matchers
-    from tasks.residual import find
+    from tasks.pii.ops import keep_matchers
+    from tasks.pii.residual import find
 
     text = "marker CD4 5RA and sample 12345678901 then LS1 4AB"
     hits = find(text)
@@ -231,7 +231,7 @@ def test_scrub_pii_task_writes_scrubbed_dataset_and_evidence(tmp_path, pii):
     df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
     (tmp_path / "runs" / "r1").mkdir(parents=True)
     df.to_parquet(tmp_path / "dataset.parquet", index=False)
-    from tasks.pii_stream import describe_parquet
+    from tasks.pii.stream import describe_parquet
 
     ref, ev = scrub_pii.fn(describe_parquet(tmp_path / "dataset.parquet", False), pii, tmp_path / "runs" / "r1",
                            Path(f"{src}.pii.jsonl"))
@@ -246,7 +246,7 @@ def test_scrub_pii_task_writes_scrubbed_dataset_and_evidence(tmp_path, pii):
 def test_recall_estimate_is_recorded_and_gates_the_run(tmp_path, pii):
     """The estimate is in the evidence (seeded by the data, so a rerun gives the same figure); a bar just
     above it stops the run and leaves no scrubbed dataset; production scrubs (estimate=False) skip it."""
-    from tasks.pii_stream import describe_parquet
+    from tasks.pii.stream import describe_parquet
 
     src = write_sample(tmp_path / "claims.jsonl", rows=40, seed=3)
     df = pd.read_json(src, lines=True, dtype=False)[["id", "text", "label"]]
@@ -272,7 +272,7 @@ def test_recall_estimate_is_recorded_and_gates_the_run(tmp_path, pii):
 
 @pytest.mark.slow
 def test_worker_pool_gives_the_same_output_as_in_process(tmp_path, pii, monkeypatch):
-    import tasks.pii_stream as stream
+    import tasks.pii.stream as stream
 
     monkeypatch.setattr(stream, "MIN_POOL_ROWS", 10)
     src = write_sample(tmp_path / "in.jsonl", rows=80, seed=4)

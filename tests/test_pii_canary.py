@@ -39,7 +39,7 @@ UNCLAIMED = "98765432101"
 
 
 def _dataset(tmp_path: Path, extra: list[str] = ()) -> "DatasetRef":  # noqa: F821
-    from tasks.pii_stream import describe_parquet
+    from tasks.pii.stream import describe_parquet
 
     texts = list(CANARIES.values()) * 3 + list(extra)
     df = pd.DataFrame({"id": [f"c{i}" for i in range(len(texts))], "text": texts, "label": "motor",
@@ -119,7 +119,7 @@ def test_no_canary_value_escapes_the_scrub_stage(prefect_harness, tmp_path, capl
 def test_pseudonym_key_from_a_prefect_secret_block(prefect_harness, tmp_path, monkeypatch):
     from prefect.blocks.system import Secret
 
-    from tasks.pii_ops import resolve_pseudonym_key
+    from tasks.pii.ops import resolve_pseudonym_key
 
     Secret(value="block-key-value").save("tg-test-pii-key", overwrite=True)
     monkeypatch.delenv("TG_UNSET_KEY", raising=False)

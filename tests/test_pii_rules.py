@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tasks.config import PiiConfig, load_config
-from tasks.pii_engine import Scrubber
-from tasks.recognizers.reference_cue import is_reference
-from tasks.recognizers.street_address import find_addresses
+from tasks.pii.engine import Scrubber
+from tasks.pii.recognizers.reference_cue import is_reference
+from tasks.pii.recognizers.street_address import find_addresses
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -198,7 +198,7 @@ def test_bad_input_mixed_scripts_tables_long_and_only_identifiers(scrubber):
     assert "jane.doe@example.com" not in outs[4] and len(outs[4]) > 100_000
     for value in ("jo@example.com", "900123", "LS1 4AB", "AB123456C", "4111", "536-22-8726"):
         assert value not in outs[5]
-    from tasks.residual import scan
+    from tasks.pii.residual import scan
 
     assert sum(scan(outs[3]).values()) == 0 and sum(scan(outs[5]).values()) == 0
 
@@ -208,9 +208,9 @@ def test_bad_input_mixed_scripts_tables_long_and_only_identifiers(scrubber):
 def test_estimate_agrees_with_true_recall_on_the_sample_corpus(tmp_path):
     """The estimate, weighted to the sample corpus's own mix of types, is within 2 points of the recall
     measured against its ground truth."""
-    from tasks.pii_estimate import estimate_recall
-    from tasks.pii_eval import score
-    from tasks.sample_data import write_sample
+    from tasks.ingest.sample_data import write_sample
+    from tasks.pii.estimate import estimate_recall
+    from tasks.pii.score import score
 
     src = write_sample(tmp_path / "claims.jsonl", rows=400, seed=31)
     records = [json.loads(x) for x in src.read_text().splitlines()]
@@ -233,7 +233,7 @@ def test_estimate_agrees_with_true_recall_on_the_sample_corpus(tmp_path):
 
 
 def test_probes_are_placed_where_they_say_and_the_copies_differ_only_by_them():
-    from tasks.pii_estimate import PROBES, insert_probes
+    from tasks.pii.estimate import PROBES, insert_probes
 
     texts = ["Leak in the kitchen. Ceiling came down.", "Storm damage to the roof", ""]
     copies, where = insert_probes(texts, ["uk", "us", "eu"], seed=4, per_doc=3)
@@ -259,13 +259,13 @@ def test_probes_are_placed_where_they_say_and_the_copies_differ_only_by_them():
     ("In 2018 Fay Servicing contacted me", []),  # an organisation word right after the given name
 ])
 def test_gazetteer_people(text, expected):
-    from tasks.name_lists import gazetteer_people
+    from tasks.pii.name_lists import gazetteer_people
 
     assert [text[a:b] for a, b in gazetteer_people(text, [])] == expected
 
 
 def test_name_lists_cover_many_locales_and_drop_months():
-    from tasks.name_lists import name_lists
+    from tasks.pii.name_lists import name_lists
 
     given, family = name_lists()
     assert len(given) > 10_000 and len(family) > 10_000
@@ -316,8 +316,8 @@ def _doc(nlp, text: str, surface: str, label: str):
      "I spoke to Christina Pena today", "Christina Pena", True),
 ])
 def test_corpus_labels_one_sense_per_corpus(corpus, probe, name, person):
-    from tasks.pii_engine import load_spacy
-    from tasks.pii_names import CorpusLabels
+    from tasks.pii.engine import load_spacy
+    from tasks.pii.names import CorpusLabels
 
     nlp = load_spacy(PiiConfig().spacy_model)
     labels = CorpusLabels()
@@ -341,7 +341,7 @@ def test_corpus_labels_overrule_the_model_in_the_scrubber():
 
 
 def test_names_organisation_and_english_words():
-    from tasks.pii_names import english_word, names_organisation, only_common_words
+    from tasks.pii.names import english_word, names_organisation, only_common_words
 
     assert names_organisation("Rubin & Rothman") and names_organisation("Fay Servicing")
     assert not names_organisation("Mr & Mrs Smith") and not names_organisation("Oliver Stewart")

@@ -1,8 +1,8 @@
-"""The output-text scoring rule (tasks/pii_eval.py): significant parts, survival, per-type recall, replacements."""
+"""The output-text scoring rule (tasks/pii/score.py): significant parts, survival, per-type recall, replacements."""
 
 import pytest
 
-from tasks.pii_eval import (
+from tasks.pii.score import (
     GENERIC_ADDRESS_WORDS,
     count_replacements,
     score_outputs,

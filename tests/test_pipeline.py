@@ -42,7 +42,7 @@ def raw_pii_values(source: Path) -> set[str]:
 
 def assert_no_raw_pii(cfg, ref, reference: pd.DataFrame) -> None:
     """What reached MLflow (artifacts, params, tags) holds none of the planted identifiers."""
-    from tasks.registry import client_for
+    from tasks.registry.versions import client_for
 
     raw = raw_pii_values(Path(cfg.data.source))
     assert len(raw) > 100
@@ -55,7 +55,7 @@ def assert_no_raw_pii(cfg, ref, reference: pd.DataFrame) -> None:
 
 
 def versions(cfg) -> list[int]:
-    from tasks.registry import client_for
+    from tasks.registry.versions import client_for
 
     return sorted(int(m.version) for m in client_for(cfg).search_model_versions(f"name='{cfg.model_name}'"))
 
@@ -96,8 +96,8 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness):
 
     from flows.predict import predict
     from flows.train import cli_rollback, train_pipeline
-    from tasks.registry import champion_version, get_version, read_audit
-    from tasks.sample_data import write_sample
+    from tasks.ingest.sample_data import write_sample
+    from tasks.registry.versions import champion_version, get_version, read_audit
 
     torch.set_num_threads(2)
     cfg = small_config(tmp_path)
@@ -146,7 +146,7 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness):
 def test_add_batch_keeps_labelled_new_rows(tmp_path, prefect_harness):
     """Retraining with a production batch adds its labelled rows once; the digest changes with the data."""
     from flows.train import add_batch
-    from tasks.ingest import load_documents
+    from tasks.ingest.read import load_documents
 
     def write(name, rows):
         path = tmp_path / f"{name}.jsonl"
@@ -171,7 +171,7 @@ def test_causal_lm_pipeline_registers_rouge_and_perplexity(tmp_path, prefect_har
     import torch
 
     from flows.train import train_pipeline
-    from tasks.registry import client_for, get_version
+    from tasks.registry.versions import client_for, get_version
 
     sys.path.insert(0, str(Path(__file__).parent))
     from tiny_models import tiny_llama

@@ -6,8 +6,9 @@ import uuid
 import pytest
 
 from tasks.config import PipelineConfig, PromotionPolicy
-from tasks.evaluate import EvalReport
-from tasks.promote import Decision, apply, decide_promotion
+from tasks.evaluate.metrics import EvalReport
+from tasks.registry.promote import Decision, decide_promotion
+from tasks.registry.task import apply
 
 
 def report(macro_f1=0.8, per_class=None, confusion=None, **kw) -> EvalReport:
@@ -100,14 +101,14 @@ def cfg(tmp_path):
 
 
 def _register(cfg, tmp_path, tag):
-    from tasks.registry import register_version
+    from tasks.registry.versions import register_version
     from tests.test_registry import fake_layout
 
     return register_version(cfg, fake_layout(tmp_path / tag, tag), {"k": tag}, {"macro_f1": 0.9}, {"t": tag})[0]
 
 
 def test_two_concurrent_promotions_yield_one_champion(cfg, tmp_path):
-    from tasks.registry import champion_version, read_audit
+    from tasks.registry.versions import champion_version, read_audit
 
     versions = [_register(cfg, tmp_path, "a"), _register(cfg, tmp_path, "b")]
     yes = Decision(promote=True, reasons=["test"])
@@ -130,7 +131,7 @@ def test_two_concurrent_promotions_yield_one_champion(cfg, tmp_path):
 
 
 def test_rejection_leaves_champion_and_is_audited(cfg, tmp_path):
-    from tasks.registry import champion_version, read_audit
+    from tasks.registry.versions import champion_version, read_audit
 
     v1 = _register(cfg, tmp_path, "a")
     apply(cfg, v1, Decision(promote=True, reasons=["first"]), expected_champion=None)

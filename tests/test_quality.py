@@ -8,9 +8,10 @@ import pytest
 
 from tasks.config import QualityConfig
 from tasks.errors import QualityGateFailed
-from tasks.ingest import load_documents
-from tasks.quality import label_count_frame, quality_gate, validate_frame
-from tasks.sample_data import LABELS, generate
+from tasks.ingest.quality import label_count_frame, validate_frame
+from tasks.ingest.read import load_documents
+from tasks.ingest.sample_data import LABELS, generate
+from tasks.ingest.task import quality_gate
 
 MARK = "Quentin Zarathustra-Smythe"  # planted in bad rows: must appear in no result, message or Data Docs
 QUALITY = QualityConfig(min_rows=200, labels=list(LABELS), min_per_class=10, max_duplicate_text_share=0.05)
@@ -109,7 +110,7 @@ def test_each_rule_fails_on_its_bad_data_with_counts(frame, mutate, expectation,
 def test_profile_holds_no_text_and_keys_are_exact():
     import pyarrow as pa
 
-    from tasks.quality import document_profile
+    from tasks.ingest.quality import document_profile
 
     t = pa.table({"id": ["a", "b", "a", None], "text": ["x y", "  ", "x y", None], "label": ["fire"] * 4})
     prof = document_profile(t)

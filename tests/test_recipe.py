@@ -12,14 +12,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from tiny_models import tiny_bert, tiny_llama, toy_claims
 
-from tasks import train_data as td
-from tasks.checkpoint import MARKER, complete_checkpoints, load_latest, save_checkpoint
 from tasks.config import TrainConfig
 from tasks.errors import ConfigError
-from tasks.finetune import recipe_config
-from tasks.recipe import main as recipe_main
 from tasks.refs import DatasetRef
-from tasks.split import write_split
+from tasks.train import data as td
+from tasks.train.checkpoint import MARKER, complete_checkpoints, load_latest, save_checkpoint
+from tasks.train.launch import recipe_config
+from tasks.train.recipe import main as recipe_main
+from tasks.train.split import write_split
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +197,7 @@ def test_missing_base_model_is_a_config_error(tmp_path, tiny):
 
 @pytest.mark.slow
 def test_packaged_minilm_few_steps(tmp_path, tiny):
-    from tasks.predict import load_model, predict_texts
+    from tasks.predict.classify import load_model, predict_texts
 
     out = _run(tmp_path, tiny["split"], base_model=None, max_steps=4, batch_size=8, checkpoint_every=1000)
     cfg = json.loads((out / "train_config.json").read_text())
@@ -211,7 +211,7 @@ def test_packaged_minilm_few_steps(tmp_path, tiny):
 
 
 def test_precision_auto_is_bf16_only_where_the_hardware_has_it(monkeypatch):
-    from tasks import devices
+    from tasks.train import devices
 
     cpu = torch.device("cpu")
     assert devices.autocast_dtype("fp32", cpu) is None and devices.autocast_dtype("bf16", cpu) is torch.bfloat16
@@ -231,7 +231,7 @@ def test_batches_pad_to_a_multiple_of_16_within_the_limit():
 
 
 def test_balanced_class_weights_average_one_over_the_rows():
-    from tasks.recipe import balanced_weights
+    from tasks.train.recipe import balanced_weights
 
     w = balanced_weights([0, 0, 0, 1], 2)
     assert torch.allclose(w, torch.tensor([4 / 6, 4 / 2]))
@@ -240,7 +240,7 @@ def test_balanced_class_weights_average_one_over_the_rows():
 
 
 def test_weighted_loss_counts_minority_mistakes_more():
-    from tasks.recipe import forward_loss
+    from tasks.train.recipe import forward_loss
 
     class Fixed(torch.nn.Module):  # logits that favour class 0 for every row
         def forward(self, input_ids, attention_mask):

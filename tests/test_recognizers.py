@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tasks.config import load_config
-from tasks.pii import Scrubber
+from tasks.pii.task import Scrubber
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,6 +137,6 @@ def test_phone_is_not_reported_as_nhs(scrubber):
     ("Email", False),              # a claim-note word spaCy sometimes tags
 ])
 def test_plausible_name(span, expected):
-    from tasks.recognizers.person_cue import plausible_name
+    from tasks.pii.recognizers.person_cue import plausible_name
 
     assert plausible_name(span) is expected

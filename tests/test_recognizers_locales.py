@@ -31,8 +31,8 @@ from stdnum.nl import bsn
 from stdnum.us import rtn
 
 from tasks.config import PiiConfig
-from tasks.pii_engine import Scrubber
-from tasks.recognizers import PATTERN_RECOGNIZERS
+from tasks.pii.engine import Scrubber
+from tasks.pii.recognizers import PATTERN_RECOGNIZERS
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ def cfg(tmp_path):
 
 
 def test_tracking_uri_precedence(tmp_path, monkeypatch):
-    from tasks.registry import tracking_uri
+    from tasks.registry.versions import tracking_uri
 
     cfg = PipelineConfig(work_dir=str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -46,7 +46,7 @@ def test_tracking_uri_precedence(tmp_path, monkeypatch):
 
 
 def test_register_then_get_version_downloads_layout(cfg, tmp_path):
-    from tasks.registry import get_version, register_version
+    from tasks.registry.versions import get_version, register_version
 
     def finalize(version, run_id):
         p = tmp_path / "card" / "model_card.md"
@@ -67,7 +67,7 @@ def test_register_then_get_version_downloads_layout(cfg, tmp_path):
 
 
 def test_failure_during_registration_leaves_nothing(cfg, tmp_path):
-    from tasks.registry import client_for, register_version
+    from tasks.registry.versions import client_for, register_version
 
     def boom(version, run_id):
         raise RuntimeError("disk full")
@@ -79,7 +79,7 @@ def test_failure_during_registration_leaves_nothing(cfg, tmp_path):
 
 def test_killed_during_registration_leaves_no_usable_version(cfg, tmp_path):
     """A registration SIGKILLed after the version exists but before it is complete is never served."""
-    from tasks.registry import client_for, get_version, register_version, sweep_incomplete
+    from tasks.registry.versions import client_for, get_version, register_version, sweep_incomplete
 
     v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
     child = textwrap.dedent(f"""
@@ -87,7 +87,7 @@ def test_killed_during_registration_leaves_no_usable_version(cfg, tmp_path):
         sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
         from tasks.config import PipelineConfig
-        from tasks.registry import register_version
+        from tasks.registry.versions import register_version
         cfg = PipelineConfig.model_validate_json({cfg.model_dump_json()!r})
         def die(version, run_id):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -105,7 +105,7 @@ def test_killed_during_registration_leaves_no_usable_version(cfg, tmp_path):
 
 
 def test_rollback_moves_champion_with_audit(cfg, tmp_path):
-    from tasks.registry import champion_version, read_audit, register_version, rollback, set_alias
+    from tasks.registry.versions import champion_version, read_audit, register_version, rollback, set_alias
 
     v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
     v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from tasks.config import load_config
-from tasks.sample_data import (
+from tasks.ingest.sample_data import (
     LABELS,
     NEW_PRODUCT,
     generate,

@@ -6,7 +6,8 @@ import pytest
 from tasks.config import SplitConfig
 from tasks.errors import InputError
 from tasks.refs import DatasetRef
-from tasks.split import assign_parts, class_counts, ids_sha256, split_dataset, split_frame, write_split
+from tasks.train.split import assign_parts, class_counts, ids_sha256, split_frame, write_split
+from tasks.train.task import split_dataset
 
 
 @pytest.mark.parametrize("n, tf, vf, expected", [

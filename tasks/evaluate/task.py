@@ -1,0 +1,23 @@
+"""The evaluate stage's Prefect boundary: its tasks, thin wrappers over the plain modules beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# ---- from metrics --------------------------------------------------------------------------------
+from prefect import get_run_logger, task
+
+from tasks.evaluate.metrics import EvalReport, evaluate_dir, summary_line
+from tasks.refs import DatasetRef, atomic_file
+
+
+@task(name="evaluate_model", task_run_name="evaluate-{role}")
+def evaluate_model(model_dir: Path, test: DatasetRef, out: Path, role: str = "candidate") -> EvalReport:
+    """Score ``model_dir`` on the scrubbed test split and write ``out`` (eval.json)."""
+    log = get_run_logger()
+    log.info("evaluating %s on %d test documents", role, test.rows)
+    report = evaluate_dir(Path(model_dir), test.uri)
+    with atomic_file(out) as tmp:
+        tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    log.info("%s: %s (n=%d)", role, summary_line(report), report.n)
+    return report

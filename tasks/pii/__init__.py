@@ -1,0 +1,14 @@
+"""Stage 2, PII scrubbing: raw text in, scrubbed text and evidence out; raw text goes no further.
+
+In: a canonical dataset (``DatasetRef``) and ``PiiConfig``. Out: the scrubbed dataset, the spans found
+(offsets and types, never values) and ``PiiEvidence`` (counts, residual scan, estimated recall).
+
+- ``task``: the Prefect boundary (``scrub_pii``).
+- ``engine``: the ``Scrubber``: spaCy NER + Presidio + ``recognizers``; ``names`` and ``name_lists``
+  decide which entities are people; ``ops``: spans, operators (placeholder, pseudonym, mask) and keys.
+- ``stream``: scrub a whole file in windows on all cores; ``files``: read and write those windows.
+- ``residual``: an independent scan of the output for identifiers that survived (the gate).
+- ``estimate``: recall on the user's own text, from seeded synthetic identifiers.
+- ``score``: scoring against ground truth, and the evidence record.
+- ``formats``: format checks shared by the recognizers and the residual scan.
+"""

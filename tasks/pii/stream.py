@@ -1,0 +1,252 @@
+"""Streaming scrub of a CSV, JSON-lines or Parquet file, on all cores, in constant memory.
+
+Rows are read in windows of ``READ_ROWS``, scrubbed (in worker processes once a file is big enough to
+repay their start-up), scanned for residual identifiers and written out in order before the next
+window is read. Output goes to a temporary sibling that replaces the target only when the residual
+gate passes, so a failed gate leaves nothing at the output path.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Self
+
+import pyarrow.parquet as pq
+
+from tasks.config import PiiConfig
+from tasks.errors import InputError, PiiGateFailed
+from tasks.pii.files import READ_ROWS, Writer, file_format, read_windows
+from tasks.pii.ops import SURROGATE, apply_operators, keep_matchers, settle
+from tasks.pii.residual import KINDS, find
+from tasks.refs import atomic_file
+
+if TYPE_CHECKING:
+    from tasks.refs import DatasetRef
+
+MIN_POOL_ROWS = 1000  # below this, worker start-up (spaCy load) costs more than it saves
+
+
+@dataclass
+class ScrubStats:
+    docs: int = 0
+    docs_touched: int = 0
+    by_entity: Counter = field(default_factory=Counter)
+    by_operator: Counter = field(default_factory=Counter)
+    residual: Counter = field(default_factory=Counter)
+    # Where the residual scan found something: (document id, kind, start, end) in the output text.
+    residual_at: list[tuple[str, str, int, int]] = field(default_factory=list)
+
+    @property
+    def residual_count(self) -> int:
+        return sum(self.residual.values())
+
+    @property
+    def residual_rate(self) -> float:
+        return self.residual_count / self.docs if self.docs else 0.0
+
+    def gate_message(self, max_rate: float) -> str:
+        kinds = ", ".join(f"{v} {KINDS.get(k, k)}" for k, v in sorted(self.residual.items()))
+        where = "; ".join(f"document {d!r} at {a}-{b} ({KINDS.get(k, k)})" for d, k, a, b in self.residual_at[:5])
+        return (f"{self.residual_count} identifiers survived scrubbing in {self.docs} documents "
+                f"(rate {self.residual_rate:.4f} > pii.residual_max_rate {max_rate}): {kinds}. First found: {where} "
+                "(offsets in the scrubbed text; pii_evidence.json lists up to 100). If they are personal data, add a "
+                "pii.references pattern for their format; if they are domain terms (a product or lab code), add "
+                "them to pii.keep.literals or pii.keep.patterns; then rerun.")
+
+
+def resolve_workers(workers: int | str) -> int:
+    if workers == "auto":
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, int(workers))
+
+
+# --- worker processes --------------------------------------------------------------------------------
+_WORKER = None
+
+
+def _init_worker(pii_json: str, key: bytes | None) -> None:
+    global _WORKER
+    import sys
+
+    # Presidio imports transformers and torch if they are installed (~5 s per process); the NER-only
+    # spaCy path never uses them, so a worker that has not imported them yet never will.
+    for name in ("transformers", "torch"):
+        sys.modules.setdefault(name, None)
+    from tasks.pii.engine import Scrubber
+
+    _WORKER = Scrubber(PiiConfig.model_validate_json(pii_json), key)
+
+
+def _scrub_in_worker(texts: list[str]) -> tuple[list[list], object]:
+    """A chunk's spans before the names are judged, and its corpus counts (the window's are merged first)."""
+    return _WORKER.candidates(texts)
+
+
+class ScrubEngine:
+    """Scrubs windows of texts in-process, or in a pool once the input proves big enough.
+
+    A context manager; ``start()`` brings the workers up ahead of time so that one engine can serve
+    several files (and a benchmark can time steady-state throughput).
+    """
+
+    def __init__(self, pii: PiiConfig, key: bytes | None, workers: int):
+        self.pii, self.key, self.workers = pii, key, workers
+        self.local = None
+        self.pool = None
+        self.seen = 0
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def start(self) -> Self:
+        """Start (and warm) the worker processes now rather than on the first big window."""
+        if self.workers > 1 and self.pool is None:
+            self._pool().map(_scrub_in_worker, [["warm-up"]] * self.workers, chunksize=1)
+        return self
+
+    def _pool(self):
+        if self.pool is None:
+            ctx = mp.get_context("spawn")  # fork under Prefect's threads can deadlock
+            self.pool = ctx.Pool(self.workers, _init_worker, (self.pii.model_dump_json(), self.key))
+        return self.pool
+
+    def scrub(self, texts: list[str | None]) -> list[tuple[str | None, list, dict]]:
+        return self.submit(texts).result()
+
+    def submit(self, texts: list[str | None]) -> _Job:
+        """Start scrubbing a window; in the pool this returns at once, so the caller can write the previous
+        window's results (residual scan, output) while the workers scrub this one."""
+        self.seen += len(texts)
+        todo = [t for t in texts if _has_text(t)]
+        if self.workers > 1 and (self.pool is not None or self.seen >= MIN_POOL_ROWS or len(texts) == READ_ROWS):
+            step = max(1, min(self.pii.batch_size * 2, -(-len(todo) // self.workers)))
+            # imap hands every chunk to the workers now; the job waits for the last of them, because
+            # every name in the window is judged by the counts of the whole window (``CorpusLabels``).
+            parts = self._pool().imap(_scrub_in_worker, [todo[i:i + step] for i in range(0, len(todo), step)])
+            return _Job(texts, self._settle(todo, parts))
+        if self.local is None:
+            from tasks.pii.engine import Scrubber
+
+            self.local = Scrubber(self.pii, self.key)
+        return _Job(texts, self._settle(todo, iter([self.local.candidates(todo)])))
+
+    def _settle(self, todo: list[str], parts: Iterator[tuple[list[list], object]]) -> Iterator[tuple]:
+        """(scrubbed text, spans, operator counts) per text, once every chunk of the window is in."""
+        todo = [SURROGATE.sub("\ufffd", t) for t in todo]  # as the engine read them; offsets are unchanged
+        spans, corpus = [], None
+        for chunk_spans, counts in parts:
+            spans += chunk_spans
+            corpus = counts if corpus is None else corpus.merge(counts)
+        for text, found in zip(todo, settle(todo, spans, corpus) if corpus else []):
+            out, ops = apply_operators(text, found, self.pii.operators, self.key)
+            yield out, [(s.start, s.end, s.entity) for s in found], dict(ops)
+
+
+def _has_text(t: object) -> bool:
+    return isinstance(t, str) and bool(t)
+
+
+@dataclass
+class _Job:
+    """A window being scrubbed. Iterating yields (scrubbed text, spans, operator counts) per input text in
+    order (once every chunk of the window is done); empty and missing texts come back as they were."""
+
+    texts: list[str | None]
+    done: Iterator[tuple]
+
+    def __iter__(self) -> Iterator[tuple[str | None, list, dict]]:
+        for t in self.texts:
+            yield next(self.done) if _has_text(t) else (t, [], {})
+
+    def result(self) -> list[tuple[str | None, list, dict]]:
+        return list(self)
+
+
+def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | None, spans_path: Path,
+               id_column: str = "id", workers: int | str | None = None,
+               engine: ScrubEngine | None = None) -> ScrubStats:
+    """Scrub ``column`` of every row of ``src`` into ``dst`` (same format), spans into ``spans_path``.
+
+    Raises PiiGateFailed (and writes nothing) when the residual rate exceeds ``pii.residual_max_rate``.
+    """
+    src, dst = Path(src), Path(dst)
+    fmt = file_format(src)
+    if file_format(dst) != fmt:
+        raise InputError(f"{dst}: output must have the same format as the input ({fmt}); change its suffix.")
+    stats = ScrubStats()
+    keep = keep_matchers(pii.keep.literals, pii.keep.patterns)
+    n_workers = resolve_workers(pii.workers if workers is None else workers)
+    own = engine is None
+    engine = engine or ScrubEngine(pii, key, n_workers)
+    with atomic_file(dst) as tmp, atomic_file(spans_path) as tmp_spans, (engine if own else nullcontext()):
+        writer = Writer(tmp, fmt, column)
+        try:
+            with open(tmp_spans, "w", encoding="utf-8") as sf:
+                def emit(payload, ids, job: _Job) -> None:
+                    outs = []
+                    for doc_id, (out, spans, ops) in zip(ids, job):
+                        outs.append(out)
+                        stats.docs += 1
+                        stats.docs_touched += bool(spans)
+                        stats.by_entity.update(t for _, _, t in spans)
+                        stats.by_operator.update(ops)
+                        if out:
+                            for kind, a, b in find(out, keep):
+                                stats.residual[kind] += 1
+                                if len(stats.residual_at) < 100:
+                                    stats.residual_at.append((str(doc_id), kind, a, b))
+                        sf.write(json.dumps({"id": doc_id, "spans": [
+                            {"start": s, "end": e, "type": t} for s, e, t in spans]}) + "\n")
+                    writer.write(payload, outs)
+
+                # One window in flight while the previous one is scanned and written: the workers never
+                # wait for this process (two windows in memory at most).
+                pending = None
+                for payload, texts, ids in read_windows(src, fmt, column, id_column):
+                    job = engine.submit(texts)
+                    if pending is not None:
+                        emit(*pending)
+                    pending = (payload, ids, job)
+                if pending is not None:
+                    emit(*pending)
+        finally:
+            writer.close()
+        if fmt == "parquet" and writer.pq is None:  # zero rows: still write the (empty) table
+            pq.write_table(pq.read_schema(src).empty_table(), tmp)
+        if stats.residual_rate > pii.residual_max_rate:
+            err = PiiGateFailed(stats.gate_message(pii.residual_max_rate))
+            err.stats = stats  # counts only, for the evidence file of a failed run
+            raise err
+    return stats
+
+
+def describe_parquet(path: Path, scrubbed: bool) -> DatasetRef:
+    """A DatasetRef for a canonical Parquet file, hashed over its rows (id, text, label, timestamp)."""
+    import hashlib
+
+    from tasks.refs import CANONICAL_COLUMNS, DatasetRef
+
+    pf = pq.ParquetFile(path)
+    schema = pf.schema_arrow
+    cols = [c for c in CANONICAL_COLUMNS if c in schema.names]
+    h, labels = hashlib.sha256(), Counter()
+    for batch in pf.iter_batches(batch_size=READ_ROWS, columns=cols):
+        data = batch.to_pydict()
+        for row in zip(*(data[c] for c in cols)):
+            h.update(json.dumps(row, default=str, ensure_ascii=False).encode() + b"\n")
+        if "label" in data:
+            labels.update(x for x in data["label"] if x is not None)
+    return DatasetRef(uri=str(path), sha256=h.hexdigest(), rows=pf.metadata.num_rows,
+                      columns={f.name: str(f.type) for f in schema}, label_counts=dict(labels), scrubbed=scrubbed)

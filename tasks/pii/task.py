@@ -1,0 +1,133 @@
+"""PII stage: the scrubber (tasks/pii/engine.py) and its Prefect boundary, the ``scrub_pii`` task.
+
+Engine, operators, streaming and scoring live in plain modules without Prefect (tasks/pii/engine.py,
+pii_ops.py, pii_stream.py, pii_eval.py, residual.py); this module is the stage's interface.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasks.config import PiiConfig
+from tasks.pii.engine import ENTITIES, Scrubber, build_scrubber  # noqa: F401
+from tasks.pii.ops import Span, apply_operators, merge_overlaps, needs_key, resolve_pseudonym_key  # noqa: F401
+
+
+# --- Prefect boundary --------------------------------------------------------------------------------
+def _work_dir_of(run_dir: Path) -> Path:
+    """``<work_dir>/runs/<run_id>`` -> ``<work_dir>``; any other folder is its own work dir."""
+    return run_dir.parent.parent if run_dir.parent.name == "runs" else run_dir
+
+
+def _in_prefect_run() -> bool:
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return TaskRunContext.get() is not None or FlowRunContext.get() is not None
+
+
+def _publish(evidence, run_dir: Path) -> None:
+    """The evidence as a Prefect table artifact (counts and metrics only)."""
+    from prefect.artifacts import create_table_artifact
+
+    if not _in_prefect_run():  # called through .fn() in tests or scripts: the JSON file is the record
+        return
+
+    rows = [{"entity": e, "detected": n, **evidence.metrics_by_entity.get(e, {})}
+            for e, n in sorted(evidence.counts_by_entity.items())]
+    for e, m in evidence.estimated_recall.items():
+        if not e.startswith("_"):
+            rows.append({"entity": f"{e} (estimated)", "detected": m["inserted"], "recall": m["recall"]})
+    rows.append({"entity": "(residual)", "detected": evidence.residual_count, "recall": None})
+    create_table_artifact(
+        key="pii-evidence", table=rows,
+        description=(f"PII scrub of {evidence.docs} documents: {evidence.docs_touched} touched, residual rate "
+                     f"{evidence.residual_rate:.4f}, passed={evidence.passed}. Evidence: {run_dir / 'pii_evidence.json'}"),
+    )
+
+
+def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None, estimate: bool = True):
+    import json
+    import logging
+
+    from prefect import get_run_logger
+
+    from tasks.errors import PiiGateFailed
+    from tasks.pii.score import PiiEvidence, read_jsonl_by_id, score, spans_from_file
+    from tasks.pii.stream import describe_parquet, scrub_file
+    from tasks.refs import atomic_file
+
+    log = get_run_logger() if _in_prefect_run() else logging.getLogger("tunegate.pii")
+    run_dir = Path(run_dir)
+    key = resolve_pseudonym_key(pii.pseudonym_key_env, pii.pseudonym_key_block, _work_dir_of(run_dir)) \
+        if needs_key(pii.operators) else None
+    out, spans_path = run_dir / "scrubbed.parquet", run_dir / "scrubbed.spans.jsonl"
+    failure = None
+    try:
+        stats = scrub_file(Path(dataset.uri), out, "text", pii, key, spans_path)
+    except PiiGateFailed as e:
+        failure, stats = e, getattr(e, "stats", None)
+        if stats is None:
+            raise
+    metrics, lost = ({}, None)
+    if gold is not None and failure is None and Path(gold).is_file():
+        metrics, lost = score(read_jsonl_by_id(Path(gold), "ground-truth"), spans_from_file(spans_path))
+    est = _estimate(Path(dataset.uri), pii, key, dataset.sha256) if estimate and failure is None and pii.estimate_docs \
+        else {}
+    overall = est.get("_overall", {}).get("recall")
+    if failure is None and pii.min_estimated_recall is not None and overall is not None \
+            and overall < pii.min_estimated_recall:
+        weak = ", ".join(f"{e} {m['recall']:.2f}" for e, m in est.items()
+                         if not e.startswith("_") and m["recall"] < pii.min_estimated_recall)
+        failure = PiiGateFailed(
+            f"estimated recall {overall:.3f} on this run's documents is below pii.min_estimated_recall "
+            f"{pii.min_estimated_recall} (weakest: {weak}); see pii_evidence.json 'estimated_recall'. Add cue "
+            "words, reference patterns or locales for these types, or lower the bar knowingly.")
+        out.unlink(missing_ok=True)  # a failed gate leaves no scrubbed dataset behind
+        spans_path.unlink(missing_ok=True)
+    evidence = PiiEvidence(
+        docs=stats.docs, docs_touched=stats.docs_touched, counts_by_entity=dict(sorted(stats.by_entity.items())),
+        counts_by_operator=dict(stats.by_operator), residual_count=stats.residual_count,
+        residual_rate=round(stats.residual_rate, 6), residual_by_type=dict(sorted(stats.residual.items())),
+        metrics_by_entity=metrics, domain_terms_lost=lost, estimated_recall=est,
+        residual_at=[{"id": d, "kind": k, "start": a, "end": b} for d, k, a, b in stats.residual_at],
+        passed=failure is None,
+    )
+    with atomic_file(run_dir / "pii_evidence.json") as tmp:
+        tmp.write_text(json.dumps(evidence.model_dump(mode="json"), indent=2))
+    _publish(evidence, run_dir)
+    log.info("PII scrub: %d docs, %d touched, residual rate %.4f, estimated recall %s, passed=%s",
+             evidence.docs, evidence.docs_touched, evidence.residual_rate,
+             "-" if overall is None else f"{overall:.3f}", evidence.passed)
+    if failure is not None:
+        raise failure
+    return describe_parquet(out, scrubbed=True), evidence
+
+
+def _estimate(raw: Path, pii: PiiConfig, key: bytes | None, digest: str) -> dict[str, dict]:
+    """Recall estimated on a seeded sample of the run's own (raw) documents; the probed copies stay in memory."""
+    import random
+
+    import pyarrow.parquet as pq
+
+    from tasks.pii.estimate import estimate_recall
+
+    texts = [t for t in pq.read_table(raw, columns=["text"]).column("text").to_pylist() if t]
+    if not texts:
+        return {}
+    seed = int(digest[:8], 16)
+    sample = random.Random(seed).sample(texts, min(pii.estimate_docs, len(texts)))
+    return estimate_recall(sample, Scrubber(pii, key).detect, pii.locales, seed=seed)
+
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from tasks.pii.score import PiiEvidence
+from tasks.refs import DatasetRef
+
+
+@task(name="scrub_pii", cache_policy=NONE)
+def scrub_pii(dataset: DatasetRef, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
+              estimate: bool = True) -> tuple[DatasetRef, PiiEvidence]:
+    """Scrub the dataset's text, gate on residual identifiers, write evidence; raise PiiGateFailed above the limit."""
+    return _scrub_pii(dataset, pii, Path(run_dir), gold, estimate)

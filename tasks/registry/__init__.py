@@ -1,0 +1,8 @@
+"""Stage 4b, the model registry (MLflow): versions, promotion and the evidence a regulator reads.
+
+In: a model folder, its ``EvalReport`` and lineage. Out: a registered ``VersionRef``, aliases moved.
+
+- ``versions``: register versions atomically, move aliases under a lock, audit every move.
+- ``promote``: decide promotion (pure), then apply it.
+- ``card``: the model card of each version.
+"""

@@ -1,0 +1,120 @@
+"""Promotion is data: decide first (pure), then apply (registry aliases + audit log).
+
+``decide_promotion`` compares a candidate's EvalReport with the champion's under a PromotionPolicy and
+returns a Decision with every check it made. ``apply_decision`` moves the ``champion`` alias under the
+registry lock, only if the champion is still the one the decision was made against.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from tasks.config import PromotionPolicy
+from tasks.evaluate.metrics import EvalReport
+
+LOWER_IS_BETTER = frozenset({"ece", "perplexity"})
+CLASS_METRICS = frozenset({"accuracy", "macro_f1"})
+
+
+class Decision(BaseModel):
+    """Whether a candidate may replace the champion, and why (each check, passed or failed)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    promote: bool
+    reasons: list[str]
+    primary_metric: str = "macro_f1"
+    candidate_value: float | None = None
+    champion_value: float | None = None
+
+
+def _fmt(v: float | None) -> str:
+    return "missing" if v is None else f"{v:.4f}"
+
+
+def _check_floors(candidate: EvalReport, floors: dict[str, float]) -> tuple[bool, list[str]]:
+    ok, reasons = True, []
+    for name, bound in sorted(floors.items()):
+        value = candidate.metric(name)
+        lower = name in LOWER_IS_BETTER
+        if value is None:
+            ok = False
+            reasons.append(f"floor {name}: candidate has no '{name}' metric")
+        elif (value > bound) if lower else (value < bound):
+            ok = False
+            reasons.append(f"floor {name}: {value:.4f} {'above' if lower else 'below'} the limit {bound:.4f}")
+        else:
+            reasons.append(f"floor {name}: {value:.4f} within the limit {bound:.4f}")
+    return ok, reasons
+
+
+def _check_classes(candidate: EvalReport, champion: EvalReport, max_drop: float) -> tuple[bool, list[str]]:
+    ok, reasons = True, []
+    for label, stats in sorted(champion.per_class.items()):
+        if stats.get("support", 0) <= 0:
+            continue
+        before = float(stats.get("f1", 0.0))
+        after = float(candidate.per_class.get(label, {}).get("f1", 0.0))
+        if before - after > max_drop + 1e-12:
+            ok = False
+            reasons.append(f"class {label}: F1 regresses {before:.4f} → {after:.4f} (more than {max_drop:.4f})")
+    if ok:
+        reasons.append(f"no class F1 regresses by more than {max_drop:.4f}")
+    return ok, reasons
+
+
+def _check_collapse(candidate: EvalReport) -> tuple[bool, list[str]]:
+    """A classifier that gives every test document the same class has learnt nothing but the class prior."""
+    if not candidate.confusion or sum(1 for s in candidate.per_class.values() if s.get("support", 0) > 0) < 2:
+        return True, []
+    predicted = [sum(col) for col in zip(*candidate.confusion)]
+    used = [candidate.labels[i] for i, c in enumerate(predicted) if c > 0]
+    if len(used) == 1:
+        return False, [f"collapsed: the candidate predicts '{used[0]}' for all {candidate.n} test documents "
+                       "(it learnt only the class prior; lower train.learning_rate or train longer)"]
+    return True, []
+
+
+def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy: PromotionPolicy) -> Decision:
+    """Promote only if the candidate is not collapsed onto one class, floors hold, the primary metric beats the
+    champion by the margin, and no class regresses."""
+    metric = policy.primary_metric
+    cand = candidate.metric(metric)
+    champ = champion.metric(metric) if champion is not None else None
+    # Judged on class metrics, a single-class candidate is rejected; a causal LM judged on perplexity is not.
+    ok, reasons = _check_collapse(candidate) if metric in CLASS_METRICS else (True, [])
+    floors_ok, floor_reasons = _check_floors(candidate, policy.floors)
+    ok, reasons = ok and floors_ok, reasons + floor_reasons
+    if cand is None:
+        ok = False
+        reasons.append(f"primary metric '{metric}' missing from the candidate's evaluation")
+    elif champion is None:
+        reasons.append(f"no champion yet: {metric} {cand:.4f} is judged on the floors alone")
+    elif champ is None:
+        reasons.append(f"champion has no '{metric}' metric: judged on the floors and classes alone")
+    else:
+        gain = (champ - cand) if metric in LOWER_IS_BETTER else (cand - champ)
+        beats = gain > 0 and gain >= policy.min_improvement - 1e-12
+        ok = ok and beats
+        reasons.append(
+            f"{metric}: candidate {cand:.4f} vs champion {champ:.4f} (gain {gain:+.4f}, margin "
+            f"{policy.min_improvement:.4f}) — {'beats' if beats else 'does not beat'} the champion"
+        )
+    if champion is not None:
+        classes_ok, class_reasons = _check_classes(candidate, champion, policy.max_class_regression)
+        ok = ok and classes_ok
+        reasons.extend(class_reasons)
+    return Decision(promote=ok, reasons=reasons, primary_metric=metric, candidate_value=cand, champion_value=champ)
+
+
+class PromotionOutcome(BaseModel):
+    """What applying a Decision did to the registry."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    promoted: bool
+    action: str  # promote | reject | pending_approval | lost_race
+    version: int
+    champion_version: int | None  # after applying
+    previous_champion: int | None
+    note: str = ""

@@ -1,0 +1,320 @@
+"""The model registry (MLflow): register versions atomically, move aliases under a lock, audit every move.
+
+A version is only usable once it carries the tag ``complete=true``, set after every artifact is logged;
+a registration that fails or is interrupted deletes what it started, and one killed outright leaves a
+version without that tag, which ``get_version`` ignores and the next registration sweeps away.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+# MLflow stays offline and quiet: no telemetry, no git probing noise.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+from filelock import FileLock
+from pydantic import BaseModel, ConfigDict
+
+from tasks.config import PipelineConfig
+from tasks.errors import NoChampion, PromotionError
+from tasks.refs import atomic_dir
+
+for _name in ("mlflow", "alembic", "mlflow.store.db.utils"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+COMPLETE_TAG = "complete"
+STALE_INCOMPLETE_S = 3600  # an incomplete version this old belongs to a killed registration
+
+
+class VersionRef(BaseModel):
+    """A complete registered version with its artifacts downloaded to ``local_dir``.
+
+    ``local_dir`` holds ``model/`` (the training output folder), ``reference/reference.parquet``,
+    ``eval/eval.json``, ``model_card.md`` and ``pii_evidence.json``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int
+    local_dir: Path
+    tags: dict[str, str]
+    model_name: str
+    run_id: str
+
+
+def tracking_uri(cfg: PipelineConfig) -> str:
+    """``registry.tracking_uri``, else ``$MLFLOW_TRACKING_URI``, else SQLite under the work folder."""
+    uri = cfg.registry.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    db = cfg.work_path("mlflow.db").resolve()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{db}"
+
+
+def _is_local(uri: str) -> bool:
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+def client_for(cfg: PipelineConfig):
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(cfg)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def code_version() -> str:
+    """Git commit of the checkout (``-dirty`` with local changes), else the installed package version."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / ".git").exists():
+        try:
+            sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                 timeout=10, check=True).stdout.strip()
+            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=10).stdout.strip()
+            return sha + ("-dirty" if dirty else "")
+        except (OSError, subprocess.SubprocessError):
+            pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"tunegate-{version('tunegate')}"
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@contextmanager
+def registry_lock(cfg: PipelineConfig, timeout_s: float = 600) -> Iterator[None]:
+    """Serialise alias moves: a file lock beside the work folder (shared by every process using it)."""
+    path = cfg.work_path("registry.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path), timeout=timeout_s, thread_local=False):
+        yield
+
+
+def audit(cfg: PipelineConfig, action: str, **fields) -> dict:
+    """Append one line to ``audit.jsonl``: who/what triggered it, when, what and why."""
+    entry = {
+        "ts": datetime.now(UTC).isoformat(timespec="seconds"),
+        "action": action,
+        "model": cfg.model_name,
+        "actor": f"{getpass.getuser()}@{socket.gethostname()}",
+        **fields,
+    }
+    path = cfg.work_path("audit.jsonl")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock", timeout=60, thread_local=False):
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, default=str) + "\n")
+    return entry
+
+
+def read_audit(cfg: PipelineConfig) -> list[dict]:
+    path = cfg.work_path("audit.jsonl")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def _version_by_alias(client, name: str, alias: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def champion_version(cfg: PipelineConfig) -> int | None:
+    mv = _version_by_alias(client_for(cfg), cfg.model_name, "champion")
+    return int(mv.version) if mv is not None else None
+
+
+def set_alias(cfg: PipelineConfig, alias: str, version: int) -> None:
+    """Point ``alias`` at ``version``; re-read it so a lost race on a remote store is detected."""
+    client = client_for(cfg)
+    client.set_registered_model_alias(cfg.model_name, alias, str(version))
+    after = _version_by_alias(client, cfg.model_name, alias)
+    if after is None or int(after.version) != version:
+        raise PromotionError(f"alias '{alias}' of model '{cfg.model_name}' was moved by another process while "
+                             f"setting it to v{version}; re-run the promotion.")
+
+
+def clear_alias(cfg: PipelineConfig, alias: str, only_if: int | None = None) -> None:
+    """Remove ``alias`` (only while it still points at ``only_if``, when given)."""
+    client = client_for(cfg)
+    mv = _version_by_alias(client, cfg.model_name, alias)
+    if mv is not None and (only_if is None or int(mv.version) == only_if):
+        client.delete_registered_model_alias(cfg.model_name, alias)
+
+
+def _ensure_model(client, name: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        try:
+            client.create_registered_model(name, description="tunegate fine-tuned model; see each version's card")
+        except MlflowException:
+            client.get_registered_model(name)  # created concurrently by another run
+
+
+def _experiment_id(cfg: PipelineConfig, client) -> str:
+    from mlflow.exceptions import MlflowException
+
+    name = cfg.registry.experiment or cfg.model_name
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    location = None
+    if _is_local(tracking_uri(cfg)):
+        location = cfg.work_path("mlartifacts").resolve().as_uri()
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def _is_complete(mv) -> bool:
+    return (mv.tags or {}).get(COMPLETE_TAG) == "true"
+
+
+def sweep_incomplete(cfg: PipelineConfig, older_than_s: float = STALE_INCOMPLETE_S) -> list[int]:
+    """Delete versions a killed registration left without ``complete=true`` (older than ``older_than_s``)."""
+    client = client_for(cfg)
+    cutoff = (time.time() - older_than_s) * 1000
+    removed = []
+    for mv in client.search_model_versions(f"name='{cfg.model_name}'"):
+        if not _is_complete(mv) and mv.creation_timestamp < cutoff:
+            client.delete_model_version(cfg.model_name, mv.version)
+            removed.append(int(mv.version))
+    return removed
+
+
+def _flat(prefix: str, value) -> dict[str, str]:
+    if isinstance(value, dict):
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            out.update(_flat(f"{prefix}.{k}" if prefix else str(k), v))
+        return out
+    return {prefix: (json.dumps(value) if isinstance(value, list) else str(value))[:6000]}
+
+
+def register_version(
+    cfg: PipelineConfig,
+    artifacts: Path,
+    params: dict,
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    finalize: Callable[[int, str], Path | None] | None = None,
+) -> tuple[int, str]:
+    """Log one MLflow run with ``artifacts`` (the version layout), register it, then mark it complete.
+
+    ``finalize(version, run_id)`` may write a last file (the model card, which names its version); it is
+    logged before the ``complete`` tag. Any failure or interrupt deletes the version and the run.
+    Returns ``(version, mlflow_run_id)``.
+    """
+    from mlflow.entities import Metric, Param, RunTag
+
+    client = client_for(cfg)
+    sweep_incomplete(cfg)
+    _ensure_model(client, cfg.model_name)
+    run = client.create_run(_experiment_id(cfg, client), run_name=tags.get("tunegate_run_id"),
+                            tags={"mlflow.source.name": "tunegate train_pipeline"})
+    run_id, version = run.info.run_id, None
+    try:
+        now = int(time.time() * 1000)
+        flat = _flat("", params)
+        client.log_batch(run_id, params=[Param(k, v) for k, v in sorted(flat.items())],
+                         metrics=[Metric(k, float(v), now, 0) for k, v in sorted(metrics.items())],
+                         tags=[RunTag(k, str(v)[:5000]) for k, v in sorted(tags.items())])
+        client.log_artifacts(run_id, str(artifacts))
+        mv = client.create_model_version(cfg.model_name, source=f"{run.info.artifact_uri}/model", run_id=run_id,
+                                         tags={k: str(v)[:5000] for k, v in tags.items()},
+                                         description=f"tunegate run {tags.get('tunegate_run_id', run_id)}")
+        version = int(mv.version)
+        if finalize is not None:
+            extra = finalize(version, run_id)
+            if extra is not None:
+                client.log_artifact(run_id, str(extra))
+        client.set_model_version_tag(cfg.model_name, str(version), COMPLETE_TAG, "true")
+        client.set_terminated(run_id, "FINISHED")
+        client.set_registered_model_alias(cfg.model_name, "challenger", str(version))
+    except BaseException as e:
+        _undo(client, cfg.model_name, version, run_id)
+        if isinstance(e, Exception) and not isinstance(e, PromotionError):
+            raise PromotionError(f"registering model '{cfg.model_name}' failed ({type(e).__name__}: {e}); "
+                                 "nothing was registered and the champion is unchanged.") from e
+        raise
+    return version, run_id
+
+
+def _undo(client, name: str, version: int | None, run_id: str) -> None:
+    try:
+        if version is not None:
+            client.delete_model_version(name, str(version))
+        client.set_terminated(run_id, "KILLED")
+        client.delete_run(run_id)
+    except Exception:  # best effort; an incomplete version is ignored and swept later anyway
+        logging.getLogger(__name__).warning("could not clean up run %s / version %s", run_id, version)
+
+
+def _resolve(cfg: PipelineConfig, client, which: str | int):
+    from mlflow.exceptions import MlflowException
+
+    name = cfg.model_name
+    if isinstance(which, int) or str(which).isdigit():
+        try:
+            mv = client.get_model_version(name, str(int(which)))
+        except MlflowException:
+            mv = None
+        if mv is None or not _is_complete(mv):
+            raise PromotionError(f"model '{name}' has no complete version {which} in {tracking_uri(cfg)}; "
+                                 "list versions with `mlflow ui` or use --model-version champion.")
+        return mv
+    mv = _version_by_alias(client, name, str(which))
+    if mv is None or not _is_complete(mv):
+        if which == "champion":
+            raise NoChampion(f"model '{name}' has no champion in {tracking_uri(cfg)}; run `tunegate run CONFIG` "
+                             "first, or pass --model-version N.")
+        raise PromotionError(f"model '{name}' has no alias '{which}'; use 'champion' or a version number.")
+    return mv
+
+
+def get_version(cfg: PipelineConfig, which: str | int = "champion") -> VersionRef:
+    """Resolve ``champion`` (or a version number) and download its artifacts once (cached per version)."""
+    client = client_for(cfg)
+    mv = _resolve(cfg, client, which)
+    local = cfg.work_path("registry_cache", cfg.model_name, f"v{mv.version}-{mv.run_id[:12]}")
+    if not (local / "model").is_dir():
+        with atomic_dir(local) as tmp:
+            client.download_artifacts(mv.run_id, "", str(tmp))
+    return VersionRef(version=int(mv.version), local_dir=local.resolve(), tags=dict(mv.tags or {}),
+                      model_name=cfg.model_name, run_id=mv.run_id)
+
+
+def rollback(cfg: PipelineConfig, to_version: int, reason: str, trigger: str = "cli") -> dict:
+    """Move ``champion`` to an earlier complete version, under the lock, with an audit entry."""
+    client = client_for(cfg)
+    with registry_lock(cfg):
+        _resolve(cfg, client, to_version)
+        previous = champion_version(cfg)
+        set_alias(cfg, "champion", to_version)
+        return audit(cfg, action="rollback", version=to_version, previous_champion=previous,
+                     champion=to_version, trigger=trigger, reasons=[reason])
+
+
+def unregister(cfg: PipelineConfig, version: int, run_id: str) -> None:
+    """Delete a version and its run (a later pipeline step failed before it was put to use)."""
+    _undo(client_for(cfg), cfg.model_name, version, run_id)

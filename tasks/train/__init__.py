@@ -1,0 +1,10 @@
+"""Stage 3, fine-tuning: a scrubbed dataset in, a model folder out.
+
+In: the scrubbed dataset and ``SplitConfig``/``TrainConfig``. Out: the recorded split and ``ModelRef``,
+a folder with the LoRA adapter (or merged weights), tokenizer and label map.
+
+- ``split``: the stratified, seeded train/validation/test split, recorded so every run tests on the same rows.
+- ``launch``: runs ``recipe`` under ``torchrun`` as a subprocess (one GPU, many GPUs, many nodes, CPU).
+- ``recipe``: setup → train → save → cleanup, in each torchrun process; ``data`` tokenizes and batches.
+- ``checkpoint``: resumable checkpoints, written whole or not at all; ``devices``: the fast dtype.
+"""

@@ -1,0 +1,180 @@
+"""Launch the training recipe under torchrun as a subprocess this task owns.
+
+Training state lives in a stable sibling folder ``.<out_dir name>.work/`` (config, checkpoints, staging,
+torchrun logs), so a retry of the same run resumes from its newest complete checkpoint. ``out_dir`` only
+appears, whole, when training succeeded and the manifest checks out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from tasks.config import TrainConfig
+from tasks.errors import ConfigError, TrainingFailed
+from tasks.predict.classify import resolve_base_model
+from tasks.refs import AdapterRef, SplitRef
+
+ROOT = Path(__file__).resolve().parent.parent
+RANK_PREFIX = re.compile(r"^\[(?:default|rank)?(\d+)\]:(.*)$")
+FAILED_RANK = re.compile(r"^\s*rank\s*:\s*(\d+)")
+
+
+def work_dir_for(out_dir: Path) -> Path:
+    return out_dir.parent / f".{out_dir.name}.work"
+
+
+def recipe_config(train: TrainConfig, split: SplitRef, work: Path) -> dict:
+    """The JSON the recipe reads: train fields, resolved base model, split files, work folders."""
+    return {"train": train.model_dump(mode="json"), "base_model": resolve_base_model(train.base_model),
+            "train_file": split.train.uri, "val_file": split.val.uri if split.val else None,
+            "ckpt_dir": str(work / "checkpoints"), "stage_dir": str(work / "stage"),
+            "dataset_sha256": split.dataset_sha256, "test_ids_sha256": split.test_ids_sha256}
+
+
+def nproc(train: TrainConfig) -> int:
+    if train.nproc_per_node != "auto":
+        return int(train.nproc_per_node)
+    import torch
+
+    return max(1, torch.cuda.device_count())
+
+
+def torchrun_command(train: TrainConfig, config_path: Path, log_dir: Path, run_key: str) -> list[str]:
+    """``python -m torch.distributed.run`` with the topology from the config."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc(train))]
+    if train.nnodes > 1:
+        if not train.rdzv_endpoint:
+            raise ConfigError("train.rdzv_endpoint: required when train.nnodes > 1 (host:port of node 0).")
+        cmd += ["--nnodes", str(train.nnodes), "--rdzv_backend", "c10d", "--rdzv_endpoint",
+                train.rdzv_endpoint, "--rdzv_id", run_key[:16]]
+    else:
+        cmd += ["--standalone"]
+    cmd += ["--max_restarts", "0", "--log_dir", str(log_dir), "--tee", "3",
+            "-m", "tasks.train.recipe", "--config", str(config_path)]
+    return cmd
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Stop torchrun and every worker: torchrun starts each worker in a session of its own, so killing
+    torchrun's group alone would orphan them."""
+    import psutil
+
+    if proc.poll() is not None:
+        return
+    try:
+        family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = [proc.pid]
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        for pid in family:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        try:
+            proc.wait(wait)
+            if not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                       for p in family[1:]):
+                return
+        except (subprocess.TimeoutExpired, psutil.NoSuchProcess):
+            continue
+
+
+def run_torchrun(cmd: list[str], timeout_s: float, log_line: Callable[[str], None],
+                 env: dict | None = None) -> None:
+    """Run ``cmd`` in its own process group, stream its lines, kill the group on timeout or cancel."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, bufsize=1, start_new_session=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+    reader = threading.Thread(target=lambda: ([lines.put(x) for x in proc.stdout], lines.put(None)), daemon=True)
+    reader.start()
+    tails: dict[int | None, deque] = {}
+    failed_rank, deadline, done = None, time.monotonic() + timeout_s, False
+    try:
+        while not done:
+            try:
+                line = lines.get(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+            except queue.Empty:
+                line = ""
+            if line is None:
+                done = True
+                continue
+            if line:
+                line = line.rstrip("\n")
+                m = RANK_PREFIX.match(line)
+                rank = int(m.group(1)) if m else None
+                tails.setdefault(rank, deque(maxlen=15)).append(m.group(2) if m else line)
+                f = FAILED_RANK.match(line)
+                failed_rank = int(f.group(1)) if f and failed_rank is None else failed_rank
+                log_line(line)
+            if time.monotonic() > deadline:
+                _kill_group(proc)
+                raise TrainingFailed(f"training exceeded train.timeout_s={timeout_s:g}s and was killed; "
+                                     "raise train.timeout_s or lower epochs/max_steps.")
+        rc = proc.wait()
+    finally:
+        _kill_group(proc)  # cancellation (KeyboardInterrupt, Prefect cancel) lands here too
+    if rc != 0:
+        rank = failed_rank if failed_rank in tails else next(
+            (r for r, t in tails.items() if r is not None and any("Traceback" in x or "Error" in x for x in t)),
+            None)
+        tail = "\n".join(list(tails.get(rank, []))[-12:])
+        who = f"rank {rank}" if rank is not None else "torchrun"
+        raise TrainingFailed(f"torchrun exited with code {rc}; last lines of {who}:\n{tail}")
+
+
+def verify_manifest(folder: Path) -> str:
+    """Check every hash in manifest.json; return the manifest's own sha256."""
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise TrainingFailed(f"{folder}: training ended without writing manifest.json; see the training log.")
+    for rel, digest in json.loads(path.read_text())["files"].items():
+        if hashlib.sha256((folder / rel).read_bytes()).hexdigest() != digest:
+            raise TrainingFailed(f"{folder / rel}: hash differs from manifest.json; rerun training.")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def finetune(train: TrainConfig, split: SplitRef, out_dir: Path,
+             log_line: Callable[[str], None] = print, env: dict | None = None) -> AdapterRef:
+    """Train (resuming a previous attempt of the same run if any) and publish ``out_dir`` whole."""
+    out_dir = Path(out_dir)
+    work = work_dir_for(out_dir)
+    cfg = recipe_config(train, split, work)
+    key = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
+    cfg_path = work / "run.json"
+    if cfg_path.is_file() and json.loads(cfg_path.read_text()).get("run_key") != key:
+        shutil.rmtree(work)  # checkpoints from a different config or dataset must not be resumed
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(work / "stage", ignore_errors=True)
+    cfg_path.write_text(json.dumps({**cfg, "run_key": key}, indent=2))
+    quiet = {"TRANSFORMERS_VERBOSITY": "warning", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_OFFLINE": "1",
+             "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    child_env = {**quiet, **os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    run_torchrun(torchrun_command(train, cfg_path, work / "logs", key), train.timeout_s, log_line, child_env)
+    stage = work / "stage"
+    manifest_sha = verify_manifest(stage)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(stage, out_dir)
+    shutil.rmtree(work, ignore_errors=True)
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    labels = json.loads((out_dir / "label_map.json").read_text())["labels"]
+    scalars = {k: float(v) for k, v in metrics.items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return AdapterRef(path=str(out_dir), base_model=cfg["base_model"], task=train.task, labels=labels,
+                      manifest_sha256=manifest_sha, metrics=scalars)

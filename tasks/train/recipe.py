@@ -1,0 +1,358 @@
+"""The fine-tuning recipe that torchrun launches: setup → train → save → cleanup.
+
+    torchrun --standalone --nproc_per_node 2 -m tasks.train.recipe --config run.json
+
+The same code runs as one plain process when RANK is unset. ``run.json`` is written by
+``tasks.train.launch.recipe_config``: the TrainConfig fields plus the resolved base model, the split files,
+the checkpoint folder and the staging folder that rank 0 fills with the final outputs and a manifest.
+Logs carry numbers only, never document text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import resource
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from tasks.train import data as td
+from tasks.train.checkpoint import load_latest, save_checkpoint
+
+LORA_TARGETS = {  # sensible defaults per architecture (model_type)
+    "bert": ["query", "key", "value", "dense"],
+    "roberta": ["query", "key", "value", "dense"],
+    "distilbert": ["q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"],
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "gpt2": ["c_attn", "c_proj", "c_fc"],
+}
+
+
+def log(msg: str, rank: int = 0) -> None:
+    if rank == 0:
+        print(f"[recipe] {msg}", flush=True)
+
+
+# ---- setup -------------------------------------------------------------------------------------------
+def setup_distributed() -> tuple[int, int, int, torch.device]:
+    """(rank, local_rank, world, device); plain single process when RANK is unset (nanoGPT-style)."""
+    if "RANK" not in os.environ:
+        return 0, 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    _die_with_parent()
+    rank, local, world = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"]), int(os.environ["WORLD_SIZE"])
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+        device, backend = torch.device("cuda", local), "nccl"
+    else:
+        device, backend = torch.device("cpu"), "gloo"
+    dist.init_process_group(backend, timeout=timedelta(minutes=30))
+    return rank, local, world, device
+
+
+def _die_with_parent() -> None:
+    """torchrun puts each worker in its own session; if torchrun is SIGKILLed, the worker must not train on."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # parent already gone
+            os._exit(1)
+
+
+def pick_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype; ``auto`` means bf16 where the hardware runs it natively (GPU, or CPU with AVX512-BF16/AMX)."""
+    from tasks.train.devices import autocast_dtype
+
+    return autocast_dtype(precision, device)
+
+
+def build_model(cfg: dict, base: str, label_names: list[str], tok, device: torch.device):
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    t = cfg["train"]
+    arch = AutoConfig.from_pretrained(base, local_files_only=True).model_type
+    if t["task"] == "classification":
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
+            label2id={n: i for i, n in enumerate(label_names)}, local_files_only=True)
+        task_type = TaskType.SEQ_CLS  # PEFT puts the new classifier head in modules_to_save
+    else:
+        model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True)
+        task_type = TaskType.CAUSAL_LM
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tok.pad_token_id
+    if t["gradient_checkpointing"]:
+        # Non-reentrant checkpointing works with frozen inputs (LoRA) and with DDP.
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if t["method"] == "lora":
+        targets = t["lora"]["target_modules"] or LORA_TARGETS.get(arch)
+        if not targets:
+            raise SystemExit(f"no default LoRA target modules for model type '{arch}'; set train.lora.target_modules")
+        lcfg = LoraConfig(task_type=task_type, r=t["lora"]["r"], lora_alpha=t["lora"]["alpha"],
+                          lora_dropout=t["lora"]["dropout"], target_modules=targets)
+        model = get_peft_model(model, lcfg)
+    return model.to(device), arch
+
+
+def wrap_parallel(model, world: int, fsdp: bool, device: torch.device):
+    if world == 1:
+        return model
+    if fsdp:
+        from torch.distributed.fsdp import fully_shard
+
+        for m in model.modules():  # shard per transformer block, then the rest
+            if type(m).__name__.endswith(("DecoderLayer", "Layer")) and not isinstance(m, torch.nn.ModuleList):
+                fully_shard(m)
+        return fully_shard(model)
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    # LoRA leaves most parameters frozen but every trainable one is used: no unused-parameter search.
+    return DDP(model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=False)
+
+
+def lr_lambda(warmup: int, total: int):
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+    return f
+
+
+# ---- train -------------------------------------------------------------------------------------------
+def balanced_weights(targets: list[int], classes: int) -> torch.Tensor:
+    """rows / (classes × rows of each class); a class absent from the training rows gets weight 1."""
+    counts = torch.bincount(torch.tensor(targets, dtype=torch.long), minlength=classes).double()
+    weights = counts.sum() / (classes * counts.clamp(min=1))
+    return torch.where(counts > 0, weights, torch.ones_like(weights)).float()
+
+
+def forward_loss(model, batch: dict, task: str, dtype, weight: torch.Tensor | None = None):
+    """(summed loss, count, logits) so that accumulation and ranks can be averaged by count. With class
+    weights the sum is weighted; balanced weights average 1 over the training rows, so the count still fits."""
+    with torch.autocast(batch["input_ids"].device.type, dtype=dtype, enabled=dtype is not None):
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    if task == "classification":
+        labels = batch["labels"]
+    else:
+        logits, labels = logits[:, :-1], batch["labels"][:, 1:]
+    loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1),
+                                             weight=weight, ignore_index=td.IGNORE, reduction="sum")
+    return loss, int((labels != td.IGNORE).sum()), logits
+
+
+def all_sum(values: list[float], world: int, device) -> list[float]:
+    if world == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+@torch.no_grad()
+def evaluate(model, enc: td.Encoded, task: str, dtype, device, pad_id: int, batch_size: int) -> dict:
+    model.eval()
+    lengths = [len(x) for x in enc.ids]
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    loss_sum = count = correct = 0.0
+    for s in range(0, len(order), batch_size):
+        batch = {k: v.to(device) for k, v in td.collate(enc, order[s:s + batch_size], pad_id, task).items()}
+        loss, n, logits = forward_loss(model, batch, task, dtype)
+        loss_sum, count = loss_sum + float(loss), count + n
+        if task == "classification":
+            correct += float((logits.argmax(-1) == batch["labels"]).sum())
+    model.train()
+    out = {"val_loss": loss_sum / max(count, 1), "val_rows": len(order)}
+    if task == "classification":
+        out["val_accuracy"] = correct / max(len(order), 1)
+    return out
+
+
+def train(args_config: Path) -> None:
+    cfg = json.loads(Path(args_config).read_text())
+    t = cfg["train"]
+    rank, _, world, device = setup_distributed()
+    torch.manual_seed(t["seed"])
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    elif os.environ.get("TUNEGATE_THREADS"):
+        torch.set_num_threads(int(os.environ["TUNEGATE_THREADS"]))
+    from transformers import AutoTokenizer
+
+    task, base = t["task"], cfg["base_model"]
+    tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    texts, targets = td.read_split(cfg["train_file"], task)
+    if task == "classification":
+        label_names = sorted(set(targets))
+        enc = td.encode_classification(tok, texts, targets, label_names, t["max_length"])
+    else:
+        label_names = []
+        enc = td.encode_sft(tok, texts, targets, t["max_length"])
+        enc = td.pack(enc, t["max_length"]) if t["packing"] else enc
+    val = None
+    if cfg.get("val_file"):
+        vx, vy = td.read_split(cfg["val_file"], task)
+        val = (td.encode_classification(tok, vx, vy, label_names, t["max_length"]) if task == "classification"
+               else td.encode_sft(tok, vx, vy, t["max_length"]))
+    del texts, targets  # nothing below needs raw text
+
+    class_weight = None
+    if task == "classification" and t.get("class_weights", "none") == "balanced":
+        class_weight = balanced_weights(enc.targets, len(label_names)).to(device)
+    model, arch = build_model(cfg, base, label_names, tok, device)
+    core = model
+    sharded = t["fsdp"] and world > 1
+    model = wrap_parallel(model, world, sharded, device)
+    dtype = pick_dtype(t["precision"], device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": t["weight_decay"]},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=t["learning_rate"],
+                                  fused=device.type == "cuda")
+    per_epoch = td.batches_per_epoch(len(enc.ids), t["batch_size"], world)
+    total = t["max_steps"] or max(1, math.ceil(t["epochs"] * per_epoch / t["grad_accum"]))
+    warmup = max(1, int(total * t["warmup_ratio"]))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(warmup, total))
+    ckpt_dir = Path(cfg["ckpt_dir"])
+
+    start, history, resumed = 0, [], None
+    meta = None if sharded else load_latest(ckpt_dir, core, optimizer, scheduler)
+    if meta:
+        start, history, resumed = meta["step"], meta.get("history", []), meta["step"]
+        log(f"resumed from checkpoint step {start} ({meta['path']})", rank)
+    log(f"task={task} arch={arch} method={t['method']} world={world} device={device.type} "
+        f"rows={len(enc.ids)} steps={total} start={start} "
+        f"trainable={sum(p.numel() for p in params)}", rank)
+
+    stream = td.micro_batches(enc, t["batch_size"], t["seed"], world, rank, skip=start * t["grad_accum"],
+                              group=t["length_group"])
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    model.train()
+    tokens, t0 = 0, time.perf_counter()
+    for step in range(start, total):
+        sums = [0.0, 0.0, 0.0]  # loss sum, loss count, real tokens
+        micro = [{k: v.to(device, non_blocking=True) for k, v in td.collate(enc, next(stream), tok.pad_token_id,
+                                                                                task, t["max_length"]).items()}
+                 for _ in range(t["grad_accum"])]
+        window = all_sum([float(sum(int((b["labels"] != td.IGNORE).sum()) for b in micro))], world, device)[0]
+        for i, batch in enumerate(micro):
+            sync = i == len(micro) - 1 or world == 1 or t["fsdp"]
+            ctx = model.no_sync() if not sync and hasattr(model, "no_sync") else _null()
+            with ctx:
+                loss, n, _ = forward_loss(model, batch, task, dtype, class_weight)
+                # DDP averages gradients over ranks, so scale by world/window to get the global mean.
+                (loss * world / max(window, 1)).backward()
+            sums[0] += float(loss.detach())
+            sums[1] += n
+            sums[2] += int(batch["attention_mask"].sum())
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss_sum, count, real = all_sum(sums, world, device)  # mean over all ranks, not times world
+        tokens += int(real)
+        history.append({"step": step + 1, "loss": round(loss_sum / max(count, 1), 6),
+                        "lr": scheduler.get_last_lr()[0]})
+        if rank == 0 and ((step + 1) % 10 == 0 or step + 1 == total or step == start):
+            log(f"step {step + 1}/{total} loss {history[-1]['loss']:.4f}", rank)
+        # FSDP shards weights and optimizer state across ranks; checkpoints here are rank-0 files, so
+        # sharded runs do not checkpoint (a restart begins again).
+        if (step + 1) % t["checkpoint_every"] == 0 and step + 1 < total and not sharded:
+            if rank == 0:
+                save_checkpoint(ckpt_dir, step + 1, core, optimizer, scheduler, {"history": history})
+                log(f"checkpoint step {step + 1}", rank)
+            if world > 1:
+                dist.barrier()
+    elapsed = time.perf_counter() - t0
+
+    metrics = {"steps": total, "start_step": start, "resumed_from_step": resumed, "world_size": world,
+               "train_seconds": round(elapsed, 3), "train_tokens": tokens,
+               "tokens_per_s": round(tokens / elapsed, 2) if elapsed > 0 and tokens else 0.0,
+               "final_loss": history[-1]["loss"] if history else None, "loss_curve": history,
+               "peak_memory_mb": peak_memory_mb(device), "precision": str(dtype or "fp32"),
+               "device": device.type}
+    if class_weight is not None:
+        metrics["class_weights"] = {n: round(float(w), 4) for n, w in zip(label_names, class_weight.tolist())}
+    if val is not None and (rank == 0 or t["fsdp"]):
+        metrics.update(evaluate(model if t["fsdp"] else core, val, task, dtype, device, tok.pad_token_id,
+                                t["batch_size"] * 2))
+    save(cfg, core, tok, label_names, metrics, arch, rank, world)
+    cleanup(world)
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
+
+
+# ---- save / cleanup ----------------------------------------------------------------------------------
+def save(cfg: dict, model, tok, label_names: list[str], metrics: dict, arch: str, rank: int, world: int) -> None:
+    """Rank 0 writes the final folder into the staging area; the manifest goes last."""
+    if cfg["train"]["fsdp"] and world > 1:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    else:
+        state = None
+    if rank != 0:
+        return
+    out = Path(cfg["stage_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out / "adapter", state_dict=state) if state else model.save_pretrained(out / "adapter")
+    tok.save_pretrained(out / "tokenizer")
+    (out / "label_map.json").write_text(json.dumps({"labels": label_names,
+                                                    "label2id": {n: i for i, n in enumerate(label_names)}}))
+    (out / "train_config.json").write_text(json.dumps({**cfg["train"], "base_model": cfg["base_model"],
+                                                       "model_type": arch}, indent=2))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_manifest(out)
+    log(f"saved {out.name}: tokens/s {metrics['tokens_per_s']} val {metrics.get('val_accuracy')}", rank)
+
+
+def write_manifest(folder: Path) -> None:
+    files = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != "manifest.json":
+            files[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps({"files": files}, indent=2))
+
+
+def cleanup(world: int) -> None:
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", required=True, help="run.json written by tasks.train.launch")
+    train(Path(ap.parse_args(argv).config))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Stratified, seeded train/validation/test split, recorded so every run tests on the same rows.
+
+Rows are placed by a keyed hash of their id, ranked within each label: the split does not depend on row
+order, and adding new rows to a dataset leaves almost every old test row in the test set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tasks.errors import InputError
+from tasks.refs import DatasetRef, SplitRef, atomic_dir
+
+PARTS = ("train", "val", "test")
+
+
+def _rank_key(seed: int, row_id: str) -> str:
+    return hashlib.sha256(f"{seed}:{row_id}".encode()).hexdigest()
+
+
+def class_counts(n: int, test_fraction: float, val_fraction: float) -> tuple[int, int, int]:
+    """(train, val, test) sizes for one class of ``n`` rows; small classes keep at least one training row."""
+    if n <= 1:
+        return n, 0, 0
+    n_test = min(max(1, round(n * test_fraction)), n - 1)
+    n_val = round(n * val_fraction) if val_fraction > 0 else 0
+    n_val = min(max(n_val, 1 if val_fraction > 0 and n >= 3 else 0), n - n_test - 1)
+    return n - n_test - n_val, n_val, n_test
+
+
+def assign_parts(ids: list[str], labels: list[str | None], test_fraction: float, val_fraction: float,
+                 seed: int) -> list[str]:
+    """The part ("train", "val" or "test") of each row, stratified by label (None is its own stratum)."""
+    if len(set(ids)) != len(ids):
+        raise InputError("split: the dataset has duplicate ids; ids must be unique (fix the id column).")
+    by_label: dict[str | None, list[int]] = {}
+    for i, lab in enumerate(labels):
+        by_label.setdefault(lab, []).append(i)
+    parts = ["train"] * len(ids)
+    for rows in by_label.values():
+        rows.sort(key=lambda i: _rank_key(seed, ids[i]))
+        _, n_val, n_test = class_counts(len(rows), test_fraction, val_fraction)
+        for i in rows[:n_test]:
+            parts[i] = "test"
+        for i in rows[n_test:n_test + n_val]:
+            parts[i] = "val"
+    return parts
+
+
+def ids_sha256(ids: list[str]) -> str:
+    """Digest of a set of row ids (order-free): proves two runs used the same test rows."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+
+
+def frame_sha256(df: pd.DataFrame) -> str:
+    """Digest over canonical rows (id, text, label), independent of row order and file layout."""
+    h = hashlib.sha256()
+    cols = [c for c in ("id", "text", "label") if c in df.columns]
+    for rec in df[cols].sort_values("id").itertuples(index=False):
+        h.update(json.dumps(list(rec), default=str, ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def split_frame(df: pd.DataFrame, test_fraction: float, val_fraction: float, seed: int) -> dict[str, pd.DataFrame]:
+    """Split a canonical frame into train/val/test frames (val may be empty)."""
+    if "id" not in df.columns:
+        raise InputError("split: the dataset has no 'id' column; ingest it first (tunegate validate).")
+    ids = df["id"].astype(str).tolist()
+    labels = df["label"].where(df["label"].notna(), None).tolist() if "label" in df.columns else [None] * len(df)
+    parts = pd.Series(assign_parts(ids, labels, test_fraction, val_fraction, seed), index=df.index)
+    return {p: df[parts == p].reset_index(drop=True) for p in PARTS}
+
+
+def _write_part(df: pd.DataFrame, path: Path, scrubbed: bool) -> DatasetRef:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table, path)
+    counts = df["label"].value_counts().to_dict() if "label" in df.columns else {}
+    return DatasetRef(uri=str(path), sha256=frame_sha256(df), rows=len(df),
+                      columns={f.name: str(f.type) for f in table.schema},
+                      label_counts={str(k): int(v) for k, v in counts.items()}, scrubbed=scrubbed)
+
+
+def write_split(dataset: DatasetRef, test_fraction: float, val_fraction: float, seed: int,
+                run_dir: Path) -> SplitRef:
+    """Read the dataset, split it and write ``run_dir/split/{train,val,test}.parquet`` plus split.json."""
+    src = Path(dataset.uri)
+    if not src.is_file():
+        raise InputError(f"{src}: dataset file not found; run ingest (and scrub) before splitting.")
+    frames = split_frame(pd.read_parquet(src), test_fraction, val_fraction, seed)
+    if frames["train"].empty or frames["test"].empty:
+        raise InputError(f"{src}: {dataset.rows} rows are too few to split into train and test; add rows.")
+    final = Path(run_dir) / "split"
+    with atomic_dir(final) as tmp:
+        refs = {p: _write_part(frames[p], tmp / f"{p}.parquet", dataset.scrubbed) for p in PARTS}
+        test_ids = ids_sha256(frames["test"]["id"].astype(str).tolist())
+        record = {"dataset_sha256": dataset.sha256, "dataset_uri": dataset.uri, "seed": seed,
+                  "test_fraction": test_fraction, "val_fraction": val_fraction, "test_ids_sha256": test_ids,
+                  "rows": {p: refs[p].rows for p in PARTS}}
+        (tmp / "split.json").write_text(json.dumps(record, indent=2))
+    moved = {p: r.model_copy(update={"uri": str(final / f"{p}.parquet")}) for p, r in refs.items()}
+    return SplitRef(train=moved["train"], val=moved["val"] if moved["val"].rows else None, test=moved["test"],
+                    dataset_sha256=dataset.sha256, seed=seed, test_ids_sha256=test_ids)
