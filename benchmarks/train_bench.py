@@ -67,7 +67,7 @@ def run_reference(args, data: dict) -> dict:
         set_seed,
     )
 
-    from tasks.predict.classify import default_base_model
+    from tasks.train.base_model import default_base_model
 
     torch.set_num_threads(args.threads)
     base = default_base_model()
@@ -113,7 +113,7 @@ def run_reference(args, data: dict) -> dict:
 def run_tunegate(args, data: dict) -> dict:
     """tunegate's recipe, single process (RANK unset), same settings."""
     from tasks.config import LoraConfig, TrainConfig
-    from tasks.predict.classify import default_base_model
+    from tasks.train.base_model import default_base_model
 
     train = TrainConfig(max_length=args.max_length, batch_size=args.batch_size, learning_rate=args.lr,
                         max_steps=args.steps, checkpoint_every=10**6, warmup_ratio=0.06, weight_decay=0.01, seed=args.seed,

@@ -246,12 +246,13 @@ def _auth_from_env() -> str | None:
     return os.environ.get("PREFECT_SERVER_API_AUTH_STRING") or None
 
 
-def cli_up(args) -> int:
-    config_path = Path(args.config).resolve()
+def up(config: str, port: int | None = None, foreground: bool = False) -> int:
+    """Start the server and serve the deployments (in the background, or in this terminal)."""
+    config_path = Path(config).resolve()
     cfg = load_config(config_path)
-    port = args.port or cfg.deploy.port
+    port = port or cfg.deploy.port
     auth = _auth_from_env()
-    if args.foreground:
+    if foreground:
         return _up_foreground(cfg, config_path, port, auth)
     state = start_stack(cfg, config_path, port, auth)
     _print_ready(cfg, state)
@@ -286,8 +287,9 @@ def _print_ready(cfg: PipelineConfig, state: dict) -> None:
     print(f"logs:        {stack_dir(cfg)}")
 
 
-def cli_down(args) -> int:
-    path = getattr(args, "config", None) or "examples/claims.yaml"
+def down(config: str | None = None) -> int:
+    """Stop what ``up`` started for this config's work dir."""
+    path = config or "examples/claims.yaml"
     work = load_config(path).work_dir if Path(path).is_file() else ".tunegate"
     d = Path(work) / "stack"
     stopped = stop_stack(d)

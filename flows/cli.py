@@ -1,30 +1,27 @@
-"""The ``tunegate`` command: argument parsing, error reporting and the file-to-file scrub handlers.
+"""The ``tunegate`` command: argument parsing, error reporting, and one handler per sub-command.
 
-Each other sub-command's handler lives beside the flow it runs (``flows/*.py``, ``deployments/stack.py``).
-``scrub`` and ``pii-eval`` live here so that scrubbing a file imports neither Prefect nor torch. Every
-handler returns an exit code; named tunegate errors print one line, no traceback.
+Handlers import what they run when they run: ``scrub``, ``pii-eval`` and ``sample-data`` never import
+Prefect or torch. Every handler returns an exit code; named tunegate errors print one line, no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
-import os
 import sys
 
-# command -> (module, handler, help)
+# command -> (handler in this module, help)
 COMMANDS = {
-    "sample-data": ("flows.ingest", "cli_sample_data", "write a synthetic insurance-claims corpus with PII ground truth"),
-    "validate": ("flows.ingest", "cli_validate", "ingest the config's data and run the quality gate (and PII scrub)"),
-    "scrub": ("flows.cli", "cli_scrub", "scrub PII from the text column of a CSV/JSONL/Parquet file"),
-    "pii-eval": ("flows.cli", "cli_pii_eval", "recall/precision/F2 of a scrub against a ground-truth sidecar"),
-    "run": ("flows.train", "cli_run", "the whole training pipeline: ingest → gate → scrub → train → evaluate → promote"),
-    "predict": ("flows.predict", "cli_predict", "score a file with the champion (or a named version)"),
-    "rollback": ("flows.train", "cli_rollback", "move the champion alias back to an earlier version"),
-    "monitor": ("flows.monitor", "cli_monitor", "check a production batch for drift and emit the drift event"),
-    "up": ("deployments.stack", "cli_up", "start a local Prefect server and serve the deployments"),
-    "down": ("deployments.stack", "cli_down", "stop what `tunegate up` started"),
+    "sample-data": ("cli_sample_data", "write a synthetic insurance-claims corpus with PII ground truth"),
+    "validate": ("cli_validate", "ingest the config's data and run the quality gate (and PII scrub)"),
+    "scrub": ("cli_scrub", "scrub PII from the text column of a CSV/JSONL/Parquet file"),
+    "pii-eval": ("cli_pii_eval", "recall/precision/F2 of a scrub against a ground-truth sidecar"),
+    "run": ("cli_run", "the whole training pipeline: ingest → gate → scrub → train → evaluate → promote"),
+    "predict": ("cli_predict", "score a file with the champion (or a named version)"),
+    "rollback": ("cli_rollback", "move the champion alias back to an earlier version"),
+    "monitor": ("cli_monitor", "check a production batch for drift and emit the drift event"),
+    "up": ("cli_up", "start a local Prefect server and serve the deployments"),
+    "down": ("cli_down", "stop what `tunegate up` started"),
 }
 
 
@@ -41,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=COMMANDS[name][2], description=COMMANDS[name][2])
+        return sub.add_parser(name, help=COMMANDS[name][1], description=COMMANDS[name][1])
 
     s = add("sample-data")
     s.add_argument("--out", required=True, help="output file (.jsonl, .csv or .parquet); sidecar PATH.pii.jsonl")
@@ -124,6 +121,39 @@ def _without_torch() -> None:
         sys.modules.setdefault(name, None)
 
 
+# ---- handlers -----------------------------------------------------------------------------------------
+def cli_sample_data(args: argparse.Namespace) -> int:
+    """``tunegate sample-data --out PATH --rows N --seed S [--drift KIND]``."""
+    from pathlib import Path
+
+    from tasks.ingest.sample_data import sidecar_path, write_sample
+
+    out = write_sample(Path(args.out), rows=args.rows, seed=args.seed, drift=args.drift)
+    print(f"wrote {args.rows} documents to {out} (drift: {args.drift}); PII ground truth in {sidecar_path(out)}")
+    return 0
+
+
+def cli_validate(args: argparse.Namespace) -> int:
+    """``tunegate validate CONFIG [--no-scrub]``: run the ingest flow and print a short summary."""
+    from flows.ingest import ingest
+    from tasks.config import load_config
+
+    config = load_config(args.config)
+    if args.no_scrub:
+        config = config.model_copy(update={"pii": config.pii.model_copy(update={"enabled": False})})
+    result = ingest(config)
+    q = result.quality
+    print(f"run {result.run_id}: {result.dataset.rows} documents, sha256 {result.dataset.sha256[:12]}")
+    print(f"quality gate passed: {len(q.checks)} expectations; Data Docs {q.data_docs}")
+    print("labels: " + ", ".join(f"{k}={v}" for k, v in result.dataset.label_counts.items()))
+    if result.scrubbed is not None and result.pii is not None:
+        print(f"PII scrubbed: {result.pii.get('docs_touched')} of {result.pii.get('docs')} documents touched, "
+              f"residual rate {result.pii.get('residual_rate')}; {result.scrubbed.uri}")
+    else:
+        print("PII scrub skipped (--no-scrub or pii.enabled: false)")
+    return 0
+
+
 def cli_scrub(args: argparse.Namespace) -> int:
     """Scrub --text-column of --input into --output (every row, in order) plus OUTPUT.spans.jsonl."""
     from pathlib import Path
@@ -165,26 +195,87 @@ def cli_pii_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cli_run(args: argparse.Namespace) -> int:
+    """``tunegate run CONFIG``."""
+    from flows.train import train_pipeline
+    from tasks.config import load_config
+    from tasks.evaluate.metrics import summary_line
+
+    cfg = load_config(args.config)
+    result = train_pipeline(cfg)
+    verdict = {"promote": "promoted to champion", "reject": "not promoted; the champion stays",
+               "pending_approval": "waiting for approval", "lost_race": "not promoted (another run won)"}
+    print(f"version {result.version} of {cfg.model_name}: "
+          f"{verdict.get(result.action, result.action)} (champion: v{result.champion_version})")
+    for reason in result.decision.reasons:
+        print(f"  - {reason}")
+    print(f"{summary_line(result.eval)} on {result.eval.n} test documents")
+    print(f"model card: {result.model_card}")
+    if result.cached_stages:
+        print(f"reused cached stages: {', '.join(result.cached_stages)}")
+    return 0
+
+
+def cli_predict(args: argparse.Namespace) -> int:
+    """``tunegate predict --config C --input IN --output OUT [--model-version N|champion]``."""
+    from flows.predict import predict
+    from tasks.config import load_config
+
+    cfg = load_config(args.config)
+    ref = predict(cfg, args.input, args.output, args.model_version)
+    print(f"wrote {ref.rows} predictions (id, prediction, confidence) from {cfg.model_name} v{ref.model_version} "
+          f"to {ref.uri}; mean confidence {ref.mean_confidence:.3f}")
+    return 0
+
+
+def cli_rollback(args: argparse.Namespace) -> int:
+    """``tunegate rollback --config C --to-version N [--reason R]``."""
+    from tasks.config import load_config
+    from tasks.registry.versions import rollback
+
+    cfg = load_config(args.config)
+    entry = rollback(cfg, args.to_version, args.reason)
+    print(f"{cfg.model_name}: champion is now v{args.to_version} (was v{entry['previous_champion']}); "
+          f"recorded in {cfg.work_path('audit.jsonl')}")
+    return 0
+
+
+def cli_monitor(args: argparse.Namespace) -> int:
+    """``tunegate monitor --config C --batch PATH``: one line, ``drift: detected`` or ``drift: none``."""
+    from flows.monitor import monitor
+    from tasks.config import load_config
+
+    result = monitor(load_config(args.config), args.batch)
+    print(result.line())
+    return 0
+
+
+def cli_up(args: argparse.Namespace) -> int:
+    """``tunegate up [--config C] [--port P] [--foreground]``."""
+    from deployments.stack import up
+
+    return up(args.config, args.port, args.foreground)
+
+
+def cli_down(args: argparse.Namespace) -> int:
+    """``tunegate down [--config C]``."""
+    from deployments.stack import down
+
+    return down(getattr(args, "config", None))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if argv is None and args.command in NO_TORCH:
         _without_torch()
-    # No network here: no telemetry; a loaded 2-core machine needs longer for the ephemeral server.
-    for key, value in {
-        "TOKENIZERS_PARALLELISM": "false",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
-    }.items():
-        os.environ.setdefault(key, value)
-    module, handler, _ = COMMANDS[args.command]
+    from tasks.runtime import offline_environment
+
+    offline_environment()
+    handler, _ = COMMANDS[args.command]
     from tasks.errors import TunegateError
 
     try:
-        fn = getattr(importlib.import_module(module), handler)
+        fn = globals()[handler]
         quiet_named_errors()
         return int(fn(args) or 0)
     except TunegateError as e:

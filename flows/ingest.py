@@ -1,4 +1,4 @@
-"""The ingest flow: load → quality gate → scrub; and the ``sample-data`` / ``validate`` commands."""
+"""The ingest flow: load → quality gate → scrub (``tunegate validate``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 from prefect import flow
 from pydantic import BaseModel, ConfigDict
 
-from tasks.config import PipelineConfig, load_config
+from tasks.config import PipelineConfig
 from tasks.ingest.quality import QualityReport
 from tasks.ingest.task import ensure_sample_data, ingest_documents, quality_gate
+from tasks.pii.task import scrub_pii
 from tasks.refs import DatasetRef, new_run_id
 
 
@@ -42,36 +43,7 @@ def ingest(config: PipelineConfig, run_id: str | None = None) -> IngestResult:
     report = quality_gate(dataset, config.quality, run_dir)
     scrubbed, evidence = None, None
     if config.pii.enabled:
-        from tasks.pii.task import scrub_pii
-
         gold = Path(f"{config.data.source}.pii.jsonl")
         scrubbed, evidence = scrub_pii(dataset, config.pii, run_dir, gold=gold if gold.is_file() else None)
     return IngestResult(run_id=run_id, run_dir=str(run_dir), dataset=dataset, quality=report, scrubbed=scrubbed,
                         pii=evidence.model_dump(mode="json") if evidence is not None else None)
-
-
-def cli_sample_data(args) -> int:
-    """``tunegate sample-data --out PATH --rows N --seed S [--drift KIND]``."""
-    from tasks.ingest.sample_data import sidecar_path, write_sample
-
-    out = write_sample(Path(args.out), rows=args.rows, seed=args.seed, drift=args.drift)
-    print(f"wrote {args.rows} documents to {out} (drift: {args.drift}); PII ground truth in {sidecar_path(out)}")
-    return 0
-
-
-def cli_validate(args) -> int:
-    """``tunegate validate CONFIG [--no-scrub]``: run the ingest flow and print a short summary."""
-    config = load_config(args.config)
-    if args.no_scrub:
-        config = config.model_copy(update={"pii": config.pii.model_copy(update={"enabled": False})})
-    result = ingest(config)
-    q = result.quality
-    print(f"run {result.run_id}: {result.dataset.rows} documents, sha256 {result.dataset.sha256[:12]}")
-    print(f"quality gate passed: {len(q.checks)} expectations; Data Docs {q.data_docs}")
-    print("labels: " + ", ".join(f"{k}={v}" for k, v in result.dataset.label_counts.items()))
-    if result.scrubbed is not None and result.pii is not None:
-        print(f"PII scrubbed: {result.pii.get('docs_touched')} of {result.pii.get('docs')} documents touched, "
-              f"residual rate {result.pii.get('residual_rate')}; {result.scrubbed.uri}")
-    else:
-        print("PII scrub skipped (--no-scrub or pii.enabled: false)")
-    return 0

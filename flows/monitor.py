@@ -8,22 +8,25 @@ the result's ``event_target`` says so, since no deployment trigger will see it t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-from prefect import flow, task
-from prefect.cache_policies import NONE
+from prefect import flow
 from pydantic import BaseModel, ConfigDict
 
-from tasks.config import ColumnMap, DataConfig, PipelineConfig, QualityConfig, load_config
-from tasks.errors import InputError
-from tasks.monitor.drift import DriftReport
-from tasks.monitor.events import DRIFT_EVENT, EmittedEvent, emit_verified, model_resource
-from tasks.monitor.policy import Decision, should_retrain
-from tasks.monitor.store import append_predictions, prediction_rows
-from tasks.monitor.task import profile_batch, profile_reference, report_drift
-from tasks.refs import DatasetRef, new_run_id
+from tasks.config import PipelineConfig
+from tasks.ingest.quality import monitoring_gate
+from tasks.ingest.task import ingest_batch, quality_gate
+from tasks.monitor.task import (
+    decide_retrain,
+    emit_drift_event,
+    log_predictions,
+    profile_batch,
+    profile_reference,
+    report_drift,
+    sample_batch,
+)
+from tasks.pii.task import scrub_pii
+from tasks.refs import new_run_id
 
 
 class MonitorResult(BaseModel):
@@ -52,76 +55,6 @@ class MonitorResult(BaseModel):
         return f"{head} — {'; '.join(self.reasons)} — report {self.report_html}{scored}{event}"
 
 
-def monitoring_gate(quality: QualityConfig, min_batch_rows: int) -> QualityConfig:
-    """The training gate, relaxed for production batches: labels optional, no per-class minimum."""
-    return quality.model_copy(update={"require_labels": False, "min_per_class": 0,
-                                      "min_rows": min(quality.min_rows, min_batch_rows)})
-
-
-def batch_source(data: DataConfig, batch: str, with_label: bool, with_timestamp: bool) -> DataConfig:
-    c = data.columns
-    cols = ColumnMap(id=c.id, text=c.text, label=c.label if with_label else None,
-                     timestamp=c.timestamp if with_timestamp else None)
-    return data.model_copy(update={"source": str(Path(batch).resolve()), "columns": cols, "sample": None})
-
-
-@task(name="ingest_batch", cache_policy=NONE)
-def ingest_batch(data: DataConfig, batch: str, run_dir: Path) -> DatasetRef:
-    """Read the batch with the config's columns; production batches may lack the label/timestamp columns."""
-    from tasks.ingest.read import load_documents
-
-    if not Path(batch).exists():
-        raise InputError(f"{batch}: batch not found; pass a file or folder of new documents with --batch.")
-    last: InputError | None = None
-    for with_label, with_ts in ((True, True), (False, True), (False, False)):
-        src = batch_source(data, batch, with_label, with_ts)
-        c = src.columns
-        if (with_label and c.label is None) or (with_ts and c.timestamp is None):
-            continue
-        try:
-            return load_documents(src.source, Path(run_dir) / "dataset.parquet", fmt=src.format, id_col=c.id,
-                                  text_col=c.text, label_col=c.label, timestamp_col=c.timestamp,
-                                  keep_columns=[], chunk_rows=src.chunk_rows)
-        except InputError as e:
-            last = e
-    raise last or InputError(f"{batch}: could not be read as documents.")
-
-
-@task(name="sample_batch", cache_policy=NONE)
-def sample_batch(dataset: DatasetRef, rows: int | None, run_dir: Path) -> DatasetRef:
-    """The batch itself, or a seeded uniform sample of ``monitor.score_rows`` documents when it is bigger."""
-    from tasks.monitor.sampling import sample_dataset
-
-    if rows is None or dataset.rows <= rows:
-        return dataset
-    return sample_dataset(dataset, rows, Path(run_dir) / "scored.parquet")
-
-
-@task(name="log_predictions", cache_policy=NONE)
-def log_predictions(scrubbed: DatasetRef, predictions: Path, store: Path, run_id: str) -> str:
-    """Append scrubbed text, prediction, confidence, model version, timestamps to the prediction store."""
-    now = datetime.now(UTC)
-    docs = pd.read_parquet(scrubbed.uri, columns=["id", "text", "timestamp"])
-    return str(append_predictions(prediction_rows(docs, pd.read_parquet(predictions), now), store, run_id, now))
-
-
-@task(name="decide_retrain", cache_policy=NONE)
-def decide_retrain(report: DriftReport, config: PipelineConfig) -> Decision:
-    """Apply the monitor policy to the report (pure decision, no side effects)."""
-    return should_retrain(report, config.monitor)
-
-
-@task(name="emit_drift_event", cache_policy=NONE)
-def emit_drift_event(config: PipelineConfig, report: DriftReport, decision: Decision, batch: str,
-                     model_version: int, predictions: str) -> EmittedEvent:
-    """Emit tunegate.drift.detected for the model and confirm the server has it (EventNotDelivered if not)."""
-    payload = {"batch": str(Path(batch).resolve()), "report": report.html, "model_version": model_version,
-               "reasons": decision.reasons, "summary": report.summary(), "predictions": predictions,
-               "rows": report.batch_rows}
-    return emit_verified(DRIFT_EVENT, model_resource(config.model_name), payload,
-                         timeout_s=config.monitor.event_timeout_s)
-
-
 @flow(name="monitor")
 def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     """Check a batch of production documents for drift against the champion.
@@ -134,8 +67,6 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     6. decide; on drift emit tunegate.drift.detected and confirm it
     """
     from flows.predict import predict_batch, resolve_version
-    from tasks.ingest.task import quality_gate
-    from tasks.pii.task import scrub_pii
 
     m, keep = config.monitor, config.pii.keep
     version = resolve_version(config, "champion")
@@ -161,10 +92,3 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
                          drift=decision.drift, reasons=decision.reasons, report_html=report.html or "",
                          summary=report.summary(), predictions=stored, rows=scrubbed.rows, batch_rows=dataset.rows,
                          event_id=event.id if event else None, event_target=event.target if event else None)
-
-
-def cli_monitor(args) -> int:
-    """``tunegate monitor --config C --batch PATH``: one line, ``drift: detected`` or ``drift: none``."""
-    result = monitor(load_config(args.config), args.batch)
-    print(result.line())
-    return 0

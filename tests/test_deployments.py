@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deployments.cooldown import COMPLETED, SKIPPED, decide_retrain, is_manual, last_completed
 from deployments.definitions import DRIFT_EVENT, build_deployments, deployment_names, model_resource
 from tasks.config import PipelineConfig, load_config
+from tasks.monitor.cooldown import COMPLETED, SKIPPED, gate_retrain, is_manual, last_completed
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -35,7 +35,7 @@ T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ])
 def test_decide_retrain(last_minutes_before, cooldown, reason, go, why):
     last = None if last_minutes_before is None else T0 - timedelta(minutes=last_minutes_before)
-    gate = decide_retrain(last, T0, cooldown, reason)
+    gate = gate_retrain(last, T0, cooldown, reason)
     assert gate.go is go
     assert gate.why.startswith(why)
 
@@ -337,8 +337,8 @@ def test_approval_promotes_or_keeps_the_champion_and_records_the_reviewer(tmp_pa
                                                                           action):
     from types import SimpleNamespace
 
-    from flows.retrain import APPROVAL, Approval, apply_approval
-    from tasks.registry.promote import Decision
+    from tasks.registry.promote import PromotionDecision
+    from tasks.registry.task import APPROVAL, Approval, apply_approval
     from tasks.registry.versions import champion_version, register_version, set_alias
     from tests.test_registry import fake_layout
 
@@ -349,7 +349,7 @@ def test_approval_promotes_or_keeps_the_champion_and_records_the_reviewer(tmp_pa
     set_alias(cfg, "champion", v1)
     v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})
     result = SimpleNamespace(version=v2, run_id="run-x", previous_champion=v1,
-                             decision=Decision(promote=True, reasons=["beats the champion"]))
+                             decision=PromotionDecision(promote=True, reasons=["beats the champion"]))
     got = apply_approval.fn(cfg, result, Approval(approve=approve, reviewer="a.reviewer", comment="checked card"))
     assert got == action
     assert champion_version(cfg) == champion_after

@@ -114,7 +114,8 @@ def _events(model_name: str) -> list:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_monitor_flags_drift_emits_event_and_stays_quiet_otherwise(champion, tmp_path, capsys):
-    from flows.monitor import cli_monitor, monitor
+    from flows.cli import cli_monitor
+    from flows.monitor import monitor
     from tasks.ingest.sample_data import write_sample
 
     cfg = champion

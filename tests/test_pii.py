@@ -13,11 +13,12 @@ from flows.cli import main as cli
 from tasks.config import KeepList, PiiConfig, load_config
 from tasks.errors import ConfigError, InputError, PiiGateFailed
 from tasks.ingest.sample_data import write_sample
-from tasks.pii.ops import normalise, pseudonym, resolve_pseudonym_key
+from tasks.pii.engine import Scrubber
+from tasks.pii.ops import Span, merge_overlaps, normalise, pseudonym, resolve_pseudonym_key
 from tasks.pii.residual import scan
 from tasks.pii.score import score
 from tasks.pii.stream import scrub_file
-from tasks.pii.task import Scrubber, Span, merge_overlaps, scrub_pii
+from tasks.pii.task import scrub_pii
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = b"test-key"

@@ -94,8 +94,9 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness):
     """Run, re-run from cache (same model, so not promoted), predict, roll back, fail without harm."""
     import torch
 
+    from flows.cli import cli_rollback
     from flows.predict import predict
-    from flows.train import cli_rollback, train_pipeline
+    from flows.train import train_pipeline
     from tasks.ingest.sample_data import write_sample
     from tasks.registry.versions import champion_version, get_version, read_audit
 

@@ -7,7 +7,7 @@ import pytest
 
 from tasks.config import PipelineConfig, PromotionPolicy
 from tasks.evaluate.metrics import EvalReport
-from tasks.registry.promote import Decision, decide_promotion
+from tasks.registry.promote import PromotionDecision, decide_promotion
 from tasks.registry.task import apply
 
 
@@ -111,7 +111,7 @@ def test_two_concurrent_promotions_yield_one_champion(cfg, tmp_path):
     from tasks.registry.versions import champion_version, read_audit
 
     versions = [_register(cfg, tmp_path, "a"), _register(cfg, tmp_path, "b")]
-    yes = Decision(promote=True, reasons=["test"])
+    yes = PromotionDecision(promote=True, reasons=["test"])
     barrier = threading.Barrier(2)
     outcomes = []
 
@@ -134,9 +134,9 @@ def test_rejection_leaves_champion_and_is_audited(cfg, tmp_path):
     from tasks.registry.versions import champion_version, read_audit
 
     v1 = _register(cfg, tmp_path, "a")
-    apply(cfg, v1, Decision(promote=True, reasons=["first"]), expected_champion=None)
+    apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)
     v2 = _register(cfg, tmp_path, "b")
-    out = apply(cfg, v2, Decision(promote=False, reasons=["worse"]), expected_champion=v1, trigger="drift")
+    out = apply(cfg, v2, PromotionDecision(promote=False, reasons=["worse"]), expected_champion=v1, trigger="drift")
     assert not out.promoted and out.champion_version == v1 == champion_version(cfg)
     last = read_audit(cfg)[-1]
     assert last["action"] == "reject" and last["trigger"] == "drift" and "worse" in last["reasons"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tasks.config import load_config
-from tasks.pii.task import Scrubber
+from tasks.pii.engine import Scrubber
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# ---- from metrics --------------------------------------------------------------------------------
 from prefect import get_run_logger, task
 
 from tasks.evaluate.metrics import EvalReport, evaluate_dir, summary_line

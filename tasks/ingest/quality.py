@@ -17,6 +17,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
+from tasks.config import QualityConfig
+
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0, "include_unexpected_rows": False,
                  "return_unexpected_index_query": False}
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
@@ -237,3 +239,9 @@ def _build_docs(ctx, docs_dir: Path) -> str:
     ctx.add_data_docs_site(site_name="tunegate", site_config=site)
     ctx.build_data_docs(site_names=["tunegate"])
     return str(Path(docs_dir) / "index.html")
+
+
+def monitoring_gate(quality: QualityConfig, min_batch_rows: int) -> QualityConfig:
+    """The training gate, relaxed for production batches: labels optional, no per-class minimum."""
+    return quality.model_copy(update={"require_labels": False, "min_per_class": 0,
+                                      "min_rows": min(quality.min_rows, min_batch_rows)})

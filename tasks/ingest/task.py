@@ -5,21 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# ---- from quality --------------------------------------------------------------------------------
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
-from tasks.config import QualityConfig
-from tasks.errors import QualityGateFailed
+from tasks.config import ColumnMap, DataConfig, QualityConfig
+from tasks.errors import InputError, QualityGateFailed
 from tasks.ingest.quality import QualityReport, validate_parquet
-from tasks.ingest.read import load_documents
+from tasks.ingest.read import load_documents, parquet_sha256
 from tasks.refs import DatasetRef, atomic_dir, atomic_file
-
-
-def _in_prefect_run() -> bool:
-    from prefect.context import FlowRunContext, TaskRunContext
-
-    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
+from tasks.runtime import in_prefect_run, run_logger
 
 
 @task(name="quality_gate", cache_policy=NONE)
@@ -31,7 +25,7 @@ def quality_gate(dataset: DatasetRef, quality: QualityConfig, run_dir: Path) -> 
     report = report.model_copy(update={"data_docs": str(run_dir / "data_docs" / "index.html")})
     with atomic_file(run_dir / "quality.json") as tmp:
         tmp.write_text(json.dumps(report.model_dump(mode="json"), indent=2))
-    if _in_prefect_run():
+    if in_prefect_run():
         from prefect.artifacts import create_markdown_artifact
 
         create_markdown_artifact(markdown=report.summary(), key="quality-gate",
@@ -40,13 +34,6 @@ def quality_gate(dataset: DatasetRef, quality: QualityConfig, run_dir: Path) -> 
         Path(dataset.uri).unlink(missing_ok=True)  # a rejected dataset is not left for a later stage to pick up
         raise QualityGateFailed(f"{dataset.uri}: {report.failure_message()} Data Docs: {report.data_docs}")
     return report
-
-
-# ---- from read --------------------------------------------------------------------------------
-from prefect import task
-from prefect.cache_policies import NONE
-
-from tasks.config import DataConfig
 
 
 @task(name="ingest_documents", cache_policy=NONE)
@@ -67,4 +54,57 @@ def ensure_sample_data(data: DataConfig) -> bool:
     from tasks.ingest.sample_data import write_sample
 
     write_sample(src, rows=data.sample.rows, seed=data.sample.seed)
+    run_logger("tunegate.ingest").info("generated %d sample documents at %s", data.sample.rows, src)
     return True
+
+
+def prediction_source(data: DataConfig, path: str) -> DataConfig:
+    """A file of documents to score: the config's id and text columns, no label or timestamp needed."""
+    cols = data.columns
+    return DataConfig(source=str(Path(path).resolve()), format="auto", sample=None,
+                      columns=ColumnMap(id=cols.id, text=cols.text, label=None, timestamp=None))
+
+
+def batch_source(data: DataConfig, batch: str, with_label: bool, with_timestamp: bool) -> DataConfig:
+    c = data.columns
+    cols = ColumnMap(id=c.id, text=c.text, label=c.label if with_label else None,
+                     timestamp=c.timestamp if with_timestamp else None)
+    return data.model_copy(update={"source": str(Path(batch).resolve()), "columns": cols, "sample": None})
+
+
+@task(name="ingest_batch", cache_policy=NONE)
+def ingest_batch(data: DataConfig, batch: str, run_dir: Path) -> DatasetRef:
+    """Read the batch with the config's columns; production batches may lack the label/timestamp columns."""
+    if not Path(batch).exists():
+        raise InputError(f"{batch}: batch not found; pass a file or folder of new documents with --batch.")
+    last: InputError | None = None
+    for with_label, with_ts in ((True, True), (False, True), (False, False)):
+        src = batch_source(data, batch, with_label, with_ts)
+        c = src.columns
+        if (with_label and c.label is None) or (with_ts and c.timestamp is None):
+            continue
+        try:
+            return load_documents(src.source, Path(run_dir) / "dataset.parquet", fmt=src.format, id_col=c.id,
+                                  text_col=c.text, label_col=c.label, timestamp_col=c.timestamp,
+                                  keep_columns=[], chunk_rows=src.chunk_rows)
+        except InputError as e:
+            last = e
+    raise last or InputError(f"{batch}: could not be read as documents.")
+
+
+@task(name="add_batch")
+def add_batch(base: DatasetRef, batch: DatasetRef, out: Path) -> DatasetRef:
+    """Training data plus the labelled rows of a production batch (ids already present are skipped)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    a, b = pq.read_table(base.uri), pq.read_table(batch.uri).select(pq.read_schema(base.uri).names)
+    b = b.filter(pc.and_(pc.is_valid(b["label"]), pc.invert(pc.is_in(b["id"], a["id"]))))
+    table = pa.concat_tables([a, b.cast(a.schema)])
+    with atomic_file(out) as tmp:
+        pq.write_table(table, tmp)
+    counts = {d["values"]: d["counts"] for d in pc.value_counts(table["label"]).to_pylist() if d["values"]}
+    get_run_logger().info("added %d labelled rows from the batch (%d rows in all)", b.num_rows, table.num_rows)
+    return DatasetRef(uri=str(out), sha256=parquet_sha256(out), rows=table.num_rows, columns=base.columns,
+                      label_counts=dict(sorted(counts.items())))

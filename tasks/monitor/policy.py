@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.monitor.drift import DriftReport
 
 
-class Decision(BaseModel):
+class RetrainDecision(BaseModel):
     """A verdict with the reasons behind it (also when the verdict is 'no drift')."""
 
     model_config = ConfigDict(frozen=True)
@@ -24,20 +24,16 @@ class Decision(BaseModel):
     drift: bool
     reasons: list[str]
 
-    @property
-    def retrain(self) -> bool:
-        return self.drift
-
 
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3g}"
 
 
-def should_retrain(report: DriftReport, policy, min_batch_rows: int | None = None) -> Decision:
+def should_retrain(report: DriftReport, policy, min_batch_rows: int | None = None) -> RetrainDecision:
     """Apply a MonitorConfig-like policy (``min_batch_rows``, ``prediction_drift``) to a DriftReport."""
     min_rows = policy.min_batch_rows if min_batch_rows is None else min_batch_rows
     if report.current_rows < min_rows:
-        return Decision(drift=False, reasons=[
+        return RetrainDecision(drift=False, reasons=[
             f"batch too small to judge: {report.current_rows} rows < monitor.min_batch_rows={min_rows}"])
     reasons, quiet = [], []
     cols = report.check("drifted_columns_share")
@@ -55,4 +51,4 @@ def should_retrain(report: DriftReport, policy, min_batch_rows: int | None = Non
         if q is not None and q.threshold is not None:
             line = f"{name} {_fmt(q.value)} vs floor {_fmt(q.threshold)} ({report.labelled_rows} labelled rows)"
             (reasons if q.drifted else quiet).append(line)
-    return Decision(drift=bool(reasons), reasons=reasons or quiet)
+    return RetrainDecision(drift=bool(reasons), reasons=reasons or quiet)

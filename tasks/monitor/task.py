@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-# ---- from drift --------------------------------------------------------------------------------
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
+from prefect.runtime import flow_run as current_run
 
+from tasks.config import PipelineConfig
+from tasks.monitor.cooldown import COMPLETED, SKIPPED, last_completed
 from tasks.monitor.drift import DriftReport, compute_drift, sample_rows, summary_table
+from tasks.monitor.events import DRIFT_EVENT, EmittedEvent, emit_verified, model_resource
+from tasks.monitor.policy import RetrainDecision, should_retrain
+from tasks.monitor.store import append_predictions, prediction_rows
+from tasks.refs import DatasetRef
+from tasks.registry.versions import audit, read_audit
+from tasks.runtime import in_prefect_run
 
 
 def _profile(texts: list[str], labels: list[str], conf, domain_patterns: list[str], domain_literals: list[str],
@@ -43,7 +51,7 @@ def profile_reference(reference_parquet: Path, model_dir: Path, cache_dir: Path,
     import hashlib
     import json
 
-    from flows.predict import score_frame
+    from tasks.predict.batch import score_frame
 
     key = hashlib.sha256(Path(reference_parquet).read_bytes()).hexdigest()[:16]
     key += hashlib.sha256(json.dumps([rows, emb_rows, emb_max_length, domain_patterns, domain_literals,
@@ -101,11 +109,81 @@ def report_drift(reference: tuple, current: tuple, monitor, champion_eval: Path,
 
 def _publish(report: DriftReport) -> None:
     from prefect.artifacts import create_link_artifact, create_table_artifact
-    from prefect.context import FlowRunContext, TaskRunContext
-
-    if FlowRunContext.get() is None and TaskRunContext.get() is None:
+    if not in_prefect_run():
         return
     create_table_artifact(table=summary_table(report), key="drift-checks",
                           description="Drift checks: value, threshold, verdict (no document text)")
     create_link_artifact(link=Path(report.html).resolve().as_uri(), link_text="Evidently drift report",
                          key="drift-report", description=f"Evidently HTML report: {report.html}")
+
+
+# ---- production batches ----------------------------------------------------------------------------
+@task(name="sample_batch", cache_policy=NONE)
+def sample_batch(dataset: DatasetRef, rows: int | None, run_dir: Path) -> DatasetRef:
+    """The batch itself, or a seeded uniform sample of ``monitor.score_rows`` documents when it is bigger."""
+    from tasks.monitor.sampling import sample_dataset
+
+    if rows is None or dataset.rows <= rows:
+        return dataset
+    return sample_dataset(dataset, rows, Path(run_dir) / "scored.parquet")
+
+
+@task(name="log_predictions", cache_policy=NONE)
+def log_predictions(scrubbed: DatasetRef, predictions: Path, store: Path, run_id: str) -> str:
+    """Append scrubbed text, prediction, confidence, model version, timestamps to the prediction store."""
+    now = datetime.now(UTC)
+    docs = pd.read_parquet(scrubbed.uri, columns=["id", "text", "timestamp"])
+    return str(append_predictions(prediction_rows(docs, pd.read_parquet(predictions), now), store, run_id, now))
+
+
+@task(name="decide_retrain", cache_policy=NONE)
+def decide_retrain(report: DriftReport, config: PipelineConfig) -> RetrainDecision:
+    """Apply the monitor policy to the report (pure decision, no side effects)."""
+    return should_retrain(report, config.monitor)
+
+
+@task(name="emit_drift_event", cache_policy=NONE)
+def emit_drift_event(config: PipelineConfig, report: DriftReport, decision: RetrainDecision, batch: str,
+                     model_version: int, predictions: str) -> EmittedEvent:
+    """Emit tunegate.drift.detected for the model and confirm the server has it (EventNotDelivered if not)."""
+    payload = {"batch": str(Path(batch).resolve()), "report": report.html, "model_version": model_version,
+               "reasons": decision.reasons, "summary": report.summary(), "predictions": predictions,
+               "rows": report.batch_rows}
+    return emit_verified(DRIFT_EVENT, model_resource(config.model_name), payload,
+                         timeout_s=config.monitor.event_timeout_s)
+
+
+# ---- retrain requests: the cooldown gate and the audit log --------------------------------------
+def run_requested_at() -> datetime:
+    """When this flow run was first scheduled. A run held back by the deployment's concurrency limit is
+    rescheduled (``scheduled_start_time`` moves later); ``expected_start_time`` keeps the original time."""
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            expected = client.read_flow_run(current_run.id).expected_start_time
+    except Exception:  # no API (a bare call in a script): the scheduled time is all there is
+        expected = None
+    scheduled = current_run.scheduled_start_time
+    return min(expected, scheduled) if expected is not None else scheduled
+
+
+@task(name="check_retrain_gate")
+def check_retrain_gate(config: PipelineConfig, reason: str, requested_at: datetime):
+    """Decide from the audit log whether this request may train (cooldown, already satisfied)."""
+    done = last_completed(read_audit(config), config.model_name)
+    return decide_retrain(done, requested_at, config.deploy.cooldown_minutes, reason)
+
+
+@task(name="record_skip")
+def record_skip(config: PipelineConfig, reason: str, batch: str | None, why: str) -> None:
+    """Write a request that did not train to the audit log."""
+    audit(config, action=SKIPPED, trigger=reason, batch=batch, why=why, flow_run=current_run.id)
+    get_run_logger().info("retrain skipped: %s", why)
+
+
+@task(name="record_completion")
+def record_completion(config: PipelineConfig, reason: str, batch: str | None, version: int | None) -> None:
+    """Write the finished retrain to the audit log: the cooldown starts here."""
+    audit(config, action=COMPLETED, trigger=reason, batch=batch, version=version, flow_run=current_run.id,
+          completed_at=datetime.now(UTC).isoformat())

@@ -28,9 +28,9 @@ from tasks.config import PiiConfig
 from tasks.errors import ConfigError
 from tasks.pii.names import CorpusLabels, person_entities
 from tasks.pii.ops import (
-    SURROGATE,
     Span,
     apply_operators,
+    clean_texts,
     drop_kept,
     keep_matchers,
     needs_key,
@@ -188,16 +188,16 @@ class Scrubber:
 
         A text's spans depend on the texts it is detected with (``CorpusLabels``), never on earlier
         calls: the same batch gives the same output in any process."""
-        spans, corpus = self.candidates(texts)
-        return settle(texts, spans, corpus)
+        texts = clean_texts(texts)
+        return settle(texts, *self.candidates(texts))
 
     def candidates(self, texts: list[str]) -> tuple[list[list[Span]], CorpusLabels]:
         """Spans per text before the corpus judges the names (each text's own, whatever else is in the
         batch), and what the model called each short name in these texts. ``settle`` finishes them; the
-        counts of several batches can be merged first (the chunks of a file window in a worker pool)."""
+        counts of several batches can be merged first (the chunks of a file window in a worker pool).
+        ``texts`` hold no lone surrogates (``clean_texts``)."""
         corpus = CorpusLabels()
         out = []
-        texts = [SURROGATE.sub("\ufffd", t) for t in texts]
         for text, doc in zip(texts, self.nlp.pipe(texts, batch_size=self.pii.batch_size)):
             corpus.observe(doc, text)
             # Every type but names, e-mail and addresses holds digits: skip their recognizers on digit-free text.
@@ -215,10 +215,9 @@ class Scrubber:
 
     def scrub_batch(self, texts: list[str]) -> list[tuple[str, list[Span], Counter]]:
         """(scrubbed text, spans, operator counts) per text."""
-        # Lone surrogates are not Unicode (spaCy cannot encode them); U+FFFD keeps every offset.
-        texts = [SURROGATE.sub("\ufffd", t) for t in texts]
+        texts = clean_texts(texts)
         out = []
-        for text, spans in zip(texts, self.detect(texts)):
+        for text, spans in zip(texts, settle(texts, *self.candidates(texts))):
             scrubbed, used = apply_operators(text, spans, self.pii.operators, self.key)
             out.append((scrubbed, spans, used))
         return out

@@ -82,13 +82,13 @@ def _jsonl_windows(f, src: Path, column: str, id_column: str):
         _text_value(rec.get(column), f"{src}:{n}", column)
         recs.append(rec)
         if len(recs) == READ_ROWS:
-            yield _jsonl_payload(recs, column, id_column, n)
+            yield _jsonl_payload(recs, column, id_column)
             recs = []
     if recs:
-        yield _jsonl_payload(recs, column, id_column, n)
+        yield _jsonl_payload(recs, column, id_column)
 
 
-def _jsonl_payload(recs: list[dict], column: str, id_column: str, last: int):
+def _jsonl_payload(recs: list[dict], column: str, id_column: str):
     return recs, [r.get(column) for r in recs], [str(r.get(id_column, "")) for r in recs]
 
 

@@ -21,8 +21,7 @@ from typing import Literal
 Operator = Literal["placeholder", "pseudonym", "mask"]
 log = logging.getLogger("tunegate.pii")
 _NON_ALNUM = re.compile(r"[\W_]+")
-# Lone surrogates are not Unicode (spaCy cannot encode them); U+FFFD keeps every offset.
-SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _TITLES = re.compile(r"^(?:mr|mrs|ms|miss|dr)\.?\s+", re.IGNORECASE)
 
 
@@ -178,3 +177,8 @@ def settle(texts: list[str], spans: list[list[Span]], corpus) -> list[list[Span]
     """Final spans per text: the PERSON spans that the corpus (``pii_names.CorpusLabels`` of the texts read
     together) calls organisations are dropped, overlaps merged."""
     return [merge_overlaps(corpus.drop_organisations(t, s)) for t, s in zip(texts, spans)]
+
+
+def clean_texts(texts: list[str]) -> list[str]:
+    """Lone surrogates replaced by U+FFFD: they are not Unicode (spaCy cannot encode them); offsets are kept."""
+    return [_SURROGATE.sub("\ufffd", t) for t in texts]

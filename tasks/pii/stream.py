@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from tasks.config import PiiConfig
 from tasks.errors import InputError, PiiGateFailed
 from tasks.pii.files import READ_ROWS, Writer, file_format, read_windows
-from tasks.pii.ops import SURROGATE, apply_operators, keep_matchers, settle
+from tasks.pii.ops import apply_operators, clean_texts, keep_matchers, settle
 from tasks.pii.residual import KINDS, find
 from tasks.refs import atomic_file
 
@@ -129,7 +129,7 @@ class ScrubEngine:
         """Start scrubbing a window; in the pool this returns at once, so the caller can write the previous
         window's results (residual scan, output) while the workers scrub this one."""
         self.seen += len(texts)
-        todo = [t for t in texts if _has_text(t)]
+        todo = clean_texts([t for t in texts if _has_text(t)])
         if self.workers > 1 and (self.pool is not None or self.seen >= MIN_POOL_ROWS or len(texts) == READ_ROWS):
             step = max(1, min(self.pii.batch_size * 2, -(-len(todo) // self.workers)))
             # imap hands every chunk to the workers now; the job waits for the last of them, because
@@ -144,7 +144,6 @@ class ScrubEngine:
 
     def _settle(self, todo: list[str], parts: Iterator[tuple[list[list], object]]) -> Iterator[tuple]:
         """(scrubbed text, spans, operator counts) per text, once every chunk of the window is in."""
-        todo = [SURROGATE.sub("\ufffd", t) for t in todo]  # as the engine read them; offsets are unchanged
         spans, corpus = [], None
         for chunk_spans, counts in parts:
             spans += chunk_spans

@@ -6,11 +6,19 @@ pii_ops.py, pii_stream.py, pii_eval.py, residual.py); this module is the stage's
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
+from prefect import task
+from prefect.cache_policies import NONE
+
+from tasks.caching import FilesStillThere, config_digest
 from tasks.config import PiiConfig
-from tasks.pii.engine import ENTITIES, Scrubber, build_scrubber  # noqa: F401
-from tasks.pii.ops import Span, apply_operators, merge_overlaps, needs_key, resolve_pseudonym_key  # noqa: F401
+from tasks.pii.ops import needs_key, resolve_pseudonym_key
+from tasks.pii.score import PiiEvidence
+from tasks.refs import DatasetRef
+from tasks.runtime import in_prefect_run
 
 
 # --- Prefect boundary --------------------------------------------------------------------------------
@@ -19,17 +27,11 @@ def _work_dir_of(run_dir: Path) -> Path:
     return run_dir.parent.parent if run_dir.parent.name == "runs" else run_dir
 
 
-def _in_prefect_run() -> bool:
-    from prefect.context import FlowRunContext, TaskRunContext
-
-    return TaskRunContext.get() is not None or FlowRunContext.get() is not None
-
-
 def _publish(evidence, run_dir: Path) -> None:
     """The evidence as a Prefect table artifact (counts and metrics only)."""
     from prefect.artifacts import create_table_artifact
 
-    if not _in_prefect_run():  # called through .fn() in tests or scripts: the JSON file is the record
+    if not in_prefect_run():  # called through .fn() in tests or scripts: the JSON file is the record
         return
 
     rows = [{"entity": e, "detected": n, **evidence.metrics_by_entity.get(e, {})}
@@ -56,7 +58,7 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
     from tasks.pii.stream import describe_parquet, scrub_file
     from tasks.refs import atomic_file
 
-    log = get_run_logger() if _in_prefect_run() else logging.getLogger("tunegate.pii")
+    log = get_run_logger() if in_prefect_run() else logging.getLogger("tunegate.pii")
     run_dir = Path(run_dir)
     key = resolve_pseudonym_key(pii.pseudonym_key_env, pii.pseudonym_key_block, _work_dir_of(run_dir)) \
         if needs_key(pii.operators) else None
@@ -116,14 +118,9 @@ def _estimate(raw: Path, pii: PiiConfig, key: bytes | None, digest: str) -> dict
         return {}
     seed = int(digest[:8], 16)
     sample = random.Random(seed).sample(texts, min(pii.estimate_docs, len(texts)))
+    from tasks.pii.engine import Scrubber  # Presidio and spaCy load when a scrub runs, not on import
+
     return estimate_recall(sample, Scrubber(pii, key).detect, pii.locales, seed=seed)
-
-
-from prefect import task
-from prefect.cache_policies import NONE
-
-from tasks.pii.score import PiiEvidence
-from tasks.refs import DatasetRef
 
 
 @task(name="scrub_pii", cache_policy=NONE)
@@ -131,3 +128,18 @@ def scrub_pii(dataset: DatasetRef, pii: PiiConfig, run_dir: Path, gold: Path | N
               estimate: bool = True) -> tuple[DatasetRef, PiiEvidence]:
     """Scrub the dataset's text, gate on residual identifiers, write evidence; raise PiiGateFailed above the limit."""
     return _scrub_pii(dataset, pii, Path(run_dir), gold, estimate)
+
+
+def _scrub_key(p: dict) -> str:
+    """Input dataset, PII settings, pseudonym key (pseudonyms depend on it), ground truth; not the run folder."""
+    pii = p["pii"]
+    secret = os.environ.get(pii.pseudonym_key_env, "") + (pii.pseudonym_key_block or "")
+    key_id = hashlib.sha256(b"tunegate-cache:" + secret.encode()).hexdigest()[:12]
+    gold = Path(p["gold"]) if p.get("gold") else None
+    gold_id = hashlib.sha256(gold.read_bytes()).hexdigest()[:12] if gold and gold.is_file() else "none"
+    return f"scrub-{p['dataset'].sha256[:24]}-{config_digest(pii)}-{key_id}-{gold_id}-{p.get('estimate', True)}"
+
+
+# The training pipeline's scrub: the same data, settings and code reuse the last scrub while its files are there.
+scrub_pii_cached = scrub_pii.with_options(
+    cache_policy=FilesStillThere(key=_scrub_key, paths=lambda r: [r[0].uri]), persist_result=True)

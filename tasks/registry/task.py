@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import json
-
-# ---- from versions --------------------------------------------------------------------------------
 import shutil
 from pathlib import Path
 
 from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.input import RunInput
+from prefect.runtime import flow_run as current_run
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config import PipelineConfig
-from tasks.refs import AdapterRef, DatasetRef, atomic_dir, atomic_file
-from tasks.registry.card import CardFacts, render_card
-from tasks.registry.promote import Decision, PromotionOutcome
-from tasks.registry.versions import client_for, register_version, tracking_uri
+from tasks.evaluate.metrics import EvalReport
+from tasks.refs import AdapterRef, DatasetRef, SplitRef, atomic_dir, atomic_file
+from tasks.registry.card import CardFacts, build_card_facts, render_card
+from tasks.registry.promote import PromotionDecision, PromotionOutcome, decide_promotion
+from tasks.registry.versions import (
+    VersionRef,
+    audit,
+    champion_version,
+    clear_alias,
+    client_for,
+    code_version,
+    get_version,
+    register_version,
+    registry_lock,
+    run_metrics,
+    set_alias,
+    tracking_uri,
+    unregister,
+    version_tags,
+)
+from tasks.runtime import in_prefect_run, run_logger
 
 
 class RegisteredVersion(BaseModel):
@@ -26,7 +44,6 @@ class RegisteredVersion(BaseModel):
     model_card: Path
 
 
-@task(name="assemble_version")
 def assemble_version(adapter: AdapterRef, train: DatasetRef, eval_json: Path, pii_evidence: Path | None,
                      reference_rows: int, seed: int, out: Path) -> Path:
     """Lay out a version's artifacts: model/, reference/reference.parquet, eval/eval.json, pii_evidence.json."""
@@ -48,7 +65,6 @@ def assemble_version(adapter: AdapterRef, train: DatasetRef, eval_json: Path, pi
     return out
 
 
-@task(name="register_candidate")
 def register_candidate(cfg: PipelineConfig, layout: Path, params: dict, metrics: dict[str, float],
                        tags: dict[str, str], card_facts, card_out: Path) -> RegisteredVersion:
     """Log the run, register the version with its model card, mark it complete (or leave nothing)."""
@@ -71,21 +87,15 @@ def relog_card(cfg: PipelineConfig, run_id: str, card: Path) -> None:
     client_for(cfg).log_artifact(run_id, str(card))
 
 
-# ---- from promote --------------------------------------------------------------------------------
-from prefect import task
-
-from tasks.registry.versions import audit, champion_version, clear_alias, registry_lock, set_alias
-
-
 def apply(
     cfg: PipelineConfig,
     version: int,
-    decision: Decision,
+    decision: PromotionDecision,
     expected_champion: int | None,
     trigger: str = "manual",
     run_id: str | None = None,
 ) -> PromotionOutcome:
-    """Act on a Decision: move ``champion`` if still compared against the current one; audit either way."""
+    """Act on a PromotionDecision: move ``champion`` if still compared against the current one; audit either way."""
     with registry_lock(cfg):
         current = champion_version(cfg)
         if not decision.promote:
@@ -97,7 +107,8 @@ def apply(
             new = current
         elif cfg.promotion.require_approval:
             action, note, new = "pending_approval", (
-                f"approval required: approve with `tunegate rollback --to-version {version} --reason approved`"), current
+                f"approval required: the retrain run pauses for a reviewer's Approval of v{version} in the "
+                "Prefect UI"), current
         else:
             set_alias(cfg, "champion", version)
             clear_alias(cfg, "challenger", only_if=version)  # the challenger alias names the latest candidate not in use
@@ -108,32 +119,145 @@ def apply(
                             previous_champion=current, note=note)
 
 
-@task(name="apply_decision")
 def apply_decision(
     cfg: PipelineConfig,
     version: int,
-    decision: Decision,
+    decision: PromotionDecision,
     expected_champion: int | None,
     trigger: str = "manual",
     run_id: str | None = None,
 ) -> PromotionOutcome:
     """Apply the promotion decision for ``version`` in the registry (under the lock) and audit it."""
     outcome = apply(cfg, version, decision, expected_champion, trigger, run_id)
-    get_run_logger().info("v%d: %s (champion now %s)", version, outcome.action, outcome.champion_version)
+    run_logger("tunegate.registry").info("v%d: %s (champion now %s)", version, outcome.action, outcome.champion_version)
     return outcome
 
 
-# ---- from card --------------------------------------------------------------------------------
-from prefect import task
-from prefect.artifacts import create_markdown_artifact
-
-
-@task(name="write_model_card")
 def write_model_card(facts: CardFacts, out: Path) -> Path:
-    """Write the card to ``out`` and publish it as a Prefect Markdown artifact."""
+    """Write the card to ``out`` and publish it as a Prefect Markdown artifact (inside a run)."""
     text = render_card(facts)
     with atomic_file(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    key = f"model-card-{facts.model_name}".lower().replace("_", "-").replace(".", "-")
-    create_markdown_artifact(markdown=text, key=key, description=f"{facts.model_name} v{facts.version} model card")
+    if in_prefect_run():
+        key = f"model-card-{facts.model_name}".lower().replace("_", "-").replace(".", "-")
+        create_markdown_artifact(markdown=text, key=key, description=f"{facts.model_name} v{facts.version} model card")
     return out
+
+
+@task(name="resolve_version")
+def resolve_version(config: PipelineConfig, which: str) -> VersionRef:
+    """The champion or a version number, downloaded (raises NoChampion when there is none)."""
+    return get_version(config, int(which) if str(which).isdigit() else which)
+
+
+# ---- approval of a candidate, in the Prefect UI ---------------------------------------------------
+APPROVAL = "retrain.approval"
+
+
+class Approval(RunInput):
+    """The form a reviewer fills in the Prefect UI to resume a paused retrain."""
+
+    approve: bool
+    reviewer: str
+    comment: str = ""
+
+
+@task(name="apply_approval")
+def apply_approval(config: PipelineConfig, result, approval: Approval | None) -> str:
+    """Promote a candidate a reviewer approved (unless the champion moved meanwhile); audit who and why."""
+    if approval is None:
+        audit(config, action=APPROVAL, version=result.version, approved=None, why="no decision before the timeout",
+              flow_run=current_run.id)
+        return "pending_approval"
+    audit(config, action=APPROVAL, version=result.version, approved=approval.approve, reviewer=approval.reviewer,
+          why=approval.comment, flow_run=current_run.id)
+    if not approval.approve:
+        return "rejected_by_reviewer"
+    no_gate = config.model_copy(update={"promotion": config.promotion.model_copy(update={"require_approval": False})})
+    outcome = apply(no_gate, result.version, result.decision, result.previous_champion,
+                    trigger=f"approved by {approval.reviewer}", run_id=result.run_id)
+    return outcome.action
+
+
+# ---- the decision, and the candidate's way into the registry -------------------------------------
+@task(name="find_champion")
+def find_champion(cfg: PipelineConfig) -> VersionRef | None:
+    """The current champion, downloaded, or None."""
+    from tasks.errors import NoChampion
+
+    try:
+        return get_version(cfg, "champion")
+    except NoChampion:
+        return None
+
+
+@task(name="decide_promotion")
+def decide(candidate: EvalReport, champion: EvalReport | None, cfg: PipelineConfig) -> PromotionDecision:
+    """The pure promotion decision, recorded as its own step."""
+    d = decide_promotion(candidate, champion, cfg.promotion)
+    get_run_logger().info("decision: %s — %s", "promote" if d.promote else "keep the champion", "; ".join(d.reasons))
+    return d
+
+
+class Candidate(BaseModel):
+    """Everything one pipeline run knows about the model it trained (references and reports, no text)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str
+    run_dir: Path
+    base_model: str
+    trigger: str
+    dataset: DatasetRef  # the scrubbed dataset
+    quality: dict  # QualityReport as a dict
+    pii: dict | None  # PiiEvidence as a dict
+    split: SplitRef
+    model: AdapterRef
+    report: EvalReport
+    champion_report: EvalReport | None
+    champion_version: int | None
+    decision: PromotionDecision
+
+
+class Registered(BaseModel):
+    """What registering and applying the decision did."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int
+    mlflow_run_id: str
+    outcome: PromotionOutcome
+    model_card: Path
+    code_version: str
+
+
+@task(name="register_and_promote")
+def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
+    """Register the candidate (artifacts, tags, metrics, card) as one complete version, apply the decision,
+    publish the card. A failure before the champion moved to this version unregisters it: nothing half-done
+    stays in the registry."""
+    code = code_version()
+    facts = build_card_facts(cfg, run_id=c.run_id, base_model=c.base_model, labels=c.model.labels or c.report.labels,
+                             split=c.split, dataset=c.dataset, quality=c.quality, pii=c.pii, candidate=c.report,
+                             champion=c.champion_report, champion_version=c.champion_version, decision=c.decision,
+                             code_version=code, trigger=c.trigger)
+    layout = assemble_version(c.model, c.split.train, c.run_dir / "eval" / "eval.json",
+                              Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)
+                              cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version")
+    tags = version_tags(cfg, c.dataset.sha256, c.pii, code, c.base_model, c.trigger, c.run_id, c.decision.promote)
+    reg = register_candidate(cfg, layout, cfg.model_dump(mode="json"),
+                             run_metrics(c.report, c.champion_report, c.model.metrics), tags, facts,
+                             c.run_dir / "model_card.md")
+    try:
+        outcome = apply_decision(cfg, reg.version, c.decision, c.champion_version, c.trigger, c.run_id)
+        final = facts.model_copy(update={"version": reg.version, "mlflow_run_id": reg.mlflow_run_id,
+                                         "outcome": outcome.action})
+        card = write_model_card(final, c.run_dir / "model_card.md")
+        if outcome.action != facts.outcome:
+            relog_card(cfg, reg.mlflow_run_id, card)
+    except BaseException:
+        if champion_version(cfg) != reg.version:
+            unregister(cfg, reg.version, reg.mlflow_run_id)
+        raise
+    return Registered(version=reg.version, mlflow_run_id=reg.mlflow_run_id, outcome=outcome, model_card=card,
+                      code_version=code)

@@ -19,17 +19,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-# MLflow stays offline and quiet: no telemetry, no git probing noise.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DO_NOT_TRACK", "true")
-os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config import PipelineConfig
 from tasks.errors import NoChampion, PromotionError
 from tasks.refs import atomic_dir
+from tasks.runtime import offline_environment
 
 for _name in ("mlflow", "alembic", "mlflow.store.db.utils"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -69,6 +65,7 @@ def _is_local(uri: str) -> bool:
 
 
 def client_for(cfg: PipelineConfig):
+    offline_environment()  # before MLflow reads its settings
     from mlflow.tracking import MlflowClient
 
     uri = tracking_uri(cfg)
@@ -318,3 +315,27 @@ def rollback(cfg: PipelineConfig, to_version: int, reason: str, trigger: str = "
 def unregister(cfg: PipelineConfig, version: int, run_id: str) -> None:
     """Delete a version and its run (a later pipeline step failed before it was put to use)."""
     _undo(client_for(cfg), cfg.model_name, version, run_id)
+
+
+def version_tags(cfg: PipelineConfig, dataset_sha256: str, pii: dict | None, code: str, base_model: str, trigger: str,
+                 run_id: str, promote: bool) -> dict[str, str]:
+    """The tags of a registered version: its lineage, and the PII evidence in counts."""
+    ev = pii or {}
+    counts = {k: ev.get(k) for k in ("docs", "docs_touched", "residual_count", "residual_rate", "passed")}
+    counts["entities_replaced"] = sum((ev.get("counts_by_entity") or {}).values())
+    counts["estimated_recall"] = (ev.get("estimated_recall") or {}).get("_overall", {}).get("recall")
+    return {"dataset_sha256": dataset_sha256, "config_sha256": cfg.digest(), "code_version": code,
+            "base_model": base_model, "task": cfg.train.task, "trigger": trigger, "tunegate_run_id": run_id,
+            "pii_evidence": json.dumps(counts, sort_keys=True), "decision": "promote" if promote else "reject"}
+
+
+def run_metrics(report, champion, train_metrics: dict) -> dict[str, float]:
+    """The MLflow metrics of a version: the candidate's, the champion's on the same test split, training's."""
+    out = {k: v for k, v in {"accuracy": report.accuracy, "macro_f1": report.macro_f1, "ece": report.ece,
+                             "rouge_l": report.rouge_l, "perplexity": report.perplexity}.items() if v is not None}
+    out.update({f"f1_{label}": s["f1"] for label, s in report.per_class.items()})
+    if champion is not None:
+        out.update({f"champion_{k}": v for k in ("macro_f1", "accuracy", "rouge_l", "perplexity")
+                    if (v := champion.metric(k)) is not None})
+    out.update({f"train_{k}": float(v) for k, v in train_metrics.items()})
+    return out

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from tasks.config import TrainConfig
 from tasks.errors import ConfigError, TrainingFailed
-from tasks.predict.classify import resolve_base_model
 from tasks.refs import AdapterRef, SplitRef
+from tasks.train.base_model import resolve_base_model
 
 ROOT = Path(__file__).resolve().parent.parent
 RANK_PREFIX = re.compile(r"^\[(?:default|rank)?(\d+)\]:(.*)$")

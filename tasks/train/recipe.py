@@ -18,6 +18,7 @@ import os
 import resource
 import sys
 import time
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import torch.distributed as dist
 
 from tasks.train import data as td
 from tasks.train.checkpoint import load_latest, save_checkpoint
+from tasks.train.devices import autocast_dtype
 
 LORA_TARGETS = {  # sensible defaults per architecture (model_type)
     "bert": ["query", "key", "value", "dense"],
@@ -68,13 +70,6 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if os.getppid() == 1:  # parent already gone
             os._exit(1)
-
-
-def pick_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype; ``auto`` means bf16 where the hardware runs it natively (GPU, or CPU with AVX512-BF16/AMX)."""
-    from tasks.train.devices import autocast_dtype
-
-    return autocast_dtype(precision, device)
 
 
 def build_model(cfg: dict, base: str, label_names: list[str], tok, device: torch.device):
@@ -217,7 +212,7 @@ def train(args_config: Path) -> None:
     core = model
     sharded = t["fsdp"] and world > 1
     model = wrap_parallel(model, world, sharded, device)
-    dtype = pick_dtype(t["precision"], device)
+    dtype = autocast_dtype(t["precision"], device)  # auto: bf16 where the hardware runs it natively
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
@@ -253,7 +248,7 @@ def train(args_config: Path) -> None:
         window = all_sum([float(sum(int((b["labels"] != td.IGNORE).sum()) for b in micro))], world, device)[0]
         for i, batch in enumerate(micro):
             sync = i == len(micro) - 1 or world == 1 or t["fsdp"]
-            ctx = model.no_sync() if not sync and hasattr(model, "no_sync") else _null()
+            ctx = model.no_sync() if not sync and hasattr(model, "no_sync") else nullcontext()
             with ctx:
                 loss, n, _ = forward_loss(model, batch, task, dtype, class_weight)
                 # DDP averages gradients over ranks, so scale by world/window to get the global mean.
@@ -296,12 +291,6 @@ def train(args_config: Path) -> None:
     cleanup(world)
 
 
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
 
 
 def peak_memory_mb(device: torch.device) -> float:

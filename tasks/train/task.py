@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+import hashlib
 from pathlib import Path
 
-# ---- from split --------------------------------------------------------------------------------
 from prefect import task
 
-from tasks.config import SplitConfig, TrainConfig
+from tasks.caching import FilesStillThere, config_digest
+from tasks.config import PipelineConfig, SplitConfig, TrainConfig
+from tasks.errors import ConfigError
 from tasks.refs import AdapterRef, DatasetRef, SplitRef
+from tasks.runtime import run_logger
+from tasks.train.base_model import resolve_base_model
 from tasks.train.launch import finetune
 from tasks.train.split import write_split
 
@@ -21,20 +23,34 @@ def split_dataset(dataset: DatasetRef, split: SplitConfig, run_dir: Path) -> Spl
     return write_split(dataset, split.test_fraction, split.val_fraction, split.seed, Path(run_dir))
 
 
-# ---- from launch --------------------------------------------------------------------------------
-from prefect import task
-from prefect.context import TaskRunContext
-
-
-def _logger_line() -> Callable[[str], None]:
-    if TaskRunContext.get() is not None:
-        from prefect import get_run_logger
-
-        return get_run_logger().info
-    return logging.getLogger("tunegate.train").info
-
-
 @task(name="launch_finetune")
 def launch_finetune(train: TrainConfig, split: SplitRef, out_dir: Path) -> AdapterRef:
     """Fine-tune under torchrun; returns a reference to the published model folder."""
-    return finetune(train, split, Path(out_dir), _logger_line())
+    return finetune(train, split, Path(out_dir), run_logger("tunegate.train").info)
+
+
+@task(name="check_config")
+def check_config(cfg: PipelineConfig) -> str:
+    """Fail before any data work when the data or the base model is missing; returns the model's path."""
+    if cfg.data.sample is None and not Path(cfg.data.source).exists():
+        raise ConfigError(f"data.source: {cfg.data.source} does not exist and data.sample is not set; "
+                          "point it at a CSV/JSONL/Parquet file or add a sample: section.")
+    return resolve_base_model(cfg.train.base_model)
+
+
+def _split_key(p: dict) -> str:
+    return f"split-{p['dataset'].sha256[:24]}-{config_digest(p['split'])}"
+
+
+def _finetune_key(p: dict) -> str:
+    s = p["split"]
+    data = hashlib.sha256("".join([s.train.sha256, s.val.sha256 if s.val else "", s.test_ids_sha256]).encode())
+    return f"finetune-{data.hexdigest()[:24]}-{config_digest(p['train'])}"
+
+
+# The training pipeline's split and fine-tune: reused for the same input, settings and code while their files are there.
+split_dataset_cached = split_dataset.with_options(
+    cache_policy=FilesStillThere(key=_split_key, paths=lambda r: [r.train.uri, r.test.uri]), persist_result=True)
+launch_finetune_cached = launch_finetune.with_options(
+    cache_policy=FilesStillThere(key=_finetune_key, paths=lambda r: [Path(r.path, "manifest.json")]),
+    persist_result=True)

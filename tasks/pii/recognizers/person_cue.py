@@ -36,9 +36,18 @@ _CAP_WORD = r"[^\W\d_a-z](?:[^\W\d_]|['’-](?=[^\W\d_]))+"
 _CAP_NAME = rf"{_CAP_WORD}(?:(?:[ \t]+{_PART}){{0,2}}[ \t]+{_CAP_WORD}){{0,2}}"
 # A word: letters (any script), inner apostrophes or hyphens.
 _WORD = r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*"
-NOT_NAMES = frozenset(
-    ["a", "an", "the", "and", "or", "but", "to", "from", "with", "for", "of", "on", "in", "at", "by", "as", "is", "was", "be", "been", "it", "its", "this", "that", "these", "those", "he", "she", "they", "we", "you", "i", "me", "him", "her", "them", "my", "his", "their", "our", "your", "who", "which", "what", "when", "where", "how", "why", "not", "no", "yes", "back", "about", "again", "also", "still", "now", "then", "today", "yesterday", "tomorrow", "morning", "evening", "afternoon", "tonight", "night", "cust", "customer", "ph", "policyholder", "tp", "third", "party", "insured", "claimant", "caller", "handler", "driver", "owner", "team", "office", "adv", "advised", "will", "would", "could", "should", "can", "may", "might", "must", "has", "have", "had", "do", "did", "does", "re", "said", "says", "told", "asked", "please", "pls", "thanks", "thank", "regards", "kind", "dear", "sir", "madam", "all", "there", "here", "up", "out", "over", "into", "after", "before", "verified", "regarding", "confirmed", "confirm", "wants", "wanted", "reported", "reports", "called", "calling", "rang", "about", "via", "claim", "claims", "policy", "cover", "note", "notes", "email", "phone", "number", "contact", "address", "ref", "reference", "peril", "code", "keys", "passport", "licence", "card", "bank", "account", "storm", "flash", "fire", "flood", "burns", "candle", "chase", "docs", "doc", "documents", "pls", "tbc", "adv", "cafe", "café", "hotel", "garage", "police", "brigade", "vet", "neighbour"]
-)
+NOT_NAMES = frozenset("""
+a an the and or but to from with for of on in at by as is was be been it its this that these those
+he she they we you i me him her them my his their our your who which what when where how why not no
+yes back about again also still now then today yesterday tomorrow morning evening afternoon tonight
+night cust customer ph policyholder tp third party insured claimant caller handler driver owner team
+office adv advised will would could should can may might must has have had do did does re said says
+told asked please pls thanks thank regards kind dear sir madam all there here up out over into after
+before verified regarding confirmed confirm wants wanted reported reports called calling rang via
+claim claims policy cover note notes email phone number contact address ref reference peril code
+keys passport licence card bank account storm flash fire flood burns candle chase docs doc documents
+tbc cafe café hotel garage police brigade vet neighbour
+""".split())
 
 
 class TgPersonCueRecognizer(PatternRecognizer):

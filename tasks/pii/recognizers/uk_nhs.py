@@ -1,7 +1,7 @@
 """NHS number: ten digits (3-3-4), mod-11 check digit.
 
 Only the 3-3-4 grouping is accepted, and a phone number that contains one (``+44 (0)113 496 0123``)
-is longer, so it wins the overlap (see tasks.pii.task.resolve_overlaps) and the span stays PHONE_NUMBER.
+is longer, so it wins the overlap (see tasks.pii.ops.merge_overlaps) and the span stays PHONE_NUMBER.
 """
 
 import re

@@ -7,7 +7,8 @@ held back for ``cooldown_minutes`` after the last completed retrain; a person's 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
@@ -33,7 +34,7 @@ def last_completed(entries: list[dict], model: str) -> datetime | None:
     return max(times, default=None)
 
 
-def decide_retrain(last_done: datetime | None, requested_at: datetime, cooldown_minutes: int,
+def gate_retrain(last_done: datetime | None, requested_at: datetime, cooldown_minutes: int,
                    reason: str) -> RetrainGate:
     """Train unless a retrain finished after this request, or (automatic requests) within the cooldown."""
     if last_done is None:
@@ -46,3 +47,29 @@ def decide_retrain(last_done: datetime | None, requested_at: datetime, cooldown_
         return RetrainGate(go=False, why=f"cooldown: last retrain completed {last_done:%Y-%m-%dT%H:%M:%SZ}, "
                                          f"less than {cooldown_minutes} min before this request")
     return RetrainGate(go=True, why="outside the cooldown")
+
+
+def clean_batch(batch: str | None) -> str | None:
+    """Triggers render a missing payload field as None or an empty string."""
+    return None if batch is None or batch.strip() in ("", "None", "null") else batch
+
+
+def request_time(requested_at: str | None, scheduled: datetime) -> datetime:
+    """When this retrain was asked for: the drift event's time when a trigger passed it, else the run's
+    first scheduled time; never later than that. An automation may create the run for an old event after a
+    retrain finished: the event, not the run, is the request the cooldown compares."""
+    cleaned = clean_batch(requested_at)
+    if cleaned is None:
+        return scheduled
+    try:
+        when = datetime.fromisoformat(cleaned)
+    except ValueError:
+        return scheduled
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return min(when, scheduled)
+
+
+def newest_file(folder: Path) -> Path | None:
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+             and not p.name.endswith(".pii.jsonl")] if folder.is_dir() else []
+    return max(files, key=lambda p: (p.stat().st_mtime, p.name), default=None)

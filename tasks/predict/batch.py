@@ -1,0 +1,61 @@
+"""Batch prediction without Prefect: score texts with a model folder, write id, prediction, confidence.
+
+The output holds ``id``, ``prediction``, ``confidence`` and ``model_version`` only: no text, scrubbed or
+not, so a predictions file can be shared without becoming a copy of the documents.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from tasks.errors import InputError
+from tasks.refs import atomic_file
+
+WRITERS = {".csv": "to_csv", ".jsonl": "to_json", ".json": "to_json", ".parquet": "to_parquet"}
+
+
+class PredictionsRef(BaseModel):
+    """A written predictions file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    uri: str
+    rows: int
+    model_version: int
+    label_counts: dict[str, int]
+    mean_confidence: float
+
+
+def write_frame(df: pd.DataFrame, out: Path) -> None:
+    """Write by suffix (.csv, .jsonl, .parquet), atomically."""
+    kind = WRITERS.get(out.suffix.lower())
+    if kind is None:
+        raise InputError(f"{out}: unknown output format '{out.suffix}'; use .csv, .jsonl or .parquet.")
+    with atomic_file(out) as tmp:
+        if kind == "to_csv":
+            df.to_csv(tmp, index=False)
+        elif kind == "to_json":
+            df.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        else:
+            df.to_parquet(tmp, index=False)
+
+
+def score_frame(ids: list[str], texts: list[str], model_dir: Path, version: int, batch_size: int = 64,
+                progress=None) -> pd.DataFrame:
+    """Predict in chunks (logging progress) and return id, prediction, confidence, model_version."""
+    from tasks.predict.classify import load_model, predict_texts
+
+    model = load_model(model_dir)
+    labels, conf, step = [], [], max(batch_size * 8, 1)
+    for start in range(0, len(texts), step):
+        preds = predict_texts(model, texts[start:start + step], batch_size=batch_size)
+        labels.extend(preds.labels)
+        conf.extend(np.asarray(preds.confidence, dtype=float).tolist())
+        if progress:
+            progress(min(start + step, len(texts)), len(texts))
+    return pd.DataFrame({"id": ids, "prediction": labels, "confidence": np.round(conf, 6),
+                         "model_version": version})

@@ -1,0 +1,46 @@
+"""Where the code runs: inside a Prefect run or not, its logger, and the offline environment.
+
+Common layer, shared by every stage's boundary. Nothing here changes the environment at import time:
+``offline_environment()`` is called by the entry points (the ``tunegate`` command, the deployments'
+serve process, the MLflow client) before the libraries that read it start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+# No machine tunegate runs on needs the network: no telemetry, no model hub, no git probing noise, and a
+# loaded 2-core machine needs longer for Prefect's ephemeral server.
+OFFLINE = {
+    "TOKENIZERS_PARALLELISM": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "GIT_PYTHON_REFRESH": "quiet",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+}
+
+
+def offline_environment() -> None:
+    """Set the offline defaults where the user has not set them."""
+    for key, value in OFFLINE.items():
+        os.environ.setdefault(key, value)
+
+
+def in_prefect_run() -> bool:
+    """Inside a Prefect flow or task run (artifacts and run loggers are available)."""
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
+
+
+def run_logger(fallback: str) -> logging.Logger | logging.LoggerAdapter:
+    """The Prefect run logger inside a run, else the named standard logger."""
+    if in_prefect_run():
+        from prefect import get_run_logger
+
+        return get_run_logger()
+    return logging.getLogger(fallback)
