@@ -80,9 +80,9 @@ def monitor_once(cfg, rows: int, work: Path) -> dict:
     state = monitor(cfg, str(batch), return_state=True)
     wall = time.perf_counter() - t0
     result = state.result()
-    return {"rows": rows, "score_rows": cfg.monitor.score_rows, "scored": result.rows, "wall_s": round(wall, 1), "steps_s": task_times(state.state_details.flow_run_id),
-            "drift": result.drift, "reasons": result.reasons, "load_avg_start": load0,
-            "load_avg_end": os.getloadavg()[0]}
+    return {"rows": rows, "score_rows": cfg.monitor.score_rows, "scored": result.rows, "wall_s": round(wall, 1),
+            "steps_s": task_times(state.state_details.flow_run_id), "drift": result.drift, "reasons": result.reasons,
+            "load_avg_start": load0, "load_avg_end": os.getloadavg()[0]}
 
 
 def cfpb_drift() -> dict:

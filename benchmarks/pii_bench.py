@@ -343,7 +343,8 @@ def external_part(args, presidio, tmp: Path) -> dict | None:
     print(f"{'warm (engines built)':<28}{rates['warm']['presidio_default']:>10}{rates['warm']['tunegate']:>10}"
           f"{rates['warm']['ratio']:>7.2f}x")
     m = out["warm_outputs_match_process_outputs"]
-    print(f"(warm outputs identical to the process outputs: tunegate {m['tunegate']}, Presidio {m['presidio_default']})")
+    print(f"(warm outputs identical to the process outputs: tunegate {m['tunegate']}, "
+          f"Presidio {m['presidio_default']})")
 
     def ok(x: bool) -> str:
         return "MET" if x else "NOT MET"

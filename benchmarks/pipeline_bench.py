@@ -7,8 +7,9 @@
 Stage work is the time inside the stage tasks' bodies (Prefect records each task run's run time);
 MLflow time is the time inside the registry tasks (find the champion, register, apply the decision);
 Prefect overhead is what is left of the wall time (mostly starting the ephemeral API server when no
-Prefect server is running); ``in_flow_overhead_share`` leaves that one-off start-up out. Targets (issue 5): overhead (Prefect + MLflow)
-≤5% of wall time, whole run ≤10 minutes on 2 CPU cores, macro-F1 ≥0.9 on the sample corpus.
+Prefect server is running); ``in_flow_overhead_share`` leaves that one-off start-up out. Targets
+(issue 5): overhead (Prefect + MLflow) ≤5% of wall time, whole run ≤10 minutes on 2 CPU cores,
+macro-F1 ≥0.9 on the sample corpus.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ def main() -> int:
     p.add_argument("--cfpb", action="store_true", help="also run on the CFPB complaints (skipped if absent)")
     p.add_argument("--skip-sample", action="store_true", help="only the CFPB run")
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here too")
-    p.add_argument("--cfpb-learning-rate", type=float, default=None, help="learning rate for the CFPB run (default 5e-4)")
+    p.add_argument("--cfpb-learning-rate", type=float, default=None,
+                   help="learning rate for the CFPB run (default 5e-4)")
     p.add_argument("--cfpb-class-weights", choices=["none", "balanced"], default="none",
                    help="train.class_weights for the CFPB run")
     args = p.parse_args()

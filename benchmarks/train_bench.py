@@ -116,8 +116,8 @@ def run_tunegate(args, data: dict) -> dict:
     from tasks.train.base_model import default_base_model
 
     train = TrainConfig(max_length=args.max_length, batch_size=args.batch_size, learning_rate=args.lr,
-                        max_steps=args.steps, checkpoint_every=10**6, warmup_ratio=0.06, weight_decay=0.01, seed=args.seed,
-                        precision=args.precision, length_group=args.group,
+                        max_steps=args.steps, checkpoint_every=10**6, warmup_ratio=0.06, weight_decay=0.01,
+                        seed=args.seed, precision=args.precision, length_group=args.group,
                         lora=LoraConfig(r=16, alpha=32, dropout=0.05, target_modules=TARGETS))
     work = Path(tempfile.mkdtemp())
     cfg = {"train": train.model_dump(mode="json"), "base_model": default_base_model(), "train_file": data["train"],
@@ -147,7 +147,8 @@ def main() -> int:
     ap.add_argument("--group", type=int, default=TrainConfig.model_fields["length_group"].default,
                     help="tunegate's train.length_group (1 = random batches)")
     ap.add_argument("--only", choices=["tunegate"], help="ablations: run tunegate's side alone (no ratio)")
-    ap.add_argument("--seed", type=int, default=42, help="training seed of both sides (init of LoRA and head, batch order)")
+    ap.add_argument("--seed", type=int, default=42,
+                    help="training seed of both sides (init of LoRA and head, batch order)")
     ap.add_argument("--bf16-reference", action="store_true",
                     help="also run the reference with TrainingArguments(bf16=True): how much of the gap is precision")
     ap.add_argument("--side", choices=["reference", "reference_bf16", "tunegate"], help=argparse.SUPPRESS)
@@ -163,7 +164,8 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="train-bench-"))
     data = prepare(folder, args.val_rows, args.train_rows)
     results = {}
-    sides = ("tunegate",) if args.only else ("reference", *(["reference_bf16"] if args.bf16_reference else []), "tunegate")
+    sides = (("tunegate",) if args.only
+             else ("reference", *(["reference_bf16"] if args.bf16_reference else []), "tunegate"))
     for side in sides:
         cmd = [sys.executable, __file__, "--side", side, "--data", json.dumps(data)] + sys.argv[1:]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -189,7 +191,8 @@ def main() -> int:
           f"train_rows={data['train_rows']} val_rows={data['val_rows']} (MiniLM, LoRA r16, CPU)")
     for name, r in results.items():
         print(f"{name:10s} tokens/s {r['tokens_per_s']:8.1f}  train {r['train_seconds']:6.1f}s  "
-              f"real tokens {r['train_tokens']:7d}  peak RSS {r['peak_rss_mb']:7.1f} MB  val acc {r['val_accuracy']:.4f}")
+              f"real tokens {r['train_tokens']:7d}  peak RSS {r['peak_rss_mb']:7.1f} MB  "
+              f"val acc {r['val_accuracy']:.4f}")
     ratio = ours["tokens_per_s"] / ref["tokens_per_s"]
     gap = (ours["val_accuracy"] - ref["val_accuracy"]) * 100
     print(f"ratio tokens/s tunegate/reference = {ratio:.2f}x (target >= 1.3x); "

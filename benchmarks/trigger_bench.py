@@ -47,7 +47,7 @@ def main() -> int:
     from deployments.definitions import DRIFT_EVENT, deployment_names, model_resource
     from deployments.stack import spawn, stop_group, wait_deployments
     from tasks.config import load_config
-    from tasks.registry.versions import audit
+    from tasks.registry.audit import audit
     from tests.server import local_server
 
     tmp = Path(tempfile.mkdtemp(prefix="tunegate-trigger-bench-"))

@@ -13,14 +13,7 @@ from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
 
 from tasks.config import PipelineConfig
-
-DRIFT_EVENT = "tunegate.drift.detected"
-
-
-def model_resource(cfg: PipelineConfig) -> str:
-    """The ``prefect.resource.id`` of the drift event (the contract's "prediction.resource.id" is a typo:
-    Prefect rejects events without ``prefect.resource.id``)."""
-    return f"tunegate.model.{cfg.model_name}"
+from tasks.monitor.events import DRIFT_EVENT, model_resource  # the event the monitor emits
 
 
 def deployment_names(cfg: PipelineConfig) -> list[str]:
@@ -33,7 +26,7 @@ def drift_trigger(cfg: PipelineConfig) -> DeploymentEventTrigger:
         name=f"{cfg.name}: retrain on drift",
         description="Retrain when the drift monitor reports drift for this model (cooldown applies).",
         expect={DRIFT_EVENT},
-        match={"prefect.resource.id": model_resource(cfg)},
+        match={"prefect.resource.id": model_resource(cfg.model_name)["prefect.resource.id"]},
         parameters={"batch": "{{ event.payload.batch }}", "reason": "drift: event {{ event.id }}",
                     "requested_at": "{{ event.occurred | string }}"},  # tojson cannot encode a bare datetime
     )

@@ -50,7 +50,7 @@ class TrainResult(BaseModel):
 
 @flow(name="train_pipeline", log_prints=True)
 def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigger: str = "manual") -> TrainResult:
-    """Train a candidate on ``data.source`` (+ the labelled rows of ``extra_data``); promote it if it beats the champion."""
+    """Train a candidate on ``data.source`` (+ labelled rows of ``extra_data``); promote it if it beats the champion."""
     run_id = new_run_id()
     run_dir, results = config.work_path("runs", run_id).resolve(), config.work_path("prefect-results")
     base_model = check_config(config)

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deployments.definitions import DRIFT_EVENT, build_deployments, deployment_names, model_resource
+from deployments.definitions import build_deployments, deployment_names
 from tasks.config import PipelineConfig, load_config
 from tasks.monitor.cooldown import COMPLETED, SKIPPED, gate_retrain, is_manual, last_completed
+from tasks.monitor.events import DRIFT_EVENT, model_resource
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -83,8 +84,9 @@ def test_declarations_follow_the_config():
     assert "DeployConfig" in json.dumps(schema["definitions"])
     (trigger,) = retrain.triggers
     assert trigger.expect == {DRIFT_EVENT}
-    assert trigger.match.model_dump() == {"prefect.resource.id": model_resource(cfg)} == {
-        "prefect.resource.id": "tunegate.model.claims-x"}
+    rid = model_resource(cfg.model_name)["prefect.resource.id"]
+    assert rid == "tunegate.model.claims-x"
+    assert trigger.match.model_dump() == {"prefect.resource.id": rid}
     assert trigger.parameters == {"batch": "{{ event.payload.batch }}", "reason": "drift: event {{ event.id }}",
                                   "requested_at": "{{ event.occurred | string }}"}
 
@@ -108,7 +110,7 @@ def test_retrain_records_and_skips_within_cooldown_and_while_busy(tmp_path, pref
     from filelock import FileLock
 
     from flows.retrain import retrain
-    from tasks.registry.versions import audit
+    from tasks.registry.audit import audit
 
     cfg = PipelineConfig(name="gate-test", work_dir=str(tmp_path / "work"), deploy={"cooldown_minutes": 60})
     audit(cfg, action=COMPLETED, completed_at=datetime.now(UTC).isoformat())
@@ -258,7 +260,7 @@ def test_drift_event_triggers_a_retrain_that_registers_a_version(live, first_mod
     assert run.parameters["reason"].startswith("drift: event ")
     assert live.versions() == [1, 2]
     (event,) = [e for e in live.drift_events() if e["payload"].get("batch") == str(batch)]
-    assert event["resource"]["prefect.resource.id"] == model_resource(live.cfg)
+    assert event["resource"]["prefect.resource.id"] == model_resource(live.cfg.model_name)["prefect.resource.id"]
     occurred = datetime.fromisoformat(event["occurred"])
     assert datetime.fromisoformat(run.parameters["requested_at"]) == occurred  # the trigger passes the event time
     live.figures["event_to_retrain_start_s"] = round((run.start_time - occurred).total_seconds(), 2)
@@ -294,11 +296,12 @@ def test_storm_of_drift_events_and_manual_runs_trains_once(live, first_model):
     # silently when that server is gone. The emitter imports Prefect first and waits: all 55 requests are
     # then made within a second or two, before the first retrain can finish (a request made after a retrain
     # completed is a new request, and with this config's zero cooldown it would rightly train again).
+    rid = model_resource(live.cfg.model_name)["prefect.resource.id"]
     emitter = (
         "import sys\nfrom prefect.events import emit_event\nfrom prefect.events.worker import EventsWorker\n"
         "print('ready', flush=True)\nsys.stdin.readline()\n"
         f"for i in range(50):\n    emit_event({DRIFT_EVENT!r}, resource={{'prefect.resource.id': "
-        f"{model_resource(live.cfg)!r}}}, payload={{'batch': {batch!r}, 'storm': i}})\n"
+        f"{rid!r}}}, payload={{'batch': {batch!r}, 'storm': i}})\n"
         "EventsWorker.drain_all()\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", emitter], env=live.srv.client_env(), stdin=subprocess.PIPE,

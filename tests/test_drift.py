@@ -144,7 +144,8 @@ def test_labelled_batch_quality_is_checked_against_champion():
         f["prediction"] = rng.choice(["a", "b"], n)
         return f
     ref, cur = frame(300), frame(200)
-    cur["label"] = np.where(rng.uniform(size=200) < 0.6, cur["prediction"], np.where(cur["prediction"] == "a", "b", "a"))
+    cur["label"] = np.where(rng.uniform(size=200) < 0.6, cur["prediction"],
+                            np.where(cur["prediction"] == "a", "b", "a"))
     report = compute_drift(ref, cur, drift_share=0.5, embedding_threshold=0.55,
                            champion_metrics={"accuracy": 0.9, "macro_f1": 0.9, "n": 2000}, min_accuracy_drop=0.05)
     acc = report.check("accuracy")

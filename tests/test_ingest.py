@@ -157,7 +157,8 @@ def _bad_inputs(tmp: Path):
 
 BAD = ["empty_jsonl", "empty_csv", "header_only_csv", "missing_text_column_csv", "missing_text_column_parquet",
        "missing_text_column_jsonl", "wrong_type_jsonl", "wrong_type_parquet", "bad_timestamp", "invalid_utf8_jsonl",
-       "invalid_utf8_csv", "invalid_utf8_txt", "truncated_jsonl", "broken_csv_quoting", "folder_without_txt", "missing_file"]
+       "invalid_utf8_csv", "invalid_utf8_txt", "truncated_jsonl", "broken_csv_quoting", "folder_without_txt",
+       "missing_file"]
 
 
 @pytest.mark.parametrize("case", BAD)

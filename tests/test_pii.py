@@ -206,7 +206,8 @@ def test_unreadable_input_is_a_named_error(tmp_path, pii, content, message):
 def test_cli_scrub_and_eval(tmp_path, capsys):
     src = write_sample(tmp_path / "claims.csv", rows=30, seed=5)
     out = tmp_path / "scrubbed.csv"
-    assert cli(["scrub", "--input", str(src), "--output", str(out), "--config", str(ROOT / "examples/claims.yaml")]) == 0
+    assert cli(["scrub", "--input", str(src), "--output", str(out),
+                "--config", str(ROOT / "examples/claims.yaml")]) == 0
     assert cli(["pii-eval", "--gold", f"{src}.pii.jsonl", "--scrubbed", str(out)]) == 0
     table = capsys.readouterr().out
     assert "_structured" in table and "domain terms lost" in table

@@ -31,7 +31,8 @@ def _covered(scrubber, text: str, value: str) -> bool:
 ADDRESSES = [
     ("Address on file: 12 Elm Grove, Leeds.", "12 Elm Grove, Leeds"),
     ("Correspondence address Flat 3, 151 Queen's Drive, York", "Flat 3, 151 Queen's Drive, York"),
-    ("Ship to 1600 Pennsylvania Avenue NW, Washington, DC 20500 today", "1600 Pennsylvania Avenue NW, Washington, DC 20500"),
+    ("Ship to 1600 Pennsylvania Avenue NW, Washington, DC 20500 today",
+     "1600 Pennsylvania Avenue NW, Washington, DC 20500"),
     ("Mail: 221B Baker Street\nLondon\nNW1 6XE\nThanks", "221B Baker Street\nLondon\nNW1 6XE"),
     ("Lieferung an Hauptstraße 5, 10115 Berlin bitte", "Hauptstraße 5, 10115 Berlin"),
     ("She moved to 8 rue de la Paix, 75002 Paris last May", "8 rue de la Paix, 75002 Paris"),
@@ -40,7 +41,8 @@ ADDRESSES = [
     ("PO Box 4411, Springfield, IL 62704", "PO Box 4411, Springfield, IL 62704"),
     ("Tenant at Apt 4B, 350 5th Avenue, New York", "Apt 4B, 350 5th Avenue, New York"),
     ("USS Sörös\nFPO AE 18956", "USS Sörös\nFPO AE 18956"),
-    ("new address is Školní 645\nKámen u Pacova\nCzech Republic 39470", "Školní 645\nKámen u Pacova\nCzech Republic 39470"),
+    ("new address is Školní 645\nKámen u Pacova\nCzech Republic 39470",
+     "Školní 645\nKámen u Pacova\nCzech Republic 39470"),
     ("damage at the corner of 69 Spencer Street and Mill Lane", "69 Spencer Street and Mill Lane"),
 ]
 
@@ -316,8 +318,8 @@ def _doc(nlp, text: str, surface: str, label: str):
      "I spoke to Christina Pena today", "Christina Pena", True),
 ])
 def test_corpus_labels_one_sense_per_corpus(corpus, probe, name, person):
+    from tasks.pii.corpus import CorpusLabels
     from tasks.pii.engine import load_spacy
-    from tasks.pii.names import CorpusLabels
 
     nlp = load_spacy(PiiConfig().spacy_model)
     labels = CorpusLabels()

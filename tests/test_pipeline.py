@@ -98,7 +98,8 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness):
     from flows.predict import predict
     from flows.train import train_pipeline
     from tasks.ingest.sample_data import write_sample
-    from tasks.registry.versions import champion_version, get_version, read_audit
+    from tasks.registry.audit import read_audit
+    from tasks.registry.versions import champion_version, get_version
 
     torch.set_num_threads(2)
     cfg = small_config(tmp_path)

@@ -108,7 +108,8 @@ def _register(cfg, tmp_path, tag):
 
 
 def test_two_concurrent_promotions_yield_one_champion(cfg, tmp_path):
-    from tasks.registry.versions import champion_version, read_audit
+    from tasks.registry.audit import read_audit
+    from tasks.registry.versions import champion_version
 
     versions = [_register(cfg, tmp_path, "a"), _register(cfg, tmp_path, "b")]
     yes = PromotionDecision(promote=True, reasons=["test"])
@@ -131,7 +132,8 @@ def test_two_concurrent_promotions_yield_one_champion(cfg, tmp_path):
 
 
 def test_rejection_leaves_champion_and_is_audited(cfg, tmp_path):
-    from tasks.registry.versions import champion_version, read_audit
+    from tasks.registry.audit import read_audit
+    from tasks.registry.versions import champion_version
 
     v1 = _register(cfg, tmp_path, "a")
     apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)

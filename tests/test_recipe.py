@@ -231,7 +231,7 @@ def test_batches_pad_to_a_multiple_of_16_within_the_limit():
 
 
 def test_balanced_class_weights_average_one_over_the_rows():
-    from tasks.train.recipe import balanced_weights
+    from tasks.train.model import balanced_weights
 
     w = balanced_weights([0, 0, 0, 1], 2)
     assert torch.allclose(w, torch.tensor([4 / 6, 4 / 2]))
@@ -240,7 +240,7 @@ def test_balanced_class_weights_average_one_over_the_rows():
 
 
 def test_weighted_loss_counts_minority_mistakes_more():
-    from tasks.train.recipe import forward_loss
+    from tasks.train.model import forward_loss
 
     class Fixed(torch.nn.Module):  # logits that favour class 0 for every row
         def forward(self, input_ids, attention_mask):

@@ -105,7 +105,8 @@ def test_killed_during_registration_leaves_no_usable_version(cfg, tmp_path):
 
 
 def test_rollback_moves_champion_with_audit(cfg, tmp_path):
-    from tasks.registry.versions import champion_version, read_audit, register_version, rollback, set_alias
+    from tasks.registry.audit import read_audit
+    from tasks.registry.versions import champion_version, register_version, rollback, set_alias
 
     v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
     v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})

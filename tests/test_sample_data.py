@@ -13,15 +13,9 @@ import pandas as pd
 import pytest
 
 from tasks.config import load_config
-from tasks.ingest.sample_data import (
-    LABELS,
-    NEW_PRODUCT,
-    generate,
-    iban_valid,
-    luhn_valid,
-    nhs_check_digit,
-    write_sample,
-)
+from tasks.ingest.sample_data import LABELS, generate, write_sample
+from tasks.ingest.sample_text import NEW_PRODUCT
+from tasks.ingest.sample_values import iban_valid, luhn_valid, nhs_check_digit
 
 ROOT = Path(__file__).resolve().parent.parent
 CFG = load_config(ROOT / "examples" / "claims.yaml")
@@ -177,7 +171,8 @@ def test_drift_kinds_shift_the_expected_way():
 def test_sample_data_command(tmp_path, capsys):
     from flows.cli import main
 
-    assert main(["sample-data", "--out", str(tmp_path / "s.jsonl"), "--rows", "20", "--seed", "3", "--drift", "mix"]) == 0
+    assert main(["sample-data", "--out", str(tmp_path / "s.jsonl"), "--rows", "20", "--seed", "3",
+                 "--drift", "mix"]) == 0
     assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 20
     assert len((tmp_path / "s.jsonl.pii.jsonl").read_text().splitlines()) == 20
     assert main(["sample-data", "--out", str(tmp_path / "s.xlsx"), "--rows", "5"]) == 2

@@ -14,7 +14,9 @@ import pandas as pd
 LABELS = ["motor", "fire", "theft", "storm"]
 CUES = {"motor": ["car", "collision", "bumper"], "fire": ["smoke", "flames", "burnt"],
         "theft": ["stolen", "burglary", "missing"], "storm": ["wind", "roof", "tiles"]}
-FILLER = ["the", "insured", "reported", "that", "on", "arrival", "our", "assessor", "noted", "damage", "to", "property", "and", "the", "customer", "asked", "about", "cover", "under", "the", "policy", "excess", "applies", "settlement", "pending", "review"]
+FILLER = ["the", "insured", "reported", "that", "on", "arrival", "our", "assessor", "noted", "damage", "to",
+          "property", "and", "the", "customer", "asked", "about", "cover", "under", "the", "policy", "excess",
+          "applies", "settlement", "pending", "review"]
 
 
 def toy_claims(n: int, seed: int = 0) -> pd.DataFrame:
@@ -46,7 +48,8 @@ def _train_tokenizer(kind: str):
         tok.train_from_iterator(_corpus(), trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials))
         cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
         tok.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+            special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
         return tok, {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]",
                      "mask_token": "[MASK]"}
     specials = ["<pad>", "<unk>", "<s>", "</s>"]

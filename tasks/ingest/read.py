@@ -2,18 +2,14 @@
 
 Canonical columns: ``id`` (string), ``text`` (string), ``label`` (string, nullable), ``timestamp``
 (timestamp[us, UTC], nullable), then the kept extra columns as strings. Sources are streamed in
-chunks; the SHA-256 is over the canonical rows (order matters, file layout and chunking do not).
-Errors name the file, line or column and what to fix, and never quote document text.
+chunks by the readers in ``tasks.ingest.sources``; the SHA-256 is over the canonical rows (order
+matters, file layout and chunking do not). Errors name the file, line or column and what to fix, and
+never quote document text.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
-import json
-import re
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,145 +19,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.errors import InputError
+from tasks.ingest.sources import Chunk, _read_csv, _read_jsonl, _read_parquet, _read_text_folder, detect_format
 from tasks.refs import DatasetRef, atomic_file
 
-FORMATS = ("csv", "jsonl", "parquet", "text_folder")
 TS = pa.timestamp("us", tz="UTC")
-
-
-def detect_format(source: Path, fmt: str = "auto") -> str:
-    if fmt != "auto":
-        return fmt
-    if source.is_dir():
-        return "text_folder"
-    kind = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet",
-            ".pq": "parquet"}.get(source.suffix.lower())
-    if kind is None:
-        raise InputError(f"{source}: cannot tell the format from the suffix; name it .csv, .jsonl or .parquet, "
-                         "or set data.format in the config.")
-    return kind
 
 
 def canonical_schema(extras: list[str]) -> pa.Schema:
     return pa.schema([("id", pa.string()), ("text", pa.string()), ("label", pa.string()), ("timestamp", TS)]
                      + [(c, pa.string()) for c in extras])
-
-
-# Readers yield chunks: (where(i) -> "line 12" for row i of the chunk, {source column: list or Arrow array}).
-Chunk = tuple[Callable[[int], str], dict]
-
-def _first_bad_utf8_line(path: Path) -> int:
-    """1-based line of the first byte sequence that is not UTF-8 (0 if none)."""
-    dec, line = codecs.getincrementaldecoder("utf-8")(), 1
-    with open(path, "rb") as f:
-        for raw in f:
-            try:
-                dec.decode(raw)
-            except UnicodeDecodeError:
-                return line
-            line += 1
-    return 0
-
-
-def _read_jsonl(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[Chunk]:
-    cols: dict[str, list] = {c: [] for c in wanted}
-    lines: list[int] = []
-    first = True
-    with open(path, "rb") as f:
-        for n, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-            except UnicodeDecodeError:
-                raise InputError(f"{path}: line {n} is not valid UTF-8; re-encode the file as UTF-8.") from None
-            except json.JSONDecodeError as e:
-                reason = e.msg.removesuffix(" at")
-                raise InputError(f"{path}: line {n} is not valid JSON ({reason}, column {e.colno}: a truncated or "
-                                 "broken line?); fix or remove that line.") from None
-            if not isinstance(rec, dict):
-                raise InputError(f"{path}: line {n} is a JSON {type(rec).__name__}, not an object; each line must "
-                                 "be one JSON object with the configured columns.")
-            if first:
-                _require(path, wanted, list(rec), where=f"line {n}")
-                first = False
-            for c in wanted:
-                cols[c].append(rec.get(c))
-            lines.append(n)
-            if len(lines) >= chunk_rows:
-                yield (lambda i, ls=lines: f"line {ls[i]}"), cols
-                cols, lines = {c: [] for c in wanted}, []
-    if lines:
-        yield (lambda i, ls=lines: f"line {ls[i]}"), cols
-
-
-def _read_csv(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[Chunk]:
-    import pyarrow.csv as pacsv
-
-    with open(path, encoding="utf-8", errors="replace", newline="") as f:
-        header = next(csv.reader(f), None)
-    if not header:
-        raise InputError(f"{path}: the file is empty; it needs a header row and at least one document.")
-    _require(path, wanted, header)
-    row = 1
-    try:
-        reader = pacsv.open_csv(
-            path, read_options=pacsv.ReadOptions(block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                                 include_columns=wanted, strings_can_be_null=False))
-        for batch in reader:
-            yield (lambda i, r=row: f"data row {r + i}"), {c: batch.column(c) for c in wanted}
-            row += batch.num_rows
-    except pa.ArrowInvalid as e:
-        msg = str(e)
-        if "UTF8" in msg or "utf8" in msg.lower():
-            raise InputError(f"{path}: line {_first_bad_utf8_line(path)} is not valid UTF-8; re-encode the file "
-                             "as UTF-8.") from None
-        m = re.search(r"Expected (\d+) columns, got (\d+)", msg)
-        where = f"row {row + int(r.group(1)) - 1}" if (r := re.search(r"Row #(\d+)", msg)) else f"after row {row}"
-        what = f"expected {m.group(1)} fields, found {m.group(2)}" if m else "unparseable CSV"
-        raise InputError(f"{path}: {where}: {what}; check quoting (fields with commas, quotes or newlines must "
-                         "be wrapped in double quotes, quotes inside doubled).") from None
-
-
-def _read_parquet(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[Chunk]:
-    try:
-        pf = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError):
-        raise InputError(f"{path}: not a readable Parquet file; re-export it as Parquet.") from None
-    _require(path, wanted, pf.schema_arrow.names)
-    row = 1
-    for batch in pf.iter_batches(batch_size=chunk_rows, columns=wanted):
-        yield (lambda i, r=row: f"row {r + i}"), {c: batch.column(c) for c in wanted}
-        row += batch.num_rows
-
-
-def _read_text_folder(root: Path, chunk_rows: int) -> Iterator[Chunk]:
-    files = sorted(p for p in root.rglob("*.txt") if p.is_file())
-    if not files:
-        raise InputError(f"{root}: the folder holds no .txt files; put one document per .txt file, in a "
-                         "sub-folder named after its label.")
-    for i in range(0, len(files), chunk_rows):
-        cols: dict[str, list] = {"id": [], "text": [], "label": []}
-        for p in files[i:i + chunk_rows]:
-            rel = p.relative_to(root)
-            try:
-                text = p.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                raise InputError(f"{p}: line {_first_bad_utf8_line(p)} is not valid UTF-8; re-encode the file "
-                                 "as UTF-8.") from None
-            cols["id"].append(rel.as_posix())
-            cols["text"].append(text)
-            cols["label"].append(rel.parts[0] if len(rel.parts) > 1 else None)
-        yield (lambda j, names=cols["id"]: f"file {names[j]}"), cols
-
-
-def _require(path: Path, wanted: list[str], have: list[str], where: str = "") -> None:
-    missing = [c for c in wanted if c not in have]
-    if missing:
-        raise InputError(f"{path}: {where + ': ' if where else ''}missing column(s) {', '.join(repr(c) for c in missing)}; the file has "
-                         f"{', '.join(repr(c) for c in have)}. Fix data.columns / data.keep_columns in the config.")
 
 
 # ---- canonical columns ----

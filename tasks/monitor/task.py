@@ -18,7 +18,7 @@ from tasks.monitor.events import DRIFT_EVENT, EmittedEvent, emit_verified, model
 from tasks.monitor.policy import RetrainDecision, should_retrain
 from tasks.monitor.store import append_predictions, prediction_rows
 from tasks.refs import DatasetRef
-from tasks.registry.versions import audit, read_audit
+from tasks.registry.audit import audit, read_audit
 from tasks.runtime import in_prefect_run
 
 

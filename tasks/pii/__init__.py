@@ -5,7 +5,8 @@ In: a canonical dataset (``DatasetRef``) and ``PiiConfig``. Out: the scrubbed da
 
 - ``task``: the Prefect boundary (``scrub_pii``).
 - ``engine``: the ``Scrubber``: spaCy NER + Presidio + ``recognizers``; ``names`` and ``name_lists``
-  decide which entities are people; ``ops``: spans, operators (placeholder, pseudonym, mask) and keys.
+  decide which entities are people, ``corpus`` overrules a PERSON label the documents read together
+  mostly give to something else; ``ops``: spans, operators (placeholder, pseudonym, mask) and keys.
 - ``stream``: scrub a whole file in windows on all cores; ``files``: read and write those windows.
 - ``residual``: an independent scan of the output for identifiers that survived (the gate).
 - ``estimate``: recall on the user's own text, from seeded synthetic identifiers.

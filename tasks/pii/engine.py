@@ -26,7 +26,8 @@ from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 from tasks.config import PiiConfig
 from tasks.errors import ConfigError
-from tasks.pii.names import CorpusLabels, person_entities
+from tasks.pii.corpus import CorpusLabels
+from tasks.pii.names import person_entities
 from tasks.pii.ops import (
     Span,
     apply_operators,
@@ -65,7 +66,8 @@ DIGIT_FREE = frozenset({"PERSON", "EMAIL_ADDRESS", "STREET_ADDRESS"})  # types t
 
 
 def load_spacy(model: str):
-    """The spaCy pipeline with NER only (NER has its own tok2vec; tagger, parser and lemmatizer cost 2x and are unused)."""
+    """The spaCy pipeline with NER only (NER has its own tok2vec; tagger, parser and lemmatizer cost 2x and
+    are unused)."""
     import spacy
 
     try:

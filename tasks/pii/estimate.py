@@ -17,7 +17,7 @@ import string
 from collections import defaultdict
 from collections.abc import Callable
 
-from tasks.ingest.sample_data import _card, _iban, _licence, _nhs, _nino, _reg
+from tasks.ingest.sample_values import _card, _iban, _licence, _nhs, _nino, _reg
 from tasks.pii.score import COVER
 
 FIRST = ("Olivia", "Liam", "Aoife", "Callum", "Amara", "Chinedu", "Priya", "Rohan", "Mei", "Jun", "Fatima",
@@ -67,7 +67,8 @@ def _postcode(r: random.Random) -> str:
     from tasks.pii.formats import AREAS
 
     area = r.choice(sorted(a for a in AREAS if len(a) == 2))
-    return f"{area}{r.randint(1, 20)} {r.randint(0, 9)}{r.choice('ABDEFGHJLNPQRSTUWXYZ')}{r.choice('ABDEFGHJLNPQRSTUWXYZ')}"
+    return (f"{area}{r.randint(1, 20)} {r.randint(0, 9)}"
+            f"{r.choice('ABDEFGHJLNPQRSTUWXYZ')}{r.choice('ABDEFGHJLNPQRSTUWXYZ')}")
 
 
 def _ssn(r: random.Random) -> str:
@@ -86,10 +87,12 @@ def _routing(r: random.Random) -> str:
 PROBES: dict[str, tuple[str | None, tuple[str, ...], Callable[[random.Random], str]]] = {
     "PERSON": (None, NAME_TEMPLATES, lambda r: f"{r.choice(FIRST)} {r.choice(LAST)}"),
     "EMAIL_ADDRESS": (None, ("Email {v} for updates.", "contact: {v}"),
-                      lambda r: f"{r.choice(FIRST).lower()}.{_d(r, 2)}@{r.choice(('mail.com', 'example.org', 'web.de'))}"),
+                      lambda r: (f"{r.choice(FIRST).lower()}.{_d(r, 2)}"
+                                 f"@{r.choice(('mail.com', 'example.org', 'web.de'))}")),
     "CREDIT_CARD": (None, ("Card number {v} was charged.", "paid with card {v}"), _card),
     "IBAN_CODE": (None, ("IBAN {v} for the refund.", "pay into {v}"), _iban),
-    "IP_ADDRESS": (None, ("Logged in from {v}.",), lambda r: f"{r.randint(11, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"),
+    "IP_ADDRESS": (None, ("Logged in from {v}.",),
+                   lambda r: f"{r.randint(11, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"),
     "REFERENCE_NUMBER": (None, ("Claim ref {v} logged.", "policy no. {v}", "case {v} opened"),
                          lambda r: r.choice(("", "AB", "X")) + _d(r, r.randint(6, 9)) + r.choice(("", "/" + _d(r, 2)))),
     "PHONE_NUMBER": (None, ("Call back on {v} please.", "mobile {v}", "Tel: {v}"),
@@ -113,10 +116,12 @@ PROBES: dict[str, tuple[str | None, tuple[str, ...], Callable[[random.Random], s
     "US_DRIVER_LICENSE": ("us", ("driver's license {v}",), lambda r: r.choice(string.ascii_uppercase) + _d(r, 7)),
     "US_PASSPORT": ("us", ("passport number {v}",), lambda r: _d(r, 9)),
     "US_BANK_ROUTING": ("us", ("routing number {v}",), _routing),
-    "DE_TAX_ID": ("eu", ("Steuer-ID {v}", "tax id {v}"), lambda r: _stdnum(r, "de.idnr", lambda: str(r.randint(1, 9)) + _d(r, 10))),
+    "DE_TAX_ID": ("eu", ("Steuer-ID {v}", "tax id {v}"),
+                  lambda r: _stdnum(r, "de.idnr", lambda: str(r.randint(1, 9)) + _d(r, 10))),
     "ES_DNI": ("eu", ("DNI {v}",), lambda r: (lambda n: n + "TRWAGMYFPDXBNJZSQVHLCKE"[int(n) % 23])(_d(r, 8))),
     "NL_BSN": ("eu", ("BSN {v}",), lambda r: _stdnum(r, "nl.bsn", lambda: _d(r, 9))),
-    "EU_VAT": ("eu", ("VAT number {v}",), lambda r: _stdnum(r, "eu.vat", lambda: "DE" + str(r.randint(1, 9)) + _d(r, 8))),
+    "EU_VAT": ("eu", ("VAT number {v}",),
+               lambda r: _stdnum(r, "eu.vat", lambda: "DE" + str(r.randint(1, 9)) + _d(r, 8))),
 }
 
 
@@ -125,7 +130,8 @@ def probes_for(locales: list[str] | tuple[str, ...]) -> list[str]:
 
 
 def insert_probes(texts: list[str], locales, seed: int, per_doc: int = 2):
-    """Copies of ``texts`` with ``per_doc`` probes each, at sentence ends; returns (copies, [(doc, entity, start, end)])."""
+    """Copies of ``texts`` with ``per_doc`` probes each, at sentence ends; returns
+    (copies, [(doc, entity, start, end)])."""
     r = random.Random(seed)
     kinds = probes_for(locales)
     copies, where = [], []

@@ -96,7 +96,8 @@ def _csv_windows(f, src: Path, column: str, id_column: str):
     reader = csv.reader(f)
     header = next(reader, None)
     if header is None or column not in header:
-        raise InputError(f"{src}:1: no column '{column}' in the header ({', '.join(header or [])}); pass --text-column.")
+        raise InputError(f"{src}:1: no column '{column}' in the header ({', '.join(header or [])}); "
+                         "pass --text-column.")
     ti, ii = header.index(column), header.index(id_column) if id_column in header else None
     rows, n = [], 0
     first = True
@@ -124,7 +125,8 @@ class Writer:
             ftype = pa.string() if pa.types.is_null(ftype) else ftype
             schema = batch.schema.set(i, pa.field(self.column, ftype))
             batch = pa.RecordBatch.from_arrays(
-                [pa.array(texts, ftype) if j == i else batch.column(j) for j in range(batch.num_columns)], schema=schema)
+                [pa.array(texts, ftype) if j == i else batch.column(j) for j in range(batch.num_columns)],
+                schema=schema)
             if self.pq is None:
                 self.pq = pq.ParquetWriter(self.path, batch.schema)
             self.pq.write_batch(batch)

@@ -12,12 +12,13 @@ So every PERSON, GPE, FAC, LOC and NORP entity is a candidate, and is a person w
 - labelled as a place, facility or nationality, when it is listed with people ("Daisy, Christina and
   Sarah"), or when it is two or more capitalised words that together are not a known place (GeoNames
   cities over 15,000 people, countries, US states) and one of which is neither a place nor a common
-  English word (wordfreq): "Colton Svenningsen" is a name the model has not seen. A single unknown word ("Experian") is as
-  often an organisation as a name, so it needs the list.
+  English word (wordfreq): "Colton Svenningsen" is a name the model has not seen. A single unknown
+  word ("Experian") is as often an organisation as a name, so it needs the list.
 Organisations (ORG) stay organisations unless listed with people or shaped like a name (a given name and
 a surname, no organisation word): organisations are not people. Given names the model does not label at
 all are found by ``tasks.pii.name_lists``; the same lists drop a PERSON label on common words that are
-neither given names nor surnames ("Verifiable Proof").
+neither given names nor surnames ("Verifiable Proof"). These are one document's decisions; what the
+other documents read with it call the same words is judged afterwards by ``tasks.pii.corpus``.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ def name_shaped(words: list[str]) -> bool:
     """Two or three capitalised words: a given name that is not a common word, then known surnames or
     unknown words, and no organisation word ("Christina Pena", not "Best Buy" or "Selene Finance")."""
     given, family = name_lists()
-    if not 2 <= len(words) <= 3 or not all(w[:1].isupper() and not w.isupper() for w in words) or is_organisation(words):
+    if (not 2 <= len(words) <= 3 or not all(w[:1].isupper() and not w.isupper() for w in words)
+            or is_organisation(words)):
         return False
     first, rest = words[0].casefold(), [w.casefold() for w in words[1:]]
     return first in given and zipf(first) < COMMON_NAME_ZIPF \
@@ -249,100 +251,6 @@ def person_entities(doc, text: str) -> list[tuple[int, int]]:
     return sorted(set(spans) | set(gazetteer_people(text, spans + blocked)))
 
 
-# Labels for things that are not people: a word the model mostly gives these is not a name.
-OTHER_LABELS = frozenset({"ORG", "NORP", "PRODUCT", "GPE", "FAC", "LOC", "WORK_OF_ART", "LAW", "EVENT"})
-_ORG_AFTER = re.compile(rf"(?<![\w'’-])([^\W\d_a-z][^\W\d_]+)[ \t]+(?:&[ \t]*)?(?i:{'|'.join(sorted(ORG_WORDS))})(?![\w-])")
-_TITLE_BEFORE = re.compile(r"(?i)(?<![\w.])(?:mr|mrs|ms|mx|miss|dr)\.?[ \t]*$")
-
-
-class CorpusLabels:
-    """One sense per corpus: what the model called each short name in the documents read together.
-
-    A small NER model reads the same word differently from sentence to sentence. Over a corpus of
-    complaints it labels "Experian" a nationality, place or organisation 285 times and a person 10
-    times, "Equifax" an organisation 310 times and a person 25, "Wells Fargo" an organisation 177 times
-    and a person 10. A PERSON label (from the model or a cue) on a form of one to three capitalised words
-    that the documents call something else at least 3 times and at least twice as often as a person,
-    or put before an organisation word at least 3 times ("Ocwen Loan Servicing", "Quicken Loans": the
-    model calls "Ocwen" a person 25 times in the same corpus), is taken as that thing.
-
-    The documents read together are one call of ``Scrubber.detect``, or one window of a file
-    (``READ_ROWS``) whose chunks were scrubbed in several processes: their counts are merged
-    (``merge``) before any PERSON span is judged (``drop_organisations``), so a file gives the same
-    output whatever the number of workers.
-
-    Never overruled: a title before the form ("Mr Wells"); a given name that is not a common English
-    word ("Amanda") unless the documents use it for something else more often than for a person
-    ("Ally Financial", "Macy's"); two or three words that end in a known surname ("Eilidh Davies") or
-    are a given name with a surname ("Christina Pena"): a corpus that names the same person often (a
-    claims handler) may have the model misread that name often too.
-
-    Memory is bounded: past ``limit`` distinct forms the counts start again.
-    """
-
-    def __init__(self, limit: int = 200_000):
-        from collections import Counter
-
-        self.limit = limit
-        self.person: Counter[str] = Counter()
-        self.other: Counter[str] = Counter()
-        self.named_org: Counter[str] = Counter()  # times the word stood before an organisation word
-
-    @staticmethod
-    def _form(text: str) -> str | None:
-        words = _WORD.findall(text)
-        if 1 <= len(words) <= 3 and " ".join(words) == text and all(w[:1].isupper() for w in words):
-            return text.casefold()
-        return None
-
-    def observe(self, doc, text: str) -> None:
-        if len(self.person) + len(self.other) + len(self.named_org) > self.limit:
-            self.person.clear()
-            self.other.clear()
-            self.named_org.clear()
-        for e in doc.ents:
-            form = self._form(e.text)
-            if form is None:
-                continue
-            if e.label_ in ("PERSON", "PER"):
-                self.person[form] += 1
-            elif e.label_ in OTHER_LABELS:
-                self.other[form] += 1
-        for m in _ORG_AFTER.finditer(text):
-            self.named_org[m.group(1).casefold()] += 1
-
-    def organisation(self, text: str, start: int, end: int) -> bool:
-        """The PERSON span text[start:end] is, by the corpus, not a person."""
-        span = text[start:end]
-        form = self._form(span)
-        if form is None:
-            return False
-        other, person, named = self.other[form], self.person[form], self.named_org[form]
-        if named < 3 and (other < 3 or other < 2 * person):
-            return False
-        words = form.split()
-        given, family = name_lists()
-        if (len(words) == 1 and words[0] in given and zipf(words[0]) < COMMON_NAME_ZIPF and other + named <= person) \
-                or (len(words) > 1 and all(part in family for part in words[-1].split("-"))) \
-                or name_shaped(_WORD.findall(span)):
-            # "Amanda", read as a person at least as often as anything else; "Eilidh Davies", "Olivia
-            # Hall-Jones": a name ending in known surnames. A given name the corpus uses for a firm more
-            # often than for a person is the firm's ("Ally Financial", "Macy's").
-            return False
-        return not _TITLE_BEFORE.search(text, max(0, start - 8), start)
-
-    def merge(self, other: "CorpusLabels") -> "CorpusLabels":
-        """Add another part's counts (the chunks of one window, scrubbed in different processes)."""
-        self.person.update(other.person)
-        self.other.update(other.other)
-        self.named_org.update(other.named_org)
-        return self
-
-    def drop_organisations(self, text: str, spans: list) -> list:
-        """``spans`` (anything with start, end and entity) less the PERSON spans the corpus calls organisations."""
-        return [s for s in spans if s.entity != "PERSON" or not self.organisation(text, s.start, s.end)]
-
-
 def _before_digits(text: str, start: int, end: int) -> int:
     """A name holds no digits: "Kiel 0431/199794" as one entity is a town and a phone number."""
     m = re.search(r"\s*\S*\d", text[start:end])
@@ -359,7 +267,8 @@ def listed_names(text: str, people: list[tuple[int, int]]) -> list[tuple[int, in
     out = []
     for m in _LIST.finditer(text):
         members = [(w.start(), w.end()) for w in re.finditer(_CAP, m.group())]
-        members = [(m.start() + a, m.start() + b) for a, b in members if text[m.start() + a:m.start() + b] not in ("And", "Or")]
+        members = [(m.start() + a, m.start() + b) for a, b in members
+                   if text[m.start() + a:m.start() + b] not in ("And", "Or")]
         if not any(a < pe and ps < b for a, b in members for ps, pe in people):
             continue
         words = [text[a:b] for a, b in members]

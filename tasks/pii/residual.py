@@ -42,7 +42,8 @@ _DIGIT_GROUPS = re.compile(r"(?<![\d.,])\d+(?:[ -]\d+)*(?![\d.,]\d)")
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 TABLE_GROUPS = 6  # more groups than a card or phone has: a row of a number table
 # Dates and times ("1993-01-04 14:56:41", "04/01/1993 14:56") are not identifiers: blanked before the digit scan.
-_DATETIME = re.compile(r"(?<!\d)(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?(?!\d)"
+_DATETIME = re.compile(r"(?<!\d)(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})"
+                       r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?(?!\d)"
                        r"|(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
 
 

@@ -105,7 +105,8 @@ def read_jsonl_by_id(path: Path, what: str) -> dict[str, dict]:
                     rec = json.loads(line)
                     out[str(rec["id"])] = rec
                 except (json.JSONDecodeError, KeyError, TypeError):
-                    raise InputError(f"{path}:{n}: not a {what} line (JSON object with an 'id'); fix or remove it.") from None
+                    raise InputError(f"{path}:{n}: not a {what} line (JSON object with an 'id'); "
+                                     "fix or remove it.") from None
     except (FileNotFoundError, IsADirectoryError):
         raise InputError(f"{path}: {what} file not found; check the path.") from None
     return out

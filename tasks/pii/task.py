@@ -43,7 +43,8 @@ def _publish(evidence, run_dir: Path) -> None:
     create_table_artifact(
         key="pii-evidence", table=rows,
         description=(f"PII scrub of {evidence.docs} documents: {evidence.docs_touched} touched, residual rate "
-                     f"{evidence.residual_rate:.4f}, passed={evidence.passed}. Evidence: {run_dir / 'pii_evidence.json'}"),
+                     f"{evidence.residual_rate:.4f}, passed={evidence.passed}. "
+                     f"Evidence: {run_dir / 'pii_evidence.json'}"),
     )
 
 

@@ -3,6 +3,7 @@
 In: a model folder, its ``EvalReport`` and lineage. Out: a registered ``VersionRef``, aliases moved.
 
 - ``versions``: register versions atomically, move aliases under a lock, audit every move.
+- ``audit``: the lock that serialises alias moves, and the audit log that records each one.
 - ``promote``: decide promotion (pure), then apply it.
 - ``card``: the model card of each version.
 """

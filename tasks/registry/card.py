@@ -124,7 +124,8 @@ def _estimate_lines(pii: dict) -> str:
     if not est:
         return "Estimated recall on this data: not measured (pii.estimate_docs: 0)."
     overall = est.get("_overall", {})
-    rows = [[e, _int(m.get("inserted")), _num(m.get("recall"))] for e, m in sorted(est.items()) if not e.startswith("_")]
+    rows = [[e, _int(m.get("inserted")), _num(m.get("recall"))] for e, m in sorted(est.items())
+            if not e.startswith("_")]
     return "\n".join([
         f"Estimated recall on this data: **{_num(overall.get('recall'))}** over {overall.get('inserted', 0)} synthetic "
         "identifiers inserted into copies of a seeded sample of these documents (the copies were never stored).", "",

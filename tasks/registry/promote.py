@@ -104,7 +104,8 @@ def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy:
         classes_ok, class_reasons = _check_classes(candidate, champion, policy.max_class_regression)
         ok = ok and classes_ok
         reasons.extend(class_reasons)
-    return PromotionDecision(promote=ok, reasons=reasons, primary_metric=metric, candidate_value=cand, champion_value=champ)
+    return PromotionDecision(promote=ok, reasons=reasons, primary_metric=metric, candidate_value=cand,
+                             champion_value=champ)
 
 
 class PromotionOutcome(BaseModel):

@@ -15,18 +15,17 @@ from pydantic import BaseModel, ConfigDict
 from tasks.config import PipelineConfig
 from tasks.evaluate.metrics import EvalReport
 from tasks.refs import AdapterRef, DatasetRef, SplitRef, atomic_dir, atomic_file
+from tasks.registry.audit import audit, registry_lock
 from tasks.registry.card import CardFacts, build_card_facts, render_card
 from tasks.registry.promote import PromotionDecision, PromotionOutcome, decide_promotion
 from tasks.registry.versions import (
     VersionRef,
-    audit,
     champion_version,
     clear_alias,
     client_for,
     code_version,
     get_version,
     register_version,
-    registry_lock,
     run_metrics,
     set_alias,
     tracking_uri,
@@ -111,7 +110,8 @@ def apply(
                 "Prefect UI"), current
         else:
             set_alias(cfg, "champion", version)
-            clear_alias(cfg, "challenger", only_if=version)  # the challenger alias names the latest candidate not in use
+            # the challenger alias names the latest candidate not in use
+            clear_alias(cfg, "challenger", only_if=version)
             action, note, new = "promote", "champion alias moved", version
         audit(cfg, action=action, version=version, previous_champion=current, champion=new, trigger=trigger,
               reasons=decision.reasons + ([note] if note else []), run_id=run_id)

@@ -3,28 +3,25 @@
 A version is only usable once it carries the tag ``complete=true``, set after every artifact is logged;
 a registration that fails or is interrupted deletes what it started, and one killed outright leaves a
 version without that tag, which ``get_version`` ignores and the next registration sweeps away.
+The lock and the audit log that every alias move goes through are in ``tasks.registry.audit``.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import os
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 
-from filelock import FileLock
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config import PipelineConfig
 from tasks.errors import NoChampion, PromotionError
 from tasks.refs import atomic_dir
+from tasks.registry.audit import audit, registry_lock
 from tasks.runtime import offline_environment
 
 for _name in ("mlflow", "alembic", "mlflow.store.db.utils"):
@@ -90,37 +87,6 @@ def code_version() -> str:
         return f"tunegate-{version('tunegate')}"
     except PackageNotFoundError:
         return "unknown"
-
-
-@contextmanager
-def registry_lock(cfg: PipelineConfig, timeout_s: float = 600) -> Iterator[None]:
-    """Serialise alias moves: a file lock beside the work folder (shared by every process using it)."""
-    path = cfg.work_path("registry.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path), timeout=timeout_s, thread_local=False):
-        yield
-
-
-def audit(cfg: PipelineConfig, action: str, **fields) -> dict:
-    """Append one line to ``audit.jsonl``: who/what triggered it, when, what and why."""
-    entry = {
-        "ts": datetime.now(UTC).isoformat(timespec="seconds"),
-        "action": action,
-        "model": cfg.model_name,
-        "actor": f"{getpass.getuser()}@{socket.gethostname()}",
-        **fields,
-    }
-    path = cfg.work_path("audit.jsonl")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock", timeout=60, thread_local=False):
-        with path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(entry, default=str) + "\n")
-    return entry
-
-
-def read_audit(cfg: PipelineConfig) -> list[dict]:
-    path = cfg.work_path("audit.jsonl")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def _version_by_alias(client, name: str, alias: str):

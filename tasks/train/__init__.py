@@ -5,6 +5,7 @@ a folder with the LoRA adapter (or merged weights), tokenizer and label map.
 
 - ``split``: the stratified, seeded train/validation/test split, recorded so every run tests on the same rows.
 - ``launch``: runs ``recipe`` under ``torchrun`` as a subprocess (one GPU, many GPUs, many nodes, CPU).
-- ``recipe``: setup → train → save → cleanup, in each torchrun process; ``data`` tokenizes and batches.
+- ``recipe``: setup → train → save → cleanup, in each torchrun process; ``data`` tokenizes and batches;
+  ``model`` builds the model (base + LoRA), wraps it for DDP/FSDP, and holds the loss and validation.
 - ``checkpoint``: resumable checkpoints, written whole or not at all; ``devices``: the fast dtype.
 """

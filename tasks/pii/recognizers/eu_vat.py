@@ -26,7 +26,8 @@ class TgEuVatRecognizer(PatternRecognizer):
     LOCALE = "eu"
     ENTITY = "EU_VAT"
     PATTERNS: ClassVar[list[Pattern]] = [
-        Pattern("vat", rf"(?<![\w-])(?:(?-i:(?:{_PREFIXES})[ -]?)|(?:{_PREFIXES})(?=[0-9a-z]))(?:{_BODY})(?![\w-])", 0.5),
+        Pattern("vat", rf"(?<![\w-])(?:(?-i:(?:{_PREFIXES})[ -]?)|(?:{_PREFIXES})(?=[0-9a-z]))"
+                       rf"(?:{_BODY})(?![\w-])", 0.5),
     ]
     CONTEXT: ClassVar[list[str]] = ["vat", "tva", "iva", "btw", "ust", "mwst", "moms", "alv"]
 

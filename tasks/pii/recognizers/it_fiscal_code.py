@@ -18,7 +18,8 @@ class TgItFiscalCodeRecognizer(PatternRecognizer):
     LOCALE = "eu"
     ENTITY = "IT_FISCAL_CODE"
     PATTERNS: ClassVar[list[Pattern]] = [
-        Pattern("codice_fiscale", rf"(?<![\w-])[A-Z]{{6}}{_D}{{2}}[A-EHLMPR-T]{_D}{{2}}[A-Z]{_D}{{3}}[A-Z](?![\w-])", 0.5),
+        Pattern("codice_fiscale",
+                rf"(?<![\w-])[A-Z]{{6}}{_D}{{2}}[A-EHLMPR-T]{_D}{{2}}[A-Z]{_D}{{3}}[A-Z](?![\w-])", 0.5),
     ]
     CONTEXT: ClassVar[list[str]] = ["codice", "fiscale", "fiscal"]
 

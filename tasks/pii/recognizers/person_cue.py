@@ -12,7 +12,8 @@ from presidio_analyzer import Pattern, PatternRecognizer
 
 _CUES = (
     r"spoke (?:to|with)|speaking (?:to|with)|call (?:w/|with|from)|called|caller(?: verified as| is)?|"
-    r"verified as|third party is|tp is|(?:the )?insured is|named(?: (?:him|her|them))?|name is|my name is|maiden name is|"
+    r"verified as|third party is|tp is|(?:the )?insured is|named(?: (?:him|her|them))?|name is|my name is|"
+    r"maiden name is|"
     r"(?:full |customer |patient |insured |account )?names?:|"
     r"mr\.?|mrs\.?|ms\.?|mx\.?|miss|dr\.?|prof\.?|handler:|from:|regards,|thanks,|sincerely,|"
     r"herr|frau|mme\.?|mlle\.?|sr\.?|sra\.?|srta\.?|sig\.?|sig\.ra|dhr\.?|mevr\.?"
@@ -53,19 +54,22 @@ tbc cafe café hotel garage police brigade vet neighbour
 class TgPersonCueRecognizer(PatternRecognizer):
     ENTITY = "PERSON"
     PATTERNS: ClassVar[list[Pattern]] = [
-        Pattern("cue_name", rf"(?:(?<=\W)|^)(?:{_CUES})(?!\w)[ \t]*\n?[ \t]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})", 0.5),
+        Pattern("cue_name",
+                rf"(?:(?<=\W)|^)(?:{_CUES})(?!\w)[ \t]*\n?[ \t]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})", 0.5),
         Pattern("soft_cue_name", rf"(?:(?<=\W)|^)(?i:{_SOFT_CUES})(?!\w),?[ \t]*(?P<name>{_CAP_NAME})", 0.5),
     ]
     # Where a name stands, with no cue word: a speaker label before a quote (transcripts, chats), a
     # vocative ("Lucas, can I …", "…, Judy!"), a possessive before a kinship word ("Kenneth's daughter").
     POSITIONS: ClassVar[list[str]] = [
         rf"(?m)^[ \t>]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})[ \t]*:[ \t]*\\?[\"“]",
-        rf"(?:^|(?<=[.!?\n]\s)|(?<=[.!?\n]))[ \t]*(?P<name>{_CAP_NAME}),[ \t]+(?=(?i:(?:can|could|would|will|do|did|are|"
+        rf"(?:^|(?<=[.!?\n]\s)|(?<=[.!?\n]))[ \t]*(?P<name>{_CAP_NAME}),[ \t]+"
+        rf"(?=(?i:(?:can|could|would|will|do|did|are|"
         rf"have|may)[ \t]+(?:you|i)|please|thank you|thanks)\b)",  # a request to someone, not "However, I …"
         rf",[ \t]+(?P<name>{_CAP_NAME})[ \t]*[!?](?:[\"”]|\s|$)",
         rf"(?P<name>{_CAP_NAME})['’]s[ \t]+(?=(?i:daughter|son|wife|husband|partner|mother|father|mum|mom|dad|"
         rf"brother|sister|child|children|kids|baby|boss|friend|girlfriend|boyfriend|fianc[ée]e?|birthday|funeral)\b)",
-        rf"(?P<name>{_CAP_NAME})[ \t]+as[ \t]+(?:a[ \t]+|the[ \t]+|my[ \t]+|our[ \t]+)?(?=(?i:guardian|beneficiary|executor|"
+        rf"(?P<name>{_CAP_NAME})[ \t]+as[ \t]+(?:a[ \t]+|the[ \t]+|my[ \t]+|our[ \t]+)?"
+        rf"(?=(?i:guardian|beneficiary|executor|"
         rf"executrix|trustee|attorney|next of kin|authori[sz]ed user|joint (?:holder|owner|policyholder)|named driver|"
         rf"co-?signer|cosigner|dependant|dependent)\b)",  # the roles a bank or insurer adds people in
     ]
@@ -187,5 +191,6 @@ def plausible_name(text: str) -> bool:
     from tasks.pii.names import TITLES, only_common_words
 
     words = [w for w in re.findall(_WORD, text)
-             if w.lower() not in NOT_NAMES and w.lower().strip(".") not in TITLES and not _REDACTED.fullmatch(w.lower())]
+             if w.lower() not in NOT_NAMES and w.lower().strip(".") not in TITLES
+             and not _REDACTED.fullmatch(w.lower())]
     return bool(words) and not only_common_words(words)

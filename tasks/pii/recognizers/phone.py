@@ -35,8 +35,8 @@ which made it slow (about 1 ms a short document against about 0.04 ms here).
 
 Never a phone, whatever the plan says: dates (12/03/2024, 2024-03-12, 12.03.2024, also followed by a
 time), times and year ranges, IPv4 addresses, dotted thousands (1.234.567), amounts next to a currency,
-ZIP+4 (90210-1234), the SSN shape 123-45-6789, runs of more than 15 digits (cards, IBANs) that do not split into phones, and
-13–15-digit national runs that pass Luhn (card numbers).
+ZIP+4 (90210-1234), the SSN shape 123-45-6789, runs of more than 15 digits (cards, IBANs) that do not
+split into phones, and 13–15-digit national runs that pass Luhn (card numbers).
 """
 
 from __future__ import annotations
@@ -214,8 +214,9 @@ class TgPhoneRecognizer(LocalRecognizer):
         """Shapes that are not phone numbers in any plan."""
         national = not num.startswith("+")
         return bool(
-            _is_date(num) or _DATED.search(num) or _YEARS.fullmatch(num) or _IPV4.fullmatch(num) or _THOUSANDS.fullmatch(num)
-            or _ZIP4.fullmatch(num) or _SSN.fullmatch(num) or _TIMES.fullmatch(num) or _CURRENCY_AFTER.match(text[end:end + 5])
+            _is_date(num) or _DATED.search(num) or _YEARS.fullmatch(num) or _IPV4.fullmatch(num)
+            or _THOUSANDS.fullmatch(num) or _ZIP4.fullmatch(num) or _SSN.fullmatch(num) or _TIMES.fullmatch(num)
+            or _CURRENCY_AFTER.match(text[end:end + 5])
             or _CURRENCY_BEFORE.search(text[max(0, start - 4):start])
             or (national and len(digits) >= 13 and not digits.startswith("00") and luhn_valid(digits))
         )

@@ -26,7 +26,8 @@ _STREET_ANY = (
     r"straat|laan|plein|gracht|kade|vej|gade|gatan|vägen|vagen|gata|veien|katu|tie"
 )
 # Everyday words that name streets only in Title Case ("Manor Way", not "on the way").
-_STREET_TITLE = r"u(?=\.\s?\d)|Court|Plaza|Close|Way|Place|Pl|Hill|Park|Row|Square|Sq|Walk|Rise|View|Green|Parade|Vale|Meadow|Fields|Broadway|Kingsway"
+_STREET_TITLE = (r"u(?=\.\s?\d)|Court|Plaza|Close|Way|Place|Pl|Hill|Park|Row|Square|Sq|Walk|Rise|View|Green|Parade|"
+                 r"Vale|Meadow|Fields|Broadway|Kingsway")
 # Compound street names end in the type: Hauptstraße, Genterstrasse, Kaarikatu, Dorpsstraat, Salontie.
 _SUFFIX = (r"[^\W\d_]{2,}(?:straße|strasse|str\.|weg|gasse|platz|allee|straat|laan|plein|gracht|vej|gade|gatan|vägen|"
            r"katu|tie|utca)(?![\w'’-])")
@@ -47,7 +48,8 @@ _WORDS = rf"{_NAME}(?:\s{_NAME}){{0,5}}"
 
 _STREET = (
     rf"(?<![\w-])(?:{_NUM},?\s(?:{_NUM}\s)?"
-    rf"(?:(?:(?:{_NAME}|\d{{1,3}}(?:st|nd|rd|th))\s){{0,4}}(?:(?i:{_STREET_ANY})|{_STREET_TITLE})\.?(?![\w'’-])(?<!\.)(?:\s{_NAME}){{0,4}}"  # 12 Elm Road, 95 Avenue des X
+    rf"(?:(?:(?:{_NAME}|\d{{1,3}}(?:st|nd|rd|th))\s){{0,4}}(?:(?i:{_STREET_ANY})|{_STREET_TITLE})"
+    rf"\.?(?![\w'’-])(?<!\.)(?:\s{_NAME}){{0,4}}"  # 12 Elm Road, 95 Avenue des X
     rf"|{_SUFFIX}|(?:{_NAME}\s){{0,3}}{_SUFFIX})"  # 9 Hauptstraße
     rf"(?:\s{_NUM}(?![\w-]))?"  # continental house number after the name
     rf"|(?:(?i:{_STREET_ANY})\.?\s(?:{_NAME}\s){{0,4}}{_NAME}|{_SUFFIX}|(?:{_NAME}\s){{0,3}}{_SUFFIX})\s{_NUM}(?![\w-]))"
@@ -121,9 +123,11 @@ NUMBERED_LINE = re.compile(rf"(?m)^{_LEAD}{_NUM}(?:\s{_NUM})?\s{_NAME}(?:\s{_NAM
 # After an address cue, a continental street line without a street-type word ("Školní 645", "Purje 57").
 CUE = re.compile(r"(?i)(?:address(?:\sis|\sto)?|lives\sat|living\sat|resides\sat|moved\sto|located\sat|"
                  r"deliver(?:ed)?\sto|send\s(?:it\s)?to|ship\sto|mail\sto)\s*[:,-]?\s*(?:is\s)?")
-CONTINENTAL = re.compile(rf"(?:{_NUM}\s)?{_NAME}(?:\s{_NAME}){{0,3}}\s{_NUM}(?![\w-])|{_NUM}\s{_NAME}(?:\s{_NAME}){{0,4}}")
+CONTINENTAL = re.compile(rf"(?:{_NUM}\s)?{_NAME}(?:\s{_NAME}){{0,3}}\s{_NUM}(?![\w-])"
+                         rf"|{_NUM}\s{_NAME}(?:\s{_NAME}){{0,4}}")
 # A town, region or country line inside a block: up to five words, no sentence in it.
-_JOIN = r"(?:[ \t]+(?:(?i:of the|of|and|&|de|da|do|dos|das|del|della|di|du|des|la|le|les|van|von|der|den|u|nad|pod|am|an|im|sur|en)[ \t]+)?)"
+_JOIN = (r"(?:[ \t]+(?:(?i:of the|of|and|&|de|da|do|dos|das|del|della|di|du|des|la|le|les|van|von|der|den|u|nad|pod|"
+         r"am|an|im|sur|en)[ \t]+)?)")
 PLACE_LINE = re.compile(rf"{_LEAD}{_NAME}(?:{_JOIN}{_NAME}){{0,5}}[ \t]*(?:\d{{1,6}}(?:-\d{{4}})?)?[ \t]*")
 LOWER_WORDS = frozenset("the a an and or but if to of in on at for with from by is was are were be been have has had "
                         "i you he she we they it this that my your his her our their me him them not no".split())
@@ -237,7 +241,8 @@ def _place_prefix(piece: str) -> str:
 
 
 _HEAD_SAME_LINE = re.compile(rf"(?:{_NUM}\s+)?(?:{_NAME}\s+){{0,4}}{_NUM}\s*,?\s*$|{_NUM}\s*,?\s*$")
-_HEAD_LINE = re.compile(rf"(?:{_NUM}\s)?{_NAME}(?:\s{_NAME}){{0,3}}\s{_NUM}[ \t,.]*$|{_NUM}\s{_NAME}(?:\s{_NAME}){{0,4}}[ \t,.]*$")
+_HEAD_LINE = re.compile(rf"(?:{_NUM}\s)?{_NAME}(?:\s{_NAME}){{0,3}}\s{_NUM}[ \t,.]*$"
+                        rf"|{_NUM}\s{_NAME}(?:\s{_NAME}){{0,4}}[ \t,.]*$")
 
 
 def _head(text: str, start: int) -> int:

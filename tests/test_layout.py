@@ -1,0 +1,108 @@
+"""The shape of the code: one package per stage, flows that only compose, Prefect at each stage's boundary.
+
+These are the habits that keep the tree readable; each test names the file and the line that breaks one.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TASKS = ROOT / "tasks"
+STAGES = ("ingest", "pii", "train", "evaluate", "predict", "registry", "monitor")
+# Modules that may import Prefect: each stage's boundary, the common run/caching helpers, and the
+# events client (emitting and reading back Prefect events is that module's whole job).
+PREFECT_ALLOWED = {*(f"tasks/{s}/task.py" for s in STAGES), "tasks/runtime.py", "tasks/caching.py",
+                   "tasks/monitor/events.py"}
+# A Prefect Secret block is one of the places a pseudonymisation key may come from; read lazily, only then.
+PREFECT_LAZY_ALLOWED = {"tasks/pii/ops.py"}
+
+
+def _modules(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _imports(path: Path) -> list[tuple[int, str, bool]]:
+    """(line, imported module, at module level) of every import in a file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top = {id(n) for n in tree.body}
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name, id(node) in top) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append((node.lineno, node.module, id(node) in top))
+    return out
+
+
+def test_every_stage_is_a_package_with_a_docstring_and_a_prefect_boundary():
+    for stage in STAGES:
+        pkg = TASKS / stage
+        doc = ast.get_docstring(ast.parse((pkg / "__init__.py").read_text(encoding="utf-8")))
+        assert doc and len(doc.split()) >= 15, f"tasks/{stage}/__init__.py: say what the stage does, takes and gives"
+        assert (pkg / "task.py").is_file(), f"tasks/{stage}/task.py: the stage's Prefect tasks live there"
+
+
+def test_stages_never_import_flows_or_deployments():
+    bad = [f"{p.relative_to(ROOT)}:{line} imports {mod}" for p in _modules(TASKS)
+           for line, mod, _ in _imports(p) if mod.split(".")[0] in ("flows", "deployments")]
+    assert not bad, "a stage imports a flow or a deployment: " + "; ".join(bad)
+
+
+def test_prefect_is_imported_only_at_each_stages_boundary():
+    bad = []
+    for p in _modules(TASKS):
+        rel = p.relative_to(ROOT).as_posix()
+        for line, mod, top in _imports(p):
+            if mod.split(".")[0] == "prefect" and rel not in PREFECT_ALLOWED \
+                    and (top or rel not in PREFECT_LAZY_ALLOWED):
+                bad.append(f"{rel}:{line} imports {mod}")
+    assert not bad, "Prefect outside a stage's task.py: " + "; ".join(bad)
+
+
+def test_flows_define_no_tasks():
+    """Flows compose: every @task lives in its stage's package."""
+    bad = []
+    for p in _modules(ROOT / "flows"):
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef):
+                for d in node.decorator_list:
+                    target = d.func if isinstance(d, ast.Call) else d
+                    if getattr(target, "id", getattr(target, "attr", None)) == "task":
+                        bad.append(f"{p.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not bad, "tasks defined in flows/: " + "; ".join(bad)
+
+
+def test_the_cli_handlers_live_in_one_module():
+    handlers = [f"{p.relative_to(ROOT)}:{n.lineno} {n.name}" for folder in ("flows", "deployments", "tasks")
+                for p in _modules(ROOT / folder) if p.name != "cli.py"
+                for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+                if isinstance(n, ast.FunctionDef) and n.name.startswith("cli_")]
+    assert not handlers, "a cli_* handler outside flows/cli.py: " + "; ".join(handlers)
+
+
+def test_train_pipeline_reads_as_the_process_it_runs():
+    tree = ast.parse((ROOT / "flows" / "train.py").read_text(encoding="utf-8"))
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "train_pipeline")
+    lines = fn.end_lineno - fn.lineno + 1 + len(fn.decorator_list)
+    assert lines <= 40, f"flows/train.py: train_pipeline is {lines} lines (40 at most)"
+
+
+def test_modules_stay_small():
+    big = [f"{p.relative_to(ROOT)} ({n} lines)" for folder in ("tasks", "flows", "deployments")
+           for p in _modules(ROOT / folder) if (n := len(p.read_text(encoding="utf-8").splitlines())) > 330]
+    assert not big, "modules over ~300 lines: split them along a seam: " + "; ".join(big)
+
+
+@pytest.mark.skipif(shutil.which("ruff", path=str(Path(sys.executable).parent)) is None,
+                    reason="ruff is installed with the test extra")
+def test_ruff_passes():
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    run = subprocess.run([ruff, "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:]
