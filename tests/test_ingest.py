@@ -9,8 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks.config import ColumnMap, DataConfig
+from tasks.datasets import parquet_sha256
 from tasks.errors import InputError, QualityGateFailed
-from tasks.ingest.read import load_documents, parquet_sha256
+from tasks.ingest.read import load_documents
 from tasks.ingest.sample_data import generate, write_sample
 from tasks.ingest.task import ingest_documents
 

@@ -104,10 +104,14 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness):
     torch.set_num_threads(2)
     cfg = small_config(tmp_path)
 
-    first = train_pipeline(cfg, trigger="test")
+    state = train_pipeline(cfg, trigger="test", return_state=True)
+    first = state.result()
     assert first.promoted and first.action == "promote" and first.champion_version == first.version
     assert 50 <= first.eval.n <= 70 and first.eval.macro_f1 >= 0.1 and first.cached_stages == []
-    assert set(first.stage_seconds) >= {"ingest", "scrub", "split", "finetune", "evaluate", "register"}
+    # Stage timing is Prefect's: every stage is a task run of the flow run, with its own run time.
+    assert _task_runs(state.state_details.flow_run_id) >= {
+        "check_config", "ingest_documents", "quality_gate", "scrub_pii", "split_dataset", "launch_finetune",
+        "evaluate", "decide_promotion", "register_and_promote"}
     card = Path(first.model_card).read_text()
     assert "## Training data" in card and "### PII evidence" in card and first.dataset_sha256 in card
     ref = get_version(cfg, "champion")
@@ -121,6 +125,8 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness):
 
     second = train_pipeline(cfg)  # same data, config and code
     assert second.cached_stages == ["scrub", "split", "finetune"]
+    # the cached scrub's evidence is registered with the new version too (it lives in the first run's folder)
+    assert json.loads((get_version(cfg, second.version).local_dir / "pii_evidence.json").read_text())["docs"] == 300
     assert second.version == first.version + 1 and second.action == "reject"
     assert second.champion_eval is not None and second.champion_version == first.version
     assert any("does not beat" in r for r in second.decision.reasons)
@@ -194,3 +200,22 @@ def test_causal_lm_pipeline_registers_rouge_and_perplexity(tmp_path, prefect_har
     assert ref.version == result.version and ref.tags["task"] == "causal_lm"
     card = (ref.local_dir / "model_card.md").read_text()
     assert "| perplexity (lower is better) |" in card and "pipeline_tag: text-generation" in card
+
+
+def _task_runs(flow_run_id, wait_s: float = 30) -> set[str]:
+    """Names of the flow run's task runs that have a run time, as the Prefect API records them (the API
+    stores task-run states a moment after the engine reports them: poll briefly)."""
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    deadline, names = time.monotonic() + wait_s, set()
+    while time.monotonic() < deadline:
+        with get_client(sync_client=True) as client:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        names = {r.name.rsplit("-", 1)[0] for r in runs if r.total_run_time.total_seconds() > 0}
+        if "register_and_promote" in names:
+            break
+        time.sleep(1)
+    return names

@@ -7,8 +7,7 @@ import pytest
 
 from tasks.config import PipelineConfig, PromotionPolicy
 from tasks.evaluate.metrics import EvalReport
-from tasks.registry.promote import PromotionDecision, decide_promotion
-from tasks.registry.task import apply
+from tasks.registry.promote import PromotionDecision, apply, decide_promotion
 
 
 def report(macro_f1=0.8, per_class=None, confusion=None, **kw) -> EvalReport:
@@ -142,3 +141,24 @@ def test_rejection_leaves_champion_and_is_audited(cfg, tmp_path):
     assert not out.promoted and out.champion_version == v1 == champion_version(cfg)
     last = read_audit(cfg)[-1]
     assert last["action"] == "reject" and last["trigger"] == "drift" and "worse" in last["reasons"]
+
+
+def test_the_decision_says_when_a_person_must_approve_and_apply_only_applies_it(cfg, tmp_path):
+    from tasks.registry.audit import read_audit
+    from tasks.registry.versions import champion_version
+
+    gated = POLICY.model_copy(update={"require_approval": True})
+    decision = decide_promotion(report(0.80), report(0.70), gated)
+    assert decision.promote and decision.needs_approval and any("approval required" in r for r in decision.reasons)
+    worse = decide_promotion(report(0.60), report(0.70), gated)
+    assert not worse.promote and not worse.needs_approval  # nothing to approve
+    assert not decide_promotion(report(0.80), report(0.70), POLICY).needs_approval
+
+    v1 = _register(cfg, tmp_path, "a")
+    apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)
+    v2 = _register(cfg, tmp_path, "b")
+    out = apply(cfg, v2, decision, expected_champion=v1)  # the config's own policy is not consulted
+    assert out.action == "pending_approval" and champion_version(cfg) == v1
+    approved = apply(cfg, v2, decision.model_copy(update={"needs_approval": False}), expected_champion=v1)
+    assert approved.action == "promote" and champion_version(cfg) == v2
+    assert [e["action"] for e in read_audit(cfg)][-2:] == ["pending_approval", "promote"]

@@ -9,7 +9,6 @@ never quote document text.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tasks.datasets import RowDigest
 from tasks.errors import InputError
 from tasks.ingest.sources import Chunk, _read_csv, _read_jsonl, _read_parquet, _read_text_folder, detect_format
 from tasks.refs import DatasetRef, atomic_file
@@ -95,45 +95,6 @@ def canonical_chunk(chunk: Chunk, path: Path, mapping: dict[str, str | None], ex
               if mapping.get("timestamp") else pa.nulls(n, TS)]
     arrays += [_as_string(cols[c], path, c, where, allow_numbers=True) for c in extras]
     return pa.Table.from_arrays(arrays, schema=canonical_schema(extras))
-
-
-class RowDigest:
-    """SHA-256 over canonical rows: one stream per column (lengths, nulls, bytes), so chunking is irrelevant."""
-
-    def __init__(self, schema: pa.Schema):
-        self.schema = schema
-        # two streams per column (lengths/nulls, bytes) so that chunk boundaries cannot matter
-        self.streams = [(hashlib.sha256(), hashlib.sha256()) for _ in schema]
-
-    def update(self, table: pa.Table) -> None:
-        for (h, hb), col in zip(self.streams, table.columns, strict=True):
-            arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-            if pa.types.is_timestamp(arr.type):
-                vals = pc.fill_null(arr.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy()
-                h.update(vals.astype("<i8").tobytes())
-                continue
-            lengths = pc.fill_null(pc.binary_length(arr), -1).to_numpy().astype("<i8")
-            h.update(lengths.tobytes())
-            data = pc.fill_null(arr, "")
-            width = np.int64 if pa.types.is_large_string(data.type) else np.int32
-            offsets = np.frombuffer(data.buffers()[1], dtype=width)[data.offset:data.offset + len(data) + 1]
-            if len(data):
-                hb.update(memoryview(data.buffers()[2])[offsets[0]:offsets[-1]])
-
-    def hexdigest(self) -> str:
-        top = hashlib.sha256(self.schema.to_string(show_schema_metadata=False).encode())
-        for h, hb in self.streams:
-            top.update(h.digest() + hb.digest())
-        return top.hexdigest()
-
-
-def parquet_sha256(path: str | Path) -> str:
-    """Recompute a canonical dataset's digest from its file (e.g. to verify lineage)."""
-    pf = pq.ParquetFile(path)
-    d = RowDigest(pf.schema_arrow)
-    for batch in pf.iter_batches(batch_size=65_536):
-        d.update(pa.Table.from_batches([batch]))
-    return d.hexdigest()
 
 
 def load_documents(source: str | Path, out: Path, *, fmt: str = "auto", id_col: str = "id", text_col: str = "text",

@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks.datasets import format_of
 from tasks.errors import InputError
 
 FORMATS = ("csv", "jsonl", "parquet", "text_folder")
@@ -28,8 +29,7 @@ def detect_format(source: Path, fmt: str = "auto") -> str:
         return fmt
     if source.is_dir():
         return "text_folder"
-    kind = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet",
-            ".pq": "parquet"}.get(source.suffix.lower())
+    kind = format_of(source)
     if kind is None:
         raise InputError(f"{source}: cannot tell the format from the suffix; name it .csv, .jsonl or .parquet, "
                          "or set data.format in the config.")

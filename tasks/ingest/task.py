@@ -9,9 +9,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
 from tasks.config import ColumnMap, DataConfig, QualityConfig
+from tasks.datasets import parquet_sha256
 from tasks.errors import InputError, QualityGateFailed
 from tasks.ingest.quality import QualityReport, validate_parquet
-from tasks.ingest.read import load_documents, parquet_sha256
+from tasks.ingest.read import load_documents
 from tasks.refs import DatasetRef, atomic_dir, atomic_file
 from tasks.runtime import in_prefect_run, run_logger
 

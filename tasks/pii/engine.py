@@ -124,7 +124,11 @@ class _Artifacts(NlpArtifacts):
 
 class _ContextEnhancer(LemmaContextAwareEnhancer):
     """Presidio's lemma context enhancer; the match's token is found by bisection, not a scan over tokens
-    (which also raised an error quoting the matched text when it found none)."""
+    (which also raised an error quoting the matched text when it found none).
+
+    The one place tunegate overrides a private Presidio method (and calls two more):
+    tests/test_presidio_pins.py checks that they exist and that the context words are Presidio's own, so
+    an upgrade that changes them fails there."""
 
     def _extract_surrounding_words(self, nlp_artifacts, word: str, start: int) -> list[str]:
         ends = getattr(nlp_artifacts, "token_ends", None)
@@ -139,22 +143,31 @@ class _ContextEnhancer(LemmaContextAwareEnhancer):
         return list(set(context))
 
 
+def default_registry(pii: PiiConfig) -> RecognizerRegistry:
+    """spaCy's people (``names``' rules) and tunegate's recognizers for ``pii.locales`` and ``pii.references``."""
+    registry = RecognizerRegistry(supported_languages=["en"])
+    registry.add_recognizer(SpacyRecognizer(supported_entities=["PERSON"]))
+    for r in build_recognizers([(r.entity, r.pattern, r.context, r.score) for r in pii.references],
+                               locales=pii.locales):
+        registry.add_recognizer(r)
+    return registry
+
+
 class Scrubber:
     """Detects and replaces PII in batches of texts; reusable in-process (prediction time)."""
 
-    def __init__(self, pii: PiiConfig, key: bytes | None):
+    def __init__(self, pii: PiiConfig, key: bytes | None, registry: RecognizerRegistry | None = None):
+        """``registry``: the recognizers to run (default: ``default_registry(pii)``)."""
         _quiet_raw_text_loggers()
         self.pii, self.key = pii, key
         self.nlp = load_spacy(pii.spacy_model)
         self.nlp.max_length = max(self.nlp.max_length, 2_000_000)
         self._lexeme_cache: dict[str, bool] = {}
+        # Presidio's spaCy engine, handed the pipeline already loaded (NER only): the scrubber parses once
+        # per batch itself and gives the analyzer the parsed documents as NLP artifacts.
         engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": pii.spacy_model}])
         engine.nlp = {"en": self.nlp}
-        registry = RecognizerRegistry(supported_languages=["en"])
-        registry.add_recognizer(SpacyRecognizer(supported_entities=["PERSON"]))
-        for r in build_recognizers([(r.entity, r.pattern, r.context, r.score) for r in pii.references],
-                                   locales=pii.locales):
-            registry.add_recognizer(r)
+        registry = registry if registry is not None else default_registry(pii)
         self.engine = engine
         self.analyzer = AnalyzerEngine(
             registry=registry, nlp_engine=engine,

@@ -14,16 +14,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks.datasets import format_of
 from tasks.errors import InputError
 
 READ_ROWS = 4096
 
 
 def file_format(path: Path) -> str:
-    suffix = "".join(path.suffixes[-1:]).lower()
-    fmt = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}.get(suffix)
+    fmt = format_of(path)
     if fmt is None:
-        raise InputError(f"{path}: unsupported file type '{suffix}'; use .csv, .jsonl or .parquet.")
+        raise InputError(f"{path}: unsupported file type '{path.suffix.lower()}'; use .csv, .jsonl or .parquet.")
     return fmt
 
 

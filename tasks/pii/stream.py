@@ -232,20 +232,18 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
 
 
 def describe_parquet(path: Path, scrubbed: bool) -> DatasetRef:
-    """A DatasetRef for a canonical Parquet file, hashed over its rows (id, text, label, timestamp)."""
-    import hashlib
+    """A DatasetRef for a canonical Parquet file: its rows' digest (``tasks.datasets.parquet_sha256``) and labels."""
+    import pyarrow.compute as pc
 
-    from tasks.refs import CANONICAL_COLUMNS, DatasetRef
+    from tasks.datasets import parquet_sha256
+    from tasks.refs import DatasetRef
 
     pf = pq.ParquetFile(path)
     schema = pf.schema_arrow
-    cols = [c for c in CANONICAL_COLUMNS if c in schema.names]
-    h, labels = hashlib.sha256(), Counter()
-    for batch in pf.iter_batches(batch_size=READ_ROWS, columns=cols):
-        data = batch.to_pydict()
-        for row in zip(*(data[c] for c in cols)):
-            h.update(json.dumps(row, default=str, ensure_ascii=False).encode() + b"\n")
-        if "label" in data:
-            labels.update(x for x in data["label"] if x is not None)
-    return DatasetRef(uri=str(path), sha256=h.hexdigest(), rows=pf.metadata.num_rows,
+    labels = Counter()
+    if "label" in schema.names:
+        for batch in pf.iter_batches(batch_size=65_536, columns=["label"]):
+            labels.update({d["values"]: d["counts"] for d in pc.value_counts(batch.column(0)).to_pylist()
+                           if d["values"] is not None})
+    return DatasetRef(uri=str(path), sha256=parquet_sha256(path), rows=pf.metadata.num_rows,
                       columns={f.name: str(f.type) for f in schema}, label_counts=dict(labels), scrubbed=scrubbed)

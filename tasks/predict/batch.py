@@ -12,10 +12,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from tasks.datasets import format_of
 from tasks.errors import InputError
 from tasks.refs import atomic_file
-
-WRITERS = {".csv": "to_csv", ".jsonl": "to_json", ".json": "to_json", ".parquet": "to_parquet"}
 
 
 class PredictionsRef(BaseModel):
@@ -32,13 +31,13 @@ class PredictionsRef(BaseModel):
 
 def write_frame(df: pd.DataFrame, out: Path) -> None:
     """Write by suffix (.csv, .jsonl, .parquet), atomically."""
-    kind = WRITERS.get(out.suffix.lower())
+    kind = format_of(out)
     if kind is None:
         raise InputError(f"{out}: unknown output format '{out.suffix}'; use .csv, .jsonl or .parquet.")
     with atomic_file(out) as tmp:
-        if kind == "to_csv":
+        if kind == "csv":
             df.to_csv(tmp, index=False)
-        elif kind == "to_json":
+        elif kind == "jsonl":
             df.to_json(tmp, orient="records", lines=True, force_ascii=False)
         else:
             df.to_parquet(tmp, index=False)

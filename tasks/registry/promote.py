@@ -1,16 +1,20 @@
 """Promotion is data: decide first (pure), then apply (registry aliases + audit log).
 
 ``decide_promotion`` compares a candidate's EvalReport with the champion's under a PromotionPolicy and
-returns a PromotionDecision with every check it made. ``apply_decision`` moves the ``champion`` alias under the
-registry lock, only if the champion is still the one the decision was made against.
+returns a PromotionDecision with every check it made, and whether a person must approve first.
+``apply`` acts on it and nothing else: it moves the ``champion`` alias under the registry lock, only if
+the champion is still the one the decision was made against, and audits what it did.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from tasks.config import PromotionPolicy
+from tasks.config import PipelineConfig, PromotionPolicy
 from tasks.evaluate.metrics import EvalReport
+from tasks.registry.audit import audit, registry_lock
+from tasks.registry.versions import champion_version, clear_alias, set_alias
+from tasks.runtime import run_logger
 
 LOWER_IS_BETTER = frozenset({"ece", "perplexity"})
 CLASS_METRICS = frozenset({"accuracy", "macro_f1"})
@@ -23,6 +27,7 @@ class PromotionDecision(BaseModel):
 
     promote: bool
     reasons: list[str]
+    needs_approval: bool = False  # a person approves before the champion moves (promotion.require_approval)
     primary_metric: str = "macro_f1"
     candidate_value: float | None = None
     champion_value: float | None = None
@@ -104,8 +109,10 @@ def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy:
         classes_ok, class_reasons = _check_classes(candidate, champion, policy.max_class_regression)
         ok = ok and classes_ok
         reasons.extend(class_reasons)
-    return PromotionDecision(promote=ok, reasons=reasons, primary_metric=metric, candidate_value=cand,
-                             champion_value=champ)
+    if ok and policy.require_approval:
+        reasons.append("approval required: a reviewer approves before the champion moves")
+    return PromotionDecision(promote=ok, needs_approval=ok and policy.require_approval, reasons=reasons,
+                             primary_metric=metric, candidate_value=cand, champion_value=champ)
 
 
 class PromotionOutcome(BaseModel):
@@ -119,3 +126,50 @@ class PromotionOutcome(BaseModel):
     champion_version: int | None  # after applying
     previous_champion: int | None
     note: str = ""
+
+
+def apply(
+    cfg: PipelineConfig,
+    version: int,
+    decision: PromotionDecision,
+    expected_champion: int | None,
+    trigger: str = "manual",
+    run_id: str | None = None,
+) -> PromotionOutcome:
+    """Act on a PromotionDecision: move ``champion`` if still compared against the current one; audit either way."""
+    with registry_lock(cfg):
+        current = champion_version(cfg)
+        if not decision.promote:
+            action, note, new = "reject", "decision: do not promote", current
+        elif current != expected_champion:
+            action = "lost_race"
+            note = (f"champion changed to v{current} while this candidate was compared with "
+                    f"{'no champion' if expected_champion is None else f'v{expected_champion}'}; re-run to compare")
+            new = current
+        elif decision.needs_approval:
+            action, note, new = "pending_approval", (
+                f"approval required: the retrain run pauses for a reviewer's Approval of v{version} in the "
+                "Prefect UI"), current
+        else:
+            set_alias(cfg, "champion", version)
+            # the challenger alias names the latest candidate not in use
+            clear_alias(cfg, "challenger", only_if=version)
+            action, note, new = "promote", "champion alias moved", version
+        audit(cfg, action=action, version=version, previous_champion=current, champion=new, trigger=trigger,
+              reasons=decision.reasons + ([note] if note else []), run_id=run_id)
+    return PromotionOutcome(promoted=action == "promote", action=action, version=version, champion_version=new,
+                            previous_champion=current, note=note)
+
+
+def apply_decision(
+    cfg: PipelineConfig,
+    version: int,
+    decision: PromotionDecision,
+    expected_champion: int | None,
+    trigger: str = "manual",
+    run_id: str | None = None,
+) -> PromotionOutcome:
+    """Apply the promotion decision for ``version`` in the registry (under the lock) and audit it."""
+    outcome = apply(cfg, version, decision, expected_champion, trigger, run_id)
+    run_logger("tunegate.registry").info("v%d: %s (champion now %s)", version, outcome.action, outcome.champion_version)
+    return outcome

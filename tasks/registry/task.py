@@ -15,24 +15,22 @@ from pydantic import BaseModel, ConfigDict
 from tasks.config import PipelineConfig
 from tasks.evaluate.metrics import EvalReport
 from tasks.refs import AdapterRef, DatasetRef, SplitRef, atomic_dir, atomic_file
-from tasks.registry.audit import audit, registry_lock
+from tasks.registry.audit import audit
 from tasks.registry.card import CardFacts, build_card_facts, render_card
-from tasks.registry.promote import PromotionDecision, PromotionOutcome, decide_promotion
+from tasks.registry.promote import PromotionDecision, PromotionOutcome, apply, apply_decision, decide_promotion
 from tasks.registry.versions import (
     VersionRef,
     champion_version,
-    clear_alias,
     client_for,
     code_version,
     get_version,
     register_version,
     run_metrics,
-    set_alias,
     tracking_uri,
     unregister,
     version_tags,
 )
-from tasks.runtime import in_prefect_run, run_logger
+from tasks.runtime import in_prefect_run
 
 
 class RegisteredVersion(BaseModel):
@@ -86,53 +84,6 @@ def relog_card(cfg: PipelineConfig, run_id: str, card: Path) -> None:
     client_for(cfg).log_artifact(run_id, str(card))
 
 
-def apply(
-    cfg: PipelineConfig,
-    version: int,
-    decision: PromotionDecision,
-    expected_champion: int | None,
-    trigger: str = "manual",
-    run_id: str | None = None,
-) -> PromotionOutcome:
-    """Act on a PromotionDecision: move ``champion`` if still compared against the current one; audit either way."""
-    with registry_lock(cfg):
-        current = champion_version(cfg)
-        if not decision.promote:
-            action, note, new = "reject", "decision: do not promote", current
-        elif current != expected_champion:
-            action = "lost_race"
-            note = (f"champion changed to v{current} while this candidate was compared with "
-                    f"{'no champion' if expected_champion is None else f'v{expected_champion}'}; re-run to compare")
-            new = current
-        elif cfg.promotion.require_approval:
-            action, note, new = "pending_approval", (
-                f"approval required: the retrain run pauses for a reviewer's Approval of v{version} in the "
-                "Prefect UI"), current
-        else:
-            set_alias(cfg, "champion", version)
-            # the challenger alias names the latest candidate not in use
-            clear_alias(cfg, "challenger", only_if=version)
-            action, note, new = "promote", "champion alias moved", version
-        audit(cfg, action=action, version=version, previous_champion=current, champion=new, trigger=trigger,
-              reasons=decision.reasons + ([note] if note else []), run_id=run_id)
-    return PromotionOutcome(promoted=action == "promote", action=action, version=version, champion_version=new,
-                            previous_champion=current, note=note)
-
-
-def apply_decision(
-    cfg: PipelineConfig,
-    version: int,
-    decision: PromotionDecision,
-    expected_champion: int | None,
-    trigger: str = "manual",
-    run_id: str | None = None,
-) -> PromotionOutcome:
-    """Apply the promotion decision for ``version`` in the registry (under the lock) and audit it."""
-    outcome = apply(cfg, version, decision, expected_champion, trigger, run_id)
-    run_logger("tunegate.registry").info("v%d: %s (champion now %s)", version, outcome.action, outcome.champion_version)
-    return outcome
-
-
 def write_model_card(facts: CardFacts, out: Path) -> Path:
     """Write the card to ``out`` and publish it as a Prefect Markdown artifact (inside a run)."""
     text = render_card(facts)
@@ -173,8 +124,8 @@ def apply_approval(config: PipelineConfig, result, approval: Approval | None) ->
           why=approval.comment, flow_run=current_run.id)
     if not approval.approve:
         return "rejected_by_reviewer"
-    no_gate = config.model_copy(update={"promotion": config.promotion.model_copy(update={"require_approval": False})})
-    outcome = apply(no_gate, result.version, result.decision, result.previous_champion,
+    approved = result.decision.model_copy(update={"needs_approval": False})
+    outcome = apply(config, result.version, approved, result.previous_champion,
                     trigger=f"approved by {approval.reviewer}", run_id=result.run_id)
     return outcome.action
 

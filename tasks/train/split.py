@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks.datasets import parquet_sha256
 from tasks.errors import InputError
 from tasks.refs import DatasetRef, SplitRef, atomic_dir
 
@@ -58,16 +59,6 @@ def ids_sha256(ids: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
 
 
-def frame_sha256(df: pd.DataFrame) -> str:
-    """Digest over canonical rows (id, text, label), independent of row order and file layout."""
-    h = hashlib.sha256()
-    cols = [c for c in ("id", "text", "label") if c in df.columns]
-    for rec in df[cols].sort_values("id").itertuples(index=False):
-        h.update(json.dumps(list(rec), default=str, ensure_ascii=False).encode())
-        h.update(b"\n")
-    return h.hexdigest()
-
-
 def split_frame(df: pd.DataFrame, test_fraction: float, val_fraction: float, seed: int) -> dict[str, pd.DataFrame]:
     """Split a canonical frame into train/val/test frames (val may be empty)."""
     if "id" not in df.columns:
@@ -82,7 +73,7 @@ def _write_part(df: pd.DataFrame, path: Path, scrubbed: bool) -> DatasetRef:
     table = pa.Table.from_pandas(df, preserve_index=False)
     pq.write_table(table, path)
     counts = df["label"].value_counts().to_dict() if "label" in df.columns else {}
-    return DatasetRef(uri=str(path), sha256=frame_sha256(df), rows=len(df),
+    return DatasetRef(uri=str(path), sha256=parquet_sha256(path), rows=len(df),
                       columns={f.name: str(f.type) for f in table.schema},
                       label_counts={str(k): int(v) for k, v in counts.items()}, scrubbed=scrubbed)
 
