@@ -77,6 +77,12 @@ def test_split_dataset_task_writes_and_records(tmp_path):
     record = json.loads((tmp_path / "split" / "split.json").read_text())
     assert record["test_ids_sha256"] == ref.test_ids_sha256 and record["dataset_sha256"] == "d" * 64
     assert ref.val is not None and pd.read_parquet(ref.val.uri)["id"].isin(test_ids).sum() == 0
+    # one dataset digest: each part's recorded digest is recomputable from its file alone
+    from tasks.datasets import parquet_sha256
+
+    assert [r.sha256 for r in (ref.train, ref.val, ref.test)] == [parquet_sha256(r.uri) for r in (ref.train, ref.val,
+                                                                                                  ref.test)]
+    assert len({ref.train.sha256, ref.val.sha256, ref.test.sha256}) == 3
 
 
 def test_no_val_fraction_gives_no_val_ref(tmp_path):
