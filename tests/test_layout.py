@@ -106,3 +106,16 @@ def test_ruff_passes():
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
     run = subprocess.run([ruff, "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:]
+
+
+def test_paths_to_the_checkout_point_at_it():
+    """Modules that find the checkout from their own file (torchrun's cwd, the code version) find this one."""
+    import re
+
+    from tasks.caching import ROOT as CACHING_ROOT
+    from tasks.registry.versions import code_version
+    from tasks.train.launch import ROOT as LAUNCH_ROOT
+
+    assert LAUNCH_ROOT == CACHING_ROOT == ROOT
+    if (ROOT / ".git").exists() and shutil.which("git"):
+        assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", code_version()), code_version()

@@ -12,7 +12,7 @@ from prefect.cache_policies import NONE
 from prefect.runtime import flow_run as current_run
 
 from tasks.config import PipelineConfig
-from tasks.monitor.cooldown import COMPLETED, SKIPPED, last_completed
+from tasks.monitor.cooldown import COMPLETED, SKIPPED, gate_retrain, last_completed
 from tasks.monitor.drift import DriftReport, compute_drift, sample_rows, summary_table
 from tasks.monitor.events import DRIFT_EVENT, EmittedEvent, emit_verified, model_resource
 from tasks.monitor.policy import RetrainDecision, should_retrain
@@ -172,7 +172,7 @@ def run_requested_at() -> datetime:
 def check_retrain_gate(config: PipelineConfig, reason: str, requested_at: datetime):
     """Decide from the audit log whether this request may train (cooldown, already satisfied)."""
     done = last_completed(read_audit(config), config.model_name)
-    return decide_retrain(done, requested_at, config.deploy.cooldown_minutes, reason)
+    return gate_retrain(done, requested_at, config.deploy.cooldown_minutes, reason)
 
 
 @task(name="record_skip")

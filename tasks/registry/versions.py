@@ -71,7 +71,7 @@ def client_for(cfg: PipelineConfig):
 
 def code_version() -> str:
     """Git commit of the checkout (``-dirty`` with local changes), else the installed package version."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # the checkout: tasks/registry/versions.py
     if (root / ".git").exists():
         try:
             sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,

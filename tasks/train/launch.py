@@ -27,7 +27,7 @@ from tasks.errors import ConfigError, TrainingFailed
 from tasks.refs import AdapterRef, SplitRef
 from tasks.train.base_model import resolve_base_model
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: tasks/train/launch.py
 RANK_PREFIX = re.compile(r"^\[(?:default|rank)?(\d+)\]:(.*)$")
 FAILED_RANK = re.compile(r"^\s*rank\s*:\s*(\d+)")
 
