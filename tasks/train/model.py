@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from tasks.config import TrainConfig
 from tasks.train import data as td
 
 LORA_TARGETS = {  # sensible defaults per architecture (model_type)
@@ -25,13 +26,12 @@ LORA_TARGETS = {  # sensible defaults per architecture (model_type)
 }
 
 
-def build_model(cfg: dict, base: str, label_names: list[str], tok, device: torch.device):
+def build_model(t: TrainConfig, base: str, label_names: list[str], tok, device: torch.device):
     from peft import LoraConfig, TaskType, get_peft_model
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    t = cfg["train"]
     arch = AutoConfig.from_pretrained(base, local_files_only=True).model_type
-    if t["task"] == "classification":
+    if t.task == "classification":
         model = AutoModelForSequenceClassification.from_pretrained(
             base, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
             label2id={n: i for i, n in enumerate(label_names)}, local_files_only=True)
@@ -41,15 +41,15 @@ def build_model(cfg: dict, base: str, label_names: list[str], tok, device: torch
         task_type = TaskType.CAUSAL_LM
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tok.pad_token_id
-    if t["gradient_checkpointing"]:
+    if t.gradient_checkpointing:
         # Non-reentrant checkpointing works with frozen inputs (LoRA) and with DDP.
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    if t["method"] == "lora":
-        targets = t["lora"]["target_modules"] or LORA_TARGETS.get(arch)
+    if t.method == "lora":
+        targets = t.lora.target_modules or LORA_TARGETS.get(arch)
         if not targets:
             raise SystemExit(f"no default LoRA target modules for model type '{arch}'; set train.lora.target_modules")
-        lcfg = LoraConfig(task_type=task_type, r=t["lora"]["r"], lora_alpha=t["lora"]["alpha"],
-                          lora_dropout=t["lora"]["dropout"], target_modules=targets)
+        lcfg = LoraConfig(task_type=task_type, r=t.lora.r, lora_alpha=t.lora.alpha, lora_dropout=t.lora.dropout,
+                          target_modules=targets)
         model = get_peft_model(model, lcfg)
     return model.to(device), arch
 

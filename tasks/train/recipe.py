@@ -20,12 +20,16 @@ import resource
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from pydantic import BaseModel, ConfigDict
 
+from tasks.config import TrainConfig
 from tasks.train import data as td
 from tasks.train.checkpoint import load_latest, save_checkpoint
 from tasks.train.devices import autocast_dtype
@@ -81,11 +85,56 @@ def all_sum(values: list[float], world: int, device) -> list[float]:
     return t.tolist()
 
 
-def train(args_config: Path) -> None:
-    cfg = json.loads(Path(args_config).read_text())
-    t = cfg["train"]
+class RecipeRun(BaseModel):
+    """``run.json``: what one launch trains (written by ``tasks.train.launch.recipe_config``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    train: TrainConfig
+    base_model: str  # resolved local folder
+    train_file: str
+    val_file: str | None = None
+    ckpt_dir: str
+    stage_dir: str
+    dataset_sha256: str | None = None
+    test_ids_sha256: str | None = None
+    run_key: str | None = None  # the launcher's: which run a work folder belongs to
+
+
+@dataclass
+class Session:
+    """Everything ``setup`` prepared for ``train``: the process group, data, model and optimizer."""
+
+    run: RecipeRun
+    rank: int
+    world: int
+    device: torch.device
+    tok: Any
+    label_names: list[str]
+    enc: Any  # td.Encoded training rows
+    val: Any  # td.Encoded validation rows, or None
+    model: Any  # wrapped for DDP/FSDP when world > 1
+    core: Any  # the unwrapped model
+    arch: str
+    params: list
+    optimizer: Any
+    scheduler: Any
+    total: int  # optimizer steps in all
+    dtype: torch.dtype | None
+    class_weight: torch.Tensor | None
+    start: int = 0  # first step (a resumed run starts at its checkpoint)
+    history: list = field(default_factory=list)
+
+    @property
+    def sharded(self) -> bool:
+        return self.run.train.fsdp and self.world > 1
+
+
+def setup(run: RecipeRun) -> Session:
+    """Process group, tokenizer and data (no raw text kept), model, optimizer, schedule, checkpoint."""
+    t = run.train
     rank, _, world, device = setup_distributed()
-    torch.manual_seed(t["seed"])
+    torch.manual_seed(t.seed)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -93,111 +142,112 @@ def train(args_config: Path) -> None:
         torch.set_num_threads(int(os.environ["TUNEGATE_THREADS"]))
     from transformers import AutoTokenizer
 
-    task, base = t["task"], cfg["base_model"]
-    tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    tok = AutoTokenizer.from_pretrained(run.base_model, local_files_only=True)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    texts, targets = td.read_split(cfg["train_file"], task)
-    if task == "classification":
-        label_names = sorted(set(targets))
-        enc = td.encode_classification(tok, texts, targets, label_names, t["max_length"])
-    else:
-        label_names = []
-        enc = td.encode_sft(tok, texts, targets, t["max_length"])
-        enc = td.pack(enc, t["max_length"]) if t["packing"] else enc
-    val = None
-    if cfg.get("val_file"):
-        vx, vy = td.read_split(cfg["val_file"], task)
-        val = (td.encode_classification(tok, vx, vy, label_names, t["max_length"]) if task == "classification"
-               else td.encode_sft(tok, vx, vy, t["max_length"]))
-    del texts, targets  # nothing below needs raw text
-
+    label_names, enc, val = _encode(run, tok)
     class_weight = None
-    if task == "classification" and t.get("class_weights", "none") == "balanced":
+    if t.task == "classification" and t.class_weights == "balanced":
         class_weight = balanced_weights(enc.targets, len(label_names)).to(device)
-    model, arch = build_model(cfg, base, label_names, tok, device)
-    core = model
-    sharded = t["fsdp"] and world > 1
-    model = wrap_parallel(model, world, sharded, device)
-    dtype = autocast_dtype(t["precision"], device)  # auto: bf16 where the hardware runs it natively
+    core, arch = build_model(t, run.base_model, label_names, tok, device)
+    model = wrap_parallel(core, world, t.fsdp and world > 1, device)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": t["weight_decay"]},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=t["learning_rate"],
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": t.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=t.learning_rate,
                                   fused=device.type == "cuda")
-    per_epoch = td.batches_per_epoch(len(enc.ids), t["batch_size"], world)
-    total = t["max_steps"] or max(1, math.ceil(t["epochs"] * per_epoch / t["grad_accum"]))
-    warmup = max(1, int(total * t["warmup_ratio"]))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(warmup, total))
-    ckpt_dir = Path(cfg["ckpt_dir"])
-
-    start, history, resumed = 0, [], None
-    meta = None if sharded else load_latest(ckpt_dir, core, optimizer, scheduler)
+    per_epoch = td.batches_per_epoch(len(enc.ids), t.batch_size, world)
+    total = t.max_steps or max(1, math.ceil(t.epochs * per_epoch / t.grad_accum))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(max(1, int(total * t.warmup_ratio)), total))
+    s = Session(run=run, rank=rank, world=world, device=device, tok=tok, label_names=label_names, enc=enc, val=val,
+                model=model, core=core, arch=arch, params=params, optimizer=optimizer, scheduler=scheduler,
+                total=total, dtype=autocast_dtype(t.precision, device), class_weight=class_weight)
+    meta = None if s.sharded else load_latest(Path(run.ckpt_dir), core, optimizer, scheduler)
     if meta:
-        start, history, resumed = meta["step"], meta.get("history", []), meta["step"]
-        log(f"resumed from checkpoint step {start} ({meta['path']})", rank)
-    log(f"task={task} arch={arch} method={t['method']} world={world} device={device.type} "
-        f"rows={len(enc.ids)} steps={total} start={start} "
+        s.start, s.history = meta["step"], meta.get("history", [])
+        log(f"resumed from checkpoint step {s.start} ({meta['path']})", rank)
+    log(f"task={t.task} arch={arch} method={t.method} world={world} device={device.type} "
+        f"rows={len(enc.ids)} steps={total} start={s.start} "
         f"trainable={sum(p.numel() for p in params)}", rank)
+    return s
 
-    stream = td.micro_batches(enc, t["batch_size"], t["seed"], world, rank, skip=start * t["grad_accum"],
-                              group=t["length_group"])
+
+def _encode(run: RecipeRun, tok) -> tuple[list[str], Any, Any]:
+    """Label names, encoded training rows and encoded validation rows (or None); the texts are not kept."""
+    t = run.train
+    texts, targets = td.read_split(run.train_file, t.task)
+    if t.task == "classification":
+        label_names = sorted(set(targets))
+        enc = td.encode_classification(tok, texts, targets, label_names, t.max_length)
+    else:
+        label_names = []
+        enc = td.encode_sft(tok, texts, targets, t.max_length)
+        enc = td.pack(enc, t.max_length) if t.packing else enc
+    val = None
+    if run.val_file:
+        vx, vy = td.read_split(run.val_file, t.task)
+        val = (td.encode_classification(tok, vx, vy, label_names, t.max_length) if t.task == "classification"
+               else td.encode_sft(tok, vx, vy, t.max_length))
+    return label_names, enc, val
+
+
+def train(s: Session) -> dict:
+    """The training loop from ``s.start`` to ``s.total`` (checkpointing), then validation; returns the metrics."""
+    t, device, world, rank = s.run.train, s.device, s.world, s.rank
+    stream = td.micro_batches(s.enc, t.batch_size, t.seed, world, rank, skip=s.start * t.grad_accum,
+                              group=t.length_group)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    model.train()
+    s.model.train()
     tokens, t0 = 0, time.perf_counter()
-    for step in range(start, total):
+    for step in range(s.start, s.total):
         sums = [0.0, 0.0, 0.0]  # loss sum, loss count, real tokens
-        micro = [{k: v.to(device, non_blocking=True) for k, v in td.collate(enc, next(stream), tok.pad_token_id,
-                                                                                task, t["max_length"]).items()}
-                 for _ in range(t["grad_accum"])]
+        micro = [{k: v.to(device, non_blocking=True)
+                  for k, v in td.collate(s.enc, next(stream), s.tok.pad_token_id, t.task, t.max_length).items()}
+                 for _ in range(t.grad_accum)]
         window = all_sum([float(sum(int((b["labels"] != td.IGNORE).sum()) for b in micro))], world, device)[0]
         for i, batch in enumerate(micro):
-            sync = i == len(micro) - 1 or world == 1 or t["fsdp"]
-            ctx = model.no_sync() if not sync and hasattr(model, "no_sync") else nullcontext()
-            with ctx:
-                loss, n, _ = forward_loss(model, batch, task, dtype, class_weight)
+            sync = i == len(micro) - 1 or world == 1 or t.fsdp
+            with s.model.no_sync() if not sync and hasattr(s.model, "no_sync") else nullcontext():
+                loss, n, _ = forward_loss(s.model, batch, t.task, s.dtype, s.class_weight)
                 # DDP averages gradients over ranks, so scale by world/window to get the global mean.
                 (loss * world / max(window, 1)).backward()
             sums[0] += float(loss.detach())
             sums[1] += n
             sums[2] += int(batch["attention_mask"].sum())
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        torch.nn.utils.clip_grad_norm_(s.params, 1.0)
+        s.optimizer.step()
+        s.scheduler.step()
+        s.optimizer.zero_grad(set_to_none=True)
         loss_sum, count, real = all_sum(sums, world, device)  # mean over all ranks, not times world
         tokens += int(real)
-        history.append({"step": step + 1, "loss": round(loss_sum / max(count, 1), 6),
-                        "lr": scheduler.get_last_lr()[0]})
-        if rank == 0 and ((step + 1) % 10 == 0 or step + 1 == total or step == start):
-            log(f"step {step + 1}/{total} loss {history[-1]['loss']:.4f}", rank)
+        s.history.append({"step": step + 1, "loss": round(loss_sum / max(count, 1), 6),
+                          "lr": s.scheduler.get_last_lr()[0]})
+        if rank == 0 and ((step + 1) % 10 == 0 or step + 1 == s.total or step == s.start):
+            log(f"step {step + 1}/{s.total} loss {s.history[-1]['loss']:.4f}", rank)
         # FSDP shards weights and optimizer state across ranks; checkpoints here are rank-0 files, so
         # sharded runs do not checkpoint (a restart begins again).
-        if (step + 1) % t["checkpoint_every"] == 0 and step + 1 < total and not sharded:
+        if (step + 1) % t.checkpoint_every == 0 and step + 1 < s.total and not s.sharded:
             if rank == 0:
-                save_checkpoint(ckpt_dir, step + 1, core, optimizer, scheduler, {"history": history})
+                save_checkpoint(Path(s.run.ckpt_dir), step + 1, s.core, s.optimizer, s.scheduler,
+                                {"history": s.history})
                 log(f"checkpoint step {step + 1}", rank)
             if world > 1:
                 dist.barrier()
     elapsed = time.perf_counter() - t0
-
-    metrics = {"steps": total, "start_step": start, "resumed_from_step": resumed, "world_size": world,
+    metrics = {"steps": s.total, "start_step": s.start, "resumed_from_step": s.start or None, "world_size": world,
                "train_seconds": round(elapsed, 3), "train_tokens": tokens,
                "tokens_per_s": round(tokens / elapsed, 2) if elapsed > 0 and tokens else 0.0,
-               "final_loss": history[-1]["loss"] if history else None, "loss_curve": history,
-               "peak_memory_mb": peak_memory_mb(device), "precision": str(dtype or "fp32"),
+               "final_loss": s.history[-1]["loss"] if s.history else None, "loss_curve": s.history,
+               "peak_memory_mb": peak_memory_mb(device), "precision": str(s.dtype or "fp32"),
                "device": device.type}
-    if class_weight is not None:
-        metrics["class_weights"] = {n: round(float(w), 4) for n, w in zip(label_names, class_weight.tolist())}
-    if val is not None and (rank == 0 or t["fsdp"]):
-        metrics.update(evaluate(model if t["fsdp"] else core, val, task, dtype, device, tok.pad_token_id,
-                                t["batch_size"] * 2))
-    save(cfg, core, tok, label_names, metrics, arch, rank, world)
-    cleanup(world)
-
-
+    if s.class_weight is not None:
+        metrics["class_weights"] = {n: round(float(w), 4) for n, w in zip(s.label_names, s.class_weight.tolist())}
+    if s.val is not None and (rank == 0 or t.fsdp):
+        metrics.update(evaluate(s.model if t.fsdp else s.core, s.val, t.task, s.dtype, device, s.tok.pad_token_id,
+                                t.batch_size * 2))
+    return metrics
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -207,27 +257,29 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 # ---- save / cleanup ----------------------------------------------------------------------------------
-def save(cfg: dict, model, tok, label_names: list[str], metrics: dict, arch: str, rank: int, world: int) -> None:
+def save(s: Session, metrics: dict) -> None:
     """Rank 0 writes the final folder into the staging area; the manifest goes last."""
-    if cfg["train"]["fsdp"] and world > 1:
+    state = None
+    if s.sharded:
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-        state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-    else:
-        state = None
-    if rank != 0:
+        state = get_model_state_dict(s.core, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if s.rank != 0:
         return
-    out = Path(cfg["stage_dir"])
+    out = Path(s.run.stage_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out / "adapter", state_dict=state) if state else model.save_pretrained(out / "adapter")
-    tok.save_pretrained(out / "tokenizer")
-    (out / "label_map.json").write_text(json.dumps({"labels": label_names,
-                                                    "label2id": {n: i for i, n in enumerate(label_names)}}))
-    (out / "train_config.json").write_text(json.dumps({**cfg["train"], "base_model": cfg["base_model"],
-                                                       "model_type": arch}, indent=2))
+    if state:
+        s.core.save_pretrained(out / "adapter", state_dict=state)
+    else:
+        s.core.save_pretrained(out / "adapter")
+    s.tok.save_pretrained(out / "tokenizer")
+    (out / "label_map.json").write_text(json.dumps({"labels": s.label_names,
+                                                    "label2id": {n: i for i, n in enumerate(s.label_names)}}))
+    (out / "train_config.json").write_text(json.dumps({**s.run.train.model_dump(mode="json"),
+                                                       "base_model": s.run.base_model, "model_type": s.arch}, indent=2))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     write_manifest(out)
-    log(f"saved {out.name}: tokens/s {metrics['tokens_per_s']} val {metrics.get('val_accuracy')}", rank)
+    log(f"saved {out.name}: tokens/s {metrics['tokens_per_s']} val {metrics.get('val_accuracy')}", s.rank)
 
 
 def write_manifest(folder: Path) -> None:
@@ -247,7 +299,11 @@ def cleanup(world: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", required=True, help="run.json written by tasks.train.launch")
-    train(Path(ap.parse_args(argv).config))
+    run = RecipeRun.model_validate_json(Path(ap.parse_args(argv).config).read_text())
+    session = setup(run)
+    metrics = train(session)
+    save(session, metrics)
+    cleanup(session.world)
 
 
 if __name__ == "__main__":
