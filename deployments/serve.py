@@ -2,7 +2,7 @@
 
 Registers the pipeline's deployments on the server at ``PREFECT_API_URL`` and runs their flow runs in
 subprocesses until stopped. `tunegate up` starts it detached; a work pool is the production alternative
-(see deployments/README.md).
+(README: "Production: the same deployments on a work pool").
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m deployments.serve")
     p.add_argument("--config", required=True, help="pipeline YAML")
     args = p.parse_args(argv)
+    from tasks.runtime import offline_environment
 
+    offline_environment()  # before Prefect, MLflow and transformers read their settings
     from prefect import serve
 
     from deployments.definitions import build_deployments

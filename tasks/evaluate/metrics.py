@@ -1,7 +1,7 @@
 """Evaluate a fine-tuned model on the recorded test split: the numbers promotion is decided on.
 
-Top: pure metric functions (numpy + scikit-learn). Bottom: the ``evaluate_model`` task, which loads a
-model folder, scores the test split and writes ``eval.json``.
+Pure metric functions (numpy + scikit-learn) and ``evaluate_dir``, which loads a model folder and scores the
+test split; the ``evaluate_model`` task (``task.py``) writes the report to ``eval.json``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""PII stage: the scrubber (tasks/pii/engine.py) and its Prefect boundary, the ``scrub_pii`` task.
+"""The PII stage's Prefect boundary: the ``scrub_pii`` task (and its cached variant for the training pipeline).
 
-Engine, operators, streaming and scoring live in plain modules without Prefect (tasks/pii/engine.py,
-pii_ops.py, pii_stream.py, pii_eval.py, residual.py); this module is the stage's interface.
+Engine, operators, streaming, the residual scan, the recall estimate and scoring live in plain modules
+without Prefect beside it (engine.py, ops.py, stream.py, residual.py, estimate.py, score.py).
 """
 
 from __future__ import annotations

@@ -195,7 +195,8 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
     layout = assemble_version(c.model, c.split.train, c.run_dir / "eval" / "eval.json",
                               Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)
                               cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version")
-    tags = version_tags(cfg, c.dataset.sha256, c.pii, code, c.base_model, c.trigger, c.run_id, c.decision.promote)
+    tags = version_tags(cfg.digest(), cfg.train.task, c.dataset.sha256, c.pii, code, c.base_model, c.trigger,
+                        c.run_id, c.decision.promote)
     reg = register_candidate(cfg, layout, cfg.model_dump(mode="json"),
                              run_metrics(c.report, c.champion_report, c.model.metrics), tags, facts,
                              c.run_dir / "model_card.md")

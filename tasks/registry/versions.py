@@ -283,15 +283,15 @@ def unregister(cfg: PipelineConfig, version: int, run_id: str) -> None:
     _undo(client_for(cfg), cfg.model_name, version, run_id)
 
 
-def version_tags(cfg: PipelineConfig, dataset_sha256: str, pii: dict | None, code: str, base_model: str, trigger: str,
-                 run_id: str, promote: bool) -> dict[str, str]:
+def version_tags(config_sha256: str, task: str, dataset_sha256: str, pii: dict | None, code: str, base_model: str,
+                 trigger: str, run_id: str, promote: bool) -> dict[str, str]:
     """The tags of a registered version: its lineage, and the PII evidence in counts."""
     ev = pii or {}
     counts = {k: ev.get(k) for k in ("docs", "docs_touched", "residual_count", "residual_rate", "passed")}
     counts["entities_replaced"] = sum((ev.get("counts_by_entity") or {}).values())
     counts["estimated_recall"] = (ev.get("estimated_recall") or {}).get("_overall", {}).get("recall")
-    return {"dataset_sha256": dataset_sha256, "config_sha256": cfg.digest(), "code_version": code,
-            "base_model": base_model, "task": cfg.train.task, "trigger": trigger, "tunegate_run_id": run_id,
+    return {"dataset_sha256": dataset_sha256, "config_sha256": config_sha256, "code_version": code,
+            "base_model": base_model, "task": task, "trigger": trigger, "tunegate_run_id": run_id,
             "pii_evidence": json.dumps(counts, sort_keys=True), "decision": "promote" if promote else "reject"}
 
 
