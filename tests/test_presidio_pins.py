@@ -64,3 +64,11 @@ def test_the_scrubber_uses_the_registry_it_is_given():
     (out,) = only_email.scrub_texts(["Jane Smith wrote from jane.smith@example.com, phone 07700 900123."])
     assert "jane.smith@example.com" not in out and "<EMAIL_ADDRESS>" in out
     assert "Jane Smith" in out and "07700 900123" in out
+
+
+def test_the_scrubber_uses_the_nlp_pipeline_it_is_given(scrubber):
+    """Composition: the spaCy pipeline is an argument too (here the one already loaded: no second load)."""
+    shared = Scrubber(PiiConfig(), None, nlp=scrubber.nlp)
+    assert shared.nlp is scrubber.nlp and shared.engine.nlp["en"] is scrubber.nlp
+    assert shared.scrub_texts(["Call Margaret Thornbury on 07700 900123."]) == \
+        scrubber.scrub_texts(["Call Margaret Thornbury on 07700 900123."])

@@ -156,11 +156,13 @@ def default_registry(pii: PiiConfig) -> RecognizerRegistry:
 class Scrubber:
     """Detects and replaces PII in batches of texts; reusable in-process (prediction time)."""
 
-    def __init__(self, pii: PiiConfig, key: bytes | None, registry: RecognizerRegistry | None = None):
-        """``registry``: the recognizers to run (default: ``default_registry(pii)``)."""
+    def __init__(self, pii: PiiConfig, key: bytes | None, registry: RecognizerRegistry | None = None,
+                 nlp=None):
+        """``registry``: the recognizers to run (default: ``default_registry(pii)``); ``nlp``: a loaded spaCy
+        pipeline with an NER component (default: ``pii.spacy_model``, NER only)."""
         _quiet_raw_text_loggers()
         self.pii, self.key = pii, key
-        self.nlp = load_spacy(pii.spacy_model)
+        self.nlp = nlp if nlp is not None else load_spacy(pii.spacy_model)
         self.nlp.max_length = max(self.nlp.max_length, 2_000_000)
         self._lexeme_cache: dict[str, bool] = {}
         # Presidio's spaCy engine, handed the pipeline already loaded (NER only): the scrubber parses once
