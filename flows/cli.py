@@ -159,14 +159,13 @@ def cli_scrub(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from tasks.config import PiiConfig, load_config
-    from tasks.pii.ops import needs_key, resolve_pseudonym_key
+    from tasks.pii.ops import pseudonym_key
     from tasks.pii.stream import scrub_file
 
     cfg = load_config(args.config) if args.config else None
     pii = cfg.pii if cfg else PiiConfig()
     work_dir = cfg.work_path() if cfg else Path(".tunegate")
-    key = resolve_pseudonym_key(pii.pseudonym_key_env, pii.pseudonym_key_block, work_dir) \
-        if needs_key(pii.operators) else None
+    key = pseudonym_key(pii, work_dir)
     out = Path(args.output)
     stats = scrub_file(Path(args.input), out, args.text_column, pii, key, Path(f"{out}.spans.jsonl"))
     kinds = ", ".join(f"{k}={v}" for k, v in sorted(stats.by_entity.items())) or "none"

@@ -95,6 +95,9 @@ class PiiConfig(_Stage):
     # The key itself never sits in the config: only where to find it.
     pseudonym_key_env: str = "TUNEGATE_PII_KEY"
     pseudonym_key_block: str | None = None
+    # Fail closed when neither the variable nor the block gives a key, instead of using a development key
+    # (<work_dir>/secrets/pii.key). None: required in flow runs of a deployment (production), not elsewhere.
+    require_key: bool | None = None
     references: list[ReferencePattern] = []
     keep: KeepList = KeepList()
     residual_max_rate: float = Field(0.001, ge=0, le=1)

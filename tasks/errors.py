@@ -15,6 +15,10 @@ class ConfigError(TunegateError):
     """The pipeline config is invalid: unknown key, wrong type, missing path."""
 
 
+class PseudonymKeyMissing(ConfigError):
+    """Pseudonyms need a key and none is configured where production requires one (``pii.require_key``)."""
+
+
 class InputError(TunegateError):
     """An input file or folder cannot be read as documents."""
 

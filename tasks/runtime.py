@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 # No machine tunegate runs on needs the network: no telemetry, no model hub, no git probing noise, and a
 # loaded 2-core machine needs longer for Prefect's ephemeral server.
@@ -32,6 +33,8 @@ def offline_environment() -> None:
 
 def in_prefect_run() -> bool:
     """Inside a Prefect flow or task run (artifacts and run loggers are available)."""
+    if "prefect" not in sys.modules:  # a process that never imported Prefect is in no run (the file scrub)
+        return False
     from prefect.context import FlowRunContext, TaskRunContext
 
     return FlowRunContext.get() is not None or TaskRunContext.get() is not None
@@ -44,3 +47,17 @@ def run_logger(fallback: str) -> logging.Logger | logging.LoggerAdapter:
 
         return get_run_logger()
     return logging.getLogger(fallback)
+
+
+def in_deployment_run() -> bool:
+    """Inside a flow run that a deployment started (a schedule, a trigger, the UI): production."""
+    if not in_prefect_run():
+        return False
+    from prefect.runtime import deployment
+
+    return deployment.id is not None
+
+
+def key_required(require_key: bool | None) -> bool:
+    """``pii.require_key``, where None means: required in a deployment's runs."""
+    return in_deployment_run() if require_key is None else require_key

@@ -1,5 +1,7 @@
 """Scrubber behaviour: operators, keys, keep-list, files in every format, the residual gate, bad input."""
 
+import hashlib
+import hmac
 import json
 import re
 import stat
@@ -40,8 +42,8 @@ def test_pseudonyms_are_consistent_keyed_and_not_the_value(scrubber):
         "spoke to jane  doherty, she will send photos",
         "Spoke to Mrs Anna Kowalski about the leak.",
     ])
-    (tok,) = re.findall(r"<PERSON_[0-9a-f]{6}>", a)
-    assert tok in b and tok not in c and re.search(r"<PERSON_[0-9a-f]{6}>", c)
+    (tok,) = re.findall(r"<PERSON_[0-9a-f]{16}>", a)  # 64 bits
+    assert tok in b and tok not in c and re.search(r"<PERSON_[0-9a-f]{16}>", c)
     assert "doherty" not in (a + b).lower()
     assert pseudonym("PERSON", "Jane Doherty", b"other-key") != tok
     assert normalise("PERSON", "Mrs  JANE Doherty") == normalise("PERSON", "jane doherty")
@@ -71,6 +73,41 @@ def test_key_comes_from_env_else_a_private_dev_key(tmp_path, monkeypatch, caplog
     assert "Production must set $TG_TEST_KEY" in caplog.text
     with pytest.raises(ValidationError):  # the key can never be put in the config itself
         PiiConfig.model_validate({"pseudonym_key": "abc"})
+
+
+def test_pseudonyms_do_not_collide_in_a_big_corpus_and_are_stable_across_runs():
+    """200,000 distinct names: 64-bit tokens give none of the ~1,200 collisions 24-bit tokens would."""
+    tokens = {pseudonym("PERSON", f"Person {i}", b"k") for i in range(200_000)}
+    assert len(tokens) == 200_000
+    assert pseudonym("PERSON", "Mrs Jane Doherty", b"k") == pseudonym("PERSON", "jane doherty", b"k") \
+        == "<PERSON_" + hmac.new(b"k", b"PERSON\x00jane doherty", hashlib.sha256).hexdigest()[:16] + ">"
+
+
+def test_a_required_key_fails_closed_and_writes_no_development_key(tmp_path, monkeypatch, prefect_harness):
+    from tasks.errors import ConfigError, PseudonymKeyMissing
+    from tasks.pii.ops import pseudonym_key
+    from tasks.runtime import key_required
+
+    monkeypatch.delenv("TG_TEST_KEY", raising=False)
+    with pytest.raises(PseudonymKeyMissing, match=r"\$TG_TEST_KEY") as err:
+        resolve_pseudonym_key("TG_TEST_KEY", None, tmp_path, require=True)
+    assert isinstance(err.value, ConfigError) and not (tmp_path / "secrets").exists()
+    strict = PiiConfig(operators={"PERSON": "pseudonym"}, pseudonym_key_env="TG_TEST_KEY", require_key=True)
+    with pytest.raises(PseudonymKeyMissing):
+        pseudonym_key(strict, tmp_path)
+    assert pseudonym_key(strict.model_copy(update={"operators": {"default": "placeholder"}}), tmp_path) is None
+    monkeypatch.setenv("TG_TEST_KEY", "prod-key")
+    assert pseudonym_key(strict, tmp_path) == b"prod-key"
+    # the default (None) requires a key in a deployment's runs only: not here, nor in a plain flow run
+    assert key_required(None) is False and key_required(True) is True and key_required(False) is False
+
+    from prefect import flow
+
+    @flow
+    def plain() -> bool:
+        return key_required(None)
+
+    assert plain() is False
 
 
 def test_keep_list_terms_survive_but_pii_next_to_them_does_not(scrubber):

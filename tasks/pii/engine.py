@@ -34,8 +34,7 @@ from tasks.pii.ops import (
     clean_texts,
     drop_kept,
     keep_matchers,
-    needs_key,
-    resolve_pseudonym_key,
+    pseudonym_key,
     settle,
 )
 from tasks.pii.recognizers import (
@@ -246,6 +245,5 @@ class Scrubber:
 
 def build_scrubber(pii: PiiConfig, work_dir: Path | str = ".tunegate") -> Scrubber:
     """A ready scrubber for prediction time; resolves the pseudonym key only if an operator needs it."""
-    key = resolve_pseudonym_key(pii.pseudonym_key_env, pii.pseudonym_key_block, Path(work_dir)) \
-        if needs_key(pii.operators) else None
+    key = pseudonym_key(pii, Path(work_dir))
     return Scrubber(pii, key)

@@ -15,7 +15,7 @@ from prefect.cache_policies import NONE
 
 from tasks.caching import FilesStillThere, config_digest
 from tasks.config import PiiConfig
-from tasks.pii.ops import needs_key, resolve_pseudonym_key
+from tasks.pii.ops import pseudonym_key
 from tasks.pii.score import PiiEvidence
 from tasks.refs import DatasetRef
 from tasks.runtime import in_prefect_run
@@ -61,8 +61,7 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
 
     log = get_run_logger() if in_prefect_run() else logging.getLogger("tunegate.pii")
     run_dir = Path(run_dir)
-    key = resolve_pseudonym_key(pii.pseudonym_key_env, pii.pseudonym_key_block, _work_dir_of(run_dir)) \
-        if needs_key(pii.operators) else None
+    key = pseudonym_key(pii, _work_dir_of(run_dir))
     out, spans_path = run_dir / "scrubbed.parquet", run_dir / "scrubbed.spans.jsonl"
     failure = None
     try:
