@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tasks.config import PipelineConfig
 from tasks.ingest.quality import QualityReport
-from tasks.ingest.task import ensure_sample_data, ingest_documents, quality_gate
+from tasks.ingest.task import RAW_COPY_HOOKS, discard_raw_copy, ensure_sample_data, ingest_documents, quality_gate
 from tasks.pii.task import scrub_pii
 from tasks.refs import DatasetRef, new_run_id
 
@@ -27,7 +27,7 @@ class IngestResult(BaseModel):
     pii: dict | None = None  # PiiEvidence as a dict (counts and rates)
 
 
-@flow(name="ingest")
+@flow(name="ingest", **RAW_COPY_HOOKS)
 def ingest(config: PipelineConfig, run_id: str | None = None) -> IngestResult:
     """Ingest documents behind the quality gate, then scrub PII.
 
@@ -45,5 +45,6 @@ def ingest(config: PipelineConfig, run_id: str | None = None) -> IngestResult:
     if config.pii.enabled:
         gold = Path(f"{config.data.source}.pii.jsonl")
         scrubbed, evidence = scrub_pii(dataset, config.pii, run_dir, gold=gold if gold.is_file() else None)
+        discard_raw_copy(run_dir, config.retention)
     return IngestResult(run_id=run_id, run_dir=str(run_dir), dataset=dataset, quality=report, scrubbed=scrubbed,
                         pii=evidence.model_dump(mode="json") if evidence is not None else None)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tasks.config import PipelineConfig
 from tasks.ingest.quality import monitoring_gate
-from tasks.ingest.task import ingest_batch, quality_gate
+from tasks.ingest.task import RAW_COPY_HOOKS, discard_raw_copy, ingest_batch, quality_gate
 from tasks.monitor.task import (
     decide_retrain,
     emit_drift_event,
@@ -55,7 +55,7 @@ class MonitorResult(BaseModel):
         return f"{head} — {'; '.join(self.reasons)} — report {self.report_html}{scored}{event}"
 
 
-@flow(name="monitor")
+@flow(name="monitor", **RAW_COPY_HOOKS)
 def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     """Check a batch of production documents for drift against the champion.
 
@@ -77,6 +77,7 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     scored = sample_batch(dataset, m.score_rows, run_dir)
     # The recall estimate is training evidence (a model's data); a production batch is scrubbed, not audited.
     scrubbed, _ = scrub_pii(scored, config.pii, run_dir, None, estimate=False)
+    discard_raw_copy(run_dir, config.retention)
     preds = predict_batch(scrubbed, version, run_dir / "predictions.parquet")
     stored = log_predictions(scrubbed, Path(preds.uri), config.work_path("predictions"), run_id)
     reference = profile_reference(version.local_dir / "reference" / "reference.parquet", version.local_dir / "model",

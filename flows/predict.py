@@ -11,7 +11,7 @@ from pathlib import Path
 from prefect import flow
 
 from tasks.config import PipelineConfig
-from tasks.ingest.task import ingest_documents, prediction_source
+from tasks.ingest.task import RAW_COPY_HOOKS, discard_raw_copy, ingest_documents, prediction_source
 from tasks.pii.task import scrub_pii
 from tasks.predict.batch import PredictionsRef
 from tasks.predict.task import predict_batch
@@ -19,7 +19,7 @@ from tasks.refs import new_run_id
 from tasks.registry.task import resolve_version
 
 
-@flow(name="predict", log_prints=True)
+@flow(name="predict", log_prints=True, **RAW_COPY_HOOKS)
 def predict(config: PipelineConfig, input: str, output: str, model_version: str = "champion") -> PredictionsRef:
     """Score a file of documents.
 
@@ -32,4 +32,5 @@ def predict(config: PipelineConfig, input: str, output: str, model_version: str 
     run_dir = config.work_path("predictions", new_run_id("predict")).resolve()
     dataset = ingest_documents(prediction_source(config.data, input), run_dir)
     scrubbed, _ = scrub_pii(dataset, config.pii, run_dir, None, estimate=False)
+    discard_raw_copy(run_dir, config.retention)
     return predict_batch(scrubbed, version, Path(output).resolve())

@@ -16,7 +16,14 @@ from tasks.caching import stored_in
 from tasks.config import PipelineConfig
 from tasks.evaluate.metrics import EvalReport
 from tasks.evaluate.task import evaluate_model
-from tasks.ingest.task import add_batch, ensure_sample_data, ingest_documents, quality_gate
+from tasks.ingest.task import (
+    RAW_COPY_HOOKS,
+    add_batch,
+    discard_raw_copy,
+    ensure_sample_data,
+    ingest_documents,
+    quality_gate,
+)
 from tasks.pii.task import scrub_pii_cached
 from tasks.refs import new_run_id
 from tasks.registry.promote import PromotionDecision
@@ -48,7 +55,7 @@ class TrainResult(BaseModel):
     cached_stages: list[str]  # stages whose result came from an earlier run (files outside this run's folder)
 
 
-@flow(name="train_pipeline", log_prints=True)
+@flow(name="train_pipeline", log_prints=True, **RAW_COPY_HOOKS)
 def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigger: str = "manual") -> TrainResult:
     """Train a candidate on ``data.source`` (+ labelled rows of ``extra_data``); promote it if it beats the champion."""
     run_id = new_run_id()
@@ -63,6 +70,7 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     gold = Path(config.data.source + ".pii.jsonl")
     scrubbed, pii = stored_in(scrub_pii_cached, results)(dataset, config.pii, run_dir,
                                                          gold if gold.is_file() and not extra_data else None)
+    discard_raw_copy(run_dir, config.retention)
     split = stored_in(split_dataset_cached, results)(scrubbed, config.split, run_dir)
     model = stored_in(launch_finetune_cached, results)(config.train, split, run_dir / "model")
     champion = find_champion(config)

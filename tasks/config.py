@@ -209,6 +209,16 @@ class DeployConfig(_Stage):
     port: int = Field(4200, ge=1, le=65535)
 
 
+class RetentionConfig(_Stage):
+    """How long personal data stays on disk (``tasks/retention.py``)."""
+
+    # Days the unscrubbed copy of a run's documents is kept after the scrub (0: deleted as soon as the
+    # scrubbed dataset is written, or when the run fails or is cancelled).
+    keep_raw_days: int = Field(0, ge=0)
+    # Days of the prediction store kept by `tunegate purge` (None: kept until deleted by hand).
+    predictions_days: int | None = Field(None, ge=1)
+
+
 class PipelineConfig(_Stage):
     """Everything one tunegate pipeline needs; the parameter of every flow."""
 
@@ -223,6 +233,7 @@ class PipelineConfig(_Stage):
     registry: RegistryConfig = RegistryConfig()
     monitor: MonitorConfig = MonitorConfig()
     deploy: DeployConfig = DeployConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     @field_validator("work_dir")
     @classmethod

@@ -58,7 +58,12 @@ class AdapterRef(_Ref):
 
 
 def new_run_id(prefix: str = "run") -> str:
-    return f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    """``<prefix>-<UTC time>-<6 hex>``; inside a flow run the hex is the flow run id's, so that the run's
+    failure hooks find its folder (``tasks.retention``)."""
+    from tasks.runtime import current_flow_run_id
+
+    run = current_flow_run_id()
+    return f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{(run or uuid.uuid4().hex)[:6]}"
 
 
 @contextmanager

@@ -40,6 +40,16 @@ def in_prefect_run() -> bool:
     return FlowRunContext.get() is not None or TaskRunContext.get() is not None
 
 
+def current_flow_run_id() -> str | None:
+    """The hex id of the flow run this code runs in, or None."""
+    if not in_prefect_run():
+        return None
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    return ctx.flow_run.id.hex if ctx and ctx.flow_run else None
+
+
 def run_logger(fallback: str) -> logging.Logger | logging.LoggerAdapter:
     """The Prefect run logger inside a run, else the named standard logger."""
     if in_prefect_run():

@@ -8,12 +8,13 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
-from tasks.config import ColumnMap, DataConfig, QualityConfig
+from tasks.config import ColumnMap, DataConfig, PipelineConfig, QualityConfig, RetentionConfig
 from tasks.datasets import parquet_sha256
 from tasks.errors import InputError, QualityGateFailed
 from tasks.ingest.quality import QualityReport, validate_parquet
 from tasks.ingest.read import load_documents
 from tasks.refs import DatasetRef, atomic_dir, atomic_file
+from tasks.retention import discard_raw, run_dirs
 from tasks.runtime import in_prefect_run, run_logger
 
 
@@ -109,3 +110,33 @@ def add_batch(base: DatasetRef, batch: DatasetRef, out: Path) -> DatasetRef:
     get_run_logger().info("added %d labelled rows from the batch (%d rows in all)", b.num_rows, table.num_rows)
     return DatasetRef(uri=str(out), sha256=parquet_sha256(out), rows=table.num_rows, columns=base.columns,
                       label_counts=dict(sorted(counts.items())))
+
+
+# ---- the unscrubbed copy lives only as long as the run needs it ---------------------------------------
+@task(name="discard_raw_copy", cache_policy=NONE)
+def discard_raw_copy(run_dir: Path, retention: RetentionConfig) -> int:
+    """After the scrub: delete the run's unscrubbed copies unless ``retention.keep_raw_days`` keeps them."""
+    if retention.keep_raw_days:
+        return 0
+    gone = discard_raw(Path(run_dir))
+    run_logger("tunegate.retention").info("deleted %d unscrubbed cop%s of the documents", gone,
+                                          "y" if gone == 1 else "ies")
+    return gone
+
+
+def discard_raw_on_failure(flow, flow_run, state) -> None:
+    """Flow hook (failure, cancellation, crash): the stopped run's unscrubbed copies go too."""
+    params = flow_run.parameters or {}
+    config = params.get("config")
+    config = config if isinstance(config, PipelineConfig) else PipelineConfig.model_validate(config or {})
+    if config.retention.keep_raw_days:
+        return
+    work = config.work_path()
+    folders = [work / "runs" / params["run_id"]] if params.get("run_id") else run_dirs(work, flow_run.id.hex[:6])
+    for folder in folders:
+        discard_raw(folder)
+
+
+# The hooks of every flow that writes an unscrubbed copy: ``@flow(..., **RAW_COPY_HOOKS)``.
+RAW_COPY_HOOKS = {"on_failure": [discard_raw_on_failure], "on_cancellation": [discard_raw_on_failure],
+                  "on_crashed": [discard_raw_on_failure]}
