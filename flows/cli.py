@@ -20,6 +20,7 @@ COMMANDS = {
     "predict": ("cli_predict", "score a file with the champion (or a named version)"),
     "rollback": ("cli_rollback", "move the champion alias back to an earlier version"),
     "monitor": ("cli_monitor", "check a production batch for drift and emit the drift event"),
+    "purge": ("cli_purge", "delete unscrubbed copies and prediction-store days past the config's retention"),
     "up": ("cli_up", "start a local Prefect server and serve the deployments"),
     "down": ("cli_down", "stop what `tunegate up` started"),
 }
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("monitor")
     s.add_argument("--config", required=True, help="pipeline YAML")
     s.add_argument("--batch", required=True, help="file or folder of new production documents")
+
+    s = add("purge")
+    s.add_argument("--config", required=True, help="pipeline YAML (work_dir and retention: section)")
 
     s = add("up")
     s.add_argument("--config", default="examples/claims.yaml", help="pipeline YAML the deployments run")
@@ -246,6 +250,20 @@ def cli_monitor(args: argparse.Namespace) -> int:
 
     result = monitor(load_config(args.config), args.batch)
     print(result.line())
+    return 0
+
+
+def cli_purge(args: argparse.Namespace) -> int:
+    """``tunegate purge --config C``: what ``retention`` no longer allows to stay on disk."""
+    from tasks.config import load_config
+    from tasks.retention import purge
+
+    cfg = load_config(args.config)
+    r = cfg.retention
+    out = purge(cfg.work_path(), r.keep_raw_days, r.predictions_days)
+    kept = "until deleted by hand" if r.predictions_days is None else f"{r.predictions_days} days"
+    print(f"deleted {out['raw_copies_deleted']} unscrubbed copies (kept {r.keep_raw_days} days) and "
+          f"{out['prediction_days_deleted']} days of the prediction store (kept {kept}) under {cfg.work_path()}")
     return 0
 
 

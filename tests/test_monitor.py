@@ -140,6 +140,7 @@ def test_monitor_flags_drift_emits_event_and_stays_quiet_otherwise(champion, tmp
     scrubbed = pd.read_parquet(run_dir / "scrubbed.parquet")
     assert stored["text"].tolist() == scrubbed["text"].tolist() and len(stored) == 200
     assert set(stored.columns) >= {"text", "prediction", "confidence", "model_version", "logged_at"}
+    assert not (run_dir / "dataset.parquet").exists()  # the batch's unscrubbed copy went after the scrub
 
     same = write_sample(tmp_path / "same.jsonl", rows=200, seed=42)
     cfg_file = tmp_path / "cfg.yaml"
@@ -151,3 +152,6 @@ def test_monitor_flags_drift_emits_event_and_stays_quiet_otherwise(champion, tmp
     assert len(lines) == 1 and lines[0].startswith("drift: none"), lines
     assert "drift_report.html" in lines[0] and "scored a sample of 120 of 200 documents" in lines[0]
     assert len(_events(cfg.model_name)) == 1  # no event for the quiet batch
+    from tasks.retention import raw_copies, run_dirs
+
+    assert all(raw_copies(d) == [] for d in run_dirs(cfg.work_path()))  # the sample (scored.parquet) went too

@@ -136,6 +136,10 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness):
     preds = pd.read_csv(out.uri)
     assert list(preds.columns) == ["id", "prediction", "confidence", "model_version"] and len(preds) == 40
     assert set(preds["prediction"]) <= set(first.eval.labels) and preds["confidence"].between(0, 1).all()
+    # no unscrubbed copy of any document outlives its run (retention.keep_raw_days: 0)
+    from tasks.retention import raw_copies, run_dirs
+
+    assert run_dirs(cfg.work_path()) and all(raw_copies(d) == [] for d in run_dirs(cfg.work_path()))
 
     cfg_file = tmp_path / "cfg.yaml"
     cfg_file.write_text(json.dumps(cfg.model_dump(mode="json")))

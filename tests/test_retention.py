@@ -84,3 +84,24 @@ def test_a_failed_run_leaves_no_unscrubbed_copy(prefect_harness, tmp_path):
         ingest(cfg, run_id="r3")
     run = tmp_path / "work" / "runs" / "r3"
     assert run.is_dir() and raw_copies(run) == []
+
+
+def test_purge_command_reads_the_configs_retention(tmp_path, capsys):
+    import yaml
+
+    from flows.cli import main
+
+    work = tmp_path / "work"
+    old = work / "runs" / "run-a-111111"
+    old.mkdir(parents=True)
+    (old / "dataset.parquet").write_bytes(b"x")
+    os.utime(old / "dataset.parquet", (time.time() - 10 * DAY, time.time() - 10 * DAY))
+    (work / "predictions" / "date=2020-01-01").mkdir(parents=True)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"work_dir": str(work), "retention": {"keep_raw_days": 30, "predictions_days": 90}}))
+    assert main(["purge", "--config", str(cfg)]) == 0
+    assert "deleted 0 unscrubbed copies (kept 30 days) and 1 days" in capsys.readouterr().out
+    assert (old / "dataset.parquet").is_file() and not (work / "predictions" / "date=2020-01-01").exists()
+    cfg.write_text(yaml.safe_dump({"work_dir": str(work)}))  # defaults: raw copies are not kept
+    assert main(["purge", "--config", str(cfg)]) == 0
+    assert not (old / "dataset.parquet").exists()
