@@ -20,6 +20,7 @@ COMMANDS = {
     "predict": ("cli_predict", "score a file with the champion (or a named version)"),
     "rollback": ("cli_rollback", "move the champion alias back to an earlier version"),
     "monitor": ("cli_monitor", "check a production batch for drift and emit the drift event"),
+    "subject": ("cli_subject", "GDPR access: the documents, datasets, model versions and predictions holding a person"),
     "purge": ("cli_purge", "delete unscrubbed copies and prediction-store days past the config's retention"),
     "up": ("cli_up", "start a local Prefect server and serve the deployments"),
     "down": ("cli_down", "stop what `tunegate up` started"),
@@ -79,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("monitor")
     s.add_argument("--config", required=True, help="pipeline YAML")
     s.add_argument("--batch", required=True, help="file or folder of new production documents")
+
+    s = add("subject")
+    s.add_argument("action", choices=["find"], help="find: where the subject's identifiers are (ids and counts)")
+    s.add_argument("--config", required=True, help="pipeline YAML (work_dir, registry, pseudonymisation key)")
+    s.add_argument("--value-file", required=True,
+                   help="file of `ENTITY: value` lines (values never go on the command line)")
 
     s = add("purge")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir and retention: section)")
@@ -250,6 +257,20 @@ def cli_monitor(args: argparse.Namespace) -> int:
 
     result = monitor(load_config(args.config), args.batch)
     print(result.line())
+    return 0
+
+
+def cli_subject(args: argparse.Namespace) -> int:
+    """``tunegate subject find --config C --value-file F``: ids and counts, never a value."""
+    from pathlib import Path
+
+    from tasks.config import load_config
+    from tasks.pii.engine import ENTITIES
+    from tasks.subjects.find import find_subject
+
+    cfg = load_config(args.config)
+    report = find_subject(cfg, Path(args.value_file), set(ENTITIES) | {r.entity for r in cfg.pii.references})
+    print("\n".join(report.lines(cfg.model_name)))
     return 0
 
 

@@ -98,6 +98,10 @@ class PiiConfig(_Stage):
     # Fail closed when neither the variable nor the block gives a key, instead of using a development key
     # (<work_dir>/secrets/pii.key). None: required in flow runs of a deployment (production), not elsewhere.
     require_key: bool | None = None
+    # Keep, beside each scrubbed dataset, the keyed hashes of the identifiers each document held
+    # (``subjects.parquet``, no raw value): which documents, datasets and models hold a person (GDPR access
+    # and erasure). It needs the pseudonymisation key, whatever the operators.
+    subject_index: bool = True
     references: list[ReferencePattern] = []
     keep: KeepList = KeepList()
     residual_max_rate: float = Field(0.001, ge=0, le=1)

@@ -90,11 +90,12 @@ def test_quality_gate_failure_registers_nothing(tmp_path, prefect_harness):
 
 
 @pytest.mark.slow
-def test_pipeline_end_to_end(tmp_path, prefect_harness):
+def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     """Run, re-run from cache (same model, so not promoted), predict, roll back, fail without harm."""
     import torch
 
     from flows.cli import cli_rollback
+    from flows.cli import main as cli_main
     from flows.predict import predict
     from flows.train import train_pipeline
     from tasks.ingest.sample_data import write_sample
@@ -143,6 +144,17 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness):
 
     cfg_file = tmp_path / "cfg.yaml"
     cfg_file.write_text(json.dumps(cfg.model_dump(mode="json")))
+    # GDPR access: a person planted in the corpus is found in the training dataset and the models trained on it
+    source = Path(cfg.data.source)
+    texts = {json.loads(x)["id"]: json.loads(x)["text"] for x in source.read_text().splitlines()}
+    gold = [json.loads(x) for x in Path(f"{source}.pii.jsonl").read_text().splitlines()]
+    doc, span = next((g["id"], s) for g in gold for s in g["pii"] if s["type"] == "PHONE_NUMBER")
+    (tmp_path / "subject.txt").write_text(f"PHONE_NUMBER: {texts[doc][span['start']:span['end']]}\n")
+    capsys.readouterr()
+    assert cli_main(["subject", "find", "--config", str(cfg_file), "--value-file", str(tmp_path / "subject.txt")]) == 0
+    found = capsys.readouterr().out
+    assert doc in found and f"model {cfg.model_name} v{first.version}: trained on" in found
+    assert f"v{second.version}: trained on" in found  # the second run reused the same scrubbed dataset
     args = argparse.Namespace(config=str(cfg_file), to_version=second.version, reason="test rollback")
     assert cli_rollback(args) == 0
     assert champion_version(cfg) == second.version and read_audit(cfg)[-1]["action"] == "rollback"
@@ -157,7 +169,7 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness):
 @pytest.mark.slow
 def test_add_batch_keeps_labelled_new_rows(tmp_path, prefect_harness):
     """Retraining with a production batch adds its labelled rows once; the digest changes with the data."""
-    from flows.train import add_batch
+    from tasks.ingest.task import add_batch
     from tasks.ingest.read import load_documents
 
     def write(name, rows):

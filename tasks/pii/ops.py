@@ -40,6 +40,36 @@ def normalise(entity: str, value: str) -> str:
 PSEUDONYM_HEX = 16  # 64 bits
 
 
+def subject_form(entity: str, value: str) -> str:
+    """``normalise``, and a phone number in any format as its national significant number ("07700 900123",
+    "+44 7700 900123" and "0044 7700 900123" are one subject; so are "(415) 555-2671" and "+1 415-555-2671")."""
+    if entity == "PHONE_NUMBER":
+        digits = "".join(c for c in value if c.isdigit())
+        international = value.strip().startswith("+") or digits.startswith("00")
+        if international:
+            import phonenumbers
+
+            try:
+                return str(phonenumbers.parse("+" + digits.removeprefix("00"), None).national_number)
+            except phonenumbers.NumberParseException:
+                return digits
+        digits = digits.lstrip("0")  # the trunk prefix of most of Europe
+        return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits  # NANP "1 415 …"
+    return normalise(entity, value)
+
+
+def subject_hash(entity: str, value: str, key: bytes) -> str:
+    """The keyed hash (HMAC-SHA256, 128 bits) a subject index stores for a value: no raw value, and
+    nothing anyone without the key can match."""
+    msg = f"subject\x00{entity}\x00{subject_form(entity, value)}".encode()
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()[:32]
+
+
+def key_fingerprint(key: bytes) -> str:
+    """Which key wrote an index (not the key: a keyed hash of a fixed message)."""
+    return hmac.new(key, b"tunegate key fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
 def pseudonym(entity: str, value: str, key: bytes) -> str:
     digest = hmac.new(key, f"{entity}\x00{normalise(entity, value)}".encode(), hashlib.sha256).hexdigest()
     return f"<{entity}_{digest[:PSEUDONYM_HEX]}>"
@@ -104,12 +134,13 @@ def resolve_pseudonym_key(key_env: str, key_block: str | None, work_dir: Path, r
     return path.read_text().strip().encode()
 
 
-def pseudonym_key(pii, work_dir: Path) -> bytes | None:
-    """The key ``pii``'s operators need (None when no operator pseudonymises), failing closed where
-    ``pii.require_key`` (or, when it is None, a deployment's run) demands a configured key."""
+def pseudonym_key(pii, work_dir: Path, index: bool = False) -> bytes | None:
+    """The key ``pii``'s operators need (None when no operator pseudonymises and no subject index is
+    kept), failing closed where ``pii.require_key`` (or, when it is None, a deployment's run) demands a
+    configured key."""
     from tasks.runtime import key_required
 
-    if not needs_key(pii.operators):
+    if not (needs_key(pii.operators) or (index and pii.subject_index)):
         return None
     return resolve_pseudonym_key(pii.pseudonym_key_env, pii.pseudonym_key_block, Path(work_dir),
                                  key_required(pii.require_key))

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from tasks.config import PiiConfig
 from tasks.errors import InputError, PiiGateFailed
 from tasks.pii.files import READ_ROWS, Writer, file_format, read_windows
-from tasks.pii.ops import apply_operators, clean_texts, keep_matchers, settle
+from tasks.pii.ops import apply_operators, clean_texts, keep_matchers, key_fingerprint, settle, subject_hash
 from tasks.pii.residual import KINDS, find
 from tasks.refs import atomic_file
 
@@ -96,8 +96,9 @@ class ScrubEngine:
     several files (and a benchmark can time steady-state throughput).
     """
 
-    def __init__(self, pii: PiiConfig, key: bytes | None, workers: int):
-        self.pii, self.key, self.workers = pii, key, workers
+    def __init__(self, pii: PiiConfig, key: bytes | None, workers: int, index: bool = False):
+        """``index``: also give each document's subject hashes (needs ``key``)."""
+        self.pii, self.key, self.workers, self.index = pii, key, workers, index
         self.local = None
         self.pool = None
         self.seen = 0
@@ -122,7 +123,7 @@ class ScrubEngine:
             self.pool = ctx.Pool(self.workers, _init_worker, (self.pii.model_dump_json(), self.key))
         return self.pool
 
-    def scrub(self, texts: list[str | None]) -> list[tuple[str | None, list, dict]]:
+    def scrub(self, texts: list[str | None]) -> list[tuple[str | None, list, dict, list]]:
         return self.submit(texts).result()
 
     def submit(self, texts: list[str | None]) -> _Job:
@@ -150,7 +151,10 @@ class ScrubEngine:
             corpus = counts if corpus is None else corpus.merge(counts)
         for text, found in zip(todo, settle(todo, spans, corpus) if corpus else []):
             out, ops = apply_operators(text, found, self.pii.operators, self.key)
-            yield out, [(s.start, s.end, s.entity) for s in found], dict(ops)
+            # The subject index's keyed hashes, computed here: the only place both the value and the key are.
+            subjects = sorted({(s.entity, subject_hash(s.entity, text[s.start:s.end], self.key)) for s in found}) \
+                if self.index and self.key else []
+            yield out, [(s.start, s.end, s.entity) for s in found], dict(ops), subjects
 
 
 def _has_text(t: object) -> bool:
@@ -159,24 +163,27 @@ def _has_text(t: object) -> bool:
 
 @dataclass
 class _Job:
-    """A window being scrubbed. Iterating yields (scrubbed text, spans, operator counts) per input text in
-    order (once every chunk of the window is done); empty and missing texts come back as they were."""
+    """A window being scrubbed. Iterating yields (scrubbed text, spans, operator counts, subject hashes) per
+    input text in order (once every chunk of the window is done); empty and missing texts come back as they
+    were."""
 
     texts: list[str | None]
     done: Iterator[tuple]
 
-    def __iter__(self) -> Iterator[tuple[str | None, list, dict]]:
+    def __iter__(self) -> Iterator[tuple[str | None, list, dict, list]]:
         for t in self.texts:
-            yield next(self.done) if _has_text(t) else (t, [], {})
+            yield next(self.done) if _has_text(t) else (t, [], {}, [])
 
-    def result(self) -> list[tuple[str | None, list, dict]]:
+    def result(self) -> list[tuple[str | None, list, dict, list]]:
         return list(self)
 
 
 def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | None, spans_path: Path,
                id_column: str = "id", workers: int | str | None = None,
-               engine: ScrubEngine | None = None) -> ScrubStats:
-    """Scrub ``column`` of every row of ``src`` into ``dst`` (same format), spans into ``spans_path``.
+               engine: ScrubEngine | None = None, index_path: Path | None = None) -> ScrubStats:
+    """Scrub ``column`` of every row of ``src`` into ``dst`` (same format), spans into ``spans_path``, and
+    with ``index_path`` (and a key) the subject index: one row per document and identifier, (id, entity,
+    keyed hash), no value.
 
     Raises PiiGateFailed (and writes nothing) when the residual rate exceeds ``pii.residual_max_rate``.
     """
@@ -188,15 +195,19 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
     keep = keep_matchers(pii.keep.literals, pii.keep.patterns)
     n_workers = resolve_workers(pii.workers if workers is None else workers)
     own = engine is None
-    engine = engine or ScrubEngine(pii, key, n_workers)
-    with atomic_file(dst) as tmp, atomic_file(spans_path) as tmp_spans, (engine if own else nullcontext()):
+    engine = engine or ScrubEngine(pii, key, n_workers, index=index_path is not None)
+    index = SubjectIndex(key_fingerprint(key)) if index_path is not None and key else None
+    with atomic_file(dst) as tmp, atomic_file(spans_path) as tmp_spans, (engine if own else nullcontext()), \
+            (atomic_file(index_path) if index else nullcontext()) as tmp_index:
         writer = Writer(tmp, fmt, column)
         try:
             with open(tmp_spans, "w", encoding="utf-8") as sf:
                 def emit(payload, ids, job: _Job) -> None:
                     outs = []
-                    for doc_id, (out, spans, ops) in zip(ids, job):
+                    for doc_id, (out, spans, ops, subjects) in zip(ids, job):
                         outs.append(out)
+                        if index is not None:
+                            index.add(str(doc_id), subjects)
                         stats.docs += 1
                         stats.docs_touched += bool(spans)
                         stats.by_entity.update(t for _, _, t in spans)
@@ -228,7 +239,32 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
             err = PiiGateFailed(stats.gate_message(pii.residual_max_rate))
             err.stats = stats  # counts only, for the evidence file of a failed run
             raise err
+        if index is not None:
+            index.write(tmp_index)
     return stats
+
+
+class SubjectIndex:
+    """Rows (document id, entity type, keyed hash) of one scrubbed dataset, written as Parquet."""
+
+    def __init__(self, fingerprint: str):
+        self.fingerprint = fingerprint  # of the key the hashes were made with
+        self.ids: list[str] = []
+        self.entities: list[str] = []
+        self.hashes: list[str] = []
+
+    def add(self, doc_id: str, subjects: list[tuple[str, str]]) -> None:
+        for entity, digest in subjects:
+            self.ids.append(doc_id)
+            self.entities.append(entity)
+            self.hashes.append(digest)
+
+    def write(self, path: Path) -> None:
+        import pyarrow as pa
+
+        table = pa.table({"id": pa.array(self.ids, pa.string()), "entity": pa.array(self.entities, pa.string()),
+                          "hash": pa.array(self.hashes, pa.string())})
+        pq.write_table(table.replace_schema_metadata({"tunegate.key": self.fingerprint}), path)
 
 
 def describe_parquet(path: Path, scrubbed: bool) -> DatasetRef:

@@ -20,6 +20,8 @@ from tasks.pii.score import PiiEvidence
 from tasks.refs import DatasetRef
 from tasks.runtime import in_prefect_run
 
+SUBJECT_INDEX = "subjects.parquet"  # beside scrubbed.parquet: (id, entity, keyed hash) per identifier
+
 
 # --- Prefect boundary --------------------------------------------------------------------------------
 def _work_dir_of(run_dir: Path) -> Path:
@@ -61,11 +63,12 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
 
     log = get_run_logger() if in_prefect_run() else logging.getLogger("tunegate.pii")
     run_dir = Path(run_dir)
-    key = pseudonym_key(pii, _work_dir_of(run_dir))
+    key = pseudonym_key(pii, _work_dir_of(run_dir), index=True)
     out, spans_path = run_dir / "scrubbed.parquet", run_dir / "scrubbed.spans.jsonl"
+    index_path = run_dir / SUBJECT_INDEX if pii.subject_index else None
     failure = None
     try:
-        stats = scrub_file(Path(dataset.uri), out, "text", pii, key, spans_path)
+        stats = scrub_file(Path(dataset.uri), out, "text", pii, key, spans_path, index_path=index_path)
     except PiiGateFailed as e:
         failure, stats = e, getattr(e, "stats", None)
         if stats is None:
@@ -84,8 +87,9 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
             f"estimated recall {overall:.3f} on this run's documents is below pii.min_estimated_recall "
             f"{pii.min_estimated_recall} (weakest: {weak}); see pii_evidence.json 'estimated_recall'. Add cue "
             "words, reference patterns or locales for these types, or lower the bar knowingly.")
-        out.unlink(missing_ok=True)  # a failed gate leaves no scrubbed dataset behind
-        spans_path.unlink(missing_ok=True)
+        for path in (out, spans_path, index_path):  # a failed gate leaves no scrubbed dataset behind
+            if path is not None:
+                path.unlink(missing_ok=True)
     evidence = PiiEvidence(
         docs=stats.docs, docs_touched=stats.docs_touched, counts_by_entity=dict(sorted(stats.by_entity.items())),
         counts_by_operator=dict(stats.by_operator), residual_count=stats.residual_count,

@@ -1,0 +1,34 @@
+"""Lineage from data to models: which registered versions were trained on a dataset, and what they keep of it.
+
+Each version carries the digest of the scrubbed dataset it was trained on (tag ``dataset_sha256``) and a
+reference sample of its training rows (``reference/reference.parquet``). Together with the subject index
+(``tasks.pii.subjects``) this links a person to the model versions that saw their documents.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from tasks.config import PipelineConfig
+from tasks.registry.versions import client_for, get_version
+
+
+def versions_trained_on(cfg: PipelineConfig, digests: set[str]) -> dict[int, str]:
+    """Registered versions of the config's model whose training dataset has one of these digests."""
+    out = {}
+    for mv in client_for(cfg).search_model_versions(f"name='{cfg.model_name}'"):
+        digest = (mv.tags or {}).get("dataset_sha256")
+        if digest in digests:
+            out[int(mv.version)] = digest
+    return dict(sorted(out.items()))
+
+
+def reference_rows(cfg: PipelineConfig, version: int, ids: set[str]) -> list[str]:
+    """Ids among ``ids`` that a version's reference sample holds."""
+    ref = get_version(cfg, version).local_dir / "reference" / "reference.parquet"
+    if not Path(ref).is_file():
+        return []
+    got = pd.read_parquet(ref, columns=["id"])["id"].astype(str)
+    return sorted(set(got) & ids)

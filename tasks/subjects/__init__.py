@@ -1,0 +1,9 @@
+"""Data subjects' rights (GDPR Art. 15 and 17): where a person's data is, across every stage's stores.
+
+In: the pipeline config and a file of the person's identifiers (``ENTITY: value`` lines, never on a
+command line or in a log). Out: ids and counts only: documents of each stored dataset (from the subject
+indexes the scrub stage writes), the model versions trained on those datasets and their reference
+samples (from the registry's lineage tags), and prediction-store rows.
+
+- ``find``: the access request (``tunegate subject find``).
+"""

@@ -1,0 +1,68 @@
+"""``tunegate subject find``: which documents, datasets, model versions and prediction rows hold a person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from tasks.config import PipelineConfig
+from tasks.datasets import parquet_sha256
+from tasks.errors import ConfigError
+from tasks.pii.ops import pseudonym_key
+from tasks.pii.subjects import IndexHit, find_in_indexes, read_values, subject_hashes
+from tasks.registry.lineage import reference_rows, versions_trained_on
+from tasks.retention import run_dirs
+
+
+@dataclass
+class SubjectReport:
+    """Where a subject's identifiers are: ids and counts, never a value."""
+
+    identifiers: int
+    datasets: list[tuple[IndexHit, str | None]] = field(default_factory=list)  # hit, dataset digest
+    versions: dict[int, tuple[int, list[str]]] = field(default_factory=dict)  # version -> (docs, reference ids)
+    store_rows: dict[str, int] = field(default_factory=dict)  # prediction-store file -> rows
+
+    @property
+    def documents(self) -> int:
+        return sum(len(h.ids) for h, _ in self.datasets)
+
+    def lines(self, model_name: str) -> list[str]:
+        out = [f"subject: {self.identifiers} identifier(s); found in {self.documents} document(s) of "
+               f"{len(self.datasets)} dataset(s)"]
+        for h, digest in self.datasets:
+            kinds = ", ".join(f"{e} {n}" for e, n in h.matched.items())
+            out.append(f"  dataset {h.run_dir.name} (sha256 {(digest or 'deleted')[:12]}): {len(h.ids)} "
+                       f"document(s) [{kinds}]: ids {', '.join(h.ids)}")
+        for version, (docs, ref) in self.versions.items():
+            out.append(f"  model {model_name} v{version}: trained on {docs} of them; reference sample holds "
+                       f"{len(ref)}" + (f" (ids {', '.join(ref)})" if ref else ""))
+        out += [f"  prediction store {name}: {rows} row(s)" for name, rows in self.store_rows.items()]
+        if not self.datasets:
+            out.append("  no stored dataset, model version or prediction row holds these identifiers")
+        return out
+
+
+def find_subject(cfg: PipelineConfig, value_file: Path, known_types: set[str]) -> SubjectReport:
+    """Hash the file's values with the pipeline's key and follow them through indexes, registry and store."""
+    values = read_values(Path(value_file), known_types)
+    key = pseudonym_key(cfg.pii.model_copy(update={"subject_index": True}), cfg.work_path(), index=True)
+    if key is None:  # pragma: no cover - pseudonym_key returns a key or raises when an index is asked for
+        raise ConfigError("subject find: no pseudonymisation key; set the one the pipeline scrubbed with.")
+    hits = find_in_indexes(run_dirs(cfg.work_path()), subject_hashes(values, key), key)
+    report = SubjectReport(identifiers=len(values))
+    for h in hits:
+        scrubbed = h.run_dir / "scrubbed.parquet"
+        report.datasets.append((h, parquet_sha256(scrubbed) if scrubbed.is_file() else None))
+    digests = {d for _, d in report.datasets if d}
+    for version, digest in versions_trained_on(cfg, digests).items():
+        ids = {i for h, d in report.datasets if d == digest for i in h.ids}
+        report.versions[version] = (len(ids), reference_rows(cfg, version, ids))
+    for h in hits:
+        for part in sorted(cfg.work_path("predictions").glob(f"date=*/{h.run_dir.name}.parquet")):
+            rows = int(pd.read_parquet(part, columns=["id"])["id"].astype(str).isin(h.ids).sum())
+            if rows:
+                report.store_rows[f"{part.parent.name}/{part.name}"] = rows
+    return report
