@@ -1,0 +1,122 @@
+"""The subject index: what it costs the scrub, and how fast `subject find` answers on a large store.
+
+    python benchmarks/erasure_bench.py [--docs 10000] [--store-docs 100000] [--versions 10]
+
+1. Index cost: the same sample notes scrubbed twice in one run, in-process (one core, so the figure is
+   not pool noise), with and without ``subject_index``; the share is (with - without) / without.
+   Target: at most 5 %.
+2. Find: a work dir of ``--store-docs`` documents in ``--versions`` scrubbed datasets (subject indexes with
+   the real hash function, 6 identifiers a document), searched for one subject with ``find_in_indexes``
+   against the baseline of a plain scan of the same index files row by row. Target: at most 2 s.
+Erasure itself is not timed here yet (it is not built yet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+KEY = b"benchmark-key-not-secret"
+
+
+def index_cost(docs: int) -> dict:
+    from tasks.config import load_config
+    from tasks.ingest.sample_data import write_sample
+    from tasks.pii.stream import ScrubEngine, scrub_file
+
+    pii = load_config(ROOT / "examples" / "claims.yaml").pii
+    with tempfile.TemporaryDirectory() as tmp:
+        src = write_sample(Path(tmp) / "claims.jsonl", rows=docs, seed=11)
+        times = {}
+        with ScrubEngine(pii, KEY, 1, index=True) as engine:
+            engine.scrub(["warm-up text from Jane Doherty"])
+            for rep in range(2):  # alternate, twice each: the machine's drift falls on both sides
+                for name, index in (("without", None), ("with", Path(tmp) / f"subjects{rep}.parquet")):
+                    t = time.perf_counter()
+                    scrub_file(src, Path(tmp) / "out.jsonl", "text", pii, KEY, Path(tmp) / "s.jsonl", workers=1,
+                               engine=engine, index_path=index)
+                    times.setdefault(name, []).append(time.perf_counter() - t)
+    best = {k: min(v) for k, v in times.items()}
+    return {"docs": docs, "scrub_s_without_index": round(best["without"], 2),
+            "scrub_s_with_index": round(best["with"], 2),
+            "index_share": round((best["with"] - best["without"]) / best["without"], 4)}
+
+
+def _value(entity: str, v: int, d: int) -> str:
+    """A distinct value per document and type (a phone number shaped like one: its form is its digits)."""
+    return f"0770{v} {d:06d}" if entity == "PHONE_NUMBER" else f"{entity} value {v}-{d}"
+
+
+def find_speed(store_docs: int, versions: int) -> dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tasks.pii.ops import key_fingerprint, subject_hash
+    from tasks.pii.subjects import SUBJECT_INDEX, find_in_indexes, subject_hashes
+
+    entities = ["PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "UK_POSTCODE", "CLAIM_REFERENCE", "UK_NINO"]
+    with tempfile.TemporaryDirectory() as tmp:
+        folders, per = [], store_docs // versions
+        t_build = time.perf_counter()
+        for v in range(versions):
+            folder = Path(tmp) / "runs" / f"run-{v:02d}"
+            folder.mkdir(parents=True)
+            ids, ents, hashes = [], [], []
+            for d in range(per):
+                for e in entities:
+                    ids.append(f"doc-{v}-{d}")
+                    ents.append(e)
+                    hashes.append(subject_hash(e, _value(e, v, d), KEY))
+            table = pa.table({"id": ids, "entity": ents, "hash": hashes})
+            table = table.replace_schema_metadata({"tunegate.key": key_fingerprint(KEY)})
+            pq.write_table(table, folder / SUBJECT_INDEX)
+            folders.append(folder)
+        build_s = time.perf_counter() - t_build
+        subject = [("PERSON", _value("PERSON", 3, 17)), ("PHONE_NUMBER", _value("PHONE_NUMBER", 7, 4))]
+        wanted = subject_hashes(subject, KEY)
+
+        t = time.perf_counter()
+        hits = find_in_indexes(folders, wanted, KEY)
+        find_s = time.perf_counter() - t
+
+        t = time.perf_counter()  # baseline: every row of every index file, compared in Python
+        naive = []
+        for folder in folders:
+            data = pq.read_table(folder / SUBJECT_INDEX).to_pylist()
+            naive += [r["id"] for r in data if (r["entity"], r["hash"]) in wanted]
+        scan_s = time.perf_counter() - t
+    found = sorted(i for h in hits for i in h.ids)
+    assert found == sorted(set(naive)) == ["doc-3-17", "doc-7-4"], (found, sorted(set(naive)))
+    return {"store_docs": per * versions, "datasets": versions, "index_rows": per * versions * len(entities),
+            "build_s": round(build_s, 1), "find_s": round(find_s, 3), "row_scan_s": round(scan_s, 3),
+            "ratio": round(scan_s / find_s, 1)}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--docs", type=int, default=10_000)
+    p.add_argument("--store-docs", type=int, default=100_000)
+    p.add_argument("--versions", type=int, default=10)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args()
+    cost = index_cost(args.docs)
+    print(f"index cost: {cost['docs']} docs scrubbed in one process in {cost['scrub_s_without_index']} s without "
+          f"the index, {cost['scrub_s_with_index']} s with it: {cost['index_share']:.1%} (target <= 5%)")
+    find = find_speed(args.store_docs, args.versions)
+    print(f"subject find: {find['store_docs']} docs in {find['datasets']} datasets ({find['index_rows']} index rows): "
+          f"{find['find_s']} s; row-by-row scan of the same files {find['row_scan_s']} s ({find['ratio']}x) "
+          f"(target <= 2 s)")
+    if args.out:
+        args.out.write_text(json.dumps({"index_cost": cost, "find": find}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
