@@ -169,8 +169,8 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
 @pytest.mark.slow
 def test_add_batch_keeps_labelled_new_rows(tmp_path, prefect_harness):
     """Retraining with a production batch adds its labelled rows once; the digest changes with the data."""
-    from tasks.ingest.task import add_batch
     from tasks.ingest.read import load_documents
+    from tasks.ingest.task import add_batch
 
     def write(name, rows):
         path = tmp_path / f"{name}.jsonl"
