@@ -54,6 +54,30 @@ def assert_no_raw_pii(cfg, ref, reference: pd.DataFrame) -> None:
     assert leaked == [], f"{len(leaked)} planted identifiers reached MLflow"
 
 
+def raw_at_rest(roots: list[Path], raw: set[str]) -> list[str]:
+    """Where any planted value survives on disk, as is, in lower case or as its digits: file and count only.
+    Parquet text columns are read as text (their pages are compressed); every other file as bytes."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    forms = {v.lower() for v in raw} | {d for v in raw if len(d := re.sub(r"\D", "", v)) >= 9}
+    found = []
+    for root in roots:
+        for f in ([root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())):
+            if f.suffix == ".parquet":
+                table = pq.read_table(f)
+                blob = "\n".join(str(x) for c in table.columns if pa.types.is_string(c.type) for x in c.to_pylist())
+            else:
+                blob = f.read_bytes().decode("utf-8", "ignore")
+            blob = blob.lower()
+            n = sum(form in blob for form in forms)
+            if n:
+                found.append(f"{f} ({n} values)")
+    return found
+
+
 def versions(cfg) -> list[int]:
     from tasks.registry.versions import client_for
 
@@ -137,6 +161,15 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     preds = pd.read_csv(out.uri)
     assert list(preds.columns) == ["id", "prediction", "confidence", "model_version"] and len(preds) == 40
     assert set(preds["prediction"]) <= set(first.eval.labels) and preds["confidence"].between(0, 1).all()
+    # Canary at rest: after training, a cached re-run, predict and a GDPR search, no planted value is left in
+    # any file of the work folder (datasets, splits, indexes, registry artifacts, the prediction store, caches)
+    # or in the MLflow database, in any common rendering.
+    from tasks.registry.versions import tracking_uri
+
+    stores = [cfg.work_path(), Path(tracking_uri(cfg).removeprefix("sqlite:///"))]
+    planted = raw_pii_values(Path(cfg.data.source))
+    assert raw_at_rest([Path(cfg.data.source)], planted)  # the scan finds them where they are: the user's source
+    assert raw_at_rest(stores, planted) == []
     # no unscrubbed copy of any document outlives its run (retention.keep_raw_days: 0)
     from tasks.retention import raw_copies, run_dirs
 
