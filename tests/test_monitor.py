@@ -141,6 +141,9 @@ def test_monitor_flags_drift_emits_event_and_stays_quiet_otherwise(champion, tmp
     assert stored["text"].tolist() == scrubbed["text"].tolist() and len(stored) == 200
     assert set(stored.columns) >= {"text", "prediction", "confidence", "model_version", "logged_at"}
     assert not (run_dir / "dataset.parquet").exists()  # the batch's unscrubbed copy went after the scrub
+    from tests.test_pipeline import raw_at_rest
+
+    assert raw_at_rest([drifted], raw) and raw_at_rest([cfg.work_path()], raw) == []  # nothing of it at rest
 
     same = write_sample(tmp_path / "same.jsonl", rows=200, seed=42)
     cfg_file = tmp_path / "cfg.yaml"
