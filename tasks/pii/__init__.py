@@ -1,7 +1,8 @@
 """Stage 2, PII scrubbing: raw text in, scrubbed text and evidence out; raw text goes no further.
 
 In: a canonical dataset (``DatasetRef``) and ``PiiConfig``. Out: the scrubbed dataset, the spans found
-(offsets and types, never values) and ``PiiEvidence`` (counts, residual scan, estimated recall).
+(offsets and types, never values), the subject index (keyed hashes, never values) and ``PiiEvidence``
+(counts, residual scan, estimated recall).
 
 - ``task``: the Prefect boundary (``scrub_pii``).
 - ``engine``: the ``Scrubber``: spaCy NER + Presidio + ``recognizers``; ``names`` and ``name_lists``
@@ -12,4 +13,5 @@ In: a canonical dataset (``DatasetRef``) and ``PiiConfig``. Out: the scrubbed da
 - ``estimate``: recall on the user's own text, from seeded synthetic identifiers.
 - ``score``: scoring against ground truth, and the evidence record.
 - ``formats``: format checks shared by the recognizers and the residual scan.
+- ``subjects``: the subject index beside each scrubbed dataset, and finding a person's hashes in it.
 """
