@@ -1,4 +1,4 @@
-"""decide_promotion as a table; apply_decision against a real (SQLite) MLflow registry, concurrently."""
+"""decide_promotion as a table; apply against a real (SQLite) MLflow registry, concurrently."""
 
 import threading
 import uuid

@@ -17,10 +17,9 @@ from tasks.caching import FilesStillThere, config_digest
 from tasks.config import PiiConfig
 from tasks.pii.ops import pseudonym_key
 from tasks.pii.score import PiiEvidence
+from tasks.pii.subjects import SUBJECT_INDEX
 from tasks.refs import DatasetRef
 from tasks.runtime import in_prefect_run
-
-SUBJECT_INDEX = "subjects.parquet"  # beside scrubbed.parquet: (id, entity, keyed hash) per identifier
 
 
 # --- Prefect boundary --------------------------------------------------------------------------------

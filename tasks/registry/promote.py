@@ -157,19 +157,6 @@ def apply(
             action, note, new = "promote", "champion alias moved", version
         audit(cfg, action=action, version=version, previous_champion=current, champion=new, trigger=trigger,
               reasons=decision.reasons + ([note] if note else []), run_id=run_id)
+    run_logger("tunegate.registry").info("v%d: %s (champion now %s)", version, action, new)
     return PromotionOutcome(promoted=action == "promote", action=action, version=version, champion_version=new,
                             previous_champion=current, note=note)
-
-
-def apply_decision(
-    cfg: PipelineConfig,
-    version: int,
-    decision: PromotionDecision,
-    expected_champion: int | None,
-    trigger: str = "manual",
-    run_id: str | None = None,
-) -> PromotionOutcome:
-    """Apply the promotion decision for ``version`` in the registry (under the lock) and audit it."""
-    outcome = apply(cfg, version, decision, expected_champion, trigger, run_id)
-    run_logger("tunegate.registry").info("v%d: %s (champion now %s)", version, outcome.action, outcome.champion_version)
-    return outcome

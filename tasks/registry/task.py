@@ -17,7 +17,7 @@ from tasks.evaluate.metrics import EvalReport
 from tasks.refs import AdapterRef, DatasetRef, SplitRef, atomic_dir, atomic_file
 from tasks.registry.audit import audit
 from tasks.registry.card import CardFacts, build_card_facts, render_card
-from tasks.registry.promote import PromotionDecision, PromotionOutcome, apply, apply_decision, decide_promotion
+from tasks.registry.promote import PromotionDecision, PromotionOutcome, apply, decide_promotion
 from tasks.registry.versions import (
     VersionRef,
     champion_version,
@@ -201,7 +201,7 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
                              run_metrics(c.report, c.champion_report, c.model.metrics), tags, facts,
                              c.run_dir / "model_card.md")
     try:
-        outcome = apply_decision(cfg, reg.version, c.decision, c.champion_version, c.trigger, c.run_id)
+        outcome = apply(cfg, reg.version, c.decision, c.champion_version, c.trigger, c.run_id)
         final = facts.model_copy(update={"version": reg.version, "mlflow_run_id": reg.mlflow_run_id,
                                          "outcome": outcome.action})
         card = write_model_card(final, c.run_dir / "model_card.md")
