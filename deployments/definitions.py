@@ -1,8 +1,9 @@
-"""The deployments, declared from a pipeline config: schedules, the drift trigger, the concurrency limit.
+"""The deployments, declared from a pipeline config: schedules, the drift and erasure triggers, the concurrency limit.
 
 Deployment names are the pipeline's name, so one server can serve several pipelines:
-``retrain/<name>`` and ``monitor-latest/<name>``. The config is each deployment's default parameter, so a
-manual run from the UI opens a form pre-filled with it; a drift event only fills ``batch`` and ``reason``.
+``retrain/<name>``, ``monitor-latest/<name>`` and ``purge/<name>`` (retention, daily). The config is each
+deployment's default parameter, so a manual run from the UI opens a form pre-filled with it; a drift or
+erasure event only fills ``batch`` and ``reason``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from prefect.types.entrypoint import EntrypointType
 
 from tasks.config import PipelineConfig
 from tasks.monitor.events import DRIFT_EVENT, model_resource  # the event the monitor emits
+from tasks.subjects.erase import ERASED_EVENT  # the event `tunegate subject erase` emits
 
 
 def deployment_names(cfg: PipelineConfig) -> list[str]:
-    return [f"retrain/{cfg.name}", f"monitor-latest/{cfg.name}"]
+    return [f"retrain/{cfg.name}", f"monitor-latest/{cfg.name}", f"purge/{cfg.name}"]
 
 
 def drift_trigger(cfg: PipelineConfig) -> DeploymentEventTrigger:
@@ -32,9 +34,21 @@ def drift_trigger(cfg: PipelineConfig) -> DeploymentEventTrigger:
     )
 
 
+def erasure_trigger(cfg: PipelineConfig) -> DeploymentEventTrigger:
+    """An erasure request about this model's data asks for a retrain without the erased documents."""
+    return DeploymentEventTrigger(
+        name=f"{cfg.name}: retrain after an erasure",
+        description="Retrain without an erased subject's documents; promoting the result archives the old versions.",
+        expect={ERASED_EVENT},
+        match={"prefect.resource.id": model_resource(cfg.model_name)["prefect.resource.id"]},
+        parameters={"batch": None, "reason": "erasure: {{ event.payload.request }}",
+                    "requested_at": "{{ event.occurred | string }}"},
+    )
+
+
 def build_deployments(cfg: PipelineConfig) -> list:
     """The RunnerDeployments `serve` registers and runs for this pipeline."""
-    from flows.retrain import monitor_latest, retrain
+    from flows.retrain import monitor_latest, purge, retrain
 
     config = cfg.model_dump(mode="json")
     d = cfg.deploy
@@ -43,7 +57,7 @@ def build_deployments(cfg: PipelineConfig) -> list:
         description=f"Retrain {cfg.model_name}: monthly, on drift, or from this form.",
         schedules=[Cron(d.retrain_cron, timezone=d.timezone, parameters={"reason": "schedule"})],
         parameters={"config": config, "batch": None, "reason": "manual", "requested_at": None},
-        triggers=[drift_trigger(cfg)],
+        triggers=[drift_trigger(cfg), erasure_trigger(cfg)],
         concurrency_limit=ConcurrencyLimitConfig(
             limit=1, collision_strategy=ConcurrencyLimitStrategy(d.collision_strategy)),
         tags=["tunegate", cfg.name],
@@ -58,4 +72,13 @@ def build_deployments(cfg: PipelineConfig) -> list:
         tags=["tunegate", cfg.name],
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
-    return [retrain_dep, monitor_dep]
+    purge_dep = purge.to_deployment(
+        name=cfg.name,
+        description="Delete what retention no longer allows on disk: kept raw copies, old prediction-store days.",
+        schedules=[Cron(d.purge_cron, timezone=d.timezone)],
+        parameters={"config": config},
+        concurrency_limit=1,
+        tags=["tunegate", cfg.name],
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+    return [retrain_dep, monitor_dep, purge_dep]

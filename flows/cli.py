@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 # command -> (handler in this module, help)
 COMMANDS = {
@@ -20,7 +21,7 @@ COMMANDS = {
     "predict": ("cli_predict", "score a file with the champion (or a named version)"),
     "rollback": ("cli_rollback", "move the champion alias back to an earlier version"),
     "monitor": ("cli_monitor", "check a production batch for drift and emit the drift event"),
-    "subject": ("cli_subject", "GDPR access: the documents, datasets, model versions and predictions holding a person"),
+    "subject": ("cli_subject", "GDPR access and erasure: where a person's documents are, or remove them everywhere"),
     "purge": ("cli_purge", "delete unscrubbed copies and prediction-store days past the config's retention"),
     "up": ("cli_up", "start a local Prefect server and serve the deployments"),
     "down": ("cli_down", "stop what `tunegate up` started"),
@@ -82,10 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", required=True, help="file or folder of new production documents")
 
     s = add("subject")
-    s.add_argument("action", choices=["find"], help="find: where the subject's identifiers are (ids and counts)")
+    s.add_argument("action", choices=["find", "erase"], help="find: where the subject's identifiers are (ids and "
+                   "counts); erase: remove their documents from every store and retrain without them")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir, registry, pseudonymisation key)")
     s.add_argument("--value-file", required=True,
                    help="file of `ENTITY: value` lines (values never go on the command line)")
+    s.add_argument("--reason", default="", help="erase: why, for the audit log (e.g. the request's ticket)")
 
     s = add("purge")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir and retention: section)")
@@ -135,8 +138,6 @@ def _without_torch() -> None:
 # ---- handlers -----------------------------------------------------------------------------------------
 def cli_sample_data(args: argparse.Namespace) -> int:
     """``tunegate sample-data --out PATH --rows N --seed S [--drift KIND]``."""
-    from pathlib import Path
-
     from tasks.ingest.sample_data import sidecar_path, write_sample
 
     out = write_sample(Path(args.out), rows=args.rows, seed=args.seed, drift=args.drift)
@@ -167,8 +168,6 @@ def cli_validate(args: argparse.Namespace) -> int:
 
 def cli_scrub(args: argparse.Namespace) -> int:
     """Scrub --text-column of --input into --output (every row, in order) plus OUTPUT.spans.jsonl."""
-    from pathlib import Path
-
     from tasks.config import PiiConfig, load_config
     from tasks.pii.ops import pseudonym_key
     from tasks.pii.stream import scrub_file
@@ -187,8 +186,6 @@ def cli_scrub(args: argparse.Namespace) -> int:
 
 def cli_pii_eval(args: argparse.Namespace) -> int:
     """Recall, precision and F2 per entity type of a scrub's spans against a ground-truth sidecar."""
-    from pathlib import Path
-
     from tasks.pii.score import format_table, read_jsonl_by_id, score, spans_from_file
 
     gold = read_jsonl_by_id(Path(args.gold), "ground-truth")
@@ -261,15 +258,18 @@ def cli_monitor(args: argparse.Namespace) -> int:
 
 
 def cli_subject(args: argparse.Namespace) -> int:
-    """``tunegate subject find --config C --value-file F``: ids and counts, never a value."""
-    from pathlib import Path
-
+    """``tunegate subject find|erase --config C --value-file F [--reason R]``: ids and counts, never a value."""
     from tasks.config import load_config
     from tasks.pii.engine import ENTITIES
+    from tasks.subjects.erase import erase_subject
     from tasks.subjects.find import find_subject
 
     cfg = load_config(args.config)
-    report = find_subject(cfg, Path(args.value_file), set(ENTITIES) | {r.entity for r in cfg.pii.references})
+    known = set(ENTITIES) | {r.entity for r in cfg.pii.references}
+    if args.action == "erase":
+        report = erase_subject(cfg, Path(args.value_file), args.reason, known)
+    else:
+        report = find_subject(cfg, Path(args.value_file), known)
     print("\n".join(report.lines(cfg.model_name)))
     return 0
 

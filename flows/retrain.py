@@ -1,4 +1,5 @@
-"""Flows the deployments run: ``retrain`` (schedule, drift event, or a click in the UI) and ``monitor-latest``.
+"""Flows the deployments run: ``retrain`` (schedule, drift or erasure event, or a click in the UI),
+``monitor-latest`` and ``purge``.
 
 One retrain at a time: the deployment's concurrency limit turns a storm of requests away at the server, and
 a file lock plus the cooldown gate (``tasks/monitor/cooldown.py``) make it strict across processes. Every
@@ -20,6 +21,7 @@ from tasks.config import PipelineConfig
 from tasks.monitor.cooldown import clean_batch, newest_file, request_time
 from tasks.monitor.task import check_retrain_gate, record_completion, record_skip, run_requested_at
 from tasks.registry.task import Approval, apply_approval
+from tasks.subjects.task import purge_expired
 
 
 class RetrainOutcome(BaseModel):
@@ -89,3 +91,9 @@ def monitor_latest(config: PipelineConfig, folder: str | None = None):
         get_run_logger().info("no batch to monitor in %s", where or "(deploy.monitor_batch is not set)")
         return None
     return monitor(config, str(batch))
+
+
+@flow(name="purge", log_prints=True)
+def purge(config: PipelineConfig) -> dict:
+    """Delete what ``retention`` no longer allows on disk (also ``tunegate purge``)."""
+    return purge_expired(config)

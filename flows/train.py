@@ -1,5 +1,7 @@
 """The training pipeline: ingest → gate → scrub → split → fine-tune → evaluate → decide → register → promote.
 
+The scrubbed dataset loses the documents of every subject erased so far (``tunegate subject erase``).
+
 ``tunegate run CONFIG`` runs it. Scrub, split and fine-tune are cached on (input digest, their config
 section, code) while their files exist (``tasks/caching.py``): re-running the same data and config skips
 them, any change reruns them. A failure at any stage registers nothing and leaves the champion.
@@ -28,6 +30,7 @@ from tasks.pii.task import scrub_pii_cached
 from tasks.refs import new_run_id
 from tasks.registry.promote import PromotionDecision
 from tasks.registry.task import Candidate, decide, find_champion, register_and_promote
+from tasks.subjects.task import drop_erased_documents
 from tasks.train.task import check_config, launch_finetune_cached, split_dataset_cached
 
 
@@ -71,13 +74,14 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     scrubbed, pii = stored_in(scrub_pii_cached, results)(dataset, config.pii, run_dir,
                                                          gold if gold.is_file() and not extra_data else None)
     discard_raw_copy(run_dir, config.retention)
+    scrubbed = drop_erased_documents(scrubbed, config)
     split = stored_in(split_dataset_cached, results)(scrubbed, config.split, run_dir)
     model = stored_in(launch_finetune_cached, results)(config.train, split, run_dir / "model")
     champion = find_champion(config)
     report = evaluate_model(Path(model.path), split.test, run_dir / "eval" / "eval.json", role="candidate")
     champion_report = evaluate_model(champion.local_dir / "model", split.test, run_dir / "eval" / "champion_eval.json",
                                      role="champion") if champion else None
-    decision = decide(report, champion_report, config)
+    decision = decide(report, champion_report, config, champion)
     reg = register_and_promote(config, Candidate(
         run_id=run_id, run_dir=run_dir, base_model=base_model, trigger=trigger, dataset=scrubbed,
         quality=quality.model_dump(mode="json"), pii=pii.model_dump(mode="json") if pii else None, split=split,

@@ -204,6 +204,7 @@ class DeployConfig(_Stage):
 
     retrain_cron: str = "0 3 1 * *"
     monitor_cron: str = "0 6 * * *"
+    purge_cron: str = "30 2 * * *"  # `tunegate purge` on schedule: what retention no longer allows on disk
     timezone: str = "UTC"
     monitor_batch: str | None = None  # newest file in this folder is monitored on schedule
     cooldown_minutes: int = Field(60, ge=0)
@@ -221,6 +222,10 @@ class RetentionConfig(_Stage):
     keep_raw_days: int = Field(0, ge=0)
     # Days of the prediction store kept by `tunegate purge` (None: kept until deleted by hand).
     predictions_days: int | None = Field(None, ge=1)
+    # A model version trained on an erased subject's documents, once a version trained without them is
+    # champion: its aliases go and it can no longer be served or restored; "delete_artifacts" also deletes
+    # its weights and reference sample (card, evaluation and lineage stay), "keep" keeps them for audit.
+    erased_versions: Literal["delete_artifacts", "keep"] = "delete_artifacts"
 
 
 class PipelineConfig(_Stage):

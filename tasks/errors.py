@@ -63,3 +63,9 @@ class StackError(TunegateError):
     """The local Prefect stack (`tunegate up`) could not start or stop: port taken, server unhealthy."""
 
     exit_code = 9
+
+
+class ErasureError(TunegateError):
+    """An erasure request cannot be carried out now (a retrain holds the lock); nothing was changed."""
+
+    exit_code = 10

@@ -33,6 +33,7 @@ class DatasetRef(_Ref):
     columns: dict[str, str]  # column name -> Arrow type
     label_counts: dict[str, int] = {}
     scrubbed: bool = False
+    erasures: int = 0  # erasure requests its documents were checked against (tasks/subjects/erased.py)
 
 
 class SplitRef(_Ref):

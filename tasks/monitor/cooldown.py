@@ -2,7 +2,8 @@
 
 A request is *satisfied* when a retrain completed after it was made (a storm of drift events and clicks
 collapses into the one retrain that was already running). Automatic requests (drift, schedule) are also
-held back for ``cooldown_minutes`` after the last completed retrain; a person's manual request is not.
+held back for ``cooldown_minutes`` after the last completed retrain; a person's manual request is not, nor
+an erasure request (a data subject's right does not wait for a cooldown).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class RetrainGate(BaseModel):
 
 
 def is_manual(reason: str) -> bool:
-    return reason.strip().lower().startswith("manual")
+    """A person asked: a click in the UI or the command line, or a data subject's erasure request."""
+    return reason.strip().lower().startswith(("manual", "erasure"))
 
 
 def last_completed(entries: list[dict], model: str) -> datetime | None:

@@ -15,13 +15,13 @@ from tasks.config import PipelineConfig
 from tasks.registry.versions import client_for, get_version
 
 
-def versions_trained_on(cfg: PipelineConfig, digests: set[str]) -> dict[int, str]:
-    """Registered versions of the config's model whose training dataset has one of these digests."""
+def version_runs(cfg: PipelineConfig, digests: set[str]) -> dict[int, tuple[str, str]]:
+    """Versions trained on one of these datasets: version -> (tunegate run id, dataset digest)."""
     out = {}
     for mv in client_for(cfg).search_model_versions(f"name='{cfg.model_name}'"):
-        digest = (mv.tags or {}).get("dataset_sha256")
-        if digest in digests:
-            out[int(mv.version)] = digest
+        tags = mv.tags or {}
+        if tags.get("dataset_sha256") in digests:
+            out[int(mv.version)] = (tags.get("tunegate_run_id", ""), tags["dataset_sha256"])
     return dict(sorted(out.items()))
 
 

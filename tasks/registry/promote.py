@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.config import PipelineConfig, PromotionPolicy
 from tasks.evaluate.metrics import EvalReport
 from tasks.registry.audit import audit, registry_lock
+from tasks.registry.erasure import archive_erased
 from tasks.registry.versions import champion_version, clear_alias, set_alias
 from tasks.runtime import run_logger
 
@@ -155,6 +156,9 @@ def apply(
             # the challenger alias names the latest candidate not in use
             clear_alias(cfg, "challenger", only_if=version)
             action, note, new = "promote", "champion alias moved", version
+            archived = archive_erased(cfg, version, trigger)
+            if archived:
+                note += f"; archived v{', v'.join(map(str, archived))} (trained on erased subjects' documents)"
         audit(cfg, action=action, version=version, previous_champion=current, champion=new, trigger=trigger,
               reasons=decision.reasons + ([note] if note else []), run_id=run_id)
     run_logger("tunegate.registry").info("v%d: %s (champion now %s)", version, action, new)

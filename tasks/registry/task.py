@@ -31,6 +31,7 @@ from tasks.registry.versions import (
     version_tags,
 )
 from tasks.runtime import in_prefect_run
+from tasks.subjects.erase import erasure_tags
 
 
 class RegisteredVersion(BaseModel):
@@ -143,9 +144,15 @@ def find_champion(cfg: PipelineConfig) -> VersionRef | None:
 
 
 @task(name="decide_promotion")
-def decide(candidate: EvalReport, champion: EvalReport | None, cfg: PipelineConfig) -> PromotionDecision:
-    """The pure promotion decision, recorded as its own step."""
-    d = decide_promotion(candidate, champion, cfg.promotion)
+def decide(candidate: EvalReport, champion: EvalReport | None, cfg: PipelineConfig,
+           champion_ref: VersionRef | None = None) -> PromotionDecision:
+    """The pure promotion decision, recorded as its own step. A champion trained on an erased subject's
+    documents is no bar: the candidate is judged on the floors alone."""
+    pending = (champion_ref.tags if champion_ref else {}).get("erasure_pending")
+    d = decide_promotion(candidate, None if pending else champion, cfg.promotion)
+    if pending:
+        d = d.model_copy(update={"reasons": [f"champion v{champion_ref.version} awaits archiving ({pending}): "
+                                             "not a bar to beat"] + d.reasons})
     get_run_logger().info("decision: %s — %s", "promote" if d.promote else "keep the champion", "; ".join(d.reasons))
     return d
 
@@ -196,7 +203,7 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
                               Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)
                               cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version")
     tags = version_tags(cfg.digest(), cfg.train.task, c.dataset.sha256, c.pii, code, c.base_model, c.trigger,
-                        c.run_id, c.decision.promote)
+                        c.run_id, c.decision.promote) | erasure_tags(cfg, c.dataset)
     reg = register_candidate(cfg, layout, cfg.model_dump(mode="json"),
                              run_metrics(c.report, c.champion_report, c.model.metrics), tags, facts,
                              c.run_dir / "model_card.md")

@@ -245,6 +245,9 @@ def _resolve(cfg: PipelineConfig, client, which: str | int):
         if mv is None or not _is_complete(mv):
             raise PromotionError(f"model '{name}' has no complete version {which} in {tracking_uri(cfg)}; "
                                  "list versions with `mlflow ui` or use --model-version champion.")
+        if "archived" in (mv.tags or {}):
+            raise PromotionError(f"model '{name}' v{which} is archived ({mv.tags['archived']}): it was trained on "
+                                 "an erased subject's documents and cannot be served or restored; use a later version.")
         return mv
     mv = _version_by_alias(client, name, str(which))
     if mv is None or not _is_complete(mv):
@@ -271,7 +274,10 @@ def rollback(cfg: PipelineConfig, to_version: int, reason: str, trigger: str = "
     """Move ``champion`` to an earlier complete version, under the lock, with an audit entry."""
     client = client_for(cfg)
     with registry_lock(cfg):
-        _resolve(cfg, client, to_version)
+        pending = (_resolve(cfg, client, to_version).tags or {}).get("erasure_pending")
+        if pending:
+            raise PromotionError(f"v{to_version} was trained on documents erased by {pending} and waits to be "
+                                 "archived; roll back to a version trained without them.")
         previous = champion_version(cfg)
         set_alias(cfg, "champion", to_version)
         return audit(cfg, action="rollback", version=to_version, previous_champion=previous,

@@ -6,4 +6,7 @@ indexes the scrub stage writes), the model versions trained on those datasets an
 samples (from the registry's lineage tags), and prediction-store rows.
 
 - ``find``: the access request (``tunegate subject find``).
+- ``erase``: the erasure request (``tunegate subject erase``): every store rewritten without the
+  subject's documents, the versions trained on them marked, a retrain requested; ``erased``: the
+  erasure list every training run applies (``task.drop_erased_documents``).
 """

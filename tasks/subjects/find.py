@@ -11,7 +11,7 @@ from tasks.config import PipelineConfig
 from tasks.datasets import parquet_sha256
 from tasks.pii.ops import pseudonym_key
 from tasks.pii.subjects import IndexHit, find_in_indexes, read_values, subject_hashes
-from tasks.registry.lineage import reference_rows, versions_trained_on
+from tasks.registry.lineage import reference_rows, version_runs
 from tasks.retention import run_dirs
 
 
@@ -23,6 +23,7 @@ class SubjectReport:
     datasets: list[tuple[IndexHit, str | None]] = field(default_factory=list)  # hit, dataset digest
     versions: dict[int, tuple[int, list[str]]] = field(default_factory=dict)  # version -> (docs, reference ids)
     store_rows: dict[str, int] = field(default_factory=dict)  # prediction-store file -> rows
+    store_parts: dict[Path, list[str]] = field(default_factory=dict)  # prediction-store file -> ids
 
     @property
     def documents(self) -> int:
@@ -54,12 +55,14 @@ def find_subject(cfg: PipelineConfig, value_file: Path, known_types: set[str]) -
         scrubbed = h.run_dir / "scrubbed.parquet"
         report.datasets.append((h, parquet_sha256(scrubbed) if scrubbed.is_file() else None))
     digests = {d for _, d in report.datasets if d}
-    for version, digest in versions_trained_on(cfg, digests).items():
+    for version, (_, digest) in version_runs(cfg, digests).items():
         ids = {i for h, d in report.datasets if d == digest for i in h.ids}
         report.versions[version] = (len(ids), reference_rows(cfg, version, ids))
     for h in hits:
         for part in sorted(cfg.work_path("predictions").glob(f"date=*/{h.run_dir.name}.parquet")):
-            rows = int(pd.read_parquet(part, columns=["id"])["id"].astype(str).isin(h.ids).sum())
-            if rows:
-                report.store_rows[f"{part.parent.name}/{part.name}"] = rows
+            ids = pd.read_parquet(part, columns=["id"])["id"].astype(str)
+            held = sorted(set(ids[ids.isin(h.ids)]))
+            if held:
+                report.store_rows[f"{part.parent.name}/{part.name}"] = int(ids.isin(h.ids).sum())
+                report.store_parts[part] = held
     return report

@@ -1,0 +1,192 @@
+"""``tunegate subject erase``: a person's documents out of every store, and a retrain without them.
+
+1. Read and hash the values (bad input is a named error before anything is touched); take the retrain
+   lock (a running retrain: ``ErasureError``, nothing changed); finish any erasure a crash interrupted.
+2. Find the subject (``find_subject``). Found nowhere: say so, change nothing. Already erased: say so.
+3. Write the plan to a journal (``<work_dir>/erasures/<request>.json``: ids and counts, no value),
+   then add the subject's hashes to the erasure list, so that from here on no training run can use
+   their documents, even those still in the source system.
+4. Rewrite every run folder holding them (datasets, split parts, subject index, spans, kept raw copies,
+   a version's layout) and their prediction-store rows, each folder all-or-nothing; rewrite each affected
+   version's reference sample and tag it ``erasure_pending`` (``tasks.registry.erasure``).
+5. Mark the journal done, audit the request with counts, and emit ``tunegate.subject.erased``: the
+   retrain deployment's trigger retrains without them, and promoting that version archives the others.
+
+A crash between 3 and 5 leaves the journal ``planned``; the next ``subject erase`` completes it first
+(every step is idempotent). Erasing the same person twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from tasks.config import PipelineConfig
+from tasks.errors import ErasureError
+from tasks.pii.ops import pseudonym_key
+from tasks.pii.subjects import read_values, subject_hashes
+from tasks.refs import DatasetRef, atomic_file
+from tasks.registry.audit import audit
+from tasks.subjects.erased import ERASURES, add_erased, read_erased, rewrite_without
+from tasks.subjects.find import find_subject
+
+ERASED_EVENT = "tunegate.subject.erased"
+
+
+@dataclass
+class ErasureReport:
+    """What one request did: ids and counts, never a value."""
+
+    request: str | None
+    outcome: str  # erased | not_found | already_erased
+    documents: int = 0
+    files: dict[str, int] = field(default_factory=dict)  # file -> rows removed
+    versions: dict[int, int] = field(default_factory=dict)  # version -> reference rows removed
+    resumed: list[str] = field(default_factory=list)  # interrupted requests completed first
+    retrain: str = ""  # how the retrain was requested
+
+    def lines(self, model_name: str) -> list[str]:
+        out = [f"completed interrupted erasure {r}" for r in self.resumed]
+        if self.outcome == "not_found":
+            return out + ["subject: in no stored dataset, model version or prediction row; nothing was changed"]
+        if self.outcome == "already_erased":
+            return out + [f"subject: already erased ({self.request}); nothing was changed"]
+        out.append(f"{self.request}: removed {self.documents} document(s): "
+                   f"{sum(self.files.values())} row(s) in {len(self.files)} file(s)")
+        out += [f"  {name}: {n} row(s)" for name, n in sorted(self.files.items())]
+        out += [f"  model {model_name} v{v}: erasure pending; {n} reference row(s) removed"
+                for v, n in self.versions.items()]
+        return out + [f"  retrain: {self.retrain}"]
+
+
+def _journal(work: Path, request: str) -> Path:
+    return work / ERASURES / f"{request}.json"
+
+
+def _write(path: Path, plan: dict) -> None:
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(plan, indent=2, sort_keys=True))
+
+
+def _apply(cfg: PipelineConfig, plan: dict) -> dict:
+    """Carry out a journal's plan (idempotent); returns rows removed per file and per version."""
+    from tasks.registry.erasure import mark_pending
+
+    files: dict[str, int] = {}
+    for folder, ids in plan["folders"].items():
+        for name, n in rewrite_without(Path(folder), set(ids)).items():
+            files[f"{Path(folder).name}/{name}"] = n
+    for part, ids in plan["store"].items():
+        for name, n in rewrite_without(Path(part).parent, set(ids), files=[Path(part)]).items():
+            files[f"predictions/{Path(part).parent.name}/{name}"] = n
+    versions = {int(v): mark_pending(cfg, int(v), plan["request"], set(ids)) for v, ids in plan["versions"].items()}
+    return {"files": files, "versions": versions}
+
+
+def resume(cfg: PipelineConfig) -> list[str]:
+    """Complete every erasure a crash left ``planned``; returns their request ids."""
+    done = []
+    for path in sorted(cfg.work_path(ERASURES).glob("erasure-*.json")):
+        plan = json.loads(path.read_text())
+        if plan["status"] != "done":
+            plan.update(_apply(cfg, plan), status="done")
+            _write(path, plan)
+            audit(cfg, action="erasure.resumed", request=plan["request"], files=len(plan["files"]))
+            done.append(plan["request"])
+    return done
+
+
+def _plan(cfg: PipelineConfig, report, request: str, reason: str) -> dict:
+    """Folders, store files and versions to rewrite, with the ids each must lose."""
+    from tasks.registry.lineage import version_runs
+
+    folders: dict[str, set[str]] = {}
+    for hit, _ in report.datasets:
+        folders.setdefault(str(hit.run_dir), set()).update(hit.ids)
+    ids_of = {digest: {i for h, d in report.datasets if d == digest for i in h.ids} for _, digest in report.datasets}
+    versions: dict[str, set[str]] = {}
+    for version, (run_id, digest) in version_runs(cfg, set(ids_of) - {None}).items():
+        versions[str(version)] = ids_of[digest]
+        run_dir = cfg.work_path("runs", run_id)
+        if run_dir.is_dir():  # the run that trained it holds a copy of the training split and reference
+            folders.setdefault(str(run_dir.resolve()), set()).update(ids_of[digest])
+    store = {str(part): sorted(ids) for part, ids in report.store_parts.items()}
+    return {"request": request, "reason": reason, "status": "planned",
+            "requested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "folders": {f: sorted(i) for f, i in sorted(folders.items())}, "store": store,
+            "versions": {v: sorted(i) for v, i in versions.items()},
+            "datasets": sorted({d for _, d in report.datasets if d})}
+
+
+def erase_subject(cfg: PipelineConfig, value_file: Path, reason: str, known_types: set[str]) -> ErasureReport:
+    """Erase one subject from every store; see the module docstring for the steps."""
+    if not reason.strip():
+        raise ErasureError("an erasure needs --reason (e.g. the ticket of the data subject's request); "
+                           "nothing was changed.")
+    values = read_values(Path(value_file), known_types)
+    key = pseudonym_key(cfg.pii.model_copy(update={"subject_index": True}), cfg.work_path(), index=True)
+    hashes = subject_hashes(values, key)
+    lock_path = cfg.work_path("retrain.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = FileLock(str(lock_path), timeout=0, thread_local=False).acquire()
+    except Timeout:
+        raise ErasureError("a retrain of this model is running; erase when it has finished (nothing was "
+                           "changed), so that it cannot register a model trained on the subject.") from None
+    with lock:
+        resumed = resume(cfg)
+        report = find_subject(cfg, Path(value_file), known_types)
+        erased = read_erased(cfg.work_path(), key)
+        if not report.datasets:
+            already = next((r for r in erased.requests if hashes <= erased.of(r)), None)
+            outcome = "already_erased" if already else "not_found"
+            audit(cfg, action="erasure.request", request=already, outcome=outcome, reason=reason,
+                  identifiers=len(hashes))
+            return ErasureReport(request=already, outcome=outcome, resumed=resumed)
+        request = f"erasure-{len(erased.requests) + 1}"
+        plan = _plan(cfg, report, request, reason)
+        path = _journal(cfg.work_path(), request)
+        _write(path, plan)
+        add_erased(cfg.work_path(), request, hashes, key)
+        plan.update(_apply(cfg, plan), status="done")
+        _write(path, plan)
+        audit(cfg, action="erasure.request", request=request, outcome="erased", reason=reason,
+              identifiers=len(hashes), documents=report.documents, datasets=len(plan["folders"]),
+              rows_removed=sum(plan["files"].values()), versions_pending=sorted(int(v) for v in plan["versions"]))
+    out = ErasureReport(request=request, outcome="erased", documents=report.documents, files=plan["files"],
+                        versions=plan["versions"], resumed=resumed)
+    out.retrain = request_retrain(cfg, request, sorted(int(v) for v in plan["versions"]))
+    return out
+
+
+def request_retrain(cfg: PipelineConfig, request: str, versions: list[int]) -> str:
+    """Emit the erasure event (the retrain deployment's trigger); say what happened, never raise."""
+    from tasks.errors import EventNotDelivered
+    from tasks.monitor.events import emit_verified, model_resource
+
+    if not versions:
+        return "not needed: no model version was trained on these documents"
+    try:
+        sent = emit_verified(ERASED_EVENT, model_resource(cfg.model_name), {"request": request, "versions": versions})
+    except EventNotDelivered as e:
+        return f"not requested ({e}); start the retrain deployment with reason 'erasure' or run `tunegate run`"
+    return f"requested: event {sent.id} to {sent.target}"
+
+
+def erasure_tags(cfg: PipelineConfig, dataset: DatasetRef) -> dict[str, str]:
+    """Tags for a version trained on ``dataset``: the requests it was filtered against, and the newest request
+    that erased some of its documents after that (a request made while it trained)."""
+    tags = {"erasures_applied": str(dataset.erasures)}
+    later = []
+    for path in sorted(cfg.work_path(ERASURES).glob("erasure-*.json")):
+        plan = json.loads(path.read_text())
+        n = int(plan["request"].rsplit("-", 1)[1])
+        if n > dataset.erasures and dataset.sha256 in plan.get("datasets", []):
+            later.append(n)
+    if later:
+        tags["erasure_pending"] = f"erasure-{max(later)}"
+    return tags

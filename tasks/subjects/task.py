@@ -1,0 +1,34 @@
+"""The subjects stage's Prefect boundary: erased subjects kept out of every training run, retention applied."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+
+from tasks.config import PipelineConfig
+from tasks.pii.ops import pseudonym_key
+from tasks.refs import DatasetRef
+from tasks.subjects.erased import drop_erased
+
+
+@task(name="drop_erased")
+def drop_erased_documents(dataset: DatasetRef, config: PipelineConfig) -> DatasetRef:
+    """The scrubbed dataset without the documents of subjects erased so far (``tunegate subject erase``)."""
+    key = pseudonym_key(config.pii.model_copy(update={"subject_index": True}), config.work_path(), index=True)
+    out = drop_erased(dataset, config.work_path(), key)
+    if out.erasures:
+        get_run_logger().info("erasure list: %d request(s) applied; %d document(s) removed here", out.erasures,
+                              dataset.rows - out.rows)
+    return out
+
+
+@task(name="purge_expired")
+def purge_expired(config: PipelineConfig) -> dict:
+    """Raw copies and prediction-store days past ``retention``; counts go to the audit log."""
+    from tasks.registry.audit import audit
+    from tasks.retention import purge
+
+    r = config.retention
+    out = purge(config.work_path(), r.keep_raw_days, r.predictions_days)
+    audit(config, action="retention.purge", **out)
+    get_run_logger().info("purge: %s", out)
+    return out
