@@ -8,7 +8,10 @@
 2. Find: a work dir of ``--store-docs`` documents in ``--versions`` scrubbed datasets (subject indexes with
    the real hash function, 6 identifiers a document), searched for one subject with ``find_in_indexes``
    against the baseline of a plain scan of the same index files row by row. Target: at most 2 s.
-Erasure itself is not timed here yet (it is not built yet).
+3. Erase: the same store, each dataset also holding its scrubbed text (``scrubbed.parquet``, ~400
+   characters a note): the subject's folders found by the index and rewritten without their documents
+   (``rewrite_without``, as ``subject erase`` does), against the baseline of rewriting every dataset of
+   the store without them (what an erasure without an index would have to do, short of re-scrubbing).
 """
 
 from __future__ import annotations
@@ -58,11 +61,14 @@ def _value(entity: str, v: int, d: int) -> str:
 
 
 def find_speed(store_docs: int, versions: int) -> dict:
+    """Find and erase on a store of ``store_docs`` documents in ``versions`` datasets."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from tasks.pii.ops import key_fingerprint, subject_hash
     from tasks.pii.subjects import SUBJECT_INDEX, find_in_indexes, subject_hashes
+    from tasks.subjects.erased import id_files, rewrite_without
 
     entities = ["PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "UK_POSTCODE", "CLAIM_REFERENCE", "UK_NINO"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,6 +86,10 @@ def find_speed(store_docs: int, versions: int) -> dict:
             table = pa.table({"id": ids, "entity": ents, "hash": hashes})
             table = table.replace_schema_metadata({"tunegate.key": key_fingerprint(KEY)})
             pq.write_table(table, folder / SUBJECT_INDEX)
+            docs = [f"doc-{v}-{d}" for d in range(per)]
+            pq.write_table(pa.table({"id": docs, "text": [f"Claim note {d}: water damage to the kitchen ceiling "
+                                                          f"after a burst pipe. " * 6 for d in range(per)]}),
+                           folder / "scrubbed.parquet")
             folders.append(folder)
         build_s = time.perf_counter() - t_build
         subject = [("PERSON", _value("PERSON", 3, 17)), ("PHONE_NUMBER", _value("PHONE_NUMBER", 7, 4))]
@@ -95,11 +105,23 @@ def find_speed(store_docs: int, versions: int) -> dict:
             data = pq.read_table(folder / SUBJECT_INDEX).to_pylist()
             naive += [r["id"] for r in data if (r["entity"], r["hash"]) in wanted]
         scan_s = time.perf_counter() - t
+        t = time.perf_counter()  # erase: find, then rewrite the folders that hold the documents
+        hits = find_in_indexes(folders, wanted, KEY)
+        removed = sum(sum(rewrite_without(h.run_dir, set(h.ids)).values()) for h in hits)
+        erase_s = time.perf_counter() - t
+        ids = pa.array(sorted({i for h in hits for i in h.ids}))
+        t = time.perf_counter()  # baseline: every id-keyed file of the store read, filtered and written again
+        for folder in folders:
+            for f in id_files(folder):
+                table = pq.read_table(f)
+                pq.write_table(table.filter(pc.invert(pc.is_in(table["id"], ids))), f)
+        all_s = time.perf_counter() - t
     found = sorted(i for h in hits for i in h.ids)
     assert found == sorted(set(naive)) == ["doc-3-17", "doc-7-4"], (found, sorted(set(naive)))
     return {"store_docs": per * versions, "datasets": versions, "index_rows": per * versions * len(entities),
             "build_s": round(build_s, 1), "find_s": round(find_s, 3), "row_scan_s": round(scan_s, 3),
-            "ratio": round(scan_s / find_s, 1)}
+            "ratio": round(scan_s / find_s, 1), "erase_s": round(erase_s, 3), "rewrite_all_s": round(all_s, 3),
+            "erase_ratio": round(all_s / erase_s, 1), "erase_rows_removed": removed}
 
 
 def main() -> int:
@@ -116,6 +138,9 @@ def main() -> int:
     print(f"subject find: {find['store_docs']} docs in {find['datasets']} datasets ({find['index_rows']} index rows): "
           f"{find['find_s']} s; row-by-row scan of the same files {find['row_scan_s']} s ({find['ratio']}x) "
           f"(target <= 2 s)")
+    print(f"subject erase: {find['erase_rows_removed']} rows removed (find + rewrite of the datasets holding them) "
+          f"in {find['erase_s']} s; rewriting every dataset of the store {find['rewrite_all_s']} s "
+          f"({find['erase_ratio']}x)")
     if args.out:
         args.out.write_text(json.dumps({"index_cost": cost, "find": find}, indent=2))
     return 0

@@ -162,11 +162,16 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     assert list(preds.columns) == ["id", "prediction", "confidence", "model_version"] and len(preds) == 40
     assert set(preds["prediction"]) <= set(first.eval.labels) and preds["confidence"].between(0, 1).all()
     # Canary at rest: after training, a cached re-run, predict and a GDPR search, no planted value is left in
-    # any file of the work folder (datasets, splits, indexes, registry artifacts, the prediction store, caches)
-    # or in the MLflow database, in any common rendering.
+    # any file of the work folder (datasets, splits, indexes, registry artifacts, the prediction store, caches),
+    # the MLflow database or the Prefect server's database (runs, parameters, results, logs, artifacts), in any
+    # common rendering.
+    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+
     from tasks.registry.versions import tracking_uri
 
-    stores = [cfg.work_path(), Path(tracking_uri(cfg).removeprefix("sqlite:///"))]
+    prefect_db = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split(":///", 1)[1])
+    assert prefect_db.is_file()  # the harness's server database: flow and task runs, their logs and artifacts
+    stores = [cfg.work_path(), Path(tracking_uri(cfg).removeprefix("sqlite:///")), prefect_db.parent]
     planted = raw_pii_values(Path(cfg.data.source))
     assert raw_at_rest([Path(cfg.data.source)], planted)  # the scan finds them where they are: the user's source
     assert raw_at_rest(stores, planted) == []
@@ -197,6 +202,69 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     with pytest.raises(TrainingFailed):
         train_pipeline(broken)
     assert versions(cfg) == [first.version, second.version] and champion_version(cfg) == second.version
+
+    # GDPR erasure round trip: find → erase → retrain without them → find shows nothing, old versions archived
+    _erase_and_retrain(cfg, cfg_file, tmp_path / "subject.txt", doc, [first.version, second.version], capsys)
+    assert raw_at_rest(stores, planted) == []
+
+
+def _subject_traces(cfg, doc: str, subject: Path) -> tuple[set[str], str]:
+    """The erased document's pseudonym tokens found in no other document, and the subject's index hash."""
+    import re
+
+    from tasks.pii.ops import pseudonym_key, subject_hash
+    from tasks.pii.subjects import read_values
+
+    texts = pd.concat([pd.read_parquet(f) for f in cfg.work_path("runs").glob("*/scrubbed.parquet")])
+    tokens = lambda rows: {t for x in rows["text"] for t in re.findall(r"<[A-Z_]+_[0-9a-f]{16}>", x)}  # noqa: E731
+    mine = tokens(texts[texts["id"] == doc]) - tokens(texts[texts["id"] != doc])
+    [(entity, value)] = read_values(subject, {"PHONE_NUMBER"})
+    return mine, subject_hash(entity, value, pseudonym_key(cfg.pii, cfg.work_path(), index=True))
+
+
+def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on: list[int], capsys) -> None:
+    from flows.cli import main as cli_main
+    from flows.retrain import retrain
+    from tasks.errors import PromotionError
+    from tasks.registry.versions import client_for, get_version, rollback
+
+    tokens, hashed = _subject_traces(cfg, doc, subject)
+    assert tokens  # the person named in the document has a pseudonym no other document carries
+    capsys.readouterr()
+    args = ["--config", str(cfg_file), "--value-file", str(subject)]
+    assert cli_main(["subject", "erase", *args, "--reason", "DSR-42"]) == 0
+    out = capsys.readouterr().out
+    assert "erasure-1: removed" in out and "retrain: requested: event" in out, out
+    assert all(f"v{v}: erasure pending" in out for v in trained_on), out
+    client = client_for(cfg)
+    assert {client.get_model_version(cfg.model_name, str(v)).tags.get("erasure_pending") for v in trained_on} == {
+        "erasure-1"}
+    with pytest.raises(PromotionError, match="erasure-1"):
+        rollback(cfg, trained_on[0], "restore a version that must go")
+
+    outcome = retrain(cfg, reason="erasure: erasure-1")  # what the erasure event's trigger starts
+    assert outcome.trained and outcome.promoted, outcome
+    new = get_version(cfg, "champion")
+    assert new.version == outcome.version and new.tags["erasures_applied"] == "1" and "erasure_pending" not in new.tags
+    assert doc not in set(pd.read_parquet(new.local_dir / "reference" / "reference.parquet")["id"])
+    for v in trained_on:
+        mv = client.get_model_version(cfg.model_name, str(v))
+        assert mv.tags["archived"].startswith("erasure erasure-1") and "erasure_pending" not in mv.tags
+        assert not mv.aliases
+        run_artifacts = client.list_artifacts(mv.run_id)
+        assert {a.path for a in run_artifacts} >= {"model_card.md", "eval"}
+        assert not {"model", "reference"} & {a.path for a in run_artifacts}  # retention.erased_versions default
+        with pytest.raises(PromotionError, match="archived"):
+            get_version(cfg, v)
+    assert cli_main(["subject", "find", *args]) == 0
+    assert "no stored dataset, model version or prediction row holds these identifiers" in capsys.readouterr().out
+    # nothing of the person is left in any dataset: not their pseudonyms, not their index hash (only the erasure
+    # list holds the hash, so that no later run trains on them again)
+    for f in cfg.work_path().rglob("*.parquet"):
+        if f.parent.name == "erasures":
+            continue
+        blob = "\n".join(str(x) for x in pd.read_parquet(f).to_numpy().ravel())
+        assert not any(t in blob for t in tokens) and hashed not in blob, f
 
 
 @pytest.mark.slow
