@@ -18,6 +18,7 @@ from deployments.definitions import build_deployments, deployment_names
 from tasks.config import PipelineConfig, load_config
 from tasks.monitor.cooldown import COMPLETED, SKIPPED, gate_retrain, is_manual, last_completed
 from tasks.monitor.events import DRIFT_EVENT, model_resource
+from tasks.subjects.erase import ERASED_EVENT
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -70,8 +71,9 @@ def test_last_completed_reads_only_this_models_completions():
 def test_declarations_follow_the_config():
     cfg = PipelineConfig(name="claims-x", deploy={"retrain_cron": "0 4 1 * *", "monitor_cron": "15 7 * * *",
                                                   "timezone": "Europe/London", "collision_strategy": "ENQUEUE"})
-    retrain, monitor = build_deployments(cfg)
-    assert deployment_names(cfg) == ["retrain/claims-x", "monitor-latest/claims-x"]
+    retrain, monitor, purge = build_deployments(cfg)
+    assert deployment_names(cfg) == ["retrain/claims-x", "monitor-latest/claims-x", "purge/claims-x"]
+    assert (purge.entrypoint, [s.schedule.cron for s in purge.schedules]) == ("flows.retrain.purge", ["30 2 * * *"])
     assert (retrain.name, retrain.entrypoint) == ("claims-x", "flows.retrain.retrain")
     assert [(s.schedule.cron, s.schedule.timezone, s.parameters) for s in retrain.schedules] == [
         ("0 4 1 * *", "Europe/London", {"reason": "schedule"})]
@@ -82,13 +84,18 @@ def test_declarations_follow_the_config():
     schema = retrain._parameter_openapi_schema.model_dump()
     assert {"config", "batch", "reason"} <= set(schema["properties"])
     assert "DeployConfig" in json.dumps(schema["definitions"])
-    (trigger,) = retrain.triggers
-    assert trigger.expect == {DRIFT_EVENT}
+    trigger, erased = retrain.triggers
+    assert trigger.expect == {DRIFT_EVENT} and erased.expect == {ERASED_EVENT}
     rid = model_resource(cfg.model_name)["prefect.resource.id"]
     assert rid == "tunegate.model.claims-x"
     assert trigger.match.model_dump() == {"prefect.resource.id": rid}
     assert trigger.parameters == {"batch": "{{ event.payload.batch }}", "reason": "drift: event {{ event.id }}",
                                   "requested_at": "{{ event.occurred | string }}"}
+    # an erasure retrains on the source alone, as a person's request (no cooldown)
+    assert erased.match.model_dump() == {"prefect.resource.id": rid}
+    assert erased.parameters == {"batch": None, "reason": "erasure: {{ event.payload.request }}",
+                                 "requested_at": "{{ event.occurred | string }}"}
+    assert is_manual("erasure: erasure-3")
 
 
 def test_monitor_latest_picks_the_newest_batch(tmp_path):

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ROOT / "tasks"
-STAGES = ("ingest", "pii", "train", "evaluate", "predict", "registry", "monitor")
+STAGES = ("ingest", "pii", "train", "evaluate", "predict", "registry", "monitor", "subjects")
 # Modules that may import Prefect: each stage's boundary, the common run/caching helpers, and the
 # events client (emitting and reading back Prefect events is that module's whole job).
 PREFECT_ALLOWED = {*(f"tasks/{s}/task.py" for s in STAGES), "tasks/runtime.py", "tasks/caching.py",

@@ -105,3 +105,19 @@ def test_purge_command_reads_the_configs_retention(tmp_path, capsys):
     cfg.write_text(yaml.safe_dump({"work_dir": str(work)}))  # defaults: raw copies are not kept
     assert main(["purge", "--config", str(cfg)]) == 0
     assert not (old / "dataset.parquet").exists()
+
+
+def test_the_scheduled_purge_flow_applies_retention_and_audits_it(prefect_harness, tmp_path):
+    """What the `purge/<name>` deployment runs daily: the same purge, recorded with its counts."""
+    from flows.retrain import purge as purge_flow
+    from tasks.registry.audit import read_audit
+
+    cfg = _config(tmp_path, retention=PipelineConfig().retention.model_copy(update={"predictions_days": 1}))
+    kept = cfg.work_path("runs", "run-a-111111", "dataset.parquet")
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"x")
+    cfg.work_path("predictions", "date=2020-01-01").mkdir(parents=True)
+    assert purge_flow(cfg) == {"raw_copies_deleted": 1, "prediction_days_deleted": 1}
+    assert not kept.exists() and not cfg.work_path("predictions", "date=2020-01-01").exists()
+    [entry] = [e for e in read_audit(cfg) if e["action"] == "retention.purge"]
+    assert (entry["raw_copies_deleted"], entry["prediction_days_deleted"]) == (1, 1)
