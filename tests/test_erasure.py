@@ -215,3 +215,15 @@ def test_training_drops_the_documents_of_erased_subjects(work, tmp_path):
     (Path(kept.uri).parent / SUBJECT_INDEX).unlink()
     with pytest.raises(ConfigError, match="no subject index"):
         drop_erased(kept, work.work_path(), key)
+
+
+def test_a_version_trained_while_a_request_erased_its_documents_is_registered_pending(work, tmp_path):
+    """A run that read its dataset before an erasure rewrote it must not pass for clean when it registers."""
+    from tasks.pii.stream import describe_parquet
+    from tasks.subjects.erase import erase_subject, erasure_tags
+
+    before = describe_parquet(work.work_path("runs", "r1", "scrubbed.parquet"), scrubbed=True)
+    erase_subject(work, _values(tmp_path, JANE), "r", KNOWN)
+    assert erasure_tags(work, before) == {"erasures_applied": "0", "erasure_pending": "erasure-1"}
+    after = describe_parquet(work.work_path("runs", "r1", "scrubbed.parquet"), scrubbed=True)
+    assert erasure_tags(work, after.model_copy(update={"erasures": 1})) == {"erasures_applied": "1"}
