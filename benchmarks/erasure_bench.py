@@ -15,7 +15,8 @@
 4. Find on text nobody here wrote (``../shared/data/pii-external``, skipped when absent): the 2,109
    texts scrubbed with a new user's defaults (``PiiConfig()``) and their index; each labelled identifier
    is then looked up as a requester might write it (a name in lower case with a title, a phone number as
-   bare digits, an e-mail in capitals, card, SSN and IBAN without separators, an address in lower case).
+   bare digits, an e-mail in capitals, card, SSN and IBAN without separators, an address in lower case;
+   an address the set labels in parts is asked for whole).
    Found: its document is among the hits. Baseline: a scan of the raw text for the value as written.
 """
 
@@ -101,16 +102,18 @@ def find_speed(store_docs: int, versions: int) -> dict:
         subject = [("PERSON", _value("PERSON", 3, 17)), ("PHONE_NUMBER", _value("PHONE_NUMBER", 7, 4))]
         wanted = subject_hashes(subject, KEY)
 
-        t = time.perf_counter()
-        hits = find_in_indexes(folders, wanted, KEY)
-        find_s = time.perf_counter() - t
-
-        t = time.perf_counter()  # baseline: every row of every index file, compared in Python
-        naive = []
-        for folder in folders:
-            data = pq.read_table(folder / SUBJECT_INDEX).to_pylist()
-            naive += [r["id"] for r in data if (r["entity"], r["hash"]) in wanted]
-        scan_s = time.perf_counter() - t
+        finds, scans = [], []
+        for _ in range(3):  # alternate, three times each: the page cache and the machine's drift fall on both
+            t = time.perf_counter()
+            hits = find_in_indexes(folders, wanted, KEY)
+            finds.append(time.perf_counter() - t)
+            t = time.perf_counter()  # baseline: every row of every index file, compared in Python
+            naive = []
+            for folder in folders:
+                data = pq.read_table(folder / SUBJECT_INDEX).to_pylist()
+                naive += [r["id"] for r in data if (r["entity"], r["hash"]) in wanted]
+            scans.append(time.perf_counter() - t)
+        find_s, scan_s = min(finds), min(scans)
         t = time.perf_counter()  # erase: find, then rewrite the folders that hold the documents
         hits = find_in_indexes(folders, wanted, KEY)
         removed = sum(sum(rewrite_without(h.run_dir, set(h.ids)).values()) for h in hits)
@@ -143,6 +146,27 @@ RENDER = {
 }
 
 
+def _requested(record: dict) -> list[tuple[str, str]]:
+    """The values a requester would give: each labelled identifier, except that an address the set labels
+    in parts (house number, street, suite, postcode as separate spans) is asked for whole, as it is written."""
+    text, out, spans = record["full_text"], [], sorted(record.get("spans", []), key=lambda s: s["start_position"])
+    address: list[int] | None = None
+    for s in spans:
+        if s["entity_type"] == "ADDRESS":
+            gap = text[address[1]:s["start_position"]] if address else None
+            if address and len(gap) <= 4 and not re.search(r"\w", gap):
+                address[1] = max(address[1], s["end_position"])
+                continue
+            if address:
+                out.append(("ADDRESS", text[address[0]:address[1]]))
+            address = [s["start_position"], s["end_position"]]
+        elif s["entity_type"] in RENDER:
+            out.append((s["entity_type"], s["entity_value"]))
+    if address:
+        out.append(("ADDRESS", text[address[0]:address[1]]))
+    return out
+
+
 def external_find(path: Path) -> dict | None:
     """Recall of ``subject find`` per type on external text, against a scan of the raw text."""
     import pyarrow.parquet as pq
@@ -165,23 +189,28 @@ def external_find(path: Path) -> dict | None:
     for row in index:
         docs_of.setdefault((row["entity"], row["hash"]), set()).add(row["id"])
     out: dict[str, dict] = {}
+    asked_docs = found_docs = 0
     for i, r in enumerate(records):
-        for span in r.get("spans", []):
-            if span["entity_type"] not in RENDER:
-                continue
-            entity, render = RENDER[span["entity_type"]]
-            asked = render(span["entity_value"])
+        requested = _requested(r)
+        asked_docs += bool(requested)
+        found_any = False
+        for label, value in requested:
+            entity, render = RENDER[label]
+            asked = render(value)
             [h] = subject_hashes([(entity, asked)], KEY)
             hits = docs_of.get(h, set())
-            m = out.setdefault(span["entity_type"], {"n": 0, "found": 0, "scan": 0, "other_docs": 0})
+            m = out.setdefault(label, {"n": 0, "found": 0, "scan": 0, "other_docs": 0})
             m["n"] += 1
             m["found"] += str(i) in hits
             m["scan"] += asked in r["full_text"]
             m["other_docs"] += len(hits - {str(i)})
+            found_any |= str(i) in hits
+        found_docs += found_any
     total = {k: sum(m[k] for m in out.values()) for k in ("n", "found", "scan", "other_docs")}
     for m in [*out.values(), total]:
         m["recall"], m["scan_recall"] = round(m["found"] / m["n"], 3), round(m["scan"] / m["n"], 3)
-    return {"docs": len(records), "by_type": out, "overall": total}
+    return {"docs": len(records), "by_type": out, "overall": total, "documents_asked": asked_docs,
+            "documents_found_by_any": found_docs, "document_recall": round(found_docs / max(asked_docs, 1), 3)}
 
 
 def main() -> int:
@@ -215,6 +244,8 @@ def main() -> int:
         print(f"subject find on external text ({external['docs']} texts, PiiConfig() defaults, values re-written as "
               f"a requester might): found {o['found']}/{o['n']} = {o['recall']:.3f}; raw-text scan for the value "
               f"as written {o['scan_recall']:.3f}")
+        print(f"  documents found by any of their identifiers (a request that names all it knows): "
+              f"{external['documents_found_by_any']}/{external['documents_asked']} = {external['document_recall']:.3f}")
         for name, m in sorted(external["by_type"].items()):
             print(f"  {name:14} n={m['n']:5}  index {m['recall']:.3f}  scan {m['scan_recall']:.3f}  "
                   f"other documents matched {m['other_docs']}")

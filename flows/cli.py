@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir, registry, pseudonymisation key)")
     s.add_argument("--value-file", required=True,
                    help="file of `ENTITY: value` lines (values never go on the command line)")
-    s.add_argument("--reason", default="", help="erase: why, for the audit log (e.g. the request's ticket)")
+    s.add_argument("--reason", default="", help="erase: why, for the audit log: the request's ticket, never a name")
 
     s = add("purge")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir and retention: section)")

@@ -119,7 +119,8 @@ def test_erase_removes_the_subject_from_every_store_and_twice_changes_nothing(wo
     audit_text = work.work_path("audit.jsonl").read_text() + json.dumps(journal)
     assert "Doherty" not in audit_text and "900123" not in audit_text
 
-    assert find_subject(work, _values(tmp_path, JANE), KNOWN).datasets == []
+    after = find_subject(work, _values(tmp_path, JANE), KNOWN)
+    assert (after.datasets, after.erased_by, after.pending) == ([], "erasure-1", [])
     before = _snapshot(work)
     again = erase_subject(work, _values(tmp_path, JANE), "ticket DSR-1 again", KNOWN)
     assert again.outcome == "already_erased" and again.request == "erasure-1" and _snapshot(work) == before
@@ -227,3 +228,23 @@ def test_a_version_trained_while_a_request_erased_its_documents_is_registered_pe
     assert erasure_tags(work, before) == {"erasures_applied": "0", "erasure_pending": "erasure-1"}
     after = describe_parquet(work.work_path("runs", "r1", "scrubbed.parquet"), scrubbed=True)
     assert erasure_tags(work, after.model_copy(update={"erasures": 1})) == {"erasures_applied": "1"}
+
+
+def test_a_crash_before_the_erasure_list_is_written_is_completed_too(work, tmp_path, monkeypatch):
+    import tasks.subjects.erase as erase
+    from tasks.pii.ops import pseudonym_key
+    from tasks.subjects.erased import read_erased
+
+    def dies(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(erase, "add_erased", dies)
+    with pytest.raises(KeyboardInterrupt):
+        erase.erase_subject(work, _values(tmp_path, JANE), "r", KNOWN)
+    key = pseudonym_key(work.pii, work.work_path(), index=True)
+    assert read_erased(work.work_path(), key).requests == []
+    monkeypatch.undo()
+    report = erase.erase_subject(work, _values(tmp_path, "UK_NINO: AB123456C\n"), "r2", KNOWN)
+    assert report.resumed == ["erasure-1"] and report.request == "erasure-2"
+    assert read_erased(work.work_path(), key).requests == ["erasure-1", "erasure-2"]
+    assert _ids(work.work_path("runs", "r1", "scrubbed.parquet")) == {"d4"}

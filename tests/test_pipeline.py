@@ -241,6 +241,8 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
         "erasure-1"}
     with pytest.raises(PromotionError, match="erasure-1"):
         rollback(cfg, trained_on[0], "restore a version that must go")
+    assert cli_main(["subject", "find", *args]) == 0
+    assert f"not yet archived: {', '.join(f'v{v}' for v in trained_on)}" in capsys.readouterr().out
 
     outcome = retrain(cfg, reason="erasure: erasure-1")  # what the erasure event's trigger starts
     assert outcome.trained and outcome.promoted, outcome
@@ -257,7 +259,9 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
         with pytest.raises(PromotionError, match="archived"):
             get_version(cfg, v)
     assert cli_main(["subject", "find", *args]) == 0
-    assert "no stored dataset, model version or prediction row holds these identifiers" in capsys.readouterr().out
+    found = capsys.readouterr().out
+    assert "no stored dataset, model version or prediction row holds these identifiers" in found
+    assert "erased by erasure-1; model versions trained on them and not yet archived: none" in found
     # nothing of the person is left in any dataset: not their pseudonyms, not their index hash (only the erasure
     # list holds the hash, so that no later run trains on them again)
     for f in cfg.work_path().rglob("*.parquet"):

@@ -32,3 +32,9 @@ def reference_rows(cfg: PipelineConfig, version: int, ids: set[str]) -> list[str
         return []
     got = pd.read_parquet(ref, columns=["id"])["id"].astype(str)
     return sorted(set(got) & ids)
+
+
+def pending_versions(cfg: PipelineConfig, request: str) -> list[int]:
+    """Versions still tagged ``erasure_pending`` for this erasure request."""
+    return sorted(int(mv.version) for mv in client_for(cfg).search_model_versions(f"name='{cfg.model_name}'")
+                  if (mv.tags or {}).get("erasure_pending") == request)

@@ -3,8 +3,8 @@
 1. Read and hash the values (bad input is a named error before anything is touched); take the retrain
    lock (a running retrain: ``ErasureError``, nothing changed); finish any erasure a crash interrupted.
 2. Find the subject (``find_subject``). Found nowhere: say so, change nothing. Already erased: say so.
-3. Write the plan to a journal (``<work_dir>/erasures/<request>.json``: ids and counts, no value),
-   then add the subject's hashes to the erasure list, so that from here on no training run can use
+3. Write the plan to a journal (``<work_dir>/erasures/<request>.json``: ids, counts and the keyed hashes,
+   no value), then add the subject's hashes to the erasure list, so that from here on no training run can use
    their documents, even those still in the source system.
 4. Rewrite every run folder holding them (datasets, split parts, subject index, spans, kept raw copies,
    a version's layout) and their prediction-store rows, each folder all-or-nothing; rewrite each affected
@@ -87,12 +87,13 @@ def _apply(cfg: PipelineConfig, plan: dict) -> dict:
     return {"files": files, "versions": versions}
 
 
-def resume(cfg: PipelineConfig) -> list[str]:
+def resume(cfg: PipelineConfig, key: bytes) -> list[str]:
     """Complete every erasure a crash left ``planned``; returns their request ids."""
     done = []
     for path in sorted(cfg.work_path(ERASURES).glob("erasure-*.json")):
         plan = json.loads(path.read_text())
         if plan["status"] != "done":
+            add_erased(cfg.work_path(), plan["request"], {(e, h) for e, h in plan["hashes"]}, key)
             plan.update(_apply(cfg, plan), status="done")
             _write(path, plan)
             audit(cfg, action="erasure.resumed", request=plan["request"], files=len(plan["files"]))
@@ -100,8 +101,8 @@ def resume(cfg: PipelineConfig) -> list[str]:
     return done
 
 
-def _plan(cfg: PipelineConfig, report, request: str, reason: str) -> dict:
-    """Folders, store files and versions to rewrite, with the ids each must lose."""
+def _plan(cfg: PipelineConfig, report, request: str, reason: str, hashes: set[tuple[str, str]]) -> dict:
+    """Folders, store files and versions to rewrite, with the ids each must lose, and the subject's hashes."""
     from tasks.registry.lineage import version_runs
 
     folders: dict[str, set[str]] = {}
@@ -119,7 +120,7 @@ def _plan(cfg: PipelineConfig, report, request: str, reason: str) -> dict:
             "requested_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "folders": {f: sorted(i) for f, i in sorted(folders.items())}, "store": store,
             "versions": {v: sorted(i) for v, i in versions.items()},
-            "datasets": sorted({d for _, d in report.datasets if d})}
+            "datasets": sorted({d for _, d in report.datasets if d}), "hashes": sorted(hashes)}
 
 
 def erase_subject(cfg: PipelineConfig, value_file: Path, reason: str, known_types: set[str]) -> ErasureReport:
@@ -138,17 +139,16 @@ def erase_subject(cfg: PipelineConfig, value_file: Path, reason: str, known_type
         raise ErasureError("a retrain of this model is running; erase when it has finished (nothing was "
                            "changed), so that it cannot register a model trained on the subject.") from None
     with lock:
-        resumed = resume(cfg)
+        resumed = resume(cfg, key)
         report = find_subject(cfg, Path(value_file), known_types)
-        erased = read_erased(cfg.work_path(), key)
         if not report.datasets:
-            already = next((r for r in erased.requests if hashes <= erased.of(r)), None)
+            already = report.erased_by
             outcome = "already_erased" if already else "not_found"
             audit(cfg, action="erasure.request", request=already, outcome=outcome, reason=reason,
                   identifiers=len(hashes))
             return ErasureReport(request=already, outcome=outcome, resumed=resumed)
-        request = f"erasure-{len(erased.requests) + 1}"
-        plan = _plan(cfg, report, request, reason)
+        request = f"erasure-{len(read_erased(cfg.work_path(), key).requests) + 1}"
+        plan = _plan(cfg, report, request, reason, hashes)
         path = _journal(cfg.work_path(), request)
         _write(path, plan)
         add_erased(cfg.work_path(), request, hashes, key)

@@ -11,8 +11,9 @@ from tasks.config import PipelineConfig
 from tasks.datasets import parquet_sha256
 from tasks.pii.ops import pseudonym_key
 from tasks.pii.subjects import IndexHit, find_in_indexes, read_values, subject_hashes
-from tasks.registry.lineage import reference_rows, version_runs
+from tasks.registry.lineage import pending_versions, reference_rows, version_runs
 from tasks.retention import run_dirs
+from tasks.subjects.erased import read_erased
 
 
 @dataclass
@@ -24,6 +25,8 @@ class SubjectReport:
     versions: dict[int, tuple[int, list[str]]] = field(default_factory=dict)  # version -> (docs, reference ids)
     store_rows: dict[str, int] = field(default_factory=dict)  # prediction-store file -> rows
     store_parts: dict[Path, list[str]] = field(default_factory=dict)  # prediction-store file -> ids
+    erased_by: str | None = None  # the erasure request that already covers every identifier
+    pending: list[int] = field(default_factory=list)  # versions that request has not yet seen archived
 
     @property
     def documents(self) -> int:
@@ -42,6 +45,9 @@ class SubjectReport:
         out += [f"  prediction store {name}: {rows} row(s)" for name, rows in self.store_rows.items()]
         if not self.datasets:
             out.append("  no stored dataset, model version or prediction row holds these identifiers")
+        if self.erased_by:
+            out.append(f"  erased by {self.erased_by}; model versions trained on them and not yet archived: "
+                       + (", ".join(f"v{v}" for v in self.pending) or "none"))
         return out
 
 
@@ -49,8 +55,13 @@ def find_subject(cfg: PipelineConfig, value_file: Path, known_types: set[str]) -
     """Hash the file's values with the pipeline's key and follow them through indexes, registry and store."""
     values = read_values(Path(value_file), known_types)
     key = pseudonym_key(cfg.pii.model_copy(update={"subject_index": True}), cfg.work_path(), index=True)
-    hits = find_in_indexes(run_dirs(cfg.work_path()), subject_hashes(values, key), key)
+    hashes = subject_hashes(values, key)
+    hits = find_in_indexes(run_dirs(cfg.work_path()), hashes, key)
     report = SubjectReport(identifiers=len(values))
+    erased = read_erased(cfg.work_path(), key)
+    report.erased_by = next((r for r in erased.requests if hashes <= erased.of(r)), None)
+    if report.erased_by:
+        report.pending = pending_versions(cfg, report.erased_by)
     for h in hits:
         scrubbed = h.run_dir / "scrubbed.parquet"
         report.datasets.append((h, parquet_sha256(scrubbed) if scrubbed.is_file() else None))
