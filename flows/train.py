@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.caching import stored_in
 from tasks.config import PipelineConfig
 from tasks.evaluate.metrics import EvalReport
-from tasks.evaluate.task import evaluate_model
+from tasks.evaluate.task import evaluate_baseline, evaluate_model
 from tasks.ingest.task import (
     RAW_COPY_HOOKS,
     add_batch,
@@ -50,6 +50,7 @@ class TrainResult(BaseModel):
     previous_champion: int | None
     eval: EvalReport
     champion_eval: EvalReport | None
+    baseline_eval: EvalReport | None  # TF-IDF + logistic regression, same training and test split
     model_card: str  # path of the card in run_dir (also in MLflow and a Prefect artifact)
     dataset_sha256: str
     config_sha256: str
@@ -81,17 +82,18 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     report = evaluate_model(Path(model.path), split.test, run_dir / "eval" / "eval.json", role="candidate")
     champion_report = evaluate_model(champion.local_dir / "model", split.test, run_dir / "eval" / "champion_eval.json",
                                      role="champion") if champion else None
-    decision = decide(report, champion_report, config, champion)
+    baseline = evaluate_baseline(split, run_dir / "eval" / "baseline_eval.json")
+    decision = decide(report, champion_report, config, champion, baseline)
     reg = register_and_promote(config, Candidate(
         run_id=run_id, run_dir=run_dir, base_model=base_model, trigger=trigger, dataset=scrubbed,
         quality=quality.model_dump(mode="json"), pii=pii.model_dump(mode="json") if pii else None, split=split,
         model=model, report=report, champion_report=champion_report,
-        champion_version=champion.version if champion else None, decision=decision))
+        champion_version=champion.version if champion else None, decision=decision, baseline_report=baseline))
     reused = {"scrub": scrubbed.uri, "split": split.train.uri, "finetune": model.path}
     return TrainResult(
         run_id=run_id, run_dir=str(run_dir), version=reg.version, mlflow_run_id=reg.mlflow_run_id,
         promoted=reg.outcome.promoted, action=reg.outcome.action, decision=decision,
         champion_version=reg.outcome.champion_version, previous_champion=reg.outcome.previous_champion,
-        eval=report, champion_eval=champion_report, model_card=str(reg.model_card), dataset_sha256=scrubbed.sha256,
-        config_sha256=config.digest(), code_version=reg.code_version, trigger=trigger,
+        eval=report, champion_eval=champion_report, baseline_eval=baseline, model_card=str(reg.model_card),
+        dataset_sha256=scrubbed.sha256, config_sha256=config.digest(), code_version=reg.code_version, trigger=trigger,
         cached_stages=[name for name, path in reused.items() if not Path(path).is_relative_to(run_dir)])

@@ -59,3 +59,27 @@ def test_generation_metrics_when_given():
     r = compute_metrics(["a"], ["a"], np.array([1.0]), ["a"], generations=["storm damage"],
                         references=["storm damage to roof"], nll=(2 * np.log(3), 2))
     assert r.rouge_l == pytest.approx(2 * 1 * 0.5 / 1.5) and r.perplexity == pytest.approx(3.0)
+
+
+def test_the_tfidf_baseline_is_fitted_on_the_training_split_and_scored_like_the_model(tmp_path):
+    import pandas as pd
+
+    from tasks.evaluate.baseline import baseline_report
+
+    words = {"fire": "smoke flames burnt kitchen", "theft": "stolen burglar broke window", "flood": "water leak pipe"}
+    rows = [{"id": f"{label}{i}", "text": f"{words[label]} note {i}", "label": label}
+            for label in words for i in range(12)]
+    train, test = tmp_path / "train.parquet", tmp_path / "test.parquet"
+    pd.DataFrame(rows[::2]).to_parquet(train)
+    pd.DataFrame(rows[1::2]).to_parquet(test)
+    r = baseline_report(str(train), str(test), seed=0)
+    assert r.n == 18 and r.labels == ["fire", "flood", "theft"] and r.macro_f1 == 1.0 and 0 <= r.ece <= 1
+    assert baseline_report(str(train), str(test), seed=0) == r  # seeded: the same split, the same baseline
+    # words that do not separate the classes: the baseline is scored honestly, not assumed good
+    pd.DataFrame([{**x, "text": f"claim note {i}"} for i, x in enumerate(rows[1::2])]).to_parquet(test)
+    assert baseline_report(str(train), str(test), seed=0).macro_f1 < 0.6
+    # nothing to learn: a causal LM's free-text split, or a single class
+    pd.DataFrame({"id": ["a", "b"], "text": ["x", "y"], "response": ["p", "q"]}).to_parquet(tmp_path / "r.parquet")
+    assert baseline_report(str(tmp_path / "r.parquet"), str(tmp_path / "r.parquet")) is None
+    pd.DataFrame([{**x, "label": "fire"} for x in rows]).to_parquet(tmp_path / "one.parquet")
+    assert baseline_report(str(tmp_path / "one.parquet"), str(test)) is None

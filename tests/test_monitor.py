@@ -82,7 +82,7 @@ def small_config(tmp: Path):
                                        "sample": cfg.data.sample.model_copy(update={"rows": 300, "seed": 3})})
     train = cfg.train.model_copy(update={"max_steps": 20, "max_length": 48, "batch_size": 12, "epochs": 1,
                                          "learning_rate": 0.003, "nproc_per_node": 1, "checkpoint_every": 1000})
-    promotion = cfg.promotion.model_copy(update={"floors": {"macro_f1": 0.0}})
+    promotion = cfg.promotion.model_copy(update={"floors": {"macro_f1": 0.0}, "min_gain_over_baseline": None})
     monitor = cfg.monitor.model_copy(update={"reference_rows": 200, "current_sample_rows": 200,
                                              "embedding_rows": 100, "embedding_max_length": 32})
     return cfg.model_copy(update={"name": f"t-mon-{uuid.uuid4().hex[:6]}", "work_dir": str(tmp / "work"),

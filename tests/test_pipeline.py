@@ -21,7 +21,8 @@ def small_config(tmp: Path, **overrides) -> PipelineConfig:
                                        "sample": cfg.data.sample.model_copy(update={"rows": 300, "seed": 3})})
     train = cfg.train.model_copy(update={"max_steps": 20, "max_length": 48, "batch_size": 12, "epochs": 1,
                                          "learning_rate": 0.003, "nproc_per_node": 1, "checkpoint_every": 1000})
-    promotion = cfg.promotion.model_copy(update={"floors": {"macro_f1": 0.1}})
+    # 20 LoRA steps cannot beat TF-IDF: the baseline is reported, not a gate, here (tests/test_promote.py gates)
+    promotion = cfg.promotion.model_copy(update={"floors": {"macro_f1": 0.1}, "min_gain_over_baseline": None})
     monitor = cfg.monitor.model_copy(update={"reference_rows": 100})
     cfg = cfg.model_copy(update={"name": f"t-pipe-{uuid.uuid4().hex[:6]}", "work_dir": str(tmp / "work"),
                                  "data": data, "train": train, "promotion": promotion, "monitor": monitor})
@@ -139,6 +140,10 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
         "evaluate", "decide_promotion", "register_and_promote"}
     card = Path(first.model_card).read_text()
     assert "## Training data" in card and "### PII evidence" in card and first.dataset_sha256 in card
+    # the TF-IDF baseline was fitted and scored on the same split, and stands beside the model everywhere
+    assert first.baseline_eval is not None and first.baseline_eval.n == first.eval.n
+    assert "TF-IDF baseline" in card and any("TF-IDF baseline" in r for r in first.decision.reasons)
+    assert Path(first.run_dir, "eval", "baseline_eval.json").is_file()
     ref = get_version(cfg, "champion")
     assert ref.version == first.version and ref.tags["trigger"] == "test"
     assert ref.tags["dataset_sha256"] == first.dataset_sha256 and json.loads(ref.tags["pii_evidence"])["docs"] == 300
@@ -147,6 +152,10 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     reference = pd.read_parquet(ref.local_dir / "reference" / "reference.parquet")
     assert list(reference.columns) == ["id", "text", "label"] and len(reference) == 100
     assert_no_raw_pii(cfg, ref, reference)
+    from tasks.registry.versions import client_for
+
+    logged = client_for(cfg).get_run(first.mlflow_run_id).data.metrics
+    assert logged["baseline_macro_f1"] == pytest.approx(first.baseline_eval.macro_f1)
 
     second = train_pipeline(cfg)  # same data, config and code
     assert second.cached_stages == ["scrub", "split", "finetune"]

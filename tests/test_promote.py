@@ -32,6 +32,35 @@ def causal(rouge: float, ppl: float) -> EvalReport:
 POLICY = PromotionPolicy(primary_metric="macro_f1", min_improvement=0.01, floors={"macro_f1": 0.6},
                          max_class_regression=0.05)
 
+BASE = PromotionPolicy(floors={}, min_gain_over_baseline=0.0)
+
+
+@pytest.mark.parametrize("candidate, baseline, policy, promote, reason_part", [
+    # the fine-tuned model must not be worse than TF-IDF + logistic regression on the same split (default)
+    (report(0.80), report(0.78), BASE, True, "beats the baseline"),
+    (report(0.80), report(0.80), BASE, True, "gain +0.0000, required +0.0000) — beats the baseline"),
+    (report(0.80), report(0.81), BASE, False, "does not beat the baseline: fine-tuning has not earned its place"),
+    # a required margin
+    (report(0.84), report(0.80), PromotionPolicy(floors={}, min_gain_over_baseline=0.05), False, "required +0.0500"),
+    (report(0.86), report(0.80), PromotionPolicy(floors={}, min_gain_over_baseline=0.05), True, "beats the baseline"),
+    # null: reported, not a gate
+    (report(0.70), report(0.90), PromotionPolicy(floors={}, min_gain_over_baseline=None), True, "reported only"),
+    # no baseline (a causal LM on free text), or a baseline without the primary metric: nothing to compare
+    (report(0.80), None, BASE, True, "no champion yet"),
+    (causal(0.5, 3.0), report(0.9), PromotionPolicy(primary_metric="perplexity", floors={}), True,
+     "TF-IDF baseline has no 'perplexity'"),
+    # lower is better: the gain is the other way round
+    (report(0.8, ece=0.04), report(0.8, ece=0.03), PromotionPolicy(primary_metric="ece", floors={}), False,
+     "does not beat the baseline"),
+])
+def test_the_baseline_challenger_gates_promotion(candidate, baseline, policy, promote, reason_part):
+    d = decide_promotion(candidate, None, policy, baseline)
+    assert d.promote is promote, d.reasons
+    assert any(reason_part in r for r in d.reasons), d.reasons
+    # the baseline gate stands beside the champion's: beating one does not excuse losing to the other
+    if baseline is not None and not promote:
+        assert not decide_promotion(candidate, report(0.1), policy, baseline).promote
+
 
 @pytest.mark.parametrize(
     "candidate, champion, policy, promote, reason_part",

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
+from tasks.evaluate.baseline import baseline_report
 from tasks.evaluate.metrics import EvalReport, evaluate_dir, summary_line
-from tasks.refs import DatasetRef, atomic_file
+from tasks.refs import DatasetRef, SplitRef, atomic_file
 
 
 @task(name="evaluate_model", task_run_name="evaluate-{role}")
@@ -19,4 +20,19 @@ def evaluate_model(model_dir: Path, test: DatasetRef, out: Path, role: str = "ca
     with atomic_file(out) as tmp:
         tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     log.info("%s: %s (n=%d)", role, summary_line(report), report.n)
+    return report
+
+
+@task(name="evaluate_baseline")
+def evaluate_baseline(split: SplitRef, out: Path) -> EvalReport | None:
+    """Fit the TF-IDF baseline on the training split, score it on the test split, write ``out``; None when
+    the split has no class labels to learn."""
+    log = get_run_logger()
+    report = baseline_report(split.train.uri, split.test.uri, seed=split.seed)
+    if report is None:
+        log.info("baseline: none (no class labels in the split)")
+        return None
+    with atomic_file(out) as tmp:
+        tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    log.info("TF-IDF baseline: %s (n=%d)", summary_line(report), report.n)
     return report

@@ -43,6 +43,7 @@ class CardFacts(BaseModel):
     decision_reasons: list[str]
     outcome: str  # promote | reject | pending_approval | lost_race
     monitoring: dict
+    baseline: EvalReport | None = None  # TF-IDF + logistic regression on the same training and test split
 
 
 def _row(cells) -> str:
@@ -137,12 +138,17 @@ def _metrics_section(f: CardFacts) -> str:
     champ_name = f"champion v{f.champion_version}" if ch else "champion"
     names = [("accuracy", "accuracy"), ("macro-F1", "macro_f1"), ("ECE (lower is better)", "ece"),
              ("ROUGE-L", "rouge_l"), ("perplexity (lower is better)", "perplexity")]
-    head = [[label, c.metric(name), ch.metric(name) if ch else None] for label, name in names]
+    b = f.baseline
+    head = [[label, c.metric(name), ch.metric(name) if ch else None, b.metric(name) if b else None]
+            for label, name in names]
     head = [row for row in head if row[1] is not None or row[2] is not None]
     lines = [
         "## Evaluation", "",
-        f"On the recorded test split (n={c.n}); the champion was scored on the same rows in the same run.", "",
-        _table(["metric", f"this version (v{f.version})", champ_name], [[m, _num(a), _num(b)] for m, a, b in head]),
+        f"On the recorded test split (n={c.n}); the champion was scored on the same rows in the same run, and "
+        "so was the baseline: TF-IDF (word 1–2-grams) + logistic regression with balanced class weights, fitted "
+        "in the same run on the same training split. A fine-tuned model earns its place by beating it.", "",
+        _table(["metric", f"this version (v{f.version})", champ_name, "TF-IDF baseline"],
+               [[m, _num(x), _num(y), _num(z)] for m, x, y, z in head]),
     ]
     if not c.per_class:
         return "\n".join(lines + ["", "Per-class metrics: none (the model generates free-text responses, "
@@ -232,7 +238,7 @@ def date_range(parquet: str) -> tuple[str, str] | None:
 
 def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], split, dataset, quality, pii,
                      candidate: EvalReport, champion: EvalReport | None, champion_version: int | None,
-                     decision, code_version: str, trigger: str) -> CardFacts:
+                     decision, code_version: str, trigger: str, baseline: EvalReport | None = None) -> CardFacts:
     """Gather a card's facts from the pipeline's references (version and MLflow run id filled in later)."""
     rows = {"train": dict(split.train.label_counts), "test": dict(split.test.label_counts)}
     if split.val is not None:
@@ -249,4 +255,5 @@ def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], sp
         outcome="promote" if decision.promote else "reject",
         monitoring={**cfg.monitor.model_dump(mode="json"), "monitor_cron": cfg.deploy.monitor_cron,
                     "retrain_cron": cfg.deploy.retrain_cron},
+        baseline=baseline,
     )

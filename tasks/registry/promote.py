@@ -81,9 +81,25 @@ def _check_collapse(candidate: EvalReport) -> tuple[bool, list[str]]:
     return True, []
 
 
-def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy: PromotionPolicy) -> PromotionDecision:
+def _check_baseline(cand: float | None, baseline: EvalReport | None, metric: str,
+                    min_gain: float | None) -> tuple[bool, list[str]]:
+    """The candidate against the TF-IDF baseline fitted on the same training split, on the primary metric."""
+    base = baseline.metric(metric) if baseline is not None else None
+    if base is None or cand is None:
+        return True, ([f"TF-IDF baseline has no '{metric}': not compared"] if baseline is not None else [])
+    if min_gain is None:
+        return True, [f"{metric}: TF-IDF baseline {base:.4f} (reported only: promotion.min_gain_over_baseline is null)"]
+    gain = (base - cand) if metric in LOWER_IS_BETTER else (cand - base)
+    ok = gain >= min_gain - 1e-12
+    return ok, [f"{metric}: candidate {cand:.4f} vs TF-IDF baseline {base:.4f} (gain {gain:+.4f}, required "
+                f"{min_gain:+.4f}) — {'beats' if ok else 'does not beat'} the baseline"
+                + ("" if ok else ": fine-tuning has not earned its place on this data")]
+
+
+def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy: PromotionPolicy,
+                     baseline: EvalReport | None = None) -> PromotionDecision:
     """Promote only if the candidate is not collapsed onto one class, floors hold, the primary metric beats the
-    champion by the margin, and no class regresses."""
+    TF-IDF baseline and the champion by their margins, and no class regresses."""
     metric = policy.primary_metric
     cand = candidate.metric(metric)
     champ = champion.metric(metric) if champion is not None else None
@@ -106,6 +122,8 @@ def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy:
             f"{metric}: candidate {cand:.4f} vs champion {champ:.4f} (gain {gain:+.4f}, margin "
             f"{policy.min_improvement:.4f}) — {'beats' if beats else 'does not beat'} the champion"
         )
+    base_ok, base_reasons = _check_baseline(cand, baseline, metric, policy.min_gain_over_baseline)
+    ok, reasons = ok and base_ok, reasons + base_reasons
     if champion is not None:
         classes_ok, class_reasons = _check_classes(candidate, champion, policy.max_class_regression)
         ok = ok and classes_ok

@@ -145,11 +145,11 @@ def find_champion(cfg: PipelineConfig) -> VersionRef | None:
 
 @task(name="decide_promotion")
 def decide(candidate: EvalReport, champion: EvalReport | None, cfg: PipelineConfig,
-           champion_ref: VersionRef | None = None) -> PromotionDecision:
+           champion_ref: VersionRef | None = None, baseline: EvalReport | None = None) -> PromotionDecision:
     """The pure promotion decision, recorded as its own step. A champion trained on an erased subject's
     documents is no bar: the candidate is judged on the floors alone."""
     pending = (champion_ref.tags if champion_ref else {}).get("erasure_pending")
-    d = decide_promotion(candidate, None if pending else champion, cfg.promotion)
+    d = decide_promotion(candidate, None if pending else champion, cfg.promotion, baseline)
     if pending:
         d = d.model_copy(update={"reasons": [f"champion v{champion_ref.version} awaits archiving ({pending}): "
                                              "not a bar to beat"] + d.reasons})
@@ -175,6 +175,7 @@ class Candidate(BaseModel):
     champion_report: EvalReport | None
     champion_version: int | None
     decision: PromotionDecision
+    baseline_report: EvalReport | None = None  # TF-IDF + logistic regression on the same split
 
 
 class Registered(BaseModel):
@@ -198,14 +199,14 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
     facts = build_card_facts(cfg, run_id=c.run_id, base_model=c.base_model, labels=c.model.labels or c.report.labels,
                              split=c.split, dataset=c.dataset, quality=c.quality, pii=c.pii, candidate=c.report,
                              champion=c.champion_report, champion_version=c.champion_version, decision=c.decision,
-                             code_version=code, trigger=c.trigger)
+                             code_version=code, trigger=c.trigger, baseline=c.baseline_report)
     layout = assemble_version(c.model, c.split.train, c.run_dir / "eval" / "eval.json",
                               Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)
                               cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version")
     tags = version_tags(cfg.digest(), cfg.train.task, c.dataset.sha256, c.pii, code, c.base_model, c.trigger,
                         c.run_id, c.decision.promote) | erasure_tags(cfg, c.dataset)
     reg = register_candidate(cfg, layout, cfg.model_dump(mode="json"),
-                             run_metrics(c.report, c.champion_report, c.model.metrics), tags, facts,
+                             run_metrics(c.report, c.champion_report, c.model.metrics, c.baseline_report), tags, facts,
                              c.run_dir / "model_card.md")
     try:
         outcome = apply(cfg, reg.version, c.decision, c.champion_version, c.trigger, c.run_id)

@@ -301,13 +301,17 @@ def version_tags(config_sha256: str, task: str, dataset_sha256: str, pii: dict |
             "pii_evidence": json.dumps(counts, sort_keys=True), "decision": "promote" if promote else "reject"}
 
 
-def run_metrics(report, champion, train_metrics: dict) -> dict[str, float]:
-    """The MLflow metrics of a version: the candidate's, the champion's on the same test split, training's."""
+def run_metrics(report, champion, train_metrics: dict, baseline=None) -> dict[str, float]:
+    """The MLflow metrics of a version: the candidate's, the champion's and the TF-IDF baseline's on the same
+    test split, training's."""
     out = {k: v for k, v in {"accuracy": report.accuracy, "macro_f1": report.macro_f1, "ece": report.ece,
                              "rouge_l": report.rouge_l, "perplexity": report.perplexity}.items() if v is not None}
     out.update({f"f1_{label}": s["f1"] for label, s in report.per_class.items()})
     if champion is not None:
         out.update({f"champion_{k}": v for k in ("macro_f1", "accuracy", "rouge_l", "perplexity")
                     if (v := champion.metric(k)) is not None})
+    if baseline is not None:
+        out.update({f"baseline_{k}": v for k in ("macro_f1", "accuracy", "ece")
+                    if (v := baseline.metric(k)) is not None})
     out.update({f"train_{k}": float(v) for k, v in train_metrics.items()})
     return out

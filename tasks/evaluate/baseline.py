@@ -1,0 +1,42 @@
+"""The baseline challenger: TF-IDF + logistic regression fitted on the same training split, scored on the
+same test split with the same metrics, so every evaluation says whether fine-tuning earned its place.
+
+Word 1–2-grams (sublinear term frequency) and a logistic regression with balanced class weights: fitted in
+seconds, and on imbalanced real text as strong as the fine-tuned model is asked to beat (CFPB complaints:
+macro-F1 0.550 balanced vs 0.420 unweighted). Seeded, so the same split gives the same baseline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tasks.evaluate.metrics import EvalReport, compute_metrics
+
+NAME = "TF-IDF (word 1-2-grams) + logistic regression, balanced class weights"
+
+
+def _labelled(uri: str):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    if not {"text", "label"} <= set(pq.read_schema(uri).names):
+        return None
+    df = pd.read_parquet(uri, columns=["text", "label"]).dropna(subset=["label"])
+    return df["text"].fillna("").astype(str).tolist(), df["label"].astype(str).tolist()
+
+
+def baseline_report(train_uri: str, test_uri: str, seed: int = 0) -> EvalReport | None:
+    """The baseline's EvalReport on the test split; None when the splits hold no labels to learn
+    (a causal LM trained on a ``response`` column) or fewer than two classes."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    train, test = _labelled(train_uri), _labelled(test_uri)
+    if train is None or test is None or len(set(train[1])) < 2 or not test[0]:
+        return None
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_features=500_000)
+    clf = LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed)
+    clf.fit(vec.fit_transform(train[0]), train[1])
+    proba = clf.predict_proba(vec.transform(test[0]))
+    pred = [str(c) for c in clf.classes_[proba.argmax(axis=1)]]
+    return compute_metrics(test[1], pred, np.asarray(proba.max(axis=1)), sorted(set(train[1]) | set(test[1])))
