@@ -92,6 +92,9 @@ def run_once(cfg) -> dict:
         "accuracy": round(result.eval.accuracy, 4),
         "per_class_f1": {k: round(v["f1"], 4) for k, v in result.eval.per_class.items()},
         "test_n": result.eval.n,
+        # the baseline challenger, fitted and scored on the same split in the same run
+        "baseline_macro_f1": round(result.baseline_eval.macro_f1, 4) if result.baseline_eval else None,
+        "baseline_accuracy": round(result.baseline_eval.accuracy, 4) if result.baseline_eval else None,
         "version": result.version,
         "action": result.action,
     }
@@ -155,7 +158,9 @@ def main() -> int:
         s = figures.get(name)
         if isinstance(s, dict):
             print(f"\n{name}: wall {s['wall_s']} s, overhead {100 * s['overhead_share']:.1f}% (Prefect "
-                  f"{s['prefect_overhead_s']} s, MLflow {s['mlflow_s']} s), macro-F1 {s['macro_f1']}")
+                  f"{s['prefect_overhead_s']} s, MLflow {s['mlflow_s']} s), macro-F1 {s['macro_f1']} "
+                  f"(accuracy {s['accuracy']}); TF-IDF baseline on the same split {s['baseline_macro_f1']} "
+                  f"({s['baseline_accuracy']})")
     return 0
 
 
