@@ -114,6 +114,10 @@ def test_erase_removes_the_subject_from_every_store_and_twice_changes_nothing(wo
     assert "not needed" in report.retrain  # no model version was trained on them
     journal = json.loads(work.work_path("erasures", "erasure-1.json").read_text())
     assert journal["status"] == "done" and journal["reason"] == "ticket DSR-1"
+    from tasks.datasets import parquet_sha256
+
+    assert journal["digests_after"]["r1/scrubbed.parquet"] == parquet_sha256(r1 / "scrubbed.parquet")
+    assert parquet_sha256(r1 / "scrubbed.parquet") not in journal["datasets"]  # the digest before is recorded too
     [entry] = [e for e in read_audit(work) if e["action"] == "erasure.request"]
     assert (entry["outcome"], entry["documents"], entry["identifiers"]) == ("erased", 4, 2)
     audit_text = work.work_path("audit.jsonl").read_text() + json.dumps(journal)

@@ -45,6 +45,7 @@ def _drop_cached(cfg: PipelineConfig, version: int) -> None:
 def mark_pending(cfg: PipelineConfig, version: int, request: str, ids: set[str]) -> int:
     """Rewrite the version's reference sample without ``ids`` and tag it ``erasure_pending``; rows removed."""
     import pandas as pd
+    from mlflow.exceptions import MlflowException
 
     from tasks.datasets import parquet_sha256
     from tasks.registry.versions import client_for
@@ -55,7 +56,7 @@ def mark_pending(cfg: PipelineConfig, version: int, request: str, ids: set[str])
     with tempfile.TemporaryDirectory() as tmp:
         try:
             ref = Path(repo.download_artifacts("reference/reference.parquet", tmp))
-        except Exception:  # no reference sample (deleted already): nothing to rewrite
+        except (OSError, MlflowException):  # no reference sample (deleted already): nothing to rewrite
             ref = None
         if ref is not None:
             df = pd.read_parquet(ref)

@@ -9,8 +9,9 @@
 4. Rewrite every run folder holding them (datasets, split parts, subject index, spans, kept raw copies,
    a version's layout) and their prediction-store rows, each folder all-or-nothing; rewrite each affected
    version's reference sample and tag it ``erasure_pending`` (``tasks.registry.erasure``).
-5. Mark the journal done, audit the request with counts, and emit ``tunegate.subject.erased``: the
-   retrain deployment's trigger retrains without them, and promoting that version archives the others.
+5. Mark the journal done with the rewritten datasets' new digests, audit the request with counts, and
+   emit ``tunegate.subject.erased``: the retrain deployment's trigger retrains without them, and promoting
+   that version archives the others.
 
 A crash between 3 and 5 leaves the journal ``planned``; the next ``subject erase`` completes it first
 (every step is idempotent). Erasing the same person twice changes nothing the second time.
@@ -26,6 +27,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from tasks.config import PipelineConfig
+from tasks.datasets import parquet_sha256
 from tasks.errors import ErasureError
 from tasks.pii.ops import pseudonym_key
 from tasks.pii.subjects import read_values, subject_hashes
@@ -84,7 +86,9 @@ def _apply(cfg: PipelineConfig, plan: dict) -> dict:
         for name, n in rewrite_without(Path(part).parent, set(ids), files=[Path(part)]).items():
             files[f"predictions/{Path(part).parent.name}/{name}"] = n
     versions = {int(v): mark_pending(cfg, int(v), plan["request"], set(ids)) for v, ids in plan["versions"].items()}
-    return {"files": files, "versions": versions}
+    digests = {f"{Path(folder).name}/scrubbed.parquet": parquet_sha256(Path(folder) / "scrubbed.parquet")
+               for folder in plan["folders"] if (Path(folder) / "scrubbed.parquet").is_file()}
+    return {"files": files, "versions": versions, "digests_after": digests}
 
 
 def resume(cfg: PipelineConfig, key: bytes) -> list[str]:

@@ -90,7 +90,11 @@ def id_files(folder: Path) -> list[Path]:
         elif p.suffix == ".jsonl":
             with p.open(encoding="utf-8") as f:
                 first = f.readline()
-            if first.strip() and "id" in json.loads(first):
+            try:
+                keyed = isinstance(row := json.loads(first), dict) and "id" in row
+            except ValueError:  # not JSON lines after all: not a file of documents
+                keyed = False
+            if keyed:
                 out.append(p)
     return sorted(out, key=lambda p: p.name == SUBJECT_INDEX)
 
