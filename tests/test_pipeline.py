@@ -115,6 +115,18 @@ def test_quality_gate_failure_registers_nothing(tmp_path, prefect_harness):
 
 
 @pytest.mark.slow
+class Console:
+    """capsys, keeping everything printed (commands' output, console logs) for the at-rest scan."""
+
+    def __init__(self, capsys):
+        self.capsys, self.seen = capsys, []
+
+    def read(self) -> str:
+        got = self.capsys.readouterr()
+        self.seen.append(got.out + got.err)
+        return got.out
+
+
 def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     """Run, re-run from cache (same model, so not promoted), predict, roll back, fail without harm."""
     import torch
@@ -129,6 +141,7 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
 
     torch.set_num_threads(2)
     cfg = small_config(tmp_path)
+    console = Console(capsys)
 
     state = train_pipeline(cfg, trigger="test", return_state=True)
     first = state.result()
@@ -197,9 +210,9 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     gold = [json.loads(x) for x in Path(f"{source}.pii.jsonl").read_text().splitlines()]
     doc, span = next((g["id"], s) for g in gold for s in g["pii"] if s["type"] == "PHONE_NUMBER")
     (tmp_path / "subject.txt").write_text(f"PHONE_NUMBER: {texts[doc][span['start']:span['end']]}\n")
-    capsys.readouterr()
+    console.read()
     assert cli_main(["subject", "find", "--config", str(cfg_file), "--value-file", str(tmp_path / "subject.txt")]) == 0
-    found = capsys.readouterr().out
+    found = console.read()
     assert doc in found and f"model {cfg.model_name} v{first.version}: trained on" in found
     assert f"v{second.version}: trained on" in found  # the second run reused the same scrubbed dataset
     args = argparse.Namespace(config=str(cfg_file), to_version=second.version, reason="test rollback")
@@ -213,8 +226,11 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     assert versions(cfg) == [first.version, second.version] and champion_version(cfg) == second.version
 
     # GDPR erasure round trip: find → erase → retrain without them → find shows nothing, old versions archived
-    _erase_and_retrain(cfg, cfg_file, tmp_path / "subject.txt", doc, [first.version, second.version], capsys)
+    _erase_and_retrain(cfg, cfg_file, tmp_path / "subject.txt", doc, [first.version, second.version], console)
     assert raw_at_rest(stores, planted) == []
+    console.read()  # and nothing printed on the way: commands' output, console logs
+    printed = "\n".join(console.seen).lower()
+    assert [v for v in planted if v.lower() in printed] == []
 
 
 def _subject_traces(cfg, doc: str, subject: Path) -> tuple[set[str], str]:
@@ -231,7 +247,7 @@ def _subject_traces(cfg, doc: str, subject: Path) -> tuple[set[str], str]:
     return mine, subject_hash(entity, value, pseudonym_key(cfg.pii, cfg.work_path(), index=True))
 
 
-def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on: list[int], capsys) -> None:
+def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on: list[int], console) -> None:
     from flows.cli import main as cli_main
     from flows.retrain import retrain
     from tasks.errors import PromotionError
@@ -239,10 +255,10 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
 
     tokens, hashed = _subject_traces(cfg, doc, subject)
     assert tokens  # the person named in the document has a pseudonym no other document carries
-    capsys.readouterr()
+    console.read()
     args = ["--config", str(cfg_file), "--value-file", str(subject)]
     assert cli_main(["subject", "erase", *args, "--reason", "DSR-42"]) == 0
-    out = capsys.readouterr().out
+    out = console.read()
     assert "erasure-1: removed" in out and "retrain: requested: event" in out, out
     assert all(f"v{v}: erasure pending" in out for v in trained_on), out
     client = client_for(cfg)
@@ -251,7 +267,7 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
     with pytest.raises(PromotionError, match="erasure-1"):
         rollback(cfg, trained_on[0], "restore a version that must go")
     assert cli_main(["subject", "find", *args]) == 0
-    assert f"not yet archived: {', '.join(f'v{v}' for v in trained_on)}" in capsys.readouterr().out
+    assert f"not yet archived: {', '.join(f'v{v}' for v in trained_on)}" in console.read()
 
     outcome = retrain(cfg, reason="erasure: erasure-1")  # what the erasure event's trigger starts
     assert outcome.trained and outcome.promoted, outcome
@@ -268,7 +284,7 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
         with pytest.raises(PromotionError, match="archived"):
             get_version(cfg, v)
     assert cli_main(["subject", "find", *args]) == 0
-    found = capsys.readouterr().out
+    found = console.read()
     assert "no stored dataset, model version or prediction row holds these identifiers" in found
     assert "erased by erasure-1; model versions trained on them and not yet archived: none" in found
     # nothing of the person is left in any dataset: not their pseudonyms, not their index hash (only the erasure
