@@ -252,3 +252,13 @@ def test_a_crash_before_the_erasure_list_is_written_is_completed_too(work, tmp_p
     assert report.resumed == ["erasure-1"] and report.request == "erasure-2"
     assert read_erased(work.work_path(), key).requests == ["erasure-1", "erasure-2"]
     assert _ids(work.work_path("runs", "r1", "scrubbed.parquet")) == {"d4"}
+
+
+def test_without_a_server_the_retrain_is_not_claimed_as_requested(work, monkeypatch):
+    import tasks.monitor.events as events
+    from tasks.subjects.erase import request_retrain
+
+    monkeypatch.setattr(events, "api_target", lambda: "ephemeral (no PREFECT_API_URL: nothing will react to it)")
+    said = request_retrain(work, "erasure-1", [1, 2])
+    assert said.startswith("not requested: no Prefect server") and "tunegate run CONFIG" in said
+    assert request_retrain(work, "erasure-1", []).startswith("not needed")

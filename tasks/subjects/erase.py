@@ -170,10 +170,13 @@ def erase_subject(cfg: PipelineConfig, value_file: Path, reason: str, known_type
 def request_retrain(cfg: PipelineConfig, request: str, versions: list[int]) -> str:
     """Emit the erasure event (the retrain deployment's trigger); say what happened, never raise."""
     from tasks.errors import EventNotDelivered
-    from tasks.monitor.events import emit_verified, model_resource
+    from tasks.monitor.events import api_target, emit_verified, model_resource
 
     if not versions:
         return "not needed: no model version was trained on these documents"
+    if api_target().startswith("ephemeral"):
+        return ("not requested: no Prefect server is set (PREFECT_API_URL), so no deployment would hear it; run "
+                "`tunegate run CONFIG` (promoting its version archives the old ones)")
     try:
         sent = emit_verified(ERASED_EVENT, model_resource(cfg.model_name), {"request": request, "versions": versions})
     except EventNotDelivered as e:
