@@ -112,7 +112,7 @@ def sample_config(work: Path, rows: int, max_steps: int | None):
 
 
 def cfpb_config(work: Path, max_steps: int | None, learning_rate: float | None = None,
-                class_weights: str = "none"):
+                class_weights: str = "auto"):
     from tasks.config import ColumnMap, load_config
 
     cfg = load_config(ROOT / "examples" / "claims.yaml")
@@ -137,7 +137,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here too")
     p.add_argument("--cfpb-learning-rate", type=float, default=None,
                    help="learning rate for the CFPB run (default 5e-4)")
-    p.add_argument("--cfpb-class-weights", choices=["none", "balanced"], default="none",
+    p.add_argument("--cfpb-class-weights", choices=["auto", "none", "balanced"], default="auto",
                    help="train.class_weights for the CFPB run")
     args = p.parse_args()
     import torch

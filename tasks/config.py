@@ -158,7 +158,9 @@ class TrainConfig(_Stage):
     seed: int = 42
     # "balanced" weighs each class's loss by rows / (classes × rows of the class) (scikit-learn's convention):
     # on imbalanced data it trades some accuracy on the big classes for recall on the small ones (macro-F1).
-    class_weights: Literal["none", "balanced"] = "none"
+    # "auto": balanced when the training split's largest class has more than 5x the rows of its smallest
+    # (tasks/train/model.py AUTO_IMBALANCE_RATIO), else none.
+    class_weights: Literal["auto", "none", "balanced"] = "auto"
 
 
 class PromotionPolicy(_Stage):

@@ -239,6 +239,23 @@ def test_balanced_class_weights_average_one_over_the_rows():
     assert balanced_weights([0, 1], 3)[2] == 1.0  # a class with no training rows is not divided by zero
 
 
+@pytest.mark.parametrize("setting, rows, weighted", [
+    ("auto", [0] * 50 + [1] * 10 + [2] * 10, False),  # 5x: at the line, not beyond it
+    ("auto", [0] * 51 + [1] * 10 + [2] * 10, True),   # beyond 5x: balanced
+    ("auto", [0] * 30 + [1] * 10, False),             # the sample corpus is about 3x
+    ("auto", [0] * 40, False),                        # one class: nothing to balance
+    ("none", [0] * 500 + [1], False),
+    ("balanced", [0] * 10 + [1] * 10, True),
+])
+def test_class_weights_auto_balances_only_clearly_imbalanced_rows(setting, rows, weighted):
+    from tasks.train.model import balanced_weights, loss_weights
+
+    w = loss_weights(setting, rows, 3)
+    assert (w is not None) is weighted
+    if weighted:
+        assert torch.equal(w, balanced_weights(rows, 3))
+
+
 def test_weighted_loss_counts_minority_mistakes_more():
     from tasks.train.model import forward_loss
 

@@ -77,6 +77,26 @@ def balanced_weights(targets: list[int], classes: int) -> torch.Tensor:
     return torch.where(counts > 0, weights, torch.ones_like(weights)).float()
 
 
+# train.class_weights: auto weighs the loss (balanced) when the training rows' largest class has more than this
+# many times the rows of the smallest. Measured: CFPB (50x) gains macro-F1 0.462 -> 0.550-0.560 with balanced
+# weights; the sample corpus (3x) learns to 0.96-0.985 without them and stays unweighted. Where between 3x and
+# 50x weighting starts to pay is not measured; 5x is a conservative "clearly imbalanced".
+AUTO_IMBALANCE_RATIO = 5.0
+
+
+def loss_weights(setting: str, targets: list[int], classes: int) -> torch.Tensor | None:
+    """The class weights ``train.class_weights`` asks for: ``balanced``, ``none``, or ``auto`` (balanced when the
+    training rows are imbalanced beyond ``AUTO_IMBALANCE_RATIO``)."""
+    if setting == "none":
+        return None
+    if setting == "auto":
+        counts = torch.bincount(torch.tensor(targets, dtype=torch.long), minlength=classes)
+        present = counts[counts > 0]
+        if len(present) < 2 or float(present.max()) <= AUTO_IMBALANCE_RATIO * float(present.min()):
+            return None
+    return balanced_weights(targets, classes)
+
+
 def forward_loss(model, batch: dict, task: str, dtype, weight: torch.Tensor | None = None):
     """(summed loss, count, logits) so that accumulation and ranks can be averaged by count. With class
     weights the sum is weighted; balanced weights average 1 over the training rows, so the count still fits."""

@@ -33,7 +33,7 @@ from tasks.config import TrainConfig
 from tasks.train import data as td
 from tasks.train.checkpoint import load_latest, save_checkpoint
 from tasks.train.devices import autocast_dtype
-from tasks.train.model import balanced_weights, build_model, evaluate, forward_loss, wrap_parallel
+from tasks.train.model import build_model, evaluate, forward_loss, loss_weights, wrap_parallel
 
 
 def log(msg: str, rank: int = 0) -> None:
@@ -146,9 +146,8 @@ def setup(run: RecipeRun) -> Session:
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     label_names, enc, val = _encode(run, tok)
-    class_weight = None
-    if t.task == "classification" and t.class_weights == "balanced":
-        class_weight = balanced_weights(enc.targets, len(label_names)).to(device)
+    class_weight = loss_weights(t.class_weights, enc.targets, len(label_names)) if t.task == "classification" else None
+    class_weight = class_weight.to(device) if class_weight is not None else None
     core, arch = build_model(t, run.base_model, label_names, tok, device)
     model = wrap_parallel(core, world, t.fsdp and world > 1, device)
     params = [p for p in model.parameters() if p.requires_grad]
