@@ -144,6 +144,13 @@ class TrainConfig(_Stage):
     epochs: float = Field(3, gt=0)
     max_steps: int | None = Field(None, ge=1)
     checkpoint_every: int = Field(50, ge=1)
+    # Validation while training (tasks/train/validate.py): every N steps, "auto" (ten times a run), or null
+    # (once, after the last step). Then the weights with the lowest validation loss are kept (keep_best) and
+    # training stops after early_stopping_patience evaluations without improvement (null: runs to the end).
+    # Off by default until a benchmark shows it pays on real text.
+    eval_every: int | Literal["auto"] | None = None
+    early_stopping_patience: int | None = Field(3, ge=1)
+    keep_best: bool = True
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     gradient_checkpointing: bool = False
     fsdp: bool = False

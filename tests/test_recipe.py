@@ -287,3 +287,51 @@ def test_recipe_trains_with_balanced_class_weights_on_imbalanced_rows(tmp_path):
     assert m["class_weights"] == pytest.approx(expected, abs=1e-4)
     assert m["class_weights"]["storm"] > 1 > m["class_weights"]["fire"]
     assert json.loads((out / "train_config.json").read_text())["class_weights"] == "balanced"
+
+
+def test_early_stopping_keeps_the_weights_of_the_best_validation_step(tmp_path, tiny, monkeypatch):
+    """A rigged validation curve (best at step 2, then worse): training stops after `patience` bad evaluations
+    and the saved adapter is the step-2 one, not the last step's."""
+    from safetensors.torch import load_file
+
+    import tasks.train.recipe as recipe
+
+    curve, seen = iter([1.0, 0.6, 0.7, 0.8]), []
+
+    def rigged(model, enc, task, dtype, device, pad_id, batch_size):
+        seen.append(sum(float(p.detach().sum()) for p in model.parameters() if p.requires_grad))
+        return {"val_loss": next(curve, 0.5), "val_rows": len(enc.ids), "val_accuracy": 0.5}
+
+    monkeypatch.setattr(recipe, "evaluate", rigged)
+    out = _run(tmp_path, tiny["split"], base_model=str(tiny["bert"]), max_steps=10, checkpoint_every=1000,
+               eval_every=1, early_stopping_patience=2, learning_rate=0.01)
+    m = json.loads((out / "metrics.json").read_text())
+    assert (m["best_step"], m["stopped_early_at"], m["steps"], m["restored_best"]) == (2, 4, 4, True)
+    assert [p["step"] for p in m["val_curve"]] == [1, 2, 3, 4] and len(m["loss_curve"]) == 4
+    assert m["best_val_loss"] == 0.6
+    saved = sum(float(t.sum()) for t in load_file(out / "adapter" / "adapter_model.safetensors").values())
+    assert saved == pytest.approx(seen[1], rel=1e-5) and seen[1] != pytest.approx(seen[3], rel=1e-5)
+    # the final validation (after the loop) scored the restored weights
+    assert seen[-1] == pytest.approx(seen[1], rel=1e-5)
+    from tasks.registry.card import validation_line
+
+    assert validation_line(m) == ("Validation during training: lowest validation loss 0.6000 at step 2; stopped "
+                                  "early at step 4 (no improvement); the saved weights are those of the best step "
+                                  "(curve in the training metrics).")
+    assert validation_line({"steps": 4}) is None
+
+
+def test_without_eval_every_training_runs_to_the_end_as_before(tmp_path, tiny):
+    out = _run(tmp_path, tiny["split"], base_model=str(tiny["bert"]), max_steps=4, checkpoint_every=1000)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["steps"] == 4 and "val_curve" not in m and "val_loss" in m
+
+
+def test_eval_interval_and_a_plateau():
+    from tasks.train.validate import ValidationTracker, eval_interval
+
+    assert (eval_interval(None, 100), eval_interval("auto", 100), eval_interval("auto", 5), eval_interval(7, 100)) \
+        == (None, 10, 1, 7)
+    t, model = ValidationTracker(every=10, patience=None, keep_best=False), torch.nn.Linear(2, 1)
+    assert not any(t.observe(s, {"val_loss": 1.0}, model) for s in (10, 20, 30))  # no patience: never stops
+    assert t.best_step == 10 and t.due(25, 25) and not t.due(25, 30)

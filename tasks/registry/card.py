@@ -44,6 +44,7 @@ class CardFacts(BaseModel):
     outcome: str  # promote | reject | pending_approval | lost_race
     monitoring: dict
     baseline: EvalReport | None = None  # TF-IDF + logistic regression on the same training and test split
+    validation: str | None = None  # what validation during training chose (train.eval_every), in words
 
 
 def _row(cells) -> str:
@@ -184,6 +185,7 @@ def render_card(f: CardFacts) -> str:
         _data_section(f), "",
         "## Training procedure", "", _table(["hyperparameter", "value"], sorted(
             [[k, v] for k, v in f.hyperparameters.items()], key=lambda r: r[0])), "",
+        *([f.validation, ""] if f.validation else []),
         _metrics_section(f), "",
         "## Promotion decision", "", f"Outcome: **{f.outcome}** (decision said: "
         f"{'promote' if f.decision_promote else 'do not promote'}).", "",
@@ -238,7 +240,8 @@ def date_range(parquet: str) -> tuple[str, str] | None:
 
 def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], split, dataset, quality, pii,
                      candidate: EvalReport, champion: EvalReport | None, champion_version: int | None,
-                     decision, code_version: str, trigger: str, baseline: EvalReport | None = None) -> CardFacts:
+                     decision, code_version: str, trigger: str, baseline: EvalReport | None = None,
+                     train_metrics: dict | None = None) -> CardFacts:
     """Gather a card's facts from the pipeline's references (version and MLflow run id filled in later)."""
     rows = {"train": dict(split.train.label_counts), "test": dict(split.test.label_counts)}
     if split.val is not None:
@@ -255,5 +258,16 @@ def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], sp
         outcome="promote" if decision.promote else "reject",
         monitoring={**cfg.monitor.model_dump(mode="json"), "monitor_cron": cfg.deploy.monitor_cron,
                     "retrain_cron": cfg.deploy.retrain_cron},
-        baseline=baseline,
+        baseline=baseline, validation=validation_line(train_metrics or {}),
     )
+
+
+def validation_line(m: dict) -> str | None:
+    """The validation curve's outcome (``tasks/train/validate.py``), when training validated as it went."""
+    if m.get("best_step") is None:
+        return None
+    end = (f"stopped early at step {int(m['stopped_early_at'])} (no improvement)" if m.get("stopped_early_at")
+           else f"ran all {int(m['steps'])} steps")
+    kept = "the saved weights are those of the best step" if m.get("restored_best") else "the last step was the best"
+    return (f"Validation during training: lowest validation loss {m['best_val_loss']:.4f} at step "
+            f"{int(m['best_step'])}; {end}; {kept} (curve in the training metrics).")

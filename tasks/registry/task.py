@@ -199,7 +199,8 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
     facts = build_card_facts(cfg, run_id=c.run_id, base_model=c.base_model, labels=c.model.labels or c.report.labels,
                              split=c.split, dataset=c.dataset, quality=c.quality, pii=c.pii, candidate=c.report,
                              champion=c.champion_report, champion_version=c.champion_version, decision=c.decision,
-                             code_version=code, trigger=c.trigger, baseline=c.baseline_report)
+                             code_version=code, trigger=c.trigger, baseline=c.baseline_report,
+                             train_metrics=c.model.metrics)
     layout = assemble_version(c.model, c.split.train, c.run_dir / "eval" / "eval.json",
                               Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)
                               cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version")

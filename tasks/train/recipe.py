@@ -34,6 +34,7 @@ from tasks.train import data as td
 from tasks.train.checkpoint import load_latest, save_checkpoint
 from tasks.train.devices import autocast_dtype
 from tasks.train.model import build_model, evaluate, forward_loss, loss_weights, wrap_parallel
+from tasks.train.validate import ValidationTracker, eval_interval
 
 
 def log(msg: str, rank: int = 0) -> None:
@@ -199,7 +200,10 @@ def train(s: Session) -> dict:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     s.model.train()
-    tokens, t0 = 0, time.perf_counter()
+    every = eval_interval(t.eval_every, s.total)
+    tracker = ValidationTracker(every, t.early_stopping_patience, t.keep_best) \
+        if every and s.val is not None and not s.sharded else None
+    tokens, t0, last = 0, time.perf_counter(), s.total
     for step in range(s.start, s.total):
         sums = [0.0, 0.0, 0.0]  # loss sum, loss count, real tokens
         micro = [{k: v.to(device, non_blocking=True)
@@ -225,6 +229,9 @@ def train(s: Session) -> dict:
                           "lr": s.scheduler.get_last_lr()[0]})
         if rank == 0 and ((step + 1) % 10 == 0 or step + 1 == s.total or step == s.start):
             log(f"step {step + 1}/{s.total} loss {s.history[-1]['loss']:.4f}", rank)
+        if tracker is not None and tracker.due(step + 1, s.total) and _validate(s, tracker, step + 1):
+            last = step + 1
+            break
         # FSDP shards weights and optimizer state across ranks; checkpoints here are rank-0 files, so
         # sharded runs do not checkpoint (a restart begins again).
         if (step + 1) % t.checkpoint_every == 0 and step + 1 < s.total and not s.sharded:
@@ -235,18 +242,32 @@ def train(s: Session) -> dict:
             if world > 1:
                 dist.barrier()
     elapsed = time.perf_counter() - t0
-    metrics = {"steps": s.total, "start_step": s.start, "resumed_from_step": s.start or None, "world_size": world,
+    restored = tracker.restore(s.core, last) if tracker is not None and rank == 0 else False
+    metrics = {"steps": last, "start_step": s.start, "resumed_from_step": s.start or None, "world_size": world,
                "train_seconds": round(elapsed, 3), "train_tokens": tokens,
                "tokens_per_s": round(tokens / elapsed, 2) if elapsed > 0 and tokens else 0.0,
                "final_loss": s.history[-1]["loss"] if s.history else None, "loss_curve": s.history,
                "peak_memory_mb": peak_memory_mb(device), "precision": str(s.dtype or "fp32"),
                "device": device.type}
+    if tracker is not None and rank == 0:
+        metrics.update(tracker.metrics(), restored_best=restored)
     if s.class_weight is not None:
         metrics["class_weights"] = {n: round(float(w), 4) for n, w in zip(s.label_names, s.class_weight.tolist())}
     if s.val is not None and (rank == 0 or t.fsdp):
         metrics.update(evaluate(s.model if t.fsdp else s.core, s.val, t.task, s.dtype, device, s.tok.pad_token_id,
                                 t.batch_size * 2))
     return metrics
+
+
+def _validate(s: Session, tracker: ValidationTracker, step: int) -> bool:
+    """Rank 0 scores the validation split and tells every rank whether to stop."""
+    t, stop = s.run.train, 0.0
+    if s.rank == 0:
+        result = evaluate(s.core, s.val, t.task, s.dtype, s.device, s.tok.pad_token_id, t.batch_size * 2)
+        stop = float(tracker.observe(step, result, s.core))
+        log(f"validation at step {step}: loss {result['val_loss']:.4f} (best {tracker.best_loss:.4f} at step "
+            f"{tracker.best_step})" + (" - stopping: no improvement" if stop else ""), s.rank)
+    return all_sum([stop], s.world, s.device)[0] > 0
 
 
 def peak_memory_mb(device: torch.device) -> float:
