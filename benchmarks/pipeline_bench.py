@@ -92,6 +92,8 @@ def run_once(cfg) -> dict:
         "accuracy": round(result.eval.accuracy, 4),
         "per_class_f1": {k: round(v["f1"], 4) for k, v in result.eval.per_class.items()},
         "test_n": result.eval.n,
+        "best_step": result_model_metric(cfg, result, "best_step"),
+        "stopped_early_at": result_model_metric(cfg, result, "stopped_early_at"),
         # the baseline challenger, fitted and scored on the same split in the same run
         "baseline_macro_f1": round(result.baseline_eval.macro_f1, 4) if result.baseline_eval else None,
         "baseline_accuracy": round(result.baseline_eval.accuracy, 4) if result.baseline_eval else None,
@@ -100,19 +102,31 @@ def run_once(cfg) -> dict:
     }
 
 
-def sample_config(work: Path, rows: int, max_steps: int | None):
+def result_model_metric(cfg, result, name: str):
+    """A training metric of the registered version (``train_<name>`` in its MLflow run), or None."""
+    from tasks.registry.versions import client_for
+
+    value = client_for(cfg).get_run(result.mlflow_run_id).data.metrics.get(f"train_{name}")
+    return None if value is None else int(value)
+
+
+def sample_config(work: Path, rows: int, max_steps: int | None, eval_every: str | None = None):
     from tasks.config import load_config
 
     cfg = load_config(ROOT / "examples" / "claims.yaml")
     data = cfg.data.model_copy(update={"source": str(work / "data" / "claims.jsonl"),
                                        "sample": cfg.data.sample.model_copy(update={"rows": rows})})
-    train = cfg.train.model_copy(update={"max_steps": max_steps})
+    train = cfg.train.model_copy(update={"max_steps": max_steps, "eval_every": _every(eval_every)})
     return cfg.model_copy(update={"name": f"bench-sample-{uuid.uuid4().hex[:6]}", "work_dir": str(work / "work"),
                                   "data": data, "train": train})
 
 
+def _every(value: str | None) -> int | str | None:
+    return None if value in (None, "none") else value if value == "auto" else int(value)
+
+
 def cfpb_config(work: Path, max_steps: int | None, learning_rate: float | None = None,
-                class_weights: str = "auto"):
+                class_weights: str = "auto", eval_every: str | None = None):
     from tasks.config import ColumnMap, load_config
 
     cfg = load_config(ROOT / "examples" / "claims.yaml")
@@ -121,7 +135,8 @@ def cfpb_config(work: Path, max_steps: int | None, learning_rate: float | None =
     quality = cfg.quality.model_copy(update={"labels": [], "min_per_class": 10, "max_duplicate_text_share": 0.05})
     # The example's lr (2e-3, tuned on the synthetic claims) collapses onto the majority class on CFPB; 5e-4 learns.
     train = cfg.train.model_copy(update={"max_length": 256, "epochs": 3, "max_steps": max_steps, "timeout_s": 7200,
-                                         "learning_rate": learning_rate or 5e-4, "class_weights": class_weights})
+                                         "learning_rate": learning_rate or 5e-4, "class_weights": class_weights,
+                                         "eval_every": _every(eval_every)})
     # The CFPB narratives already carry XXXX redactions; the gate is the same as for claim notes.
     return cfg.model_copy(update={"name": f"bench-cfpb-{uuid.uuid4().hex[:6]}", "work_dir": str(work / "cfpb"),
                                   "data": data, "quality": quality, "train": train,
@@ -139,6 +154,7 @@ def main() -> int:
                    help="learning rate for the CFPB run (default 5e-4)")
     p.add_argument("--cfpb-class-weights", choices=["auto", "none", "balanced"], default="auto",
                    help="train.class_weights for the CFPB run")
+    p.add_argument("--eval-every", default=None, help="train.eval_every for both runs: N, auto or none (default)")
     args = p.parse_args()
     import torch
 
@@ -146,9 +162,11 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
     figures: dict = {"cores": os.cpu_count(), "max_steps": args.max_steps}
     if not args.skip_sample:
-        figures["sample"] = {"rows": args.rows, **run_once(sample_config(work, args.rows, args.max_steps))}
+        sample = sample_config(work, args.rows, args.max_steps, args.eval_every)
+        figures["sample"] = {"rows": args.rows, **run_once(sample)}
     if args.cfpb:
-        figures["cfpb"] = (run_once(cfpb_config(work, args.max_steps, args.cfpb_learning_rate, args.cfpb_class_weights))
+        figures["cfpb"] = (run_once(cfpb_config(work, args.max_steps, args.cfpb_learning_rate, args.cfpb_class_weights,
+                                                args.eval_every))
                            if CFPB.is_file() else "skipped: file absent")
     text = json.dumps(figures, indent=2)
     print(text)
