@@ -22,28 +22,29 @@ def deployment_names(cfg: PipelineConfig) -> list[str]:
     return [f"retrain/{cfg.name}", f"monitor-latest/{cfg.name}", f"purge/{cfg.name}"]
 
 
-def drift_trigger(cfg: PipelineConfig) -> DeploymentEventTrigger:
-    """Every drift event about this model asks for a retrain on the drifted batch."""
+def _retrain_on(cfg: PipelineConfig, name: str, description: str, event: str, batch: str | None,
+                reason: str) -> DeploymentEventTrigger:
+    """A trigger that starts ``retrain`` when ``event`` names this model as its resource."""
     return DeploymentEventTrigger(
-        name=f"{cfg.name}: retrain on drift",
-        description="Retrain when the drift monitor reports drift for this model (cooldown applies).",
-        expect={DRIFT_EVENT},
+        name=f"{cfg.name}: {name}", description=description, expect={event},
         match={"prefect.resource.id": model_resource(cfg.model_name)["prefect.resource.id"]},
-        parameters={"batch": "{{ event.payload.batch }}", "reason": "drift: event {{ event.id }}",
+        parameters={"batch": batch, "reason": reason,
                     "requested_at": "{{ event.occurred | string }}"},  # tojson cannot encode a bare datetime
     )
 
 
+def drift_trigger(cfg: PipelineConfig) -> DeploymentEventTrigger:
+    """Every drift event about this model asks for a retrain on the drifted batch."""
+    return _retrain_on(cfg, "retrain on drift",
+                       "Retrain when the drift monitor reports drift for this model (cooldown applies).",
+                       DRIFT_EVENT, "{{ event.payload.batch }}", "drift: event {{ event.id }}")
+
+
 def erasure_trigger(cfg: PipelineConfig) -> DeploymentEventTrigger:
     """An erasure request about this model's data asks for a retrain without the erased documents."""
-    return DeploymentEventTrigger(
-        name=f"{cfg.name}: retrain after an erasure",
-        description="Retrain without an erased subject's documents; promoting the result archives the old versions.",
-        expect={ERASED_EVENT},
-        match={"prefect.resource.id": model_resource(cfg.model_name)["prefect.resource.id"]},
-        parameters={"batch": None, "reason": "erasure: {{ event.payload.request }}",
-                    "requested_at": "{{ event.occurred | string }}"},
-    )
+    return _retrain_on(cfg, "retrain after an erasure",
+                       "Retrain without an erased subject's documents; promoting the result archives the old "
+                       "versions.", ERASED_EVENT, None, "erasure: {{ event.payload.request }}")
 
 
 def build_deployments(cfg: PipelineConfig) -> list:

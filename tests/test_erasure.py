@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,13 +17,9 @@ from tasks.config import PiiConfig, PipelineConfig
 from tasks.errors import ConfigError, ErasureError, InputError
 from tasks.pii.subjects import SUBJECT_INDEX
 
-KNOWN = {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "UK_NINO"}
-DOCS = [
-    ("d1", "Spoke to Mrs Jane Doherty on 07700 900123 about the leak; email jane.doherty@example.com."),
-    ("d2", "Jane Doherty called back from +44 7700 900123."),
-    ("d3", "Policyholder Anna Kowalski reported a burst pipe, NI number AB123456C."),
-    ("d4", "Roof tiles lifted in the storm; no contact details given."),
-]
+sys.path.insert(0, str(Path(__file__).parent))
+from test_subjects import DOCS, KNOWN  # noqa: E402  (the same four notes the subject index is tested on)
+
 JANE = "PERSON: Jane Doherty\nPHONE_NUMBER: 07700 900123\n"
 
 
