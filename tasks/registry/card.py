@@ -45,6 +45,7 @@ class CardFacts(BaseModel):
     monitoring: dict
     baseline: EvalReport | None = None  # TF-IDF + logistic regression on the same training and test split
     validation: str | None = None  # what validation during training chose (train.eval_every), in words
+    chosen: str | None = None  # what train settings set to auto were chosen from the data, in words
 
 
 def _row(cells) -> str:
@@ -185,6 +186,7 @@ def render_card(f: CardFacts) -> str:
         _data_section(f), "",
         "## Training procedure", "", _table(["hyperparameter", "value"], sorted(
             [[k, v] for k, v in f.hyperparameters.items()], key=lambda r: r[0])), "",
+        *([f.chosen, ""] if f.chosen else []),
         *([f.validation, ""] if f.validation else []),
         _metrics_section(f), "",
         "## Promotion decision", "", f"Outcome: **{f.outcome}** (decision said: "
@@ -241,13 +243,16 @@ def date_range(parquet: str) -> tuple[str, str] | None:
 def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], split, dataset, quality, pii,
                      candidate: EvalReport, champion: EvalReport | None, champion_version: int | None,
                      decision, code_version: str, trigger: str, baseline: EvalReport | None = None,
-                     train_metrics: dict | None = None) -> CardFacts:
+                     train_metrics: dict | None = None, train_auto: dict | None = None) -> CardFacts:
     """Gather a card's facts from the pipeline's references (version and MLflow run id filled in later)."""
     rows = {"train": dict(split.train.label_counts), "test": dict(split.test.label_counts)}
     if split.val is not None:
         rows = {"train": rows["train"], "validation": dict(split.val.label_counts), "test": rows["test"]}
     hyper = {k: v for k, v in _flat("", cfg.train.model_dump(mode="json")).items()
              if k not in {"base_model", "rdzv_endpoint", "nnodes"}}
+    for k in ("learning_rate", "max_length", "epochs"):  # auto: the value the run used
+        if hyper.get(k) == "auto" and (train_metrics or {}).get(k) is not None:
+            hyper[k] = f"auto: {train_metrics[k]:g}"
     return CardFacts(
         model_name=cfg.model_name, version=0, mlflow_run_id="", run_id=run_id, task=cfg.train.task,
         base_model=base_model, method=cfg.train.method, labels=labels, rows_per_class=rows,
@@ -258,8 +263,25 @@ def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], sp
         outcome="promote" if decision.promote else "reject",
         monitoring={**cfg.monitor.model_dump(mode="json"), "monitor_cron": cfg.deploy.monitor_cron,
                     "retrain_cron": cfg.deploy.retrain_cron},
-        baseline=baseline, validation=validation_line(train_metrics or {}),
+        baseline=baseline, validation=validation_line(train_metrics or {}), chosen=chosen_line(train_auto or {}),
     )
+
+
+def chosen_line(auto: dict) -> str | None:
+    """What ``tasks/train/autotune.py`` chose from the data, in words."""
+    parts = []
+    if lr := auto.get("learning_rate"):
+        tried = ", ".join(f"{r['learning_rate']:g}: {r['val_loss'] if r.get('val_loss') is not None else 'diverged'}"
+                          + (" (collapsed)" if r.get("collapsed") else "") for r in lr.get("trials", []))
+        parts.append(f"learning rate {lr['chosen']:g}, the lowest validation loss of {len(lr.get('trials', []))} "
+                     f"trials of {lr['trial_steps']} steps ({tried}; {lr['seconds']:.0f} s)")
+    if ml := auto.get("max_length"):
+        parts.append(f"max length {ml['chosen']} tokens (95th percentile of the training rows {ml['p95_tokens']}, "
+                     f"model limit {ml['model_limit']}; {100 * ml['rows_cut']:.1f}% of rows cut)")
+    if ep := auto.get("epochs"):
+        parts.append(f"{ep['chosen']:g} epochs (about {ep['target_steps']} optimiser steps at "
+                     f"{ep['steps_per_epoch']:g} a epoch)".replace(" a epoch", " an epoch"))
+    return ("Chosen from the data (`auto`): " + "; ".join(parts) + ".") if parts else None
 
 
 def validation_line(m: dict) -> str | None:

@@ -190,6 +190,12 @@ class Registered(BaseModel):
     code_version: str
 
 
+def _auto_record(model_dir: str) -> dict:
+    """What training chose from the data (``auto`` in metrics.json), for the card."""
+    path = Path(model_dir, "metrics.json")
+    return json.loads(path.read_text()).get("auto", {}) if path.is_file() else {}
+
+
 @task(name="register_and_promote")
 def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
     """Register the candidate (artifacts, tags, metrics, card) as one complete version, apply the decision,
@@ -200,7 +206,7 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
                              split=c.split, dataset=c.dataset, quality=c.quality, pii=c.pii, candidate=c.report,
                              champion=c.champion_report, champion_version=c.champion_version, decision=c.decision,
                              code_version=code, trigger=c.trigger, baseline=c.baseline_report,
-                             train_metrics=c.model.metrics)
+                             train_metrics=c.model.metrics, train_auto=_auto_record(c.model.path))
     layout = assemble_version(c.model, c.split.train, c.run_dir / "eval" / "eval.json",
                               Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)
                               cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version")

@@ -151,6 +151,9 @@ def verify_manifest(folder: Path) -> str:
 def finetune(train: TrainConfig, split: SplitRef, out_dir: Path,
              log_line: Callable[[str], None] = print, env: dict | None = None) -> AdapterRef:
     """Train (resuming a previous attempt of the same run if any) and publish ``out_dir`` whole."""
+    if train.searches_rate and split.val is None:
+        raise ConfigError("train.learning_rate: auto chooses the rate by validation loss, and this split has no "
+                          "validation rows; set split.val_fraction (e.g. 0.1) or give a learning rate.")
     out_dir = Path(out_dir)
     work = work_dir_for(out_dir)
     cfg = recipe_config(train, split, work)

@@ -112,19 +112,26 @@ def forward_loss(model, batch: dict, task: str, dtype, weight: torch.Tensor | No
 
 
 @torch.no_grad()
-def evaluate(model, enc: td.Encoded, task: str, dtype, device, pad_id: int, batch_size: int) -> dict:
+def evaluate(model, enc: td.Encoded, task: str, dtype, device, pad_id: int, batch_size: int,
+             weight: torch.Tensor | None = None, spread: bool = False) -> dict:
+    """Validation loss (class-weighted when ``weight`` is given: the training objective) and accuracy; with
+    ``spread``, also how many distinct classes the model predicts (1 = it collapsed onto one class)."""
     model.eval()
     lengths = [len(x) for x in enc.ids]
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     loss_sum = count = correct = 0.0
+    predicted: set[int] = set()
     for s in range(0, len(order), batch_size):
         batch = {k: v.to(device) for k, v in td.collate(enc, order[s:s + batch_size], pad_id, task).items()}
-        loss, n, logits = forward_loss(model, batch, task, dtype)
+        loss, n, logits = forward_loss(model, batch, task, dtype, weight)
         loss_sum, count = loss_sum + float(loss), count + n
         if task == "classification":
             correct += float((logits.argmax(-1) == batch["labels"]).sum())
+            predicted.update(logits.argmax(-1).tolist())
     model.train()
     out = {"val_loss": loss_sum / max(count, 1), "val_rows": len(order)}
     if task == "classification":
         out["val_accuracy"] = correct / max(len(order), 1)
+        if spread:
+            out["predicted_classes"] = len(predicted)
     return out

@@ -19,7 +19,6 @@ import os
 import resource
 import sys
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -30,10 +29,12 @@ import torch.distributed as dist
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config import TrainConfig
+from tasks.train import autotune
 from tasks.train import data as td
 from tasks.train.checkpoint import load_latest, save_checkpoint
 from tasks.train.devices import autocast_dtype
-from tasks.train.model import build_model, evaluate, forward_loss, loss_weights, wrap_parallel
+from tasks.train.model import build_model, evaluate, loss_weights, wrap_parallel
+from tasks.train.optim import all_sum, make_optimizer, optimizer_step
 from tasks.train.validate import ValidationTracker, eval_interval
 
 
@@ -69,23 +70,7 @@ def _die_with_parent() -> None:
             os._exit(1)
 
 
-def lr_lambda(warmup: int, total: int):
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total - step) / max(1, total - warmup))
-    return f
-
-
 # ---- train -------------------------------------------------------------------------------------------
-def all_sum(values: list[float], world: int, device) -> list[float]:
-    if world == 1:
-        return values
-    t = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return t.tolist()
-
-
 class RecipeRun(BaseModel):
     """``run.json``: what one launch trains (written by ``tasks.train.launch.recipe_config``)."""
 
@@ -118,13 +103,14 @@ class Session:
     core: Any  # the unwrapped model
     arch: str
     params: list
-    optimizer: Any
-    scheduler: Any
     total: int  # optimizer steps in all
     dtype: torch.dtype | None
     class_weight: torch.Tensor | None
+    optimizer: Any = None
+    scheduler: Any = None
     start: int = 0  # first step (a resumed run starts at its checkpoint)
     history: list = field(default_factory=list)
+    auto: dict = field(default_factory=dict)  # what tasks.train.autotune chose, and from what
 
     @property
     def sharded(self) -> bool:
@@ -146,37 +132,55 @@ def setup(run: RecipeRun) -> Session:
     tok = AutoTokenizer.from_pretrained(run.base_model, local_files_only=True)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    label_names, enc, val = _encode(run, tok)
+    texts, targets = td.read_split(run.train_file, t.task)
+    auto = {}
+    if t.max_length == "auto":
+        cap = autotune.length_cap(run.base_model, tok)
+        lengths = autotune.token_lengths(tok, texts, targets, t.task, cap)
+        ml, auto["max_length"] = autotune.choose_max_length(lengths, cap)
+        t = t.model_copy(update={"max_length": ml})
+    if t.epochs == "auto":
+        epochs, auto["epochs"] = autotune.choose_epochs(len(texts), t.batch_size, t.grad_accum)
+        t = t.model_copy(update={"epochs": epochs})
+    run = run.model_copy(update={"train": t})
+    label_names, enc, val = _encode(run, tok, texts, targets)
     class_weight = loss_weights(t.class_weights, enc.targets, len(label_names)) if t.task == "classification" else None
     class_weight = class_weight.to(device) if class_weight is not None else None
     core, arch = build_model(t, run.base_model, label_names, tok, device)
     model = wrap_parallel(core, world, t.fsdp and world > 1, device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": t.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=t.learning_rate,
-                                  fused=device.type == "cuda")
     per_epoch = td.batches_per_epoch(len(enc.ids), t.batch_size, world)
     total = t.max_steps or max(1, math.ceil(t.epochs * per_epoch / t.grad_accum))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(max(1, int(total * t.warmup_ratio)), total))
     s = Session(run=run, rank=rank, world=world, device=device, tok=tok, label_names=label_names, enc=enc, val=val,
-                model=model, core=core, arch=arch, params=params, optimizer=optimizer, scheduler=scheduler,
-                total=total, dtype=autocast_dtype(t.precision, device), class_weight=class_weight)
-    meta = None if s.sharded else load_latest(Path(run.ckpt_dir), core, optimizer, scheduler)
+                model=model, core=core, arch=arch, params=[p for p in model.parameters() if p.requires_grad],
+                total=total, dtype=autocast_dtype(t.precision, device), class_weight=class_weight, auto=auto)
+    _optimizer(s, 1.0 if t.searches_rate else t.learning_rate)
+    meta = None if s.sharded else load_latest(Path(run.ckpt_dir), core, s.optimizer, s.scheduler)
     if meta:
         s.start, s.history = meta["step"], meta.get("history", [])
+        s.auto.update(meta.get("auto", {}))
         log(f"resumed from checkpoint step {s.start} ({meta['path']})", rank)
+    if t.searches_rate:
+        if "learning_rate" not in s.auto:  # a resumed run keeps the rate its checkpoint was trained with
+            lr, s.auto["learning_rate"] = autotune.search_learning_rate(s, lambda m: log(m, rank))
+            _optimizer(s, lr)
+        t = t.model_copy(update={"learning_rate": s.auto["learning_rate"]["chosen"]})
+        s.run = run.model_copy(update={"train": t})
+    if s.auto:
+        log("chosen from the data: " + ", ".join(f"{k} {v['chosen']}" for k, v in s.auto.items()), rank)
     log(f"task={t.task} arch={arch} method={t.method} world={world} device={device.type} "
         f"rows={len(enc.ids)} steps={total} start={s.start} "
-        f"trainable={sum(p.numel() for p in params)}", rank)
+        f"trainable={sum(p.numel() for p in s.params)}", rank)
     return s
 
 
-def _encode(run: RecipeRun, tok) -> tuple[list[str], Any, Any]:
+def _optimizer(s: Session, lr: float) -> None:
+    t = s.run.train
+    s.optimizer, s.scheduler = make_optimizer(s.params, lr, t.weight_decay, t.warmup_ratio, s.total, s.device)
+
+
+def _encode(run: RecipeRun, tok, texts: list[str], targets: list[str]) -> tuple[list[str], Any, Any]:
     """Label names, encoded training rows and encoded validation rows (or None); the texts are not kept."""
     t = run.train
-    texts, targets = td.read_split(run.train_file, t.task)
     if t.task == "classification":
         label_names = sorted(set(targets))
         enc = td.encode_classification(tok, texts, targets, label_names, t.max_length)
@@ -205,25 +209,7 @@ def train(s: Session) -> dict:
         if every and s.val is not None and not s.sharded else None
     tokens, t0, last = 0, time.perf_counter(), s.total
     for step in range(s.start, s.total):
-        sums = [0.0, 0.0, 0.0]  # loss sum, loss count, real tokens
-        micro = [{k: v.to(device, non_blocking=True)
-                  for k, v in td.collate(s.enc, next(stream), s.tok.pad_token_id, t.task, t.max_length).items()}
-                 for _ in range(t.grad_accum)]
-        window = all_sum([float(sum(int((b["labels"] != td.IGNORE).sum()) for b in micro))], world, device)[0]
-        for i, batch in enumerate(micro):
-            sync = i == len(micro) - 1 or world == 1 or t.fsdp
-            with s.model.no_sync() if not sync and hasattr(s.model, "no_sync") else nullcontext():
-                loss, n, _ = forward_loss(s.model, batch, t.task, s.dtype, s.class_weight)
-                # DDP averages gradients over ranks, so scale by world/window to get the global mean.
-                (loss * world / max(window, 1)).backward()
-            sums[0] += float(loss.detach())
-            sums[1] += n
-            sums[2] += int(batch["attention_mask"].sum())
-        torch.nn.utils.clip_grad_norm_(s.params, 1.0)
-        s.optimizer.step()
-        s.scheduler.step()
-        s.optimizer.zero_grad(set_to_none=True)
-        loss_sum, count, real = all_sum(sums, world, device)  # mean over all ranks, not times world
+        loss_sum, count, real = optimizer_step(s, stream, s.optimizer, s.scheduler)  # summed over ranks
         tokens += int(real)
         s.history.append({"step": step + 1, "loss": round(loss_sum / max(count, 1), 6),
                           "lr": s.scheduler.get_last_lr()[0]})
@@ -237,7 +223,7 @@ def train(s: Session) -> dict:
         if (step + 1) % t.checkpoint_every == 0 and step + 1 < s.total and not s.sharded:
             if rank == 0:
                 save_checkpoint(Path(s.run.ckpt_dir), step + 1, s.core, s.optimizer, s.scheduler,
-                                {"history": s.history})
+                                {"history": s.history, "auto": s.auto})
                 log(f"checkpoint step {step + 1}", rank)
             if world > 1:
                 dist.barrier()
@@ -248,7 +234,12 @@ def train(s: Session) -> dict:
                "tokens_per_s": round(tokens / elapsed, 2) if elapsed > 0 and tokens else 0.0,
                "final_loss": s.history[-1]["loss"] if s.history else None, "loss_curve": s.history,
                "peak_memory_mb": peak_memory_mb(device), "precision": str(s.dtype or "fp32"),
-               "device": device.type}
+               "device": device.type, "learning_rate": t.learning_rate, "max_length": t.max_length,
+               "epochs": t.epochs}
+    if s.auto:  # what autotune chose, and from what (the trials, percentiles, step counts)
+        metrics["auto"] = s.auto
+        if "learning_rate" in s.auto:
+            metrics["lr_search_seconds"] = s.auto["learning_rate"]["seconds"]
     if tracker is not None and rank == 0:
         metrics.update(tracker.metrics(), restored_best=restored)
     if s.class_weight is not None:

@@ -1,0 +1,153 @@
+"""Training settings chosen from the data: ``learning_rate``, ``max_length`` and ``epochs`` set to ``auto``.
+
+- **max_length**: the 95th percentile of the training rows' token lengths, rounded up to a multiple of 8, at
+  least 16 and at most what the model was trained for (``max_seq_length`` of a sentence-transformers folder,
+  else the tokenizer's or the position embeddings' limit). Short documents then train on short batches; long
+  ones are cut where the model stops being reliable, not at an arbitrary 256.
+- **epochs**: enough passes for about ``TARGET_STEPS`` optimiser steps of one process (so more GPUs train
+  the same epochs, faster), between 1 and ``MAX_EPOCHS``. Small data gets the steps it needs to learn;
+  large data is not run three times over.
+- **learning_rate**: a short seeded search. Each rate of the method's grid (``LR_GRID``) trains a copy of the
+  same initial weights for ``TRIAL_SHARE`` of the run's steps, on the same batches, with the run's warm-up
+  and decay compressed into the trial; then the class-weighted validation loss (the training objective) is
+  measured on up to ``TRIAL_VAL_ROWS`` validation rows. A trial that diverged or predicts a single class
+  (collapsed onto the prior) loses to any that did not; among the rest, the lowest loss wins, and a smaller
+  rate within ``TIE`` of it is preferred (a short trial flatters high rates; the full run is longer). The
+  weights and random state are then put back, so the real run is the run a user would get by giving the
+  chosen rate. Rank 0 evaluates and its choice reaches every rank through one collective.
+
+Everything chosen is recorded: in the model's ``train_config.json`` (the numbers used), ``metrics.json``
+(``auto``: the trials, percentiles and step counts) and from there MLflow and the model card.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tasks.train import data as td
+from tasks.train.model import evaluate
+from tasks.train.optim import all_sum, make_optimizer, optimizer_step
+
+LR_GRID = {"lora": (1e-4, 3e-4, 1e-3, 3e-3), "full": (1e-5, 3e-5, 1e-4, 3e-4)}
+TRIAL_SHARE = 0.08  # of the run's optimiser steps, per trial: four trials cost about a third of the run
+MIN_TRIAL_STEPS = 5
+TRIAL_VAL_ROWS = 512
+TIE = 0.02  # relative validation-loss margin within which the smaller rate is taken
+LENGTH_QUANTILE = 0.95
+MIN_LENGTH = 16
+TARGET_STEPS = 500
+MAX_EPOCHS = 10.0
+
+
+# ---- max_length --------------------------------------------------------------------------------------
+def length_cap(base: str, tok) -> int:
+    """The longest input the base model is meant for."""
+    sbert = Path(base, "sentence_bert_config.json")
+    if sbert.is_file():
+        limit = json.loads(sbert.read_text()).get("max_seq_length")
+        if isinstance(limit, int) and limit > 0:
+            return limit
+    limits = [int(tok.model_max_length)] if 0 < tok.model_max_length < 1_000_000 else []
+    cfg = Path(base, "config.json")
+    if cfg.is_file():
+        for key in ("max_position_embeddings", "n_positions"):
+            if isinstance(v := json.loads(cfg.read_text()).get(key), int) and v > 0:
+                limits.append(v)
+    return min(limits) if limits else 512
+
+
+def choose_max_length(lengths: list[int], cap: int) -> tuple[int, dict]:
+    """(max_length, record) from the rows' token lengths (measured up to ``cap``)."""
+    ordered = sorted(lengths)
+    p = ordered[min(len(ordered) - 1, math.ceil(LENGTH_QUANTILE * len(ordered)) - 1)] if ordered else cap
+    chosen = max(MIN_LENGTH, min(cap, -(-p // 8) * 8))
+    cut = sum(n > chosen for n in lengths) / max(1, len(lengths))
+    return chosen, {"chosen": chosen, "p95_tokens": p, "model_limit": cap, "rows_cut": round(cut, 4)}
+
+
+def token_lengths(tok, texts: list[str], targets: list[str], task: str, cap: int) -> list[int]:
+    if task == "classification":
+        return [len(x) for x in tok(texts, truncation=True, max_length=cap)["input_ids"]]
+    return [len(x) for x in td.encode_sft(tok, texts, targets, cap).ids]
+
+
+# ---- epochs ------------------------------------------------------------------------------------------
+def choose_epochs(rows: int, batch_size: int, grad_accum: int) -> tuple[float, dict]:
+    """(epochs, record): about ``TARGET_STEPS`` optimiser steps of one process, 1 to ``MAX_EPOCHS`` epochs."""
+    per_epoch = max(1.0, math.ceil(rows / batch_size) / grad_accum)
+    epochs = round(min(MAX_EPOCHS, max(1.0, TARGET_STEPS / per_epoch)), 2)
+    return epochs, {"chosen": epochs, "target_steps": TARGET_STEPS, "steps_per_epoch": per_epoch}
+
+
+# ---- learning rate -----------------------------------------------------------------------------------
+def trial_steps(total: int) -> int:
+    return min(total, max(MIN_TRIAL_STEPS, math.ceil(TRIAL_SHARE * total)))
+
+
+def pick(trials: list[dict]) -> int:
+    """Index of the chosen trial (see the module docstring); all diverged: the smallest rate."""
+    finite = [i for i, r in enumerate(trials) if r.get("val_loss") is not None and math.isfinite(r["val_loss"])]
+    if not finite:
+        return min(range(len(trials)), key=lambda i: trials[i]["learning_rate"])
+    pool = [i for i in finite if not trials[i].get("collapsed")] or finite
+    best = min(trials[i]["val_loss"] for i in pool)
+    near = [i for i in pool if trials[i]["val_loss"] <= best + TIE * abs(best)]
+    return min(near, key=lambda i: trials[i]["learning_rate"])
+
+
+def _subset(enc: td.Encoded, rows: int, seed: int) -> td.Encoded:
+    if len(enc.ids) <= rows:
+        return enc
+    keep = sorted(torch.randperm(len(enc.ids), generator=torch.Generator().manual_seed(seed))[:rows].tolist())
+    return td.Encoded([enc.ids[i] for i in keep], [enc.targets[i] for i in keep])
+
+
+def _put_back(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n in weights:
+                p.copy_(weights[n])
+
+
+def search_learning_rate(s: Any, log=print) -> tuple[float, dict]:
+    """(chosen rate, record) for session ``s`` (``tasks.train.recipe.Session``, before its optimiser exists)."""
+    t = s.run.train
+    grid = LR_GRID[t.method] if t.learning_rate == "auto" else tuple(sorted(t.learning_rate))
+    steps = trial_steps(s.total)
+    val = _subset(s.val, TRIAL_VAL_ROWS, t.seed)
+    classes = len({y for y in val.targets if isinstance(y, int) and y >= 0}) if t.task == "classification" else 0
+    start = {n: p.detach().clone() for n, p in s.core.named_parameters() if p.requires_grad}
+    rng = torch.get_rng_state()
+    trials, t0 = [], time.perf_counter()
+    for lr in grid:
+        _put_back(s.core, start)
+        torch.set_rng_state(rng)
+        optimizer, scheduler = make_optimizer(s.params, lr, t.weight_decay, t.warmup_ratio, steps, s.device)
+        stream = td.micro_batches(s.enc, t.batch_size, t.seed, s.world, s.rank, skip=0, group=t.length_group)
+        losses = [optimizer_step(s, stream, optimizer, scheduler) for _ in range(steps)]
+        trial = {"learning_rate": lr, "steps": steps,
+                 "train_loss": round(sum(x[0] for x in losses[-3:]) / max(1.0, sum(x[1] for x in losses[-3:])), 6)}
+        if s.rank == 0:
+            result = evaluate(s.core, val, t.task, s.dtype, s.device, s.tok.pad_token_id, t.batch_size * 2,
+                              weight=s.class_weight, spread=True)
+            loss = float(result["val_loss"])
+            trial.update(val_loss=round(loss, 6) if math.isfinite(loss) else None,
+                         val_accuracy=round(result.get("val_accuracy", 0.0), 4),
+                         collapsed=classes > 1 and result.get("predicted_classes") == 1)
+            log(f"learning-rate trial {lr:g}: {steps} steps, validation loss {trial['val_loss']}"
+                + (" (collapsed onto one class)" if trial["collapsed"] else ""))
+        trials.append(trial)
+        del optimizer, scheduler
+    _put_back(s.core, start)
+    torch.set_rng_state(rng)
+    chosen = all_sum([float(pick(trials)) if s.rank == 0 else 0.0], s.world, s.device)[0]
+    lr = grid[int(chosen)]
+    seconds = round(time.perf_counter() - t0, 3)
+    return lr, {"chosen": lr, "grid": list(grid), "trial_steps": steps, "val_rows": len(val.ids),
+                "seconds": seconds, "trials": trials if s.rank == 0 else []}
