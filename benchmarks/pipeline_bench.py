@@ -98,6 +98,7 @@ def run_once(cfg) -> dict:
         "baseline_macro_f1": round(result.baseline_eval.macro_f1, 4) if result.baseline_eval else None,
         "baseline_accuracy": round(result.baseline_eval.accuracy, 4) if result.baseline_eval else None,
         "version": result.version,
+        "mlflow_run_id": result.mlflow_run_id,
         "action": result.action,
     }
 

@@ -58,7 +58,7 @@ def test_length_cap_reads_the_sentence_transformers_limit(tmp_path):
     assert autotune.length_cap(str(tmp_path), Tok()) == 128
 
 
-@pytest.mark.parametrize("rows, epochs", [(160, 10.0), (8000, 1.0), (2624, 3.05), (16, 10.0)])
+@pytest.mark.parametrize("rows, epochs", [(160, 10.0), (840, 5.66), (8000, 3.0), (2624, 3.0), (16, 10.0)])
 def test_epochs_aim_at_a_number_of_steps(rows, epochs):
     chosen, record = autotune.choose_epochs(rows, 16, 1)
     assert chosen == epochs
@@ -136,3 +136,16 @@ def test_the_search_picks_a_rate_that_learns_where_a_fixed_bad_rate_collapses(tm
     trials = {t["learning_rate"]: t for t in searched["auto"]["learning_rate"]["trials"]}
     assert trials[0.3]["collapsed"] and searched["learning_rate"] == 2e-3
     assert searched["val_accuracy"] >= 0.8
+
+
+def test_a_checkpoint_without_the_search_record_resumes_at_its_own_rate(tmp_path, tiny):  # noqa: F811
+    kw = {"base_model": str(tiny["bert"]), "max_steps": 8, "checkpoint_every": 4, "learning_rate": [1e-3, 3e-3]}
+    first = json.loads((_run(tmp_path, tiny["split"], **kw) / "metrics.json").read_text())
+    meta_path = tmp_path / "work" / "checkpoints" / "step-0000004" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["auto"]  # as written before the search existed
+    meta_path.write_text(json.dumps(meta))
+    again = json.loads((_run(tmp_path, tiny["split"], **kw) / "metrics.json").read_text())
+    assert again["auto"]["learning_rate"]["chosen"] == first["learning_rate"]
+    assert again["auto"]["learning_rate"]["from_checkpoint"].endswith("step-0000004")
+    assert again["loss_curve"] == first["loss_curve"]

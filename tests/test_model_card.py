@@ -68,3 +68,35 @@ def test_card_of_a_causal_lm_without_class_labels():
     assert meta["pipeline_tag"] == "text-generation"
     assert f"| perplexity (lower is better) | {cand.perplexity:.4f} | {champ.perplexity:.4f} |" in text
     assert "| macro-F1 |" not in text and "Per-class metrics: none" in text and "Confusion matrix" not in text
+
+
+def test_card_says_what_auto_chose_from_the_data(tmp_path):
+    import pandas as pd
+
+    from types import SimpleNamespace
+
+    from tasks.config import PipelineConfig
+    from tasks.registry.card import build_card_facts, chosen_line
+
+    auto = {"learning_rate": {"chosen": 0.001, "trial_steps": 24, "seconds": 31.4, "trials": [
+                {"learning_rate": 0.0001, "val_loss": 1.31}, {"learning_rate": 0.001, "val_loss": 0.42},
+                {"learning_rate": 0.003, "val_loss": None, "collapsed": True}]},
+            "max_length": {"chosen": 96, "p95_tokens": 93, "model_limit": 256, "rows_cut": 0.048},
+            "epochs": {"chosen": 5.66, "target_steps": 300, "steps_per_epoch": 53.0}}
+    line = chosen_line(auto)
+    assert "learning rate 0.001" in line and "3 trials of 24 steps" in line and "0.003: diverged (collapsed)" in line
+    assert "max length 96 tokens" in line and "4.8% of rows cut" in line and "5.66 epochs" in line
+    assert chosen_line({}) is None
+    # the hyperparameter table shows the value an auto setting took, and the card carries the line
+    f = facts(hyperparameters={}, chosen=line)
+    assert line in render_card(f)
+    split = SimpleNamespace(train=SimpleNamespace(label_counts={"fire": 3}), val=None,
+                            test=SimpleNamespace(label_counts={"fire": 1}))
+    pd.DataFrame({"id": ["a"], "text": ["t"]}).to_parquet(tmp_path / "d.parquet")
+    got = build_card_facts(PipelineConfig(), run_id="r", base_model="b", labels=["fire"], split=split,
+                           dataset=SimpleNamespace(uri=str(tmp_path / "d.parquet"), sha256="d"), quality=None, pii=None,
+                           candidate=f.candidate, champion=None, champion_version=None,
+                           decision=SimpleNamespace(promote=True, reasons=[]), code_version="c", trigger="t",
+                           train_metrics={"learning_rate": 0.001, "max_length": 96, "epochs": 5.66}, train_auto=auto)
+    assert got.hyperparameters["learning_rate"] == "auto: 0.001" and got.hyperparameters["max_length"] == "auto: 96"
+    assert got.chosen == line

@@ -270,7 +270,9 @@ def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], sp
 def chosen_line(auto: dict) -> str | None:
     """What ``tasks/train/autotune.py`` chose from the data, in words."""
     parts = []
-    if lr := auto.get("learning_rate"):
+    if (lr := auto.get("learning_rate")) and "trials" not in lr:
+        parts.append(f"learning rate {lr['chosen']:g}, chosen before the run resumed from a checkpoint")
+    elif lr:
         tried = ", ".join(f"{r['learning_rate']:g}: {r['val_loss'] if r.get('val_loss') is not None else 'diverged'}"
                           + (" (collapsed)" if r.get("collapsed") else "") for r in lr.get("trials", []))
         parts.append(f"learning rate {lr['chosen']:g}, the lowest validation loss of {len(lr.get('trials', []))} "

@@ -160,6 +160,8 @@ def setup(run: RecipeRun) -> Session:
         s.auto.update(meta.get("auto", {}))
         log(f"resumed from checkpoint step {s.start} ({meta['path']})", rank)
     if t.searches_rate:
+        if meta and "learning_rate" not in s.auto:  # a checkpoint without the record: its schedule has the rate
+            s.auto["learning_rate"] = {"chosen": s.scheduler.base_lrs[0], "from_checkpoint": meta["path"]}
         if "learning_rate" not in s.auto:  # a resumed run keeps the rate its checkpoint was trained with
             lr, s.auto["learning_rate"] = autotune.search_learning_rate(s, lambda m: log(m, rank))
             _optimizer(s, lr)
@@ -239,7 +241,7 @@ def train(s: Session) -> dict:
     if s.auto:  # what autotune chose, and from what (the trials, percentiles, step counts)
         metrics["auto"] = s.auto
         if "learning_rate" in s.auto:
-            metrics["lr_search_seconds"] = s.auto["learning_rate"]["seconds"]
+            metrics["lr_search_seconds"] = s.auto["learning_rate"].get("seconds", 0.0)
     if tracker is not None and rank == 0:
         metrics.update(tracker.metrics(), restored_best=restored)
     if s.class_weight is not None:
