@@ -149,3 +149,16 @@ def test_a_checkpoint_without_the_search_record_resumes_at_its_own_rate(tmp_path
     assert again["auto"]["learning_rate"]["chosen"] == first["learning_rate"]
     assert again["auto"]["learning_rate"]["from_checkpoint"].endswith("step-0000004")
     assert again["loss_curve"] == first["loss_curve"]
+
+
+def test_token_lengths_are_measured_whole_so_the_record_counts_the_rows_cut():
+    from transformers import AutoTokenizer
+
+    from tasks.train.base_model import default_base_model
+
+    tok = AutoTokenizer.from_pretrained(default_base_model())
+    texts = ["short note"] * 18 + ["a long complaint about the mortgage servicer " * 60] * 2
+    lengths = autotune.token_lengths(tok, texts, [], "classification")
+    assert max(lengths) > 256  # not cut at the model's limit
+    chosen, record = autotune.choose_max_length(lengths, 256)
+    assert chosen == 256 and record["p95_tokens"] > 256 and record["rows_cut"] == 0.1

@@ -71,9 +71,9 @@ def test_card_of_a_causal_lm_without_class_labels():
 
 
 def test_card_says_what_auto_chose_from_the_data(tmp_path):
-    import pandas as pd
-
     from types import SimpleNamespace
+
+    import pandas as pd
 
     from tasks.config import PipelineConfig
     from tasks.registry.card import build_card_facts, chosen_line

@@ -48,6 +48,8 @@ def test_purge_deletes_raw_copies_and_prediction_days_past_their_time(tmp_path):
     assert len(raw_copies(new)) == len(RAW_FILES) + 1  # younger than 3 days: kept
 
     noon = pd.Timestamp("2026-11-30T12:00Z").timestamp()
+    for p in new.rglob("*.parquet"):  # written before that noon, whatever the clock says today
+        os.utime(p, (noon - 3600, noon - 3600))
     out = purge(work, keep_raw_days=0, predictions_days=2, now=noon)
     assert out == {"raw_copies_deleted": len(RAW_FILES) + 1, "prediction_days_deleted": 1}
     assert sorted(p.name for p in (work / "predictions").glob("date=*")) == ["date=2026-11-28", "date=2026-11-30"]

@@ -65,18 +65,20 @@ def length_cap(base: str, tok) -> int:
 
 
 def choose_max_length(lengths: list[int], cap: int) -> tuple[int, dict]:
-    """(max_length, record) from the rows' token lengths (measured up to ``cap``)."""
+    """(max_length, record) from the rows' token lengths; ``cap``: the model's limit."""
     ordered = sorted(lengths)
     p = ordered[min(len(ordered) - 1, math.ceil(LENGTH_QUANTILE * len(ordered)) - 1)] if ordered else cap
     chosen = max(MIN_LENGTH, min(cap, -(-p // 8) * 8))
     cut = sum(n > chosen for n in lengths) / max(1, len(lengths))
-    return chosen, {"chosen": chosen, "p95_tokens": p, "model_limit": cap, "rows_cut": round(cut, 4)}
+    return chosen, {"chosen": chosen, "p95_tokens": p, "model_limit": cap, "rows_cut": round(cut, 4)}  # share
 
 
-def token_lengths(tok, texts: list[str], targets: list[str], task: str, cap: int) -> list[int]:
+def token_lengths(tok, texts: list[str], targets: list[str], task: str) -> list[int]:
+    """Each training row's full length in tokens (not cut at the model's limit, so the record shows how many
+    rows the chosen length cuts)."""
     if task == "classification":
-        return [len(x) for x in tok(texts, truncation=True, max_length=cap)["input_ids"]]
-    return [len(x) for x in td.encode_sft(tok, texts, targets, cap).ids]
+        return [len(x) for x in tok(texts, truncation=False, verbose=False)["input_ids"]]
+    return [len(x) for x in td.encode_sft(tok, texts, targets, 1 << 30).ids]
 
 
 # ---- epochs ------------------------------------------------------------------------------------------

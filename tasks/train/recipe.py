@@ -136,7 +136,7 @@ def setup(run: RecipeRun) -> Session:
     auto = {}
     if t.max_length == "auto":
         cap = autotune.length_cap(run.base_model, tok)
-        lengths = autotune.token_lengths(tok, texts, targets, t.task, cap)
+        lengths = autotune.token_lengths(tok, texts, targets, t.task)
         ml, auto["max_length"] = autotune.choose_max_length(lengths, cap)
         t = t.model_copy(update={"max_length": ml})
     if t.epochs == "auto":
