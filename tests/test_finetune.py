@@ -156,6 +156,22 @@ def test_two_process_ddp_gloo_mean_loss(tmp_path, tiny):
 
 
 @pytest.mark.distributed
+def test_two_process_ddp_learning_rate_search(tmp_path, tiny):
+    # Rank 0 scores the trials and tells rank 1 its choice; both train the chosen rate (a mismatch would hang
+    # or diverge the collectives). The search's record and the rate used reach the model folder.
+    lines: list[str] = []
+    ref = finetune(_train(tiny, max_steps=6, learning_rate=[1e-3, 3e-3], nproc_per_node=2), tiny["split"],
+                   tmp_path / "model", log_line=lines.append, env=ENV)
+    m = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    search = m["auto"]["learning_rate"]
+    assert ref.metrics["world_size"] == 2 and [t["learning_rate"] for t in search["trials"]] == [1e-3, 3e-3]
+    assert m["learning_rate"] == search["chosen"] == json.loads(
+        (tmp_path / "model" / "train_config.json").read_text())["learning_rate"]
+    assert sum("learning-rate trial" in x for x in lines) == 2  # rank 0 reports each trial once
+    assert len(m["loss_curve"]) == 6
+
+
+@pytest.mark.distributed
 def test_two_process_fsdp_saves_full_adapter(tmp_path, tiny):
     from safetensors.torch import load_file
 
