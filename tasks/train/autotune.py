@@ -119,6 +119,17 @@ def _put_back(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
                 p.copy_(weights[n])
 
 
+def _rng_state(device: torch.device) -> tuple:
+    """The generators dropout draws from: the CPU's, and the GPU's on CUDA."""
+    return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+
+def _set_rng_state(device: torch.device, state: tuple) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
+
+
 def search_learning_rate(s: Any, log=print) -> tuple[float, dict]:
     """(chosen rate, record) for session ``s`` (``tasks.train.recipe.Session``, before its optimiser exists)."""
     t = s.run.train
@@ -127,11 +138,11 @@ def search_learning_rate(s: Any, log=print) -> tuple[float, dict]:
     val = _subset(s.val, TRIAL_VAL_ROWS, t.seed)
     classes = len({y for y in val.targets if isinstance(y, int) and y >= 0}) if t.task == "classification" else 0
     start = {n: p.detach().clone() for n, p in s.core.named_parameters() if p.requires_grad}
-    rng = torch.get_rng_state()
+    rng = _rng_state(s.device)
     trials, t0 = [], time.perf_counter()
     for lr in grid:
         _put_back(s.core, start)
-        torch.set_rng_state(rng)
+        _set_rng_state(s.device, rng)
         optimizer, scheduler = make_optimizer(s.params, lr, t.weight_decay, t.warmup_ratio, s.total, s.device)
         stream = td.micro_batches(s.enc, t.batch_size, t.seed, s.world, s.rank, skip=0, group=t.length_group)
         losses = [optimizer_step(s, stream, optimizer, scheduler) for _ in range(steps)]
@@ -149,7 +160,7 @@ def search_learning_rate(s: Any, log=print) -> tuple[float, dict]:
         trials.append(trial)
         del optimizer, scheduler
     _put_back(s.core, start)
-    torch.set_rng_state(rng)
+    _set_rng_state(s.device, rng)
     chosen = all_sum([float(pick(trials)) if s.rank == 0 else 0.0], s.world, s.device)[0]
     lr = grid[int(chosen)]
     seconds = round(time.perf_counter() - t0, 3)
