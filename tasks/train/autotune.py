@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from tasks.errors import ConfigError
 from tasks.train import data as td
 from tasks.train.model import evaluate
 from tasks.train.optim import all_sum, make_optimizer, optimizer_step
@@ -131,8 +132,11 @@ def _set_rng_state(device: torch.device, state: tuple) -> None:
 
 
 def search_learning_rate(s: Any, log=print) -> tuple[float, dict]:
-    """(chosen rate, record) for session ``s`` (``tasks.train.recipe.Session``, before its optimiser exists)."""
+    """(chosen rate, record) for session ``s`` (``tasks.train.recipe.Session``, before training starts)."""
     t = s.run.train
+    if s.val is None:
+        raise ConfigError("train.learning_rate: auto (or a list) chooses the rate by validation loss, and this run "
+                          "has no validation rows; set split.val_fraction (e.g. 0.1) or give a learning rate.")
     grid = LR_GRID[t.method] if t.learning_rate == "auto" else tuple(sorted(t.learning_rate))
     steps = trial_steps(s.total)
     val = _subset(s.val, TRIAL_VAL_ROWS, t.seed)
