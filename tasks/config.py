@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -236,11 +237,9 @@ class DeployConfig(_Stage):
 class RetentionConfig(_Stage):
     """How long personal data stays on disk (``tasks/retention.py``)."""
 
-    # Days the unscrubbed copy of a run's documents is kept after the scrub (0: deleted as soon as the
-    # scrubbed dataset is written, or when the run fails or is cancelled).
+    # Days the unscrubbed copy stays after the scrub (0: deleted once the scrubbed data is written, or the run fails).
     keep_raw_days: int = Field(0, ge=0)
-    # Days of the prediction store kept by `tunegate purge` (None: kept until deleted by hand).
-    predictions_days: int | None = Field(None, ge=1)
+    predictions_days: int | None = Field(None, ge=1)  # days of predictions `tunegate purge` keeps (None: all)
     # A version trained on an erased subject, once one trained without them is champion, loses its aliases;
     # "delete_artifacts" also deletes its weights and reference sample (card, eval, lineage stay); "keep" not.
     erased_versions: Literal["delete_artifacts", "keep"] = "delete_artifacts"
@@ -288,15 +287,16 @@ class PipelineConfig(_Stage):
         return Path(self.work_dir).joinpath(*parts)
 
 
+_UNION_TAG = re.compile(r"^(constrained-\w+|literal\[.*\]|list\[.*\]|int|float|str|bool)$")  # not keys
+
+
 def _loc(err: dict) -> str:
-    return ".".join(str(p) for p in err["loc"]) or "(top level)"
+    return ".".join(str(p) for p in err["loc"] if not _UNION_TAG.match(str(p))) or "(top level)"
 
 
 def load_config(path: str | os.PathLike) -> PipelineConfig:
-    """Read and validate a pipeline YAML; relative paths in it are taken from the current directory.
-
-    Raises ConfigError naming the file and each bad key.
-    """
+    """Read and validate a pipeline YAML (relative paths from the current directory); ConfigError names the
+    file and each bad key, once (a value that fits none of a key's forms gets each form's reason)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found; pass the path of a pipeline YAML (see examples/).")
@@ -309,13 +309,13 @@ def load_config(path: str | os.PathLike) -> PipelineConfig:
     try:
         cfg = PipelineConfig.model_validate(raw)
     except ValidationError as e:
-        problems = []
+        problems: dict[str, list[str]] = {}
         for err in e.errors():
-            if err["type"] == "extra_forbidden":
-                problems.append(f"unknown key '{_loc(err)}' (remove it or check its spelling)")
-            else:
-                problems.append(f"'{_loc(err)}': {err['msg']}")
-        raise ConfigError(f"{p}: " + "; ".join(problems)) from None
+            unknown = err["type"] == "extra_forbidden"
+            problems.setdefault(f"unknown key '{_loc(err)}'" if unknown else f"'{_loc(err)}'", []).append(
+                "remove it or check its spelling" if unknown else err["msg"])
+        raise ConfigError(f"{p}: " + "; ".join(f"{k}: {', or '.join(dict.fromkeys(v))}" for k, v in problems.items())
+                          ) from None
     return _resolve_paths(cfg)
 
 

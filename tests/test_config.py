@@ -44,8 +44,11 @@ def _write(tmp_path: Path, doc) -> Path:
     ({"pii": {"locales": ["uk", "fr"]}}, ["pii.locales.1", "'uk', 'us' or 'eu'"]),
     ({"pii": {"locales": []}}, ["pii.locales", "at least 1"]),
     ({"pii": {"min_estimated_recall": 1.5}}, ["pii.min_estimated_recall"]),
+    # a value fitting none of a key's forms: the key once, by its own name, with each form's reason
+    ({"train": {"learning_rate": -1}}, ["'train.learning_rate': Input should be greater than 0, or Input should be "
+                                        "'auto', or Input should be a valid list"]),
 ], ids=["nested-unknown", "top-unknown", "wrong-type", "out-of-range", "bad-enum", "list-for-str", "deep",
-        "bad-yaml", "not-a-mapping", "unknown-locale", "no-locale", "estimate-bar"])
+        "bad-yaml", "not-a-mapping", "unknown-locale", "no-locale", "estimate-bar", "no-form-fits"])
 def test_bad_config_names_key_and_file(tmp_path, doc, must_name):
     path = _write(tmp_path, doc)
     with pytest.raises(ConfigError) as err:
