@@ -57,13 +57,20 @@ def assert_no_raw_pii(cfg, ref, reference: pd.DataFrame) -> None:
 
 def raw_at_rest(roots: list[Path], raw: set[str]) -> list[str]:
     """Where any planted value survives on disk, as is, in lower case or as its digits: file and count only.
-    Parquet text columns are read as text (their pages are compressed); every other file as bytes."""
+    Parquet text columns are read as text (their pages are compressed); every other file as bytes.
+
+    A value that is only digits (a sort code, or a number's digits) counts where it stands alone: not inside a
+    longer run of digits, a hex id or a decimal fraction. A server database holds thousands of microsecond
+    timestamps and UUIDs, and a six-digit sort code turns up among them by chance in about one run in ten."""
     import re
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     forms = {v.lower() for v in raw} | {d for v in raw if len(d := re.sub(r"\D", "", v)) >= 9}
+    words = [f for f in forms if not f.isdigit()]
+    digits = sorted(f for f in forms if f.isdigit())
+    numbers = re.compile(r"(?<![0-9a-z.])(?:" + "|".join(digits) + r")(?![0-9a-z])") if digits else None
     found = []
     for root in roots:
         for f in ([root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())):
@@ -73,10 +80,19 @@ def raw_at_rest(roots: list[Path], raw: set[str]) -> list[str]:
             else:
                 blob = f.read_bytes().decode("utf-8", "ignore")
             blob = blob.lower()
-            n = sum(form in blob for form in forms)
+            n = sum(form in blob for form in words) + (len(set(numbers.findall(blob))) if numbers else 0)
             if n:
                 found.append(f"{f} ({n} values)")
     return found
+
+
+def test_the_scan_finds_a_stored_value_and_ignores_chance_digits(tmp_path):
+    raw = {"214190", "07700 900387", "Daniel Ferreira"}
+    (tmp_path / "db").write_text('{"start": "2026-11-30 14:49:48.214190", "id": "9a214190b-c3", "x": 0.0770090038712}')
+    assert raw_at_rest([tmp_path / "db"], raw) == []  # a timestamp's microseconds, a hex id, a fraction's digits
+    for leak in ['"sort_code": "214190"', "call 07700900387.", "DANIEL FERREIRA"]:
+        (tmp_path / "db").write_text(f"log: {leak}\n")
+        assert raw_at_rest([tmp_path / "db"], raw) == [f"{tmp_path / 'db'} (1 values)"], leak
 
 
 def versions(cfg) -> list[int]:
