@@ -102,12 +102,15 @@ def test_chosen_settings_are_recorded_and_the_run_is_the_one_the_rate_would_give
 
 
 def test_a_resumed_run_keeps_the_rate_its_checkpoints_were_trained_with(tmp_path, tiny, capsys):  # noqa: F811
-    kw = {"base_model": str(tiny["bert"]), "max_steps": 8, "checkpoint_every": 4, "learning_rate": [1e-3, 3e-3]}
+    kw = {"base_model": str(tiny["bert"]), "max_steps": 12, "checkpoint_every": 4, "learning_rate": [1e-3, 3e-3]}
     first = json.loads((_run(tmp_path, tiny["split"], **kw) / "metrics.json").read_text())
-    capsys.readouterr()
-    again = json.loads((_run(tmp_path, tiny["split"], **kw) / "metrics.json").read_text())  # checkpoint at 4
     out = capsys.readouterr().out
-    assert "resumed from checkpoint step 4" in out and "learning-rate trial" not in out
+    # the run went on from the chosen trial's 5 steps, and checkpointed there (a kill does not repeat the search)
+    assert "continuing from the chosen trial's step 5" in out and "checkpoint step 5" in out
+    assert first["steps_from_search"] == 5 and first["resumed_from_step"] is None
+    again = json.loads((_run(tmp_path, tiny["split"], **kw) / "metrics.json").read_text())  # checkpoint at 8
+    out = capsys.readouterr().out
+    assert "resumed from checkpoint step 8" in out and "learning-rate trial" not in out
     assert again["auto"]["learning_rate"] == first["auto"]["learning_rate"]
     assert again["loss_curve"] == first["loss_curve"]
 
@@ -139,15 +142,15 @@ def test_the_search_picks_a_rate_that_learns_where_a_fixed_bad_rate_collapses(tm
 
 
 def test_a_checkpoint_without_the_search_record_resumes_at_its_own_rate(tmp_path, tiny):  # noqa: F811
-    kw = {"base_model": str(tiny["bert"]), "max_steps": 8, "checkpoint_every": 4, "learning_rate": [1e-3, 3e-3]}
+    kw = {"base_model": str(tiny["bert"]), "max_steps": 12, "checkpoint_every": 4, "learning_rate": [1e-3, 3e-3]}
     first = json.loads((_run(tmp_path, tiny["split"], **kw) / "metrics.json").read_text())
-    meta_path = tmp_path / "work" / "checkpoints" / "step-0000004" / "meta.json"
+    meta_path = tmp_path / "work" / "checkpoints" / "step-0000008" / "meta.json"
     meta = json.loads(meta_path.read_text())
     del meta["auto"]  # as written before the search existed
     meta_path.write_text(json.dumps(meta))
     again = json.loads((_run(tmp_path, tiny["split"], **kw) / "metrics.json").read_text())
     assert again["auto"]["learning_rate"]["chosen"] == first["learning_rate"]
-    assert again["auto"]["learning_rate"]["from_checkpoint"].endswith("step-0000004")
+    assert again["auto"]["learning_rate"]["from_checkpoint"].endswith("step-0000008")
     assert again["loss_curve"] == first["loss_curve"]
 
 

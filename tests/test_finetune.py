@@ -168,7 +168,11 @@ def test_two_process_ddp_learning_rate_search(tmp_path, tiny):
     assert m["learning_rate"] == search["chosen"] == json.loads(
         (tmp_path / "model" / "train_config.json").read_text())["learning_rate"]
     assert sum("learning-rate trial" in x for x in lines) == 2  # rank 0 reports each trial once
-    assert len(m["loss_curve"]) == 6
+    assert len(m["loss_curve"]) == 6 and m["steps_from_search"] == 5
+    # both ranks went on from the chosen trial's state: the same run as giving the chosen rate
+    finetune(_train(tiny, max_steps=6, learning_rate=search["chosen"], nproc_per_node=2), tiny["split"],
+             tmp_path / "given", log_line=lambda s: None, env=ENV)
+    assert json.loads((tmp_path / "given" / "metrics.json").read_text())["loss_curve"] == m["loss_curve"]
 
 
 @pytest.mark.distributed

@@ -14,8 +14,9 @@
   objective) is measured on up to ``TRIAL_VAL_ROWS`` validation rows. A trial that diverged or predicts a single class
   (collapsed onto the prior) loses to any that did not; among the rest, the lowest loss wins, and a smaller
   rate within ``TIE`` of it is preferred (a short trial flatters high rates; the full run is longer). The
-  weights and random state are then put back, so the real run is the run a user would get by giving the
-  chosen rate. Rank 0 evaluates and its choice reaches every rank through one collective.
+  run then continues from the chosen trial's state (its weights, optimizer, schedule and random state), so it
+  is exactly the run a user would get by giving the chosen rate, and the trial's steps are not taken twice.
+  Rank 0 evaluates; its choice reaches every rank through one collective per trial.
 
 Everything chosen is recorded: in the model's ``train_config.json`` (the numbers used), ``metrics.json``
 (``auto``: the trials, percentiles and step counts) and from there MLflow and the model card.
@@ -131,8 +132,15 @@ def _set_rng_state(device: torch.device, state: tuple) -> None:
         torch.cuda.set_rng_state(state[1], device)
 
 
-def search_learning_rate(s: Any, log=print) -> tuple[float, dict]:
-    """(chosen rate, record) for session ``s`` (``tasks.train.recipe.Session``, before training starts)."""
+def search_learning_rate(s: Any, log=print) -> tuple[float, dict, dict | None]:
+    """(chosen rate, record, carry) for session ``s`` (``tasks.train.recipe.Session``, before training starts).
+
+    ``carry`` is the chosen trial's state where it was kept (the weights are then already in ``s.core``): its
+    optimizer and schedule, the steps it took and their loss history, so the run continues from there instead
+    of taking those steps again. The trial ran the run's own first steps (same weights, batches, schedule
+    and random state), so this is the same run, one trial's worth cheaper. Only the best trial so far is
+    kept, one copy of the trainable weights and optimizer state; where ``pick``'s tie rule ends on another
+    trial, ``carry`` is None and the run starts from the initial weights."""
     t = s.run.train
     if s.val is None:
         raise ConfigError("train.learning_rate: auto (or a list) chooses the rate by validation loss, and this run "
@@ -143,13 +151,19 @@ def search_learning_rate(s: Any, log=print) -> tuple[float, dict]:
     classes = len({y for y in val.targets if isinstance(y, int) and y >= 0}) if t.task == "classification" else 0
     start = {n: p.detach().clone() for n, p in s.core.named_parameters() if p.requires_grad}
     rng = _rng_state(s.device)
-    trials, t0 = [], time.perf_counter()
-    for lr in grid:
+    trials, held, t0 = [], None, time.perf_counter()
+    for i, lr in enumerate(grid):
         _put_back(s.core, start)
         _set_rng_state(s.device, rng)
         optimizer, scheduler = make_optimizer(s.params, lr, t.weight_decay, t.warmup_ratio, s.total, s.device)
         stream = td.micro_batches(s.enc, t.batch_size, t.seed, s.world, s.rank, skip=0, group=t.length_group)
-        losses = [optimizer_step(s, stream, optimizer, scheduler) for _ in range(steps)]
+        s.model.train()  # dropout on, as in the run (a freshly loaded model is in eval mode)
+        losses, history = [], []
+        for step in range(steps):
+            losses.append(optimizer_step(s, stream, optimizer, scheduler))
+            history.append({"step": step + 1, "loss": round(losses[-1][0] / max(losses[-1][1], 1), 6),
+                            "lr": scheduler.get_last_lr()[0]})
+        after = _rng_state(s.device)
         trial = {"learning_rate": lr, "steps": steps,
                  "train_loss": round(sum(x[0] for x in losses[-3:]) / max(1.0, sum(x[1] for x in losses[-3:])), 6)}
         if s.rank == 0:
@@ -162,11 +176,24 @@ def search_learning_rate(s: Any, log=print) -> tuple[float, dict]:
             log(f"learning-rate trial {lr:g}: {steps} steps, validation loss {trial['val_loss']}"
                 + (" (collapsed onto one class)" if trial["collapsed"] else ""))
         trials.append(trial)
+        best = int(all_sum([float(pick(trials)) if s.rank == 0 else 0.0], s.world, s.device)[0])
+        if best == i:  # the best so far: keep its state, drop the one kept before
+            held = {"index": i, "weights": {n: p.detach().clone() for n, p in s.core.named_parameters()
+                                            if p.requires_grad},
+                    "optimizer": optimizer, "scheduler": scheduler, "rng": after, "history": history,
+                    "tokens": int(sum(x[2] for x in losses))}
         del optimizer, scheduler
-    _put_back(s.core, start)
-    _set_rng_state(s.device, rng)
-    chosen = all_sum([float(pick(trials)) if s.rank == 0 else 0.0], s.world, s.device)[0]
-    lr = grid[int(chosen)]
+    chosen = best
+    carry = None
+    if held is not None and held["index"] == chosen:
+        _put_back(s.core, held["weights"])
+        _set_rng_state(s.device, held["rng"])
+        carry = {k: held[k] for k in ("optimizer", "scheduler", "history", "tokens")} | {"steps": steps}
+    else:
+        _put_back(s.core, start)
+        _set_rng_state(s.device, rng)
+    lr = grid[chosen]
     seconds = round(time.perf_counter() - t0, 3)
     return lr, {"chosen": lr, "grid": list(grid), "trial_steps": steps, "val_rows": len(val.ids),
-                "seconds": seconds, "trials": trials if s.rank == 0 else []}
+                "seconds": seconds, "continued_from_trial": carry is not None,
+                "trials": trials if s.rank == 0 else []}, carry

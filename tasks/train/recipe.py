@@ -108,7 +108,9 @@ class Session:
     class_weight: torch.Tensor | None
     optimizer: Any = None
     scheduler: Any = None
-    start: int = 0  # first step (a resumed run starts at its checkpoint)
+    start: int = 0  # first step (a resumed run starts at its checkpoint, an auto-rate run after its trial)
+    carried: int = 0  # steps taken by the learning-rate search's chosen trial, which the run continues
+    carried_tokens: int = 0
     history: list = field(default_factory=list)
     auto: dict = field(default_factory=dict)  # what tasks.train.autotune chose, and from what
 
@@ -163,8 +165,14 @@ def setup(run: RecipeRun) -> Session:
         if meta and "learning_rate" not in s.auto:  # a checkpoint without the record: its schedule has the rate
             s.auto["learning_rate"] = {"chosen": s.scheduler.base_lrs[0], "from_checkpoint": meta["path"]}
         if "learning_rate" not in s.auto:  # a resumed run keeps the rate its checkpoint was trained with
-            lr, s.auto["learning_rate"] = autotune.search_learning_rate(s, lambda m: log(m, rank))
-            _optimizer(s, lr)
+            lr, s.auto["learning_rate"], carry = autotune.search_learning_rate(s, lambda m: log(m, rank))
+            if carry is None:
+                _optimizer(s, lr)
+            else:  # the chosen trial ran this run's first steps: go on from there
+                s.optimizer, s.scheduler = carry["optimizer"], carry["scheduler"]
+                s.start = s.carried = carry["steps"]
+                s.history, s.carried_tokens = carry["history"], carry["tokens"]
+                log(f"continuing from the chosen trial's step {s.start}", rank)
         t = t.model_copy(update={"learning_rate": s.auto["learning_rate"]["chosen"]})
         s.run = run.model_copy(update={"train": t})
     if s.auto:
@@ -210,6 +218,8 @@ def train(s: Session) -> dict:
     tracker = ValidationTracker(every, t.early_stopping_patience, t.keep_best) \
         if every and s.val is not None and not s.sharded else None
     tokens, t0, last = 0, time.perf_counter(), s.total
+    if s.carried and s.start < s.total and not s.sharded:  # a kill after the search does not repeat it
+        _checkpoint(s, s.start)
     for step in range(s.start, s.total):
         loss_sum, count, real = optimizer_step(s, stream, s.optimizer, s.scheduler)  # summed over ranks
         tokens += int(real)
@@ -223,16 +233,12 @@ def train(s: Session) -> dict:
         # FSDP shards weights and optimizer state across ranks; checkpoints here are rank-0 files, so
         # sharded runs do not checkpoint (a restart begins again).
         if (step + 1) % t.checkpoint_every == 0 and step + 1 < s.total and not s.sharded:
-            if rank == 0:
-                save_checkpoint(Path(s.run.ckpt_dir), step + 1, s.core, s.optimizer, s.scheduler,
-                                {"history": s.history, "auto": s.auto})
-                log(f"checkpoint step {step + 1}", rank)
-            if world > 1:
-                dist.barrier()
+            _checkpoint(s, step + 1)
     elapsed = time.perf_counter() - t0
     restored = tracker.restore(s.core, last) if tracker is not None and rank == 0 else False
-    metrics = {"steps": last, "start_step": s.start, "resumed_from_step": s.start or None, "world_size": world,
-               "train_seconds": round(elapsed, 3), "train_tokens": tokens,
+    metrics = {"steps": last, "start_step": s.start, "resumed_from_step": (s.start or None) if not s.carried else None,
+               "steps_from_search": s.carried, "world_size": world,
+               "train_seconds": round(elapsed, 3), "train_tokens": tokens + s.carried_tokens,
                "tokens_per_s": round(tokens / elapsed, 2) if elapsed > 0 and tokens else 0.0,
                "final_loss": s.history[-1]["loss"] if s.history else None, "loss_curve": s.history,
                "peak_memory_mb": peak_memory_mb(device), "precision": str(s.dtype or "fp32"),
@@ -250,6 +256,15 @@ def train(s: Session) -> dict:
         metrics.update(evaluate(s.model if t.fsdp else s.core, s.val, t.task, s.dtype, device, s.tok.pad_token_id,
                                 t.batch_size * 2))
     return metrics
+
+
+def _checkpoint(s: Session, step: int) -> None:
+    if s.rank == 0:
+        save_checkpoint(Path(s.run.ckpt_dir), step, s.core, s.optimizer, s.scheduler,
+                        {"history": s.history, "auto": s.auto})
+        log(f"checkpoint step {step}", s.rank)
+    if s.world > 1:
+        dist.barrier()
 
 
 def _validate(s: Session, tracker: ValidationTracker, step: int) -> bool:
