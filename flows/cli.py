@@ -22,6 +22,7 @@ COMMANDS = {
     "rollback": ("cli_rollback", "move the champion alias back to an earlier version"),
     "monitor": ("cli_monitor", "check a production batch for drift and emit the drift event"),
     "subject": ("cli_subject", "GDPR access and erasure: where a person's documents are, or remove them everywhere"),
+    "audit": ("cli_audit", "verify the audit log's hash chain: finds edited, removed or reordered entries"),
     "purge": ("cli_purge", "delete unscrubbed copies and prediction-store days past the config's retention"),
     "up": ("cli_up", "start a local Prefect server and serve the deployments"),
     "down": ("cli_down", "stop what `tunegate up` started"),
@@ -90,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file of `ENTITY: value` lines (values never go on the command line)")
     s.add_argument("--reason", default="", help="erase: why, for the audit log: the request's ticket, never a name")
 
+    s = add("audit")
+    s.add_argument("action", choices=["verify"], help="verify: recompute the chain of the config's audit.jsonl")
+    s.add_argument("--config", required=True, help="pipeline YAML (work_dir)")
+
     s = add("purge")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir and retention: section)")
 
@@ -153,16 +158,7 @@ def cli_validate(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.no_scrub:
         config = config.model_copy(update={"pii": config.pii.model_copy(update={"enabled": False})})
-    result = ingest(config)
-    q = result.quality
-    print(f"run {result.run_id}: {result.dataset.rows} documents, sha256 {result.dataset.sha256[:12]}")
-    print(f"quality gate passed: {len(q.checks)} expectations; Data Docs {q.data_docs}")
-    print("labels: " + ", ".join(f"{k}={v}" for k, v in result.dataset.label_counts.items()))
-    if result.scrubbed is not None and result.pii is not None:
-        print(f"PII scrubbed: {result.pii.get('docs_touched')} of {result.pii.get('docs')} documents touched, "
-              f"residual rate {result.pii.get('residual_rate')}; {result.scrubbed.uri}")
-    else:
-        print("PII scrub skipped (--no-scrub or pii.enabled: false)")
+    print("\n".join(ingest(config).lines()))
     return 0
 
 
@@ -206,20 +202,9 @@ def cli_run(args: argparse.Namespace) -> int:
     """``tunegate run CONFIG``."""
     from flows.train import train_pipeline
     from tasks.config import load_config
-    from tasks.evaluate.metrics import summary_line
 
     cfg = load_config(args.config)
-    result = train_pipeline(cfg)
-    verdict = {"promote": "promoted to champion", "reject": "not promoted; the champion stays",
-               "pending_approval": "waiting for approval", "lost_race": "not promoted (another run won)"}
-    print(f"version {result.version} of {cfg.model_name}: "
-          f"{verdict.get(result.action, result.action)} (champion: v{result.champion_version})")
-    for reason in result.decision.reasons:
-        print(f"  - {reason}")
-    print(f"{summary_line(result.eval)} on {result.eval.n} test documents")
-    print(f"model card: {result.model_card}")
-    if result.cached_stages:
-        print(f"reused cached stages: {', '.join(result.cached_stages)}")
+    print("\n".join(train_pipeline(cfg).lines(cfg.model_name)))
     return 0
 
 
@@ -272,6 +257,17 @@ def cli_subject(args: argparse.Namespace) -> int:
         report = find_subject(cfg, Path(args.value_file), known)
     print("\n".join(report.lines(cfg.model_name)))
     return 0
+
+
+def cli_audit(args: argparse.Namespace) -> int:
+    """``tunegate audit verify --config C``: exit 1 and every broken link when the chain does not hold."""
+    from tasks.config import load_config
+    from tasks.registry.audit import verify_audit
+
+    path = load_config(args.config).work_path("audit.jsonl")
+    check = verify_audit(path)
+    print("\n".join(check.lines(path)))
+    return 0 if check.ok else 1
 
 
 def cli_purge(args: argparse.Namespace) -> int:

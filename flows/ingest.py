@@ -26,6 +26,18 @@ class IngestResult(BaseModel):
     scrubbed: DatasetRef | None = None
     pii: dict | None = None  # PiiEvidence as a dict (counts and rates)
 
+    def lines(self) -> list[str]:
+        """``tunegate validate``'s summary."""
+        q, out = self.quality, [f"run {self.run_id}: {self.dataset.rows} documents, sha256 {self.dataset.sha256[:12]}"]
+        out.append(f"quality gate passed: {len(q.checks)} expectations; Data Docs {q.data_docs}")
+        out.append("labels: " + ", ".join(f"{k}={v}" for k, v in self.dataset.label_counts.items()))
+        if self.scrubbed is not None and self.pii is not None:
+            out.append(f"PII scrubbed: {self.pii.get('docs_touched')} of {self.pii.get('docs')} documents touched, "
+                       f"residual rate {self.pii.get('residual_rate')}; {self.scrubbed.uri}")
+        else:
+            out.append("PII scrub skipped (--no-scrub or pii.enabled: false)")
+        return out
+
 
 @flow(name="ingest", **RAW_COPY_HOOKS)
 def ingest(config: PipelineConfig, run_id: str | None = None) -> IngestResult:

@@ -58,6 +58,18 @@ class TrainResult(BaseModel):
     trigger: str
     cached_stages: list[str]  # stages whose result came from an earlier run (files outside this run's folder)
 
+    def lines(self, model_name: str) -> list[str]:
+        """``tunegate run``'s summary: the verdict and its reasons, the scores, the card."""
+        from tasks.evaluate.metrics import summary_line
+
+        verdict = {"promote": "promoted to champion", "reject": "not promoted; the champion stays",
+                   "pending_approval": "waiting for approval", "lost_race": "not promoted (another run won)"}
+        out = [f"version {self.version} of {model_name}: {verdict.get(self.action, self.action)} "
+               f"(champion: v{self.champion_version})"]
+        out += [f"  - {reason}" for reason in self.decision.reasons]
+        out += [f"{summary_line(self.eval)} on {self.eval.n} test documents", f"model card: {self.model_card}"]
+        return out + ([f"reused cached stages: {', '.join(self.cached_stages)}"] if self.cached_stages else [])
+
 
 @flow(name="train_pipeline", log_prints=True, **RAW_COPY_HOOKS)
 def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigger: str = "manual") -> TrainResult:

@@ -68,7 +68,7 @@ def _values(tmp: Path, text: str) -> Path:
 def _snapshot(cfg) -> dict[str, str]:
     return {str(p.relative_to(cfg.work_path())): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(cfg.work_path().rglob("*")) if p.is_file() and p.suffix != ".lock"
-            and p.name != "audit.jsonl"}
+            and p.name not in ("audit.jsonl", "audit.head")}
 
 
 def _ids(path: Path) -> set[str]:

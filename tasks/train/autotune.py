@@ -197,3 +197,23 @@ def search_learning_rate(s: Any, log=print) -> tuple[float, dict, dict | None]:
     return lr, {"chosen": lr, "grid": list(grid), "trial_steps": steps, "val_rows": len(val.ids),
                 "seconds": seconds, "continued_from_trial": carry is not None,
                 "trials": trials if s.rank == 0 else []}, carry
+
+
+def settle_learning_rate(s: Any, meta: dict | None, log=print) -> None:
+    """Give session ``s`` its rate: the one its checkpoint was trained with when resuming (from the record, or
+    from the checkpoint's schedule when it has none), else a search; then continue from the chosen trial."""
+    t = s.run.train
+    if meta and "learning_rate" not in s.auto:
+        s.auto["learning_rate"] = {"chosen": s.scheduler.base_lrs[0], "from_checkpoint": meta["path"]}
+    if "learning_rate" not in s.auto:
+        lr, s.auto["learning_rate"], carry = search_learning_rate(s, log)
+        if carry is None:
+            s.optimizer, s.scheduler = make_optimizer(s.params, lr, t.weight_decay, t.warmup_ratio, s.total,
+                                                      s.device)
+        else:  # the chosen trial ran this run's first steps: go on from there
+            s.optimizer, s.scheduler = carry["optimizer"], carry["scheduler"]
+            s.start = s.carried = carry["steps"]
+            s.history, s.carried_tokens = carry["history"], carry["tokens"]
+            log(f"continuing from the chosen trial's step {s.start}")
+    chosen = s.auto["learning_rate"]["chosen"]
+    s.run = s.run.model_copy(update={"train": t.model_copy(update={"learning_rate": chosen})})

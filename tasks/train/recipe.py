@@ -162,19 +162,8 @@ def setup(run: RecipeRun) -> Session:
         s.auto.update(meta.get("auto", {}))
         log(f"resumed from checkpoint step {s.start} ({meta['path']})", rank)
     if t.searches_rate:
-        if meta and "learning_rate" not in s.auto:  # a checkpoint without the record: its schedule has the rate
-            s.auto["learning_rate"] = {"chosen": s.scheduler.base_lrs[0], "from_checkpoint": meta["path"]}
-        if "learning_rate" not in s.auto:  # a resumed run keeps the rate its checkpoint was trained with
-            lr, s.auto["learning_rate"], carry = autotune.search_learning_rate(s, lambda m: log(m, rank))
-            if carry is None:
-                _optimizer(s, lr)
-            else:  # the chosen trial ran this run's first steps: go on from there
-                s.optimizer, s.scheduler = carry["optimizer"], carry["scheduler"]
-                s.start = s.carried = carry["steps"]
-                s.history, s.carried_tokens = carry["history"], carry["tokens"]
-                log(f"continuing from the chosen trial's step {s.start}", rank)
-        t = t.model_copy(update={"learning_rate": s.auto["learning_rate"]["chosen"]})
-        s.run = run.model_copy(update={"train": t})
+        autotune.settle_learning_rate(s, meta, lambda m: log(m, rank))
+        t = s.run.train
     if s.auto:
         log("chosen from the data: " + ", ".join(f"{k} {v['chosen']}" for k, v in s.auto.items()), rank)
     log(f"task={t.task} arch={arch} method={t.method} world={world} device={device.type} "
