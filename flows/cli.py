@@ -7,7 +7,6 @@ Prefect or torch. Every handler returns an exit code; named tunegate errors prin
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ COMMANDS = {
     "monitor": ("cli_monitor", "check a production batch for drift and emit the drift event"),
     "subject": ("cli_subject", "GDPR access and erasure: where a person's documents are, or remove them everywhere"),
     "audit": ("cli_audit", "verify the audit log's hash chain: finds edited, removed or reordered entries"),
+    "evidence": ("cli_evidence", "a version's signed evidence pack for a regulator, and its verification"),
     "purge": ("cli_purge", "delete unscrubbed copies and prediction-store days past the config's retention"),
     "up": ("cli_up", "start a local Prefect server and serve the deployments"),
     "down": ("cli_down", "stop what `tunegate up` started"),
@@ -95,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=["verify"], help="verify: recompute the chain of the config's audit.jsonl")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir)")
 
+    s = add("evidence")
+    s.add_argument("action", nargs="?", default="build", choices=["build", "verify", "keygen"],
+                   help="build (default): write a version's signed pack; verify PACK; keygen PATH: a new signing key")
+    s.add_argument("path", nargs="?", help="verify: the pack (folder or .zip); keygen: where to write the key")
+    s.add_argument("--config", help="build: pipeline YAML (registry, work_dir)")
+    s.add_argument("--version", type=int, help="build: the model version")
+    s.add_argument("--out", help="build: a new folder, or a .zip")
+    s.add_argument("--public-key", help="verify: the signer's public key (hex) the pack must be signed with")
+
     s = add("purge")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir and retention: section)")
 
@@ -106,26 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("down")
     s.add_argument("--config", default="examples/claims.yaml", help="pipeline YAML whose stack to stop")
     return p
-
-
-class _NoTracebackForNamedErrors(logging.Filter):
-    """Prefect logs a failed run's exception with its traceback; for tunegate's named errors one line is enough."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from tasks.errors import TunegateError
-
-        if record.exc_info and isinstance(record.exc_info[1], TunegateError):
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def quiet_named_errors() -> None:
-    """Attach the filter to every handler of Prefect's loggers (main() prints the error itself)."""
-    names = ["prefect"] + [n for n in logging.Logger.manager.loggerDict if n.startswith("prefect.")]
-    for name in names:
-        for handler in logging.getLogger(name).handlers:
-            if not any(isinstance(f, _NoTracebackForNamedErrors) for f in handler.filters):
-                handler.addFilter(_NoTracebackForNamedErrors())
 
 
 # File-to-file commands that never train or serve a model.
@@ -270,6 +259,15 @@ def cli_audit(args: argparse.Namespace) -> int:
     return 0 if check.ok else 1
 
 
+def cli_evidence(args: argparse.Namespace) -> int:
+    """``tunegate evidence [build] --config C --version N --out DIR|ZIP`` | ``verify PACK`` | ``keygen PATH``."""
+    from tasks.registry.evidence import command
+
+    lines, code = command(args.action, args.path, args.config, args.version, args.out, args.public_key)
+    print("\n".join(lines))
+    return code
+
+
 def cli_purge(args: argparse.Namespace) -> int:
     """``tunegate purge --config C``: what ``retention`` no longer allows to stay on disk."""
     from tasks.config import load_config
@@ -310,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         fn = globals()[handler]
+        from tasks.runtime import quiet_named_errors
+
         quiet_named_errors()
         return int(fn(args) or 0)
     except TunegateError as e:

@@ -22,6 +22,7 @@ from tasks.monitor.task import (
     log_predictions,
     profile_batch,
     profile_reference,
+    record_monitoring,
     report_drift,
     sample_batch,
 )
@@ -89,6 +90,8 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     report = report_drift(reference, current, m, version.local_dir / "eval" / "eval.json", scrubbed.rows, run_dir)
     decision = decide_retrain(report, config)
     event = emit_drift_event(config, report, decision, batch, version.version, stored) if decision.drift else None
+    record_monitoring(config, version.version, run_id, dataset.sha256, scrubbed.rows, report, decision.drift,
+                      decision.reasons, event.id if event else None)
     return MonitorResult(run_id=run_id, batch=str(Path(batch).resolve()), model_version=version.version,
                          drift=decision.drift, reasons=decision.reasons, report_html=report.html or "",
                          summary=report.summary(), predictions=stored, rows=scrubbed.rows, batch_rows=dataset.rows,

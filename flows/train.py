@@ -100,7 +100,8 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
         run_id=run_id, run_dir=run_dir, base_model=base_model, trigger=trigger, dataset=scrubbed,
         quality=quality.model_dump(mode="json"), pii=pii.model_dump(mode="json") if pii else None, split=split,
         model=model, report=report, champion_report=champion_report,
-        champion_version=champion.version if champion else None, decision=decision, baseline_report=baseline))
+        champion_version=champion.version if champion else None, decision=decision, baseline_report=baseline,
+        raw_dataset=dataset))
     reused = {"scrub": scrubbed.uri, "split": split.train.uri, "finetune": model.path}
     return TrainResult(
         run_id=run_id, run_dir=str(run_dir), version=reg.version, mlflow_run_id=reg.mlflow_run_id,

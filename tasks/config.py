@@ -1,7 +1,6 @@
 """The pipeline config: one YAML file, one frozen pydantic model per stage.
 
-Flows take ``PipelineConfig`` as their parameter, so Prefect validates it and the UI draws a form.
-Pure functions take flat arguments, not the whole config.
+Flows take ``PipelineConfig`` (so Prefect validates it and the UI draws a form); pure functions flat arguments.
 """
 
 from __future__ import annotations
@@ -198,6 +197,7 @@ class RegistryConfig(_Stage):
     model_name: str | None = None  # None: the pipeline's name
     tracking_uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else SQLite under work_dir
     experiment: str | None = None
+    evidence_key_block: str | None = None  # Prefect Secret block with the evidence pack's signing key (else env)
 
 
 class MonitorConfig(_Stage):

@@ -71,3 +71,41 @@ def in_deployment_run() -> bool:
 def key_required(require_key: bool | None) -> bool:
     """``pii.require_key``, where None means: required in a deployment's runs."""
     return in_deployment_run() if require_key is None else require_key
+
+
+def configured_secret(env: str, block: str | None, setting: str) -> str | None:
+    """A secret from environment variable ``env``, else the Prefect Secret block ``block``; None when neither is
+    set. Secrets never come from the config file or flow parameters (they are stored and displayed)."""
+    if value := os.environ.get(env):
+        return value
+    if not block:
+        return None
+    from prefect.blocks.system import Secret
+
+    try:
+        return str(Secret.load(block).get())
+    except Exception as e:  # noqa: BLE001 - any failure means no secret from the block
+        from tasks.errors import ConfigError
+
+        raise ConfigError(f"{setting}: Prefect Secret block '{block}' cannot be loaded ({type(e).__name__}); "
+                          f"create it or set ${env}.") from None
+
+
+class _NoTracebackForNamedErrors(logging.Filter):
+    """Prefect logs a failed run's exception with its traceback; for tunegate's named errors one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from tasks.errors import TunegateError
+
+        if record.exc_info and isinstance(record.exc_info[1], TunegateError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_named_errors() -> None:
+    """Attach the filter to every handler of Prefect's loggers (main() prints the error itself)."""
+    names = ["prefect"] + [n for n in logging.Logger.manager.loggerDict if n.startswith("prefect.")]
+    for name in names:
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, _NoTracebackForNamedErrors) for f in handler.filters):
+                handler.addFilter(_NoTracebackForNamedErrors())

@@ -20,8 +20,8 @@ STAGES = ("ingest", "pii", "train", "evaluate", "predict", "registry", "monitor"
 # events client (emitting and reading back Prefect events is that module's whole job).
 PREFECT_ALLOWED = {*(f"tasks/{s}/task.py" for s in STAGES), "tasks/runtime.py", "tasks/caching.py",
                    "tasks/monitor/events.py"}
-# A Prefect Secret block is one of the places a pseudonymisation key may come from; read lazily, only then.
-PREFECT_LAZY_ALLOWED = {"tasks/pii/ops.py"}
+# Modules that may import Prefect lazily, inside a function (none today: Secret blocks go through runtime.py).
+PREFECT_LAZY_ALLOWED: set[str] = set()
 
 
 def _modules(folder: Path) -> list[Path]:

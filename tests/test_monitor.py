@@ -158,3 +158,11 @@ def test_monitor_flags_drift_emits_event_and_stays_quiet_otherwise(champion, tmp
     from tasks.retention import raw_copies, run_dirs
 
     assert all(raw_copies(d) == [] for d in run_dirs(cfg.work_path()))  # the sample (scored.parquet) went too
+    # each run is in the audit log against the version it watched: the version's monitoring history
+    from tasks.registry.audit import read_audit
+
+    runs = [e for e in read_audit(cfg) if e["action"] == "monitor.checked"]
+    assert [(e["version"], e["drift"], e["rows"]) for e in runs] == [(result.model_version, True, 200),
+                                                                     (result.model_version, False, 120)]
+    assert runs[0]["run_id"] == result.run_id and runs[0]["event_id"] == result.event_id and runs[1]["event_id"] is None
+    assert runs[0]["checks"]["drifted_columns_share"]["drifted"] and len(runs[0]["batch_sha256"]) == 64

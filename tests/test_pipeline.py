@@ -234,6 +234,7 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     args = argparse.Namespace(config=str(cfg_file), to_version=second.version, reason="test rollback")
     assert cli_rollback(args) == 0
     assert champion_version(cfg) == second.version and read_audit(cfg)[-1]["action"] == "rollback"
+    _evidence_pack(cfg_file, tmp_path, first, second, planted, console)
 
     # a changed config is not served from cache, and a failure in training registers nothing
     broken = cfg.model_copy(update={"train": cfg.train.model_copy(update={"timeout_s": 1})})
@@ -247,6 +248,46 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     console.read()  # and nothing printed on the way: commands' output, console logs
     printed = "\n".join(console.seen).lower()
     assert [v for v in planted if v.lower() in printed] == []
+
+
+def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[str], console) -> None:
+    """v2's evidence pack, as a folder and a zip: it verifies, holds what a supervisor asks for and no planted
+    value, and a one-byte change to any file in it is reported by name."""
+    from flows.cli import main as cli_main
+    from tasks.registry.evidence import verify_pack
+
+    pack, zipped = tmp_path / "pack", tmp_path / "pack.zip"
+    for out in (pack, zipped):
+        assert cli_main(["evidence", "--config", str(cfg_file), "--version", str(second.version),
+                         "--out", str(out)]) == 0
+    console.read()
+    assert cli_main(["evidence", "verify", str(pack)]) == 0 and cli_main(["evidence", "verify", str(zipped)]) == 0
+    assert console.read().count("pack verified") == 2
+    listed = json.loads((pack / "manifest.json").read_text())["files"]
+    for part in ["version/model_card.md", "version/config.json", "version/lineage.json", "version/quality.json",
+                 "version/pii_evidence.json", "version/eval/eval.json", "version/eval/champion_eval.json",
+                 "version/eval/baseline_eval.json", "version/model/train_config.json", "registry.json", "audit.json",
+                 "monitoring.json", "run/quality.json"]:
+        assert part in listed, part
+    assert any(p.startswith("run/data_docs/") for p in listed) and not any("safetensors" in p for p in listed)
+    lineage = json.loads((pack / "version" / "lineage.json").read_text())
+    assert lineage["scrubbed_dataset"]["sha256"] == second.dataset_sha256 != lineage["raw_dataset"]["sha256"]
+    assert lineage["split"]["test"]["rows"] == second.eval.n
+    assert lineage["champion_version_at_decision"] == first.version
+    audit = json.loads((pack / "audit.json").read_text())
+    assert {"reject", "rollback"} <= {e["action"] for e in audit["entries"]} and audit["chain"]["intact"]
+    assert raw_at_rest([pack, zipped], planted) == []
+    for f in sorted(p for p in pack.rglob("*") if p.is_file()):
+        data = f.read_bytes()
+        f.write_bytes(bytes([data[0] ^ 0x01]) + data[1:])
+        check = verify_pack(pack)
+        rel = str(f.relative_to(pack))
+        assert not check.ok and any(rel in p for p in check.problems), (rel, check.problems)
+        f.write_bytes(data)
+    assert verify_pack(pack).ok
+    wrong = "00" * 32
+    assert cli_main(["evidence", "verify", str(zipped), "--public-key", wrong]) == 1
+    assert "signed by another key" in console.read()
 
 
 def _subject_traces(cfg, doc: str, subject: Path) -> tuple[set[str], str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 COMPLETED = "retrain.completed"
+MONITORED = "monitor.checked"  # one per monitor run: the version watched, its checks and drift decision
 SKIPPED = "retrain.skipped"
 
 

@@ -12,7 +12,7 @@ from prefect.cache_policies import NONE
 from prefect.runtime import flow_run as current_run
 
 from tasks.config import PipelineConfig
-from tasks.monitor.cooldown import COMPLETED, SKIPPED, gate_retrain, last_completed
+from tasks.monitor.cooldown import COMPLETED, MONITORED, SKIPPED, gate_retrain, last_completed
 from tasks.monitor.drift import DriftReport, compute_drift, sample_rows, summary_table
 from tasks.monitor.events import DRIFT_EVENT, EmittedEvent, emit_verified, model_resource
 from tasks.monitor.policy import RetrainDecision, should_retrain
@@ -180,6 +180,15 @@ def record_skip(config: PipelineConfig, reason: str, batch: str | None, why: str
     """Write a request that did not train to the audit log."""
     audit(config, action=SKIPPED, trigger=reason, batch=batch, why=why, flow_run=current_run.id)
     get_run_logger().info("retrain skipped: %s", why)
+
+
+@task(name="record_monitoring")
+def record_monitoring(config: PipelineConfig, version: int, run_id: str, batch_sha256: str, rows: int,
+                      report: DriftReport, drift: bool, reasons: list[str], event_id: str | None) -> None:
+    """One audit entry per monitor run: which version it watched, the checks and the drift decision (the
+    version's monitoring history in its evidence pack)."""
+    audit(config, action=MONITORED, version=version, run_id=run_id, batch_sha256=batch_sha256, rows=rows,
+          drift=drift, reasons=reasons, checks=report.summary(), event_id=event_id)
 
 
 @task(name="record_completion")

@@ -99,20 +99,10 @@ def resolve_pseudonym_key(key_env: str, key_block: str | None, work_dir: Path, r
 
     The key never comes from the config file or flow parameters (they are stored and displayed).
     """
-    if value := os.environ.get(key_env):
+    from tasks.runtime import configured_secret
+
+    if value := configured_secret(key_env, key_block, "pii.pseudonym_key_block"):
         return value.encode()
-    if key_block:
-        from prefect.blocks.system import Secret
-
-        try:
-            return str(Secret.load(key_block).get()).encode()
-        except Exception as e:  # noqa: BLE001 - any failure means no key from the block
-            from tasks.errors import ConfigError
-
-            raise ConfigError(
-                f"pii.pseudonym_key_block: Prefect Secret block '{key_block}' cannot be loaded "
-                f"({type(e).__name__}); create it or set ${key_env}."
-            ) from None
     if require:
         from tasks.errors import PseudonymKeyMissing
 

@@ -43,8 +43,9 @@ class RegisteredVersion(BaseModel):
 
 
 def assemble_version(adapter: AdapterRef, train: DatasetRef, eval_json: Path, pii_evidence: Path | None,
-                     reference_rows: int, seed: int, out: Path) -> Path:
-    """Lay out a version's artifacts: model/, reference/reference.parquet, eval/eval.json, pii_evidence.json."""
+                     reference_rows: int, seed: int, out: Path, records: dict[str, dict] | None = None) -> Path:
+    """Lay out a version's artifacts: model/, reference/reference.parquet, eval/eval.json, pii_evidence.json,
+    and ``records`` (relative path -> JSON: lineage, config, quality, champion and baseline evaluations)."""
     import pandas as pd
 
     with atomic_dir(out) as tmp:
@@ -60,6 +61,9 @@ def assemble_version(adapter: AdapterRef, train: DatasetRef, eval_json: Path, pi
             shutil.copy2(pii_evidence, tmp / "pii_evidence.json")
         else:  # PII scrubbing disabled in the config: say so rather than omit the file
             (tmp / "pii_evidence.json").write_text(json.dumps({"scrubbed": False}))
+        for rel, record in (records or {}).items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
     return out
 
 
@@ -176,6 +180,30 @@ class Candidate(BaseModel):
     champion_version: int | None
     decision: PromotionDecision
     baseline_report: EvalReport | None = None  # TF-IDF + logistic regression on the same split
+    raw_dataset: DatasetRef | None = None  # the ingested rows before scrubbing (digest and counts only)
+
+
+def version_records(cfg: PipelineConfig, c: Candidate, code: str) -> dict[str, dict]:
+    """The JSON records a version carries for its evidence pack (digests and counts, never text)."""
+
+    def digest(ref: DatasetRef | None) -> dict | None:
+        return None if ref is None else {"sha256": ref.sha256, "rows": ref.rows, "label_counts": ref.label_counts}
+
+    split = c.split
+    lineage = {"run_id": c.run_id, "trigger": c.trigger, "base_model": c.base_model, "code_version": code,
+               "config_sha256": cfg.digest(), "raw_dataset": digest(c.raw_dataset),
+               "scrubbed_dataset": digest(c.dataset),
+               "split": {"dataset_sha256": split.dataset_sha256, "seed": split.seed,
+                         "test_ids_sha256": split.test_ids_sha256, "train": digest(split.train),
+                         "val": digest(split.val), "test": digest(split.test)},
+               "champion_version_at_decision": c.champion_version,
+               "decision": {"promote": c.decision.promote, "reasons": c.decision.reasons}}
+    out = {"lineage.json": lineage, "config.json": cfg.model_dump(mode="json"), "quality.json": c.quality}
+    if c.champion_report is not None:
+        out["eval/champion_eval.json"] = c.champion_report.model_dump(mode="json")
+    if c.baseline_report is not None:
+        out["eval/baseline_eval.json"] = c.baseline_report.model_dump(mode="json")
+    return out
 
 
 class Registered(BaseModel):
@@ -209,7 +237,8 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
                              train_metrics=c.model.metrics, train_auto=_auto_record(c.model.path))
     layout = assemble_version(c.model, c.split.train, c.run_dir / "eval" / "eval.json",
                               Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)
-                              cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version")
+                              cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version",
+                              records=version_records(cfg, c, code))
     tags = version_tags(cfg.digest(), cfg.train.task, c.dataset.sha256, c.pii, code, c.base_model, c.trigger,
                         c.run_id, c.decision.promote) | erasure_tags(cfg, c.dataset)
     reg = register_candidate(cfg, layout, cfg.model_dump(mode="json"),
