@@ -182,9 +182,8 @@ class PromotionPolicy(_Stage):
 
     primary_metric: str = "macro_f1"
     min_improvement: float = 0.0
-    # The candidate's primary metric must beat the TF-IDF baseline fitted on the same training split by at
-    # least this much (0.0: not worse; null: the baseline is reported but does not gate).
-    min_gain_over_baseline: float | None = 0.0
+    min_gain_over_baseline: float | None = 0.0  # over the TF-IDF baseline (null: reported, no gate)
+    max_membership_auc: float | None = Field(0.60, ge=0.5, le=1)  # tasks/evaluate/membership.py (null: no gate)
     floors: dict[str, float] = {"macro_f1": 0.5}
     max_class_regression: float = Field(0.05, ge=0, le=1)
     require_approval: bool = False

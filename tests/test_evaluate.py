@@ -83,3 +83,59 @@ def test_the_tfidf_baseline_is_fitted_on_the_training_split_and_scored_like_the_
     assert baseline_report(str(tmp_path / "r.parquet"), str(tmp_path / "r.parquet")) is None
     pd.DataFrame([{**x, "label": "fire"} for x in rows]).to_parquet(tmp_path / "one.parquet")
     assert baseline_report(str(tmp_path / "one.parquet"), str(test)) is None
+
+
+def test_membership_auc_and_interval_by_hand():
+    from tasks.evaluate.membership import auc, interval
+
+    assert auc(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 1.0  # every member scores higher
+    assert auc(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 0.0
+    assert auc(np.array([1.0, 3.0]), np.array([2.0, 2.0])) == 0.5
+    assert auc(np.array([2.0]), np.array([2.0])) == 0.5  # a tie counts half
+    low, high = interval(0.5, 60, 60)
+    assert 0.38 < low < 0.42 and 0.58 < high < 0.62  # ±1.96 × 0.053: chance spans ~0.40–0.60 at n=60
+
+
+@pytest.mark.slow
+def test_membership_attack_tells_memorised_training_rows_from_others(tmp_path):
+    """Labels shuffled so nothing generalises: a model fitted to them has memorised its training rows, and
+    the attack sees it; a model that barely trained treats both alike; the gate rejects the first."""
+    import torch
+    from test_recipe import _run
+    from tiny_models import tiny_bert, toy_claims
+
+    from tasks.config import PromotionPolicy
+    from tasks.evaluate.membership import membership_test
+    from tasks.refs import DatasetRef
+    from tasks.registry.promote import decide_promotion
+    from tasks.train.split import write_split
+
+    torch.set_num_threads(2)
+    df = toy_claims(100)
+    df["label"] = np.random.default_rng(0).permutation(df["label"].to_numpy())
+    df.to_parquet(tmp_path / "ds.parquet")
+    split = write_split(DatasetRef(uri=str(tmp_path / "ds.parquet"), sha256="s", rows=len(df), columns={}),
+                        0.3, 0.0, 5, tmp_path)
+    bert = tiny_bert(tmp_path / "bert")
+    for d in ("fit", "barely"):
+        (tmp_path / d).mkdir()
+    common = {"base_model": str(bert), "method": "full", "checkpoint_every": 100_000, "eval_every": 0,
+              "max_length": 32}
+    fitted = _run(tmp_path / "fit", split, learning_rate=3e-3, epochs=40, **common)
+    barely = _run(tmp_path / "barely", split, learning_rate=1e-5, max_steps=1, **common)
+    hi = membership_test(fitted, split.train.uri, split.test.uri)
+    lo = membership_test(barely, split.train.uri, split.test.uri)
+    assert hi["train_rows"] == hi["test_rows"] == 32 and hi["mean_loss_train"] < hi["mean_loss_test"]
+    assert hi["auc"] >= 0.75 and hi["auc_95"][0] > 0.6, hi  # measured: 0.87 (0.78–0.96)
+    assert 0.3 <= lo["auc"] <= 0.7, lo
+    policy = PromotionPolicy(floors={})
+    assert not decide_promotion(report_for_gate(), None, policy, None, hi).promote
+    assert decide_promotion(report_for_gate(), None, policy, None, lo).promote == (lo["auc"] <= 0.60)
+
+
+def report_for_gate():
+    from tasks.evaluate.metrics import EvalReport
+
+    return EvalReport(accuracy=0.8, macro_f1=0.8, per_class={"a": {"precision": 0.8, "recall": 0.8, "f1": 0.8,
+                      "support": 10}, "b": {"precision": 0.8, "recall": 0.8, "f1": 0.8, "support": 10}},
+                      confusion=[[8, 2], [2, 8]], labels=["a", "b"], ece=0.05, n=20)

@@ -265,7 +265,8 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
     assert console.read().count("pack verified") == 2
     listed = json.loads((pack / "manifest.json").read_text())["files"]
     for part in ["version/model_card.md", "version/config.json", "version/lineage.json", "version/quality.json",
-                 "version/pii_evidence.json", "version/eval/eval.json", "version/eval/champion_eval.json",
+                 "version/pii_evidence.json", "version/memorisation.json", "version/eval/eval.json",
+                 "version/eval/champion_eval.json",
                  "version/eval/baseline_eval.json", "version/model/train_config.json", "registry.json", "audit.json",
                  "monitoring.json", "run/quality.json"]:
         assert part in listed, part
@@ -274,6 +275,9 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
     assert lineage["scrubbed_dataset"]["sha256"] == second.dataset_sha256 != lineage["raw_dataset"]["sha256"]
     assert lineage["split"]["test"]["rows"] == second.eval.n
     assert lineage["champion_version_at_decision"] == first.version
+    mi = json.loads((pack / "version" / "memorisation.json").read_text())
+    assert mi["measured"] and 0 <= mi["auc"] <= 1 and mi["train_rows"] == mi["test_rows"] == second.eval.n
+    assert any("membership-inference AUC" in r for r in second.decision.reasons)
     audit = json.loads((pack / "audit.json").read_text())
     assert {"reject", "rollback"} <= {e["action"] for e in audit["entries"]} and audit["chain"]["intact"]
     assert raw_at_rest([pack, zipped], planted) == []

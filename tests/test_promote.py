@@ -62,6 +62,23 @@ def test_the_baseline_challenger_gates_promotion(candidate, baseline, policy, pr
         assert not decide_promotion(candidate, report(0.1), policy, baseline).promote
 
 
+MI = {"measured": True, "auc_95": [0.5, 0.7], "train_rows": 200, "test_rows": 200}
+
+
+@pytest.mark.parametrize("membership, policy, promote, reason_part", [
+    ({**MI, "auc": 0.55}, BASE, True, "AUC 0.550 (95% 0.500–0.700), limit 0.60 — passes"),
+    ({**MI, "auc": 0.60}, BASE, True, "passes"),
+    ({**MI, "auc": 0.61}, BASE, False, "fails: the model tells its training documents from others"),
+    ({**MI, "auc": 0.61}, PromotionPolicy(floors={}, max_membership_auc=0.7), True, "limit 0.70 — passes"),
+    ({**MI, "auc": 0.95}, PromotionPolicy(floors={}, max_membership_auc=None), True, "reported only"),
+    ({"measured": False, "why": "causal-LM models: not built"}, BASE, True, "not measured: causal-LM"),
+])
+def test_the_membership_gate(membership, policy, promote, reason_part):
+    d = decide_promotion(report(0.80), None, policy, None, membership)
+    assert d.promote is promote and any(reason_part in r for r in d.reasons), d.reasons
+    assert decide_promotion(report(0.80), None, policy).promote  # not measured at all: no gate, no reason
+
+
 @pytest.mark.parametrize(
     "candidate, champion, policy, promote, reason_part",
     [

@@ -36,3 +36,23 @@ def evaluate_baseline(split: SplitRef, out: Path) -> EvalReport | None:
         tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     log.info("TF-IDF baseline: %s (n=%d)", summary_line(report), report.n)
     return report
+
+
+@task(name="membership_test")
+def membership_test(model_dir: Path, split: SplitRef, out: Path) -> dict:
+    """The loss-threshold membership-inference test (training vs test rows) to ``out`` (membership.json)."""
+    import json
+
+    from tasks.evaluate import membership
+    from tasks.predict.generate import read_train_config
+
+    if read_train_config(Path(model_dir)).get("task", "classification") != "classification":
+        result = membership.NOT_MEASURED
+    else:
+        result = membership.membership_test(Path(model_dir), split.train.uri, split.test.uri, seed=split.seed)
+        get_run_logger().info("membership inference: AUC %.3f (95%% %s) on %d training vs %d test rows, %.1f s",
+                              result["auc"], result["auc_95"], result["train_rows"], result["test_rows"],
+                              result["seconds"])
+    with atomic_file(out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return result

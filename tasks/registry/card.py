@@ -46,6 +46,7 @@ class CardFacts(BaseModel):
     baseline: EvalReport | None = None  # TF-IDF + logistic regression on the same training and test split
     validation: str | None = None  # what validation during training chose (train.eval_every), in words
     chosen: str | None = None  # what train settings set to auto were chosen from the data, in words
+    membership: dict | None = None  # tasks/evaluate/membership.py's result
 
 
 def _row(cells) -> str:
@@ -152,6 +153,13 @@ def _metrics_section(f: CardFacts) -> str:
         _table(["metric", f"this version (v{f.version})", champ_name, "TF-IDF baseline"],
                [[m, _num(x), _num(y), _num(z)] for m, x, y, z in head]),
     ]
+    if (mi := f.membership) and mi.get("measured"):
+        lines += ["", f"Memorisation: a loss-threshold membership-inference attack tells {mi['train_rows']} "
+                  f"training documents from {mi['test_rows']} test documents with AUC {mi['auc']:.3f} (95% "
+                  f"{mi['auc_95'][0]:.3f}–{mi['auc_95'][1]:.3f}; 0.5 = no better than chance). It is the simplest "
+                  "attack, a lower bound on what a stronger one achieves."]
+    elif mi:
+        lines += ["", f"Memorisation: not measured ({mi['why']})."]
     if not c.per_class:
         return "\n".join(lines + ["", "Per-class metrics: none (the model generates free-text responses, "
                                        "scored by ROUGE-L and perplexity, not class labels)."])
@@ -243,7 +251,8 @@ def date_range(parquet: str) -> tuple[str, str] | None:
 def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], split, dataset, quality, pii,
                      candidate: EvalReport, champion: EvalReport | None, champion_version: int | None,
                      decision, code_version: str, trigger: str, baseline: EvalReport | None = None,
-                     train_metrics: dict | None = None, train_auto: dict | None = None) -> CardFacts:
+                     train_metrics: dict | None = None, train_auto: dict | None = None,
+                     membership: dict | None = None) -> CardFacts:
     """Gather a card's facts from the pipeline's references (version and MLflow run id filled in later)."""
     rows = {"train": dict(split.train.label_counts), "test": dict(split.test.label_counts)}
     if split.val is not None:
@@ -264,6 +273,7 @@ def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], sp
         monitoring={**cfg.monitor.model_dump(mode="json"), "monitor_cron": cfg.deploy.monitor_cron,
                     "retrain_cron": cfg.deploy.retrain_cron},
         baseline=baseline, validation=validation_line(train_metrics or {}), chosen=chosen_line(train_auto or {}),
+        membership=membership,
     )
 
 

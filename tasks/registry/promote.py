@@ -96,10 +96,24 @@ def _check_baseline(cand: float | None, baseline: EvalReport | None, metric: str
                 + ("" if ok else ": fine-tuning has not earned its place on this data")]
 
 
+def _check_membership(result: dict | None, limit: float | None) -> tuple[bool, list[str]]:
+    """The membership-inference attack's AUC against ``promotion.max_membership_auc``."""
+    if not result or not result.get("measured"):
+        return True, ([f"membership inference not measured: {result['why']}"] if result else [])
+    low, high = result["auc_95"]
+    text = f"membership-inference AUC {result['auc']:.3f} (95% {low:.3f}–{high:.3f})"
+    if limit is None:
+        return True, [f"{text} (reported only: promotion.max_membership_auc is null)"]
+    ok = result["auc"] <= limit
+    return ok, [f"{text}, limit {limit:.2f} — " + ("passes" if ok else "fails: the model tells its training "
+                                                   "documents from others; train less, or on more data")]
+
+
 def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy: PromotionPolicy,
-                     baseline: EvalReport | None = None) -> PromotionDecision:
+                     baseline: EvalReport | None = None, membership: dict | None = None) -> PromotionDecision:
     """Promote only if the candidate is not collapsed onto one class, floors hold, the primary metric beats the
-    TF-IDF baseline and the champion by their margins, and no class regresses."""
+    TF-IDF baseline and the champion by their margins, no class regresses, and a membership-inference attack
+    does not tell its training documents from others beyond the policy's AUC."""
     metric = policy.primary_metric
     cand = candidate.metric(metric)
     champ = champion.metric(metric) if champion is not None else None
@@ -124,6 +138,8 @@ def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy:
         )
     base_ok, base_reasons = _check_baseline(cand, baseline, metric, policy.min_gain_over_baseline)
     ok, reasons = ok and base_ok, reasons + base_reasons
+    mi_ok, mi_reasons = _check_membership(membership, policy.max_membership_auc)
+    ok, reasons = ok and mi_ok, reasons + mi_reasons
     if champion is not None:
         classes_ok, class_reasons = _check_classes(candidate, champion, policy.max_class_regression)
         ok = ok and classes_ok

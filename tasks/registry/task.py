@@ -149,11 +149,12 @@ def find_champion(cfg: PipelineConfig) -> VersionRef | None:
 
 @task(name="decide_promotion")
 def decide(candidate: EvalReport, champion: EvalReport | None, cfg: PipelineConfig,
-           champion_ref: VersionRef | None = None, baseline: EvalReport | None = None) -> PromotionDecision:
+           champion_ref: VersionRef | None = None, baseline: EvalReport | None = None,
+           membership: dict | None = None) -> PromotionDecision:
     """The pure promotion decision, recorded as its own step. A champion trained on an erased subject's
     documents is no bar: the candidate is judged on the floors alone."""
     pending = (champion_ref.tags if champion_ref else {}).get("erasure_pending")
-    d = decide_promotion(candidate, None if pending else champion, cfg.promotion, baseline)
+    d = decide_promotion(candidate, None if pending else champion, cfg.promotion, baseline, membership)
     if pending:
         d = d.model_copy(update={"reasons": [f"champion v{champion_ref.version} awaits archiving ({pending}): "
                                              "not a bar to beat"] + d.reasons})
@@ -181,6 +182,7 @@ class Candidate(BaseModel):
     decision: PromotionDecision
     baseline_report: EvalReport | None = None  # TF-IDF + logistic regression on the same split
     raw_dataset: DatasetRef | None = None  # the ingested rows before scrubbing (digest and counts only)
+    membership: dict | None = None  # tasks/evaluate/membership.py's result
 
 
 def version_records(cfg: PipelineConfig, c: Candidate, code: str) -> dict[str, dict]:
@@ -199,6 +201,8 @@ def version_records(cfg: PipelineConfig, c: Candidate, code: str) -> dict[str, d
                "champion_version_at_decision": c.champion_version,
                "decision": {"promote": c.decision.promote, "reasons": c.decision.reasons}}
     out = {"lineage.json": lineage, "config.json": cfg.model_dump(mode="json"), "quality.json": c.quality}
+    if c.membership is not None:
+        out["memorisation.json"] = c.membership
     if c.champion_report is not None:
         out["eval/champion_eval.json"] = c.champion_report.model_dump(mode="json")
     if c.baseline_report is not None:
@@ -234,7 +238,8 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
                              split=c.split, dataset=c.dataset, quality=c.quality, pii=c.pii, candidate=c.report,
                              champion=c.champion_report, champion_version=c.champion_version, decision=c.decision,
                              code_version=code, trigger=c.trigger, baseline=c.baseline_report,
-                             train_metrics=c.model.metrics, train_auto=_auto_record(c.model.path))
+                             train_metrics=c.model.metrics, train_auto=_auto_record(c.model.path),
+                             membership=c.membership)
     layout = assemble_version(c.model, c.split.train, c.run_dir / "eval" / "eval.json",
                               Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)
                               cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version",
@@ -242,7 +247,8 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
     tags = version_tags(cfg.digest(), cfg.train.task, c.dataset.sha256, c.pii, code, c.base_model, c.trigger,
                         c.run_id, c.decision.promote) | erasure_tags(cfg, c.dataset)
     reg = register_candidate(cfg, layout, cfg.model_dump(mode="json"),
-                             run_metrics(c.report, c.champion_report, c.model.metrics, c.baseline_report), tags, facts,
+                             run_metrics(c.report, c.champion_report, c.model.metrics, c.baseline_report,
+                                         c.membership), tags, facts,
                              c.run_dir / "model_card.md")
     try:
         outcome = apply(cfg, reg.version, c.decision, c.champion_version, c.trigger, c.run_id)

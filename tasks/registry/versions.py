@@ -301,7 +301,8 @@ def version_tags(config_sha256: str, task: str, dataset_sha256: str, pii: dict |
             "pii_evidence": json.dumps(counts, sort_keys=True), "decision": "promote" if promote else "reject"}
 
 
-def run_metrics(report, champion, train_metrics: dict, baseline=None) -> dict[str, float]:
+def run_metrics(report, champion, train_metrics: dict, baseline=None,
+                membership: dict | None = None) -> dict[str, float]:
     """The MLflow metrics of a version: the candidate's, the champion's and the TF-IDF baseline's on the same
     test split, training's."""
     out = {k: v for k, v in {"accuracy": report.accuracy, "macro_f1": report.macro_f1, "ece": report.ece,
@@ -314,4 +315,6 @@ def run_metrics(report, champion, train_metrics: dict, baseline=None) -> dict[st
         out.update({f"baseline_{k}": v for k in ("macro_f1", "accuracy", "ece")
                     if (v := baseline.metric(k)) is not None})
     out.update({f"train_{k}": float(v) for k, v in train_metrics.items()})
+    if membership and membership.get("measured"):
+        out.update(membership_auc=membership["auc"], membership_seconds=membership["seconds"])
     return out
