@@ -24,6 +24,7 @@ from tasks.monitor.task import (
     profile_reference,
     record_monitoring,
     report_drift,
+    roll_back_if_worse,
     sample_batch,
 )
 from tasks.pii.task import scrub_pii
@@ -47,13 +48,16 @@ class MonitorResult(BaseModel):
     batch_rows: int | None = None  # documents in the batch (more than ``rows`` when monitor.score_rows sampled)
     event_id: str | None = None
     event_target: str | None = None
+    rolled_back_to: int | None = None  # monitor.auto_rollback moved the champion back to this version
+
 
     def line(self) -> str:
         head = "drift: detected" if self.drift else "drift: none"
         event = f"; event {self.event_id} ({self.event_target})" if self.event_id else ""
         scored = f" — scored a sample of {self.rows} of {self.batch_rows} documents" \
             if self.batch_rows and self.batch_rows > self.rows else ""
-        return f"{head} — {'; '.join(self.reasons)} — report {self.report_html}{scored}{event}"
+        back = f"; ROLLED BACK to v{self.rolled_back_to}" if self.rolled_back_to else ""
+        return f"{head} — {'; '.join(self.reasons)} — report {self.report_html}{scored}{event}{back}"
 
 
 @flow(name="monitor", **RAW_COPY_HOOKS)
@@ -92,7 +96,9 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     event = emit_drift_event(config, report, decision, batch, version.version, stored) if decision.drift else None
     record_monitoring(config, version.version, run_id, dataset.sha256, scrubbed.rows, report, decision.drift,
                       decision.reasons, event.id if event else None)
+    rolled = roll_back_if_worse(config, report, version.version)
     return MonitorResult(run_id=run_id, batch=str(Path(batch).resolve()), model_version=version.version,
                          drift=decision.drift, reasons=decision.reasons, report_html=report.html or "",
                          summary=report.summary(), predictions=stored, rows=scrubbed.rows, batch_rows=dataset.rows,
-                         event_id=event.id if event else None, event_target=event.target if event else None)
+                         event_id=event.id if event else None, event_target=event.target if event else None,
+                         rolled_back_to=rolled["to_version"] if rolled else None)

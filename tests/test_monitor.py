@@ -166,3 +166,45 @@ def test_monitor_flags_drift_emits_event_and_stays_quiet_otherwise(champion, tmp
                                                                      (result.model_version, False, 120)]
     assert runs[0]["run_id"] == result.run_id and runs[0]["event_id"] == result.event_id and runs[1]["event_id"] is None
     assert runs[0]["checks"]["drifted_columns_share"]["drifted"] and len(runs[0]["batch_sha256"]) == 64
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_auto_rollback_when_labelled_rows_show_the_champion_worse(champion, tmp_path):
+    """v2 replaces v1; a labelled batch shows v2 far below v1's recorded quality: the monitor goes back to v1,
+    audits it, announces it and notes it in v2's card. (Runs last: it moves this module's champion.)"""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    from flows.monitor import monitor
+    from flows.train import train_pipeline
+    from tasks.ingest.sample_data import write_sample
+    from tasks.registry.audit import read_audit, verify_audit
+    from tasks.registry.versions import champion_version, client_for, rollback
+
+    cfg = champion
+    first = champion_version(cfg)
+    second = train_pipeline(cfg).version  # the same data: cached, not better, so not promoted ...
+    rollback(cfg, second, "test: v2 becomes champion")  # ... until a person makes it champion
+    batch = write_sample(tmp_path / "labelled.jsonl", rows=200, seed=43)
+    rows = [json.loads(x) for x in batch.read_text().splitlines()]
+    labels = sorted({r["label"] for r in rows})
+    for r in rows:  # every label moved to the next class: a model that learnt anything now scores below chance
+        r["label"] = labels[(labels.index(r["label"]) + 1) % len(labels)]
+    batch.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    auto = cfg.model_copy(update={"monitor": cfg.monitor.model_copy(update={"auto_rollback": True})})
+    result = monitor(auto, str(batch))
+    assert result.rolled_back_to == first and champion_version(cfg) == first and "ROLLED BACK" in result.line()
+    entry = read_audit(cfg)[-1]
+    assert entry["action"] == "monitor.rolled_back" and entry["trigger"] == "monitor"
+    assert (entry["previous_champion"], entry["champion"]) == (second, first)
+    assert any("below the previous champion's" in r for r in entry["reasons"]), entry["reasons"]
+    assert verify_audit(cfg.work_path("audit.jsonl")).ok
+    flt = EventFilter(event=EventNameFilter(name=["tunegate.model.rolled_back"]),
+                      resource=EventResourceFilter(id=[f"tunegate.model.{cfg.model_name}"]))
+    with get_client(sync_client=True) as client:
+        [event] = client.read_events(filter=flt, limit=10).events
+    assert event.payload["from_version"] == second and event.payload["to_version"] == first
+    mv = client_for(cfg).get_model_version(cfg.model_name, str(second))
+    card = Path(client_for(cfg).download_artifacts(mv.run_id, "model_card.md", str(tmp_path))).read_text()
+    assert "## Rolled back" in card and f"rolled back to v{first} by the monitor" in card

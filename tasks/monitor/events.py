@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.errors import EventNotDelivered
 
 DRIFT_EVENT = "tunegate.drift.detected"
+ROLLED_BACK_EVENT = "tunegate.model.rolled_back"
 logger = logging.getLogger(__name__)
 
 

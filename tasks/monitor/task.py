@@ -191,6 +191,53 @@ def record_monitoring(config: PipelineConfig, version: int, run_id: str, batch_s
           drift=drift, reasons=reasons, checks=report.summary(), event_id=event_id)
 
 
+@task(name="roll_back_if_worse", cache_policy=NONE)
+def roll_back_if_worse(config: PipelineConfig, report: DriftReport, champion: int) -> dict | None:
+    """With ``monitor.auto_rollback``: go back to the version ``champion`` replaced when the batch's labels
+    show it worse (tasks/monitor/rollback.py); audited, announced by ``tunegate.model.rolled_back``, and
+    noted in the rolled-back version's model card. None when nothing moved."""
+    import json
+
+    from tasks.errors import PromotionError
+    from tasks.monitor.events import ROLLED_BACK_EVENT
+    from tasks.monitor.rollback import previous_champion, should_roll_back
+    from tasks.registry.versions import client_for, get_version, rollback
+
+    m, log = config.monitor, get_run_logger()
+    if not m.auto_rollback:
+        return None
+    prev = previous_champion(read_audit(config), config.model_name, champion)
+    if prev is None:
+        log.info("auto-rollback: v%d replaced no earlier champion", champion)
+        return None
+    try:
+        before = get_version(config, prev)
+    except PromotionError as e:  # archived after an erasure, or gone
+        log.info("auto-rollback: v%d cannot be restored (%s)", prev, e)
+        return None
+    previous_eval = json.loads((before.local_dir / "eval" / "eval.json").read_text())
+    roll, reasons = should_roll_back(report, previous_eval, config.promotion.floors, m.rollback_margin,
+                                     m.min_rollback_rows)
+    if not roll:
+        return None
+    entry = rollback(config, prev, reasons, trigger="monitor", only_if_champion=champion,
+                     action="monitor.rolled_back")
+    if entry is None:
+        log.info("auto-rollback: the champion changed meanwhile; nothing moved")
+        return None
+    demoted = get_version(config, champion)
+    card = demoted.local_dir / "model_card.md"
+    note = "\n".join([f"- {datetime.now(UTC).isoformat(timespec='seconds')}: rolled back to v{prev} by the monitor"]
+                     + [f"  - {r}" for r in reasons])
+    card.write_text(card.read_text() + "\n\n## Rolled back\n\n" + note + "\n")
+    client_for(config).log_artifact(demoted.run_id, str(card))
+    event = emit_verified(ROLLED_BACK_EVENT, model_resource(config.model_name),
+                          {"from_version": champion, "to_version": prev, "reasons": reasons},
+                          timeout_s=m.event_timeout_s)
+    log.warning("rolled back %s from v%d to v%d: %s", config.model_name, champion, prev, "; ".join(reasons))
+    return {"from_version": champion, "to_version": prev, "reasons": reasons, "event_id": event.id}
+
+
 @task(name="record_completion")
 def record_completion(config: PipelineConfig, reason: str, batch: str | None, version: int | None) -> None:
     """Write the finished retrain to the audit log: the cooldown starts here."""

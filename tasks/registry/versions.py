@@ -270,8 +270,10 @@ def get_version(cfg: PipelineConfig, which: str | int = "champion") -> VersionRe
                       model_name=cfg.model_name, run_id=mv.run_id)
 
 
-def rollback(cfg: PipelineConfig, to_version: int, reason: str, trigger: str = "cli") -> dict:
-    """Move ``champion`` to an earlier complete version, under the lock, with an audit entry."""
+def rollback(cfg: PipelineConfig, to_version: int, reason: str | list[str], trigger: str = "cli",
+             only_if_champion: int | None = None, action: str = "rollback") -> dict | None:
+    """Move ``champion`` to an earlier complete version, under the lock, with an audit entry; with
+    ``only_if_champion``, only while that version is still champion (else None, nothing moved)."""
     client = client_for(cfg)
     with registry_lock(cfg):
         pending = (_resolve(cfg, client, to_version).tags or {}).get("erasure_pending")
@@ -279,9 +281,11 @@ def rollback(cfg: PipelineConfig, to_version: int, reason: str, trigger: str = "
             raise PromotionError(f"v{to_version} was trained on documents erased by {pending} and waits to be "
                                  "archived; roll back to a version trained without them.")
         previous = champion_version(cfg)
+        if only_if_champion is not None and previous != only_if_champion:
+            return None
         set_alias(cfg, "champion", to_version)
-        return audit(cfg, action="rollback", version=to_version, previous_champion=previous,
-                     champion=to_version, trigger=trigger, reasons=[reason])
+        return audit(cfg, action=action, version=to_version, previous_champion=previous, champion=to_version,
+                     trigger=trigger, reasons=[reason] if isinstance(reason, str) else reason)
 
 
 def unregister(cfg: PipelineConfig, version: int, run_id: str) -> None:
