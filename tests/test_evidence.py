@@ -62,3 +62,11 @@ def test_a_pack_never_overwrites_and_bad_packs_are_named(tmp_path, capsys):
     assert main(["evidence", "verify", str(tmp_path / "busy")]) == 1
     assert "manifest.json is missing" in capsys.readouterr().out
     assert main(["evidence", "--config", "c.yaml"]) == 2  # build needs --version and --out
+
+
+def test_the_packs_audit_entries_survive_an_edited_log_and_keep_to_the_model(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    path.write_text('{"model": "m", "action": "promote", "version": 1}\n{"model": "m", "acti\n'
+                    '{"model": "other", "action": "promote", "version": 1}\n{"model": "m", "action": "rollback"}\n')
+    assert [e["action"] for e in ev.audit_entries(path, "m")] == ["promote", "rollback"]
+    assert ev.audit_entries(tmp_path / "none.jsonl", "m") == []

@@ -100,10 +100,24 @@ def _about(entry: dict, version: int) -> bool:
                        entry.get("to_version"))
 
 
+def audit_entries(path: Path, model: str) -> list[dict]:
+    """The audit log's entries about ``model``; a line that is not JSON (an edited log) is skipped here and
+    reported by the chain check the pack also carries."""
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("model") == model:
+            out.append(entry)
+    return out
+
+
 def collect(cfg: PipelineConfig, version: int) -> tuple[dict[str, bytes], dict[str, str]]:
     """(pack path -> bytes, absent path -> why) for ``version``."""
     from tasks.monitor.cooldown import MONITORED
-    from tasks.registry.audit import read_audit, verify_audit
+    from tasks.registry.audit import verify_audit
     from tasks.registry.versions import _version_by_alias, client_for, get_version
 
     ref = get_version(cfg, version)
@@ -130,7 +144,7 @@ def collect(cfg: PipelineConfig, version: int) -> tuple[dict[str, bytes], dict[s
             files[f"run/{rel}"] = (run_dir / rel).read_bytes()
     if not (run_dir / "data_docs").is_dir():
         absent["run/data_docs/"] = "the run folder no longer holds its Data Docs (purged or another machine)"
-    entries = read_audit(cfg)
+    entries = audit_entries(cfg.work_path("audit.jsonl"), cfg.model_name)
     check = verify_audit(cfg.work_path("audit.jsonl"))
     files["audit.json"] = _json({
         "entries": [e for e in entries if _about(e, ref.version) and e.get("action") != MONITORED],
