@@ -36,9 +36,11 @@ FIXED = {"sample": {"learning_rate": 2e-3, "epochs": 2, "max_length": 128},
 AUTO = {"learning_rate": "auto", "epochs": "auto", "max_length": "auto"}
 
 
-def arm_config(corpus: str, arm: str, seed: int, work: Path, rows: int):
+def arm_config(corpus: str, arm: str, seed: int, work: Path, rows: int, truncation: str | None = None):
     cfg = (sample_config(work, rows, None) if corpus == "sample" else cfpb_config(work, None))
     update = {**(FIXED[corpus] if arm == "fixed" else AUTO), "seed": seed}
+    if truncation and arm != "fixed":  # fixed: the settings before auto, head truncation
+        update["truncation"] = truncation
     if arm == "full":
         update["method"] = "full"
     return cfg.model_copy(update={"name": f"quality-{corpus}-{arm}-{uuid.uuid4().hex[:6]}",
@@ -54,12 +56,13 @@ def model_facts(cfg, mlflow_run_id: str) -> dict:
                                              "train_seconds", "steps")}
 
 
-def run_arm(corpus: str, arm: str, seed: int, work: Path, rows: int) -> dict:
-    cfg = arm_config(corpus, arm, seed, work, rows)
+def run_arm(corpus: str, arm: str, seed: int, work: Path, rows: int, truncation: str | None = None) -> dict:
+    cfg = arm_config(corpus, arm, seed, work, rows, truncation)
     fig = run_once(cfg)
     facts = model_facts(cfg, fig["mlflow_run_id"])
     per_class = fig["per_class_f1"]
-    return {"corpus": corpus, "arm": arm, "seed": seed, "macro_f1": fig["macro_f1"], "accuracy": fig["accuracy"],
+    return {"corpus": corpus, "arm": arm, "seed": seed, "truncation": cfg.train.truncation,
+            "macro_f1": fig["macro_f1"], "accuracy": fig["accuracy"],
             "baseline_macro_f1": fig["baseline_macro_f1"], "baseline_accuracy": fig["baseline_accuracy"],
             "finetune_s": round(fig["task_body_s"].get("launch_finetune", 0.0), 1), "wall_s": fig["wall_s"],
             "classes_with_f1_0": sum(1 for v in per_class.values() if v == 0), "classes": len(per_class), **facts}
@@ -72,6 +75,8 @@ def main() -> int:
     p.add_argument("--skip-sample", action="store_true")
     p.add_argument("--seeds", type=int, nargs="+", default=[42], help="train.seed of each run (the split stays)")
     p.add_argument("--arms", nargs="+", default=["default", "fixed"], choices=["default", "fixed", "full"])
+    p.add_argument("--truncation", choices=["head", "head_tail"], default=None,
+                   help="train.truncation of the default and full arms (default: the config's)")
     p.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
     args = p.parse_args()
     import torch
@@ -86,7 +91,8 @@ def main() -> int:
         work = Path(tempfile.mkdtemp(prefix=f"quality-{corpus}-"))
         for seed in args.seeds:
             for arm in args.arms:
-                rows.append(run_arm(corpus, arm, seed, work, args.rows))  # one scrub, one split for all arms
+                # one scrub, one split for all arms
+                rows.append(run_arm(corpus, arm, seed, work, args.rows, args.truncation))
                 print(json.dumps(rows[-1]), flush=True)
     print("\n| corpus | arm | seed | macro-F1 | accuracy | baseline macro-F1 | baseline acc. | gain | lr | epochs "
           "| max_length | fine-tune s | search s | F1=0 classes |")

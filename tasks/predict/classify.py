@@ -16,7 +16,7 @@ import torch
 
 from tasks.errors import ConfigError, InputError
 from tasks.train.base_model import resolve_base_model
-from tasks.train.data import padded_width
+from tasks.train.data import encode_texts, padded_width
 
 
 @dataclass
@@ -28,6 +28,7 @@ class LoadedModel:
     max_length: int
     device: torch.device
     dtype: torch.dtype | None = None  # autocast dtype (None: fp32)
+    truncation: str = "head"  # train.truncation of the run: texts are cut as in training
 
 
 @dataclass
@@ -74,7 +75,8 @@ def load_model(model_dir: Path, device: str | None = None) -> LoadedModel:
     # The same rule as training (``train.precision``): bf16 where the hardware runs it natively, ~2x on
     # such CPUs. Evaluation scores through this same path, so reported metrics are those of what is served.
     dtype = autocast_dtype(cfg.get("precision", "auto"), dev)
-    return LoadedModel(model, tok, list(labels), cfg["task"], int(cfg.get("max_length", 256)), dev, dtype)
+    return LoadedModel(model, tok, list(labels), cfg["task"], int(cfg.get("max_length", 256)), dev, dtype,
+                       cfg.get("truncation", "head"))
 
 
 @torch.inference_mode()
@@ -83,7 +85,7 @@ def predict_texts(model: LoadedModel, texts: list[str], batch_size: int = 64) ->
     n, k = len(texts), len(model.label_names)
     probs = np.zeros((n, k), dtype=np.float32)
     if n:
-        enc = model.tokenizer(list(texts), truncation=True, max_length=model.max_length)["input_ids"]
+        enc = encode_texts(model.tokenizer, list(texts), model.max_length, model.truncation)
         order = sorted(range(n), key=lambda i: len(enc[i]))
         pad = model.tokenizer.pad_token_id or 0
         for s in range(0, n, batch_size):
