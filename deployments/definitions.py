@@ -57,7 +57,7 @@ def build_deployments(cfg: PipelineConfig) -> list:
         name=cfg.name,
         description=f"Retrain {cfg.model_name}: monthly, on drift, or from this form.",
         schedules=[Cron(d.retrain_cron, timezone=d.timezone, parameters={"reason": "schedule"})],
-        parameters={"config": config, "batch": None, "reason": "manual", "requested_at": None},
+        parameters={"config": config, "batch": None, "reason": "manual", "requested_at": None, "requested_by": None},
         triggers=[drift_trigger(cfg), erasure_trigger(cfg)],
         concurrency_limit=ConcurrencyLimitConfig(
             limit=1, collision_strategy=ConcurrencyLimitStrategy(d.collision_strategy)),

@@ -8,6 +8,8 @@ request that does not train is written to the audit log with the reason.
 
 from __future__ import annotations
 
+import itertools
+import time
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -20,7 +22,7 @@ from flows.train import train_pipeline
 from tasks.config import PipelineConfig
 from tasks.monitor.cooldown import clean_batch, newest_file, request_time
 from tasks.monitor.task import check_retrain_gate, record_completion, record_skip, run_requested_at
-from tasks.registry.task import Approval, apply_approval
+from tasks.registry.task import REFUSED, Approval, Person, apply_approval, check_deployed_policy, identify_starter
 from tasks.subjects.task import purge_expired
 
 
@@ -38,22 +40,33 @@ class RetrainOutcome(BaseModel):
     action: str | None = None  # train_pipeline's promotion action, after any approval
 
 
-def await_approval(config: PipelineConfig, result) -> str:
-    """Pause the run until a reviewer submits the Approval form in the UI (or the timeout passes)."""
-    get_run_logger().info("v%d passed the promotion policy and waits for approval in the Prefect UI", result.version)
-    try:
-        approval = pause_flow_run(wait_for_input=Approval, timeout=config.promotion.approval_timeout_s,
-                                  key=f"approve-v{result.version}")
-    except FlowPauseTimeout:
-        approval = None
-    return apply_approval(config, result, approval)
+def await_approval(config: PipelineConfig, result, starter: Person) -> str:
+    """Pause the run until a reviewer submits the Approval form in the UI (or the timeout passes). With
+    ``promotion.four_eyes``, the starter's own approval is recorded and refused, and the run waits again."""
+    deadline = time.monotonic() + config.promotion.approval_timeout_s
+    for attempt in itertools.count(1):
+        get_run_logger().info("v%d passed the promotion policy and waits for approval in the Prefect UI",
+                              result.version)
+        approval, left = None, int(deadline - time.monotonic())
+        if left > 0:
+            try:
+                approval = pause_flow_run(wait_for_input=Approval, timeout=left,
+                                          key=f"approve-v{result.version}-{attempt}")
+            except FlowPauseTimeout:
+                pass
+        action = apply_approval(config, result, approval, starter)
+        if action != REFUSED:
+            return action
+    raise AssertionError("unreachable")
 
 
 @flow(name="retrain", log_prints=True)
 def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "manual",
-            requested_at: str | None = None) -> RetrainOutcome:
+            requested_at: str | None = None, requested_by: str | None = None) -> RetrainOutcome:
     """Retrain the pipeline's model on its data source plus an optional production batch.
 
+    0. a deployment's run: stop if the config relaxes the policy the deployment was created with; note who
+       started the run (``requested_by``: the form's name when the server has no signed-in users)
     1. take the retrain lock (another retrain running: record and stop)
     2. gate: a retrain already completed after this request, or the cooldown holds: record and stop
     3. train_pipeline: ingest, gate, scrub, train, evaluate, register, promote
@@ -61,6 +74,8 @@ def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "man
     5. when the policy requires approval: pause until a reviewer approves or rejects in the UI
     """
     batch = clean_batch(batch)
+    check_deployed_policy(config)
+    starter = identify_starter(config, reason, requested_by)
     asked = request_time(requested_at, run_requested_at())
     lock_path = config.work_path("retrain.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +92,7 @@ def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "man
             return RetrainOutcome(trained=False, why=gate.why, reason=reason, batch=batch)
         result = train_pipeline(config, extra_data=batch, trigger=reason)
         record_completion(config, reason, batch, result.version)
-    action = await_approval(config, result) if result.action == "pending_approval" else result.action
+    action = await_approval(config, result, starter) if result.action == "pending_approval" else result.action
     return RetrainOutcome(trained=True, why=gate.why, reason=reason, batch=batch, version=result.version,
                           promoted=action == "promote", action=action)
 

@@ -24,14 +24,12 @@ class _Stage(BaseModel):
 
 class SampleConfig(_Stage):
     """Sample corpus generated when ``data.source`` does not exist yet."""
-
     rows: int = Field(1200, ge=1)
     seed: int = 7
 
 
 class ColumnMap(_Stage):
     """Which source columns hold the canonical fields."""
-
     id: str = "id"
     text: str = "text"
     label: str | None = "label"
@@ -40,7 +38,6 @@ class ColumnMap(_Stage):
 
 class DataConfig(_Stage):
     """Where the documents come from and how to read them."""
-
     source: str = "examples/data/claims.jsonl"
     format: Literal["auto", "csv", "jsonl", "parquet", "text_folder"] = "auto"
     columns: ColumnMap = ColumnMap()
@@ -64,7 +61,6 @@ class QualityConfig(_Stage):
 
 class ReferencePattern(_Stage):
     """A firm-specific identifier (policy, claim, customer reference) to scrub."""
-
     entity: str
     pattern: str
     context: list[str] = []
@@ -73,7 +69,6 @@ class ReferencePattern(_Stage):
 
 class KeepList(_Stage):
     """Domain terms the scrubber must never replace."""
-
     literals: list[str] = []
     patterns: list[str] = []
 
@@ -112,7 +107,6 @@ class PiiConfig(_Stage):
 
 class SplitConfig(_Stage):
     """Stratified, seeded train/validation/test split."""
-
     test_fraction: float = Field(0.2, gt=0, lt=1)
     val_fraction: float = Field(0.1, ge=0, lt=1)
     seed: int = 13
@@ -137,6 +131,8 @@ class TrainConfig(_Stage):
     lora: LoraConfig = LoraConfig()
     # "auto": chosen from the training split (tasks/train/autotune.py) and recorded; a number given wins.
     max_length: Annotated[int, Field(ge=8)] | Literal["auto"] = "auto"
+    canaries: int = Field(10, ge=0)  # causal LM: synthetic secrets trained with the run (tasks/evaluate/canaries.py)
+    truncation: Literal["head", "head_tail"] = "head"  # a longer document keeps its start, or start and end
     batch_size: int = Field(16, ge=1)
     grad_accum: int = Field(1, ge=1)
     learning_rate: _Rate | Literal["auto"] | Annotated[list[_Rate], Field(min_length=2)] = "auto"  # list: search it
@@ -178,15 +174,16 @@ class TrainConfig(_Stage):
 
 
 class PromotionPolicy(_Stage):
-    """When a candidate may replace the champion."""
-
+    """When a candidate may replace the champion. Fixed at deployment: a run may tighten, never relax it."""
     primary_metric: str = "macro_f1"
     min_improvement: float = 0.0
     min_gain_over_baseline: float | None = 0.0  # over the TF-IDF baseline (null: reported, no gate)
     max_membership_auc: float | None = Field(0.60, ge=0.5, le=1)  # tasks/evaluate/membership.py (null: no gate)
+    max_canary_exposure: float | None = Field(10.0, gt=0)  # bits, causal LM (tasks/evaluate/canaries.py)
     floors: dict[str, float] = {"macro_f1": 0.5}
     max_class_regression: float = Field(0.05, ge=0, le=1)
     require_approval: bool = False
+    four_eyes: bool = False  # the person who started a run cannot approve it (tasks/registry/policy.py)
     approval_timeout_s: int = Field(86_400, ge=1)
 
 

@@ -69,3 +69,7 @@ class ErasureError(TunegateError):
     """An erasure request cannot be carried out now (a retrain holds the lock); nothing was changed."""
 
     exit_code = 10
+
+
+class PolicyLoosened(ConfigError):
+    """A run's config relaxes a policy field fixed at deployment, or four-eyes lacks the starter's name."""

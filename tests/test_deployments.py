@@ -336,6 +336,117 @@ def test_storm_of_drift_events_and_manual_runs_trains_once(live, first_model):
     _save(live)
 
 
+# ---- approval on the real server: paused, resumed through the API the UI uses ------------------------
+def _approval_run(live: Live, model: str, **promotion):
+    """Start a retrain from the deployment's form with approval switched on (tightening is allowed), for a
+    model of its own so the candidate faces no champion and passes the policy; wait until it is Paused."""
+    form = live.cfg.model_dump(mode="json")
+    form["registry"]["model_name"] = model
+    form["promotion"].update(require_approval=True, **promotion)
+    with live.srv.settings(), live.client() as c:
+        dep = c.read_deployment_by_name(f"retrain/{live.cfg.name}")
+        run = c.create_flow_run_from_deployment(dep.id, parameters={"config": form, "reason": "manual: approval",
+                                                                    "requested_by": "ann.starter"})
+    return run, live.cfg.model_copy(update={"registry": live.cfg.registry.model_copy(
+        update={"model_name": model})})
+
+
+def _wait_state(live: Live, run_id, want: str, timeout_s: float = 420, after=None):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with live.srv.settings(), live.client() as c:
+            run = c.read_flow_run(run_id)
+        if run.state and run.state.name == want and (after is None or run.state.timestamp > after):
+            return run
+        if run.state and run.state.is_final() and want not in ("Completed", "Failed"):
+            raise AssertionError(f"run ended {run.state.name}: {run.state.message}")
+        time.sleep(1)
+    raise AssertionError(f"run not {want} after {timeout_s}s; serve log tail:\n"
+                         + live.serve_log.read_text(errors="replace")[-4000:])
+
+
+def _state(live: Live, run_id):
+    with live.srv.settings(), live.client() as c:
+        return c.read_flow_run(run_id).state
+
+
+def _resume(live: Live, run_id, **form) -> None:
+    with live.srv.settings(), live.client() as c:
+        result = c.resume_flow_run(run_id, run_input=form)  # POST /flow_runs/{id}/resume, as the UI's form
+    assert result.status.value == "ACCEPT", result
+
+
+def _champion(cfg: PipelineConfig) -> int | None:
+    from tasks.registry.versions import champion_version
+
+    return champion_version(cfg)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize("approve", [True, False])
+def test_paused_retrain_is_approved_or_rejected_through_the_api_and_four_eyes_holds(live, first_model, approve):
+    from tasks.registry.task import APPROVAL
+
+    run, cfg = _approval_run(live, f"it-approval-{approve}", four_eyes=True)
+    paused = _wait_state(live, run.id, "Paused")
+    assert _champion(cfg) is None  # the candidate is registered, the champion has not moved
+    # The person who started the run tries to approve it: recorded, refused, and the run pauses again.
+    _resume(live, run.id, approve=True, reviewer="Ann Starter", comment="my own run")
+    _wait_state(live, run.id, "Paused", after=paused.state.timestamp)
+    assert _champion(cfg) is None
+    _resume(live, run.id, approve=approve, reviewer="bob.checker", comment="card and eval read")
+    _wait_state(live, run.id, "Completed")
+    entries = [e for e in _audit(cfg) if e["action"] == APPROVAL and e["model"] == cfg.model_name]
+    assert [(e["reviewer"], e["approved"]) for e in entries] == [("Ann Starter", None), ("bob.checker", approve)]
+    assert "four_eyes" in entries[0]["why"]
+    assert {(e["reviewer_source"], e["started_by"], e["started_by_source"]) for e in entries} == {
+        ("form", "ann.starter", "form")}  # a basic-auth server knows no users: the form's names, said so
+    assert all(e["flow_run"] == str(run.id) for e in entries)
+    from tasks.registry.versions import client_for
+
+    (version,) = client_for(cfg).search_model_versions(f"name='{cfg.model_name}'")
+    assert _champion(cfg) == (int(version.version) if approve else None)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_paused_retrain_without_a_decision_times_out_and_keeps_the_champion(live, first_model):
+    from tasks.registry.task import APPROVAL
+
+    run, cfg = _approval_run(live, "it-approval-timeout", approval_timeout_s=4)
+    _wait_state(live, run.id, "Paused")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not [e for e in _audit(cfg) if e["action"] == APPROVAL
+                                               and e["model"] == cfg.model_name]:
+        time.sleep(1)
+    (entry,) = [e for e in _audit(cfg) if e["action"] == APPROVAL and e["model"] == cfg.model_name]
+    assert (entry["approved"], entry["why"]) == (None, "no decision before the timeout")
+    deadline = time.monotonic() + 60
+    while not (state := _state(live, run.id)).is_final() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert state.name in ("Completed", "Failed"), state  # Failed: the server's pause expiry got there first
+    assert _champion(cfg) is None
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_run_form_cannot_relax_the_deployed_policy(live, first_model):
+    form = live.cfg.model_dump(mode="json")
+    form["pii"]["residual_max_rate"] = 0.5  # above the deployment's (the example's 0.002)
+    relaxed = f"pii.residual_max_rate: {live.cfg.pii.residual_max_rate} -> 0.5"
+    versions = live.versions()
+    with live.srv.settings(), live.client() as c:
+        dep = c.read_deployment_by_name(f"retrain/{live.cfg.name}")
+        run = c.create_flow_run_from_deployment(dep.id, parameters={"config": form, "reason": "manual: relax"})
+    done = _wait_state(live, run.id, "Failed", timeout_s=180)
+    assert "PolicyLoosened" in live.serve_log.read_text(errors="replace")
+    assert relaxed in done.state.message
+    assert live.versions() == versions
+    refused = [e for e in _audit(live.cfg) if e["action"] == "retrain.refused"]
+    assert refused and refused[-1]["fields"] == [relaxed]
+
+
 def _save(live: Live) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

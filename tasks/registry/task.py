@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -13,9 +11,12 @@ from prefect.runtime import flow_run as current_run
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config import PipelineConfig
+from tasks.errors import PolicyLoosened
 from tasks.evaluate.metrics import EvalReport
-from tasks.refs import AdapterRef, DatasetRef, SplitRef, atomic_dir, atomic_file
+from tasks.refs import atomic_file
+from tasks.registry import policy
 from tasks.registry.audit import audit
+from tasks.registry.candidate import Candidate, assemble_version, auto_record, version_records
 from tasks.registry.card import CardFacts, build_card_facts, render_card
 from tasks.registry.promote import PromotionDecision, PromotionOutcome, apply, decide_promotion
 from tasks.registry.versions import (
@@ -40,31 +41,6 @@ class RegisteredVersion(BaseModel):
     version: int
     mlflow_run_id: str
     model_card: Path
-
-
-def assemble_version(adapter: AdapterRef, train: DatasetRef, eval_json: Path, pii_evidence: Path | None,
-                     reference_rows: int, seed: int, out: Path, records: dict[str, dict] | None = None) -> Path:
-    """Lay out a version's artifacts: model/, reference/reference.parquet, eval/eval.json, pii_evidence.json,
-    and ``records`` (relative path -> JSON: lineage, config, quality, champion and baseline evaluations)."""
-    import pandas as pd
-
-    with atomic_dir(out) as tmp:
-        shutil.copytree(adapter.path, tmp / "model")
-        df = pd.read_parquet(train.uri, columns=["id", "text", "label"])
-        if len(df) > reference_rows:
-            df = df.sample(n=reference_rows, random_state=seed).sort_values("id")
-        (tmp / "reference").mkdir()
-        df.to_parquet(tmp / "reference" / "reference.parquet", index=False)
-        (tmp / "eval").mkdir()
-        shutil.copy2(eval_json, tmp / "eval" / "eval.json")
-        if pii_evidence is not None and Path(pii_evidence).is_file():
-            shutil.copy2(pii_evidence, tmp / "pii_evidence.json")
-        else:  # PII scrubbing disabled in the config: say so rather than omit the file
-            (tmp / "pii_evidence.json").write_text(json.dumps({"scrubbed": False}))
-        for rel, record in (records or {}).items():
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / rel).write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
-    return out
 
 
 def register_candidate(cfg: PipelineConfig, layout: Path, params: dict, metrics: dict[str, float],
@@ -108,6 +84,7 @@ def resolve_version(config: PipelineConfig, which: str) -> VersionRef:
 
 # ---- approval of a candidate, in the Prefect UI ---------------------------------------------------
 APPROVAL = "retrain.approval"
+REFUSED = "refused_four_eyes"  # apply_approval: the starter tried to approve; the run waits for someone else
 
 
 class Approval(RunInput):
@@ -118,20 +95,101 @@ class Approval(RunInput):
     comment: str = ""
 
 
+class Person(BaseModel):
+    """Who started or approved a run, and where the name comes from: the server's signed-in user
+    (``authenticated``), the run form (``form``), or nobody known (``none``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = None
+    source: str = "none"
+
+
+def _client():
+    from prefect.client.orchestration import get_client
+
+    return get_client(sync_client=True)
+
+
+@task(name="check_deployed_policy")
+def check_deployed_policy(config: PipelineConfig) -> None:
+    """Stop a deployment's run whose config relaxes the policy the deployment was created with."""
+    from prefect.runtime import deployment
+
+    if not deployment.id:
+        return
+    with _client() as c:  # the deployment's own parameters (prefect.runtime's are this run's)
+        params = c.read_deployment(deployment.id).parameters
+    if not params or not isinstance(params.get("config"), dict):
+        return
+    relaxed = policy.loosened(PipelineConfig.model_validate(params["config"]), config)
+    if relaxed:
+        audit(config, action="retrain.refused", why="the run relaxes the deployment's policy", fields=relaxed,
+              flow_run=current_run.id)
+        raise PolicyLoosened("this run's config relaxes policy fixed at deployment: " + "; ".join(relaxed)
+                             + ". A run may tighten policy, never relax it; change it in the pipeline config "
+                               "and deploy again (tunegate serve).")
+
+
+@task(name="identify_starter")
+def identify_starter(config: PipelineConfig, reason: str, requested_by: str | None) -> Person:
+    """The person who started this run: the flow run's creator when the server knows users, else the form."""
+    created = None
+    if current_run.id:
+        with _client() as c:
+            created = c.read_flow_run(current_run.id).created_by
+    if created is not None and str(created.type).upper() == "USER" and created.display_value:
+        return Person(name=created.display_value, source="authenticated")
+    if requested_by and requested_by.strip():
+        return Person(name=requested_by.strip(), source="form")
+    p = config.promotion
+    if p.four_eyes and p.require_approval and reason.startswith("manual"):
+        raise PolicyLoosened("promotion.four_eyes: a manual run must say who started it, so that person cannot "
+                             "approve it; fill 'requested_by' in the run form.")
+    return Person()
+
+
+def _resumer() -> Person:
+    """The signed-in person who resumed this run, from its newest state-change events (Prefect Cloud)."""
+    if not current_run.id:
+        return Person()
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    flt = EventFilter(resource=EventResourceFilter(id=[f"prefect.flow-run.{current_run.id}"]),
+                      event=EventNameFilter(prefix=["prefect.flow-run."]))
+    try:
+        with _client() as c:
+            events = [e.model_dump(mode="json") for e in c.read_events(filter=flt, limit=20).events]
+    except Exception:  # noqa: BLE001 - no events API: no authenticated identity, the form's name is used
+        return Person()
+    name = policy.actor(sorted(events, key=lambda e: e["occurred"]))
+    return Person(name=name, source="authenticated") if name else Person()
+
+
 @task(name="apply_approval")
-def apply_approval(config: PipelineConfig, result, approval: Approval | None) -> str:
-    """Promote a candidate a reviewer approved (unless the champion moved meanwhile); audit who and why."""
+def apply_approval(config: PipelineConfig, result, approval: Approval | None, starter: Person | None = None) -> str:
+    """Promote a candidate a reviewer approved (unless the champion moved meanwhile); audit who and why.
+    With ``promotion.four_eyes`` the run's starter cannot approve: recorded, and ``REFUSED`` returned."""
     if approval is None:
         audit(config, action=APPROVAL, version=result.version, approved=None, why="no decision before the timeout",
               flow_run=current_run.id)
         return "pending_approval"
-    audit(config, action=APPROVAL, version=result.version, approved=approval.approve, reviewer=approval.reviewer,
-          why=approval.comment, flow_run=current_run.id)
+    who = _resumer()
+    if who.name is None:
+        who = Person(name=approval.reviewer.strip(), source="form")
+    starter = starter or Person()
+    seen = {"reviewer": who.name, "reviewer_source": who.source, "started_by": starter.name,
+            "started_by_source": starter.source, "flow_run": current_run.id}
+    if config.promotion.four_eyes and policy.same_person(who.name, starter.name):
+        audit(config, action=APPROVAL, version=result.version, approved=None, **seen,
+              why=f"four_eyes: {who.name} started this run and cannot approve it; another reviewer must decide")
+        return REFUSED
+    audit(config, action=APPROVAL, version=result.version, approved=approval.approve, why=approval.comment, **seen)
     if not approval.approve:
         return "rejected_by_reviewer"
     approved = result.decision.model_copy(update={"needs_approval": False})
     outcome = apply(config, result.version, approved, result.previous_champion,
-                    trigger=f"approved by {approval.reviewer}", run_id=result.run_id)
+                    trigger=f"approved by {who.name}", run_id=result.run_id)
     return outcome.action
 
 
@@ -162,54 +220,6 @@ def decide(candidate: EvalReport, champion: EvalReport | None, cfg: PipelineConf
     return d
 
 
-class Candidate(BaseModel):
-    """Everything one pipeline run knows about the model it trained (references and reports, no text)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    run_id: str
-    run_dir: Path
-    base_model: str
-    trigger: str
-    dataset: DatasetRef  # the scrubbed dataset
-    quality: dict  # QualityReport as a dict
-    pii: dict | None  # PiiEvidence as a dict
-    split: SplitRef
-    model: AdapterRef
-    report: EvalReport
-    champion_report: EvalReport | None
-    champion_version: int | None
-    decision: PromotionDecision
-    baseline_report: EvalReport | None = None  # TF-IDF + logistic regression on the same split
-    raw_dataset: DatasetRef | None = None  # the ingested rows before scrubbing (digest and counts only)
-    membership: dict | None = None  # tasks/evaluate/membership.py's result
-
-
-def version_records(cfg: PipelineConfig, c: Candidate, code: str) -> dict[str, dict]:
-    """The JSON records a version carries for its evidence pack (digests and counts, never text)."""
-
-    def digest(ref: DatasetRef | None) -> dict | None:
-        return None if ref is None else {"sha256": ref.sha256, "rows": ref.rows, "label_counts": ref.label_counts}
-
-    split = c.split
-    lineage = {"run_id": c.run_id, "trigger": c.trigger, "base_model": c.base_model, "code_version": code,
-               "config_sha256": cfg.digest(), "raw_dataset": digest(c.raw_dataset),
-               "scrubbed_dataset": digest(c.dataset),
-               "split": {"dataset_sha256": split.dataset_sha256, "seed": split.seed,
-                         "test_ids_sha256": split.test_ids_sha256, "train": digest(split.train),
-                         "val": digest(split.val), "test": digest(split.test)},
-               "champion_version_at_decision": c.champion_version,
-               "decision": {"promote": c.decision.promote, "reasons": c.decision.reasons}}
-    out = {"lineage.json": lineage, "config.json": cfg.model_dump(mode="json"), "quality.json": c.quality}
-    if c.membership is not None:
-        out["memorisation.json"] = c.membership
-    if c.champion_report is not None:
-        out["eval/champion_eval.json"] = c.champion_report.model_dump(mode="json")
-    if c.baseline_report is not None:
-        out["eval/baseline_eval.json"] = c.baseline_report.model_dump(mode="json")
-    return out
-
-
 class Registered(BaseModel):
     """What registering and applying the decision did."""
 
@@ -222,12 +232,6 @@ class Registered(BaseModel):
     code_version: str
 
 
-def _auto_record(model_dir: str) -> dict:
-    """What training chose from the data (``auto`` in metrics.json), for the card."""
-    path = Path(model_dir, "metrics.json")
-    return json.loads(path.read_text()).get("auto", {}) if path.is_file() else {}
-
-
 @task(name="register_and_promote")
 def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
     """Register the candidate (artifacts, tags, metrics, card) as one complete version, apply the decision,
@@ -238,7 +242,7 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
                              split=c.split, dataset=c.dataset, quality=c.quality, pii=c.pii, candidate=c.report,
                              champion=c.champion_report, champion_version=c.champion_version, decision=c.decision,
                              code_version=code, trigger=c.trigger, baseline=c.baseline_report,
-                             train_metrics=c.model.metrics, train_auto=_auto_record(c.model.path),
+                             train_metrics=c.model.metrics, train_auto=auto_record(c.model.path),
                              membership=c.membership)
     layout = assemble_version(c.model, c.split.train, c.run_dir / "eval" / "eval.json",
                               Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)

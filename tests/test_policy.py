@@ -1,0 +1,139 @@
+"""Policy fixed at deployment, who approved, and four-eyes (tasks/registry/policy.py and apply_approval).
+
+The same rules on a real Prefect server, through the API the UI uses: tests/test_deployments.py."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from tasks.config import PipelineConfig
+from tasks.registry import policy
+
+BASE = PipelineConfig(name="p", promotion={"floors": {"macro_f1": 0.6}, "min_gain_over_baseline": 0.0,
+                                           "require_approval": True, "four_eyes": True},
+                      pii={"min_estimated_recall": 0.9})
+
+
+def _with(**sections) -> PipelineConfig:
+    raw = BASE.model_dump(mode="json")
+    for section, fields in sections.items():
+        raw[section].update(fields)
+    return PipelineConfig.model_validate(raw)
+
+
+@pytest.mark.parametrize("change, relaxed", [
+    ({}, []),
+    ({"promotion": {"floors": {"macro_f1": 0.7, "accuracy": 0.5}}}, []),  # tightened, and a floor added
+    ({"promotion": {"floors": {"macro_f1": 0.5}}}, ["promotion.floors.macro_f1: 0.6 -> 0.5"]),
+    ({"promotion": {"floors": {}}}, ["promotion.floors.macro_f1: 0.6 -> None"]),
+    ({"promotion": {"min_gain_over_baseline": None}}, ["promotion.min_gain_over_baseline: 0.0 -> None"]),
+    ({"promotion": {"min_gain_over_baseline": 0.05}}, []),
+    ({"promotion": {"max_membership_auc": 0.7}}, ["promotion.max_membership_auc: 0.6 -> 0.7"]),
+    ({"promotion": {"max_membership_auc": 0.55}}, []),
+    ({"promotion": {"max_class_regression": 0.2}}, ["promotion.max_class_regression: 0.05 -> 0.2"]),
+    ({"promotion": {"require_approval": False}}, ["promotion.require_approval: True -> False"]),
+    ({"promotion": {"four_eyes": False}}, ["promotion.four_eyes: True -> False"]),
+    ({"promotion": {"primary_metric": "accuracy"}}, ["promotion.primary_metric: macro_f1 -> accuracy"]),
+    ({"promotion": {"approval_timeout_s": 60}}, []),  # not a safety limit
+    ({"pii": {"residual_max_rate": 0.01}}, ["pii.residual_max_rate: 0.001 -> 0.01"]),
+    ({"pii": {"residual_max_rate": 0.0}}, []),
+    ({"pii": {"enabled": False}}, ["pii.enabled: True -> False"]),
+    ({"pii": {"min_estimated_recall": None}}, ["pii.min_estimated_recall: 0.9 -> None"]),
+    ({"train": {"canaries": 0}}, ["train.canaries: 10 -> 0"]),  # the causal-LM memorisation test switched off
+    ({"promotion": {"max_canary_exposure": 16}}, ["promotion.max_canary_exposure: 10.0 -> 16.0"]),
+    ({"train": {"seed": 7}, "promotion": {"min_improvement": 0.01}}, []),  # other fields are the run's to set
+])
+def test_a_run_may_tighten_policy_but_never_relax_it(change, relaxed):
+    assert policy.loosened(BASE, _with(**change)) == relaxed
+
+
+def test_a_limit_absent_at_deployment_is_not_relaxed_by_any_value():
+    deployed = _with(promotion={"max_membership_auc": None}, pii={"min_estimated_recall": None})
+    assert policy.loosened(deployed, _with(promotion={"max_membership_auc": 0.9})) == []
+
+
+def _event(ts: str, *related: dict) -> dict:
+    return {"occurred": ts, "event": "prefect.flow-run.Running", "related": list(related)}
+
+
+USER = {"prefect.resource.id": "prefect-cloud.user.5f2a", "prefect.resource.role": "actor",
+        "prefect.resource.name": "ann.reviewer"}
+BOT = {"prefect.resource.id": "prefect-cloud.service-account.9c1", "prefect.resource.role": "actor",
+       "prefect.resource.name": "ci-bot"}
+FLOW = {"prefect.resource.id": "prefect.flow.1", "prefect.resource.role": "flow", "prefect.resource.name": "retrain"}
+
+
+@pytest.mark.parametrize("events, who", [
+    ([], None),
+    ([_event("1", FLOW)], None),  # Prefect OSS: no actor on the event
+    ([_event("1", FLOW, USER)], "ann.reviewer"),
+    ([_event("1", USER), _event("2", FLOW, BOT)], None),  # the newest change was a service account's
+    ([_event("1", BOT), _event("2", FLOW, USER)], "ann.reviewer"),
+])
+def test_the_approver_is_the_signed_in_user_behind_the_newest_state_change(events, who):
+    assert policy.actor(events) == who
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("ann.starter", "Ann Starter", True), ("ann.starter@bank.example", "ann_starter", True),
+    ("ann", "anne", False), (None, "ann", False), ("", "", False), ("bob.checker", "ann.starter", False),
+])
+def test_names_compare_as_people(a, b, same):
+    assert policy.same_person(a, b) is same
+
+
+def _audit(cfg: PipelineConfig) -> list[dict]:
+    return [json.loads(x) for x in cfg.work_path("audit.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("four_eyes, reviewer, action, champion_after", [
+    (True, "Ann Starter", "refused_four_eyes", 1),  # the starter's own approval is refused and recorded
+    (True, "bob.checker", "promote", 2),
+    (False, "ann.starter", "promote", 2),  # without four-eyes the starter may approve
+])
+def test_four_eyes_refuses_the_starters_own_approval(tmp_path, four_eyes, reviewer, action, champion_after):
+    from tasks.registry.promote import PromotionDecision
+    from tasks.registry.task import APPROVAL, Approval, Person, apply_approval
+    from tasks.registry.versions import champion_version, register_version, set_alias
+    from tests.test_registry import fake_layout
+
+    cfg = PipelineConfig(name=f"eyes-{four_eyes}-{reviewer[:3]}", work_dir=str(tmp_path / "work"),
+                         promotion={"require_approval": True, "four_eyes": four_eyes},
+                         registry={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
+    v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
+    set_alias(cfg, "champion", v1)
+    v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})
+    result = SimpleNamespace(version=v2, run_id="run-x", previous_champion=v1,
+                             decision=PromotionDecision(promote=True, reasons=["beats the champion"]))
+    starter = Person(name="ann.starter", source="form")
+    got = apply_approval.fn(cfg, result, Approval(approve=True, reviewer=reviewer), starter)
+    assert got == action
+    assert champion_version(cfg) == champion_after
+    entry = [e for e in _audit(cfg) if e["action"] == APPROVAL][-1]
+    assert (entry["reviewer"], entry["reviewer_source"], entry["started_by"], entry["started_by_source"]) == (
+        reviewer, "form", "ann.starter", "form")
+    assert entry["approved"] is (None if action == "refused_four_eyes" else True)
+    if action == "refused_four_eyes":
+        assert "four_eyes" in entry["why"]
+
+
+@pytest.mark.parametrize("reason, requested_by, four_eyes, who", [
+    ("manual", "  ann.starter ", True, ("ann.starter", "form")),
+    ("schedule", None, True, (None, "none")),  # nobody started it: anyone may approve
+    ("manual", None, False, (None, "none")),
+    ("manual", None, True, "PolicyLoosened"),  # four-eyes cannot work without the starter's name
+])
+def test_the_starter_comes_from_the_form_when_the_server_knows_no_users(reason, requested_by, four_eyes, who):
+    from tasks.errors import PolicyLoosened
+    from tasks.registry.task import identify_starter
+
+    cfg = _with(promotion={"four_eyes": four_eyes})
+    if who == "PolicyLoosened":
+        with pytest.raises(PolicyLoosened, match="requested_by"):
+            identify_starter.fn(cfg, reason, requested_by)
+    else:
+        p = identify_starter.fn(cfg, reason, requested_by)
+        assert (p.name, p.source) == who
