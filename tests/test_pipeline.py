@@ -386,6 +386,7 @@ def test_causal_lm_pipeline_registers_rouge_and_perplexity(tmp_path, prefect_har
     import torch
 
     from flows.train import train_pipeline
+    from tasks.evaluate.canaries import make_canaries
     from tasks.registry.versions import client_for, get_version
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -407,6 +408,14 @@ def test_causal_lm_pipeline_registers_rouge_and_perplexity(tmp_path, prefect_har
     assert ref.version == result.version and ref.tags["task"] == "causal_lm"
     card = (ref.local_dir / "model_card.md").read_text()
     assert "| perplexity (lower is better) |" in card and "pipeline_tag: text-generation" in card
+    # The memorisation gate for a causal LM: the run's 10 canaries, measured on the promoted model itself.
+    mem = json.loads((ref.local_dir / "memorisation.json").read_text())
+    assert (mem["method"], mem["canaries"], mem["extracted"]) == ("canary_exposure", 10, 0)
+    assert metrics["canary_mean_exposure_bits"] == pytest.approx(mem["mean_exposure_bits"])
+    assert any(r.startswith("canary exposure: mean") and r.endswith("passes") for r in result.decision.reasons)
+    assert "synthetic canary secrets were trained with this run" in card
+    assert not any(c.secret in (ref.local_dir / "memorisation.json").read_text()
+                   for c in make_canaries(10, cfg.train.seed))  # the secrets are not recorded
 
 
 def _task_runs(flow_run_id, wait_s: float = 30) -> set[str]:

@@ -9,7 +9,7 @@ estimate (``promotion.max_membership_auc``, default 0.60).
 
 Limits: this is the simplest attack and a lower bound on what a stronger one (shadow models, calibrated
 per-example thresholds) achieves; it measures recognisability of whole documents, not extraction of a
-single identifier (the causal-LM canary exposure test is not built).
+single identifier (causal LMs get the canary exposure and extraction test: tasks/evaluate/canaries.py).
 """
 
 from __future__ import annotations
@@ -70,5 +70,3 @@ def membership_test(model_dir: Path, train_uri: str, test_uri: str, rows: int = 
             "mean_loss_test": round(float(other.mean()), 4) if len(other) else None,
             "seconds": round(time.perf_counter() - t0, 3)}
 
-
-NOT_MEASURED = {"measured": False, "why": "causal-LM models: the canary exposure test is not built yet"}

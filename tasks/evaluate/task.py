@@ -40,14 +40,23 @@ def evaluate_baseline(split: SplitRef, out: Path) -> EvalReport | None:
 
 @task(name="membership_test")
 def membership_test(model_dir: Path, split: SplitRef, out: Path) -> dict:
-    """The loss-threshold membership-inference test (training vs test rows) to ``out`` (membership.json)."""
+    """The memorisation test to ``out`` (membership.json): for a classifier the loss-threshold membership-inference
+    test (training vs test rows), for a causal LM the exposure and extraction of its training canaries."""
     import json
 
     from tasks.evaluate import membership
     from tasks.predict.generate import read_train_config
 
-    if read_train_config(Path(model_dir)).get("task", "classification") != "classification":
-        result = membership.NOT_MEASURED
+    trained = read_train_config(Path(model_dir))
+    if trained.get("task", "classification") != "classification":
+        from tasks.evaluate import canaries
+
+        planted = canaries.make_canaries(int(trained.get("canaries", 0)), int(trained.get("seed", 42)))
+        result = canaries.canary_test(Path(model_dir), planted, seed=split.seed)
+        if result["measured"]:
+            get_run_logger().info("canaries: mean exposure %.2f bits (max %.2f of %.1f), %d of %d extracted, %.1f s",
+                                  result["mean_exposure_bits"], result["max_exposure_bits"], result["space_bits"],
+                                  result["extracted"], result["canaries"], result["seconds"])
     else:
         result = membership.membership_test(Path(model_dir), split.train.uri, split.test.uri, seed=split.seed)
         get_run_logger().info("membership inference: AUC %.3f (95%% %s) on %d training vs %d test rows, %.1f s",

@@ -109,11 +109,30 @@ def _check_membership(result: dict | None, limit: float | None) -> tuple[bool, l
                                                    "documents from others; train less, or on more data")]
 
 
+def _check_canaries(result: dict, limit: float | None) -> tuple[bool, list[str]]:
+    """Canary exposure (bits) against ``promotion.max_canary_exposure``; any extracted canary fails."""
+    text = (f"canary exposure: mean {result['mean_exposure_bits']:.2f} bits, max {result['max_exposure_bits']:.2f} "
+            f"of {result['space_bits']:.1f}; {result['extracted']} of {result['canaries']} extracted by greedy "
+            "decoding")
+    if limit is None:
+        return True, [f"{text} (reported only: promotion.max_canary_exposure is null)"]
+    ok = result["mean_exposure_bits"] <= limit and result["extracted"] == 0
+    return ok, [f"{text}, limit {limit:g} bits and none extracted — " + (
+        "passes" if ok else "fails: the model gives back secrets it saw in training; train less (fewer epochs, "
+                            "a lower rate) or on more data")]
+
+
+def _check_memorisation(result: dict | None, policy: PromotionPolicy) -> tuple[bool, list[str]]:
+    if result and result.get("measured") and result.get("method") == "canary_exposure":
+        return _check_canaries(result, policy.max_canary_exposure)
+    return _check_membership(result, policy.max_membership_auc)
+
+
 def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy: PromotionPolicy,
                      baseline: EvalReport | None = None, membership: dict | None = None) -> PromotionDecision:
     """Promote only if the candidate is not collapsed onto one class, floors hold, the primary metric beats the
-    TF-IDF baseline and the champion by their margins, no class regresses, and a membership-inference attack
-    does not tell its training documents from others beyond the policy's AUC."""
+    TF-IDF baseline and the champion by their margins, no class regresses, and the memorisation test passes: a
+    membership-inference attack's AUC (classifier) or the training canaries' exposure and extraction (causal LM)."""
     metric = policy.primary_metric
     cand = candidate.metric(metric)
     champ = champion.metric(metric) if champion is not None else None
@@ -138,7 +157,7 @@ def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy:
         )
     base_ok, base_reasons = _check_baseline(cand, baseline, metric, policy.min_gain_over_baseline)
     ok, reasons = ok and base_ok, reasons + base_reasons
-    mi_ok, mi_reasons = _check_membership(membership, policy.max_membership_auc)
+    mi_ok, mi_reasons = _check_memorisation(membership, policy)
     ok, reasons = ok and mi_ok, reasons + mi_reasons
     if champion is not None:
         classes_ok, class_reasons = _check_classes(candidate, champion, policy.max_class_regression)

@@ -319,6 +319,9 @@ def run_metrics(report, champion, train_metrics: dict, baseline=None,
         out.update({f"baseline_{k}": v for k in ("macro_f1", "accuracy", "ece")
                     if (v := baseline.metric(k)) is not None})
     out.update({f"train_{k}": float(v) for k, v in train_metrics.items()})
-    if membership and membership.get("measured"):
+    if membership and membership.get("measured") and membership.get("method") == "canary_exposure":
+        out.update(canary_mean_exposure_bits=membership["mean_exposure_bits"],
+                   canaries_extracted=membership["extracted"], membership_seconds=membership["seconds"])
+    elif membership and membership.get("measured"):
         out.update(membership_auc=membership["auc"], membership_seconds=membership["seconds"])
     return out

@@ -29,6 +29,7 @@ import torch.distributed as dist
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config import TrainConfig
+from tasks.evaluate import canaries
 from tasks.train import autotune
 from tasks.train import data as td
 from tasks.train.checkpoint import load_latest, save_checkpoint
@@ -135,6 +136,7 @@ def setup(run: RecipeRun) -> Session:
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     texts, targets = td.read_split(run.train_file, t.task)
+    texts, targets = canaries.add_to(texts, targets, t.task, t.canaries, t.seed)  # causal LM: the canary test's
     auto = {}
     if t.max_length == "auto":
         cap = autotune.length_cap(run.base_model, tok)
@@ -182,7 +184,7 @@ def _encode(run: RecipeRun, tok, texts: list[str], targets: list[str]) -> tuple[
     t = run.train
     if t.task == "classification":
         label_names = sorted(set(targets))
-        enc = td.encode_classification(tok, texts, targets, label_names, t.max_length)
+        enc = td.encode_classification(tok, texts, targets, label_names, t.max_length, t.truncation)
     else:
         label_names = []
         enc = td.encode_sft(tok, texts, targets, t.max_length)
@@ -190,8 +192,8 @@ def _encode(run: RecipeRun, tok, texts: list[str], targets: list[str]) -> tuple[
     val = None
     if run.val_file:
         vx, vy = td.read_split(run.val_file, t.task)
-        val = (td.encode_classification(tok, vx, vy, label_names, t.max_length) if t.task == "classification"
-               else td.encode_sft(tok, vx, vy, t.max_length))
+        val = (td.encode_classification(tok, vx, vy, label_names, t.max_length, t.truncation)
+               if t.task == "classification" else td.encode_sft(tok, vx, vy, t.max_length))
     return label_names, enc, val
 
 
