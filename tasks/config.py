@@ -43,6 +43,7 @@ class DataConfig(_Stage):
     columns: ColumnMap = ColumnMap()
     keep_columns: list[str] = []
     chunk_rows: int = Field(50_000, ge=1)
+    csv_delimiter: str = Field(",", min_length=1, max_length=1)  # e.g. ";" for spreadsheets in European locales
     sample: SampleConfig | None = SampleConfig()
 
 

@@ -75,6 +75,35 @@ def test_csv_with_embedded_newlines_and_quotes_reads_exactly(tmp_path):
     assert pd.read_parquet(ref.uri)["text"].tolist() == texts
 
 
+EXPORT_TEXTS = ['He said "stop"; then\nthe car hit the wall.', "Crème brûlée, naïve café", "plain"]
+
+
+@pytest.mark.parametrize("bom, newline, delimiter", [
+    (True, "\r\n", ","),  # Excel's "CSV UTF-8": a byte-order mark and CRLF
+    (True, "\n", ","), (False, "\r\n", ","),
+    (True, "\r\n", ";"),  # a European-locale export: semicolons (data.csv_delimiter: ";")
+    (False, "\n", "\t"),
+])
+def test_spreadsheet_csv_exports_read_exactly(tmp_path, bom, newline, delimiter):
+    src = tmp_path / "export.csv"
+    body = pd.DataFrame({"id": ["a", "b", "c"], "text": EXPORT_TEXTS, "label": ["motor"] * 3}).to_csv(
+        index=False, sep=delimiter, lineterminator=newline)
+    src.write_bytes(("\ufeff" if bom else "").encode() + body.encode("utf-8"))
+    ref = load_documents(src, tmp_path / "o.parquet", csv_delimiter=delimiter)
+    df = pd.read_parquet(ref.uri)
+    assert df["id"].tolist() == ["a", "b", "c"]  # not '\ufeffid'
+    assert df["text"].tolist() == EXPORT_TEXTS  # a newline inside quotes is kept as written
+    assert ref.label_counts == {"motor": 3}
+
+
+def test_a_semicolon_file_read_as_commas_names_the_setting(tmp_path):
+    src = tmp_path / "semi.csv"
+    src.write_bytes("\ufeffid;text;label\r\n1;some note;motor\r\n".encode())
+    with pytest.raises(InputError, match=r"set data.csv_delimiter: ';'"):
+        load_documents(src, tmp_path / "o.parquet")
+    assert not (tmp_path / "o.parquet").exists()
+
+
 def test_text_folder_labels_from_subfolders(tmp_path):
     root = tmp_path / "docs"
     for label, name, text in [("fire", "a.txt", "chip pan fire"), ("theft", "x/b.txt", "bike stolen"),

@@ -86,15 +86,17 @@ def tiny_bert(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def tiny_llama(folder: Path, seed: int = 0) -> Path:
+def tiny_llama(folder: Path, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 2, kv_heads: int = 1,
+               intermediate: int = 64) -> Path:
+    """A random LlamaForCausalLM (2 layers, 32 wide unless told; benchmarks build larger ones)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
     folder = Path(folder)
     vocab = _save_tokenizer("llama", folder)
-    cfg = LlamaConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                      num_key_value_heads=1, intermediate_size=64, max_position_embeddings=512,
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                      num_key_value_heads=kv_heads, intermediate_size=intermediate, max_position_embeddings=512,
                       pad_token_id=0, bos_token_id=2, eos_token_id=3, tie_word_embeddings=False)
     LlamaForCausalLM(cfg).save_pretrained(folder)
     return folder

@@ -9,6 +9,7 @@ never quote document text.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +100,8 @@ def canonical_chunk(chunk: Chunk, path: Path, mapping: dict[str, str | None], ex
 
 def load_documents(source: str | Path, out: Path, *, fmt: str = "auto", id_col: str = "id", text_col: str = "text",
                    label_col: str | None = "label", timestamp_col: str | None = None,
-                   keep_columns: list[str] | tuple[str, ...] = (), chunk_rows: int = 50_000) -> DatasetRef:
+                   keep_columns: list[str] | tuple[str, ...] = (), chunk_rows: int = 50_000,
+                   csv_delimiter: str = ",") -> DatasetRef:
     """Stream ``source`` into the canonical Parquet file ``out`` (atomically) and return its reference."""
     source, out = Path(source), Path(out)
     if not source.exists():
@@ -119,7 +121,8 @@ def load_documents(source: str | Path, out: Path, *, fmt: str = "auto", id_col: 
             raise InputError(f"{source}: the file is empty; it needs at least one document.")
         mapping = {"id": id_col, "text": text_col, "label": label_col, "timestamp": timestamp_col}
         wanted = list(dict.fromkeys([c for c in mapping.values() if c] + extras))
-        reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}[kind]
+        reader = {"csv": partial(_read_csv, delimiter=csv_delimiter), "jsonl": _read_jsonl,
+                  "parquet": _read_parquet}[kind]
         chunks = reader(source, wanted, chunk_rows)
     schema = canonical_schema(extras)
     digest, rows, labels = RowDigest(schema), 0, {}

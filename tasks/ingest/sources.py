@@ -85,19 +85,24 @@ def _read_jsonl(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[Chun
         yield (lambda i, ls=lines: f"line {ls[i]}"), cols
 
 
-def _read_csv(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[Chunk]:
+def _read_csv(path: Path, wanted: list[str], chunk_rows: int, delimiter: str = ",") -> Iterator[Chunk]:
+    """A CSV file as spreadsheet programs export it: UTF-8 with or without a byte-order mark ("CSV UTF-8"),
+    LF or CRLF line ends, quoted fields holding newlines; ``delimiter`` from ``data.csv_delimiter``."""
     import pyarrow.csv as pacsv
 
-    with open(path, encoding="utf-8", errors="replace", newline="") as f:
-        header = next(csv.reader(f), None)
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:  # -sig: drop a byte-order mark
+        header = next(csv.reader(f, delimiter=delimiter), None)
     if not header:
         raise InputError(f"{path}: the file is empty; it needs a header row and at least one document.")
+    if len(header) == 1 and (other := next((d for d in ";\t|," if d != delimiter and d in header[0]), None)):
+        raise InputError(f"{path}: the header is one field, {header[0][:80]!r}: the file seems separated by "
+                         f"{other!r}, not {delimiter!r}; set data.csv_delimiter: {other!r} in the config.")
     _require(path, wanted, header)
     row = 1
     try:
         reader = pacsv.open_csv(
             path, read_options=pacsv.ReadOptions(block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
                                                  include_columns=wanted, strings_can_be_null=False))
         for batch in reader:

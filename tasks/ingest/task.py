@@ -44,7 +44,8 @@ def ingest_documents(data: DataConfig, run_dir: Path) -> DatasetRef:
     c = data.columns
     return load_documents(data.source, Path(run_dir) / "dataset.parquet", fmt=data.format, id_col=c.id,
                           text_col=c.text, label_col=c.label, timestamp_col=c.timestamp,
-                          keep_columns=data.keep_columns, chunk_rows=data.chunk_rows)
+                          keep_columns=data.keep_columns, chunk_rows=data.chunk_rows,
+                          csv_delimiter=data.csv_delimiter)
 
 
 @task(name="ensure_sample_data", cache_policy=NONE)
@@ -88,7 +89,7 @@ def ingest_batch(data: DataConfig, batch: str, run_dir: Path) -> DatasetRef:
         try:
             return load_documents(src.source, Path(run_dir) / "dataset.parquet", fmt=src.format, id_col=c.id,
                                   text_col=c.text, label_col=c.label, timestamp_col=c.timestamp,
-                                  keep_columns=[], chunk_rows=src.chunk_rows)
+                                  keep_columns=[], chunk_rows=src.chunk_rows, csv_delimiter=src.csv_delimiter)
         except InputError as e:
             last = e
     raise last or InputError(f"{batch}: could not be read as documents.")
