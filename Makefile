@@ -23,5 +23,8 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: install
+	$(BIN)/pip install -q -e ".[test,bench]"
+
 clean:
 	rm -rf .tunegate examples/data/claims.jsonl examples/data/claims.jsonl.pii.jsonl

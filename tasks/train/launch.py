@@ -148,9 +148,18 @@ def verify_manifest(folder: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def finetune(train: TrainConfig, split: SplitRef, out_dir: Path,
              log_line: Callable[[str], None] = print, env: dict | None = None) -> AdapterRef:
     """Train (resuming a previous attempt of the same run if any) and publish ``out_dir`` whole."""
+    if train.precision == "fp16" and not _has_cuda():
+        raise ConfigError("train.precision: fp16 needs a CUDA GPU, where the loss is scaled (a gradient scaler) so "
+                          "small gradients do not vanish; on this machine use precision: auto or bf16.")
     if train.searches_rate and split.val is None:
         raise ConfigError("train.learning_rate: auto chooses the rate by validation loss, and this split has no "
                           "validation rows; set split.val_fraction (e.g. 0.1) or give a learning rate.")

@@ -58,12 +58,19 @@ def optimizer_step(s: Any, stream, optimizer, scheduler) -> list[float]:
         with s.model.no_sync() if not sync and hasattr(s.model, "no_sync") else nullcontext():
             loss, n, _ = forward_loss(s.model, batch, t.task, s.dtype, s.class_weight)
             # DDP averages gradients over ranks, so scale by world/window to get the global mean.
-            (loss * world / max(window, 1)).backward()
+            scaled = loss * world / max(window, 1)
+            (s.scaler.scale(scaled) if s.scaler else scaled).backward()  # fp16: scaled so gradients survive
         sums[0] += float(loss.detach())
         sums[1] += n
         sums[2] += int(batch["attention_mask"].sum())
+    if s.scaler:
+        s.scaler.unscale_(optimizer)  # clip the true gradients
     torch.nn.utils.clip_grad_norm_(s.params, 1.0)
-    optimizer.step()
+    if s.scaler:
+        s.scaler.step(optimizer)  # skips the step when a gradient overflowed
+        s.scaler.update()
+    else:
+        optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return all_sum(sums, world, device)

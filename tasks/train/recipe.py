@@ -91,7 +91,6 @@ class RecipeRun(BaseModel):
 @dataclass
 class Session:
     """Everything ``setup`` prepared for ``train``: the process group, data, model and optimizer."""
-
     run: RecipeRun
     rank: int
     world: int
@@ -109,6 +108,7 @@ class Session:
     class_weight: torch.Tensor | None
     optimizer: Any = None
     scheduler: Any = None
+    scaler: Any = None  # fp16 on a GPU: torch.amp.GradScaler
     start: int = 0  # first step (a resumed run starts at its checkpoint, an auto-rate run after its trial)
     carried: int = 0  # steps taken by the learning-rate search's chosen trial, which the run continues
     carried_tokens: int = 0
@@ -177,6 +177,7 @@ def setup(run: RecipeRun) -> Session:
 def _optimizer(s: Session, lr: float) -> None:
     t = s.run.train
     s.optimizer, s.scheduler = make_optimizer(s.params, lr, t.weight_decay, t.warmup_ratio, s.total, s.device)
+    s.scaler = torch.amp.GradScaler(s.device.type) if s.dtype == torch.float16 else None
 
 
 def _encode(run: RecipeRun, tok, texts: list[str], targets: list[str]) -> tuple[list[str], Any, Any]:
