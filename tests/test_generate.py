@@ -114,3 +114,23 @@ def test_missing_or_wrong_model_folder_is_a_named_error(tmp_path, causal):
         (tmp_path / "moved" / part).symlink_to(causal["lora"] / part)
     with pytest.raises(ConfigError, match="not a local model folder"):
         load_causal_model(tmp_path / "moved")
+
+
+@pytest.mark.parametrize("kind", ["lora"])
+def test_a_model_whose_base_is_gone_is_a_named_error_not_a_substitute(causal, tmp_path, kind):
+    import shutil
+
+    from tasks.predict.classify import load_model
+
+    moved = tmp_path / "model"
+    shutil.copytree(causal[kind], moved)
+    cfg = json.loads((moved / "train_config.json").read_text())
+    cfg["base_model"] = str(tmp_path / "gone")
+    (moved / "train_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match=r"trained on base model .*gone.*restore that folder"):
+        load_causal_model(moved)
+    cfg["task"] = "classification"  # the classifier loader follows the same rule (it used to swap in MiniLM)
+    (moved / "train_config.json").write_text(json.dumps(cfg))
+    (moved / "label_map.json").write_text(json.dumps({"labels": ["a", "b"]}))
+    with pytest.raises(ConfigError, match=r"trained on base model .*gone"):
+        load_model(moved)

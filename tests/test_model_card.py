@@ -100,3 +100,16 @@ def test_card_says_what_auto_chose_from_the_data(tmp_path):
                            train_metrics={"learning_rate": 0.001, "max_length": 96, "epochs": 5.66}, train_auto=auto)
     assert got.hyperparameters["learning_rate"] == "auto: 0.001" and got.hyperparameters["max_length"] == "auto: 96"
     assert got.chosen == line
+
+
+def test_card_wording_comes_from_the_task_labels_and_source_not_a_fixed_domain():
+    text = render_card(facts(source="complaints.csv", labels=["Mortgage", "Student loan"],
+                             rows_per_class={"train": {"Mortgage": 50, "Student loan": 30},
+                                             "test": {"Mortgage": 5, "Student loan": 3}}))
+    assert "insurance" not in text.lower() and "claim notes" not in text
+    assert "on 80 scrubbed documents from `complaints.csv`" in text
+    assert "one of 2 labels (Mortgage, Student loan)" in text
+    meta = yaml.safe_load(text.split("---\n")[1])
+    assert meta["tags"] == ["tunegate", "lora", "classification", "pii-scrubbed"]
+    causal = render_card(facts(task="causal_lm", labels=[], source="notes"))
+    assert "Writes a response to a document" in causal and "one of 0 labels" not in causal

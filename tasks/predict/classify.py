@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from tasks.errors import ConfigError, InputError
-from tasks.train.base_model import resolve_base_model
+from tasks.train.base_model import recorded_base_model
 from tasks.train.data import encode_texts, padded_width
 
 
@@ -63,8 +63,7 @@ def load_model(model_dir: Path, device: str | None = None) -> LoadedModel:
     if cfg["method"] == "full":
         model = AutoModelForSequenceClassification.from_pretrained(model_dir / "adapter", **kw)
     else:
-        base = cfg["base_model"] if Path(cfg["base_model"], "config.json").is_file() else None
-        base_model = AutoModelForSequenceClassification.from_pretrained(resolve_base_model(base), **kw)
+        base_model = AutoModelForSequenceClassification.from_pretrained(recorded_base_model(model_dir, cfg), **kw)
         if base_model.config.pad_token_id is None:
             base_model.config.pad_token_id = tok.pad_token_id
         # Merging removes the LoRA indirection: same outputs, faster inference.

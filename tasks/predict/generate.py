@@ -19,6 +19,7 @@ from transformers import LogitsProcessor
 
 from tasks.errors import ConfigError, InputError
 from tasks.train import data as td
+from tasks.train.base_model import recorded_base_model
 
 DEFAULT_MAX_NEW_TOKENS = 64
 
@@ -79,11 +80,8 @@ def load_causal_model(model_dir: Path, device: str | None = None) -> CausalModel
     if cfg.get("method") == "full":
         model = AutoModelForCausalLM.from_pretrained(model_dir / "adapter", dtype=dtype, local_files_only=True)
     else:
-        base = cfg.get("base_model")
-        if not base or not Path(base, "config.json").is_file():
-            raise ConfigError(f"{model_dir}: its base model {base} is not a local model folder any more (no "
-                              "config.json there); restore it at that path or retrain with train.base_model set.")
-        model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(recorded_base_model(model_dir, cfg), dtype=dtype,
+                                                     local_files_only=True)
         # Merging removes the LoRA indirection: same outputs, faster inference.
         model = PeftModel.from_pretrained(model, model_dir / "adapter").merge_and_unload()
     if model.config.pad_token_id is None:

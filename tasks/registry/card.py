@@ -8,6 +8,8 @@ a Prefect Markdown artifact.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 from pydantic import BaseModel, ConfigDict
 
@@ -47,6 +49,7 @@ class CardFacts(BaseModel):
     validation: str | None = None  # what validation during training chose (train.eval_every), in words
     chosen: str | None = None  # what train settings set to auto were chosen from the data, in words
     membership: dict | None = None  # tasks/evaluate/membership.py's result
+    source: str = ""  # the data's file or folder name (data.source), for the card's wording
 
 
 def _row(cells) -> str:
@@ -80,7 +83,7 @@ def _front_matter(f: CardFacts) -> str:
         "library_name": "peft" if f.method == "lora" else "transformers",
         "base_model": f.base_model,
         "pipeline_tag": "text-classification" if f.task == "classification" else "text-generation",
-        "tags": ["tunegate", f.method, "insurance-claims", "pii-scrubbed"],
+        "tags": ["tunegate", f.method, f.task.replace("_", "-"), "pii-scrubbed"],
         "datasets": [f"sha256:{f.dataset_sha256}"],
         "model-index": [{
             "name": f"{f.model_name} v{f.version}",
@@ -92,6 +95,12 @@ def _front_matter(f: CardFacts) -> str:
         }],
     }
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
+
+
+def _what(f: CardFacts) -> str:
+    """The training data in words, from the data and config: how many scrubbed documents, from where."""
+    n = sum(f.rows_per_class.get("train", {}).values())
+    return f"{n:,} scrubbed documents" + (f" from `{f.source}`" if f.source else "")
 
 
 def _data_section(f: CardFacts) -> str:
@@ -186,15 +195,18 @@ def render_card(f: CardFacts) -> str:
     return "\n".join([
         _front_matter(f),
         f"# {f.model_name} — version {f.version}", "",
-        f"Fine-tuned {f.task} model ({f.method}) on scrubbed insurance claim notes. Decision: **{verdict}**.", "",
+        f"Fine-tuned {f.task} model ({f.method}) on {_what(f)}. Decision: **{verdict}**.", "",
         "## Model details", "",
         f"- Base model: `{f.base_model}`", f"- Labels: {', '.join(f.labels) or '– (free-text responses)'}",
         f"- MLflow run: `{f.mlflow_run_id}`; tunegate run: `{f.run_id}`; trigger: {f.trigger}",
         f"- Config SHA-256: `{f.config_sha256}`; code version: `{f.code_version}`", "",
         "## Intended use and limits", "",
-        "- Routes free-text claim notes to one claim type to support (not replace) a claims handler.",
-        "- Not for decisions on cover, liability or payment; outputs are suggestions with a confidence.",
-        "- Trained on one firm's notes in English; other products, languages or writing styles need re-evaluation.",
+        (f"- Assigns a document one of {len(f.labels)} labels ({', '.join(f.labels[:8])}"
+         f"{', …' if len(f.labels) > 8 else ''}) to support, not replace, the person who decides."
+         if f.task == "classification" else
+         "- Writes a response to a document to support, not replace, the person who decides."),
+        "- Not for decisions about people on its own; outputs are suggestions with a confidence.",
+        f"- Trained on {_what(f)} only; other sources, products, languages or writing styles need re-evaluation.",
         "- Input is scrubbed of personal data before scoring; the model never saw raw identifiers.", "",
         _data_section(f), "",
         "## Training procedure", "", _table(["hyperparameter", "value"], sorted(
@@ -278,7 +290,7 @@ def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], sp
         monitoring={**cfg.monitor.model_dump(mode="json"), "monitor_cron": cfg.deploy.monitor_cron,
                     "retrain_cron": cfg.deploy.retrain_cron},
         baseline=baseline, validation=validation_line(train_metrics or {}), chosen=chosen_line(train_auto or {}),
-        membership=membership,
+        membership=membership, source=Path(str(cfg.data.source)).name,
     )
 
 
