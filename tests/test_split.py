@@ -94,3 +94,37 @@ def test_too_few_rows_fail_without_writing(tmp_path):
     with pytest.raises(InputError, match="too few"):
         write_split(_ref(tmp_path, _frame({"a": 1})), 0.2, 0.1, 1, tmp_path)
     assert not (tmp_path / "split").exists()
+
+
+def test_rows_the_champion_learned_from_never_enter_a_new_test_split_as_data_grows(tmp_path):
+    from tasks.train.split import id_hash, trained_ids
+    from tasks.train.task import champion_trained_ids
+
+    old = _frame({"motor": 200, "fire": 120})
+    champ = write_split(_ref(tmp_path, old), 0.2, 0.1, 13, tmp_path / "v1")
+    learned = trained_ids(champ)  # what the champion's version records (train and validation rows)
+    assert len(learned) == champ.train.rows + champ.val.rows and all(len(h) == 16 for h in learned)
+    (tmp_path / "version").mkdir()
+    (tmp_path / "version" / "trained_ids.json").write_text(json.dumps({"ids": learned}))
+    # New rows whose ids happen to rank after the old ones: the test quota grows by 20 % of them, and naively
+    # it is filled from the top of the ranking, i.e. from old rows the champion trained on.
+    from tasks.train.split import _rank_key
+
+    middle = sorted(_rank_key(13, i) for i in old["id"])[len(old) // 2]
+    added = _frame({"motor": 400, "fire": 240}).assign(id=lambda d: "new-" + d["id"])
+    added = added[added["id"].map(lambda i: _rank_key(13, i) > middle)]  # about half of them
+    grown = pd.concat([old, added])
+    (tmp_path / "g").mkdir()
+    seen_by_champion = set(pd.concat([pd.read_parquet(champ.train.uri), pd.read_parquet(champ.val.uri)])["id"])
+    naive = split_frame(grown, 0.2, 0.1, 13)
+    assert len(set(naive["test"]["id"]) & seen_by_champion) > 10  # the leak this guards against
+    new = split_dataset.fn(_ref(tmp_path / "g", grown), SplitConfig(test_fraction=0.2, val_fraction=0.1, seed=13),
+                           tmp_path / "g", tmp_path / "version")
+    test_ids = set(pd.read_parquet(new.test.uri)["id"])
+    assert not test_ids & seen_by_champion
+    assert set(pd.read_parquet(champ.test.uri)["id"]) <= test_ids  # the old test rows are still tested
+    assert new.test.label_counts == naive["test"]["label"].value_counts().to_dict()  # same size per class
+    record = json.loads((tmp_path / "g" / "split" / "split.json").read_text())
+    assert record["champion_trained_rows_kept_out_of_test"] == len(seen_by_champion)
+    assert champion_trained_ids(None) == frozenset() == champion_trained_ids(tmp_path / "absent")
+    assert id_hash("motor-1") == id_hash("motor-1") != id_hash("motor-2")

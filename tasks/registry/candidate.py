@@ -53,7 +53,11 @@ def version_records(cfg: PipelineConfig, c: Candidate, code: str) -> dict[str, d
                          "val": digest(split.val), "test": digest(split.test)},
                "champion_version_at_decision": c.champion_version,
                "decision": {"promote": c.decision.promote, "reasons": c.decision.reasons}}
-    out = {"lineage.json": lineage, "config.json": cfg.model_dump(mode="json"), "quality.json": c.quality}
+    from tasks.train.split import trained_ids
+
+    out = {"trained_ids.json": {"hash": "first 16 hex digits of SHA-256(id)", "parts": ["train", "val"],
+                                "ids": trained_ids(split)},
+           "lineage.json": lineage, "config.json": cfg.model_dump(mode="json"), "quality.json": c.quality}
     if c.membership is not None:
         out["memorisation.json"] = c.membership
     if c.champion_report is not None:

@@ -1,7 +1,11 @@
 """Stratified, seeded train/validation/test split, recorded so every run tests on the same rows.
 
 Rows are placed by a keyed hash of their id, ranked within each label: the split does not depend on row
-order, and adding new rows to a dataset leaves almost every old test row in the test set.
+order, and adding new rows to a dataset leaves almost every old test row in the test set. As data grows, a
+class's test share grows too, and the next rows in rank order may be rows the champion trained on: a test
+of the champion on its own training rows flatters it. So each version records the hashes of the ids it
+learned from (``trained_ids.txt``: train and validation rows), and the next split keeps those rows out of
+its test part (``exclude_from_test``); they train the candidate instead.
 """
 
 from __future__ import annotations
@@ -35,9 +39,15 @@ def class_counts(n: int, test_fraction: float, val_fraction: float) -> tuple[int
     return n - n_test - n_val, n_val, n_test
 
 
+def id_hash(row_id: str) -> str:
+    """A row id as recorded with a model version (not the id itself): 16 hex digits of its SHA-256."""
+    return hashlib.sha256(str(row_id).encode()).hexdigest()[:16]
+
+
 def assign_parts(ids: list[str], labels: list[str | None], test_fraction: float, val_fraction: float,
-                 seed: int) -> list[str]:
-    """The part ("train", "val" or "test") of each row, stratified by label (None is its own stratum)."""
+                 seed: int, exclude_from_test: frozenset[str] = frozenset()) -> list[str]:
+    """The part ("train", "val" or "test") of each row, stratified by label (None is its own stratum); rows
+    whose ``id_hash`` is in ``exclude_from_test`` are never test rows."""
     if len(set(ids)) != len(ids):
         raise InputError("split: the dataset has duplicate ids; ids must be unique (fix the id column).")
     by_label: dict[str | None, list[int]] = {}
@@ -47,9 +57,12 @@ def assign_parts(ids: list[str], labels: list[str | None], test_fraction: float,
     for rows in by_label.values():
         rows.sort(key=lambda i: _rank_key(seed, ids[i]))
         _, n_val, n_test = class_counts(len(rows), test_fraction, val_fraction)
-        for i in rows[:n_test]:
+        test = [i for i in rows if id_hash(ids[i]) not in exclude_from_test][:n_test] if exclude_from_test \
+            else rows[:n_test]
+        taken = set(test)
+        for i in test:
             parts[i] = "test"
-        for i in rows[n_test:n_test + n_val]:
+        for i in [i for i in rows if i not in taken][:n_val]:
             parts[i] = "val"
     return parts
 
@@ -59,13 +72,14 @@ def ids_sha256(ids: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
 
 
-def split_frame(df: pd.DataFrame, test_fraction: float, val_fraction: float, seed: int) -> dict[str, pd.DataFrame]:
+def split_frame(df: pd.DataFrame, test_fraction: float, val_fraction: float, seed: int,
+                exclude_from_test: frozenset[str] = frozenset()) -> dict[str, pd.DataFrame]:
     """Split a canonical frame into train/val/test frames (val may be empty)."""
     if "id" not in df.columns:
         raise InputError("split: the dataset has no 'id' column; ingest it first (tunegate validate).")
     ids = df["id"].astype(str).tolist()
     labels = df["label"].where(df["label"].notna(), None).tolist() if "label" in df.columns else [None] * len(df)
-    parts = pd.Series(assign_parts(ids, labels, test_fraction, val_fraction, seed), index=df.index)
+    parts = pd.Series(assign_parts(ids, labels, test_fraction, val_fraction, seed, exclude_from_test), index=df.index)
     return {p: df[parts == p].reset_index(drop=True) for p in PARTS}
 
 
@@ -79,12 +93,14 @@ def _write_part(df: pd.DataFrame, path: Path, scrubbed: bool) -> DatasetRef:
 
 
 def write_split(dataset: DatasetRef, test_fraction: float, val_fraction: float, seed: int,
-                run_dir: Path) -> SplitRef:
-    """Read the dataset, split it and write ``run_dir/split/{train,val,test}.parquet`` plus split.json."""
+                run_dir: Path, exclude_from_test: frozenset[str] = frozenset()) -> SplitRef:
+    """Read the dataset, split it and write ``run_dir/split/{train,val,test}.parquet`` plus split.json;
+    ``exclude_from_test``: id hashes (``id_hash``) of rows the champion learned from."""
     src = Path(dataset.uri)
     if not src.is_file():
         raise InputError(f"{src}: dataset file not found; run ingest (and scrub) before splitting.")
-    frames = split_frame(pd.read_parquet(src), test_fraction, val_fraction, seed)
+    df = pd.read_parquet(src)
+    frames = split_frame(df, test_fraction, val_fraction, seed, exclude_from_test)
     if frames["train"].empty or frames["test"].empty:
         raise InputError(f"{src}: {dataset.rows} rows are too few to split into train and test; add rows.")
     final = Path(run_dir) / "split"
@@ -93,8 +109,16 @@ def write_split(dataset: DatasetRef, test_fraction: float, val_fraction: float, 
         test_ids = ids_sha256(frames["test"]["id"].astype(str).tolist())
         record = {"dataset_sha256": dataset.sha256, "dataset_uri": dataset.uri, "seed": seed,
                   "test_fraction": test_fraction, "val_fraction": val_fraction, "test_ids_sha256": test_ids,
-                  "rows": {p: refs[p].rows for p in PARTS}}
+                  "rows": {p: refs[p].rows for p in PARTS},
+                  "champion_trained_rows_kept_out_of_test": int(df["id"].astype(str).map(id_hash).isin(
+                      exclude_from_test).sum()) if exclude_from_test else 0}
         (tmp / "split.json").write_text(json.dumps(record, indent=2))
     moved = {p: r.model_copy(update={"uri": str(final / f"{p}.parquet")}) for p, r in refs.items()}
     return SplitRef(train=moved["train"], val=moved["val"] if moved["val"].rows else None, test=moved["test"],
                     dataset_sha256=dataset.sha256, seed=seed, test_ids_sha256=test_ids)
+
+
+def trained_ids(split: SplitRef) -> list[str]:
+    """Sorted id hashes of the rows a model learned from (train and validation parts): ``trained_ids.txt``."""
+    parts = [split.train] + ([split.val] if split.val is not None else [])
+    return sorted({id_hash(x) for ref in parts for x in pd.read_parquet(ref.uri, columns=["id"])["id"].astype(str)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from prefect import task
@@ -18,9 +19,19 @@ from tasks.train.split import write_split
 
 
 @task(name="split_dataset")
-def split_dataset(dataset: DatasetRef, split: SplitConfig, run_dir: Path) -> SplitRef:
-    """Stratified, seeded train/val/test split of a (scrubbed) dataset."""
-    return write_split(dataset, split.test_fraction, split.val_fraction, split.seed, Path(run_dir))
+def split_dataset(dataset: DatasetRef, split: SplitConfig, run_dir: Path, champion_dir: Path | None = None) -> SplitRef:
+    """Stratified, seeded train/val/test split of a (scrubbed) dataset; rows the champion (its version folder
+    ``champion_dir``) learned from stay out of the test part."""
+    return write_split(dataset, split.test_fraction, split.val_fraction, split.seed, Path(run_dir),
+                       champion_trained_ids(champion_dir))
+
+
+def champion_trained_ids(champion_dir: Path | None) -> frozenset[str]:
+    """The id hashes a champion version learned from (its ``trained_ids.json``); empty for none or an old one."""
+    path = Path(champion_dir, "trained_ids.json") if champion_dir else None
+    if path is None or not path.is_file():
+        return frozenset()
+    return frozenset(json.loads(path.read_text())["ids"])
 
 
 @task(name="launch_finetune")
@@ -39,7 +50,9 @@ def check_config(cfg: PipelineConfig) -> str:
 
 
 def _split_key(p: dict) -> str:
-    return f"split-{p['dataset'].sha256[:24]}-{config_digest(p['split'])}"
+    ids = Path(p["champion_dir"], "trained_ids.json") if p.get("champion_dir") else None
+    kept_out = hashlib.sha256(ids.read_bytes() if ids and ids.is_file() else b"").hexdigest()[:12]
+    return f"split-{p['dataset'].sha256[:24]}-{config_digest(p['split'])}-{kept_out}"
 
 
 def _finetune_key(p: dict) -> str:
