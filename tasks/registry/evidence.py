@@ -5,8 +5,9 @@
 - ``version/``: the model card, the exact training config (``config.json``), lineage (raw and scrubbed
   dataset digests, split digests and seed, base model, code version, decision), the quality summary, the PII
   evidence (counts, residual rate, the per-run recall estimate), the memorisation result (membership
-  inference, or a causal LM's canary exposure), the hashes of the row ids it learned from, the candidate's, champion's and TF-IDF baseline's evaluations, the training metrics and what ``auto`` chose;
-  read from the MLflow registry;
+  inference, or a causal LM's canary exposure), the hashes of the row ids it learned from, the candidate's,
+  champion's and TF-IDF baseline's evaluations, the training metrics and what ``auto`` chose; read from the
+  MLflow registry;
 - ``run/``: the run's Great Expectations Data Docs and ``quality.json``, where the run folder still holds them;
 - ``registry.json``: the version's tags, its MLflow run's parameters and metrics, and the aliases now;
 - ``audit.json``: every audit entry about the version (promotion, approval, rollback, erasure), with the
@@ -42,7 +43,8 @@ KEY_ENV = "TUNEGATE_EVIDENCE_KEY"
 MANIFEST, SIGNATURE, PUBLIC_KEY = "manifest.json", "manifest.sig", "public_key.txt"
 # Registry artifacts a pack carries (never model/ weights or reference/ rows).
 VERSION_FILES = ["model_card.md", "config.json", "lineage.json", "quality.json", "pii_evidence.json",
-                 "memorisation.json", "trained_ids.json", "eval/eval.json", "eval/champion_eval.json", "eval/baseline_eval.json",
+                 "memorisation.json", "trained_ids.json", "eval/eval.json", "eval/champion_eval.json",
+                 "eval/baseline_eval.json",
                  "model/metrics.json", "model/train_config.json", "model/label_map.json", "model/manifest.json"]
 
 
