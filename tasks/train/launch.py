@@ -36,6 +36,16 @@ def work_dir_for(out_dir: Path) -> Path:
     return out_dir.parent / f".{out_dir.name}.work"
 
 
+def content_key(train: TrainConfig, split: SplitRef) -> str:
+    """What a training run is, independent of where its files sit: the settings, the base model and the
+    digests of the rows it trains and validates on. Two pipeline runs with the same key train the same model,
+    so the second resumes from the first's newest checkpoint (``resume_root``)."""
+    what = {"settings": train.model_dump(mode="json"), "base_model": resolve_base_model(train.base_model),
+            "train_rows": split.train.sha256, "val_rows": split.val.sha256 if split.val else None,
+            "dataset": split.dataset_sha256, "test_ids": split.test_ids_sha256}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
 def recipe_config(train: TrainConfig, split: SplitRef, work: Path) -> dict:
     """The JSON the recipe reads: train fields, resolved base model, split files, work folders."""
     return {"train": train.model_dump(mode="json"), "base_model": resolve_base_model(train.base_model),
@@ -94,11 +104,20 @@ def _kill_group(proc: subprocess.Popen) -> None:
             continue
 
 
+def _die_with_parent() -> None:
+    """In the torchrun child: a SIGKILLed pipeline (no finally blocks run) must not leave training running on,
+    writing checkpoints a re-run is about to resume from. Its workers do the same towards torchrun."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def run_torchrun(cmd: list[str], timeout_s: float, log_line: Callable[[str], None],
                  env: dict | None = None) -> None:
     """Run ``cmd`` in its own process group, stream its lines, kill the group on timeout or cancel."""
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, bufsize=1, start_new_session=True)
+                            text=True, bufsize=1, start_new_session=True, preexec_fn=_die_with_parent)
     lines: queue.Queue[str | None] = queue.Queue()
     reader = threading.Thread(target=lambda: ([lines.put(x) for x in proc.stdout], lines.put(None)), daemon=True)
     reader.start()
@@ -155,8 +174,14 @@ def _has_cuda() -> bool:
 
 
 def finetune(train: TrainConfig, split: SplitRef, out_dir: Path,
-             log_line: Callable[[str], None] = print, env: dict | None = None) -> AdapterRef:
-    """Train (resuming a previous attempt of the same run if any) and publish ``out_dir`` whole."""
+             log_line: Callable[[str], None] = print, env: dict | None = None,
+             resume_root: Path | None = None) -> AdapterRef:
+    """Train (resuming a previous attempt of the same run if any) and publish ``out_dir`` whole.
+
+    The checkpoints live in a work folder: beside ``out_dir`` by default, or, with ``resume_root``, in
+    ``resume_root/<content key>``, shared by every pipeline run that trains the same thing: a pipeline killed
+    during fine-tuning and run again (or a Prefect retry of the task) resumes from the newest complete
+    checkpoint. A second run training the same thing at the same time uses a folder of its own."""
     if train.precision == "fp16" and not _has_cuda():
         raise ConfigError("train.precision: fp16 needs a CUDA GPU, where the loss is scaled (a gradient scaler) so "
                           "small gradients do not vanish; on this machine use precision: auto or bf16.")
@@ -164,9 +189,29 @@ def finetune(train: TrainConfig, split: SplitRef, out_dir: Path,
         raise ConfigError("train.learning_rate: auto chooses the rate by validation loss, and this split has no "
                           "validation rows; set split.val_fraction (e.g. 0.1) or give a learning rate.")
     out_dir = Path(out_dir)
-    work = work_dir_for(out_dir)
+    key = content_key(train, split)
+    work, lock = work_dir_for(out_dir), None
+    if resume_root is not None:
+        from filelock import FileLock, Timeout
+
+        Path(resume_root).mkdir(parents=True, exist_ok=True)
+        try:
+            held = FileLock(str(Path(resume_root) / f"{key[:20]}.lock"), thread_local=False)
+            held.acquire(timeout=0)
+            lock, work = held, Path(resume_root) / key[:20]
+        except Timeout:
+            log_line(f"another run is training the same model in {Path(resume_root) / key[:20]}; this one starts "
+                     "fresh in its own folder")
+    try:
+        return _train_and_publish(train, split, out_dir, work, key, log_line, env)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_and_publish(train: TrainConfig, split: SplitRef, out_dir: Path, work: Path, key: str,
+                       log_line: Callable[[str], None], env: dict | None) -> AdapterRef:
     cfg = recipe_config(train, split, work)
-    key = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
     cfg_path = work / "run.json"
     if cfg_path.is_file() and json.loads(cfg_path.read_text()).get("run_key") != key:
         shutil.rmtree(work)  # checkpoints from a different config or dataset must not be resumed
@@ -182,6 +227,7 @@ def finetune(train: TrainConfig, split: SplitRef, out_dir: Path,
     manifest_sha = verify_manifest(stage)
     if out_dir.exists():
         shutil.rmtree(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
     os.replace(stage, out_dir)
     shutil.rmtree(work, ignore_errors=True)
     metrics = json.loads((out_dir / "metrics.json").read_text())

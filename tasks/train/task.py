@@ -10,7 +10,7 @@ from prefect import task
 
 from tasks.caching import FilesStillThere, config_digest
 from tasks.config import PipelineConfig, SplitConfig, TrainConfig
-from tasks.errors import ConfigError
+from tasks.errors import ConfigError, TrainingFailed
 from tasks.refs import AdapterRef, DatasetRef, SplitRef
 from tasks.runtime import run_logger
 from tasks.train.base_model import resolve_base_model
@@ -34,10 +34,20 @@ def champion_trained_ids(champion_dir: Path | None) -> frozenset[str]:
     return frozenset(json.loads(path.read_text())["ids"])
 
 
-@task(name="launch_finetune")
-def launch_finetune(train: TrainConfig, split: SplitRef, out_dir: Path) -> AdapterRef:
-    """Fine-tune under torchrun; returns a reference to the published model folder."""
-    return finetune(train, split, Path(out_dir), run_logger("tunegate.train").info)
+def _worth_retrying(task, task_run, state) -> bool:
+    """Retry a training job that died (a killed or preempted worker), not one that cannot work: a bad config,
+    bad data or a timeout would only fail again. The retry resumes from the newest checkpoint."""
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, TrainingFailed) and "timeout_s" not in str(exc)
+
+
+@task(name="launch_finetune", retries=1, retry_condition_fn=_worth_retrying)
+def launch_finetune(train: TrainConfig, split: SplitRef, out_dir: Path, resume_root: Path | None = None) -> AdapterRef:
+    """Fine-tune under torchrun; returns a reference to the published model folder. With ``resume_root``
+    (the flow passes ``<work_dir>/train-work``), a run that trains the same thing as a killed one, or a retry
+    of this task, resumes from its newest checkpoint."""
+    return finetune(train, split, Path(out_dir), run_logger("tunegate.train").info,
+                    resume_root=Path(resume_root) if resume_root else None)
 
 
 @task(name="check_config")
