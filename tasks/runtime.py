@@ -103,9 +103,13 @@ class _NoTracebackForNamedErrors(logging.Filter):
 
 
 def quiet_named_errors() -> None:
-    """Attach the filter to every handler of Prefect's loggers (main() prints the error itself)."""
-    names = ["prefect"] + [n for n in logging.Logger.manager.loggerDict if n.startswith("prefect.")]
-    for name in names:
-        for handler in logging.getLogger(name).handlers:
-            if not any(isinstance(f, _NoTracebackForNamedErrors) for f in handler.filters):
-                handler.addFilter(_NoTracebackForNamedErrors())
+    """Attach the filter to Prefect's run loggers and every handler of Prefect's loggers (main() prints the
+    error itself). On the loggers too: Prefect may set its handlers up again later (a temporary server, the
+    first flow run), and a logger's filters stay."""
+    names = ["prefect", "prefect.flow_runs", "prefect.task_runs"]
+    names += [n for n in logging.Logger.manager.loggerDict if n.startswith("prefect.")]
+    for name in dict.fromkeys(names):
+        logger = logging.getLogger(name)
+        for target in [logger, *logger.handlers]:
+            if not any(isinstance(f, _NoTracebackForNamedErrors) for f in target.filters):
+                target.addFilter(_NoTracebackForNamedErrors())

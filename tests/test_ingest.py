@@ -174,7 +174,7 @@ def _bad_inputs(tmp: Path):
     cases["broken_csv_quoting"] = lambda: (
         (tmp / "b.csv").write_text("id,text,label,created_at,channel,product\n1,ok,fire,2024-01-01,web,x\n"
                                    f'2,"{SECRET}, unterminated,fire,2024-01-01,web,x\n3,{SECRET},fire\n') and None
-        or (tmp / "b.csv", {}, ["row", "quot"]))
+        or (tmp / "b.csv", {}, ["line 4", "quot"]))
     cases["folder_without_txt"] = lambda: (
         (tmp / "f").mkdir() or (tmp / "f" / "a.md").write_text(SECRET) and None or
         (tmp / "f", {"fmt": "text_folder"}, ["no .txt files"]))

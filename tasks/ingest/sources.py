@@ -53,6 +53,19 @@ def _first_bad_utf8_line(path: Path) -> int:
     return 0
 
 
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _no_repeats(pairs: list[tuple[str, object]]) -> dict:
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise _RepeatedKey(k)
+        out[k] = v
+    return out
+
+
 def _read_jsonl(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[Chunk]:
     cols: dict[str, list] = {c: [] for c in wanted}
     lines: list[int] = []
@@ -61,10 +74,13 @@ def _read_jsonl(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[Chun
         for n, raw in enumerate(f, 1):
             if not raw.strip():
                 continue
-            try:
-                rec = json.loads(raw)
+            try:  # JSON lines are UTF-8 (a byte-order mark on the first line is tolerated)
+                rec = json.loads(raw.decode("utf-8-sig" if n == 1 else "utf-8"), object_pairs_hook=_no_repeats)
             except UnicodeDecodeError:
                 raise InputError(f"{path}: line {n} is not valid UTF-8; re-encode the file as UTF-8.") from None
+            except _RepeatedKey as e:
+                raise InputError(f"{path}: line {n} has the key {e.args[0]!r} twice; which value counts is "
+                                 "ambiguous: keep one.") from None
             except json.JSONDecodeError as e:
                 reason = e.msg.removesuffix(" at")
                 raise InputError(f"{path}: line {n} is not valid JSON ({reason}, column {e.colno}: a truncated or "
@@ -98,6 +114,7 @@ def _read_csv(path: Path, wanted: list[str], chunk_rows: int, delimiter: str = "
         raise InputError(f"{path}: the header is one field, {header[0][:80]!r}: the file seems separated by "
                          f"{other!r}, not {delimiter!r}; set data.csv_delimiter: {other!r} in the config.")
     _require(path, wanted, header)
+    _check_quoting(path, delimiter)
     row = 1
     try:
         reader = pacsv.open_csv(
@@ -120,12 +137,44 @@ def _read_csv(path: Path, wanted: list[str], chunk_rows: int, delimiter: str = "
                          "be wrapped in double quotes, quotes inside doubled).") from None
 
 
+def _check_quoting(path: Path, delimiter: str) -> None:
+    """One strict pass of Python's csv module: a stray quote (``"d1,"text...``) is an error there, where the
+    fast reader would silently shift text into the wrong column, e.g. a note with personal data into ``id``,
+    which is not scrubbed."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter, strict=True)
+        try:
+            for _ in reader:
+                pass
+        except csv.Error as e:
+            raise InputError(f"{path}: line {reader.line_num}: malformed quoting ({str(e).split(' (')[0]}); a "
+                             "field with commas, quotes or newlines must be wrapped in double quotes, and a quote "
+                             "inside one doubled.") from None
+
+
+MAX_EXPANSION, MAX_GROUP_BYTES = 200, 64 << 20  # a row group that grows 200x and past 64 MB when read
+
+
+def _check_expansion(path: Path, pf, wanted: list[str]) -> None:
+    """Refuse a decompression bomb before reading it: plain text compresses about 3-10x, never 200x."""
+    names = pf.schema_arrow.names
+    for g in range(pf.metadata.num_row_groups):
+        rg = pf.metadata.row_group(g)
+        cols = [rg.column(i) for i, n in enumerate(names) if n in wanted]
+        raw, packed = sum(c.total_uncompressed_size for c in cols), sum(c.total_compressed_size for c in cols)
+        if raw > MAX_GROUP_BYTES and raw > MAX_EXPANSION * max(packed, 1):
+            raise InputError(f"{path}: row group {g} expands from {packed:,} to {raw:,} bytes when read "
+                             f"({raw // max(packed, 1):,}x); that is not text a person wrote: check the export, or "
+                             "split the file.")
+
+
 def _read_parquet(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[Chunk]:
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError):
         raise InputError(f"{path}: not a readable Parquet file; re-export it as Parquet.") from None
     _require(path, wanted, pf.schema_arrow.names)
+    _check_expansion(path, pf, wanted)
     row = 1
     for batch in pf.iter_batches(batch_size=chunk_rows, columns=wanted):
         yield (lambda i, r=row: f"row {r + i}"), {c: batch.column(c) for c in wanted}
@@ -153,6 +202,11 @@ def _read_text_folder(root: Path, chunk_rows: int) -> Iterator[Chunk]:
 
 
 def _require(path: Path, wanted: list[str], have: list[str], where: str = "") -> None:
+    twice = [c for c in wanted if have.count(c) > 1]
+    if twice:
+        raise InputError(f"{path}: {where + ': ' if where else ''}column(s) "
+                         f"{', '.join(f'{c!r} ({have.count(c)} times)' for c in twice)} appear more than once; "
+                         "which one holds the data is ambiguous: rename or remove the extra column.")
     missing = [c for c in wanted if c not in have]
     if missing:
         raise InputError(f"{path}: {where + ': ' if where else ''}missing column(s) "
