@@ -20,6 +20,43 @@ RAW_FILES = ("dataset.parquet", "dataset_with_batch.parquet", "scored.parquet")
 RUN_FOLDERS = ("runs", "predictions")  # under work_dir: pipeline/monitor runs, predict runs
 
 
+IN_USE = ".raw-in-use.lock"
+_HELD: dict[str, object] = {}  # run folder -> the FileLock this process holds on it
+
+
+def hold_raw(run_dir: Path) -> None:
+    """Mark a run's unscrubbed copy as in use until ``release_raw`` (or this process ends: the OS drops the
+    lock of a killed run, whose leftovers ``purge`` may then delete)."""
+    from filelock import FileLock
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if str(run_dir) not in _HELD:
+        lock = FileLock(str(run_dir / IN_USE), thread_local=False)
+        lock.acquire()
+        _HELD[str(run_dir)] = lock
+
+
+def release_raw(run_dir: Path) -> None:
+    """Release the holds on ``run_dir`` and its sub-folders (a retrain's ``batch/``)."""
+    for key in [k for k in _HELD if Path(k) == Path(run_dir) or Path(k).is_relative_to(Path(run_dir))]:
+        _HELD.pop(key).release()
+
+
+def in_use(run_dir: Path) -> bool:
+    """Whether a live run (this process or another) holds ``run_dir`` or a sub-folder of it."""
+    from filelock import FileLock, Timeout
+
+    for path in Path(run_dir).rglob(IN_USE):
+        if str(path.parent) in _HELD:
+            return True
+        try:
+            FileLock(str(path), thread_local=False).acquire(timeout=0).lock.release()
+        except Timeout:
+            return True
+    return False
+
+
 def raw_copies(run_dir: Path) -> list[Path]:
     """The unscrubbed copies in one run folder (its sub-folders too: a retrain's ``batch/``)."""
     run_dir = Path(run_dir)
@@ -32,6 +69,7 @@ def discard_raw(run_dir: Path) -> int:
     for p in raw_copies(run_dir):
         p.unlink(missing_ok=True)
         gone += 1
+    release_raw(run_dir)
     return gone
 
 
@@ -46,6 +84,8 @@ def purge(work_dir: Path, keep_raw_days: int, predictions_days: int | None, now:
     now = time.time() if now is None else now
     raw = 0
     for d in run_dirs(work_dir):
+        if in_use(d):  # a run between its ingest and its scrub: the copy is its input, whatever its age
+            continue
         for p in raw_copies(d):
             if now - p.stat().st_mtime >= keep_raw_days * 86400:
                 p.unlink(missing_ok=True)

@@ -152,7 +152,8 @@ def _tiny_config(tmp: Path) -> Path:
     raw["promotion"].update(floors={}, max_class_regression=1.0, min_gain_over_baseline=None)
     raw["registry"] = {"model_name": None, "tracking_uri": f"sqlite:///{tmp / 'work' / 'mlflow.db'}"}
     raw["monitor"].update(reference_rows=200, min_batch_rows=50, current_sample_rows=300, embedding_rows=100)
-    raw["deploy"].update(cooldown_minutes=0, monitor_batch=str(tmp / "incoming"))
+    # purge every minute: the schedule test waits for a run the server's scheduler created, not a person
+    raw["deploy"].update(cooldown_minutes=0, monitor_batch=str(tmp / "incoming"), purge_cron="* * * * *")
     path = tmp / "it-claims.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -445,6 +446,25 @@ def test_a_run_form_cannot_relax_the_deployed_policy(live, first_model):
     assert live.versions() == versions
     refused = [e for e in _audit(live.cfg) if e["action"] == "retrain.refused"]
     assert refused and refused[-1]["fields"] == [relaxed]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_deployments_schedule_creates_and_runs_a_flow_run(live, first_model):
+    """The purge deployment's every-minute schedule: the server's scheduler creates the run, serve runs it."""
+    from prefect.client.schemas.filters import DeploymentFilter
+
+    deadline, done = time.monotonic() + 240, []
+    while time.monotonic() < deadline and not done:
+        with live.srv.settings(), live.client() as c:
+            dep = c.read_deployment_by_name(f"purge/{live.cfg.name}")
+            runs = c.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}), limit=50)
+        done = [r for r in runs if r.auto_scheduled and r.state and r.state.is_completed()]
+        time.sleep(3)
+    assert done, "no scheduled purge run completed within 4 minutes; serve log:\n" + \
+        live.serve_log.read_text(errors="replace")[-3000:]
+    audited = [e for e in _audit(live.cfg) if e["action"].startswith("retention")]
+    assert audited, "the scheduled purge run left no audit entry"
 
 
 def _save(live: Live) -> None:

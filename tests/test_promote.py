@@ -2,6 +2,7 @@
 
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -208,3 +209,58 @@ def test_the_decision_says_when_a_person_must_approve_and_apply_only_applies_it(
     approved = apply(cfg, v2, decision.model_copy(update={"needs_approval": False}), expected_champion=v1)
     assert approved.action == "promote" and champion_version(cfg) == v2
     assert [e["action"] for e in read_audit(cfg)][-2:] == ["pending_approval", "promote"]
+
+
+RACER = """
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from tasks.config import PipelineConfig
+from tasks.registry.promote import PromotionDecision, apply
+from tasks.registry.versions import register_version
+from tests.test_registry import fake_layout
+
+cfg = PipelineConfig.model_validate_json(Path(sys.argv[1]).read_text())
+go = Path(sys.argv[2])
+while not go.exists():  # both processes are up and imported: start together
+    time.sleep(0.005)
+v, _ = register_version(cfg, fake_layout(Path(sys.argv[3]), sys.argv[3]), {}, {"macro_f1": 0.9}, {})
+out = apply(cfg, v, PromotionDecision(promote=True, reasons=["race"]), expected_champion=1, trigger="race")
+print(json.dumps({"version": v, "action": out.action}))
+"""
+
+
+@pytest.mark.slow
+def test_two_pipelines_finishing_at_once_in_two_processes_give_one_champion_and_distinct_versions(cfg, tmp_path):
+    """Processes, not threads: each registers its candidate and applies a promote decision against champion
+    v1 at the same moment, on one MLflow store (SQLite) and one audit log."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tasks.registry.audit import read_audit, verify_audit
+    from tasks.registry.versions import champion_version, set_alias
+
+    cfg = cfg.model_copy(update={"registry": cfg.registry.model_copy(
+        update={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})})
+    set_alias(cfg, "champion", _register(cfg, tmp_path, "first"))
+    (tmp_path / "cfg.json").write_text(cfg.model_dump_json())
+    root = str(Path(__file__).resolve().parent.parent)
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(tmp_path / "cfg.json"), str(tmp_path / "go"),
+                               str(tmp_path / f"racer{i}"), root], cwd=root, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env={**os.environ}) for i in range(2)]
+    time.sleep(8)  # imports (MLflow, pandas) done in both
+    (tmp_path / "go").touch()
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert len({r["version"] for r in results}) == 2 and 1 not in {r["version"] for r in results}
+    assert sorted(r["action"] for r in results) == ["lost_race", "promote"]
+    (winner,) = [r["version"] for r in results if r["action"] == "promote"]
+    assert champion_version(cfg) == winner
+    assert sorted(e["action"] for e in read_audit(cfg)) == ["lost_race", "promote"]
+    assert verify_audit(cfg.work_path("audit.jsonl")).ok

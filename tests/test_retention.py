@@ -55,6 +55,48 @@ def test_purge_deletes_raw_copies_and_prediction_days_past_their_time(tmp_path):
     assert sorted(p.name for p in (work / "predictions").glob("date=*")) == ["date=2026-11-28", "date=2026-11-30"]
 
 
+HOLDER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from tasks.retention import hold_raw
+hold_raw(Path(sys.argv[1]))
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_purge_leaves_the_copy_of_a_run_in_progress_and_takes_a_killed_runs(tmp_path):
+    """keep_raw_days 0 means "gone once scrubbed", not "gone before the scrub": a run between ingest and scrub
+    holds its folder; a killed run's hold ends with its process, and its leftover copy is purged."""
+    import subprocess
+    import sys
+
+    from tasks.retention import hold_raw, in_use, release_raw
+
+    work = tmp_path / "work"
+    mine, theirs = work / "runs" / "run-mine-aaaaaa", work / "runs" / "run-theirs-bbbbbb"
+    for d in (mine, theirs):
+        d.mkdir(parents=True)
+        (d / "dataset.parquet").write_bytes(b"x")
+    hold_raw(mine)  # this process's run
+    root = str(Path(__file__).resolve().parent.parent)
+    other = subprocess.Popen([sys.executable, "-c", HOLDER, str(theirs), root], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "held"
+        assert in_use(mine) and in_use(theirs)
+        assert purge(work, keep_raw_days=0, predictions_days=None)["raw_copies_deleted"] == 0
+        other.kill()
+        other.wait(10)
+        assert not in_use(theirs)
+        assert purge(work, keep_raw_days=0, predictions_days=None)["raw_copies_deleted"] == 1
+        assert raw_copies(theirs) == [] and raw_copies(mine) != []
+        release_raw(mine)
+        assert purge(work, keep_raw_days=0, predictions_days=None)["raw_copies_deleted"] == 1
+    finally:
+        other.kill()
+
+
 @pytest.mark.integration
 def test_the_unscrubbed_copy_goes_after_the_scrub_unless_kept(prefect_harness, tmp_path):
     from flows.ingest import ingest

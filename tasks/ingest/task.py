@@ -14,7 +14,7 @@ from tasks.errors import InputError, QualityGateFailed
 from tasks.ingest.quality import QualityReport, validate_parquet
 from tasks.ingest.read import load_documents
 from tasks.refs import DatasetRef, atomic_dir, atomic_file
-from tasks.retention import discard_raw, run_dirs
+from tasks.retention import discard_raw, hold_raw, release_raw, run_dirs
 from tasks.runtime import in_prefect_run, run_logger
 
 
@@ -40,8 +40,10 @@ def quality_gate(dataset: DatasetRef, quality: QualityConfig, run_dir: Path) -> 
 
 @task(name="ingest_documents", cache_policy=NONE)
 def ingest_documents(data: DataConfig, run_dir: Path) -> DatasetRef:
-    """Read ``data.source`` into ``run_dir/dataset.parquet`` and return its reference."""
+    """Read ``data.source`` into ``run_dir/dataset.parquet`` and return its reference; the unscrubbed copy is
+    held as in use (``tunegate purge`` leaves it) until the run discards it or ends."""
     c = data.columns
+    hold_raw(Path(run_dir))
     return load_documents(data.source, Path(run_dir) / "dataset.parquet", fmt=data.format, id_col=c.id,
                           text_col=c.text, label_col=c.label, timestamp_col=c.timestamp,
                           keep_columns=data.keep_columns, chunk_rows=data.chunk_rows,
@@ -118,6 +120,7 @@ def add_batch(base: DatasetRef, batch: DatasetRef, out: Path) -> DatasetRef:
 def discard_raw_copy(run_dir: Path, retention: RetentionConfig) -> int:
     """After the scrub: delete the run's unscrubbed copies unless ``retention.keep_raw_days`` keeps them."""
     if retention.keep_raw_days:
+        release_raw(Path(run_dir))  # kept for its days; purge may delete it once they pass
         return 0
     gone = discard_raw(Path(run_dir))
     run_logger("tunegate.retention").info("deleted %d unscrubbed cop%s of the documents", gone,
