@@ -156,13 +156,16 @@ def cli_scrub(args: argparse.Namespace) -> int:
     from tasks.config import PiiConfig, load_config
     from tasks.pii.ops import pseudonym_key
     from tasks.pii.stream import scrub_file
+    from tasks.runtime import progress
 
     cfg = load_config(args.config) if args.config else None
     pii = cfg.pii if cfg else PiiConfig()
     work_dir = cfg.work_path() if cfg else Path(".tunegate")
     key = pseudonym_key(pii, work_dir)
     out = Path(args.output)
-    stats = scrub_file(Path(args.input), out, args.text_column, pii, key, Path(f"{out}.spans.jsonl"))
+    with progress("scrub", None, "rows") as bar:
+        stats = scrub_file(Path(args.input), out, args.text_column, pii, key, Path(f"{out}.spans.jsonl"),
+                           progress=bar.update)
     kinds = ", ".join(f"{k}={v}" for k, v in sorted(stats.by_entity.items())) or "none"
     print(f"scrubbed {stats.docs} rows ({stats.docs_touched} touched) -> {out}; detected: {kinds}; "
           f"residual rate {stats.residual_rate:.4f}")

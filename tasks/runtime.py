@@ -113,3 +113,19 @@ def quiet_named_errors() -> None:
         for target in [logger, *logger.handlers]:
             if not any(isinstance(f, _NoTracebackForNamedErrors) for f in target.filters):
                 target.addFilter(_NoTracebackForNamedErrors())
+
+
+def progress(what: str, total: int | None, unit: str):
+    """A ``tasks.progress.Progress``: a terminal bar, and inside a Prefect run a progress artifact as well."""
+    from tasks.progress import Progress
+
+    sink = None
+    if in_prefect_run():
+        from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+        try:
+            artifact = create_progress_artifact(progress=0.0, description=f"{what} ({unit})")
+            sink = lambda pct: update_progress_artifact(artifact, progress=pct)  # noqa: E731
+        except Exception:  # noqa: BLE001 - no API to write to: the terminal bar alone
+            sink = None
+    return Progress(what, total, unit, sink=sink)

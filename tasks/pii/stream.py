@@ -12,7 +12,7 @@ import json
 import multiprocessing as mp
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,7 +180,8 @@ class _Job:
 
 def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | None, spans_path: Path,
                id_column: str = "id", workers: int | str | None = None,
-               engine: ScrubEngine | None = None, index_path: Path | None = None) -> ScrubStats:
+               engine: ScrubEngine | None = None, index_path: Path | None = None,
+               progress: Callable[[int], None] | None = None) -> ScrubStats:
     """Scrub ``column`` of every row of ``src`` into ``dst`` (same format), spans into ``spans_path``, and
     with ``index_path`` (and a key) the subject index: one row per document and identifier, (id, entity,
     keyed hash), no value.
@@ -220,6 +221,8 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
                         sf.write(json.dumps({"id": doc_id, "spans": [
                             {"start": s, "end": e, "type": t} for s, e, t in spans]}) + "\n")
                     writer.write(payload, outs)
+                    if progress:
+                        progress(stats.docs)
 
                 # One window in flight while the previous one is scanned and written: the workers never
                 # wait for this process (two windows in memory at most).

@@ -19,7 +19,7 @@ from tasks.pii.ops import pseudonym_key
 from tasks.pii.score import PiiEvidence
 from tasks.pii.subjects import SUBJECT_INDEX
 from tasks.refs import DatasetRef
-from tasks.runtime import in_prefect_run
+from tasks.runtime import in_prefect_run, progress
 
 
 # --- Prefect boundary --------------------------------------------------------------------------------
@@ -67,7 +67,9 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
     index_path = run_dir / SUBJECT_INDEX if pii.subject_index else None
     failure = None
     try:
-        stats = scrub_file(Path(dataset.uri), out, "text", pii, key, spans_path, index_path=index_path)
+        with progress("scrub", dataset.rows, "docs") as bar:
+            stats = scrub_file(Path(dataset.uri), out, "text", pii, key, spans_path, index_path=index_path,
+                               progress=bar.update)
     except PiiGateFailed as e:
         failure, stats = e, getattr(e, "stats", None)
         if stats is None:

@@ -11,6 +11,7 @@ from tasks.errors import InputError
 from tasks.predict.batch import PredictionsRef, score_frame, write_frame
 from tasks.refs import DatasetRef
 from tasks.registry.versions import VersionRef
+from tasks.runtime import progress
 
 
 @task(name="predict_batch")
@@ -21,9 +22,13 @@ def predict_batch(dataset: DatasetRef, version: VersionRef, out: Path) -> Predic
         raise InputError(f"{dataset.uri}: not scrubbed; predict_batch only scores the output of scrub_pii.")
     df = pd.read_parquet(dataset.uri, columns=["id", "text"])
     log.info("scoring %d documents with %s v%d", len(df), version.model_name, version.version)
-    result = score_frame(df["id"].astype(str).tolist(), df["text"].astype(str).tolist(),
-                         version.local_dir / "model", version.version,
-                         progress=lambda done, total: log.info("scored %d/%d documents", done, total))
+    with progress("score", len(df), "docs") as bar:
+        def step(done: int, total: int) -> None:
+            log.info("scored %d/%d documents", done, total)
+            bar.update(done)
+
+        result = score_frame(df["id"].astype(str).tolist(), df["text"].astype(str).tolist(),
+                             version.local_dir / "model", version.version, progress=step)
     write_frame(result, Path(out))
     counts = result["prediction"].value_counts().sort_index()
     return PredictionsRef(uri=str(out), rows=len(result), model_version=version.version,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from prefect import task
@@ -12,10 +13,12 @@ from tasks.caching import FilesStillThere, config_digest
 from tasks.config import PipelineConfig, SplitConfig, TrainConfig
 from tasks.errors import ConfigError, TrainingFailed
 from tasks.refs import AdapterRef, DatasetRef, SplitRef
-from tasks.runtime import run_logger
+from tasks.runtime import progress, run_logger
 from tasks.train.base_model import resolve_base_model
 from tasks.train.launch import finetune
 from tasks.train.split import write_split
+
+STEP = re.compile(r"\[recipe\] step (\d+)/(\d+)")
 
 
 @task(name="split_dataset")
@@ -46,8 +49,14 @@ def launch_finetune(train: TrainConfig, split: SplitRef, out_dir: Path, resume_r
     """Fine-tune under torchrun; returns a reference to the published model folder. With ``resume_root``
     (the flow passes ``<work_dir>/train-work``), a run that trains the same thing as a killed one, or a retry
     of this task, resumes from its newest checkpoint."""
-    return finetune(train, split, Path(out_dir), run_logger("tunegate.train").info,
-                    resume_root=Path(resume_root) if resume_root else None)
+    log = run_logger("tunegate.train").info
+    with progress("fine-tune", None, "steps") as bar:  # rank 0's "[recipe] step N/M" lines drive it
+        def line(text: str) -> None:
+            log(text)
+            if m := STEP.search(text):
+                bar.update(int(m.group(1)), int(m.group(2)))
+
+        return finetune(train, split, Path(out_dir), line, resume_root=Path(resume_root) if resume_root else None)
 
 
 @task(name="check_config")
