@@ -138,8 +138,9 @@ def main() -> int:
     p.add_argument("--cfpb-only", action="store_true")
     p.add_argument("--no-cfpb", action="store_true")
     p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--score-rows", type=int, nargs="*", default=[],
-                   help="also run each size with monitor.score_rows set (sampled scoring), e.g. 2000")
+    p.add_argument("--score-rows", type=lambda v: v if v == "auto" else int(v), nargs="*", default=[],
+                   help="also run each size with monitor.score_rows set (sampled scoring): a number, or auto "
+                        "(the default: as many as the drift tests need)")
     p.add_argument("--full-max", type=int, default=10**9,
                    help="score every document only for sizes up to this (bigger sizes run sampled only)")
     args = p.parse_args()

@@ -79,7 +79,7 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     run_dir = config.work_path("runs", run_id)
     dataset = ingest_batch(config.data, batch, run_dir)
     quality_gate(dataset, monitoring_gate(config.quality, m.min_batch_rows), run_dir)
-    scored = sample_batch(dataset, m.score_rows, run_dir)
+    scored = sample_batch(dataset, m.score_rows, run_dir, m.reference_rows)
     # The recall estimate is training evidence (a model's data); a production batch is scrubbed, not audited.
     scrubbed, _ = scrub_pii(scored, config.pii, run_dir, None, estimate=False)
     discard_raw_copy(run_dir, config.retention)

@@ -211,7 +211,8 @@ class MonitorConfig(_Stage):
     embedding_rows: int = Field(500, ge=50)
     embedding_max_length: int = Field(64, ge=8)
     event_timeout_s: float = Field(30, gt=0)  # wait this long for the drift event to show on the server
-    score_rows: int | None = Field(None, ge=50)  # score a seeded sample of this many documents (None: all)
+    # Score a seeded sample of this many documents; "auto": enough for the drift tests' power (sampling.py); None: all
+    score_rows: Annotated[int, Field(ge=50)] | Literal["auto"] | None = "auto"
     auto_rollback: bool = False  # tasks/monitor/rollback.py: back to the previous champion when labels show it
     rollback_margin: float = Field(0.05, ge=0, le=1)
     min_rollback_rows: int = Field(50, ge=1)

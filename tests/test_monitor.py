@@ -208,3 +208,27 @@ def test_auto_rollback_when_labelled_rows_show_the_champion_worse(champion, tmp_
     mv = client_for(cfg).get_model_version(cfg.model_name, str(second))
     card = Path(client_for(cfg).download_artifacts(mv.run_id, "model_card.md", str(tmp_path))).read_text()
     assert "## Rolled back" in card and f"rolled back to v{first} by the monitor" in card
+
+
+@pytest.mark.parametrize("reference, shift, rows", [
+    (2000, 0.07, 1952),  # the default: ((1.36 + 0.84) / 0.07)^2 = 988 effective, against 2,000 reference rows
+    (10_000, 0.05, 2401),
+    (2000, 0.03, None),  # a shift that small needs more than the reference can give: score everything
+    (500, 0.07, None),
+])
+def test_score_rows_auto_is_what_the_drift_tests_need(reference, shift, rows):
+    from tasks.monitor.sampling import power_rows
+
+    assert power_rows(reference, shift) == rows
+
+
+def test_a_batch_bigger_than_the_auto_sample_is_sampled_and_a_smaller_one_is_not(tmp_path):
+    from tasks.ingest.read import load_documents
+    from tasks.ingest.sample_data import write_sample
+    from tasks.monitor.task import sample_batch
+
+    big = load_documents(write_sample(tmp_path / "b.jsonl", rows=2100, seed=3), tmp_path / "d.parquet")
+    picked = sample_batch.fn(big, "auto", tmp_path / "s", reference_rows=2000)
+    assert picked.rows == 1952 and picked.uri != big.uri
+    assert sample_batch.fn(big, "auto", tmp_path / "t", reference_rows=500) == big  # reference too small: all
+    assert sample_batch.fn(big, None, tmp_path / "u") == big

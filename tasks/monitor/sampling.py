@@ -1,4 +1,14 @@
-"""A seeded uniform sample of a canonical dataset, for monitoring batches bigger than it needs to score."""
+"""A seeded uniform sample of a canonical dataset, for monitoring batches bigger than it needs to score.
+
+How big (``monitor.score_rows: auto``): drift is a statistical question, so the batch needs as many scored
+documents as the drift tests need to see a shift, not more. For a two-sample Kolmogorov-Smirnov test at
+alpha 0.05 (critical value 1.36) with power about 0.8 (+0.84), a shift that moves a column's distribution
+function by ``SHIFT`` (0.07) needs an effective sample of ((1.36 + 0.84) / 0.07)^2 = 988; against the
+2,000-row reference that is n * 2000 / (n + 2000) = 988, i.e. n = 1,952 scored documents. A smaller shift
+needs more (0.05: 2,401 against a 10,000-row reference), a larger one fewer; the share test on prediction
+classes is as powerful at this size. Scoring every document of a batch is the prediction path's job
+(``tunegate predict``), which keeps a complete log; the monitor samples.
+"""
 
 from __future__ import annotations
 
@@ -26,3 +36,17 @@ def sample_dataset(dataset: DatasetRef, rows: int, out: Path) -> DatasetRef:
     with atomic_file(out) as tmp:
         pq.write_table(table, tmp)
     return describe_parquet(Path(out), scrubbed=dataset.scrubbed)
+
+
+KS_CRITICAL, Z_POWER, SHIFT = 1.36, 0.84, 0.07  # alpha 0.05, power ~0.8, a 0.07 shift of a distribution function
+
+
+def power_rows(reference_rows: int, shift: float = SHIFT) -> int | None:
+    """Documents to score so a KS test against ``reference_rows`` sees a ``shift`` (None: all, the reference
+    is too small for the sample size to matter)."""
+    import math
+
+    need = ((KS_CRITICAL + Z_POWER) / shift) ** 2
+    if need >= reference_rows:
+        return None
+    return math.ceil(need * reference_rows / (reference_rows - need))

@@ -119,10 +119,12 @@ def _publish(report: DriftReport) -> None:
 
 # ---- production batches ----------------------------------------------------------------------------
 @task(name="sample_batch", cache_policy=NONE)
-def sample_batch(dataset: DatasetRef, rows: int | None, run_dir: Path) -> DatasetRef:
-    """The batch itself, or a seeded uniform sample of ``monitor.score_rows`` documents when it is bigger."""
-    from tasks.monitor.sampling import sample_dataset
+def sample_batch(dataset: DatasetRef, rows: int | str | None, run_dir: Path, reference_rows: int = 2000) -> DatasetRef:
+    """The batch itself, or a seeded uniform sample of ``monitor.score_rows`` documents when it is bigger
+    (``auto``: as many as the drift tests need against ``reference_rows``, tasks/monitor/sampling.py)."""
+    from tasks.monitor.sampling import power_rows, sample_dataset
 
+    rows = power_rows(reference_rows) if rows == "auto" else rows
     if rows is None or dataset.rows <= rows:
         return dataset
     return sample_dataset(dataset, rows, Path(run_dir) / "scored.parquet")
