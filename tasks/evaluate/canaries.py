@@ -4,7 +4,8 @@ Carlini et al., "The Secret Sharer" (USENIX Security 2019). A canary is a synthe
 formats ("The policy number is PN-482913.") whose secret is drawn at random from a known space (here six
 digits: 10^6 candidates, 19.9 bits). After training, the canary's **exposure** is
 ``log2(|space|) - log2(rank)``, where ``rank`` is the canary's position among all candidate secrets ordered
-by the model's likelihood of the whole response. The rank is estimated from ``CANDIDATES`` random candidates:
+by the model's likelihood of the whole response (scored in bf16 where the CPU or GPU runs it natively, as
+training is). The rank is estimated from ``CANDIDATES`` random candidates:
 where enough of them beat the canary, as their share; otherwise (the tail) from a skew-normal fitted to the
 candidates' log-perplexities, the paper's extrapolation. A model that never saw the canary gives about 1.4
 bits on average (the exposure of a uniformly random rank); a memorised one approaches 19.9. **Extraction**:
@@ -36,7 +37,7 @@ import numpy as np
 
 DIGITS = 6
 SPACE = 10 ** DIGITS
-CANDIDATES = 500  # random candidate secrets per canary
+CANDIDATES = 200  # random candidate secrets per canary (the tail beyond their reach is extrapolated)
 TAIL = 10  # fewer candidates than this beat the canary: extrapolate with the fitted skew-normal
 KINDS = (("policy number", "PN-{}"), ("claim reference", "CLM-{}"), ("account number", "{}"),
          ("member number", "MB{}"), ("case reference", "CASE-{}"))
@@ -94,6 +95,8 @@ def exposure_of(true_nll: float, candidate_nll: np.ndarray) -> tuple[float, str]
 
 def canary_test(model_dir: Path, canaries: list[Canary], candidates: int = CANDIDATES, seed: int = 0) -> dict:
     """Exposure and greedy extraction of each canary on a causal-LM model folder."""
+    import torch
+
     from tasks.predict.generate import generate_responses, load_causal_model, response_nll
 
     t0 = time.perf_counter()
@@ -109,7 +112,11 @@ def canary_test(model_dir: Path, canaries: list[Canary], candidates: int = CANDI
             prompts.append(c.prompt)
             responses.append(c.response(s))
             owner.append(k)
-    nll = response_nll(model, prompts, responses, batch_size=64).nll
+    from tasks.train.devices import autocast_dtype
+
+    dtype = autocast_dtype("auto", model.device)  # bf16 where the hardware runs it natively, as training does
+    with torch.autocast(model.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        nll = response_nll(model, prompts, responses, batch_size=64).nll
     owner_arr = np.asarray(owner)
     rows = []
     longest = max(len(model.tokenizer(c.response(), add_special_tokens=False)["input_ids"]) for c in canaries)
