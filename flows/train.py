@@ -89,10 +89,8 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     discard_raw_copy(run_dir, config.retention)
     scrubbed = drop_erased_documents(scrubbed, config)
     champion = find_champion(config)  # the rows it learned from never enter the new test split
-    split = stored_in(split_dataset_cached, results)(scrubbed, config.split, run_dir,
-                                                     champion.local_dir if champion else None)
-    model = stored_in(launch_finetune_cached, results)(config.train, split, run_dir / "model",
-                                                       config.work_path("train-work").resolve())
+    split = stored_in(split_dataset_cached, results)(scrubbed, config.split, run_dir, champion and champion.local_dir)
+    model = stored_in(launch_finetune_cached, results)(config.train, split, run_dir / "model", results.parent)
     report = evaluate_model(Path(model.path), split.test, run_dir / "eval" / "eval.json", role="candidate")
     champion_report = evaluate_model(champion.local_dir / "model", split.test, run_dir / "eval" / "champion_eval.json",
                                      role="champion") if champion else None

@@ -18,7 +18,7 @@ from tasks.errors import ConfigError, TrainingFailed
 from tasks.predict.classify import load_model, predict_texts
 from tasks.refs import DatasetRef
 from tasks.train.checkpoint import complete_checkpoints
-from tasks.train.launch import ROOT, finetune, recipe_config, torchrun_command, work_dir_for
+from tasks.train.launch import ROOT, content_key, finetune, recipe_config, torchrun_command, work_dir_for
 from tasks.train.split import write_split
 from tasks.train.task import launch_finetune
 
@@ -110,9 +110,7 @@ def test_sigkill_after_second_checkpoint_then_resume(tmp_path, tiny):
     # Start the very command the launcher would, then kill its whole group once two checkpoints exist.
     work.mkdir(parents=True)
     cfg = recipe_config(train, tiny["split"], work)
-    import hashlib
-
-    key = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
+    key = content_key(train, tiny["split"])  # what the launcher keys a run's checkpoints by
     (work / "run.json").write_text(json.dumps({**cfg, "run_key": key}))
     cmd = torchrun_command(train, work / "run.json", work / "logs", key)
     env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}

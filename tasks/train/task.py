@@ -45,18 +45,19 @@ def _worth_retrying(task, task_run, state) -> bool:
 
 
 @task(name="launch_finetune", retries=1, retry_condition_fn=_worth_retrying)
-def launch_finetune(train: TrainConfig, split: SplitRef, out_dir: Path, resume_root: Path | None = None) -> AdapterRef:
-    """Fine-tune under torchrun; returns a reference to the published model folder. With ``resume_root``
-    (the flow passes ``<work_dir>/train-work``), a run that trains the same thing as a killed one, or a retry
-    of this task, resumes from its newest checkpoint."""
+def launch_finetune(train: TrainConfig, split: SplitRef, out_dir: Path, work_dir: Path | None = None) -> AdapterRef:
+    """Fine-tune under torchrun; returns a reference to the published model folder. With the pipeline's
+    ``work_dir``, the checkpoints go to ``<work_dir>/train-work/<content key>``: a run that trains the same
+    thing as a killed one, or a retry of this task, resumes from the newest of them."""
     log = run_logger("tunegate.train").info
+    resume_root = Path(work_dir).resolve() / "train-work" if work_dir else None
     with progress("fine-tune", None, "steps") as bar:  # rank 0's "[recipe] step N/M" lines drive it
         def line(text: str) -> None:
             log(text)
             if m := STEP.search(text):
                 bar.update(int(m.group(1)), int(m.group(2)))
 
-        return finetune(train, split, Path(out_dir), line, resume_root=Path(resume_root) if resume_root else None)
+        return finetune(train, split, Path(out_dir), line, resume_root=resume_root)
 
 
 @task(name="check_config")
