@@ -83,6 +83,7 @@ def ingest_batch(data: DataConfig, batch: str, run_dir: Path) -> DatasetRef:
     if not Path(batch).exists():
         raise InputError(f"{batch}: batch not found; pass a file or folder of new documents with --batch.")
     last: InputError | None = None
+    hold_raw(Path(run_dir))  # the unscrubbed copy is in use until the run discards it (purge leaves it)
     for with_label, with_ts in ((True, True), (False, True), (False, False)):
         src = batch_source(data, batch, with_label, with_ts)
         c = src.columns
