@@ -13,6 +13,12 @@ ingest, scrub, predict and logging grow with the batch. ``--score-rows N`` also 
 read the whole batch), so cost stays nearly flat beyond N:
 
     .venv/bin/python benchmarks/monitor_bench.py --no-cfpb --sizes 10000 100000 --score-rows 2000 --full-max 10000
+
+Default settings (``score_rows: auto``), and the batch first scored by ``tunegate predict`` so that the
+monitor reuses its log (``--after-predict``: predict's own time is reported beside it):
+
+    .venv/bin/python benchmarks/monitor_bench.py --no-cfpb --sizes 10000 100000 --score-rows auto --full-max 0 \
+        --after-predict 10000
 """
 
 from __future__ import annotations
@@ -81,8 +87,26 @@ def monitor_once(cfg, rows: int, work: Path) -> dict:
     wall = time.perf_counter() - t0
     result = state.result()
     return {"rows": rows, "score_rows": cfg.monitor.score_rows, "scored": result.rows, "wall_s": round(wall, 1),
+            "predictions": result.predictions,
             "steps_s": task_times(state.state_details.flow_run_id), "drift": result.drift, "reasons": result.reasons,
             "load_avg_start": load0, "load_avg_end": os.getloadavg()[0]}
+
+
+def predict_then_monitor(cfg, rows: int, work: Path) -> dict:
+    """``tunegate predict`` over the whole batch (timed), then the monitor on the same batch (timed): it
+    finds the logged predictions and embeddings and scrubs and scores nothing."""
+    from flows.predict import predict
+
+    batch = work / f"batch-{rows}.jsonl"
+    t0 = time.perf_counter()
+    state = predict(cfg, str(batch), str(work / f"predictions-{rows}.csv"), return_state=True)
+    predict_s = time.perf_counter() - t0
+    logged = state.result().logged
+    out = monitor_once(cfg, rows, work)
+    out.update({"after_predict": True, "predict_wall_s": round(predict_s, 1),
+                "predict_steps_s": task_times(state.state_details.flow_run_id),
+                "reused": out.pop("predictions") == logged})
+    return out
 
 
 def cfpb_drift() -> dict:
@@ -143,6 +167,8 @@ def main() -> int:
                         "(the default: as many as the drift tests need)")
     p.add_argument("--full-max", type=int, default=10**9,
                    help="score every document only for sizes up to this (bigger sizes run sampled only)")
+    p.add_argument("--after-predict", type=int, nargs="*", default=[],
+                   help="for these sizes, also run tunegate predict over the batch first, then the monitor")
     args = p.parse_args()
     import torch
 
@@ -162,8 +188,12 @@ def main() -> int:
             for score in ([None] if n <= args.full_max else []) + list(args.score_rows):
                 c = cfg.model_copy(update={"monitor": cfg.monitor.model_copy(update={"score_rows": score})})
                 runs.append(monitor_once(c, n, work))
+                runs[-1].pop("predictions")
                 print(json.dumps(runs[-1]), file=sys.stderr, flush=True)  # partial figures survive a timeout
-        full = [r for r in runs if r["score_rows"] is None]
+            if n in args.after_predict:
+                runs.append(predict_then_monitor(cfg, n, work))
+                print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+        full = [r for r in runs if r["score_rows"] is None and not r.get("after_predict")]
         if full:
             base = full[0]["wall_s"] / full[0]["rows"]
             for r in full:

@@ -1,7 +1,8 @@
 """The deployments, declared from a pipeline config: schedules, the drift and erasure triggers, the concurrency limit.
 
 Deployment names are the pipeline's name, so one server can serve several pipelines:
-``retrain/<name>``, ``monitor-latest/<name>`` and ``purge/<name>`` (retention, daily). The config is each
+``retrain/<name>``, ``monitor-latest/<name>``, ``purge/<name>`` (retention, daily) and ``predict/<name>``
+(no schedule: started from the UI or the API with an input file). The config is each
 deployment's default parameter, so a manual run from the UI opens a form pre-filled with it; a drift or
 erasure event only fills ``batch`` and ``reason``.
 """
@@ -19,7 +20,7 @@ from tasks.subjects.erase import ERASED_EVENT  # the event `tunegate subject era
 
 
 def deployment_names(cfg: PipelineConfig) -> list[str]:
-    return [f"retrain/{cfg.name}", f"monitor-latest/{cfg.name}", f"purge/{cfg.name}"]
+    return [f"retrain/{cfg.name}", f"monitor-latest/{cfg.name}", f"purge/{cfg.name}", f"predict/{cfg.name}"]
 
 
 def _retrain_on(cfg: PipelineConfig, name: str, description: str, event: str, batch: str | None,
@@ -49,6 +50,7 @@ def erasure_trigger(cfg: PipelineConfig) -> DeploymentEventTrigger:
 
 def build_deployments(cfg: PipelineConfig) -> list:
     """The RunnerDeployments `serve` registers and runs for this pipeline."""
+    from flows.predict import predict
     from flows.retrain import monitor_latest, purge, retrain
 
     config = cfg.model_dump(mode="json")
@@ -82,4 +84,12 @@ def build_deployments(cfg: PipelineConfig) -> list:
         tags=["tunegate", cfg.name],
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
-    return [retrain_dep, monitor_dep, purge_dep]
+    predict_dep = predict.to_deployment(
+        name=cfg.name,
+        description=f"Score a file of documents with {cfg.model_name}'s champion (or a named version); every "
+                    "document is logged to the prediction store, where the monitor finds it.",
+        parameters={"config": config, "model_version": "champion"},
+        tags=["tunegate", cfg.name],
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+    return [retrain_dep, monitor_dep, purge_dep, predict_dep]

@@ -17,9 +17,10 @@ from tasks.config import PipelineConfig
 from tasks.ingest.quality import monitoring_gate
 from tasks.ingest.task import RAW_COPY_HOOKS, discard_raw_copy, ingest_batch, quality_gate
 from tasks.monitor.task import (
+    batch_labels,
     decide_retrain,
     emit_drift_event,
-    log_predictions,
+    find_logged_batch,
     profile_batch,
     profile_reference,
     record_monitoring,
@@ -28,6 +29,7 @@ from tasks.monitor.task import (
     sample_batch,
 )
 from tasks.pii.task import scrub_pii
+from tasks.predict.task import batch_digest
 from tasks.refs import new_run_id
 
 
@@ -65,40 +67,46 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     """Check a batch of production documents for drift against the champion.
 
     1. resolve the champion (none: stop before reading data)
-    2. ingest the batch behind the relaxed quality gate (all of it); sample monitor.score_rows if set
-    3. scrub PII
-    4. predict with the champion and log predictions to the store
-    5. profile reference and batch; Evidently drift report + artifacts
-    6. decide; on drift emit tunegate.drift.detected and confirm it
+    2. ingest the batch behind the relaxed quality gate (all of it)
+    3. predictions this version already logged for the same batch (``tunegate predict``): reuse them; else
+       sample monitor.score_rows, scrub PII, predict with the champion and log to the prediction store
+    4. profile reference and batch; Evidently drift report + artifacts
+    5. decide; on drift emit tunegate.drift.detected and confirm it
     """
     from flows.predict import predict_batch, resolve_version
 
-    m, keep = config.monitor, config.pii.keep
+    m, keep, store = config.monitor, config.pii.keep, config.work_path("predictions")
     version = resolve_version(config, "champion")
     run_id = new_run_id("monitor")
     run_dir = config.work_path("runs", run_id)
     dataset = ingest_batch(config.data, batch, run_dir)
     quality_gate(dataset, monitoring_gate(config.quality, m.min_batch_rows), run_dir)
-    scored = sample_batch(dataset, m.score_rows, run_dir, m.reference_rows)
-    # The recall estimate is training evidence (a model's data); a production batch is scrubbed, not audited.
-    scrubbed, _ = scrub_pii(scored, config.pii, run_dir, None, estimate=False)
-    discard_raw_copy(run_dir, config.retention)
-    preds = predict_batch(scrubbed, version, run_dir / "predictions.parquet")
-    stored = log_predictions(scrubbed, Path(preds.uri), config.work_path("predictions"), run_id)
+    digest = batch_digest(dataset)
+    logged = find_logged_batch(store, digest, version.version)
+    if logged is not None:
+        (stored, rows), labels = logged, batch_labels(dataset, run_dir)
+        discard_raw_copy(run_dir, config.retention)
+    else:
+        scored = sample_batch(dataset, m.score_rows, run_dir, m.reference_rows)
+        # The recall estimate is training evidence (a model's data); a production batch is scrubbed, not audited.
+        scrubbed, _ = scrub_pii(scored, config.pii, run_dir, None, estimate=False)
+        discard_raw_copy(run_dir, config.retention)
+        labels, rows = batch_labels(scrubbed, run_dir), scrubbed.rows
+        stored = predict_batch(scrubbed, version, run_dir / "predictions.parquet", store, run_id, digest,
+                               complete=scrubbed.rows == dataset.rows).logged
     reference = profile_reference(version.local_dir / "reference" / "reference.parquet", version.local_dir / "model",
                                   config.work_path("monitor_cache", config.model_name, f"v{version.version}"),
-                                  m.reference_rows, m.embedding_rows, m.embedding_max_length,
-                                  keep.patterns, keep.literals)
-    current = profile_batch(Path(scrubbed.uri), Path(preds.uri), m.current_sample_rows, m.embedding_rows,
-                            m.embedding_max_length, keep.patterns, keep.literals)
-    report = report_drift(reference, current, m, version.local_dir / "eval" / "eval.json", scrubbed.rows, run_dir)
+                                  m.reference_rows, m.embedding_rows, keep.patterns, keep.literals)
+    current = profile_batch(Path(stored), labels, m.current_sample_rows, m.embedding_rows, keep.patterns,
+                            keep.literals)
+    report = report_drift(reference, current, m, version.local_dir / "eval" / "eval.json", rows, run_dir)
     decision = decide_retrain(report, config)
     event = emit_drift_event(config, report, decision, batch, version.version, stored) if decision.drift else None
-    record_monitoring(config, version.version, run_id, dataset.sha256, scrubbed.rows, report, decision.drift,
+    record_monitoring(config, version.version, run_id, dataset.sha256, rows, report, decision.drift,
                       decision.reasons, event.id if event else None)
     rolled = roll_back_if_worse(config, report, version.version)
     return MonitorResult(run_id=run_id, batch=str(Path(batch).resolve()), model_version=version.version,
                          drift=decision.drift, reasons=decision.reasons, report_html=report.html or "",
-                         summary=report.summary(), predictions=stored, rows=scrubbed.rows, batch_rows=dataset.rows,
+                         summary=report.summary(), predictions=stored, rows=rows, batch_rows=dataset.rows,
                          event_id=event.id if event else None, event_target=event.target if event else None,
                          rolled_back_to=rolled["to_version"] if rolled else None)

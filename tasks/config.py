@@ -207,9 +207,8 @@ class MonitorConfig(_Stage):
     prediction_drift: bool = True
     min_accuracy_drop: float = Field(0.05, ge=0, le=1)
     min_batch_rows: int = Field(50, ge=1)
-    # MiniLM costs ~30-60 docs/s on 2 CPU cores: embed a bounded sample, short, so the cost stays flat.
+    # Embeddings come from the champion's scoring pass; the domain classifier compares this many of each side.
     embedding_rows: int = Field(500, ge=50)
-    embedding_max_length: int = Field(64, ge=8)
     event_timeout_s: float = Field(30, gt=0)  # wait this long for the drift event to show on the server
     # Score a seeded sample of this many documents; "auto": enough for the drift tests' power (sampling.py); None: all
     score_rows: Annotated[int, Field(ge=50)] | Literal["auto"] | None = "auto"

@@ -63,3 +63,14 @@ def parquet_sha256(path: str | Path) -> str:
     for batch in pf.iter_batches(batch_size=65_536):
         d.update(pa.Table.from_batches([batch]))
     return d.hexdigest()
+
+
+def content_sha256(path: str | Path, columns: tuple[str, ...] = ("id", "text")) -> str:
+    """Digest of a canonical dataset's ``id`` and ``text`` columns only: the same documents give the same
+    digest whether or not the file also carried labels or timestamps (how a monitored batch is matched to
+    the predictions ``tunegate predict`` logged for it)."""
+    pf = pq.ParquetFile(path)
+    d = RowDigest(pa.schema([pf.schema_arrow.field(c) for c in columns]))
+    for batch in pf.iter_batches(batch_size=65_536, columns=list(columns)):
+        d.update(pa.Table.from_batches([batch]))
+    return d.hexdigest()

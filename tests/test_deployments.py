@@ -71,8 +71,12 @@ def test_last_completed_reads_only_this_models_completions():
 def test_declarations_follow_the_config():
     cfg = PipelineConfig(name="claims-x", deploy={"retrain_cron": "0 4 1 * *", "monitor_cron": "15 7 * * *",
                                                   "timezone": "Europe/London", "collision_strategy": "ENQUEUE"})
-    retrain, monitor, purge = build_deployments(cfg)
-    assert deployment_names(cfg) == ["retrain/claims-x", "monitor-latest/claims-x", "purge/claims-x"]
+    retrain, monitor, purge, predict = build_deployments(cfg)
+    assert deployment_names(cfg) == ["retrain/claims-x", "monitor-latest/claims-x", "purge/claims-x",
+                                     "predict/claims-x"]
+    assert (predict.entrypoint, predict.schedules, predict.parameters["model_version"]) == (
+        "flows.predict.predict", [], "champion")
+    assert {"input", "output"} <= set(predict._parameter_openapi_schema.model_dump()["required"])
     assert (purge.entrypoint, [s.schedule.cron for s in purge.schedules]) == ("flows.retrain.purge", ["30 2 * * *"])
     assert (retrain.name, retrain.entrypoint) == ("claims-x", "flows.retrain.retrain")
     assert [(s.schedule.cron, s.schedule.timezone, s.parameters) for s in retrain.schedules] == [

@@ -12,7 +12,7 @@ import pytest
 from flows.monitor import MonitorResult, monitoring_gate
 from tasks.config import QualityConfig, load_config
 from tasks.errors import InputError
-from tasks.monitor.store import append_predictions, prediction_rows, read_store
+from tasks.predict.store import append_predictions, prediction_rows, read_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,7 +84,7 @@ def small_config(tmp: Path):
                                          "learning_rate": 0.003, "nproc_per_node": 1, "checkpoint_every": 1000})
     promotion = cfg.promotion.model_copy(update={"floors": {"macro_f1": 0.0}, "min_gain_over_baseline": None})
     monitor = cfg.monitor.model_copy(update={"reference_rows": 200, "current_sample_rows": 200,
-                                             "embedding_rows": 100, "embedding_max_length": 32})
+                                             "embedding_rows": 100})
     return cfg.model_copy(update={"name": f"t-mon-{uuid.uuid4().hex[:6]}", "work_dir": str(tmp / "work"),
                                   "data": data, "train": train, "promotion": promotion, "monitor": monitor})
 
@@ -166,6 +166,36 @@ def test_monitor_flags_drift_emits_event_and_stays_quiet_otherwise(champion, tmp
                                                                      (result.model_version, False, 120)]
     assert runs[0]["run_id"] == result.run_id and runs[0]["event_id"] == result.event_id and runs[1]["event_id"] is None
     assert runs[0]["checks"]["drifted_columns_share"]["drifted"] and len(runs[0]["batch_sha256"]) == 64
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_monitor_reuses_what_predict_logged_for_the_same_batch(champion, tmp_path):
+    """`tunegate predict` logs every document with its embedding; monitoring the same batch with the same
+    version reads that log instead of scrubbing and scoring again, and uses the batch's labels."""
+    import pyarrow.parquet as pq
+
+    from flows.monitor import monitor
+    from flows.predict import predict
+    from tasks.ingest.sample_data import write_sample
+    from tasks.predict.store import logged_meta, read_embeddings
+
+    cfg = champion
+    batch = write_sample(tmp_path / "batch.jsonl", rows=260, seed=44)
+    ref = predict(cfg, str(batch), str(tmp_path / "out.csv"))
+    table = pq.read_table(ref.logged)
+    assert ref.rows == 260 and table.num_rows == 260 and read_embeddings(table).shape == (260, 384)
+    assert logged_meta(Path(ref.logged))["complete"] and set(pd.read_csv(tmp_path / "out.csv").columns) == \
+        {"id", "prediction", "confidence", "model_version"}  # the shareable output holds no text
+    sampled = cfg.model_copy(update={"monitor": cfg.monitor.model_copy(update={"score_rows": 120})})
+    result = monitor(sampled, str(batch))
+    run_dir = Path(result.report_html).parent
+    assert result.predictions == ref.logged and result.rows == 260  # the whole logged batch, not a sample
+    assert not (run_dir / "scrubbed.parquet").exists() and not (run_dir / "predictions.parquet").exists()
+    assert not (run_dir / "dataset.parquet").exists() and "accuracy" in result.summary  # labels still used
+    other = monitor(sampled, str(write_sample(tmp_path / "other.jsonl", rows=260, seed=45)))
+    assert other.predictions != ref.logged and other.rows == 120  # a different batch is sampled and scored
+    assert not logged_meta(Path(other.predictions))["complete"]
 
 
 @pytest.mark.integration

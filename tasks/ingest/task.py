@@ -65,9 +65,9 @@ def ensure_sample_data(data: DataConfig) -> bool:
 
 def prediction_source(data: DataConfig, path: str) -> DataConfig:
     """A file of documents to score: the config's id and text columns, no label or timestamp needed."""
-    cols = data.columns
-    return DataConfig(source=str(Path(path).resolve()), format="auto", sample=None,
-                      columns=ColumnMap(id=cols.id, text=cols.text, label=None, timestamp=None))
+    cols = ColumnMap(id=data.columns.id, text=data.columns.text, label=None, timestamp=None)
+    return data.model_copy(update={"source": str(Path(path).resolve()), "format": "auto", "sample": None,
+                                   "columns": cols, "keep_columns": []})
 
 
 def batch_source(data: DataConfig, batch: str, with_label: bool, with_timestamp: bool) -> DataConfig:

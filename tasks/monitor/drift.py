@@ -1,9 +1,9 @@
 """Drift report: current batch vs the champion's reference, tested by Evidently 0.7.
 
 Both frames hold only columns derived from scrubbed text: the numeric descriptors of
-tasks/monitor/descriptors.py and the champion's ``prediction`` and ``confidence`` (plus, for the current batch,
-an optional ``label``); MiniLM embeddings travel beside them as arrays. No text goes into Evidently, so
-the HTML report cannot show any.
+tasks/monitor/descriptors.py and the champion's ``prediction`` and ``confidence`` (plus, for the current
+batch, an optional ``label``); the champion's sentence embeddings (tasks/predict/classify.py) travel beside
+them as arrays. No text goes into Evidently, so the HTML report cannot show any.
 
 Evidently picks each column's test by sample size (p-values up to 1,000 reference rows, distances
 above), so the decision is read from its test statuses and drifted-column count, never from raw scores.
@@ -134,7 +134,7 @@ def embedding_check(reference_emb: np.ndarray, current_emb: np.ndarray, threshol
     auc, drifted, _ = ModelDriftMethod(threshold=effective)(embedding_frame(current_emb),
                                                             embedding_frame(reference_emb))
     return DriftCheck(name="embedding_drift", kind="embedding", value=float(auc), threshold=float(effective),
-                      method=f"domain classifier ROC AUC on MiniLM embeddings ({len(reference_emb)} vs "
+                      method=f"domain classifier ROC AUC on the champion's embeddings ({len(reference_emb)} vs "
                              f"{len(current_emb)} rows; threshold max({threshold:g}, 0.5 + 3 SD))",
                       drifted=bool(drifted))
 

@@ -16,34 +16,28 @@ from tasks.monitor.cooldown import COMPLETED, MONITORED, SKIPPED, gate_retrain, 
 from tasks.monitor.drift import DriftReport, compute_drift, sample_rows, summary_table
 from tasks.monitor.events import DRIFT_EVENT, EmittedEvent, emit_verified, model_resource
 from tasks.monitor.policy import RetrainDecision, should_retrain
-from tasks.monitor.store import append_predictions, prediction_rows
 from tasks.refs import DatasetRef
 from tasks.registry.audit import audit, read_audit
 from tasks.runtime import in_prefect_run
 
 
-def _profile(texts: list[str], labels: list[str], conf, domain_patterns: list[str], domain_literals: list[str],
-             emb_rows: int, emb_max_length: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
-    from tasks.monitor.descriptors import (
-        compile_domain_patterns,
-        describe_texts,
-        embed_texts,
-        load_vocab,
-        minilm_path,
-    )
+def _profile(texts: list[str], labels: list[str], conf, emb: np.ndarray, domain_patterns: list[str],
+             domain_literals: list[str], emb_rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Descriptors, prediction and confidence of each text; a seeded ``emb_rows`` subset of the embeddings."""
+    from tasks.monitor.descriptors import compile_domain_patterns, describe_texts, load_vocab, minilm_path
 
     frame = describe_texts(texts, load_vocab(str(minilm_path())),
                            compile_domain_patterns(domain_patterns, domain_literals))
     frame["prediction"], frame["confidence"] = list(labels), np.asarray(conf, dtype=float)
     pick = np.sort(np.random.default_rng(seed).permutation(len(texts))[:emb_rows])
-    emb = embed_texts([texts[i] for i in pick], max_length=emb_max_length)
-    return frame, emb
+    return frame, np.asarray(emb, dtype=np.float32)[pick]
 
 
 @task(name="profile_reference", cache_policy=NONE)
 def profile_reference(reference_parquet: Path, model_dir: Path, cache_dir: Path, rows: int, emb_rows: int,
-                      emb_max_length: int, domain_patterns: list[str], domain_literals: list[str]):
-    """Descriptors, champion predictions and embeddings of the champion's reference sample.
+                      domain_patterns: list[str], domain_literals: list[str]):
+    """Descriptors, champion predictions and embeddings (the champion's own, from the same forward pass) of
+    the champion's reference sample.
 
     Computed once per (reference file, settings) and cached beside the registry cache: a monitor run then
     costs the same whatever the size of the training set.
@@ -54,16 +48,16 @@ def profile_reference(reference_parquet: Path, model_dir: Path, cache_dir: Path,
     from tasks.predict.batch import score_frame
 
     key = hashlib.sha256(Path(reference_parquet).read_bytes()).hexdigest()[:16]
-    key += hashlib.sha256(json.dumps([rows, emb_rows, emb_max_length, domain_patterns, domain_literals,
+    key += hashlib.sha256(json.dumps(["champion-embedding", rows, emb_rows, domain_patterns, domain_literals,
                                       str(model_dir)]).encode()).hexdigest()[:8]
     frame_path, emb_path = Path(cache_dir) / f"{key}.parquet", Path(cache_dir) / f"{key}.npy"
     if frame_path.is_file() and emb_path.is_file():
         return pd.read_parquet(frame_path), np.load(emb_path)
     ref = sample_rows(pd.read_parquet(reference_parquet, columns=["id", "text"]), rows, seed=1)
     texts = ref["text"].astype(str).tolist()
-    preds = score_frame(ref["id"].astype(str).tolist(), texts, Path(model_dir), 0)
-    frame, emb = _profile(texts, preds["prediction"].tolist(), preds["confidence"], domain_patterns,
-                          domain_literals, emb_rows, emb_max_length, seed=2)
+    preds, emb = score_frame(ref["id"].astype(str).tolist(), texts, Path(model_dir), 0, embed=True)
+    frame, emb = _profile(texts, preds["prediction"].tolist(), preds["confidence"], emb, domain_patterns,
+                          domain_literals, emb_rows, seed=2)
     from tasks.refs import atomic_file
 
     with atomic_file(emb_path) as tmp, open(tmp, "wb") as fh:
@@ -74,15 +68,24 @@ def profile_reference(reference_parquet: Path, model_dir: Path, cache_dir: Path,
 
 
 @task(name="profile_batch", cache_policy=NONE)
-def profile_batch(scrubbed_parquet: Path, predictions_parquet: Path, rows: int, emb_rows: int,
-                  emb_max_length: int, domain_patterns: list[str], domain_literals: list[str]):
-    """The same profile for a sample of the monitored batch (labels kept when present)."""
-    docs = pd.read_parquet(scrubbed_parquet, columns=["id", "text", "label"])
-    preds = pd.read_parquet(predictions_parquet, columns=["id", "prediction", "confidence"])
-    both = sample_rows(docs.merge(preds, on="id", how="inner", validate="one_to_one"), rows, seed=3)
-    frame, emb = _profile(both["text"].astype(str).tolist(), both["prediction"].tolist(), both["confidence"],
-                          domain_patterns, domain_literals, emb_rows, emb_max_length, seed=4)
-    frame["label"] = both["label"].to_numpy()
+def profile_batch(logged: Path, labels: Path | None, rows: int, emb_rows: int, domain_patterns: list[str],
+                  domain_literals: list[str]):
+    """The same profile for a sample of the batch's logged predictions (scrubbed text, prediction,
+    confidence, embedding: tasks/predict/store.py), with the batch's labels where it has them."""
+    import pyarrow.parquet as pq
+
+    from tasks.predict.store import read_embeddings
+
+    table = pq.read_table(logged, columns=["id", "text", "prediction", "confidence", "embedding"])
+    docs = table.drop_columns(["embedding"]).to_pandas()
+    docs["_row"] = np.arange(len(docs))
+    both = sample_rows(docs, rows, seed=3)
+    emb = read_embeddings(table)[both["_row"].to_numpy()]
+    frame, emb = _profile(both["text"].astype(str).tolist(), both["prediction"].tolist(), both["confidence"], emb,
+                          domain_patterns, domain_literals, emb_rows, seed=4)
+    known = pd.read_parquet(labels, columns=["id", "label"]) if labels is not None else None
+    frame["label"] = (both[["id"]].merge(known, on="id", how="left", validate="one_to_one")["label"].to_numpy()
+                      if known is not None else None)
     return frame, emb
 
 
@@ -130,12 +133,35 @@ def sample_batch(dataset: DatasetRef, rows: int | str | None, run_dir: Path, ref
     return sample_dataset(dataset, rows, Path(run_dir) / "scored.parquet")
 
 
-@task(name="log_predictions", cache_policy=NONE)
-def log_predictions(scrubbed: DatasetRef, predictions: Path, store: Path, run_id: str) -> str:
-    """Append scrubbed text, prediction, confidence, model version, timestamps to the prediction store."""
-    now = datetime.now(UTC)
-    docs = pd.read_parquet(scrubbed.uri, columns=["id", "text", "timestamp"])
-    return str(append_predictions(prediction_rows(docs, pd.read_parquet(predictions), now), store, run_id, now))
+@task(name="find_logged_batch", cache_policy=NONE)
+def find_logged_batch(store: Path, batch_sha256: str, model_version: int) -> tuple[str, int] | None:
+    """The prediction-store file that already scored this batch with this version (``tunegate predict``
+    or an earlier monitor run) and its row count, or None: then the monitor scrubs and scores a sample."""
+    import pyarrow.parquet as pq
+
+    from tasks.predict.store import find_logged
+
+    found = find_logged(Path(store), batch_sha256, model_version)
+    if found is None:
+        return None
+    rows = pq.ParquetFile(found).metadata.num_rows
+    get_run_logger().info("reusing %d predictions logged for this batch by v%d: %s", rows, model_version, found)
+    return str(found), rows
+
+
+@task(name="batch_labels", cache_policy=NONE)
+def batch_labels(dataset: DatasetRef, run_dir: Path) -> Path | None:
+    """The batch's ids and labels (no text) in ``run_dir/labels.parquet``; None when it has no labels."""
+    import pyarrow.parquet as pq
+
+    from tasks.refs import atomic_file
+
+    if "label" not in pq.read_schema(dataset.uri).names:
+        return None
+    out = Path(run_dir) / "labels.parquet"
+    with atomic_file(out) as tmp:
+        pq.write_table(pq.read_table(dataset.uri, columns=["id", "label"]), tmp)
+    return out
 
 
 @task(name="decide_retrain", cache_policy=NONE)

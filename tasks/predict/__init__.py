@@ -2,4 +2,6 @@
 
 - ``classify``: load a classifier folder, predict labels and confidences in batches.
 - ``generate``: load a causal-LM folder, score responses and generate.
+- ``batch``: score a whole dataset and write id, prediction, confidence.
+- ``store``: the prediction store (scrubbed text, prediction, confidence, embedding), partitioned by day.
 """

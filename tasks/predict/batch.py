@@ -1,7 +1,8 @@
 """Batch prediction without Prefect: score texts with a model folder, write id, prediction, confidence.
 
 The output holds ``id``, ``prediction``, ``confidence`` and ``model_version`` only: no text, scrubbed or
-not, so a predictions file can be shared without becoming a copy of the documents.
+not, so a predictions file can be shared without becoming a copy of the documents. The complete log, with
+scrubbed text and embeddings, goes to the prediction store (``tasks/predict/store.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class PredictionsRef(BaseModel):
     model_version: int
     label_counts: dict[str, int]
     mean_confidence: float
+    logged: str | None = None  # the prediction-store file that also holds scrubbed text and embeddings
 
 
 def write_frame(df: pd.DataFrame, out: Path) -> None:
@@ -44,17 +46,24 @@ def write_frame(df: pd.DataFrame, out: Path) -> None:
 
 
 def score_frame(ids: list[str], texts: list[str], model_dir: Path, version: int, batch_size: int = 64,
-                progress=None) -> pd.DataFrame:
-    """Predict in chunks (logging progress) and return id, prediction, confidence, model_version."""
+                progress=None, embed: bool = False) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Predict in chunks (reporting progress): a frame of id, prediction, confidence, model_version, and
+    with ``embed`` each text's sentence embedding from the same forward pass (else None)."""
     from tasks.predict.classify import load_model, predict_texts
 
     model = load_model(model_dir)
-    labels, conf, step = [], [], max(batch_size * 8, 1)
+    labels, conf, embs, step = [], [], [], max(batch_size * 8, 1)
     for start in range(0, len(texts), step):
-        preds = predict_texts(model, texts[start:start + step], batch_size=batch_size)
+        preds = predict_texts(model, texts[start:start + step], batch_size=batch_size, embed=embed)
         labels.extend(preds.labels)
         conf.extend(np.asarray(preds.confidence, dtype=float).tolist())
+        if embed:
+            embs.append(preds.embeddings)
         if progress:
             progress(min(start + step, len(texts)), len(texts))
-    return pd.DataFrame({"id": ids, "prediction": labels, "confidence": np.round(conf, 6),
-                         "model_version": version})
+    frame = pd.DataFrame({"id": ids, "prediction": labels, "confidence": np.round(conf, 6),
+                          "model_version": version})
+    if not embed:
+        return frame, None
+    width = model.model.config.hidden_size
+    return frame, (np.concatenate(embs) if embs else np.zeros((0, width), dtype=np.float32))

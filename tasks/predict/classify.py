@@ -37,6 +37,9 @@ class Predictions:
     confidence: np.ndarray
     probs: np.ndarray  # (n, n_labels), columns in label_names order
     label_names: list[str]
+    # (n, hidden) L2-normalised mean of the encoder's last hidden states over each text's tokens, from the
+    # same forward pass as the prediction (``embed=True``); what the monitor's embedding drift test compares.
+    embeddings: np.ndarray | None = None
 
 
 def _read_json(path: Path) -> dict:
@@ -79,10 +82,12 @@ def load_model(model_dir: Path, device: str | None = None) -> LoadedModel:
 
 
 @torch.inference_mode()
-def predict_texts(model: LoadedModel, texts: list[str], batch_size: int = 64) -> Predictions:
-    """Class probabilities for each text, in input order (batched by length internally for speed)."""
+def predict_texts(model: LoadedModel, texts: list[str], batch_size: int = 64, embed: bool = False) -> Predictions:
+    """Class probabilities for each text, in input order (batched by length internally for speed); with
+    ``embed``, also each text's sentence embedding from the same forward pass."""
     n, k = len(texts), len(model.label_names)
     probs = np.zeros((n, k), dtype=np.float32)
+    emb = np.zeros((n, model.model.config.hidden_size), dtype=np.float32) if embed else None
     if n:
         enc = encode_texts(model.tokenizer, list(texts), model.max_length, model.truncation)
         order = sorted(range(n), key=lambda i: len(enc[i]))
@@ -96,8 +101,19 @@ def predict_texts(model: LoadedModel, texts: list[str], batch_size: int = 64) ->
                 ids[r, :len(enc[i])] = torch.tensor(enc[i])
                 mask[r, :len(enc[i])] = 1
             with torch.autocast(model.device.type, dtype=model.dtype or torch.float32, enabled=model.dtype is not None):
-                logits = model.model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
-            probs[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+                out = model.model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                                  output_hidden_states=embed)
+            probs[idx] = torch.softmax(out.logits.float(), dim=-1).cpu().numpy()
+            if emb is not None:
+                emb[idx] = mean_pool(out.hidden_states[-1], mask.to(model.device)).cpu().numpy()
     top = probs.argmax(axis=1) if n else np.zeros(0, dtype=int)
     return Predictions(labels=[model.label_names[i] for i in top], confidence=probs.max(axis=1) if n else
-                       np.zeros(0, dtype=np.float32), probs=probs, label_names=list(model.label_names))
+                       np.zeros(0, dtype=np.float32), probs=probs, label_names=list(model.label_names),
+                       embeddings=emb)
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L2-normalised mean of ``hidden`` (batch, tokens, dim) over the tokens ``mask`` keeps, in float32."""
+    m = mask.unsqueeze(-1).to(torch.float32)
+    pooled = (hidden.float() * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=1)
