@@ -91,6 +91,27 @@ def test_generation_is_batch_independent_and_greedy(causal):
     assert ((batched.confidence > 0) & (batched.confidence <= 1)).all()
 
 
+def test_generation_embeds_each_prompt_from_its_own_forward_pass(causal):
+    """``embed=True``: the mean of each prompt's last hidden states from the first generation step, padding
+    masked (the same as the prompt run alone); tokens and perplexity follow from the continuation."""
+    import pandas as pd
+
+    from tasks.train import data as td
+
+    model = load_causal_model(causal["full"])
+    texts = pd.read_parquet(causal["split"].test.uri)["text"].tolist()[:6]
+    gen = generate_responses(model, texts, max_new_tokens=8, batch_size=4, embed=True)
+    assert gen.texts == generate_responses(model, texts, max_new_tokens=8, batch_size=4).texts
+    assert gen.embeddings.shape == (6, model.model.config.hidden_size)
+    assert ((gen.tokens >= 1) & (gen.tokens <= 8)).all()
+    assert np.allclose(gen.perplexity(), np.exp(-np.log(gen.confidence) / gen.tokens), rtol=1e-4)
+    with torch.inference_mode():
+        for text, got in zip(texts, gen.embeddings, strict=True):
+            ids = model.tokenizer([td.prompt_text(text)], return_tensors="pt")["input_ids"][:, :model.max_length]
+            alone = model.model(input_ids=ids, output_hidden_states=True).hidden_states[-1].mean(dim=1)[0]
+            assert np.allclose(got, torch.nn.functional.normalize(alone.float(), dim=0).numpy(), atol=1e-4)
+
+
 def test_label_as_response_is_also_scored_as_a_classifier():
     r = causal_metrics(["fire", "theft", "fire"], ["Fire", "fire", "smoke everywhere"], (3.0, 6),
                        np.array([0.9, 0.6, 0.2]), labels_are_targets=True)

@@ -422,6 +422,29 @@ def test_causal_lm_pipeline_registers_rouge_and_perplexity(tmp_path, prefect_har
     assert not any(c.secret in (ref.local_dir / "memorisation.json").read_text()
                    for c in make_canaries(10, cfg.train.seed))  # the secrets are not recorded
 
+    # The causal champion predicts (its greedy continuation) and is monitored: input descriptors and the
+    # prompts' embeddings, the length and perplexity of what it writes; no class checks.
+    import pyarrow.parquet as pq
+
+    from flows.monitor import monitor
+    from flows.predict import predict
+    from tasks.ingest.sample_data import write_sample
+    from tasks.predict.store import read_embeddings
+
+    batch = write_sample(tmp_path / "batch.jsonl", rows=60, seed=8)
+    out = predict(cfg, str(batch), str(tmp_path / "generated.jsonl"))
+    rows = pd.read_json(tmp_path / "generated.jsonl", lines=True)
+    assert out.rows == 60 and out.label_counts == {} and len(rows) == 60
+    assert {"prediction", "confidence", "output_tokens", "perplexity"} <= set(rows.columns)
+    assert (rows["output_tokens"] >= 1).all() and (rows["perplexity"] >= 1).all()
+    assert rows["confidence"].between(0, 1).all() and rows["prediction"].map(type).eq(str).all()
+    logged = pq.read_table(out.logged)
+    assert read_embeddings(logged).shape == (60, 32) and "perplexity" in logged.column_names
+    checked = monitor(cfg, str(write_sample(tmp_path / "drifted.jsonl", rows=60, seed=9, drift="length")))
+    assert {"output_length", "output_perplexity", "embedding_drift", "length"} <= set(checked.summary)
+    assert "prediction" not in checked.summary and "accuracy" not in checked.summary
+    assert checked.rows == 60 and checked.summary["length"]["drifted"]
+
 
 def _task_runs(flow_run_id, wait_s: float = 30) -> set[str]:
     """Names of the flow run's task runs that have a run time, as the Prefect API records them (the API

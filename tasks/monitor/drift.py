@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict
 
 from tasks.monitor.descriptors import DESCRIPTOR_COLUMNS
 
-PREDICTION_COLUMNS = ("prediction", "confidence")
+PREDICTION_COLUMNS = ("prediction", "confidence", "output_length", "output_perplexity")
+OUTPUT_NUMERIC = ("confidence", "output_length", "output_perplexity")  # whichever the champion's task gives
 
 
 class DriftCheck(BaseModel):
@@ -101,8 +102,9 @@ def build_report(reference: pd.DataFrame, current: pd.DataFrame, drift_share: fl
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
 
-    numeric = list(DESCRIPTOR_COLUMNS) + (["confidence"] if include_prediction else [])
-    categorical = ["prediction"] if include_prediction else []
+    outputs = [c for c in OUTPUT_NUMERIC if c in reference.columns and c in current.columns]
+    numeric = list(DESCRIPTOR_COLUMNS) + (outputs if include_prediction else [])
+    categorical = ["prediction"] if include_prediction and "prediction" in reference.columns else []
     tested = numeric + categorical
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     metrics: list = [DriftedColumnsCount(columns=tested, drift_share=drift_share)]

@@ -21,14 +21,24 @@ from tasks.registry.audit import audit, read_audit
 from tasks.runtime import in_prefect_run
 
 
-def _profile(texts: list[str], labels: list[str], conf, emb: np.ndarray, domain_patterns: list[str],
-             domain_literals: list[str], emb_rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Descriptors, prediction and confidence of each text; a seeded ``emb_rows`` subset of the embeddings."""
+def _profile(scored: pd.DataFrame, emb: np.ndarray, domain_patterns: list[str], domain_literals: list[str],
+             emb_rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Descriptors of each text and what the champion made of it; a seeded ``emb_rows`` subset of the embeddings.
+
+    A classifier's output is its ``prediction`` and ``confidence``; a causal LM's is the length and the
+    perplexity of what it generated (``output_length``, ``output_perplexity``).
+    """
     from tasks.monitor.descriptors import compile_domain_patterns, describe_texts, load_vocab, minilm_path
 
+    texts = scored["text"].astype(str).tolist()
     frame = describe_texts(texts, load_vocab(str(minilm_path())),
                            compile_domain_patterns(domain_patterns, domain_literals))
-    frame["prediction"], frame["confidence"] = list(labels), np.asarray(conf, dtype=float)
+    if "perplexity" in scored.columns:
+        frame["output_length"] = scored["output_tokens"].to_numpy(dtype=float)
+        frame["output_perplexity"] = scored["perplexity"].to_numpy(dtype=float)
+    else:
+        frame["prediction"] = scored["prediction"].astype(str).to_numpy()
+        frame["confidence"] = scored["confidence"].to_numpy(dtype=float)
     pick = np.sort(np.random.default_rng(seed).permutation(len(texts))[:emb_rows])
     return frame, np.asarray(emb, dtype=np.float32)[pick]
 
@@ -54,10 +64,10 @@ def profile_reference(reference_parquet: Path, model_dir: Path, cache_dir: Path,
     if frame_path.is_file() and emb_path.is_file():
         return pd.read_parquet(frame_path), np.load(emb_path)
     ref = sample_rows(pd.read_parquet(reference_parquet, columns=["id", "text"]), rows, seed=1)
-    texts = ref["text"].astype(str).tolist()
-    preds, emb = score_frame(ref["id"].astype(str).tolist(), texts, Path(model_dir), 0, embed=True)
-    frame, emb = _profile(texts, preds["prediction"].tolist(), preds["confidence"], emb, domain_patterns,
-                          domain_literals, emb_rows, seed=2)
+    preds, emb = score_frame(ref["id"].astype(str).tolist(), ref["text"].astype(str).tolist(), Path(model_dir), 0,
+                             embed=True)
+    frame, emb = _profile(preds.assign(text=ref["text"].to_numpy()), emb, domain_patterns, domain_literals,
+                          emb_rows, seed=2)
     from tasks.refs import atomic_file
 
     with atomic_file(emb_path) as tmp, open(tmp, "wb") as fh:
@@ -74,15 +84,16 @@ def profile_batch(logged: Path, labels: Path | None, rows: int, emb_rows: int, d
     confidence, embedding: tasks/predict/store.py), with the batch's labels where it has them."""
     import pyarrow.parquet as pq
 
-    from tasks.predict.store import read_embeddings
+    from tasks.predict.store import GENERATION_COLUMNS, read_embeddings
 
-    table = pq.read_table(logged, columns=["id", "text", "prediction", "confidence", "embedding"])
+    names = pq.read_schema(logged).names
+    table = pq.read_table(logged, columns=["id", "text", "prediction", "confidence", "embedding"]
+                          + [c for c in GENERATION_COLUMNS if c in names])
     docs = table.drop_columns(["embedding"]).to_pandas()
     docs["_row"] = np.arange(len(docs))
     both = sample_rows(docs, rows, seed=3)
-    emb = read_embeddings(table)[both["_row"].to_numpy()]
-    frame, emb = _profile(both["text"].astype(str).tolist(), both["prediction"].tolist(), both["confidence"], emb,
-                          domain_patterns, domain_literals, emb_rows, seed=4)
+    frame, emb = _profile(both, read_embeddings(table)[both["_row"].to_numpy()], domain_patterns, domain_literals,
+                          emb_rows, seed=4)
     known = pd.read_parquet(labels, columns=["id", "label"]) if labels is not None else None
     frame["label"] = (both[["id"]].merge(known, on="id", how="left", validate="one_to_one")["label"].to_numpy()
                       if known is not None else None)

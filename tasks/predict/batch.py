@@ -1,8 +1,9 @@
 """Batch prediction without Prefect: score texts with a model folder, write id, prediction, confidence.
 
-The output holds ``id``, ``prediction``, ``confidence`` and ``model_version`` only: no text, scrubbed or
-not, so a predictions file can be shared without becoming a copy of the documents. The complete log, with
-scrubbed text and embeddings, goes to the prediction store (``tasks/predict/store.py``).
+The output holds ``id``, ``prediction``, ``confidence`` and ``model_version`` only (a causal LM's adds
+``output_tokens`` and ``perplexity``, and its prediction is the text it generated): no document text,
+scrubbed or not, so a predictions file can be shared without becoming a copy of the documents. The complete
+log, with scrubbed text and embeddings, goes to the prediction store (``tasks/predict/store.py``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,16 @@ def write_frame(df: pd.DataFrame, out: Path) -> None:
 def score_frame(ids: list[str], texts: list[str], model_dir: Path, version: int, batch_size: int = 64,
                 progress=None, embed: bool = False) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Predict in chunks (reporting progress): a frame of id, prediction, confidence, model_version, and
-    with ``embed`` each text's sentence embedding from the same forward pass (else None)."""
+    with ``embed`` each text's sentence embedding from the same forward pass (else None).
+
+    A classifier's prediction is a label and its confidence the top class probability. A causal LM's
+    prediction is its greedy continuation of the document in the recipe's prompt format, its confidence
+    the probability of that whole continuation, and the frame adds ``output_tokens`` and ``perplexity``.
+    """
+    from tasks.predict.generate import read_train_config
+
+    if read_train_config(Path(model_dir)).get("task") == "causal_lm":
+        return _generate_frame(ids, texts, Path(model_dir), version, progress, embed)
     from tasks.predict.classify import load_model, predict_texts
 
     model = load_model(model_dir)
@@ -63,7 +73,30 @@ def score_frame(ids: list[str], texts: list[str], model_dir: Path, version: int,
             progress(min(start + step, len(texts)), len(texts))
     frame = pd.DataFrame({"id": ids, "prediction": labels, "confidence": np.round(conf, 6),
                           "model_version": version})
-    if not embed:
-        return frame, None
-    width = model.model.config.hidden_size
-    return frame, (np.concatenate(embs) if embs else np.zeros((0, width), dtype=np.float32))
+    return frame, _stack(embs, model.model.config.hidden_size) if embed else None
+
+
+def _stack(parts: list[np.ndarray], width: int) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.float32)
+
+
+def _generate_frame(ids: list[str], texts: list[str], model_dir: Path, version: int, progress,
+                    embed: bool, step: int = 64) -> tuple[pd.DataFrame, np.ndarray | None]:
+    from tasks.predict.generate import generate_responses, load_causal_model
+
+    model = load_causal_model(model_dir)
+    outs, conf, tokens, ppl, embs = [], [], [], [], []
+    for start in range(0, len(texts), step):
+        gen = generate_responses(model, texts[start:start + step], embed=embed)
+        outs.extend(gen.texts)
+        conf.extend(gen.confidence.tolist())
+        tokens.extend(gen.tokens.tolist())
+        ppl.extend(gen.perplexity().tolist())
+        if embed:
+            embs.append(gen.embeddings)
+        if progress:
+            progress(min(start + step, len(texts)), len(texts))
+    frame = pd.DataFrame({"id": ids, "prediction": outs, "confidence": np.asarray(conf, dtype=float),
+                          "model_version": version, "output_tokens": np.asarray(tokens, dtype=np.int64),
+                          "perplexity": np.round(ppl, 6)})
+    return frame, _stack(embs, model.model.config.hidden_size) if embed else None

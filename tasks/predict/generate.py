@@ -47,6 +47,13 @@ class ResponseNll:
 class Generations:
     texts: list[str]  # greedy continuation of each prompt, special tokens dropped, stripped
     confidence: np.ndarray  # (n,) probability of the whole continuation (product over its tokens, EOS included)
+    logprob: np.ndarray | None = None  # (n,) natural log of ``confidence`` (no underflow)
+    tokens: np.ndarray | None = None  # (n,) tokens generated, EOS included
+    embeddings: np.ndarray | None = None  # (n, hidden) mean of the prompt's last hidden states (``embed=True``)
+
+    def perplexity(self) -> np.ndarray:
+        """Per-continuation perplexity, exp(-logprob / tokens): how sure the model was of what it wrote."""
+        return np.exp(-self.logprob / np.maximum(self.tokens, 1))
 
 
 def read_train_config(model_dir: Path) -> dict:
@@ -133,16 +140,20 @@ class _GreedyLogProb(LogitsProcessor):
 
 @torch.inference_mode()
 def generate_responses(model: CausalModel, prompts: list[str], max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                       batch_size: int = 16) -> Generations:
-    """Greedy continuation of each prompt (left-padded batches of similar length), in input order."""
+                       batch_size: int = 16, embed: bool = False) -> Generations:
+    """Greedy continuation of each prompt (left-padded batches of similar length), in input order; with
+    ``embed``, each prompt's sentence embedding from the same forward pass (its first generation step)."""
     from transformers import GenerationConfig, LogitsProcessorList
+
+    from tasks.predict.classify import mean_pool
 
     if max_new_tokens < 1:
         raise ConfigError(f"max_new_tokens is {max_new_tokens}; generation needs at least 1 new token.")
     tok, n = model.tokenizer, len(prompts)
-    texts, confidence = [""] * n, np.zeros(n, dtype=np.float64)
+    texts, logprob, tokens = [""] * n, np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.int64)
+    emb = np.zeros((n, model.model.config.hidden_size), dtype=np.float32) if embed else None
     if not n:
-        return Generations(texts, confidence)
+        return Generations(texts, np.exp(logprob), logprob, tokens, emb)
     ids = _prompt_ids(tok, list(prompts), model.max_length)
     pad, eos = tok.pad_token_id, tok.eos_token_id
     gen_cfg = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, pad_token_id=pad,
@@ -158,8 +169,11 @@ def generate_responses(model: CausalModel, prompts: list[str], max_new_tokens: i
             mask[r, width - len(ids[i]):] = 1
         rec = _GreedyLogProb()
         out = model.model.generate(input_ids=input_ids.to(model.device), attention_mask=mask.to(model.device),
-                                   generation_config=gen_cfg, logits_processor=LogitsProcessorList([rec]))
-        new = out[:, width:].cpu()
+                                   generation_config=gen_cfg, logits_processor=LogitsProcessorList([rec]),
+                                   output_hidden_states=embed, return_dict_in_generate=True)
+        if emb is not None:  # step 0 ran the whole prompt: its last layer, padding masked out
+            emb[idx] = mean_pool(out.hidden_states[0][-1], mask.to(model.device)).cpu().numpy()
+        new = out.sequences[:, width:].cpu()
         logp = torch.stack(rec.steps, dim=1).cpu()[:, :new.shape[1]]
         # A row's continuation ends at its first EOS (kept); what follows is padding of a finished row.
         is_eos = (new == eos) if eos is not None else torch.zeros_like(new, dtype=torch.bool)
@@ -168,5 +182,5 @@ def generate_responses(model: CausalModel, prompts: list[str], max_new_tokens: i
         decoded = tok.batch_decode(torch.where(live, new, pad), skip_special_tokens=True)
         for r, i in enumerate(idx):
             texts[i] = decoded[r].strip()
-            confidence[i] = float(torch.exp(seq_logp[r]))
-    return Generations(texts, confidence)
+            logprob[i], tokens[i] = float(seq_logp[r]), int(live[r].sum())
+    return Generations(texts, np.exp(logprob), logprob, tokens, emb)

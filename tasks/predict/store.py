@@ -25,6 +25,7 @@ from tasks.refs import atomic_file
 
 STORE_COLUMNS = ("id", "text", "prediction", "confidence", "model_version", "document_timestamp", "logged_at",
                  "embedding")
+GENERATION_COLUMNS = ("output_tokens", "perplexity")  # a causal LM's rows also carry these
 META = b"tunegate"  # schema metadata key: {"batch_sha256", "model_version", "complete"}
 
 
@@ -40,6 +41,7 @@ def prediction_rows(scrubbed: pd.DataFrame, predictions: pd.DataFrame, logged_at
                          "score the same scrubbed dataset that is being logged.")
     preds = preds.loc[ids]
     ts = scrubbed["timestamp"] if "timestamp" in scrubbed.columns else pd.Series(pd.NaT, index=scrubbed.index)
+    extra = {c: preds[c].to_numpy() for c in GENERATION_COLUMNS if c in preds.columns}
     return pd.DataFrame({
         "id": ids.to_numpy(),
         "text": scrubbed["text"].astype(str).to_numpy(),
@@ -48,6 +50,7 @@ def prediction_rows(scrubbed: pd.DataFrame, predictions: pd.DataFrame, logged_at
         "model_version": preds["model_version"].astype(int).to_numpy(),
         "document_timestamp": pd.to_datetime(ts, utc=True).to_numpy(),
         "logged_at": pd.Timestamp(logged_at).tz_convert("UTC"),
+        **extra,
     })
 
 

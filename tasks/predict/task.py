@@ -58,7 +58,8 @@ def predict_batch(dataset: DatasetRef, version: VersionRef, out: Path, store: Pa
         logged = str(append_predictions(prediction_rows(df, result, now), Path(store), str(run_id), now,
                                         embeddings=emb, batch_sha256=batch_sha256, complete=complete))
         log.info("logged %d predictions to the prediction store", len(result))
-    counts = result["prediction"].value_counts().sort_index()
+    generated = "perplexity" in result.columns  # a causal LM's predictions are texts, not classes to count
+    counts = result["prediction"].value_counts().sort_index() if not generated else pd.Series(dtype=int)
     return PredictionsRef(uri=str(out), rows=len(result), model_version=version.version,
                           label_counts={str(k): int(v) for k, v in counts.items()},
                           mean_confidence=float(result["confidence"].mean()) if len(result) else 0.0,
