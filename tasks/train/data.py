@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -24,7 +25,7 @@ PROMPT_SUFFIX = "\n\n### Response:\n"
 
 @dataclass
 class Encoded:
-    ids: list[list[int]]
+    ids: list[list[int]] | Ragged  # classification: Ragged (compact); causal LM: lists (packing concatenates)
     targets: list[int] | list[list[int]]  # class id per row, or per-token labels (causal LM)
 
 
@@ -53,22 +54,54 @@ def read_split(path: str | Path, task: str) -> tuple[list[str], list[str]]:
 HEAD_SHARE = 0.25  # head_tail: a quarter of the budget from the start, the rest from the end
 
 
-def encode_texts(tok, texts: list[str], max_length: int, truncation: str = "head") -> list[list[int]]:
+class Ragged:
+    """Rows of token ids in one flat int32 array with offsets: ~4 bytes a token, where a list of Python ints
+    costs ~36 (200,000 CFPB-sized documents: 4.8 GB peak as lists; benchmarks/tokenize_bench.py). Indexing
+    gives a row as a NumPy view; ``len`` and iteration work as for a list of lists."""
+
+    def __init__(self, rows_chunks: list[np.ndarray], lengths: list[np.ndarray]):
+        self.flat = np.concatenate(rows_chunks) if rows_chunks else np.zeros(0, dtype=np.int32)
+        lens = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+        self.offsets = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(lens, out=self.offsets[1:])
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.flat[self.offsets[i]:self.offsets[i + 1]]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
+ENCODE_CHUNK = 4096  # texts tokenized at a time: the tokenizer's own per-text objects stay bounded
+
+
+def encode_texts(tok, texts: list[str], max_length: int, truncation: str = "head") -> Ragged:
     """Token ids of each text with the model's special tokens, at most ``max_length``. A longer text keeps
     its start (``head``), or its first quarter and its last three quarters (``head_tail``: Sun et al., "How
     to Fine-Tune BERT for Text Classification", 2019, found the ending carries much of a long review's
-    label; a complaint's ending is where the customer says what went wrong and what they want)."""
-    if truncation == "head":
-        return tok(texts, truncation=True, max_length=max_length)["input_ids"]
-    prefix, suffix = _special_tokens(tok)
-    budget = max(2, max_length - len(prefix) - len(suffix))
-    head = max(1, int(budget * HEAD_SHARE))
-    out = []
-    for ids in tok(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]:
-        if len(ids) > budget:
-            ids = ids[:head] + ids[len(ids) - (budget - head):]
-        out.append(prefix + ids + suffix)
-    return out
+    label; a complaint's ending is where the customer says what went wrong and what they want).
+
+    Tokenized ``ENCODE_CHUNK`` texts at a time into a compact ``Ragged``, so memory follows the token count."""
+    flat, lengths = [], []
+    if truncation != "head":
+        prefix, suffix = _special_tokens(tok)
+        budget = max(2, max_length - len(prefix) - len(suffix))
+        head = max(1, int(budget * HEAD_SHARE))
+    for s in range(0, len(texts), ENCODE_CHUNK):
+        chunk = list(texts[s:s + ENCODE_CHUNK])
+        if truncation == "head":
+            rows = tok(chunk, truncation=True, max_length=max_length, return_attention_mask=False,
+                       return_token_type_ids=False)["input_ids"]
+        else:
+            rows = [prefix + (ids[:head] + ids[len(ids) - (budget - head):] if len(ids) > budget else ids) + suffix
+                    for ids in tok(chunk, add_special_tokens=False, truncation=False, verbose=False,
+                                   return_attention_mask=False, return_token_type_ids=False)["input_ids"]]
+        lengths.append(np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows)))
+        flat.append(np.fromiter((t for r in rows for t in r), dtype=np.int32, count=int(lengths[-1].sum())))
+    return Ragged(flat, lengths)
 
 
 def _special_tokens(tok) -> tuple[list[int], list[int]]:
