@@ -109,8 +109,14 @@ def predict_then_monitor(cfg, rows: int, work: Path) -> dict:
     return out
 
 
-def cfpb_drift() -> dict:
-    """Oldest vs newest years of the CFPB complaints by date_received: descriptors + MiniLM embeddings."""
+def cfpb_drift(model_dir: Path | None = None) -> dict:
+    """Oldest vs newest years of the CFPB complaints by date_received: descriptors + MiniLM embeddings.
+
+    With ``model_dir`` (a classifier trained on CFPB, e.g. by quality_bench.py), the same comparison the
+    monitor makes: the champion's predictions, confidences and embeddings from its scoring pass; and a
+    control, two disjoint random samples of the whole file, where no drift should be found.
+    """
+    import numpy as np
     import pandas as pd
 
     from tasks.config import MonitorConfig
@@ -142,18 +148,36 @@ def cfpb_drift() -> dict:
     old, old_years = take(years)
     new, new_years = take(list(reversed(years)))
     vocab, codes = load_vocab(str(minilm_path())), compile_domain_patterns([r"\bX{2,}\b"], [])
-    frames = []
-    for part in (old, new):
-        texts = part["text"].astype(str).tolist()
-        frames.append((describe_texts(texts, vocab, codes), embed_texts(texts, max_length=64)))
     m = MonitorConfig()
-    report = compute_drift(frames[0][0], frames[1][0], drift_share=m.drift_share,
-                           embedding_threshold=m.embedding_drift_threshold, reference_emb=frames[0][1],
-                           current_emb=frames[1][1], include_prediction=False)
-    decision = should_retrain(report, m)
-    return {"reference_years": sorted(old_years), "current_years": sorted(new_years),
-            "reference_rows": len(old), "current_rows": len(new), "drift": decision.drift,
-            "reasons": decision.reasons, "checks": summary_table(report)}
+
+    def verdict(a, b, with_model: bool) -> dict:
+        frames = []
+        for part in (a, b):
+            texts = part["text"].astype(str).tolist()
+            frame = describe_texts(texts, vocab, codes)
+            if with_model:
+                from tasks.predict.batch import score_frame
+
+                preds, emb = score_frame([str(i) for i in range(len(texts))], texts, model_dir, 0, embed=True)
+                frame["prediction"], frame["confidence"] = preds["prediction"].to_numpy(), preds["confidence"]
+            else:
+                emb = embed_texts(texts, max_length=64)
+            frames.append((frame, emb))
+        report = compute_drift(frames[0][0], frames[1][0], drift_share=m.drift_share,
+                               embedding_threshold=m.embedding_drift_threshold, reference_emb=frames[0][1],
+                               current_emb=frames[1][1], include_prediction=with_model)
+        decision = should_retrain(report, m)
+        return {"drift": decision.drift, "reasons": decision.reasons, "checks": summary_table(report)}
+
+    out = {"reference_years": sorted(old_years), "current_years": sorted(new_years),
+           "reference_rows": len(old), "current_rows": len(new), **verdict(old, new, False)}
+    if model_dir is not None:
+        out["champion"] = verdict(old, new, True)
+        idx = np.random.default_rng(0).permutation(len(df))
+        half = min(len(old) + len(new), len(df) // 2) // 2
+        out["champion_control"] = verdict(df.iloc[idx[:half]], df.iloc[idx[half:2 * half]], True)
+        out["champion_control"]["rows"] = half
+    return out
 
 
 def main() -> int:
@@ -167,6 +191,8 @@ def main() -> int:
                         "(the default: as many as the drift tests need)")
     p.add_argument("--full-max", type=int, default=10**9,
                    help="score every document only for sizes up to this (bigger sizes run sampled only)")
+    p.add_argument("--cfpb-model", type=Path, default=None,
+                   help="a CFPB classifier's model folder: also test drift with its predictions and embeddings")
     p.add_argument("--after-predict", type=int, nargs="*", default=[],
                    help="for these sizes, also run tunegate predict over the batch first, then the monitor")
     args = p.parse_args()
@@ -174,7 +200,7 @@ def main() -> int:
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     figures: dict = {"cores": os.cpu_count(), "load_avg_start": os.getloadavg()}
-    figures["cfpb"] = cfpb_drift() if not args.no_cfpb else "not run"
+    figures["cfpb"] = cfpb_drift(args.cfpb_model) if not args.no_cfpb else "not run"
     if not args.cfpb_only:
         from flows.train import train_pipeline
 
