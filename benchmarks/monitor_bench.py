@@ -34,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.report import emit  # noqa: E402
+
 _HOME = Path(tempfile.mkdtemp(prefix="tunegate-monbench-"))
 os.environ.setdefault("PREFECT_HOME", str(_HOME / "prefect"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -225,11 +227,7 @@ def main() -> int:
             for r in full:
                 r["scaling"] = round((r["wall_s"] / r["rows"]) / base, 3)
         figures["monitor"] = runs
-    text = json.dumps(figures, indent=2, default=str)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
-    return 0
+    return emit(figures, args.out)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.report import emit  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 CFPB = ROOT.parent / "shared" / "data" / "cfpb" / "complaints.csv"
@@ -166,11 +168,7 @@ def main() -> int:
         figures["sets"][name] = row
         print(json.dumps({name: row}), file=sys.stderr, flush=True)
     figures["load_avg_end"] = os.getloadavg()
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
-    return 0
+    return emit(figures, args.out)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from tasks.errors import InputError
 from tasks.predict.store import append_predictions, find_logged, logged_meta, prediction_rows, read_embeddings
 
 
@@ -25,7 +26,7 @@ def test_embeddings_and_the_batch_key_round_trip_through_the_store(tmp_path):
     back = read_embeddings(pq.read_table(path))
     assert back.shape == (4, 8) and np.allclose(back, emb, atol=2e-3)  # float16 on disk
     assert logged_meta(path) == {"batch_sha256": "k1", "model_version": 3, "complete": True}
-    with pytest.raises(Exception, match="3 embeddings for 4 rows"):
+    with pytest.raises(InputError, match="3 embeddings for 4 rows"):
         append_predictions(_rows(list("abcd")), tmp_path, "predict-2", embeddings=emb[:3], batch_sha256="k1")
 
 

@@ -1,4 +1,8 @@
-"""Text descriptors and sentence embeddings for the drift report, computed offline.
+"""Text descriptors for the drift report, computed offline, and a champion-free sentence encoder.
+
+The monitor's embeddings come from the champion's own scoring pass (tasks/predict/classify.py);
+``embed_texts`` (the packaged MiniLM) serves where there is no champion: the drift tests and the
+benchmark's comparison of embedding sources on CFPB.
 
 Evidently's own OOV and sentiment descriptors call ``nltk.download`` and fail without a network, so the
 descriptors are computed here as plain numeric columns and Evidently only tests their distributions.
