@@ -73,7 +73,11 @@ def _save_tokenizer(kind: str, folder: Path) -> int:
     return tok.get_vocab_size()
 
 
-def tiny_bert(folder: Path, seed: int = 0) -> Path:
+def tiny_bert(folder: Path, seed: int = 0, sentence_pooling: str | None = None) -> Path:
+    """With ``sentence_pooling`` ("mean", "cls"), the folder also carries sentence-transformers' modules.json and
+    1_Pooling/config.json, as a sentence-embedding model such as the packaged MiniLM does."""
+    import json
+
     import torch
     from transformers import BertConfig, BertModel
 
@@ -83,6 +87,14 @@ def tiny_bert(folder: Path, seed: int = 0) -> Path:
     cfg = BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                      intermediate_size=64, max_position_embeddings=256, pad_token_id=0)
     BertModel(cfg).save_pretrained(folder)
+    if sentence_pooling:
+        (folder / "modules.json").write_text(json.dumps([
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+        (folder / "1_Pooling").mkdir()
+        (folder / "1_Pooling" / "config.json").write_text(json.dumps({
+            "word_embedding_dimension": 32, "pooling_mode_cls_token": sentence_pooling == "cls",
+            "pooling_mode_mean_tokens": sentence_pooling == "mean"}))
     return folder
 
 

@@ -63,7 +63,15 @@ def load_model(model_dir: Path, device: str | None = None) -> LoadedModel:
     tok = AutoTokenizer.from_pretrained(model_dir / "tokenizer", local_files_only=True)
     kw = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
           "label2id": {n: i for i, n in enumerate(labels)}, "local_files_only": True}
-    if cfg["method"] == "full":
+    if cfg.get("pooling") == "mean":  # tasks/train/pooling.py; older folders have no key: cls
+        from tasks.train.pooling import load_full, new_classifier
+
+        if cfg["method"] == "full":
+            model = load_full(model_dir / "adapter", len(labels))
+        else:
+            base_model = new_classifier(recorded_base_model(model_dir, cfg), len(labels))
+            model = PeftModel.from_pretrained(base_model, model_dir / "adapter").merge_and_unload()
+    elif cfg["method"] == "full":
         model = AutoModelForSequenceClassification.from_pretrained(model_dir / "adapter", **kw)
     else:
         base_model = AutoModelForSequenceClassification.from_pretrained(recorded_base_model(model_dir, cfg), **kw)

@@ -1,6 +1,7 @@
 """The model the recipe trains and its loss: build, wrap, weigh, score.
 
-``build_model`` loads the base model for the task (a sequence classifier or a causal LM) and, for
+``build_model`` loads the base model for the task (a sequence classifier, on the mean of the tokens or on
+``[CLS]``: ``tasks.train.pooling``, or a causal LM) and, for
 ``method: lora``, adds the adapter (default target modules per architecture in ``LORA_TARGETS``);
 ``wrap_parallel`` wraps it in DDP or FSDP when several processes train; ``balanced_weights`` gives
 the class weights, ``forward_loss`` the summed loss that accumulation and ranks average by count, and
@@ -32,7 +33,13 @@ def build_model(t: TrainConfig, base: str, label_names: list[str], tok, device: 
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
     arch = AutoConfig.from_pretrained(base, local_files_only=True).model_type
-    if t.task == "classification":
+    extra = {}
+    if t.task == "classification" and t.pooling == "mean":
+        from tasks.train.pooling import new_classifier
+
+        model = new_classifier(base, len(label_names))
+        task_type, extra = None, {"modules_to_save": ["classifier"]}  # PEFT saves the new head with the adapter
+    elif t.task == "classification":
         model = AutoModelForSequenceClassification.from_pretrained(
             base, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
             label2id={n: i for i, n in enumerate(label_names)}, local_files_only=True)
@@ -50,7 +57,7 @@ def build_model(t: TrainConfig, base: str, label_names: list[str], tok, device: 
         if not targets:
             raise SystemExit(f"no default LoRA target modules for model type '{arch}'; set train.lora.target_modules")
         lcfg = LoraConfig(task_type=task_type, r=t.lora.r, lora_alpha=t.lora.alpha, lora_dropout=t.lora.dropout,
-                          target_modules=targets)
+                          target_modules=targets, **extra)
         model = get_peft_model(model, lcfg)
     return model.to(device), arch
 

@@ -138,6 +138,10 @@ def setup(run: RecipeRun) -> Session:
     texts, targets = td.read_split(run.train_file, t.task)
     texts, targets = canaries.add_to(texts, targets, t.task, t.canaries, t.seed)  # causal LM: the canary test's
     auto = {}
+    if t.task == "classification" and t.pooling == "auto":
+        from tasks.train.pooling import base_pooling
+
+        t = t.model_copy(update={"pooling": base_pooling(run.base_model)})  # recorded in train_config.json
     if t.max_length == "auto":
         cap = autotune.length_cap(run.base_model, tok)
         lengths = autotune.token_lengths(tok, texts, targets, t.task)
