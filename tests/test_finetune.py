@@ -32,7 +32,8 @@ def tiny(tmp_path_factory):
     df.to_parquet(d / "ds.parquet")
     split = write_split(DatasetRef(uri=str(d / "ds.parquet"), sha256="s", rows=len(df), columns={}),
                         0.2, 0.15, 13, d)
-    return {"bert": str(tiny_bert(d / "bert")), "split": split}
+    return {"bert": str(tiny_bert(d / "bert")), "split": split,
+            "mean": str(tiny_bert(d / "mean", sentence_pooling="mean"))}
 
 
 def _train(tiny, **kw) -> TrainConfig:
@@ -151,6 +152,18 @@ def test_two_process_ddp_gloo_mean_loss(tmp_path, tiny):
     assert 0.8 < two / one < 1.25
     # Two ranks see twice the rows per step: the same 3 steps process about twice the tokens.
     assert double.metrics["train_tokens"] > 1.5 * single.metrics["train_tokens"]
+
+
+@pytest.mark.distributed
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_two_process_ddp_trains_a_mean_pooled_head(tmp_path, tiny, method):
+    # DDP waits for a gradient on every trainable weight: an idle one (BERT's pooler, which the mean-pooled
+    # head does not read) would fail the step.
+    ref = finetune(_train(tiny, base_model=tiny["mean"], max_steps=3, nproc_per_node=2, method=method),
+                   tiny["split"], tmp_path / "model", log_line=lambda s: None, env=ENV)
+    assert ref.metrics["world_size"] == 2 and ref.metrics["steps"] == 3
+    assert json.loads((tmp_path / "model" / "train_config.json").read_text())["pooling"] == "mean"
+    assert len(predict_texts(load_model(tmp_path / "model"), ["car", "stolen"]).labels) == 2
 
 
 @pytest.mark.distributed

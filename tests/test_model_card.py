@@ -82,8 +82,11 @@ def test_card_says_what_auto_chose_from_the_data(tmp_path):
                 {"learning_rate": 0.0001, "val_loss": 1.31}, {"learning_rate": 0.001, "val_loss": 0.42},
                 {"learning_rate": 0.003, "val_loss": None, "collapsed": True}]},
             "max_length": {"chosen": 96, "p95_tokens": 93, "model_limit": 256, "rows_cut": 0.048},
-            "epochs": {"chosen": 5.66, "target_steps": 300, "steps_per_epoch": 53.0}}
+            "epochs": {"chosen": 5.66, "target_steps": 300, "steps_per_epoch": 53.0},
+            "pooling": {"chosen": "mean"}}
     line = chosen_line(auto)
+    assert "mean of the tokens" in line
+    assert "first token" in chosen_line({"pooling": {"chosen": "cls"}})
     assert "learning rate 0.001" in line and "3 trials of 24 steps" in line and "0.003: diverged (collapsed)" in line
     assert "max length 96 tokens" in line and "4.8% of rows cut" in line and "5.66 epochs" in line
     assert chosen_line({}) is None
@@ -99,6 +102,7 @@ def test_card_says_what_auto_chose_from_the_data(tmp_path):
                            decision=SimpleNamespace(promote=True, reasons=[]), code_version="c", trigger="t",
                            train_metrics={"learning_rate": 0.001, "max_length": 96, "epochs": 5.66}, train_auto=auto)
     assert got.hyperparameters["learning_rate"] == "auto: 0.001" and got.hyperparameters["max_length"] == "auto: 96"
+    assert got.hyperparameters["pooling"] == "auto: mean"
     assert got.chosen == line
 
 

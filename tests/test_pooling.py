@@ -75,7 +75,8 @@ def test_a_mean_pooled_classifier_learns_and_loads_as_trained(tmp_path, tiny, me
     out = _run(tmp_path, tiny["split"], base_model=str(tiny["mean"]), method=method, epochs=epochs,
                learning_rate=5e-3 if method == "lora" else 2e-3)
     cfg = json.loads((out / "train_config.json").read_text())
-    assert cfg["pooling"] == "mean"
+    assert cfg["pooling"] == "mean"  # resolved from auto, and recorded for the card
+    assert json.loads((out / "metrics.json").read_text())["auto"]["pooling"] == {"chosen": "mean"}
     if method == "full":
         assert (out / "adapter" / HEAD_FILE).is_file()
     else:

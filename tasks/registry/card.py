@@ -279,6 +279,8 @@ def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], sp
     for k in ("learning_rate", "max_length", "epochs"):  # auto: the value the run used
         if hyper.get(k) == "auto" and (train_metrics or {}).get(k) is not None:
             hyper[k] = f"auto: {train_metrics[k]:g}"
+    if hyper.get("pooling") == "auto" and (pool := (train_auto or {}).get("pooling")):
+        hyper["pooling"] = f"auto: {pool['chosen']}"
     return CardFacts(
         model_name=cfg.model_name, version=0, mlflow_run_id="", run_id=run_id, task=cfg.train.task,
         base_model=base_model, method=cfg.train.method, labels=labels, rows_per_class=rows,
@@ -310,6 +312,9 @@ def chosen_line(auto: dict) -> str | None:
     if ep := auto.get("epochs"):
         parts.append(f"{ep['chosen']:g} epochs (about {ep['target_steps']} optimiser steps at "
                      f"{ep['steps_per_epoch']:g} a epoch)".replace(" a epoch", " an epoch"))
+    if pool := auto.get("pooling"):
+        parts.append("the classifier reads the mean of the tokens, as the base model was trained to"
+                     if pool["chosen"] == "mean" else "the classifier reads the first token (transformers' head)")
     return ("Chosen from the data (`auto`): " + "; ".join(parts) + ".") if parts else None
 
 

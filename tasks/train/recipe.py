@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import os
-import resource
 import sys
 import time
 from dataclasses import dataclass, field
@@ -33,9 +32,10 @@ from tasks.evaluate import canaries
 from tasks.train import autotune
 from tasks.train import data as td
 from tasks.train.checkpoint import load_latest, save_checkpoint
-from tasks.train.devices import autocast_dtype
+from tasks.train.devices import autocast_dtype, peak_memory_mb
 from tasks.train.model import build_model, evaluate, loss_weights, wrap_parallel
 from tasks.train.optim import all_sum, make_optimizer, optimizer_step
+from tasks.train.pooling import base_pooling
 from tasks.train.validate import ValidationTracker, eval_interval
 
 
@@ -138,10 +138,9 @@ def setup(run: RecipeRun) -> Session:
     texts, targets = td.read_split(run.train_file, t.task)
     texts, targets = canaries.add_to(texts, targets, t.task, t.canaries, t.seed)  # causal LM: the canary test's
     auto = {}
-    if t.task == "classification" and t.pooling == "auto":
-        from tasks.train.pooling import base_pooling
-
-        t = t.model_copy(update={"pooling": base_pooling(run.base_model)})  # recorded in train_config.json
+    if t.task == "classification" and t.pooling == "auto":  # the resolved value goes into train_config.json
+        auto["pooling"] = {"chosen": base_pooling(run.base_model)}
+        t = t.model_copy(update={"pooling": auto["pooling"]["chosen"]})
     if t.max_length == "auto":
         cap = autotune.length_cap(run.base_model, tok)
         lengths = autotune.token_lengths(tok, texts, targets, t.task)
@@ -272,12 +271,6 @@ def _validate(s: Session, tracker: ValidationTracker, step: int) -> bool:
         log(f"validation at step {step}: loss {result['val_loss']:.4f} (best {tracker.best_loss:.4f} at step "
             f"{tracker.best_step})" + (" - stopping: no improvement" if stop else ""), s.rank)
     return all_sum([stop], s.world, s.device)[0] > 0
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
 
 
 # ---- save / cleanup ----------------------------------------------------------------------------------
