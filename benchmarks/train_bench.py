@@ -118,6 +118,7 @@ def run_tunegate(args, data: dict) -> dict:
     train = TrainConfig(max_length=args.max_length, batch_size=args.batch_size, learning_rate=args.lr,
                         max_steps=args.steps, checkpoint_every=10**6, warmup_ratio=0.06, weight_decay=0.01,
                         seed=args.seed, precision=args.precision, length_group=args.group,
+                        pooling="cls",  # the Trainer arm's AutoModelForSequenceClassification head: like for like
                         lora=LoraConfig(r=16, alpha=32, dropout=0.05, target_modules=TARGETS))
     work = Path(tempfile.mkdtemp())
     cfg = {"train": train.model_dump(mode="json"), "base_model": default_base_model(), "train_file": data["train"],
