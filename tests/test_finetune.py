@@ -11,15 +11,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_models import tiny_bert, toy_claims
+from tiny_models import tiny_bert, toy_split
 
 from tasks.config import TrainConfig
 from tasks.errors import ConfigError, TrainingFailed
 from tasks.predict.classify import load_model, predict_texts
-from tasks.refs import DatasetRef
 from tasks.train.checkpoint import complete_checkpoints
 from tasks.train.launch import ROOT, content_key, finetune, recipe_config, torchrun_command, work_dir_for
-from tasks.train.split import write_split
 from tasks.train.task import launch_finetune
 
 ENV = {"TUNEGATE_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -28,10 +26,7 @@ ENV = {"TUNEGATE_THREADS": "1", "OMP_NUM_THREADS": "1"}
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     d = tmp_path_factory.mktemp("tiny")
-    df = toy_claims(240)
-    df.to_parquet(d / "ds.parquet")
-    split = write_split(DatasetRef(uri=str(d / "ds.parquet"), sha256="s", rows=len(df), columns={}),
-                        0.2, 0.15, 13, d)
+    split = toy_split(d)
     return {"bert": str(tiny_bert(d / "bert")), "split": split,
             "mean": str(tiny_bert(d / "mean", sentence_pooling="mean"))}
 

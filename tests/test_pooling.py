@@ -10,16 +10,14 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_models import tiny_bert, toy_claims
+from tiny_models import tiny_bert, toy_split
 
 from tasks.config import TrainConfig
 from tasks.predict.classify import load_model, predict_texts
-from tasks.refs import DatasetRef
 from tasks.train.base_model import default_base_model
 from tasks.train.launch import recipe_config
 from tasks.train.pooling import HEAD_FILE, MeanPoolClassifier, base_pooling, new_classifier
 from tasks.train.recipe import main as recipe_main
-from tasks.train.split import write_split
 
 TEXTS = ["wind took the roof tiles", "car", "smoke and flames in the kitchen after a pan fire on arrival", "stolen"]
 
@@ -28,10 +26,7 @@ TEXTS = ["wind took the roof tiles", "car", "smoke and flames in the kitchen aft
 def tiny(tmp_path_factory):
     torch.set_num_threads(2)
     d = tmp_path_factory.mktemp("pool")
-    df = toy_claims(240)
-    df.to_parquet(d / "ds.parquet")
-    split = write_split(DatasetRef(uri=str(d / "ds.parquet"), sha256="s", rows=len(df), columns={}),
-                        0.2, 0.15, 13, d)
+    split = toy_split(d)
     return {"plain": tiny_bert(d / "plain"), "mean": tiny_bert(d / "mean", sentence_pooling="mean"),
             "cls": tiny_bert(d / "cls", sentence_pooling="cls"), "split": split}
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_models import tiny_bert, tiny_llama, toy_claims
+from tiny_models import tiny_bert, tiny_llama, toy_claims, toy_split
 
 from tasks.config import TrainConfig
 from tasks.errors import ConfigError
@@ -26,10 +26,7 @@ from tasks.train.split import write_split
 def tiny(tmp_path_factory):
     torch.set_num_threads(2)
     d = tmp_path_factory.mktemp("tiny")
-    df = toy_claims(240)
-    df.to_parquet(d / "ds.parquet")
-    split = write_split(DatasetRef(uri=str(d / "ds.parquet"), sha256="s", rows=len(df), columns={}),
-                        0.2, 0.15, 13, d)
+    split = toy_split(d)
     return {"bert": tiny_bert(d / "bert"), "llama": tiny_llama(d / "llama"), "split": split}
 
 

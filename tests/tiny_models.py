@@ -32,6 +32,17 @@ def toy_claims(n: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def toy_split(folder: Path, n: int = 240):
+    """``toy_claims(n)`` written to ``folder`` and split 65/15/20 (seed 13): the recipe tests' data."""
+    from tasks.refs import DatasetRef
+    from tasks.train.split import write_split
+
+    df = toy_claims(n)
+    df.to_parquet(Path(folder) / "ds.parquet")
+    return write_split(DatasetRef(uri=str(Path(folder) / "ds.parquet"), sha256="s", rows=len(df), columns={}),
+                       0.2, 0.15, 13, Path(folder))
+
+
 def _corpus() -> list[str]:
     df = toy_claims(200)
     return df["text"].tolist() + [f"{x} claim" for x in LABELS] + ["### Response:"]
