@@ -134,8 +134,7 @@ class TrainConfig(_Stage):
     max_length: Annotated[int, Field(ge=8)] | Literal["auto"] = "auto"
     canaries: int = Field(10, ge=0)  # causal LM: synthetic secrets trained with the run (tasks/evaluate/canaries.py)
     truncation: Literal["head", "head_tail"] = "head"  # a longer document keeps its start, or start and end
-    # Classification head input (tasks/train/pooling.py): "mean" of the tokens, "cls" (transformers' head), or
-    # "auto": the base model's own sentence-transformers pooling (mean for the packaged MiniLM), else cls.
+    # Head on the "mean" of the tokens or on "cls"; "auto": the base's own pooling (tasks/train/pooling.py)
     pooling: Literal["auto", "mean", "cls"] = "auto"
     batch_size: int = Field(16, ge=1)
     grad_accum: int = Field(1, ge=1)

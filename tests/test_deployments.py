@@ -456,13 +456,18 @@ def test_a_run_form_cannot_relax_the_deployed_policy(live, first_model):
 @pytest.mark.slow
 def test_a_deployments_schedule_creates_and_runs_a_flow_run(live, first_model):
     """The purge deployment's every-minute schedule: the server's scheduler creates the run, serve runs it."""
-    from prefect.client.schemas.filters import DeploymentFilter
+    from prefect.client.schemas.filters import DeploymentFilter, FlowRunFilter
+    from prefect.client.schemas.objects import StateType
 
+    # Completed runs only: the scheduler keeps up to 100 future runs of an every-minute schedule, and an
+    # unfiltered page of 50 can hold nothing but those (this test failed that way once).
+    finished = FlowRunFilter(state={"type": {"any_": [StateType.COMPLETED]}})
     deadline, done = time.monotonic() + 240, []
     while time.monotonic() < deadline and not done:
         with live.srv.settings(), live.client() as c:
             dep = c.read_deployment_by_name(f"purge/{live.cfg.name}")
-            runs = c.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}), limit=50)
+            runs = c.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}),
+                                    flow_run_filter=finished, limit=50)
         # Nothing in this module starts a purge run by hand: each one is the schedule's, due on a whole minute.
         done = [r for r in runs if r.state and r.state.is_completed() and r.expected_start_time
                 and r.expected_start_time.second == 0 and r.expected_start_time.microsecond == 0]
