@@ -56,9 +56,14 @@ def read_credential(path: Path) -> str:
                              f"(it is {stat.S_IMODE(st.st_mode):04o}); run `chmod 600 {path}` if nobody else "
                              "read it, else remove it and run `tunegate up` again for a new one.")
         value = f.read().strip()
+    return checked(value, str(path), "remove the file to have `tunegate up` make a new one")
+
+
+def checked(value: str, source: str, fix: str) -> str:
+    """``value`` when it is ``user:password`` with a password of 16 characters or more."""
     if not _CREDENTIAL.fullmatch(value):
-        raise StackError(f"{path}: not a credential of the form user:password (password of 16 characters or "
-                         "more); remove the file to have `tunegate up` make a new one.")
+        raise StackError(f"{source}: not a credential of the form user:password with a password of 16 "
+                         f"characters or more (no spaces); {fix}.")
     return value
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from deployments.access import AUTH_FILE, refuse_key_blocks, server_security_env, stack_credential
+from deployments.access import AUTH_FILE, checked, refuse_key_blocks, server_security_env, stack_credential
 from tasks.config import PipelineConfig, load_config
 from tasks.errors import StackError
 
@@ -257,7 +257,8 @@ def stop_stack(d: Path) -> list[str]:
 def _auth(cfg: PipelineConfig) -> tuple[str, str]:
     """The server's credential and where it comes from: the environment, else the stack's credential file."""
     if auth := os.environ.get("PREFECT_SERVER_API_AUTH_STRING"):
-        return auth, "environment"
+        fix = "unset it to have `tunegate up` generate one"
+        return checked(auth, "PREFECT_SERVER_API_AUTH_STRING", fix), "environment"
     return stack_credential(stack_dir(cfg)), AUTH_FILE
 
 

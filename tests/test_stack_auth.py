@@ -298,6 +298,22 @@ def test_up_refuses_a_key_kept_in_a_secret_block_of_the_stack(tmp_path, field):
     assert not (tmp_path / "work" / "stack" / "stack.json").exists()
 
 
+@pytest.mark.parametrize("weak", ["admin:pass", "no-password-at-all", "admin:" + "x" * 10 + " spaced out"])
+def test_up_refuses_a_weak_auth_string_from_the_environment(tmp_path, weak):
+    from tasks.errors import StackError
+
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"name": NAME, "work_dir": str(tmp_path / "work"), "deploy": {"port": free_port()}}))
+    try:
+        r = _tunegate("up", "--config", str(path), cwd=tmp_path,
+                      env={**_bare_env(), "PREFECT_SERVER_API_AUTH_STRING": weak}, timeout=300)
+    finally:
+        _tunegate("down", "--config", str(path), cwd=tmp_path, env=_bare_env(), timeout=120)
+    assert r.returncode == StackError.exit_code, r.stdout + r.stderr
+    assert "PREFECT_SERVER_API_AUTH_STRING" in r.stderr and weak not in r.stderr
+    assert not (tmp_path / "work" / "stack" / "stack.json").exists()
+
+
 def test_the_cli_uses_the_stack_credential_only_for_its_own_running_stack(tmp_path):
     from deployments.access import use_stack_credential
     from deployments.stack import _write_state, stack_credential
