@@ -302,8 +302,9 @@ def _print_ready(cfg: PipelineConfig, state: dict) -> None:
     print(f"API:         {state['url']}/api")
     if state.get("credential") == AUTH_FILE:
         path = stack_dir(cfg) / AUTH_FILE
-        print(f"credential:  {path} (mode 0600; the UI asks for its contents; other clients: "
-              f'export PREFECT_API_AUTH_STRING="$(cat {path})")')
+        print(f"credential:  {path} (mode 0600; the UI asks for its contents; never printed)")
+        print(f"clients:     with PREFECT_API_URL={state['url']}/api, tunegate commands on this config read it "
+              f'themselves; others: export PREFECT_API_AUTH_STRING="$(cat {path})"')
     else:
         print("credential:  $PREFECT_SERVER_API_AUTH_STRING (clients: the same value as PREFECT_API_AUTH_STRING)")
     print("deployments: " + ", ".join(deployment_names(cfg)))
