@@ -1,8 +1,9 @@
 """`tunegate up` / `tunegate down`: a local Prefect server (SQLite) plus a `serve` process for the deployments.
 
 Both run detached in their own process groups; their pids, logs and address sit under ``<work_dir>/stack/``
-so that `down` stops exactly what `up` started. Credentials only ever come from the environment:
-``PREFECT_SERVER_API_AUTH_STRING`` for the server, ``PREFECT_API_AUTH_STRING`` for clients.
+so that `down` stops exactly what `up` started. The server always requires basic auth, with CSRF on and CORS
+limited to the UI (deployments/access.py): the credential is ``PREFECT_SERVER_API_AUTH_STRING`` when set, else
+one generated into ``<work_dir>/stack/api-auth``; its clients get it as ``PREFECT_API_AUTH_STRING``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import psutil
 
+from deployments.access import AUTH_FILE, checked, refuse_key_blocks, server_security_env, stack_credential
 from tasks.config import PipelineConfig, load_config
 from tasks.errors import StackError
 
@@ -44,10 +46,17 @@ def api_url(port: int) -> str:
     return f"http://{HOST}:{port}/api"
 
 
+# settings the caller's environment may not carry into the server (CSRF, CORS: set by server_security_env)
+_SECURITY_PREFIXES = ("PREFECT_SERVER_API_CSRF", "PREFECT_SERVER_CSRF", "PREFECT_SERVER_API_CORS",
+                      "PREFECT_SERVER_CORS")
+
+
 def server_env(home: Path, port: int, auth: str | None, base: dict | None = None) -> dict[str, str]:
     """Environment of `prefect server start`: SQLite under ``home``, no analytics, UI told where the API is."""
     env = {k: v for k, v in (base if base is not None else os.environ).items()
-           if k not in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING")}
+           if k not in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING")
+           and not k.startswith(_SECURITY_PREFIXES)}
+    env.update(server_security_env(port))
     env.update({
         "PREFECT_HOME": str(home),
         "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
@@ -67,6 +76,7 @@ def client_env(home: Path, port: int, auth: str | None, base: dict | None = None
     env.pop("PREFECT_SERVER_API_AUTH_STRING", None)
     env.update({"PREFECT_HOME": str(home), "PREFECT_API_URL": api_url(port), "DO_NOT_TRACK": "1"})
     env.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", SERVE_POLL_SECONDS)
+    env["PREFECT_CLIENT_CSRF_SUPPORT_ENABLED"] = "true"  # the server requires CSRF tokens
     if auth:
         env["PREFECT_API_AUTH_STRING"] = auth
     return env
@@ -205,7 +215,8 @@ def wait_deployments(port: int, auth: str | None, names: list[str], proc: subpro
     raise StackError(f"deployments {names} did not appear within {timeout_s:.0f}s; see {log}")
 
 
-def start_stack(cfg: PipelineConfig, config_path: Path, port: int, auth: str | None) -> dict:
+def start_stack(cfg: PipelineConfig, config_path: Path, port: int, auth: str | None,
+                credential: str = "environment") -> dict:
     """Start server and serve process detached; return the recorded state."""
     from deployments.definitions import deployment_names
 
@@ -216,7 +227,8 @@ def start_stack(cfg: PipelineConfig, config_path: Path, port: int, auth: str | N
         raise StackError(f"port {port} on {HOST} is already in use; stop what uses it or pass --port.")
     home = cfg.work_path("prefect")
     server = spawn_server(home, port, auth, d / "server.log")
-    state = {"port": port, "url": f"http://{HOST}:{port}", "config": str(config_path), "pids": {"server": server.pid}}
+    state = {"port": port, "url": f"http://{HOST}:{port}", "config": str(config_path), "credential": credential,
+             "pids": {"server": server.pid}}
     _write_state(d, state)
     try:
         wait_healthy(port, server, d / "server.log")
@@ -242,25 +254,30 @@ def stop_stack(d: Path) -> list[str]:
     return stopped
 
 
-def _auth_from_env() -> str | None:
-    return os.environ.get("PREFECT_SERVER_API_AUTH_STRING") or None
+def _auth(cfg: PipelineConfig) -> tuple[str, str]:
+    """The server's credential and where it comes from: the environment, else the stack's credential file."""
+    if auth := os.environ.get("PREFECT_SERVER_API_AUTH_STRING"):
+        fix = "unset it to have `tunegate up` generate one"
+        return checked(auth, "PREFECT_SERVER_API_AUTH_STRING", fix), "environment"
+    return stack_credential(stack_dir(cfg)), AUTH_FILE
 
 
 def up(config: str, port: int | None = None, foreground: bool = False) -> int:
     """Start the server and serve the deployments (in the background, or in this terminal)."""
     config_path = Path(config).resolve()
     cfg = load_config(config_path)
+    refuse_key_blocks(cfg)
     port = port or cfg.deploy.port
-    auth = _auth_from_env()
+    auth, credential = _auth(cfg)
     if foreground:
-        return _up_foreground(cfg, config_path, port, auth)
-    state = start_stack(cfg, config_path, port, auth)
+        return _up_foreground(cfg, config_path, port, auth, credential)
+    state = start_stack(cfg, config_path, port, auth, credential)
     _print_ready(cfg, state)
     print("stop with: tunegate down")
     return 0
 
 
-def _up_foreground(cfg: PipelineConfig, config_path: Path, port: int, auth: str | None) -> int:
+def _up_foreground(cfg: PipelineConfig, config_path: Path, port: int, auth: str, credential: str) -> int:
     """Server in the background, `serve` in this terminal; Ctrl-C stops both."""
     d = stack_dir(cfg)
     if port_in_use(port):
@@ -269,7 +286,7 @@ def _up_foreground(cfg: PipelineConfig, config_path: Path, port: int, auth: str 
     server = spawn_server(home, port, auth, d / "server.log")
     try:
         wait_healthy(port, server, d / "server.log")
-        _print_ready(cfg, {"url": f"http://{HOST}:{port}"})
+        _print_ready(cfg, {"url": f"http://{HOST}:{port}", "credential": credential})
         return subprocess.call([sys.executable, "-m", "deployments.serve", "--config", str(config_path)],
                                env=client_env(home, port, auth))
     except KeyboardInterrupt:
@@ -283,6 +300,13 @@ def _print_ready(cfg: PipelineConfig, state: dict) -> None:
 
     print(f"Prefect UI:  {state['url']}")
     print(f"API:         {state['url']}/api")
+    if state.get("credential") == AUTH_FILE:
+        path = stack_dir(cfg) / AUTH_FILE
+        print(f"credential:  {path} (mode 0600; the UI asks for its contents; never printed)")
+        print(f"clients:     with PREFECT_API_URL={state['url']}/api, tunegate commands on this config read it "
+              f'themselves; others: export PREFECT_API_AUTH_STRING="$(cat {path})"')
+    else:
+        print("credential:  $PREFECT_SERVER_API_AUTH_STRING (clients: the same value as PREFECT_API_AUTH_STRING)")
     print("deployments: " + ", ".join(deployment_names(cfg)))
     print(f"logs:        {stack_dir(cfg)}")
 

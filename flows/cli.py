@@ -311,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         fn = globals()[handler]
+        from deployments.access import use_stack_credential  # before Prefect reads its settings
+        use_stack_credential(getattr(args, "config", None))
         from tasks.runtime import quiet_named_errors
 
         quiet_named_errors()

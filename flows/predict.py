@@ -8,14 +8,13 @@ not, so a predictions file can be shared without becoming a copy of the document
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow
 
 from tasks.config import PipelineConfig
 from tasks.ingest.task import RAW_COPY_HOOKS, discard_raw_copy, ingest_documents, prediction_source
 from tasks.pii.task import scrub_pii
 from tasks.predict.batch import PredictionsRef
+from tasks.predict.output import check_output
 from tasks.predict.task import batch_digest, predict_batch
 from tasks.refs import new_run_id
 from tasks.registry.task import resolve_version
@@ -25,11 +24,13 @@ from tasks.registry.task import resolve_version
 def predict(config: PipelineConfig, input: str, output: str, model_version: str = "champion") -> PredictionsRef:
     """Score a file of documents.
 
+    0. refuse an ``output`` on tunegate's own records (work folder, monitored folder, tracking database)
     1. resolve the model version first (no champion: stop before reading any data)
     2. ingest the file (id and text; no label needed, no quality gate beyond format errors)
     3. scrub PII with the pipeline's settings (no recall estimate: that is evidence about training data)
     4. score every document; write id, prediction, confidence; log to the prediction store
     """
+    out = check_output(config, output)
     version = resolve_version(config, model_version)
     run_id = new_run_id("predict")
     run_dir = config.work_path("predictions", run_id).resolve()
@@ -37,4 +38,4 @@ def predict(config: PipelineConfig, input: str, output: str, model_version: str 
     digest = batch_digest(dataset)
     scrubbed, _ = scrub_pii(dataset, config.pii, run_dir, None, estimate=False)
     discard_raw_copy(run_dir, config.retention)
-    return predict_batch(scrubbed, version, Path(output).resolve(), config.work_path("predictions"), run_id, digest)
+    return predict_batch(scrubbed, version, out, config.work_path("predictions"), run_id, digest)

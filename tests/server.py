@@ -5,7 +5,10 @@
             ...
         subprocess.run([...], env=srv.client_env())   # and so do child processes
 
-Shared with other engineers' integration tests; it reuses the process handling of `tunegate up`.
+Shared with other engineers' integration tests; it reuses the process handling of `tunegate up`, so the
+server has CSRF protection on and CORS limited to its UI's origin, as `up`'s has (Prefect's clients handle
+the CSRF tokens themselves; a raw HTTP POST needs a token from ``/api/csrf-token``). ``auth`` stays the
+caller's choice here: `up` itself always has one.
 """
 
 from __future__ import annotations
