@@ -6,15 +6,22 @@
 3. Write the plan to a journal (``<work_dir>/erasures/<request>.json``: ids, counts and the keyed hashes,
    no value), then add the subject's hashes to the erasure list, so that from here on no training run can use
    their documents, even those still in the source system.
-4. Rewrite every run folder holding them (datasets, split parts, subject index, spans, kept raw copies,
+4. Serving first: every alias leaves the versions trained on them; ``champion`` moves to the newest approved
+   version trained without them, or there is none and predict says why (``tasks.registry.withdraw``).
+5. Rewrite every run folder holding them (datasets, split parts, subject index, spans, kept raw copies,
    a version's layout) and their prediction-store rows, each folder all-or-nothing; rewrite each affected
-   version's reference sample and tag it ``erasure_pending`` (``tasks.registry.erasure``).
-5. Mark the journal done with the rewritten datasets' new digests, audit the request with counts, and
-   emit ``tunegate.subject.erased``: the retrain deployment's trigger retrains without them, and promoting
-   that version archives the others.
+   version's reference sample and tag it ``erasure_pending`` (``tasks.registry.erasure``). Delete every other
+   copy of a model trained on them: resume checkpoints, soft-deleted and unregistered MLflow runs' artifacts,
+   run folders' model copies, caches, stale ``.tmp-*`` leftovers; search each store again
+   (``tasks.subjects.stores``): the erasure is *complete* only when none holds them.
+6. Mark the journal done with the rewritten datasets' new digests, when the champion was withdrawn and what
+   each store still holds, audit the request with counts, and emit ``tunegate.subject.erased``: the retrain
+   deployment's trigger retrains without them, and promoting that version archives the pending ones
+   (``tunegate purge`` archives them after ``retention.pending_versions_days`` if none is promoted).
 
-A crash between 3 and 5 leaves the journal ``planned``; the next ``subject erase`` completes it first
-(every step is idempotent). Erasing the same person twice changes nothing the second time.
+A crash between 3 and 6 leaves the journal ``planned``; the next ``subject erase`` completes it first
+(every step is idempotent). Erasing the same person twice changes nothing the second time: it searches
+every store again and says whether the erasure is complete yet.
 """
 
 from __future__ import annotations
