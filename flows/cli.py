@@ -23,7 +23,7 @@ COMMANDS = {
     "subject": ("cli_subject", "GDPR access and erasure: where a person's documents are, or remove them everywhere"),
     "audit": ("cli_audit", "verify the audit log's hash chain: finds edited, removed or reordered entries"),
     "evidence": ("cli_evidence", "a version's signed evidence pack for a regulator, and its verification"),
-    "purge": ("cli_purge", "delete unscrubbed copies and prediction-store days past the config's retention"),
+    "purge": ("cli_purge", "delete what retention no longer allows: raw copies, predictions, checkpoints, models"),
     "up": ("cli_up", "start a local Prefect server and serve the deployments"),
     "down": ("cli_down", "stop what `tunegate up` started"),
 }
@@ -248,6 +248,8 @@ def cli_subject(args: argparse.Namespace) -> int:
     else:
         report = find_subject(cfg, Path(args.value_file), known)
     print("\n".join(report.lines(cfg.model_name)))
+    if args.action == "erase":
+        report.raise_if_incomplete()  # ErasureIncomplete: exit 11, after the report says what is left
     return 0
 
 
@@ -274,14 +276,10 @@ def cli_evidence(args: argparse.Namespace) -> int:
 def cli_purge(args: argparse.Namespace) -> int:
     """``tunegate purge --config C``: what ``retention`` no longer allows to stay on disk."""
     from tasks.config import load_config
-    from tasks.retention import purge
+    from tasks.subjects.stores import purge_all, purge_lines
 
     cfg = load_config(args.config)
-    r = cfg.retention
-    out = purge(cfg.work_path(), r.keep_raw_days, r.predictions_days)
-    kept = "until deleted by hand" if r.predictions_days is None else f"{r.predictions_days} days"
-    print(f"deleted {out['raw_copies_deleted']} unscrubbed copies (kept {r.keep_raw_days} days) and "
-          f"{out['prediction_days_deleted']} days of the prediction store (kept {kept}) under {cfg.work_path()}")
+    print("\n".join(purge_lines(cfg, purge_all(cfg))))
     return 0
 
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tasks.errors import ConfigError
+from tasks.retention import RetentionConfig  # noqa: F401  (defined beside the purge it drives)
 
 
 class _Stage(BaseModel):
@@ -232,17 +233,6 @@ class DeployConfig(_Stage):
     collision_strategy: Literal["CANCEL_NEW", "ENQUEUE"] = "CANCEL_NEW"
     work_pool: str | None = None
     port: int = Field(4200, ge=1, le=65535)
-
-
-class RetentionConfig(_Stage):
-    """How long personal data stays on disk (``tasks/retention.py``)."""
-
-    # Days the unscrubbed copy stays after the scrub (0: deleted once the scrubbed data is written, or the run fails).
-    keep_raw_days: int = Field(0, ge=0)
-    predictions_days: int | None = Field(None, ge=1)  # days of predictions `tunegate purge` keeps (None: all)
-    # A version trained on an erased subject, once one trained without them is champion, loses its aliases;
-    # "delete_artifacts" also deletes its weights and reference sample (card, eval, lineage stay); "keep" not.
-    erased_versions: Literal["delete_artifacts", "keep"] = "delete_artifacts"
 
 
 class PipelineConfig(_Stage):

@@ -73,3 +73,14 @@ class ErasureError(TunegateError):
 
 class PolicyLoosened(ConfigError):
     """A run's config relaxes a policy field fixed at deployment, or four-eyes lacks the starter's name."""
+
+
+class ChampionWithdrawn(NoChampion):
+    """An erasure request withdrew the champion (it was trained on the subject) and no approved version trained
+    without the subject could take its place."""
+
+
+class ErasureIncomplete(ErasureError):
+    """An erasure was carried out, but a servable or restorable artifact still holds the subject."""
+
+    exit_code = 11

@@ -13,6 +13,38 @@ import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RetentionConfig(BaseModel):
+    """How long personal data, and models trained on it, stay on disk (``tunegate purge``; the stores that can
+    serve or restore a model are purged by ``tasks.subjects.stores``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Days the unscrubbed copy stays after the scrub (0: deleted once the scrubbed data is written, or the run fails).
+    keep_raw_days: int = Field(0, ge=0)
+    predictions_days: int | None = Field(None, ge=1)  # days of predictions `tunegate purge` keeps (None: all)
+    # A version trained on an erased subject, once one trained without them is champion, loses its aliases;
+    # "delete_artifacts" also deletes its weights and reference sample (card, eval, lineage stay); "keep" not.
+    erased_versions: Literal["delete_artifacts", "keep"] = "delete_artifacts"
+    # Maximum ages of what could serve or restore a model (each purged by `tunegate purge`): resume checkpoints
+    # under train-work/ (a failed or killed fine-tune's; one training now is never touched) ...
+    checkpoints_days: int = Field(7, ge=0)
+    # ... the artifacts of MLflow runs soft-deleted or never registered as a version (counted from their end) ...
+    deleted_runs_days: int = Field(30, ge=0)
+    # ... a run folder's own model copy when no version of that run is registered ...
+    run_models_days: int = Field(30, ge=0)
+    # ... the monitor's cached reference profiles (texts, embeddings) not used for this long ...
+    monitor_cache_days: int = Field(30, ge=0)
+    # ... and ``.tmp-*`` leftovers of writes a crash cut off (hours: a live write is younger).
+    leftovers_hours: int = Field(24, ge=1)
+    # A version pending erasure (trained on an erased subject) is archived after this many days even when no
+    # version trained without the subject has become champion (None: only a replacement archives it).
+    pending_versions_days: int | None = Field(30, ge=0)
+
 
 # Every unscrubbed copy a run writes: ingest's dataset, the training set with a batch's rows, a
 # monitored batch's sample.

@@ -323,10 +323,19 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
     assert tokens  # the person named in the document has a pseudonym no other document carries
     console.read()
     args = ["--config", str(cfg_file), "--value-file", str(subject)]
-    assert cli_main(["subject", "erase", *args, "--reason", "DSR-42"]) == 0
+    from tasks.errors import ChampionWithdrawn, ErasureIncomplete
+    from tasks.registry.versions import champion_version
+
+    champion = champion_version(cfg)
+    assert champion in trained_on
+    # the versions trained on the subject keep their weights until archived: reported, exit code says so
+    assert cli_main(["subject", "erase", *args, "--reason", "DSR-42"]) == ErasureIncomplete.exit_code
     out = console.read()
     assert "erasure-1: removed" in out and "retrain: requested: event" in out, out
     assert all(f"v{v}: erasure pending" in out for v in trained_on), out
+    assert f"champion v{champion} withdrawn at" in out and "erasure-1: INCOMPLETE" in out, out
+    with pytest.raises(ChampionWithdrawn, match="erasure-1"):  # serving stops at once: no approved clean version
+        get_version(cfg, "champion")
     client = client_for(cfg)
     assert {client.get_model_version(cfg.model_name, str(v)).tags.get("erasure_pending") for v in trained_on} == {
         "erasure-1"}
@@ -352,6 +361,8 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
     assert cli_main(["subject", "find", *args]) == 0
     found = console.read()
     assert "no stored dataset, model version or prediction row holds these identifiers" in found
+    assert cli_main(["subject", "erase", *args, "--reason", "DSR-42 check"]) == 0  # re-checks every store
+    assert "erasure-1: complete: no servable or restorable artifact holds the subject" in console.read()
     assert "erased by erasure-1; model versions trained on them and not yet archived: none" in found
     # nothing of the person is left in any dataset: not their pseudonyms, not their index hash (only the erasure
     # list holds the hash, so that no later run trains on them again)

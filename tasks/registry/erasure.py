@@ -9,6 +9,8 @@
   ``archived``; with ``retention.erased_versions: delete_artifacts`` its weights and reference sample
   are deleted from the artifact store, the local cache and its run folder. Card, evaluation and lineage
   stay.
+- ``archive_overdue`` (``tunegate purge``): a version pending erasure for ``retention.pending_versions_days``
+  is archived the same way, replaced or not: the deadline for the weights of a model trained on the subject.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from tasks.config import PipelineConfig
-from tasks.registry.audit import audit
+from tasks.registry.audit import audit, registry_lock
 
 PENDING, APPLIED, ARCHIVED = "erasure_pending", "erasures_applied", "archived"
 DATA_ARTIFACTS = ("model", "reference")  # what a version keeps of its training data
@@ -85,31 +87,63 @@ def archive_erased(cfg: PipelineConfig, champion: int, trigger: str = "promotion
     applied = int(tags.get(champion, {}).get(APPLIED, 0) or 0)
     if PENDING in tags.get(champion, {}):
         return []
-    aliases = {a: int(mv.version) for mv in versions for a in (mv.aliases or [])}
     archived = []
     for mv in versions:
         v, t = int(mv.version), tags[int(mv.version)]
         if v == champion or PENDING not in t or request_number(t[PENDING]) > applied:
             continue
-        for alias, holder in aliases.items():
-            if holder == v:
-                client.delete_registered_model_alias(cfg.model_name, alias)
-        deleted = []
-        if cfg.retention.erased_versions == "delete_artifacts":
-            repo = _repo(cfg, mv.run_id)
-            for part in DATA_ARTIFACTS:
-                try:
-                    repo.delete_artifacts(part)
-                    deleted.append(part)
-                except Exception:  # not there (a second pass) or the store refuses: said in the audit entry
-                    pass
-            _drop_cached(cfg, v)
-            run_dir = cfg.work_path("runs", t.get("tunegate_run_id") or "-")
-            for local in (run_dir / "model", run_dir / "version"):  # the run's own copies of the weights
-                shutil.rmtree(local, ignore_errors=True)
-        client.set_model_version_tag(cfg.model_name, str(v), ARCHIVED, f"erasure {t[PENDING]}, replaced by v{champion}")
-        client.delete_model_version_tag(cfg.model_name, str(v), PENDING)
-        audit(cfg, action="erasure.archived", version=v, request=t[PENDING], champion=champion, trigger=trigger,
-              artifacts_deleted=deleted, policy=cfg.retention.erased_versions)
+        _archive(cfg, client, mv, f"replaced by v{champion}", champion=champion, trigger=trigger)
         archived.append(v)
     return archived
+
+
+def archive_overdue(cfg: PipelineConfig, days: int | None, now: float) -> list[int]:
+    """Archive the versions pending erasure for ``days`` or more (counted from the request), whether or not a
+    version trained without the subject became champion: the deadline for their weights (``tunegate purge``)."""
+    import json
+    from datetime import datetime
+
+    from tasks.registry.versions import client_for
+
+    if days is None:
+        return []
+    client = client_for(cfg)
+    archived = []
+    with registry_lock(cfg):
+        for mv in client.search_model_versions(f"name='{cfg.model_name}'"):
+            request = (mv.tags or {}).get(PENDING)
+            journal = cfg.work_path("erasures", f"{request}.json")
+            if not request or not journal.is_file():
+                continue
+            asked = datetime.fromisoformat(json.loads(journal.read_text())["requested_at"]).timestamp()
+            if now - asked >= days * 86400:
+                _archive(cfg, client, mv, f"no version trained without the subject became champion within {days} "
+                                          "days", champion=None, trigger="purge")
+                archived.append(int(mv.version))
+    return archived
+
+
+def _archive(cfg: PipelineConfig, client, mv, why: str, champion: int | None, trigger: str) -> None:
+    """Take a pending version's aliases, delete its weights and reference per ``retention.erased_versions``,
+    tag it ``archived``; audited."""
+    v, t = int(mv.version), dict(mv.tags or {})
+    for alias, holder in (client.get_registered_model(cfg.model_name).aliases or {}).items():
+        if int(holder) == v:
+            client.delete_registered_model_alias(cfg.model_name, alias)
+    deleted = []
+    if cfg.retention.erased_versions == "delete_artifacts":
+        repo = _repo(cfg, mv.run_id)
+        for part in DATA_ARTIFACTS:
+            try:
+                repo.delete_artifacts(part)
+                deleted.append(part)
+            except Exception:  # not there (a second pass) or the store refuses: said in the audit entry
+                pass
+        _drop_cached(cfg, v)
+        run_dir = cfg.work_path("runs", t.get("tunegate_run_id") or "-")
+        for local in (run_dir / "model", run_dir / "version"):  # the run's own copies of the weights
+            shutil.rmtree(local, ignore_errors=True)
+    client.set_model_version_tag(cfg.model_name, str(v), ARCHIVED, f"erasure {t[PENDING]}, {why}")
+    client.delete_model_version_tag(cfg.model_name, str(v), PENDING)
+    audit(cfg, action="erasure.archived", version=v, request=t[PENDING], champion=champion, trigger=trigger,
+          artifacts_deleted=deleted, policy=cfg.retention.erased_versions)

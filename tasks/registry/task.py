@@ -78,7 +78,11 @@ def write_model_card(facts: CardFacts, out: Path) -> Path:
 
 @task(name="resolve_version")
 def resolve_version(config: PipelineConfig, which: str) -> VersionRef:
-    """The champion or a version number, downloaded (raises NoChampion when there is none)."""
+    """The champion or a version number, downloaded (raises NoChampion when there is none, ChampionWithdrawn
+    when an erasure took it away; a version pending erasure is never served)."""
+    from tasks.registry.withdraw import refuse_pending
+
+    refuse_pending(config, which)
     return get_version(config, int(which) if str(which).isdigit() else which)
 
 

@@ -252,8 +252,9 @@ def _resolve(cfg: PipelineConfig, client, which: str | int):
     mv = _version_by_alias(client, name, str(which))
     if mv is None or not _is_complete(mv):
         if which == "champion":
-            raise NoChampion(f"model '{name}' has no champion in {tracking_uri(cfg)}; run `tunegate run CONFIG` "
-                             "first, or pass --model-version N.")
+            from tasks.registry.withdraw import withdrawn_error  # an erasure took it away: ChampionWithdrawn
+            raise withdrawn_error(client, name) or NoChampion(f"model '{name}' has no champion in {tracking_uri(cfg)}; "
+                                                              "run `tunegate run CONFIG`, or pass --model-version N.")
         raise PromotionError(f"model '{name}' has no alias '{which}'; use 'champion' or a version number.")
     return mv
 

@@ -7,6 +7,7 @@ samples (from the registry's lineage tags), and prediction-store rows.
 
 - ``find``: the access request (``tunegate subject find``).
 - ``erase``: the erasure request (``tunegate subject erase``): every store rewritten without the
-  subject's documents, the versions trained on them marked, a retrain requested; ``erased``: the
-  erasure list every training run applies (``task.drop_erased_documents``).
+  subject's documents, the versions trained on them marked and withdrawn from serving, a retrain requested;
+  ``erased``: the erasure list every training run applies (``task.drop_erased_documents``); ``stores``:
+  every other copy of a model trained on them, searched, deleted, reported and purged after a maximum age.
 """

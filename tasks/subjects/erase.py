@@ -6,15 +6,22 @@
 3. Write the plan to a journal (``<work_dir>/erasures/<request>.json``: ids, counts and the keyed hashes,
    no value), then add the subject's hashes to the erasure list, so that from here on no training run can use
    their documents, even those still in the source system.
-4. Rewrite every run folder holding them (datasets, split parts, subject index, spans, kept raw copies,
+4. Serving first: every alias leaves the versions trained on them; ``champion`` moves to the newest approved
+   version trained without them, or there is none and predict says why (``tasks.registry.withdraw``).
+5. Rewrite every run folder holding them (datasets, split parts, subject index, spans, kept raw copies,
    a version's layout) and their prediction-store rows, each folder all-or-nothing; rewrite each affected
-   version's reference sample and tag it ``erasure_pending`` (``tasks.registry.erasure``).
-5. Mark the journal done with the rewritten datasets' new digests, audit the request with counts, and
-   emit ``tunegate.subject.erased``: the retrain deployment's trigger retrains without them, and promoting
-   that version archives the others.
+   version's reference sample and tag it ``erasure_pending`` (``tasks.registry.erasure``). Delete every other
+   copy of a model trained on them: resume checkpoints, soft-deleted and unregistered MLflow runs' artifacts,
+   run folders' model copies, caches, stale ``.tmp-*`` leftovers; search each store again
+   (``tasks.subjects.stores``): the erasure is *complete* only when none holds them.
+6. Mark the journal done with the rewritten datasets' new digests, when the champion was withdrawn and what
+   each store still holds, audit the request with counts, and emit ``tunegate.subject.erased``: the retrain
+   deployment's trigger retrains without them, and promoting that version archives the pending ones
+   (``tunegate purge`` archives them after ``retention.pending_versions_days`` if none is promoted).
 
-A crash between 3 and 5 leaves the journal ``planned``; the next ``subject erase`` completes it first
-(every step is idempotent). Erasing the same person twice changes nothing the second time.
+A crash between 3 and 6 leaves the journal ``planned``; the next ``subject erase`` completes it first
+(every step is idempotent). Erasing the same person twice changes nothing the second time: it searches
+every store again and says whether the erasure is complete yet.
 """
 
 from __future__ import annotations
@@ -50,19 +57,54 @@ class ErasureReport:
     versions: dict[int, int] = field(default_factory=dict)  # version -> reference rows removed
     resumed: list[str] = field(default_factory=list)  # interrupted requests completed first
     retrain: str = ""  # how the retrain was requested
+    champion: dict = field(default_factory=dict)  # previous, now, withdrawn_at, aliases (tasks.registry.withdraw)
+    stores: dict[str, list[str]] = field(default_factory=dict)  # store searched -> what still holds the subject
+
+    @property
+    def complete(self) -> bool:
+        """No servable or restorable artifact holds the subject any more."""
+        return not any(self.stores.values())
+
+    def raise_if_incomplete(self) -> None:
+        from tasks.errors import ErasureIncomplete
+
+        if not self.complete:
+            left = sum(len(v) for v in self.stores.values())
+            raise ErasureIncomplete(f"{self.request}: {left} artifact(s) still hold the subject (listed above); "
+                                    "see what removes each, then run `tunegate subject erase` again to check.")
+
+    def _store_lines(self) -> list[str]:
+        c, out = self.champion, []
+        if c.get("previous") is not None:
+            now = (f"now v{c['now']} (the newest approved version trained without them)" if c.get("now") is not None
+                   else "now none: predict and monitor stop with ChampionWithdrawn until a version trained without "
+                        "them is approved")
+            out.append(f"  champion v{c['previous']} withdrawn at {c['withdrawn_at']}; {now}")
+        elif c.get("aliases"):
+            out.append(f"  aliases {', '.join(c['aliases'])} withdrawn at {c['withdrawn_at']}")
+        for store, left in self.stores.items():
+            out.append(f"  searched {store}: " + (f"{len(left)} left: {', '.join(left)}" if left else "nothing left"))
+        if not self.stores:
+            return out
+        if self.complete:
+            return out + [f"{self.request}: complete: no servable or restorable artifact holds the subject"]
+        return out + [f"{self.request}: INCOMPLETE: {sum(map(len, self.stores.values()))} artifact(s) still hold the "
+                      "subject. A version pending erasure is archived when a version trained without them becomes "
+                      "champion, or by `tunegate purge` after retention.pending_versions_days; a checkpoint in use "
+                      "or a write in progress goes when it ends (`tunegate purge`)."]
 
     def lines(self, model_name: str) -> list[str]:
         out = [f"completed interrupted erasure {r}" for r in self.resumed]
         if self.outcome == "not_found":
             return out + ["subject: in no stored dataset, model version or prediction row; nothing was changed"]
         if self.outcome == "already_erased":
-            return out + [f"subject: already erased ({self.request}); nothing was changed"]
+            return out + [f"subject: already erased ({self.request}); nothing was changed"] + self._store_lines()
         out.append(f"{self.request}: removed {self.documents} document(s): "
                    f"{sum(self.files.values())} row(s) in {len(self.files)} file(s)")
         out += [f"  {name}: {n} row(s)" for name, n in sorted(self.files.items())]
         out += [f"  model {model_name} v{v}: erasure pending; {n} reference row(s) removed"
                 for v, n in self.versions.items()]
-        return out + [f"  retrain: {self.retrain}"]
+        return out + [f"  retrain: {self.retrain}"] + self._store_lines()
 
 
 def _journal(work: Path, request: str) -> Path:
@@ -77,7 +119,11 @@ def _write(path: Path, plan: dict) -> None:
 def _apply(cfg: PipelineConfig, plan: dict) -> dict:
     """Carry out a journal's plan (idempotent); returns rows removed per file and per version."""
     from tasks.registry.erasure import mark_pending
+    from tasks.registry.withdraw import withdraw
+    from tasks.subjects.stores import Scope, erase_stores
 
+    # first, serving: no version trained on the subject keeps an alias (champion moves or goes)
+    champion = withdraw(cfg, plan["request"], {int(v) for v in plan["versions"]}) or plan.get("champion", {})
     files: dict[str, int] = {}
     for folder, ids in plan["folders"].items():
         for name, n in rewrite_without(Path(folder), set(ids)).items():
@@ -88,7 +134,10 @@ def _apply(cfg: PipelineConfig, plan: dict) -> dict:
     versions = {int(v): mark_pending(cfg, int(v), plan["request"], set(ids)) for v, ids in plan["versions"].items()}
     digests = {f"{Path(folder).name}/scrubbed.parquet": parquet_sha256(Path(folder) / "scrubbed.parquet")
                for folder in plan["folders"] if (Path(folder) / "scrubbed.parquet").is_file()}
-    return {"files": files, "versions": versions, "digests_after": digests}
+    stores = erase_stores(cfg, Scope.of(plan))
+    return {"files": files, "versions": versions, "digests_after": digests, "champion": champion,
+            "stores": stores, "complete": not any(stores.values()),
+            "checked_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def resume(cfg: PipelineConfig, key: bytes) -> list[str]:
@@ -148,9 +197,10 @@ def erase_subject(cfg: PipelineConfig, value_file: Path, reason: str, known_type
         if not report.datasets:
             already = report.erased_by
             outcome = "already_erased" if already else "not_found"
+            stores = _recheck(cfg, already)
             audit(cfg, action="erasure.request", request=already, outcome=outcome, reason=reason,
-                  identifiers=len(hashes))
-            return ErasureReport(request=already, outcome=outcome, resumed=resumed)
+                  identifiers=len(hashes), **({"remaining": {k: len(v) for k, v in stores.items()}} if stores else {}))
+            return ErasureReport(request=already, outcome=outcome, resumed=resumed, stores=stores)
         request = f"erasure-{len(read_erased(cfg.work_path(), key).requests) + 1}"
         plan = _plan(cfg, report, request, reason, hashes)
         path = _journal(cfg.work_path(), request)
@@ -160,11 +210,21 @@ def erase_subject(cfg: PipelineConfig, value_file: Path, reason: str, known_type
         _write(path, plan)
         audit(cfg, action="erasure.request", request=request, outcome="erased", reason=reason,
               identifiers=len(hashes), documents=report.documents, datasets=len(plan["folders"]),
-              rows_removed=sum(plan["files"].values()), versions_pending=sorted(int(v) for v in plan["versions"]))
+              rows_removed=sum(plan["files"].values()), versions_pending=sorted(int(v) for v in plan["versions"]),
+              champion_withdrawn_at=plan["champion"].get("withdrawn_at"), complete=plan["complete"],
+              remaining={k: len(v) for k, v in plan["stores"].items()})
     out = ErasureReport(request=request, outcome="erased", documents=report.documents, files=plan["files"],
-                        versions=plan["versions"], resumed=resumed)
+                        versions=plan["versions"], resumed=resumed, champion=plan["champion"], stores=plan["stores"])
     out.retrain = request_retrain(cfg, request, sorted(int(v) for v in plan["versions"]))
     return out
+
+
+def _recheck(cfg: PipelineConfig, request: str | None) -> dict[str, list[str]]:
+    """What still holds a subject an earlier request erased (searched, nothing deleted)."""
+    from tasks.subjects.stores import Scope, scan
+
+    path = _journal(cfg.work_path(), request) if request else None
+    return scan(cfg, Scope.of(json.loads(path.read_text()))) if path and path.is_file() else {}
 
 
 def request_retrain(cfg: PipelineConfig, request: str, versions: list[int]) -> str:

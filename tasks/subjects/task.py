@@ -23,12 +23,12 @@ def drop_erased_documents(dataset: DatasetRef, config: PipelineConfig) -> Datase
 
 @task(name="purge_expired")
 def purge_expired(config: PipelineConfig) -> dict:
-    """Raw copies and prediction-store days past ``retention``; counts go to the audit log."""
+    """Raw copies, prediction-store days and every store that could serve or restore a model past
+    ``retention``; counts go to the audit log."""
     from tasks.registry.audit import audit
-    from tasks.retention import purge
+    from tasks.subjects.stores import purge_all
 
-    r = config.retention
-    out = purge(config.work_path(), r.keep_raw_days, r.predictions_days)
+    out = purge_all(config)
     audit(config, action="retention.purge", **out)
     get_run_logger().info("purge: %s", out)
     return out
