@@ -73,3 +73,19 @@ class ErasureError(TunegateError):
 
 class PolicyLoosened(ConfigError):
     """A run's config relaxes a policy field fixed at deployment, or four-eyes lacks the starter's name."""
+
+
+class SigningKeyMissing(ConfigError):
+    """A deployment's run needs the evidence signing key or the audit key and neither the environment nor the
+    configured Prefect Secret block provides it; no development key is made up in production."""
+
+
+class TrustedKeyMissing(ConfigError):
+    """``evidence verify`` was given no public key to trust (``--public-key``, ``--trust-file`` or
+    ``registry.evidence_public_keys``): a pack's own key proves nothing about who signed it."""
+
+
+class AuditLogDamaged(TunegateError):
+    """A line of ``audit.jsonl`` cannot be read (a cut-off write or an edit); ``tunegate audit verify`` names it."""
+
+    exit_code = 11
