@@ -196,7 +196,7 @@ class RegistryConfig(_Stage):
     tracking_uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else SQLite under work_dir
     experiment: str | None = None
     evidence_key_block: str | None = None  # Prefect Secret block with the evidence pack's signing key (else env)
-    evidence_public_keys: list[str] = []  # hex Ed25519 public keys `evidence verify` trusts (tasks/registry/trust.py)
+    evidence_public_keys: list[str] = []  # hex Ed25519 public keys `evidence verify` trusts (evidence_verify.py)
     audit_key_block: str | None = None  # Prefect Secret block with the audit log's HMAC key (else $TUNEGATE_AUDIT_KEY)
 
 
