@@ -208,14 +208,17 @@ def test_signing_fails_closed_in_a_deployments_run(tmp_path, monkeypatch, prefec
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
     @flow(name="t-governed-signing")
-    def governed(work: str) -> str:
-        try:
-            ev.signing_key(PipelineConfig(name="t", work_dir=work))
-        except SigningKeyMissing as e:
-            return f"SigningKeyMissing: {e}"
-        return "signed"
+    def governed(work: str) -> list[str]:
+        out = []
+        for step in (ev.signing_key, keys.preflight):  # signing; the retrain's check before any data work
+            try:
+                step(PipelineConfig(name="t", work_dir=work))
+                out.append("signed")
+            except SigningKeyMissing as e:
+                out.append(f"SigningKeyMissing: {e}")
+        return out
 
     out = _governed(governed, work=str(tmp_path / "work"))
-    assert out.startswith("SigningKeyMissing") and "TUNEGATE_EVIDENCE_KEY" in out
+    assert all(o.startswith("SigningKeyMissing") and "TUNEGATE_EVIDENCE_KEY" in o for o in out), out
     assert not (tmp_path / "config").exists() and not (tmp_path / "work").exists()  # no key made up
     assert ev.signing_key(PipelineConfig(name="t", work_dir=str(tmp_path / "work")))[2] is True  # the CLI: dev key

@@ -125,3 +125,13 @@ def dev_evidence_public_keys(cfg: PipelineConfig | None) -> set[str]:
         except (OSError, ConfigError):
             continue
     return out
+
+
+def preflight(cfg: PipelineConfig) -> None:
+    """In a deployment's run, ``SigningKeyMissing`` before any data work when a key it will need is missing
+    (elsewhere nothing: a development key is made when first used)."""
+    from tasks.runtime import key_required
+
+    if key_required(None):
+        audit_key(cfg)
+        evidence_seed(cfg)
