@@ -132,7 +132,7 @@ def file_head(cfg: PipelineConfig) -> str | None:
         return None
 
 
-def _registry_client(cfg: PipelineConfig):
+def registry_client(cfg: PipelineConfig):
     """An MLflow client, or None where asking would create a registry (a local SQLite file not made yet)."""
     from tasks.registry.versions import client_for, tracking_uri
 
@@ -149,7 +149,7 @@ def publish_head(cfg: PipelineConfig) -> None:
     if head is None:
         return
     try:
-        client = _registry_client(cfg)
+        client = registry_client(cfg)
         if client is None:
             return
         known = parse_head(client.get_registered_model(cfg.model_name).tags.get(HEAD_TAG))
@@ -184,7 +184,7 @@ def registry_head(cfg: PipelineConfig) -> tuple[str | None, str]:
     """(the registered model's ``audit_head`` tag, or None; a note on where it came from)."""
     from mlflow.exceptions import MlflowException
 
-    client = _registry_client(cfg)
+    client = registry_client(cfg)
     if client is None:
         return None, "no registry in this work folder yet: no registry head to compare"
     try:

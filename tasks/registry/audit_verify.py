@@ -152,7 +152,8 @@ def verify_audit(path: Path, key=None, registry_head: str | None = None, pack_he
             parse_head(file_head)[0] < last_seq:
         problems.append(f"the log goes on past audit.head (seq {parse_head(file_head)[0]}): entries were added by "
                         "hand, or a writer stopped between its entry and the head")
-    notes = []
+    notes = [] if macs or not lines else ["no entry is HMAC-chained yet: the log is pinned only once tunegate "
+                                           "writes to it (and an older log can be rewritten with its SHA-256 head)"]
     for name, value in (("audit.head", file_head), ("the registry's audit_head tag", registry_head),
                         ("the evidence pack", pack_head)):
         if value is None:
@@ -164,7 +165,8 @@ def verify_audit(path: Path, key=None, registry_head: str | None = None, pack_he
             problems.append(f"the log ends at seq {last_seq} but {name} records seq {parsed[0]}: entries were removed, "
                             "or the log was deleted or replaced by a fresh one")
         elif parsed[0] not in macs:
-            problems.append(f"{name} records seq {parsed[0]}, which is not an HMAC entry of this log: it was replaced")
+            problems.append(f"{name} records seq {parsed[0]}, which is not a readable HMAC entry of this log: it was "
+                            "damaged or replaced")
         elif not hmac.compare_digest(head_mac(key.secret, parsed[0], macs[parsed[0]]), parsed[1]):
             problems.append(f"entry seq {parsed[0]} differs from the one {name} recorded (or the head was recomputed "
                             "without the key): the log was edited or replaced")

@@ -198,11 +198,11 @@ def verify_command(pack: Path, cfg: PipelineConfig | None, public_keys: list[str
 
 def _registry_sha(cfg: PipelineConfig, pack: Path) -> str | None:
     """The registration digest the registry holds now for the pack's version (None where none is recorded)."""
-    from tasks.registry.versions import client_for
+    from tasks.registry.audit import registry_client
 
     try:
         version = json.loads(read_pack(pack)[MANIFEST])["version"]
-        tags = client_for(cfg).get_model_version(cfg.model_name, str(int(version))).tags or {}
+        tags = registry_client(cfg).get_model_version(cfg.model_name, str(int(version))).tags or {}
     except Exception:  # noqa: BLE001 - no such version or no manifest: the pack checks report it
         return None
     return tags.get(TAG_SHA)
