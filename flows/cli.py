@@ -256,13 +256,11 @@ def cli_subject(args: argparse.Namespace) -> int:
 
 def cli_audit(args: argparse.Namespace) -> int:
     """``tunegate audit verify --config C [--pack P]``: exit 1 and every broken link or head when it does not hold."""
-    from tasks.config import load_config
-    from tasks.registry.audit import verify_config
+    from tasks.registry.audit import command
 
-    cfg = load_config(args.config)
-    check = verify_config(cfg, Path(args.pack) if args.pack else None)
-    print("\n".join(check.lines(cfg.work_path("audit.jsonl"))))
-    return 0 if check.ok else 1
+    lines, code = command(args.config, args.pack)
+    print("\n".join(lines))
+    return code
 
 
 def cli_evidence(args: argparse.Namespace) -> int:

@@ -222,6 +222,15 @@ def verify_config(cfg: PipelineConfig, pack: Path | None = None) -> AuditCheck:
     return check
 
 
+def command(config: str, pack: str | None) -> tuple[list[str], int]:
+    """``tunegate audit verify``: (lines to print, exit code: 1 when the log or a head does not hold)."""
+    from tasks.config import load_config
+
+    cfg = load_config(config)
+    check = verify_config(cfg, Path(pack) if pack else None)
+    return check.lines(cfg.work_path("audit.jsonl")), 0 if check.ok else 1
+
+
 def _seq_of(last: bytes | None, head: Path) -> int:
     """The newest entry's seq; from the head where that line is unreadable (an edited log still takes
     entries: the break stays visible to ``verify_audit``, and promotions are not blocked by it)."""
