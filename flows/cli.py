@@ -21,7 +21,7 @@ COMMANDS = {
     "rollback": ("cli_rollback", "move the champion alias back to an earlier version"),
     "monitor": ("cli_monitor", "check a production batch for drift and emit the drift event"),
     "subject": ("cli_subject", "GDPR access and erasure: where a person's documents are, or remove them everywhere"),
-    "audit": ("cli_audit", "verify the audit log's hash chain: finds edited, removed or reordered entries"),
+    "audit": ("cli_audit", "verify the audit log's HMAC chain and heads: edited, removed or reordered entries"),
     "evidence": ("cli_evidence", "a version's signed evidence pack for a regulator, and its verification"),
     "purge": ("cli_purge", "delete what retention no longer allows: raw copies, predictions, checkpoints, models"),
     "up": ("cli_up", "start a local Prefect server and serve the deployments"),
@@ -93,16 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("audit")
     s.add_argument("action", choices=["verify"], help="verify: recompute the chain of the config's audit.jsonl")
-    s.add_argument("--config", required=True, help="pipeline YAML (work_dir)")
+    s.add_argument("--config", required=True, help="pipeline YAML (work_dir, registry, audit key)")
+    s.add_argument("--pack", help="an evidence pack whose recorded audit head the log must still hold")
 
     s = add("evidence")
     s.add_argument("action", nargs="?", default="build", choices=["build", "verify", "keygen"],
                    help="build (default): write a version's signed pack; verify PACK; keygen PATH: a new signing key")
     s.add_argument("path", nargs="?", help="verify: the pack (folder or .zip); keygen: where to write the key")
-    s.add_argument("--config", help="build: pipeline YAML (registry, work_dir)")
+    s.add_argument("--config", help="pipeline YAML (build: registry, work_dir; verify: trusted keys, registry)")
     s.add_argument("--version", type=int, help="build: the model version")
     s.add_argument("--out", help="build: a new folder, or a .zip")
-    s.add_argument("--public-key", help="verify: the signer's public key (hex) the pack must be signed with")
+    s.add_argument("--public-key", action="append", help="verify: a trusted signer's public key (hex); repeatable")
+    s.add_argument("--trust-file", help="verify: a file of trusted public keys (hex), one a line")
+    s.add_argument("--allow-dev-key", action="store_true", help="verify: accept a pack signed with a development key")
 
     s = add("purge")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir and retention: section)")
@@ -254,21 +257,19 @@ def cli_subject(args: argparse.Namespace) -> int:
 
 
 def cli_audit(args: argparse.Namespace) -> int:
-    """``tunegate audit verify --config C``: exit 1 and every broken link when the chain does not hold."""
-    from tasks.config import load_config
-    from tasks.registry.audit import verify_audit
+    """``tunegate audit verify --config C [--pack P]``: exit 1 and every broken link or head when it does not hold."""
+    from tasks.registry.audit import command
 
-    path = load_config(args.config).work_path("audit.jsonl")
-    check = verify_audit(path)
-    print("\n".join(check.lines(path)))
-    return 0 if check.ok else 1
+    lines, code = command(args.config, args.pack)
+    print("\n".join(lines))
+    return code
 
 
 def cli_evidence(args: argparse.Namespace) -> int:
-    """``tunegate evidence [build] --config C --version N --out DIR|ZIP`` | ``verify PACK`` | ``keygen PATH``."""
+    """``tunegate evidence [build] --config C --version N --out DIR|ZIP`` | ``verify PACK --public-key K`` | keygen."""
     from tasks.registry.evidence import command
 
-    lines, code = command(args.action, args.path, args.config, args.version, args.out, args.public_key)
+    lines, code = command(args)
     print("\n".join(lines))
     return code
 

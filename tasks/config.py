@@ -193,16 +193,16 @@ class PromotionPolicy(_Stage):
 
 class RegistryConfig(_Stage):
     """MLflow tracking and model registry."""
-
     model_name: str | None = None  # None: the pipeline's name
     tracking_uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else SQLite under work_dir
     experiment: str | None = None
     evidence_key_block: str | None = None  # Prefect Secret block with the evidence pack's signing key (else env)
+    evidence_public_keys: list[str] = []  # hex Ed25519 public keys `evidence verify` trusts (evidence_verify.py)
+    audit_key_block: str | None = None  # Prefect Secret block with the audit log's HMAC key (else $TUNEGATE_AUDIT_KEY)
 
 
 class MonitorConfig(_Stage):
     """Drift monitoring thresholds (Evidently)."""
-
     reference_rows: int = Field(2000, ge=50)
     current_sample_rows: int = Field(5000, ge=50)
     drift_share: float = Field(0.5, gt=0, le=1)  # share of drifted descriptor columns that counts as drift

@@ -82,5 +82,17 @@ class ChampionWithdrawn(NoChampion):
 
 class ErasureIncomplete(ErasureError):
     """An erasure was carried out, but a servable or restorable artifact still holds the subject."""
+class SigningKeyMissing(ConfigError):
+    """A deployment's run needs the evidence signing key or the audit key and neither the environment nor the
+    configured Prefect Secret block provides it; no development key is made up in production."""
+
+
+class TrustedKeyMissing(ConfigError):
+    """``evidence verify`` was given no public key to trust (``--public-key``, ``--trust-file`` or
+    ``registry.evidence_public_keys``): a pack's own key proves nothing about who signed it."""
+
+
+class AuditLogDamaged(TunegateError):
+    """A line of ``audit.jsonl`` cannot be read (a cut-off write or an edit); ``tunegate audit verify`` names it."""
 
     exit_code = 11

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -259,14 +260,17 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
     """v2's evidence pack, as a folder and a zip: it verifies, holds what a supervisor asks for and no planted
     value, and a one-byte change to any file in it is reported by name."""
     from flows.cli import main as cli_main
-    from tasks.registry.evidence import verify_pack
+    from tasks.registry.evidence import public_hex_of_seed
+    from tasks.registry.evidence_verify import verify_pack
 
     pack, zipped = tmp_path / "pack", tmp_path / "pack.zip"
     for out in (pack, zipped):
         assert cli_main(["evidence", "--config", str(cfg_file), "--version", str(second.version),
                          "--out", str(out)]) == 0
     console.read()
-    assert cli_main(["evidence", "verify", str(pack)]) == 0 and cli_main(["evidence", "verify", str(zipped)]) == 0
+    key = public_hex_of_seed(os.environ["TUNEGATE_EVIDENCE_KEY"], "test")  # the signer the verifier trusts
+    assert cli_main(["evidence", "verify", str(pack), "--public-key", key]) == 0
+    assert cli_main(["evidence", "verify", str(zipped), "--config", str(cfg_file), "--public-key", key]) == 0
     assert console.read().count("pack verified") == 2
     listed = json.loads((pack / "manifest.json").read_text())["files"]
     for part in ["version/model_card.md", "version/config.json", "version/lineage.json", "version/quality.json",
@@ -289,14 +293,14 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
     for f in sorted(p for p in pack.rglob("*") if p.is_file()):
         data = f.read_bytes()
         f.write_bytes(bytes([data[0] ^ 0x01]) + data[1:])
-        check = verify_pack(pack)
+        check = verify_pack(pack, {key})
         rel = str(f.relative_to(pack))
         assert not check.ok and any(rel in p for p in check.problems), (rel, check.problems)
         f.write_bytes(data)
-    assert verify_pack(pack).ok
-    wrong = "00" * 32
-    assert cli_main(["evidence", "verify", str(zipped), "--public-key", wrong]) == 1
-    assert "signed by another key" in console.read()
+    assert verify_pack(pack, {key}).ok
+    wrong = public_hex_of_seed("22" * 32, "test")
+    assert cli_main(["evidence", "verify", str(zipped), "--public-key", wrong]) == 20
+    assert "not a trusted key" in console.read()
 
 
 def _subject_traces(cfg, doc: str, subject: Path) -> tuple[set[str], str]:

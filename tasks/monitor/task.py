@@ -210,7 +210,7 @@ def run_requested_at() -> datetime:
 @task(name="check_retrain_gate")
 def check_retrain_gate(config: PipelineConfig, reason: str, requested_at: datetime):
     """Decide from the audit log whether this request may train (cooldown, already satisfied)."""
-    done = last_completed(read_audit(config), config.model_name)
+    done = last_completed(read_audit(config, skip_damaged=True), config.model_name)  # damaged lines: warned
     return gate_retrain(done, requested_at, config.deploy.cooldown_minutes, reason)
 
 
@@ -245,7 +245,7 @@ def roll_back_if_worse(config: PipelineConfig, report: DriftReport, champion: in
     m, log = config.monitor, get_run_logger()
     if not m.auto_rollback:
         return None
-    prev = previous_champion(read_audit(config), config.model_name, champion)
+    prev = previous_champion(read_audit(config, skip_damaged=True), config.model_name, champion)
     if prev is None:
         log.info("auto-rollback: v%d replaced no earlier champion", champion)
         return None

@@ -13,15 +13,21 @@
 - ``audit.json``: every audit entry about the version (promotion, approval, rollback, erasure), with the
   audit chain's state and head when the pack was made; ``monitoring.json``: each monitor run that watched
   it (checks and drift decision);
-- ``manifest.json``: the SHA-256 of every file, what is absent and why, signed with Ed25519
-  (``manifest.sig``; the public key in ``public_key.txt``).
+- ``manifest.json``: the SHA-256 of every file, what is absent and why, the audit log's head when the pack
+  was made, and the version's registration manifest; signed with Ed25519 (``manifest.sig``; the public key in
+  ``public_key.txt``, for reading only: ``evidence verify`` trusts only keys it is given).
 
 No weights, datasets or document text go in: the pack is evidence, and it must hold no personal data.
-``verify_pack`` recomputes every hash and the signature and names each file that differs.
 
-The signing key (a 32-byte Ed25519 seed, hex) comes from ``$TUNEGATE_EVIDENCE_KEY`` or the Prefect Secret
-block ``registry.evidence_key_block``; without either, a development key is made under
-``<work_dir>/secrets/`` and the manifest says so. ``tunegate evidence keygen PATH`` writes a new key.
+At registration (``register_version``) the digests of the version's evidence files are signed too and kept
+in the registry as version tags (``evidence_manifest``, its ``evidence_manifest_sha256``, the signature and
+key), so a pack made later is checked against what was signed then. The model card is not among them: it is
+rewritten after the decision and by rollbacks.
+
+The signing key comes from ``tasks/registry/keys.py`` ($TUNEGATE_EVIDENCE_KEY or
+``registry.evidence_key_block``; required in a deployment's run; a development key elsewhere, outside the work
+folder, and then the signed manifest says ``dev_key: true``). ``tunegate evidence keygen PATH`` writes a new
+key. Verification: ``tasks/registry/evidence_verify.py``.
 """
 
 from __future__ import annotations
@@ -29,23 +35,26 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import secrets
 import zipfile
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tasks.config import PipelineConfig
 from tasks.errors import ConfigError, InputError
+from tasks.registry.keys import EVIDENCE_ENV as KEY_ENV
+from tasks.registry.keys import evidence_seed, write_secret
 
-KEY_ENV = "TUNEGATE_EVIDENCE_KEY"
 MANIFEST, SIGNATURE, PUBLIC_KEY = "manifest.json", "manifest.sig", "public_key.txt"
 # Registry artifacts a pack carries (never model/ weights or reference/ rows).
 VERSION_FILES = ["model_card.md", "config.json", "lineage.json", "quality.json", "pii_evidence.json",
                  "memorisation.json", "trained_ids.json", "eval/eval.json", "eval/champion_eval.json",
                  "eval/baseline_eval.json",
                  "model/metrics.json", "model/train_config.json", "model/label_map.json", "model/manifest.json"]
+# Signed at registration: all but the model card (rewritten after the decision and by rollbacks).
+REGISTERED_FILES = [f for f in VERSION_FILES if f != "model_card.md"]
+TAG_MANIFEST, TAG_SHA, TAG_SIG, TAG_KEY, TAG_DEV = ("evidence_manifest", "evidence_manifest_sha256",
+                                                    "evidence_signature", "evidence_public_key", "evidence_dev_key")
 
 
 def _key_from_text(text: str, where: str):
@@ -61,40 +70,41 @@ def _key_from_text(text: str, where: str):
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
-def signing_key(cfg: PipelineConfig):
-    """(Ed25519 private key, where it came from): the environment, a Prefect Secret block, else a dev key."""
-    from tasks.runtime import configured_secret
+def public_hex_of_seed(text: str, where: str) -> str:
+    return _public_hex(_key_from_text(text, where))
 
-    block = cfg.registry.evidence_key_block
-    if value := configured_secret(KEY_ENV, block, "registry.evidence_key_block"):
-        where = ("environment", f"${KEY_ENV}") if os.environ.get(KEY_ENV) else \
-            (f"prefect-secret:{block}", f"Prefect Secret block '{block}'")
-        return _key_from_text(value, where[1]), where[0]
-    path = cfg.work_path("secrets", "evidence.key")
-    if not path.exists():
-        write_key(path)
-    return _key_from_text(path.read_text(), str(path)), "development key (set $TUNEGATE_EVIDENCE_KEY for production)"
+
+def signing_key(cfg: PipelineConfig | None):
+    """(Ed25519 private key, where it came from, is a development key): see ``tasks/registry/keys.py``."""
+    text, source, dev = evidence_seed(cfg)
+    where = {"environment": f"${KEY_ENV}"}.get(source, source.replace("prefect-secret:", "Prefect Secret block "))
+    return _key_from_text(text, where), source, dev
 
 
 def write_key(path: Path) -> str:
     """A new signing key at ``path`` (mode 0600, never overwritten); returns the public key, hex."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    seed = secrets.token_bytes(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise InputError(f"{path} exists; a key is never overwritten: choose another path.") from None
-    with os.fdopen(fd, "w") as f:
-        f.write(seed.hex() + "\n")
-    return _public_hex(Ed25519PrivateKey.from_private_bytes(seed))
+    seed = secrets.token_bytes(32).hex()
+    write_secret(path, seed)
+    return public_hex_of_seed(seed, str(path))
 
 
 def _public_hex(key) -> str:
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def registration_tags(signer, artifacts: Path, model: str, run_id: str) -> dict[str, str]:
+    """The version tags that sign, at registration, the digests of the evidence files in ``artifacts``
+    (the version's layout); ``signer`` is ``signing_key(cfg)``."""
+    key, _, dev = signer
+    files = {f"version/{rel}": _sha((artifacts / rel).read_bytes()) for rel in REGISTERED_FILES
+             if (artifacts / rel).is_file()}
+    body = json.dumps({"format": 1, "model": model, "mlflow_run_id": run_id, "files": files,
+                       "signed": datetime.now(UTC).isoformat(timespec="seconds"), "dev_key": dev},
+                      sort_keys=True, separators=(",", ":")).encode()
+    return {TAG_MANIFEST: body.decode(), TAG_SHA: _sha(body), TAG_SIG: key.sign(body).hex(),
+            TAG_KEY: _public_hex(key), TAG_DEV: str(dev).lower()}
 
 
 def _about(entry: dict, version: int) -> bool:
@@ -120,6 +130,7 @@ def collect(cfg: PipelineConfig, version: int) -> tuple[dict[str, bytes], dict[s
     """(pack path -> bytes, absent path -> why) for ``version``."""
     from tasks.monitor.cooldown import MONITORED
     from tasks.registry.audit import verify_audit
+    from tasks.registry.keys import audit_key
     from tasks.registry.versions import _version_by_alias, client_for, get_version
 
     ref = get_version(cfg, version)
@@ -147,11 +158,11 @@ def collect(cfg: PipelineConfig, version: int) -> tuple[dict[str, bytes], dict[s
     if not (run_dir / "data_docs").is_dir():
         absent["run/data_docs/"] = "the run folder no longer holds its Data Docs (purged or another machine)"
     entries = audit_entries(cfg.work_path("audit.jsonl"), cfg.model_name)
-    check = verify_audit(cfg.work_path("audit.jsonl"))
+    check = verify_audit(cfg.work_path("audit.jsonl"), audit_key(cfg))
     files["audit.json"] = _json({
         "entries": [e for e in entries if _about(e, ref.version) and e.get("action") != MONITORED],
         "chain": {"entries": check.entries, "intact": check.ok, "problems": check.problems, "head": check.head,
-                  "unchained": check.unchained}})
+                  "unchained": check.unchained, "dev_key_entries": check.dev_key}})
     files["monitoring.json"] = _json({"runs": [e for e in entries if e.get("action") == MONITORED
                                                and e.get("version") == ref.version]})
     return files, absent
@@ -165,20 +176,34 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _registration(tags: dict[str, str]) -> dict | None:
+    """The version's registration manifest and signature, from its tags (None: registered by older tunegate)."""
+    if TAG_SHA not in tags:
+        return None
+    return {"manifest": tags.get(TAG_MANIFEST), "sha256": tags.get(TAG_SHA), "signature": tags.get(TAG_SIG),
+            "public_key": tags.get(TAG_KEY), "dev_key": tags.get(TAG_DEV) == "true"}
+
+
 def build_pack(cfg: PipelineConfig, version: int, out: Path) -> dict:
     """Write the signed pack of ``version`` to ``out`` (a new folder, or a ``.zip``); returns the manifest."""
     from tasks.refs import atomic_dir, atomic_file
+    from tasks.registry.audit import publish_head
     from tasks.registry.versions import code_version
 
     out = Path(out)
     if out.exists() and (out.is_file() or any(out.iterdir())):
         raise InputError(f"{out} exists and is not empty; a pack goes to a new folder or .zip: choose another path.")
-    key, source = signing_key(cfg)
+    key, source, dev = signing_key(cfg)
     files, absent = collect(cfg, version)
+    publish_head(cfg)
+    registry = json.loads(files["registry.json"])
     manifest = {"format": 1, "model": cfg.model_name, "version": version,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"), "tunegate_code_version": code_version(),
                 "files": {rel: _sha(data) for rel, data in sorted(files.items())}, "absent": absent,
-                "signature": {"algorithm": "Ed25519", "public_key": _public_hex(key), "key_source": source}}
+                "audit_head": json.loads(files["audit.json"])["chain"]["head"],
+                "registration": _registration(registry["version_tags"]),
+                "signature": {"algorithm": "Ed25519", "public_key": _public_hex(key), "key_source": source,
+                              "dev_key": dev}}
     body = _json(manifest)
     files |= {MANIFEST: body, SIGNATURE: key.sign(body).hex().encode(), PUBLIC_KEY: _public_hex(key).encode()}
     if out.suffix == ".zip":
@@ -193,27 +218,9 @@ def build_pack(cfg: PipelineConfig, version: int, out: Path) -> dict:
     return manifest
 
 
-@dataclass
-class PackCheck:
-    files: int = 0
-    problems: list[str] = field(default_factory=list)
-    public_key: str | None = None
-    trusted_key: bool = False  # checked against a key given by the caller, not only the pack's own
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def lines(self, pack: Path) -> list[str]:
-        if not self.ok:
-            return [f"DIFFERS: {p}" for p in self.problems] + [f"pack NOT verified: {len(self.problems)} problem(s) "
-                                                               f"({pack})"]
-        who = "the given public key" if self.trusted_key else \
-            f"the pack's own key {self.public_key[:16]}… (pass --public-key to check who signed)"
-        return [f"pack verified: {self.files} files match the manifest, signature valid for {who} ({pack})"]
-
-
-def _read(pack: Path) -> dict[str, bytes]:
+def read_pack(pack: Path) -> dict[str, bytes]:
+    """Every file of a pack (a folder or a .zip), by path."""
+    pack = Path(pack)
     if pack.is_dir():
         return {str(p.relative_to(pack)): p.read_bytes() for p in sorted(pack.rglob("*")) if p.is_file()}
     if pack.is_file():
@@ -225,60 +232,24 @@ def _read(pack: Path) -> dict[str, bytes]:
     raise InputError(f"{pack}: no such pack (a folder or .zip written by `tunegate evidence`).")
 
 
-def verify_pack(pack: Path, public_key: str | None = None) -> PackCheck:
-    """Every hash and the signature of ``pack``; ``public_key`` (hex) pins who must have signed it."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    files = _read(Path(pack))
-    check = PackCheck(trusted_key=public_key is not None)
-    if MANIFEST not in files:
-        check.problems.append(f"{MANIFEST} is missing: this is not a tunegate evidence pack")
-        return check
-    body = files.pop(MANIFEST)
-    try:
-        manifest = json.loads(body)
-        listed, pack_key = dict(manifest["files"]), manifest["signature"]["public_key"]
-    except (ValueError, KeyError, TypeError):
-        check.problems.append(f"{MANIFEST} is not a readable manifest: it was edited")
-        return check
-    check.public_key = pack_key
-    if files.pop(PUBLIC_KEY, b"").decode(errors="replace").strip() != pack_key:
-        check.problems.append(f"{PUBLIC_KEY} differs from the key the manifest names")
-    key_hex = public_key or pack_key
-    if public_key is not None and public_key.lower() != pack_key.lower():
-        check.problems.append("the pack was signed by another key than the one given")
-    try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(key_hex)).verify(
-            bytes.fromhex(files.pop(SIGNATURE, b"").decode(errors="replace").strip()), body)
-    except (InvalidSignature, ValueError):
-        check.problems.append(f"the signature does not match {MANIFEST}: the manifest or {SIGNATURE} was changed")
-    for rel, digest in sorted(listed.items()):
-        if rel not in files:
-            check.problems.append(f"{rel} is missing")
-        elif _sha(files[rel]) != digest:
-            check.problems.append(f"{rel} differs from the manifest (sha256 {_sha(files[rel])[:16]}…, "
-                                  f"signed {digest[:16]}…)")
-    check.problems += [f"{rel} is not in the manifest: it was added" for rel in sorted(set(files) - set(listed))]
-    check.files = len(listed)
-    return check
-
-
-def command(action: str, path: str | None, config: str | None, version: int | None, out: str | None,
-            public_key: str | None) -> tuple[list[str], int]:
+def command(args) -> tuple[list[str], int]:
     """``tunegate evidence``: (lines to print, exit code)."""
+    action, path, config = args.action, args.path, args.config
     if action in ("verify", "keygen") and not path:
         raise InputError(f"tunegate evidence {action} needs a PATH.")
     if action == "keygen":
-        return [f"wrote {path}; public key {write_key(Path(path))}; use it with: export {KEY_ENV}=$(cat {path})"], 0
-    if action == "verify":
-        check = verify_pack(Path(path), public_key)
-        return check.lines(Path(path)), 0 if check.ok else 1
-    if not (config and version and out):
-        raise InputError("tunegate evidence needs --config, --version and --out (or: verify PACK, keygen PATH).")
+        return [f"wrote {path}; public key {write_key(Path(path))}; use it with: export {KEY_ENV}=$(cat {path}); "
+                "trust it with: registry.evidence_public_keys or `evidence verify --public-key`"], 0
     from tasks.config import load_config
 
-    m = build_pack(load_config(config), version, Path(out))
+    if action == "verify":
+        from tasks.registry.evidence_verify import verify_command
+
+        return verify_command(Path(path), load_config(config) if config else None, args.public_key or [],
+                              args.trust_file, args.allow_dev_key)
+    if not (config and args.version and args.out):
+        raise InputError("tunegate evidence needs --config, --version and --out (or: verify PACK, keygen PATH).")
+    m = build_pack(load_config(config), args.version, Path(args.out))
     sig = m["signature"]
-    return [f"wrote the evidence pack of {m['model']} v{m['version']} to {out}: {len(m['files'])} files, "
+    return [f"wrote the evidence pack of {m['model']} v{m['version']} to {args.out}: {len(m['files'])} files, "
             f"signed by {sig['public_key'][:16]}… ({sig['key_source']})"], 0

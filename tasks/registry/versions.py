@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict
 from tasks.config import PipelineConfig
 from tasks.errors import NoChampion, PromotionError
 from tasks.refs import atomic_dir
-from tasks.registry.audit import audit, registry_lock
+from tasks.registry.audit import audit, publish_head, registry_lock
+from tasks.registry.evidence import registration_tags, signing_key
 from tasks.runtime import offline_environment
 
 for _name in ("mlflow", "alembic", "mlflow.store.db.utils"):
@@ -174,15 +175,11 @@ def _flat(prefix: str, value) -> dict[str, str]:
     return {prefix: (json.dumps(value) if isinstance(value, list) else str(value))[:6000]}
 
 
-def register_version(
-    cfg: PipelineConfig,
-    artifacts: Path,
-    params: dict,
-    metrics: dict[str, float],
-    tags: dict[str, str],
-    finalize: Callable[[int, str], Path | None] | None = None,
-) -> tuple[int, str]:
-    """Log one MLflow run with ``artifacts`` (the version layout), register it, then mark it complete.
+def register_version(cfg: PipelineConfig, artifacts: Path, params: dict, metrics: dict[str, float],
+                     tags: dict[str, str], finalize: Callable[[int, str], Path | None] | None = None
+                     ) -> tuple[int, str]:
+    """Log one MLflow run with ``artifacts`` (the version layout), register it (with the signed digests of its
+    evidence files: ``tasks/registry/evidence.py``), then mark it complete.
 
     ``finalize(version, run_id)`` may write a last file (the model card, which names its version); it is
     logged before the ``complete`` tag. Any failure or interrupt deletes the version and the run.
@@ -190,6 +187,7 @@ def register_version(
     """
     from mlflow.entities import Metric, Param, RunTag
 
+    signer = signing_key(cfg)  # first: a deployment's run without the evidence key registers nothing
     client = client_for(cfg)
     sweep_incomplete(cfg)
     _ensure_model(client, cfg.model_name)
@@ -203,8 +201,9 @@ def register_version(
                          metrics=[Metric(k, float(v), now, 0) for k, v in sorted(metrics.items())],
                          tags=[RunTag(k, str(v)[:5000]) for k, v in sorted(tags.items())])
         client.log_artifacts(run_id, str(artifacts))
+        signed = registration_tags(signer, Path(artifacts), cfg.model_name, run_id)  # what a pack is checked against
         mv = client.create_model_version(cfg.model_name, source=f"{run.info.artifact_uri}/model", run_id=run_id,
-                                         tags={k: str(v)[:5000] for k, v in tags.items()},
+                                         tags={k: str(v)[:5000] for k, v in tags.items()} | signed,
                                          description=f"tunegate run {tags.get('tunegate_run_id', run_id)}")
         version = int(mv.version)
         if finalize is not None:
@@ -220,6 +219,7 @@ def register_version(
             raise PromotionError(f"registering model '{cfg.model_name}' failed ({type(e).__name__}: {e}); "
                                  "nothing was registered and the champion is unchanged.") from e
         raise
+    publish_head(cfg)
     return version, run_id
 
 
