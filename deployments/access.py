@@ -89,7 +89,8 @@ def refuse_key_blocks(cfg: PipelineConfig) -> None:
     """A Secret block on this stack is readable by anyone holding its API credential: keys come from the env."""
     for field, value, env in (("pii.pseudonym_key_block", cfg.pii.pseudonym_key_block, cfg.pii.pseudonym_key_env),
                               ("registry.evidence_key_block", cfg.registry.evidence_key_block,
-                               "TUNEGATE_EVIDENCE_KEY")):
+                               "TUNEGATE_EVIDENCE_KEY"),
+                              ("registry.audit_key_block", cfg.registry.audit_key_block, "TUNEGATE_AUDIT_KEY")):
         if value:
             raise ConfigError(
                 f"{field}: a Prefect Secret block on the local stack can be read by everyone who holds its API "

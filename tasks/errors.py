@@ -82,6 +82,10 @@ class ChampionWithdrawn(NoChampion):
 
 class ErasureIncomplete(ErasureError):
     """An erasure was carried out, but a servable or restorable artifact still holds the subject."""
+
+    exit_code = 11
+
+
 class SigningKeyMissing(ConfigError):
     """A deployment's run needs the evidence signing key or the audit key and neither the environment nor the
     configured Prefect Secret block provides it; no development key is made up in production."""
@@ -95,4 +99,4 @@ class TrustedKeyMissing(ConfigError):
 class AuditLogDamaged(TunegateError):
     """A line of ``audit.jsonl`` cannot be read (a cut-off write or an edit); ``tunegate audit verify`` names it."""
 
-    exit_code = 11
+    exit_code = 12

@@ -280,7 +280,8 @@ def test_an_unsafe_or_broken_credential_file_is_refused_not_replaced(tmp_path, c
     assert path.read_text() == before  # never overwritten silently
 
 
-@pytest.mark.parametrize("field", ["pii.pseudonym_key_block", "registry.evidence_key_block"])
+@pytest.mark.parametrize("field", ["pii.pseudonym_key_block", "registry.evidence_key_block",
+                                   "registry.audit_key_block"])
 def test_up_refuses_a_key_kept_in_a_secret_block_of_the_stack(tmp_path, field):
     from tasks.errors import ConfigError
 
