@@ -158,7 +158,7 @@ def test_rollback_to_a_version_pending_erasure_or_archived_is_refused(tmp_path, 
 
 
 def test_under_require_approval_a_rollback_is_a_request_a_second_person_completes(tmp_path, capsys):
-    from tasks.registry.rollback import approve_rollback, cli_identity
+    from tasks.registry.rollback import approve_rollback, os_identity
     from tasks.registry.versions import champion_version, rollback
 
     cfg = _cfg(tmp_path, require_approval=True, four_eyes=True)
@@ -168,14 +168,14 @@ def test_under_require_approval_a_rollback_is_a_request_a_second_person_complete
     out = capsys.readouterr().out
     assert champion_version(cfg) == v3  # nothing moved: a request
     [req] = [x for x in _audit(cfg) if x["action"] == "rollback.requested"]
-    assert req["request"] in out and req["version"] == v1 and req["requested_by"] == cli_identity()
+    assert req["request"] in out and req["version"] == v1 and req["requested_by"] == os_identity()
     with pytest.raises(PromotionError, match="approv"):  # the primitive refuses without an approval too
         rollback(cfg, v1, "straight through")
     # the person who asked cannot approve it: not as the same OS user, nor spelt differently
     assert _cli(cfg, tmp_path, "--approve", req["request"]) == 6
     assert "four_eyes" in capsys.readouterr().err
     with pytest.raises(PromotionError, match="four_eyes"):
-        approve_rollback(cfg, req["request"], " " + cli_identity().upper() + "\u200b")
+        approve_rollback(cfg, req["request"], " " + os_identity().upper() + "\u200b")
     for nobody in ("", "  ", "\u200b\u2060", "\ufeff"):
         with pytest.raises(PromotionError, match="approver"):
             approve_rollback(cfg, req["request"], nobody)

@@ -30,7 +30,7 @@ REQUESTED, REFUSED, ROLLBACK = "rollback.requested", "rollback.refused", "rollba
 UNSAFE = ("erasure_pending", "archived")
 
 
-def cli_identity() -> str:
+def os_identity() -> str:
     """The OS account running this process (not ``$USER``, which anyone can set)."""
     try:
         import pwd
@@ -177,7 +177,7 @@ def approve_rollback(cfg: PipelineConfig, request: str, approver: str, source: s
 def rollback_command(cfg: PipelineConfig, to_version: int | None, reason: str, approve: str | None,
                      config_path: str) -> str:
     """``tunegate rollback``: approve a request, record one (under ``require_approval``), or move back."""
-    me = cli_identity()
+    me = os_identity()
     if approve:
         entry = approve_rollback(cfg, approve, me)
     elif cfg.promotion.require_approval:
