@@ -20,7 +20,7 @@ BASE = PipelineConfig(name="p", promotion={"floors": {"macro_f1": 0.6}, "min_gai
 def _with(**sections) -> PipelineConfig:
     raw = BASE.model_dump(mode="json")
     for section, fields in sections.items():
-        raw[section].update(fields)
+        raw[section] = raw[section] | fields if isinstance(fields, dict) else fields
     return PipelineConfig.model_validate(raw)
 
 
@@ -189,3 +189,17 @@ def test_who_started_a_run_comes_from_the_flow_run_itself(run, origin):
                  created_by=CreatedBy(id=uuid4(), **created) if created else None)
     known = bool(created and created.get("display_value"))  # the automation exists on the server
     assert policy.run_origin(fr, automation_known=known) == origin
+
+
+def test_a_retrain_a_person_starts_with_reason_schedule_still_needs_its_starter(tmp_path, prefect_harness):
+    """A real flow run on a real server: the run itself says a person started it (not auto-scheduled, not an
+    automation's), whatever its ``reason``; under four-eyes with approval it stops before the lock, audited."""
+    from flows.retrain import retrain
+    from tasks.errors import PolicyLoosened
+
+    cfg = _with(work_dir=str(tmp_path / "work"))
+    with pytest.raises(PolicyLoosened, match="requested_by"):
+        retrain(config=cfg, reason="schedule")
+    entry = _audit(cfg)[-1]
+    assert entry["action"] == "retrain.refused" and entry["origin"] == "person" and entry["reason"] == "schedule"
+    assert not cfg.work_path("retrain.lock").exists()

@@ -250,3 +250,18 @@ def test_auto_rollback_never_goes_to_a_version_that_was_not_promoted(tmp_path):
     assert roll_back_if_worse.fn(cfg, _report(0.1, 0.1), v3) is None
     assert champion_version(cfg) == v3
     assert _audit(cfg)[-1]["action"] == "rollback.refused" and _audit(cfg)[-1]["version"] == v2
+
+
+def test_a_rollback_request_added_to_the_audit_log_by_hand_is_not_approved(tmp_path):
+    from tasks.registry.rollback import approve_rollback
+    from tasks.registry.versions import champion_version
+
+    cfg = _cfg(tmp_path, require_approval=True, four_eyes=True)
+    v1, _, v3 = _history(cfg, tmp_path.joinpath("h"))
+    forged = {"action": "rollback.requested", "model": cfg.model_name, "request": "rollback-forged", "version": v1,
+              "champion": v3, "requested_by": "someone.else", "reasons": [], "expires": "2999-01-01T00:00:00+00:00"}
+    with cfg.work_path("audit.jsonl").open("a") as fh:
+        fh.write(json.dumps(forged) + "\n")
+    with pytest.raises(PromotionError, match="does not verify"):
+        approve_rollback(cfg, "rollback-forged", "mallory")
+    assert champion_version(cfg) == v3

@@ -10,6 +10,7 @@
   and the champion at that time); ``approve_rollback`` completes it under the registry lock, once, while
   that champion still holds and within ``promotion.approval_timeout_s``. With ``four_eyes`` the approver
   cannot be the asker (names folded: ``policy.identity``). The CLI's identity is the OS account running it.
+  The request is read from the audit log, and only from a log that verifies (an entry added by hand is not).
 - ``move_back`` is the one place the champion moves backwards; it refuses an unapproved move under
   ``require_approval`` whoever calls it.
 """
@@ -147,10 +148,15 @@ def request_rollback(cfg: PipelineConfig, to_version: int, reason: str | list[st
 def approve_rollback(cfg: PipelineConfig, request: str, approver: str, source: str = "os_user") -> dict:
     """Carry out a pending rollback request: by a named approver (not its asker, with ``four_eyes``), before
     it expires, once, and only while the champion is still the one it was asked against."""
+    from tasks.registry.audit import verify_audit
+
     entries = read_audit(cfg)
     req = _find_request(entries, cfg.model_name, request)
     seen = {"request": request, "approved_by": policy.clean_name(approver), "approver_source": source}
     try:
+        if not verify_audit(cfg.work_path("audit.jsonl")).ok:  # a request written by hand is no request
+            raise RollbackRefused("the audit log does not verify (`tunegate audit verify`): a rollback request "
+                                  "cannot be trusted from it; repair the log, then ask again.")
         if req is None:
             raise RollbackRefused(f"no rollback request {request} for model {cfg.model_name} in the audit log; "
                                   "list requests with `grep rollback.requested audit.jsonl`.")
