@@ -5,5 +5,7 @@ In: a model folder, its ``EvalReport`` and lineage. Out: a registered ``VersionR
 - ``versions``: register versions atomically, move aliases under a lock, audit every move.
 - ``audit``: the lock that serialises alias moves, and the audit log that records each one.
 - ``promote``: decide promotion (pure), then apply it.
+- ``rollback``: governed rollback (only to a version once promoted; a request and an approval under
+  ``promotion.require_approval``).
 - ``card``: the model card of each version.
 """

@@ -55,7 +55,8 @@ def mark_promoted(cfg: PipelineConfig, version: int, approved_by: str | None = N
     return tags
 
 
-def _was_promoted(cfg: PipelineConfig, version: int, tags: dict) -> bool:
+def was_promoted(cfg: PipelineConfig, version: int, tags: dict) -> bool:
+    """Was ``version`` (with its registry ``tags``) ever made champion by ``apply`` (policy or approval)?"""
     if PROMOTED_AT in tags:
         return True
     return any(e.get("model") == cfg.model_name and e.get("action") == "promote" and e.get("champion") == version
@@ -75,7 +76,7 @@ def check_restorable(cfg: PipelineConfig, version: int) -> None:
         if tags.get(tag):
             raise RollbackRefused(f"v{version} is tagged {tag} ({tags[tag]}): it was trained on documents an erasure "
                                   "removed and cannot be restored; roll back to a version trained without them.")
-    if not _was_promoted(cfg, version, tags):
+    if not was_promoted(cfg, version, tags):
         raise RollbackRefused(f"v{version} was never promoted (no '{PROMOTED_AT}' tag, no promote entry in the "
                               "audit log): it was rejected or never approved, so a rollback cannot make it champion; "
                               "pick a version that was champion before.")
