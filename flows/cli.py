@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("rollback")
     s.add_argument("--config", required=True, help="pipeline YAML (registry)")
-    s.add_argument("--to-version", required=True, type=int, help="version that becomes champion again")
+    how = s.add_mutually_exclusive_group(required=True)
+    how.add_argument("--to-version", type=int, help="a version once promoted (under require_approval: a request)")
+    how.add_argument("--approve", metavar="REQUEST_ID", help="approve another person's pending rollback request")
     s.add_argument("--reason", default="manual rollback", help="why, for the audit log")
 
     s = add("monitor")
@@ -197,9 +199,11 @@ def cli_run(args: argparse.Namespace) -> int:
     """``tunegate run CONFIG``."""
     from flows.train import train_pipeline
     from tasks.config import load_config
+    from tasks.locks import retrain_lock
 
     cfg = load_config(args.config)
-    print("\n".join(train_pipeline(cfg).lines(cfg.model_name)))
+    with retrain_lock(cfg):  # serialised with retrains and erasures (RetrainBusy when one is running)
+        print("\n".join(train_pipeline(cfg).lines(cfg.model_name)))
     return 0
 
 
@@ -216,14 +220,11 @@ def cli_predict(args: argparse.Namespace) -> int:
 
 
 def cli_rollback(args: argparse.Namespace) -> int:
-    """``tunegate rollback --config C --to-version N [--reason R]``."""
+    """``tunegate rollback --config C (--to-version N [--reason R] | --approve REQUEST_ID)``."""
     from tasks.config import load_config
-    from tasks.registry.versions import rollback
+    from tasks.registry.rollback import rollback_command
 
-    cfg = load_config(args.config)
-    entry = rollback(cfg, args.to_version, args.reason)
-    print(f"{cfg.model_name}: champion is now v{args.to_version} (was v{entry['previous_champion']}); "
-          f"recorded in {cfg.work_path('audit.jsonl')}")
+    print(rollback_command(load_config(args.config), args.to_version, args.reason, args.approve, args.config))
     return 0
 
 

@@ -12,7 +12,6 @@ import itertools
 import time
 from pathlib import Path
 
-from filelock import FileLock, Timeout
 from prefect import flow, get_run_logger, pause_flow_run
 from prefect.exceptions import FlowPauseTimeout
 from pydantic import BaseModel, ConfigDict
@@ -20,6 +19,8 @@ from pydantic import BaseModel, ConfigDict
 from flows.monitor import monitor
 from flows.train import train_pipeline
 from tasks.config import PipelineConfig
+from tasks.errors import RetrainBusy
+from tasks.locks import retrain_lock
 from tasks.monitor.cooldown import clean_batch, newest_file, request_time
 from tasks.monitor.task import check_retrain_gate, record_completion, record_skip, run_requested_at
 from tasks.registry.task import REFUSED, Approval, Person, apply_approval, check_deployed_policy, identify_starter
@@ -77,11 +78,9 @@ def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "man
     check_deployed_policy(config)
     starter = identify_starter(config, reason, requested_by)
     asked = request_time(requested_at, run_requested_at())
-    lock_path = config.work_path("retrain.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        lock = FileLock(str(lock_path), timeout=0, thread_local=False).acquire()
-    except Timeout:
+        lock = retrain_lock(config)
+    except RetrainBusy:
         why = "busy: another retrain of this model is running"
         record_skip(config, reason, batch, why)
         return RetrainOutcome(trained=False, why=why, reason=reason, batch=batch)

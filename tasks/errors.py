@@ -100,3 +100,19 @@ class AuditLogDamaged(TunegateError):
     """A line of ``audit.jsonl`` cannot be read (a cut-off write or an edit); ``tunegate audit verify`` names it."""
 
     exit_code = 12
+
+
+class RollbackRefused(PromotionError):
+    """A rollback's target was never promoted, is pending erasure or archived, or its approval is missing,
+    stale, already used, or given by the person who asked for it (``promotion.four_eyes``)."""
+
+
+class IdentityRequired(PolicyLoosened):
+    """A starter's or reviewer's name is missing, or nothing once case, spaces and zero-width characters are
+    folded: four-eyes and the audit log need a person."""
+
+
+class RetrainBusy(TunegateError):
+    """Another training run, retrain or erasure of this model holds the retrain lock; nothing was started."""
+
+    exit_code = 13

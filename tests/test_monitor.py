@@ -210,12 +210,14 @@ def test_auto_rollback_when_labelled_rows_show_the_champion_worse(champion, tmp_
     from flows.train import train_pipeline
     from tasks.ingest.sample_data import write_sample
     from tasks.registry.audit import read_audit, verify_audit
-    from tasks.registry.versions import champion_version, client_for, rollback
+    from tasks.registry.promote import PromotionDecision, apply
+    from tasks.registry.versions import champion_version, client_for
 
     cfg = champion
     first = champion_version(cfg)
     second = train_pipeline(cfg).version  # the same data: cached, not better, so not promoted ...
-    rollback(cfg, second, "test: v2 becomes champion")  # ... until a person makes it champion
+    apply(cfg, second, PromotionDecision(promote=True, reasons=["test"]), first,  # ... until a person approves it
+          approved_by="test.reviewer")
     batch = write_sample(tmp_path / "labelled.jsonl", rows=200, seed=43)
     rows = [json.loads(x) for x in batch.read_text().splitlines()]
     labels = sorted({r["label"] for r in rows})

@@ -152,8 +152,10 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     from flows.cli import main as cli_main
     from flows.predict import predict
     from flows.train import train_pipeline
+    from tasks.errors import RollbackRefused
     from tasks.ingest.sample_data import write_sample
     from tasks.registry.audit import read_audit
+    from tasks.registry.promote import PromotionDecision, apply
     from tasks.registry.versions import champion_version, get_version
 
     torch.set_num_threads(2)
@@ -237,7 +239,14 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     found = console.read()
     assert doc in found and f"model {cfg.model_name} v{first.version}: trained on" in found
     assert f"v{second.version}: trained on" in found  # the second run reused the same scrubbed dataset
-    args = argparse.Namespace(config=str(cfg_file), to_version=second.version, reason="test rollback")
+    args = argparse.Namespace(config=str(cfg_file), to_version=second.version, reason="test rollback", approve=None)
+    with pytest.raises(RollbackRefused, match="never promoted"):  # v2 was rejected: a rollback cannot restore it
+        cli_rollback(args)
+    # a reviewer overrides the decision (what an approval does), then v1 comes back and v2 again, by rollbacks
+    apply(cfg, second.version, PromotionDecision(promote=True, reasons=["test: overridden"]), first.version,
+          approved_by="test.reviewer")
+    assert cli_rollback(argparse.Namespace(**{**vars(args), "to_version": first.version})) == 0
+    assert champion_version(cfg) == first.version
     assert cli_rollback(args) == 0
     assert champion_version(cfg) == second.version and read_audit(cfg)[-1]["action"] == "rollback"
     _evidence_pack(cfg_file, tmp_path, first, second, planted, console)

@@ -20,7 +20,7 @@ BASE = PipelineConfig(name="p", promotion={"floors": {"macro_f1": 0.6}, "min_gai
 def _with(**sections) -> PipelineConfig:
     raw = BASE.model_dump(mode="json")
     for section, fields in sections.items():
-        raw[section].update(fields)
+        raw[section] = raw[section] | fields if isinstance(fields, dict) else fields
     return PipelineConfig.model_validate(raw)
 
 
@@ -80,6 +80,11 @@ def test_the_approver_is_the_signed_in_user_behind_the_newest_state_change(event
 @pytest.mark.parametrize("a, b, same", [
     ("ann.starter", "Ann Starter", True), ("ann.starter@bank.example", "ann_starter", True),
     ("ann", "anne", False), (None, "ann", False), ("", "", False), ("bob.checker", "ann.starter", False),
+    # case, spaces, zero-width characters and compatibility forms do not make two people
+    ("Bob", " bob ", True), ("b\u200bob", "bob", True), ("BOB@example.com", "Bob", True),
+    ("\ufeffB\u2060o\u200db", "bob", True), ("\uff42\uff4f\uff42", "bob", True), ("bo\u200cb", "Bob", True),
+    # nobody is nobody, and two nobodies are not one person
+    (" ", " ", False), ("\u200b", "\u200b", False), ("\u200b", None, False),
 ])
 def test_names_compare_as_people(a, b, same):
     assert policy.same_person(a, b) is same
@@ -122,9 +127,12 @@ def test_four_eyes_refuses_the_starters_own_approval(tmp_path, four_eyes, review
 
 @pytest.mark.parametrize("reason, requested_by, four_eyes, who", [
     ("manual", "  ann.starter ", True, ("ann.starter", "form")),
-    ("schedule", None, True, (None, "none")),  # nobody started it: anyone may approve
     ("manual", None, False, (None, "none")),
     ("manual", None, True, "PolicyLoosened"),  # four-eyes cannot work without the starter's name
+    # the reason is the caller's to type: a person's run that says "schedule" is still a person's run
+    ("schedule", None, True, "PolicyLoosened"),
+    ("drift: batch.jsonl", None, True, "PolicyLoosened"),
+    ("manual", " \u200b ", True, "PolicyLoosened"),  # a name that is nothing once folded
 ])
 def test_the_starter_comes_from_the_form_when_the_server_knows_no_users(reason, requested_by, four_eyes, who):
     from tasks.errors import PolicyLoosened
@@ -137,3 +145,61 @@ def test_the_starter_comes_from_the_form_when_the_server_knows_no_users(reason, 
     else:
         p = identify_starter.fn(cfg, reason, requested_by)
         assert (p.name, p.source) == who
+
+
+@pytest.mark.parametrize("reviewer, four_eyes", [(" ", True), ("\u200b\u2060", True), ("", False),
+                                                 ("\ufeff ", False), ("b\u200bob", True), ("BOB@example.com", True)])
+def test_an_empty_reviewer_or_the_starter_spelt_differently_cannot_approve(tmp_path, reviewer, four_eyes):
+    from tasks.registry.promote import PromotionDecision
+    from tasks.registry.task import APPROVAL, REFUSED, Approval, Person, apply_approval
+    from tasks.registry.versions import champion_version, register_version, set_alias
+    from tests.test_registry import fake_layout
+
+    cfg = PipelineConfig(name=f"nobody-{abs(hash(reviewer))}", work_dir=str(tmp_path / "work"),
+                         promotion={"require_approval": True, "four_eyes": four_eyes},
+                         registry={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
+    v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
+    set_alias(cfg, "champion", v1)
+    v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})
+    result = SimpleNamespace(version=v2, run_id="run-x", previous_champion=v1,
+                             decision=PromotionDecision(promote=True, reasons=["beats the champion"]))
+    got = apply_approval.fn(cfg, result, Approval(approve=True, reviewer=reviewer), Person(name="Bob", source="form"))
+    assert got == REFUSED and champion_version(cfg) == v1
+    entry = [e for e in _audit(cfg) if e["action"] == APPROVAL][-1]
+    assert entry["approved"] is None
+    assert ("IdentityRequired" in entry["why"]) if not reviewer.strip("\u200b\u2060\ufeff ") else (
+        "four_eyes" in entry["why"])
+
+
+@pytest.mark.parametrize("run, origin", [
+    ({"auto_scheduled": True}, "schedule"),  # the deployment's schedule created it: nobody started it
+    ({"created_by": {"type": "AUTOMATION", "display_value": "retrain on drift"}}, "automation"),
+    ({"created_by": {"type": "USER", "display_value": "Ann Starter"}}, "user"),
+    ({"created_by": {"type": "USER", "display_value": " \u200b"}}, "person"),  # a user without a name
+    ({}, "person"),  # a deployment run made in the UI or the API of a server without users
+    ({"created_by": {"type": "AUTOMATION"}, "auto_scheduled": False}, "person"),  # an automation unknown
+])
+def test_who_started_a_run_comes_from_the_flow_run_itself(run, origin):
+    from uuid import uuid4
+
+    from prefect.client.schemas.objects import CreatedBy, FlowRun
+
+    created = run.get("created_by")
+    fr = FlowRun(flow_id=uuid4(), auto_scheduled=run.get("auto_scheduled", False),
+                 created_by=CreatedBy(id=uuid4(), **created) if created else None)
+    known = bool(created and created.get("display_value"))  # the automation exists on the server
+    assert policy.run_origin(fr, automation_known=known) == origin
+
+
+def test_a_retrain_a_person_starts_with_reason_schedule_still_needs_its_starter(tmp_path, prefect_harness):
+    """A real flow run on a real server: the run itself says a person started it (not auto-scheduled, not an
+    automation's), whatever its ``reason``; under four-eyes with approval it stops before the lock, audited."""
+    from flows.retrain import retrain
+    from tasks.errors import PolicyLoosened
+
+    cfg = _with(work_dir=str(tmp_path / "work"))
+    with pytest.raises(PolicyLoosened, match="requested_by"):
+        retrain(config=cfg, reason="schedule")
+    entry = _audit(cfg)[-1]
+    assert entry["action"] == "retrain.refused" and entry["origin"] == "person" and entry["reason"] == "schedule"
+    assert not cfg.work_path("retrain.lock").exists()

@@ -264,3 +264,45 @@ def test_two_pipelines_finishing_at_once_in_two_processes_give_one_champion_and_
     assert champion_version(cfg) == winner
     assert sorted(e["action"] for e in read_audit(cfg)) == ["lost_race", "promote"]
     assert verify_audit(cfg.work_path("audit.jsonl")).ok
+
+
+def test_a_candidate_registered_pending_erasure_is_never_promoted(cfg, tmp_path):
+    from tasks.registry.audit import read_audit
+    from tasks.registry.versions import champion_version, register_version
+    from tests.test_registry import fake_layout
+
+    v1 = _register(cfg, tmp_path, "a")
+    apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)
+    # an erasure request made while it trained touched its dataset: register_and_promote tags it so
+    v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {"macro_f1": 0.9}, {"erasure_pending": "erasure-1"})
+    out = apply(cfg, v2, PromotionDecision(promote=True, reasons=["beats the champion"]), expected_champion=v1)
+    assert not out.promoted and out.action == "reject" and champion_version(cfg) == v1
+    last = read_audit(cfg)[-1]
+    assert last["action"] == "reject" and last["version"] == v2 and any("erasure-1" in r for r in last["reasons"])
+
+
+def test_a_candidate_tagged_pending_erasure_while_it_waits_for_approval_is_not_promoted(cfg, tmp_path):
+    from tasks.registry.audit import read_audit
+    from tasks.registry.versions import champion_version, client_for
+
+    v1 = _register(cfg, tmp_path, "a")
+    apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)
+    v2 = _register(cfg, tmp_path, "b")
+    waits = PromotionDecision(promote=True, needs_approval=True, reasons=["beats the champion"])
+    assert apply(cfg, v2, waits, expected_champion=v1).action == "pending_approval"
+    # the retrain lock is released while the run waits: an erasure marks the candidate meanwhile
+    client_for(cfg).set_model_version_tag(cfg.model_name, str(v2), "erasure_pending", "erasure-2")
+    out = apply(cfg, v2, waits.model_copy(update={"needs_approval": False}), expected_champion=v1,
+                trigger="approved by bob", approved_by="bob")
+    assert out.action == "reject" and champion_version(cfg) == v1
+    assert "erasure_pending" in out.note and any("erasure-2" in r for r in read_audit(cfg)[-1]["reasons"])
+    assert "promoted_at" not in client_for(cfg).get_model_version(cfg.model_name, str(v2)).tags
+
+
+def test_an_approved_promotion_says_who_approved_in_its_tags(cfg, tmp_path):
+    from tasks.registry.versions import client_for
+
+    v1 = _register(cfg, tmp_path, "a")
+    apply(cfg, v1, PromotionDecision(promote=True, reasons=["ok"]), expected_champion=None, approved_by="bob.checker")
+    tags = client_for(cfg).get_model_version(cfg.model_name, str(v1)).tags
+    assert tags["promoted_how"] == "approved by bob.checker" and tags["promoted_at"]

@@ -106,9 +106,11 @@ def test_killed_during_registration_leaves_no_usable_version(cfg, tmp_path):
 
 def test_rollback_moves_champion_with_audit(cfg, tmp_path):
     from tasks.registry.audit import read_audit
+    from tasks.registry.promote import PromotionDecision, apply
     from tasks.registry.versions import champion_version, register_version, rollback, set_alias
 
     v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
+    apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), None)  # only a version once promoted returns
     v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})
     set_alias(cfg, "champion", v2)
     entry = rollback(cfg, v1, reason="v2 misroutes fire claims")

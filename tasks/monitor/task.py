@@ -233,16 +233,20 @@ def record_monitoring(config: PipelineConfig, version: int, run_id: str, batch_s
 @task(name="roll_back_if_worse", cache_policy=NONE)
 def roll_back_if_worse(config: PipelineConfig, report: DriftReport, champion: int) -> dict | None:
     """With ``monitor.auto_rollback``: go back to the version ``champion`` replaced when the batch's labels
-    show it worse (tasks/monitor/rollback.py); audited, announced by ``tunegate.model.rolled_back``, and
-    noted in the rolled-back version's model card. None when nothing moved."""
+    show it worse (tasks/monitor/rollback.py), only to a version once promoted (tasks/registry/rollback.py);
+    audited, announced by ``tunegate.model.rolled_back``, and noted in the rolled-back version's model card.
+    Under ``promotion.require_approval`` it records a rollback request instead (requested by ``monitor``) for a
+    person to approve with ``tunegate rollback --approve``. None when nothing moved."""
     import json
 
-    from tasks.errors import PromotionError
+    from tasks.errors import PromotionError, RollbackRefused
     from tasks.monitor.events import ROLLED_BACK_EVENT
     from tasks.monitor.rollback import previous_champion, should_roll_back
-    from tasks.registry.versions import client_for, get_version, rollback
+    from tasks.registry.rollback import move_back, request_rollback
+    from tasks.registry.versions import client_for, get_version
+    from tasks.runtime import run_logger
 
-    m, log = config.monitor, get_run_logger()
+    m, log = config.monitor, run_logger("tunegate.monitor")
     if not m.auto_rollback:
         return None
     prev = previous_champion(read_audit(config, skip_damaged=True), config.model_name, champion)
@@ -259,8 +263,19 @@ def roll_back_if_worse(config: PipelineConfig, report: DriftReport, champion: in
                                      m.min_rollback_rows)
     if not roll:
         return None
-    entry = rollback(config, prev, reasons, trigger="monitor", only_if_champion=champion,
-                     action="monitor.rolled_back")
+    try:
+        if config.promotion.require_approval:
+            req = request_rollback(config, prev, reasons, requested_by="monitor", source="automation",
+                                   trigger="monitor")
+            log.warning("auto-rollback of %s from v%d to v%d requested as %s: it waits for a person's approval "
+                        "(tunegate rollback --approve %s)", config.model_name, champion, prev, req["request"],
+                        req["request"])
+            return None
+        entry = move_back(config, prev, reasons, trigger="monitor", only_if_champion=champion,
+                          action="monitor.rolled_back")
+    except RollbackRefused as e:  # never promoted, pending erasure: audited by the refusal
+        log.warning("auto-rollback: v%d cannot be restored (%s)", prev, e)
+        return None
     if entry is None:
         log.info("auto-rollback: the champion changed meanwhile; nothing moved")
         return None

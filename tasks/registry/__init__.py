@@ -8,5 +8,7 @@ In: a model folder, its ``EvalReport`` and lineage. Out: a registered ``VersionR
 - ``keys``: the audit and evidence keys (never in the work folder; required in a deployment's runs).
 - ``evidence``: a version's signed evidence pack; ``evidence_verify`` checks it against trusted keys.
 - ``promote``: decide promotion (pure), then apply it.
+- ``rollback``: governed rollback (only to a version once promoted; a request and an approval under
+  ``promotion.require_approval``).
 - ``card``: the model card of each version.
 """

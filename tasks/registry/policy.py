@@ -14,6 +14,7 @@ four-eyes then catches a mistake, not a determined person, and the audit entry s
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from tasks.config import PipelineConfig
@@ -53,17 +54,49 @@ def loosened(deployed: PipelineConfig, run: PipelineConfig) -> list[str]:
 
 def actor(events: list[dict]) -> str | None:
     """The person behind the newest state change among ``events`` (JSON dicts, oldest first): the name of its
-    related resource with role ``actor`` when that is a user, else None."""
+    related resource with role ``actor`` when that is a user (and the name is not empty), else None."""
     for e in reversed(events):
         for r in e.get("related") or []:
             if r.get("prefect.resource.role") == "actor":  # the newest change with an actor decides
                 rid = str(r.get("prefect.resource.id", ""))
-                return (r.get("prefect.resource.name") or rid) if ".user." in rid else None
+                name = clean_name(r.get("prefect.resource.name") or rid)
+                return name if ".user." in rid and identity(name) else None
     return None
 
 
+# Zero-width and other invisible format characters (U+200B..U+200D, U+2060, U+FEFF, soft hyphen, bidi marks):
+# "b\u200bob" is bob. Unicode category Cf covers them all.
+def clean_name(x: str | None) -> str:
+    """A name as typed, made comparable: NFKC, invisible format characters removed, outer spaces stripped."""
+    text = unicodedata.normalize("NFKC", x or "")
+    return " ".join("".join(c for c in text if unicodedata.category(c) != "Cf").split())
+
+
+def identity(x: str | None) -> str:
+    """The person a name stands for: case, spaces, zero-width characters, compatibility forms, separators
+    (``.``, ``_``, ``-``) and an e-mail domain folded; "" when nothing is left (no person)."""
+    name = clean_name(x).casefold().split("@")[0]
+    return " ".join(name.replace(".", " ").replace("_", " ").replace("-", " ").split())
+
+
 def same_person(a: str | None, b: str | None) -> bool:
-    """Names compared as a person would: case, spaces and an e-mail domain do not make two people."""
-    def norm(x: str) -> str:
-        return " ".join(x.strip().lower().split("@")[0].replace(".", " ").replace("_", " ").split())
-    return bool(a and b) and norm(a) == norm(b)
+    """Names compared as a person would: "Bob", " bob ", "b\u200bob" and "BOB@example.com" are one person;
+    an empty name (once folded) is nobody, and never the same person as anyone."""
+    return bool(identity(a)) and identity(a) == identity(b)
+
+
+def run_origin(flow_run, automation_known: bool = False) -> str:
+    """Who made a flow run, from the run itself (never from its ``reason`` parameter): ``schedule`` (the
+    deployment's schedule: ``auto_scheduled``, which only the server's scheduler sets), ``automation`` (a
+    trigger: ``created_by`` type AUTOMATION, for an automation that exists on the server), ``user`` (a
+    signed-in user with a name: Prefect Cloud), else ``person`` (a person through the UI, the API or the CLI
+    of a server without users, or a direct call)."""
+    created = getattr(flow_run, "created_by", None) if flow_run is not None else None
+    kind = str(getattr(created, "type", "") or "").upper()
+    if flow_run is not None and getattr(flow_run, "auto_scheduled", False):
+        return "schedule"
+    if kind == "AUTOMATION" and automation_known:
+        return "automation"
+    if kind == "USER" and identity(getattr(created, "display_value", None)):
+        return "user"
+    return "person"

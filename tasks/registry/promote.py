@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict
 from tasks.config import PipelineConfig, PromotionPolicy
 from tasks.evaluate.metrics import EvalReport
 from tasks.registry.audit import audit, registry_lock
-from tasks.registry.erasure import archive_erased
+from tasks.registry.erasure import ARCHIVED, PENDING, archive_erased
+from tasks.registry.rollback import mark_promoted
 from tasks.registry.versions import champion_version, clear_alias, set_alias
 from tasks.runtime import run_logger
 
@@ -169,6 +170,14 @@ def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy:
                              primary_metric=metric, candidate_value=cand, champion_value=champ)
 
 
+def _erasure_hold(cfg: PipelineConfig, version: int) -> str | None:
+    """``erasure_pending (erasure-N)`` or ``archived (...)`` when the candidate carries that tag, else None."""
+    from tasks.registry.versions import client_for
+
+    tags = client_for(cfg).get_model_version(cfg.model_name, str(version)).tags or {}
+    return next((f"{t} ({tags[t]})" for t in (PENDING, ARCHIVED) if tags.get(t)), None)
+
+
 class PromotionOutcome(BaseModel):
     """What applying a PromotionDecision did to the registry."""
 
@@ -189,12 +198,20 @@ def apply(
     expected_champion: int | None,
     trigger: str = "manual",
     run_id: str | None = None,
+    approved_by: str | None = None,
 ) -> PromotionOutcome:
-    """Act on a PromotionDecision: move ``champion`` if still compared against the current one; audit either way."""
+    """Act on a PromotionDecision: move ``champion`` if still compared against the current one; audit either way.
+    A candidate tagged ``erasure_pending`` or ``archived`` (at registration, or since) is never promoted; one made
+    champion is tagged ``promoted_at`` and ``promoted_how`` (the tags a rollback requires)."""
     with registry_lock(cfg):
         current = champion_version(cfg)
+        held = _erasure_hold(cfg, version) if decision.promote else None
         if not decision.promote:
             action, note, new = "reject", "decision: do not promote", current
+        elif held:
+            action, new = "reject", current
+            note = (f"v{version} is tagged {held}: it was trained on documents an erasure removed; not promoted "
+                    "(the retrain the erasure requested trains without them)")
         elif current != expected_champion:
             action = "lost_race"
             note = (f"champion changed to v{current} while this candidate was compared with "
@@ -209,6 +226,7 @@ def apply(
             # the challenger alias names the latest candidate not in use
             clear_alias(cfg, "challenger", only_if=version)
             action, note, new = "promote", "champion alias moved", version
+            mark_promoted(cfg, version, approved_by)
             archived = archive_erased(cfg, version, trigger)
             if archived:
                 note += f"; archived v{', v'.join(map(str, archived))} (trained on erased subjects' documents)"

@@ -11,7 +11,7 @@ from prefect.runtime import flow_run as current_run
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config import PipelineConfig
-from tasks.errors import PolicyLoosened
+from tasks.errors import IdentityRequired, PolicyLoosened
 from tasks.evaluate.metrics import EvalReport
 from tasks.refs import atomic_file
 from tasks.registry import policy
@@ -137,20 +137,39 @@ def check_deployed_policy(config: PipelineConfig) -> None:
 
 @task(name="identify_starter")
 def identify_starter(config: PipelineConfig, reason: str, requested_by: str | None) -> Person:
-    """The person who started this run: the flow run's creator when the server knows users, else the form."""
-    created = None
+    """Who started this run, from the flow run itself, never from ``reason`` (policy.run_origin): nobody for the
+    deployment's schedule or a trigger's automation; the signed-in user where the server has users; else a
+    person, named by the form's ``requested_by``. Under four-eyes with approval, a person's run without a name
+    is refused (audited)."""
+    run, known = None, False
     if current_run.id:
         with _client() as c:
-            created = c.read_flow_run(current_run.id).created_by
-    if created is not None and str(created.type).upper() == "USER" and created.display_value:
-        return Person(name=created.display_value, source="authenticated")
-    if requested_by and requested_by.strip():
-        return Person(name=requested_by.strip(), source="form")
+            run = c.read_flow_run(current_run.id)
+            made_by = run.created_by
+            if made_by is not None and str(made_by.type).upper() == "AUTOMATION" and made_by.id:
+                known = _automation_exists(c, made_by.id)
+    origin = policy.run_origin(run, automation_known=known)
+    if origin in ("schedule", "automation"):
+        return Person(source=origin)
+    if origin == "user":
+        return Person(name=policy.clean_name(run.created_by.display_value), source="authenticated")
+    if policy.identity(requested_by):
+        return Person(name=policy.clean_name(requested_by), source="form")
     p = config.promotion
-    if p.four_eyes and p.require_approval and reason.startswith("manual"):
-        raise PolicyLoosened("promotion.four_eyes: a manual run must say who started it, so that person cannot "
-                             "approve it; fill 'requested_by' in the run form.")
+    if p.four_eyes and p.require_approval:
+        why = ("promotion.four_eyes: a run a person started must say who, so that person cannot approve it; fill "
+               "'requested_by' in the run form (a name, not blank).")
+        audit(config, action="retrain.refused", why=why, reason=reason, flow_run=current_run.id, origin=origin)
+        raise IdentityRequired(why)
     return Person()
+
+
+def _automation_exists(client, automation_id) -> bool:
+    """The automation a run says made it is one the server has (the header that claims it is the client's)."""
+    try:
+        return client.read_automation(automation_id) is not None
+    except Exception:  # noqa: BLE001 - unknown id or no automations API: not a trigger's run
+        return False
 
 
 def _resumer() -> Person:
@@ -180,10 +199,15 @@ def apply_approval(config: PipelineConfig, result, approval: Approval | None, st
         return "pending_approval"
     who = _resumer()
     if who.name is None:
-        who = Person(name=approval.reviewer.strip(), source="form")
+        who = Person(name=policy.clean_name(approval.reviewer), source="form")
     starter = starter or Person()
     seen = {"reviewer": who.name, "reviewer_source": who.source, "started_by": starter.name,
             "started_by_source": starter.source, "flow_run": current_run.id}
+    if not policy.identity(who.name):
+        audit(config, action=APPROVAL, version=result.version, approved=None, **seen,
+              why=f"{IdentityRequired.__name__}: reviewer is empty once case, spaces and zero-width characters are "
+                  "folded; the approval needs the reviewer's name")
+        return REFUSED
     if config.promotion.four_eyes and policy.same_person(who.name, starter.name):
         audit(config, action=APPROVAL, version=result.version, approved=None, **seen,
               why=f"four_eyes: {who.name} started this run and cannot approve it; another reviewer must decide")
@@ -193,7 +217,7 @@ def apply_approval(config: PipelineConfig, result, approval: Approval | None, st
         return "rejected_by_reviewer"
     approved = result.decision.model_copy(update={"needs_approval": False})
     outcome = apply(config, result.version, approved, result.previous_champion,
-                    trigger=f"approved by {who.name}", run_id=result.run_id)
+                    trigger=f"approved by {who.name}", run_id=result.run_id, approved_by=who.name)
     return outcome.action
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.config import PipelineConfig
 from tasks.errors import NoChampion, PromotionError
 from tasks.refs import atomic_dir
-from tasks.registry.audit import audit, publish_head, registry_lock
+from tasks.registry.audit import publish_head
 from tasks.registry.evidence import registration_tags, signing_key
 from tasks.runtime import offline_environment
 
@@ -273,20 +273,11 @@ def get_version(cfg: PipelineConfig, which: str | int = "champion") -> VersionRe
 
 def rollback(cfg: PipelineConfig, to_version: int, reason: str | list[str], trigger: str = "cli",
              only_if_champion: int | None = None, action: str = "rollback") -> dict | None:
-    """Move ``champion`` to an earlier complete version, under the lock, with an audit entry; with
-    ``only_if_champion``, only while that version is still champion (else None, nothing moved)."""
-    client = client_for(cfg)
-    with registry_lock(cfg):
-        pending = (_resolve(cfg, client, to_version).tags or {}).get("erasure_pending")
-        if pending:
-            raise PromotionError(f"v{to_version} was trained on documents erased by {pending} and waits to be "
-                                 "archived; roll back to a version trained without them.")
-        previous = champion_version(cfg)
-        if only_if_champion is not None and previous != only_if_champion:
-            return None
-        set_alias(cfg, "champion", to_version)
-        return audit(cfg, action=action, version=to_version, previous_champion=previous, champion=to_version,
-                     trigger=trigger, reasons=[reason] if isinstance(reason, str) else reason)
+    """Move ``champion`` back to a version once promoted, under the lock, audited; refused under
+    ``promotion.require_approval`` (that takes a request and an approval: ``tasks/registry/rollback.py``)."""
+    from tasks.registry.rollback import move_back
+
+    return move_back(cfg, to_version, reason, trigger, only_if_champion, action)
 
 
 def unregister(cfg: PipelineConfig, version: int, run_id: str) -> None:

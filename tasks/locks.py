@@ -1,0 +1,27 @@
+"""The retrain lock: one training run, retrain or erasure of a model at a time.
+
+``work_dir/retrain.lock`` is held by the retrain flow while it gates, trains and registers, by
+``tunegate run`` for its whole pipeline, and by ``tunegate subject erase`` (tasks/subjects/erase.py) while it
+erases: an erasure never races a training run that could register a model trained on the erased subject.
+Taken without waiting: a busy lock is ``RetrainBusy`` at once, never a hang.
+"""
+
+from __future__ import annotations
+
+from filelock import FileLock, Timeout
+
+from tasks.config import PipelineConfig
+from tasks.errors import RetrainBusy
+
+RETRAIN_LOCK = "retrain.lock"
+
+
+def retrain_lock(cfg: PipelineConfig) -> FileLock:
+    """The retrain lock, acquired (use it as a context manager to release it); RetrainBusy when held."""
+    path = cfg.work_path(RETRAIN_LOCK)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return FileLock(str(path), timeout=0, thread_local=False).acquire()
+    except Timeout:
+        raise RetrainBusy(f"{cfg.model_name}: another training run, retrain or erasure holds {path}; run again when "
+                          "it has finished (nothing was started).") from None
