@@ -26,6 +26,7 @@ from tasks.ingest.task import (
     ingest_documents,
     quality_gate,
 )
+from tasks.pii.columns import ScrubColumns
 from tasks.pii.task import scrub_pii_cached
 from tasks.refs import new_run_id
 from tasks.registry.promote import PromotionDecision
@@ -78,14 +79,17 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     run_dir, results = config.work_path("runs", run_id).resolve(), config.work_path("prefect-results")
     base_model = check_config(config)
     ensure_sample_data(config.data)
-    dataset = ingest_documents(config.data, run_dir)
+    columns = ScrubColumns.of(config)  # every text column is scrubbed; a causal LM's label is its target
+    dataset = ingest_documents(config.data, run_dir, columns.label == "text")
     if extra_data:
-        batch = ingest_documents(config.data.model_copy(update={"source": extra_data}), run_dir / "batch")
+        batch = ingest_documents(config.data.model_copy(update={"source": extra_data}), run_dir / "batch",
+                                 columns.label == "text")
         dataset = add_batch(dataset, batch, run_dir / "dataset_with_batch.parquet")
     quality = quality_gate(dataset, config.quality, run_dir)
     gold = Path(config.data.source + ".pii.jsonl")
     scrubbed, pii = stored_in(scrub_pii_cached, results)(dataset, config.pii, run_dir,
-                                                         gold if gold.is_file() and not extra_data else None)
+                                                         gold if gold.is_file() and not extra_data else None,
+                                                         columns=columns)
     discard_raw_copy(run_dir, config.retention)
     scrubbed = drop_erased_documents(scrubbed, config)
     champion = find_champion(config)  # the rows it learned from never enter the new test split

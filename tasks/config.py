@@ -42,6 +42,9 @@ class DataConfig(_Stage):
     format: Literal["auto", "csv", "jsonl", "parquet", "text_folder"] = "auto"
     columns: ColumnMap = ColumnMap()
     keep_columns: list[str] = []
+    # Kept columns that hold no personal data (codes, amounts): not rewritten, but residual-scanned, and a
+    # finding fails the PII gate. Every other string column that reaches the dataset is scrubbed.
+    non_personal_columns: list[str] = []
     chunk_rows: int = Field(50_000, ge=1)
     csv_delimiter: str = Field(",", min_length=1, max_length=1)  # e.g. ";" for spreadsheets in European locales
     sample: SampleConfig | None = SampleConfig()

@@ -73,3 +73,7 @@ class ErasureError(TunegateError):
 
 class PolicyLoosened(ConfigError):
     """A run's config relaxes a policy field fixed at deployment, or four-eyes lacks the starter's name."""
+
+
+class PersonalDataInColumn(PiiGateFailed):
+    """A column that is not rewritten (one in ``data.non_personal_columns``, or a class label) holds identifiers."""
