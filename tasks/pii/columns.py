@@ -100,8 +100,29 @@ def add_scrubbed(stats: ScrubStats, doc_id: str, out, spans: list, ops: dict, ke
                 stats.residual_at.append((doc_id, kind, a, b))
 
 
-def total(stats: ScrubStats, text: ScrubStats) -> None:
-    """Fold the other columns' counts into ``stats`` (which holds the text's): the top level is every column."""
+def more_columns(stats: ScrubStats, column: str, also: list[str], keep, more: list, r: int, doc_id: str,
+                 spans: list, subjects: list, line: dict) -> tuple[bool, list]:
+    """Row ``r`` of the scrubbed columns beside ``column`` (``more``: their engine results, in ``also``'s
+    order) into their stats and the row's spans ``line``; (row touched, the row's subjects in all columns)."""
+    stats.columns[column].docs_touched += bool(spans)
+    touched, subs, cols = bool(spans), set(subjects), {}
+    for c, part in zip(also, more):
+        out, sp, ops, sub = part[r]
+        add_scrubbed(stats.columns[c], doc_id, out, sp, ops, keep)
+        touched |= bool(sp)
+        subs.update(sub)
+        cols[c] = [{"start": s, "end": e, "type": t} for s, e, t in sp]
+    line["columns"] = cols
+    return touched, sorted(subs)
+
+
+def fold_columns(stats: ScrubStats, column: str, text_touched_counted: bool) -> None:
+    """The text's own counts (the top level so far) become its column's; then the top level sums them all."""
+    text = stats.columns[column]
+    text.docs, text.by_entity, text.by_operator = stats.docs, Counter(stats.by_entity), Counter(stats.by_operator)
+    text.residual, text.residual_at = Counter(stats.residual), list(stats.residual_at)
+    if not text_touched_counted:
+        text.docs_touched = stats.docs_touched
     for name, cs in stats.columns.items():
         if cs is text:
             continue

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 
 from tasks.config import PiiConfig
 from tasks.errors import InputError, PiiGateFailed
+from tasks.pii.columns import fold_columns, gate_error, more_columns, scan_values
 from tasks.pii.files import READ_ROWS, Writer, file_format, read_windows
-from tasks.pii.columns import add_scrubbed, gate_error, scan_values, total
 from tasks.pii.ops import apply_operators, clean_texts, keep_matchers, key_fingerprint, settle, subject_hash
 from tasks.pii.residual import KINDS, find
 from tasks.refs import atomic_file
@@ -218,19 +218,6 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
         writer = Writer(tmp, fmt, column)
         try:
             with open(tmp_spans, "w", encoding="utf-8") as sf:
-                def more_columns(r: int, doc_id: str, spans: list, subjects: list, more: list, line: dict):
-                    """Row ``r`` of the other scrubbed columns: their stats and spans; (touched, subjects) of the row."""
-                    stats.columns[column].docs_touched += bool(spans)
-                    touched, subs, cols = bool(spans), set(subjects), {}
-                    for c, part in zip(also, more):
-                        out, sp, ops, sub = part[r]
-                        add_scrubbed(stats.columns[c], doc_id, out, sp, ops, keep)
-                        touched |= bool(sp)
-                        subs.update(sub)
-                        cols[c] = [{"start": s, "end": e, "type": t} for s, e, t in sp]
-                    line["columns"] = cols
-                    return touched, sorted(subs)
-
                 def emit(payload, ids, job: _Job) -> None:
                     outs, n, more = [], len(ids), ()
                     if also:  # the window's values, column after column, in one engine call
@@ -240,7 +227,8 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
                         outs.append(out)
                         touched, line = bool(spans), {}
                         if more:
-                            touched, subjects = more_columns(r, str(doc_id), spans, subjects, more, line)
+                            touched, subjects = more_columns(stats, column, also, keep, more, r, str(doc_id), spans,
+                                                             subjects, line)
                         if index is not None:
                             index.add(str(doc_id), subjects)
                         stats.docs += 1
@@ -276,7 +264,7 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
         if fmt == "parquet" and writer.pq is None:  # zero rows: still write the (empty) table
             pq.write_table(pq.read_schema(src).empty_table(), tmp)
         if stats.columns:
-            _fold_columns(stats, column, bool(also))
+            fold_columns(stats, column, bool(also))
         if stats.residual_rate > pii.residual_max_rate:
             err = gate_error(stats, pii.residual_max_rate, scan) if stats.columns else \
                 PiiGateFailed(stats.gate_message(pii.residual_max_rate))
@@ -285,16 +273,6 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
         if index is not None:
             index.write(tmp_index)
     return stats
-
-
-def _fold_columns(stats: ScrubStats, column: str, text_touched_counted: bool) -> None:
-    """The text's own counts (the top level so far) become its column's; then the top level sums them all."""
-    text = stats.columns[column]
-    text.docs, text.by_entity, text.by_operator = stats.docs, Counter(stats.by_entity), Counter(stats.by_operator)
-    text.residual, text.residual_at = Counter(stats.residual), list(stats.residual_at)
-    if not text_touched_counted:
-        text.docs_touched = stats.docs_touched
-    total(stats, text)
 
 
 class SubjectIndex:
