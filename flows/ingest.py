@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.config import PipelineConfig
 from tasks.ingest.quality import QualityReport
 from tasks.ingest.task import RAW_COPY_HOOKS, discard_raw_copy, ensure_sample_data, ingest_documents, quality_gate
-from tasks.pii.columns import ScrubColumns
+from tasks.pii.columns import ScrubColumns, label_is_free_text
 from tasks.pii.task import scrub_pii
 from tasks.refs import DatasetRef, new_run_id
 
@@ -54,7 +54,7 @@ def ingest(config: PipelineConfig, run_id: str | None = None) -> IngestResult:
     run_dir = config.work_path("runs", run_id)
     ensure_sample_data(config.data)
     columns = ScrubColumns.of(config)
-    dataset = ingest_documents(config.data, run_dir, columns.label == "text")
+    dataset = ingest_documents(config.data, run_dir, label_is_free_text(config))
     report = quality_gate(dataset, config.quality, run_dir)
     scrubbed, evidence = None, None
     if config.pii.enabled:

@@ -28,7 +28,7 @@ from tasks.monitor.task import (
     roll_back_if_worse,
     sample_batch,
 )
-from tasks.pii.columns import ScrubColumns
+from tasks.pii.columns import ScrubColumns, label_is_free_text
 from tasks.pii.task import scrub_pii
 from tasks.predict.task import batch_digest
 from tasks.refs import new_run_id
@@ -81,7 +81,7 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     run_id = new_run_id("monitor")
     run_dir = config.work_path("runs", run_id)
     columns = ScrubColumns.of(config)
-    dataset = ingest_batch(config.data, batch, run_dir, columns.label == "text")
+    dataset = ingest_batch(config.data, batch, run_dir, label_is_free_text(config))
     quality_gate(dataset, monitoring_gate(config.quality, m.min_batch_rows), run_dir)
     digest = batch_digest(dataset)
     logged = find_logged_batch(store, digest, version.version)

@@ -26,7 +26,7 @@ from tasks.ingest.task import (
     ingest_documents,
     quality_gate,
 )
-from tasks.pii.columns import ScrubColumns
+from tasks.pii.columns import ScrubColumns, label_is_free_text
 from tasks.pii.task import scrub_pii_cached
 from tasks.refs import new_run_id
 from tasks.registry.promote import PromotionDecision
@@ -74,7 +74,7 @@ class TrainResult(BaseModel):
 
 def _ingest(config: PipelineConfig, run_dir: Path, extra_data: str | None):
     """The run's documents (+ labelled rows of ``extra_data``); a causal LM's label is free text: not counted."""
-    free = config.train.task == "causal_lm"
+    free = label_is_free_text(config)
     dataset = ingest_documents(config.data, run_dir, free)
     if extra_data:
         batch = ingest_documents(config.data.model_copy(update={"source": extra_data}), run_dir / "batch", free)

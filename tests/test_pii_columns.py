@@ -13,7 +13,7 @@ from tasks.ingest.read import load_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME, PHONE, EMAIL = "Jane Doherty", "+44 7700 900123", "jane.doherty@example.com"
-RESPONSE = f"Dear Mrs {NAME}, we will call {PHONE} about your claim."
+RESPONSE = f"Dear Mrs {NAME}, we will call {PHONE} about your claim"
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +30,8 @@ def _dataset(tmp: Path, rows: list[dict], keep: list[str] = (), label_is_text: b
 
 
 def _sft_rows(n: int = 12) -> list[dict]:
-    return [{"id": f"d{i}", "text": f"Claim {i}: water came through the kitchen ceiling.", "label": RESPONSE}
-            for i in range(n)]
+    return [{"id": f"d{i}", "text": f"Claim {i}: water came through the kitchen ceiling.",
+             "label": f"{RESPONSE} number {i}."} for i in range(n)]
 
 
 def _columns(task: str = "classification", non_personal: list[str] = ()):
@@ -152,6 +152,66 @@ def test_recall_is_estimated_per_scrubbed_column(tmp_path, pii):
 def test_split_of_a_causal_lm_dataset_counts_no_responses(tmp_path):
     from tasks.train.split import write_split
 
-    dataset = _dataset(tmp_path, _sft_rows(20), label_is_text=True)
-    split = write_split(dataset, 0.2, 0.1, 13, tmp_path / "run")
-    assert split.train.label_counts == split.test.label_counts == {} and split.train.rows > 0
+    dataset = _dataset(tmp_path, _sft_rows(20), label_is_text=True)  # every response is different
+    split = write_split(dataset, 0.2, 0.1, 13, tmp_path / "run")  # not stratified by response: one row each
+    assert split.train.label_counts == split.test.label_counts == {}
+    assert (split.train.rows, split.val.rows, split.test.rows) == (14, 2, 4) and split.train.label_is_text
+
+
+NAMES = ["Jane Doherty", "Anna Kowalski", "Daniel Ferreira", "Priya Raman", "Thomas Whitfield", "Grace Okafor",
+         "Oliver Brennan", "Sophie Lindqvist", "Marcus Adeyemi", "Helen Castellano"]
+
+
+@pytest.mark.slow
+def test_sft_corpus_leaves_no_identifier_at_rest(tmp_path, prefect_harness):
+    """A causal LM trained on responses that name people and give their phone numbers and e-mail (a kept
+    column): after the run, none of them is in any file of the work folder (datasets, splits, subject index,
+    model, checkpoints, Prefect results), in MLflow (database and artifacts: the reference sample, lineage,
+    card) or in the Prefect server's database."""
+    import sys
+
+    import torch
+    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+
+    from flows.train import train_pipeline
+    from tasks.registry.versions import get_version, tracking_uri
+    from tests.test_pipeline import raw_at_rest, small_config
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tiny_models import tiny_llama
+
+    torch.manual_seed(0)
+    llama = tiny_llama(tmp_path / "llama")
+    cfg = small_config(tmp_path, train={"task": "causal_lm", "base_model": str(llama), "max_length": 96,
+                                        "max_steps": 4, "learning_rate": 0.01, "canaries": 2},
+                       data={"keep_columns": ["handler_note", "branch"], "non_personal_columns": ["branch"]},
+                       quality={"min_rows": 50, "labels": [], "min_per_class": 0},
+                       promotion={"primary_metric": "perplexity", "floors": {"perplexity": 1e6}})
+    rows, planted = [], set()
+    for i in range(80):
+        name, phone = NAMES[i % len(NAMES)], f"+44 7700 9{i:05d}"
+        email = f"{name.split()[0].lower()}.{name.split()[1].lower()}{i}@example.com"
+        rows.append({"id": f"sft-{i:03d}", "text": f"Claim {i}: the customer reports water through the ceiling "
+                     f"of room {i % 7}.", "label": f"Dear Mrs {name}, we will call {phone} to book the assessor.",
+                     "handler_note": f"Customer prefers e-mail: {email}", "branch": ["Leeds", "Bristol"][i % 2],
+                     "created_at": f"2025-01-{1 + i % 28:02d}T09:00:00Z"})
+        planted |= {name, phone, email}
+    Path(cfg.data.source).parent.mkdir(parents=True)
+    Path(cfg.data.source).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    result = train_pipeline(cfg, trigger="test")
+    ref = get_version(cfg, "champion")
+    assert ref.version == result.version
+    reference = pd.read_parquet(ref.local_dir / "reference" / "reference.parquet")
+    assert reference["label"].str.contains("<PERSON").all() and reference["label"].str.contains("<PHONE").all()
+    evidence = json.loads((ref.local_dir / "pii_evidence.json").read_text())
+    assert evidence["columns"]["label"]["counts_by_entity"]["PHONE_NUMBER"] == 80
+    assert evidence["columns"]["handler_note"]["counts_by_entity"] == {"EMAIL_ADDRESS": 80}
+    assert evidence["columns"]["branch"]["treatment"] == "residual_scan"
+    lineage = json.loads((ref.local_dir / "lineage.json").read_text())
+    assert lineage["raw_dataset"]["label_counts"] == lineage["split"]["train"]["label_counts"] == {}
+
+    prefect_db = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split(":///", 1)[1])
+    stores = [cfg.work_path(), Path(tracking_uri(cfg).removeprefix("sqlite:///")), prefect_db.parent]
+    assert raw_at_rest([Path(cfg.data.source)], planted)  # the scan finds them where they are: the user's source
+    assert raw_at_rest(stores, planted) == []

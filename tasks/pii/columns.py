@@ -29,6 +29,12 @@ TEXT = "text"
 NOT_SCANNED = ("id",)  # the join key (see the module docstring)
 
 
+def label_is_free_text(config) -> bool:
+    """A ``PipelineConfig``'s label is free text: a causal LM's target with no declared class set
+    (``quality.labels``). Then no per-label count, stratum or class metric is kept (they would be named by it)."""
+    return config.train.task == "causal_lm" and not config.quality.labels
+
+
 class ScrubColumns(BaseModel):
     """How a run treats the columns beside ``text``: ``label`` is a class name or free text (the causal-LM
     target), and which columns the config declares non-personal."""

@@ -73,12 +73,14 @@ def ids_sha256(ids: list[str]) -> str:
 
 
 def split_frame(df: pd.DataFrame, test_fraction: float, val_fraction: float, seed: int,
-                exclude_from_test: frozenset[str] = frozenset()) -> dict[str, pd.DataFrame]:
-    """Split a canonical frame into train/val/test frames (val may be empty)."""
+                exclude_from_test: frozenset[str] = frozenset(), stratify: bool = True) -> dict[str, pd.DataFrame]:
+    """Split a canonical frame into train/val/test frames (val may be empty); stratified by label unless
+    ``stratify`` is false (a causal LM's free-text label: every row would be its own stratum)."""
     if "id" not in df.columns:
         raise InputError("split: the dataset has no 'id' column; ingest it first (tunegate validate).")
     ids = df["id"].astype(str).tolist()
-    labels = df["label"].where(df["label"].notna(), None).tolist() if "label" in df.columns else [None] * len(df)
+    labels = df["label"].where(df["label"].notna(), None).tolist() if "label" in df.columns and stratify \
+        else [None] * len(df)
     parts = pd.Series(assign_parts(ids, labels, test_fraction, val_fraction, seed, exclude_from_test), index=df.index)
     return {p: df[parts == p].reset_index(drop=True) for p in PARTS}
 
@@ -101,7 +103,7 @@ def write_split(dataset: DatasetRef, test_fraction: float, val_fraction: float, 
     if not src.is_file():
         raise InputError(f"{src}: dataset file not found; run ingest (and scrub) before splitting.")
     df = pd.read_parquet(src)
-    frames = split_frame(df, test_fraction, val_fraction, seed, exclude_from_test)
+    frames = split_frame(df, test_fraction, val_fraction, seed, exclude_from_test, not dataset.label_is_text)
     if frames["train"].empty or frames["test"].empty:
         raise InputError(f"{src}: {dataset.rows} rows are too few to split into train and test; add rows.")
     final = Path(run_dir) / "split"
