@@ -70,7 +70,6 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
     out, spans_path = run_dir / "scrubbed.parquet", run_dir / "scrubbed.spans.jsonl"
     index_path = run_dir / SUBJECT_INDEX if pii.subject_index else None
     scrubbed_cols, scanned = (columns or ScrubColumns()).plan(pq.read_schema(dataset.uri), dataset.label_is_text)
-    label_is_text = "label" in scrubbed_cols
     failure = None
     try:
         with progress("scrub", dataset.rows, "docs") as bar:
@@ -119,7 +118,8 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
              "-" if overall is None else f"{overall:.3f}", evidence.passed)
     if failure is not None:
         raise failure
-    return describe_parquet(out, scrubbed=True, label_is_text=label_is_text), evidence
+    # scrubbed or not, a label is counted unless it is free text (a class set declared for a causal LM is not)
+    return describe_parquet(out, scrubbed=True, label_is_text=dataset.label_is_text), evidence
 
 
 def _estimate(raw: Path, pii: PiiConfig, key: bytes | None, digest: str, columns: list[str]) -> dict[str, dict]:
