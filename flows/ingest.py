@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.config import PipelineConfig
 from tasks.ingest.quality import QualityReport
 from tasks.ingest.task import RAW_COPY_HOOKS, discard_raw_copy, ensure_sample_data, ingest_documents, quality_gate
+from tasks.pii.columns import ScrubColumns, label_is_free_text
 from tasks.pii.task import scrub_pii
 from tasks.refs import DatasetRef, new_run_id
 
@@ -30,7 +31,8 @@ class IngestResult(BaseModel):
         """``tunegate validate``'s summary."""
         q, out = self.quality, [f"run {self.run_id}: {self.dataset.rows} documents, sha256 {self.dataset.sha256[:12]}"]
         out.append(f"quality gate passed: {len(q.checks)} expectations; Data Docs {q.data_docs}")
-        out.append("labels: " + ", ".join(f"{k}={v}" for k, v in self.dataset.label_counts.items()))
+        out.append("labels: " + (", ".join(f"{k}={v}" for k, v in self.dataset.label_counts.items())
+                                 if not self.dataset.label_is_text else "free text (causal LM targets), not listed"))
         if self.scrubbed is not None and self.pii is not None:
             out.append(f"PII scrubbed: {self.pii.get('docs_touched')} of {self.pii.get('docs')} documents touched, "
                        f"residual rate {self.pii.get('residual_rate')}; {self.scrubbed.uri}")
@@ -51,12 +53,14 @@ def ingest(config: PipelineConfig, run_id: str | None = None) -> IngestResult:
     run_id = run_id or new_run_id("ingest")
     run_dir = config.work_path("runs", run_id)
     ensure_sample_data(config.data)
-    dataset = ingest_documents(config.data, run_dir)
+    columns = ScrubColumns.of(config)
+    dataset = ingest_documents(config.data, run_dir, label_is_free_text(config))
     report = quality_gate(dataset, config.quality, run_dir)
     scrubbed, evidence = None, None
     if config.pii.enabled:
         gold = Path(f"{config.data.source}.pii.jsonl")
-        scrubbed, evidence = scrub_pii(dataset, config.pii, run_dir, gold=gold if gold.is_file() else None)
+        scrubbed, evidence = scrub_pii(dataset, config.pii, run_dir, gold=gold if gold.is_file() else None,
+                                       columns=columns)
         discard_raw_copy(run_dir, config.retention)
     return IngestResult(run_id=run_id, run_dir=str(run_dir), dataset=dataset, quality=report, scrubbed=scrubbed,
                         pii=evidence.model_dump(mode="json") if evidence is not None else None)

@@ -28,6 +28,7 @@ from tasks.monitor.task import (
     roll_back_if_worse,
     sample_batch,
 )
+from tasks.pii.columns import ScrubColumns, label_is_free_text
 from tasks.pii.task import scrub_pii
 from tasks.predict.task import batch_digest
 from tasks.refs import new_run_id
@@ -79,7 +80,8 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     version = resolve_version(config, "champion")
     run_id = new_run_id("monitor")
     run_dir = config.work_path("runs", run_id)
-    dataset = ingest_batch(config.data, batch, run_dir)
+    columns = ScrubColumns.of(config)
+    dataset = ingest_batch(config.data, batch, run_dir, label_is_free_text(config))
     quality_gate(dataset, monitoring_gate(config.quality, m.min_batch_rows), run_dir)
     digest = batch_digest(dataset)
     logged = find_logged_batch(store, digest, version.version)
@@ -89,7 +91,7 @@ def monitor(config: PipelineConfig, batch: str) -> MonitorResult:
     else:
         scored = sample_batch(dataset, m.score_rows, run_dir, m.reference_rows)
         # The recall estimate is training evidence (a model's data); a production batch is scrubbed, not audited.
-        scrubbed, _ = scrub_pii(scored, config.pii, run_dir, None, estimate=False)
+        scrubbed, _ = scrub_pii(scored, config.pii, run_dir, None, estimate=False, columns=columns)
         discard_raw_copy(run_dir, config.retention)
         labels, rows = batch_labels(scrubbed, run_dir), scrubbed.rows
         stored = predict_batch(scrubbed, version, run_dir / "predictions.parquet", store, run_id, digest,

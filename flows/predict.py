@@ -12,6 +12,7 @@ from prefect import flow
 
 from tasks.config import PipelineConfig
 from tasks.ingest.task import RAW_COPY_HOOKS, discard_raw_copy, ingest_documents, prediction_source
+from tasks.pii.columns import ScrubColumns
 from tasks.pii.task import scrub_pii
 from tasks.predict.batch import PredictionsRef
 from tasks.predict.output import check_output
@@ -36,6 +37,6 @@ def predict(config: PipelineConfig, input: str, output: str, model_version: str 
     run_dir = config.work_path("predictions", run_id).resolve()
     dataset = ingest_documents(prediction_source(config.data, input), run_dir)
     digest = batch_digest(dataset)
-    scrubbed, _ = scrub_pii(dataset, config.pii, run_dir, None, estimate=False)
+    scrubbed, _ = scrub_pii(dataset, config.pii, run_dir, None, estimate=False, columns=ScrubColumns.of(config))
     discard_raw_copy(run_dir, config.retention)
     return predict_batch(scrubbed, version, out, config.work_path("predictions"), run_id, digest)

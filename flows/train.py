@@ -26,6 +26,7 @@ from tasks.ingest.task import (
     ingest_documents,
     quality_gate,
 )
+from tasks.pii.columns import ScrubColumns, label_is_free_text
 from tasks.pii.task import scrub_pii_cached
 from tasks.refs import new_run_id
 from tasks.registry.promote import PromotionDecision
@@ -71,6 +72,16 @@ class TrainResult(BaseModel):
         return out + ([f"reused cached stages: {', '.join(self.cached_stages)}"] if self.cached_stages else [])
 
 
+def _ingest(config: PipelineConfig, run_dir: Path, extra_data: str | None):
+    """The run's documents (+ labelled rows of ``extra_data``); a causal LM's label is free text: not counted."""
+    free = label_is_free_text(config)
+    dataset = ingest_documents(config.data, run_dir, free)
+    if extra_data:
+        batch = ingest_documents(config.data.model_copy(update={"source": extra_data}), run_dir / "batch", free)
+        dataset = add_batch(dataset, batch, run_dir / "dataset_with_batch.parquet")
+    return dataset
+
+
 @flow(name="train_pipeline", log_prints=True, **RAW_COPY_HOOKS)
 def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigger: str = "manual") -> TrainResult:
     """Train a candidate on ``data.source`` (+ labelled rows of ``extra_data``); promote it if it beats the champion."""
@@ -78,14 +89,12 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     run_dir, results = config.work_path("runs", run_id).resolve(), config.work_path("prefect-results")
     base_model = check_config(config)
     ensure_sample_data(config.data)
-    dataset = ingest_documents(config.data, run_dir)
-    if extra_data:
-        batch = ingest_documents(config.data.model_copy(update={"source": extra_data}), run_dir / "batch")
-        dataset = add_batch(dataset, batch, run_dir / "dataset_with_batch.parquet")
+    dataset = _ingest(config, run_dir, extra_data)
     quality = quality_gate(dataset, config.quality, run_dir)
     gold = Path(config.data.source + ".pii.jsonl")
     scrubbed, pii = stored_in(scrub_pii_cached, results)(dataset, config.pii, run_dir,
-                                                         gold if gold.is_file() and not extra_data else None)
+                                                         gold if gold.is_file() and not extra_data else None,
+                                                         columns=ScrubColumns.of(config))  # every text column
     discard_raw_copy(run_dir, config.retention)
     scrubbed = drop_erased_documents(scrubbed, config)
     champion = find_champion(config)  # the rows it learned from never enter the new test split

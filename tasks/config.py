@@ -43,6 +43,7 @@ class DataConfig(_Stage):
     format: Literal["auto", "csv", "jsonl", "parquet", "text_folder"] = "auto"
     columns: ColumnMap = ColumnMap()
     keep_columns: list[str] = []
+    non_personal_columns: list[str] = []  # kept columns without personal data: residual-scanned, not rewritten
     chunk_rows: int = Field(50_000, ge=1)
     csv_delimiter: str = Field(",", min_length=1, max_length=1)  # e.g. ";" for spreadsheets in European locales
     sample: SampleConfig | None = SampleConfig()
@@ -210,8 +211,7 @@ class MonitorConfig(_Stage):
     prediction_drift: bool = True
     min_accuracy_drop: float = Field(0.05, ge=0, le=1)
     min_batch_rows: int = Field(50, ge=1)
-    # Embeddings come from the champion's scoring pass; the domain classifier compares this many of each side.
-    embedding_rows: int = Field(500, ge=50)
+    embedding_rows: int = Field(500, ge=50)  # of each side, for the domain classifier (champion's scoring pass)
     event_timeout_s: float = Field(30, gt=0)  # wait this long for the drift event to show on the server
     # Score a seeded sample of this many documents; "auto": enough for the drift tests' power (sampling.py); None: all
     score_rows: Annotated[int, Field(ge=50)] | Literal["auto"] | None = "auto"

@@ -116,3 +116,7 @@ class RetrainBusy(TunegateError):
     """Another training run, retrain or erasure of this model holds the retrain lock; nothing was started."""
 
     exit_code = 13
+
+
+class PersonalDataInColumn(PiiGateFailed):
+    """A column that is not rewritten (one in ``data.non_personal_columns``, or a class label) holds identifiers."""

@@ -31,8 +31,9 @@ class DatasetRef(_Ref):
     sha256: str  # over canonical rows, independent of file layout
     rows: int
     columns: dict[str, str]  # column name -> Arrow type
-    label_counts: dict[str, int] = {}
+    label_counts: dict[str, int] = {}  # class -> rows; empty when the label is free text
     scrubbed: bool = False
+    label_is_text: bool = False  # the label is a causal LM's free-text target: scrubbed, never counted
     erasures: int = 0  # erasure requests its documents were checked against (tasks/subjects/erased.py)
 
 

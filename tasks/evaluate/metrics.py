@@ -180,11 +180,12 @@ def evaluate_causal(model_dir: Path, prompts: list[str], targets: list[str], lab
     return causal_metrics(targets, gen.texts, nll.total(), gen.confidence, labels_are_targets)
 
 
-def evaluate_dir(model_dir: Path, test_uri: str) -> EvalReport:
+def evaluate_dir(model_dir: Path, test_uri: str, label_is_text: bool = False) -> EvalReport:
     """Score a model folder on a test split file, by the task in its ``train_config.json``.
 
     A classification model is scored on ``label``. A causal LM is scored on the column it was trained to
-    produce (``response``, else ``label``); when that is ``label`` it is also scored as a classifier.
+    produce (``response``, else ``label``); when that is ``label`` and a class name (not ``label_is_text``:
+    free text has no classes, and per-class metrics would be named by it) it is also scored as a classifier.
     """
     import pandas as pd
     import pyarrow.parquet as pq
@@ -196,6 +197,6 @@ def evaluate_dir(model_dir: Path, test_uri: str) -> EvalReport:
     if read_train_config(model_dir).get("task", "classification") == "causal_lm":
         column = target_column(pq.read_schema(test_uri).names, "causal_lm")
         prompts, targets = read_split(test_uri, "causal_lm")
-        return evaluate_causal(model_dir, prompts, targets, labels_are_targets=column == "label")
+        return evaluate_causal(model_dir, prompts, targets, labels_are_targets=column == "label" and not label_is_text)
     df = pd.read_parquet(test_uri, columns=["text", "label"])
     return evaluate_frame(model_dir, df["text"].astype(str).tolist(), df["label"].astype(str).tolist())

@@ -16,7 +16,7 @@ def evaluate_model(model_dir: Path, test: DatasetRef, out: Path, role: str = "ca
     """Score ``model_dir`` on the scrubbed test split and write ``out`` (eval.json)."""
     log = get_run_logger()
     log.info("evaluating %s on %d test documents", role, test.rows)
-    report = evaluate_dir(Path(model_dir), test.uri)
+    report = evaluate_dir(Path(model_dir), test.uri, test.label_is_text)
     with atomic_file(out) as tmp:
         tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     log.info("%s: %s (n=%d)", role, summary_line(report), report.n)
@@ -28,7 +28,8 @@ def evaluate_baseline(split: SplitRef, out: Path) -> EvalReport | None:
     """Fit the TF-IDF baseline on the training split, score it on the test split, write ``out``; None when
     the split has no class labels to learn."""
     log = get_run_logger()
-    report = baseline_report(split.train.uri, split.test.uri, seed=split.seed)
+    # a causal LM's free-text targets are no classes (and per-class metrics would be named by them)
+    report = None if split.train.label_is_text else baseline_report(split.train.uri, split.test.uri, seed=split.seed)
     if report is None:
         log.info("baseline: none (no class labels in the split)")
         return None

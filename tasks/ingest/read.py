@@ -101,8 +101,9 @@ def canonical_chunk(chunk: Chunk, path: Path, mapping: dict[str, str | None], ex
 def load_documents(source: str | Path, out: Path, *, fmt: str = "auto", id_col: str = "id", text_col: str = "text",
                    label_col: str | None = "label", timestamp_col: str | None = None,
                    keep_columns: list[str] | tuple[str, ...] = (), chunk_rows: int = 50_000,
-                   csv_delimiter: str = ",") -> DatasetRef:
-    """Stream ``source`` into the canonical Parquet file ``out`` (atomically) and return its reference."""
+                   csv_delimiter: str = ",", label_is_text: bool = False) -> DatasetRef:
+    """Stream ``source`` into the canonical Parquet file ``out`` (atomically) and return its reference.
+    ``label_is_text``: the label is free text (a causal LM's target): its values are not counted."""
     source, out = Path(source), Path(out)
     if not source.exists():
         raise InputError(f"{source}: not found; check data.source in the config (paths are relative to where "
@@ -132,10 +133,11 @@ def load_documents(source: str | Path, out: Path, *, fmt: str = "auto", id_col: 
             writer.write_table(table)
             digest.update(table)
             rows += table.num_rows
-            for item in pc.value_counts(table.column("label")).to_pylist():
+            for item in [] if label_is_text else pc.value_counts(table.column("label")).to_pylist():
                 if item["values"] is not None:
                     labels[item["values"]] = labels.get(item["values"], 0) + item["counts"]
         if rows == 0:
             raise InputError(f"{source}: holds no documents; add rows below the header / at least one JSON line.")
     return DatasetRef(uri=str(out), sha256=digest.hexdigest(), rows=rows,
-                      columns={f.name: str(f.type) for f in schema}, label_counts=dict(sorted(labels.items())))
+                      columns={f.name: str(f.type) for f in schema}, label_counts=dict(sorted(labels.items())),
+                      label_is_text=label_is_text)

@@ -39,15 +39,16 @@ def quality_gate(dataset: DatasetRef, quality: QualityConfig, run_dir: Path) -> 
 
 
 @task(name="ingest_documents", cache_policy=NONE)
-def ingest_documents(data: DataConfig, run_dir: Path) -> DatasetRef:
+def ingest_documents(data: DataConfig, run_dir: Path, label_is_text: bool = False) -> DatasetRef:
     """Read ``data.source`` into ``run_dir/dataset.parquet`` and return its reference; the unscrubbed copy is
-    held as in use (``tunegate purge`` leaves it) until the run discards it or ends."""
+    held as in use (``tunegate purge`` leaves it) until the run discards it or ends. ``label_is_text``: the
+    label is a causal LM's free-text target (scrubbed later, never counted)."""
     c = data.columns
     hold_raw(Path(run_dir))
     return load_documents(data.source, Path(run_dir) / "dataset.parquet", fmt=data.format, id_col=c.id,
                           text_col=c.text, label_col=c.label, timestamp_col=c.timestamp,
                           keep_columns=data.keep_columns, chunk_rows=data.chunk_rows,
-                          csv_delimiter=data.csv_delimiter)
+                          csv_delimiter=data.csv_delimiter, label_is_text=label_is_text)
 
 
 @task(name="ensure_sample_data", cache_policy=NONE)
@@ -78,7 +79,7 @@ def batch_source(data: DataConfig, batch: str, with_label: bool, with_timestamp:
 
 
 @task(name="ingest_batch", cache_policy=NONE)
-def ingest_batch(data: DataConfig, batch: str, run_dir: Path) -> DatasetRef:
+def ingest_batch(data: DataConfig, batch: str, run_dir: Path, label_is_text: bool = False) -> DatasetRef:
     """Read the batch with the config's columns; production batches may lack the label/timestamp columns."""
     if not Path(batch).exists():
         raise InputError(f"{batch}: batch not found; pass a file or folder of new documents with --batch.")
@@ -92,7 +93,8 @@ def ingest_batch(data: DataConfig, batch: str, run_dir: Path) -> DatasetRef:
         try:
             return load_documents(src.source, Path(run_dir) / "dataset.parquet", fmt=src.format, id_col=c.id,
                                   text_col=c.text, label_col=c.label, timestamp_col=c.timestamp,
-                                  keep_columns=[], chunk_rows=src.chunk_rows, csv_delimiter=src.csv_delimiter)
+                                  keep_columns=[], chunk_rows=src.chunk_rows, csv_delimiter=src.csv_delimiter,
+                                  label_is_text=label_is_text)
         except InputError as e:
             last = e
     raise last or InputError(f"{batch}: could not be read as documents.")
@@ -110,10 +112,11 @@ def add_batch(base: DatasetRef, batch: DatasetRef, out: Path) -> DatasetRef:
     table = pa.concat_tables([a, b.cast(a.schema)])
     with atomic_file(out) as tmp:
         pq.write_table(table, tmp)
-    counts = {d["values"]: d["counts"] for d in pc.value_counts(table["label"]).to_pylist() if d["values"]}
+    counts = {} if base.label_is_text else \
+        {d["values"]: d["counts"] for d in pc.value_counts(table["label"]).to_pylist() if d["values"]}
     get_run_logger().info("added %d labelled rows from the batch (%d rows in all)", b.num_rows, table.num_rows)
     return DatasetRef(uri=str(out), sha256=parquet_sha256(out), rows=table.num_rows, columns=base.columns,
-                      label_counts=dict(sorted(counts.items())))
+                      label_counts=dict(sorted(counts.items())), label_is_text=base.label_is_text)
 
 
 # ---- the unscrubbed copy lives only as long as the run needs it ---------------------------------------

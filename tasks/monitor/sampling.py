@@ -35,7 +35,7 @@ def sample_dataset(dataset: DatasetRef, rows: int, out: Path) -> DatasetRef:
     table = pq.read_table(dataset.uri).take(keep)
     with atomic_file(out) as tmp:
         pq.write_table(table, tmp)
-    return describe_parquet(Path(out), scrubbed=dataset.scrubbed)
+    return describe_parquet(Path(out), scrubbed=dataset.scrubbed, label_is_text=dataset.label_is_text)
 
 
 KS_CRITICAL, Z_POWER, SHIFT = 1.36, 0.84, 0.07  # alpha 0.05, power ~0.8, a 0.07 shift of a distribution function

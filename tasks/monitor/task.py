@@ -162,13 +162,13 @@ def find_logged_batch(store: Path, batch_sha256: str, model_version: int) -> tup
 
 @task(name="batch_labels", cache_policy=NONE)
 def batch_labels(dataset: DatasetRef, run_dir: Path) -> Path | None:
-    """The batch's ids and labels (no text) in ``run_dir/labels.parquet``; None when it has no labels."""
+    """The batch's ids and class labels (no text) in ``run_dir/labels.parquet``; None when it has none."""
     import pyarrow.parquet as pq
 
     from tasks.refs import atomic_file
 
-    if "label" not in pq.read_schema(dataset.uri).names:
-        return None
+    if dataset.label_is_text or "label" not in pq.read_schema(dataset.uri).names:
+        return None  # a causal LM's free-text target is no class label (and may be unscrubbed here)
     out = Path(run_dir) / "labels.parquet"
     with atomic_file(out) as tmp:
         pq.write_table(pq.read_table(dataset.uri, columns=["id", "label"]), tmp)

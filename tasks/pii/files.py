@@ -117,16 +117,17 @@ class Writer:
         self.path, self.fmt, self.column = path, fmt, column
         self.pq, self.f, self.csv = None, None, None
 
-    def write(self, payload: object, texts: list[str | None]) -> None:
+    def write(self, payload: object, texts: list[str | None], more: dict[str, list] | None = None) -> None:
+        """Write the window back with ``texts`` in the column (and, Parquet only, ``more``: column -> values)."""
         if self.fmt == "parquet":
             batch: pa.RecordBatch = payload
-            i = batch.schema.get_field_index(self.column)
-            ftype = batch.schema.field(i).type
-            ftype = pa.string() if pa.types.is_null(ftype) else ftype
-            schema = batch.schema.set(i, pa.field(self.column, ftype))
-            batch = pa.RecordBatch.from_arrays(
-                [pa.array(texts, ftype) if j == i else batch.column(j) for j in range(batch.num_columns)],
-                schema=schema)
+            arrays, schema = list(batch.columns), batch.schema
+            for name, values in {self.column: texts, **(more or {})}.items():
+                i = schema.get_field_index(name)
+                ftype = schema.field(i).type
+                ftype = pa.string() if pa.types.is_null(ftype) else ftype
+                schema, arrays[i] = schema.set(i, pa.field(name, ftype)), pa.array(values, ftype)
+            batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
             if self.pq is None:
                 self.pq = pq.ParquetWriter(self.path, batch.schema)
             self.pq.write_batch(batch)

@@ -41,6 +41,10 @@ class PiiEvidence(BaseModel):
     residual_at: list[dict] = []
     # Recall estimated on this run's own documents with inserted synthetic identifiers (tasks/pii/estimate.py).
     estimated_recall: dict[str, dict] = {}
+    # Per column (tasks/pii/columns.py): treatment ("scrubbed" or "residual_scan"), counts, residual scan and
+    # recall estimate of each. The fields above are over every column (estimated_recall pooled), except
+    # metrics_by_entity and domain_terms_lost, which score the text against its ground truth.
+    columns: dict[str, dict] = {}
     passed: bool
 
 

@@ -12,7 +12,7 @@ import json
 import multiprocessing as mp
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from tasks.config import PiiConfig
 from tasks.errors import InputError, PiiGateFailed
+from tasks.pii.columns import fold_columns, gate_error, more_columns, scan_values
 from tasks.pii.files import READ_ROWS, Writer, file_format, read_windows
 from tasks.pii.ops import apply_operators, clean_texts, keep_matchers, key_fingerprint, settle, subject_hash
 from tasks.pii.residual import KINDS, find
@@ -40,8 +41,11 @@ class ScrubStats:
     by_entity: Counter = field(default_factory=Counter)
     by_operator: Counter = field(default_factory=Counter)
     residual: Counter = field(default_factory=Counter)
-    # Where the residual scan found something: (document id, kind, start, end) in the output text.
-    residual_at: list[tuple[str, str, int, int]] = field(default_factory=list)
+    # Where the residual scan found something: (document id, kind, start, end[, column]) in the output text.
+    residual_at: list[tuple] = field(default_factory=list)
+    # Per column (``tasks/pii/columns.py``) when a dataset has more than the text: the top level is then the
+    # sum over every column (documents counted once, touched when any column was).
+    columns: dict[str, ScrubStats] = field(default_factory=dict)
 
     @property
     def residual_count(self) -> int:
@@ -53,7 +57,8 @@ class ScrubStats:
 
     def gate_message(self, max_rate: float) -> str:
         kinds = ", ".join(f"{v} {KINDS.get(k, k)}" for k, v in sorted(self.residual.items()))
-        where = "; ".join(f"document {d!r} at {a}-{b} ({KINDS.get(k, k)})" for d, k, a, b in self.residual_at[:5])
+        where = "; ".join(f"document {d!r}{f' column {c[0]!r}' if c else ''} at {a}-{b} ({KINDS.get(k, k)})"
+                          for d, k, a, b, *c in self.residual_at[:5])
         return (f"{self.residual_count} identifiers survived scrubbing in {self.docs} documents "
                 f"(rate {self.residual_rate:.4f} > pii.residual_max_rate {max_rate}): {kinds}. First found: {where} "
                 "(offsets in the scrubbed text; pii_evidence.json lists up to 100). If they are personal data, add a "
@@ -181,10 +186,15 @@ class _Job:
 def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | None, spans_path: Path,
                id_column: str = "id", workers: int | str | None = None,
                engine: ScrubEngine | None = None, index_path: Path | None = None,
-               progress: Callable[[int], None] | None = None) -> ScrubStats:
+               progress: Callable[[int], None] | None = None, also: Sequence[str] = (),
+               scan: Sequence[str] = ()) -> ScrubStats:
     """Scrub ``column`` of every row of ``src`` into ``dst`` (same format), spans into ``spans_path``, and
     with ``index_path`` (and a key) the subject index: one row per document and identifier, (id, entity,
     keyed hash), no value.
+
+    Parquet only: ``also`` names more columns scrubbed in the same engine call as ``column`` (their spans
+    under "columns" in the spans file, their identifiers in the same subject index), ``scan`` columns that
+    are residual-scanned and left as they are. Then ``stats.columns`` holds each column's counts.
 
     Raises PiiGateFailed (and writes nothing) when the residual rate exceeds ``pii.residual_max_rate``.
     """
@@ -192,7 +202,12 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
     fmt = file_format(src)
     if file_format(dst) != fmt:
         raise InputError(f"{dst}: output must have the same format as the input ({fmt}); change its suffix.")
+    also, scan = list(also), list(scan)
+    if (also or scan) and fmt != "parquet":
+        raise InputError(f"{src}: scrubbing more than one column needs a Parquet file (the canonical dataset).")
     stats = ScrubStats()
+    if also or scan:
+        stats.columns = {column: ScrubStats(), **{c: ScrubStats() for c in also + scan}}
     keep = keep_matchers(pii.keep.literals, pii.keep.patterns)
     n_workers = resolve_workers(pii.workers if workers is None else workers)
     own = engine is None
@@ -204,13 +219,20 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
         try:
             with open(tmp_spans, "w", encoding="utf-8") as sf:
                 def emit(payload, ids, job: _Job) -> None:
-                    outs = []
-                    for doc_id, (out, spans, ops, subjects) in zip(ids, job):
+                    outs, n, more = [], len(ids), ()
+                    if also:  # the window's values, column after column, in one engine call
+                        done = job.result()
+                        job, more = done[:n], [done[(k + 1) * n:(k + 2) * n] for k in range(len(also))]
+                    for r, (doc_id, (out, spans, ops, subjects)) in enumerate(zip(ids, job)):
                         outs.append(out)
+                        touched, line = bool(spans), {}
+                        if more:
+                            touched, subjects = more_columns(stats, column, also, keep, more, r, str(doc_id), spans,
+                                                             subjects, line)
                         if index is not None:
                             index.add(str(doc_id), subjects)
                         stats.docs += 1
-                        stats.docs_touched += bool(spans)
+                        stats.docs_touched += touched
                         stats.by_entity.update(t for _, _, t in spans)
                         stats.by_operator.update(ops)
                         if out:
@@ -219,8 +241,10 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
                                 if len(stats.residual_at) < 100:
                                     stats.residual_at.append((str(doc_id), kind, a, b))
                         sf.write(json.dumps({"id": doc_id, "spans": [
-                            {"start": s, "end": e, "type": t} for s, e, t in spans]}) + "\n")
-                    writer.write(payload, outs)
+                            {"start": s, "end": e, "type": t} for s, e, t in spans], **line}) + "\n")
+                    for c in scan:
+                        scan_values(stats.columns[c], [str(i) for i in ids], payload.column(c).to_pylist(), keep)
+                    writer.write(payload, outs, {c: [o for o, *_ in part] for c, part in zip(also, more)})
                     if progress:
                         progress(stats.docs)
 
@@ -228,7 +252,8 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
                 # wait for this process (two windows in memory at most).
                 pending = None
                 for payload, texts, ids in read_windows(src, fmt, column, id_column):
-                    job = engine.submit(texts)
+                    job = engine.submit(texts + [v for c in also for v in payload.column(c).to_pylist()] if also
+                                        else texts)
                     if pending is not None:
                         emit(*pending)
                     pending = (payload, ids, job)
@@ -238,8 +263,11 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
             writer.close()
         if fmt == "parquet" and writer.pq is None:  # zero rows: still write the (empty) table
             pq.write_table(pq.read_schema(src).empty_table(), tmp)
+        if stats.columns:
+            fold_columns(stats, column, bool(also))
         if stats.residual_rate > pii.residual_max_rate:
-            err = PiiGateFailed(stats.gate_message(pii.residual_max_rate))
+            err = gate_error(stats, pii.residual_max_rate, scan) if stats.columns else \
+                PiiGateFailed(stats.gate_message(pii.residual_max_rate))
             err.stats = stats  # counts only, for the evidence file of a failed run
             raise err
         if index is not None:
@@ -270,8 +298,9 @@ class SubjectIndex:
         pq.write_table(table.replace_schema_metadata({"tunegate.key": self.fingerprint}), path)
 
 
-def describe_parquet(path: Path, scrubbed: bool) -> DatasetRef:
-    """A DatasetRef for a canonical Parquet file: its rows' digest (``tasks.datasets.parquet_sha256``) and labels."""
+def describe_parquet(path: Path, scrubbed: bool, label_is_text: bool = False) -> DatasetRef:
+    """A DatasetRef for a canonical Parquet file: its rows' digest (``tasks.datasets.parquet_sha256``) and labels
+    (none counted when the label is free text)."""
     import pyarrow.compute as pc
 
     from tasks.datasets import parquet_sha256
@@ -280,9 +309,10 @@ def describe_parquet(path: Path, scrubbed: bool) -> DatasetRef:
     pf = pq.ParquetFile(path)
     schema = pf.schema_arrow
     labels = Counter()
-    if "label" in schema.names:
+    if "label" in schema.names and not label_is_text:
         for batch in pf.iter_batches(batch_size=65_536, columns=["label"]):
             labels.update({d["values"]: d["counts"] for d in pc.value_counts(batch.column(0)).to_pylist()
                            if d["values"] is not None})
     return DatasetRef(uri=str(path), sha256=parquet_sha256(path), rows=pf.metadata.num_rows,
-                      columns={f.name: str(f.type) for f in schema}, label_counts=dict(labels), scrubbed=scrubbed)
+                      columns={f.name: str(f.type) for f in schema}, label_counts=dict(labels), scrubbed=scrubbed,
+                      label_is_text=label_is_text)

@@ -15,6 +15,7 @@ from prefect.cache_policies import NONE
 
 from tasks.caching import FilesStillThere, config_digest
 from tasks.config import PiiConfig
+from tasks.pii.columns import ScrubColumns
 from tasks.pii.ops import pseudonym_key
 from tasks.pii.score import PiiEvidence
 from tasks.pii.subjects import SUBJECT_INDEX
@@ -49,13 +50,16 @@ def _publish(evidence, run_dir: Path) -> None:
     )
 
 
-def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None, estimate: bool = True):
+def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None, estimate: bool = True,
+               columns: ScrubColumns | None = None):
     import json
     import logging
 
+    import pyarrow.parquet as pq
     from prefect import get_run_logger
 
     from tasks.errors import PiiGateFailed
+    from tasks.pii.columns import column_evidence, pooled
     from tasks.pii.score import PiiEvidence, read_jsonl_by_id, score, spans_from_file
     from tasks.pii.stream import describe_parquet, scrub_file
     from tasks.refs import atomic_file
@@ -65,11 +69,12 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
     key = pseudonym_key(pii, _work_dir_of(run_dir), index=True)
     out, spans_path = run_dir / "scrubbed.parquet", run_dir / "scrubbed.spans.jsonl"
     index_path = run_dir / SUBJECT_INDEX if pii.subject_index else None
+    scrubbed_cols, scanned = (columns or ScrubColumns()).plan(pq.read_schema(dataset.uri), dataset.label_is_text)
     failure = None
     try:
         with progress("scrub", dataset.rows, "docs") as bar:
             stats = scrub_file(Path(dataset.uri), out, "text", pii, key, spans_path, index_path=index_path,
-                               progress=bar.update)
+                               progress=bar.update, also=scrubbed_cols[1:], scan=scanned)
     except PiiGateFailed as e:
         failure, stats = e, getattr(e, "stats", None)
         if stats is None:
@@ -77,16 +82,21 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
     metrics, lost = ({}, None)
     if gold is not None and failure is None and Path(gold).is_file():
         metrics, lost = score(read_jsonl_by_id(Path(gold), "ground-truth"), spans_from_file(spans_path))
-    est = _estimate(Path(dataset.uri), pii, key, dataset.sha256) if estimate and failure is None and pii.estimate_docs \
-        else {}
+    by_column = _estimate(Path(dataset.uri), pii, key, dataset.sha256, scrubbed_cols) \
+        if estimate and failure is None and pii.estimate_docs else {}
+    est = pooled(by_column)
     overall = est.get("_overall", {}).get("recall")
-    if failure is None and pii.min_estimated_recall is not None and overall is not None \
-            and overall < pii.min_estimated_recall:
-        weak = ", ".join(f"{e} {m['recall']:.2f}" for e, m in est.items()
+    low = [(c, e["_overall"]["recall"]) for c, e in by_column.items() if pii.min_estimated_recall is not None
+           and "_overall" in e and e["_overall"]["recall"] < pii.min_estimated_recall]
+    if failure is None and low:
+        column, worst = min(low, key=lambda x: x[1])
+        weak = ", ".join(f"{e} {m['recall']:.2f}" for e, m in by_column[column].items()
                          if not e.startswith("_") and m["recall"] < pii.min_estimated_recall)
         failure = PiiGateFailed(
-            f"estimated recall {overall:.3f} on this run's documents is below pii.min_estimated_recall "
-            f"{pii.min_estimated_recall} (weakest: {weak}); see pii_evidence.json 'estimated_recall'. Add cue "
+            f"estimated recall {worst:.3f} on this run's documents" + (f" (column '{column}')" if len(by_column) > 1
+                                                                       else "") +
+            f" is below pii.min_estimated_recall {pii.min_estimated_recall} (weakest: {weak}); see "
+            "pii_evidence.json 'estimated_recall'" + (" and 'columns'" if len(by_column) > 1 else "") + ". Add cue "
             "words, reference patterns or locales for these types, or lower the bar knowingly.")
         for path in (out, spans_path, index_path):  # a failed gate leaves no scrubbed dataset behind
             if path is not None:
@@ -96,8 +106,9 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
         counts_by_operator=dict(stats.by_operator), residual_count=stats.residual_count,
         residual_rate=round(stats.residual_rate, 6), residual_by_type=dict(sorted(stats.residual.items())),
         metrics_by_entity=metrics, domain_terms_lost=lost, estimated_recall=est,
-        residual_at=[{"id": d, "kind": k, "start": a, "end": b} for d, k, a, b in stats.residual_at],
-        passed=failure is None,
+        residual_at=[{"id": d, "kind": k, "start": a, "end": b, "column": c[0] if c else "text"}
+                     for d, k, a, b, *c in stats.residual_at],
+        columns=column_evidence(stats, scanned, by_column), passed=failure is None,
     )
     with atomic_file(run_dir / "pii_evidence.json") as tmp:
         tmp.write_text(json.dumps(evidence.model_dump(mode="json"), indent=2))
@@ -107,32 +118,41 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
              "-" if overall is None else f"{overall:.3f}", evidence.passed)
     if failure is not None:
         raise failure
-    return describe_parquet(out, scrubbed=True), evidence
+    # scrubbed or not, a label is counted unless it is free text (a class set declared for a causal LM is not)
+    return describe_parquet(out, scrubbed=True, label_is_text=dataset.label_is_text), evidence
 
 
-def _estimate(raw: Path, pii: PiiConfig, key: bytes | None, digest: str) -> dict[str, dict]:
-    """Recall estimated on a seeded sample of the run's own (raw) documents; the probed copies stay in memory."""
+def _estimate(raw: Path, pii: PiiConfig, key: bytes | None, digest: str, columns: list[str]) -> dict[str, dict]:
+    """Recall estimated per scrubbed column on a seeded sample of the run's own (raw) values; the probed
+    copies stay in memory. Column -> the estimate (none for a column without values)."""
     import random
 
     import pyarrow.parquet as pq
 
     from tasks.pii.estimate import estimate_recall
 
-    texts = [t for t in pq.read_table(raw, columns=["text"]).column("text").to_pylist() if t]
-    if not texts:
-        return {}
-    seed = int(digest[:8], 16)
-    sample = random.Random(seed).sample(texts, min(pii.estimate_docs, len(texts)))
-    from tasks.pii.engine import Scrubber  # Presidio and spaCy load when a scrub runs, not on import
+    seed, scrubber, out = int(digest[:8], 16), None, {}
+    table = pq.read_table(raw, columns=columns)
+    for column in columns:
+        texts = [t for t in table.column(column).to_pylist() if t]
+        if not texts:
+            continue
+        sample = random.Random(seed).sample(texts, min(pii.estimate_docs, len(texts)))
+        if scrubber is None:
+            from tasks.pii.engine import Scrubber  # Presidio and spaCy load when a scrub runs, not on import
 
-    return estimate_recall(sample, Scrubber(pii, key).detect, pii.locales, seed=seed)
+            scrubber = Scrubber(pii, key)
+        out[column] = estimate_recall(sample, scrubber.detect, pii.locales, seed=seed)
+    return out
 
 
 @task(name="scrub_pii", cache_policy=NONE)
 def scrub_pii(dataset: DatasetRef, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
-              estimate: bool = True) -> tuple[DatasetRef, PiiEvidence]:
-    """Scrub the dataset's text, gate on residual identifiers, write evidence; raise PiiGateFailed above the limit."""
-    return _scrub_pii(dataset, pii, Path(run_dir), gold, estimate)
+              estimate: bool = True, columns: ScrubColumns | None = None) -> tuple[DatasetRef, PiiEvidence]:
+    """Scrub every text column of the dataset (``columns``: how the label and declared non-personal columns
+    are treated; ``tasks/pii/columns.py``), gate on residual identifiers in every column, write evidence;
+    raise PiiGateFailed above the limit."""
+    return _scrub_pii(dataset, pii, Path(run_dir), gold, estimate, columns)
 
 
 def _scrub_key(p: dict) -> str:
@@ -142,7 +162,8 @@ def _scrub_key(p: dict) -> str:
     key_id = hashlib.sha256(b"tunegate-cache:" + secret.encode()).hexdigest()[:12]
     gold = Path(p["gold"]) if p.get("gold") else None
     gold_id = hashlib.sha256(gold.read_bytes()).hexdigest()[:12] if gold and gold.is_file() else "none"
-    return f"scrub-{p['dataset'].sha256[:24]}-{config_digest(pii)}-{key_id}-{gold_id}-{p.get('estimate', True)}"
+    key = f"scrub-{p['dataset'].sha256[:24]}-{config_digest(pii)}-{key_id}-{gold_id}-{p.get('estimate', True)}"
+    return key + (f"-{config_digest(p['columns'])}" if p.get("columns") else "")  # how the columns are treated
 
 
 # The training pipeline's scrub: the same data, settings and code reuse the last scrub while its files are there.

@@ -151,5 +151,5 @@ def drop_erased(dataset: DatasetRef, work_dir: Path, key: bytes) -> DatasetRef:
     if hits:
         rewrite_without(folder, set(hits[0].ids))
     # described again even without a hit here: an erasure may have rewritten a cached scrub's folder
-    ref = describe_parquet(Path(dataset.uri), scrubbed=True)
+    ref = describe_parquet(Path(dataset.uri), scrubbed=True, label_is_text=dataset.label_is_text)
     return ref.model_copy(update={"erasures": len(erased.requests)})

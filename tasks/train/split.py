@@ -73,23 +73,26 @@ def ids_sha256(ids: list[str]) -> str:
 
 
 def split_frame(df: pd.DataFrame, test_fraction: float, val_fraction: float, seed: int,
-                exclude_from_test: frozenset[str] = frozenset()) -> dict[str, pd.DataFrame]:
-    """Split a canonical frame into train/val/test frames (val may be empty)."""
+                exclude_from_test: frozenset[str] = frozenset(), stratify: bool = True) -> dict[str, pd.DataFrame]:
+    """Split a canonical frame into train/val/test frames (val may be empty); stratified by label unless
+    ``stratify`` is false (a causal LM's free-text label: every row would be its own stratum)."""
     if "id" not in df.columns:
         raise InputError("split: the dataset has no 'id' column; ingest it first (tunegate validate).")
     ids = df["id"].astype(str).tolist()
-    labels = df["label"].where(df["label"].notna(), None).tolist() if "label" in df.columns else [None] * len(df)
+    labels = df["label"].where(df["label"].notna(), None).tolist() if "label" in df.columns and stratify \
+        else [None] * len(df)
     parts = pd.Series(assign_parts(ids, labels, test_fraction, val_fraction, seed, exclude_from_test), index=df.index)
     return {p: df[parts == p].reset_index(drop=True) for p in PARTS}
 
 
-def _write_part(df: pd.DataFrame, path: Path, scrubbed: bool) -> DatasetRef:
+def _write_part(df: pd.DataFrame, path: Path, scrubbed: bool, label_is_text: bool = False) -> DatasetRef:
     table = pa.Table.from_pandas(df, preserve_index=False)
     pq.write_table(table, path)
-    counts = df["label"].value_counts().to_dict() if "label" in df.columns else {}
+    counts = df["label"].value_counts().to_dict() if "label" in df.columns and not label_is_text else {}
     return DatasetRef(uri=str(path), sha256=parquet_sha256(path), rows=len(df),
                       columns={f.name: str(f.type) for f in table.schema},
-                      label_counts={str(k): int(v) for k, v in counts.items()}, scrubbed=scrubbed)
+                      label_counts={str(k): int(v) for k, v in counts.items()}, scrubbed=scrubbed,
+                      label_is_text=label_is_text)
 
 
 def write_split(dataset: DatasetRef, test_fraction: float, val_fraction: float, seed: int,
@@ -100,12 +103,12 @@ def write_split(dataset: DatasetRef, test_fraction: float, val_fraction: float, 
     if not src.is_file():
         raise InputError(f"{src}: dataset file not found; run ingest (and scrub) before splitting.")
     df = pd.read_parquet(src)
-    frames = split_frame(df, test_fraction, val_fraction, seed, exclude_from_test)
+    frames = split_frame(df, test_fraction, val_fraction, seed, exclude_from_test, not dataset.label_is_text)
     if frames["train"].empty or frames["test"].empty:
         raise InputError(f"{src}: {dataset.rows} rows are too few to split into train and test; add rows.")
     final = Path(run_dir) / "split"
     with atomic_dir(final) as tmp:
-        refs = {p: _write_part(frames[p], tmp / f"{p}.parquet", dataset.scrubbed) for p in PARTS}
+        refs = {p: _write_part(frames[p], tmp / f"{p}.parquet", dataset.scrubbed, dataset.label_is_text) for p in PARTS}
         test_ids = ids_sha256(frames["test"]["id"].astype(str).tolist())
         record = {"dataset_sha256": dataset.sha256, "dataset_uri": dataset.uri, "seed": seed,
                   "test_fraction": test_fraction, "val_fraction": val_fraction, "test_ids_sha256": test_ids,
