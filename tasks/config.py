@@ -80,7 +80,6 @@ LOCALES: tuple[str, ...] = ("uk", "us", "eu")
 
 class PiiConfig(_Stage):
     """PII scrubbing: analyzer, operators, keep-list and the residual gate."""
-
     enabled: bool = True
     # Recognizer packs (national ids, phones, addresses); all by default. Names, email, cards, IBAN, IP always run.
     locales: list[Locale] = Field(default_factory=lambda: list(LOCALES), min_length=1)
@@ -89,9 +88,10 @@ class PiiConfig(_Stage):
     operators: dict[str, Literal["placeholder", "pseudonym", "mask"]] = {"default": "placeholder"}
     pseudonym_key_env: str = "TUNEGATE_PII_KEY"  # the key never sits in the config: only where to find it
     pseudonym_key_block: str | None = None
-    # Fail closed when neither the variable nor the block gives a key, instead of using a development key
-    # (<work_dir>/secrets/pii.key). None: required in flow runs of a deployment (production), not elsewhere.
+    # No key from the variable or the block: PseudonymKeyMissing where require_key (None: a deployment's runs);
+    # elsewhere a development key (<work_dir>/secrets/pii.key) only with allow_dev_key (synthetic data only).
     require_key: bool | None = None
+    allow_dev_key: bool = False
     # Keep the keyed hashes of each document's identifiers (``subjects.parquet``, no raw value) beside each
     # scrubbed dataset, for GDPR access and erasure. It needs the pseudonymisation key, whatever the operators.
     subject_index: bool = True

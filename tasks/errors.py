@@ -73,3 +73,7 @@ class ErasureError(TunegateError):
 
 class PolicyLoosened(ConfigError):
     """A run's config relaxes a policy field fixed at deployment, or four-eyes lacks the starter's name."""
+
+
+class PseudonymKeyTooShort(PseudonymKeyMissing):
+    """The configured pseudonymisation key is shorter than 32 bytes, so it is not a usable key."""

@@ -18,7 +18,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{_HOME / 'mlflow.db'}")
-os.environ["TUNEGATE_PII_KEY"] = "test-key-not-secret"
+os.environ["TUNEGATE_PII_KEY"] = "test-key-not-secret-32-bytes-long"  # >= 32 bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 CFPB = ROOT.parent / "shared" / "data" / "cfpb" / "complaints.csv"
