@@ -26,6 +26,7 @@ from tasks.ingest.task import (
     ingest_documents,
     quality_gate,
 )
+from tasks.monitor.inbox import inbox_data
 from tasks.pii.task import scrub_pii_cached
 from tasks.refs import new_run_id
 from tasks.registry.promote import PromotionDecision
@@ -80,7 +81,7 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     ensure_sample_data(config.data)
     dataset = ingest_documents(config.data, run_dir)
     if extra_data:
-        batch = ingest_documents(config.data.model_copy(update={"source": extra_data}), run_dir / "batch")
+        batch = ingest_documents(inbox_data(config, extra_data), run_dir / "batch")  # deploy.inbox only
         dataset = add_batch(dataset, batch, run_dir / "dataset_with_batch.parquet")
     quality = quality_gate(dataset, config.quality, run_dir)
     gold = Path(config.data.source + ".pii.jsonl")

@@ -221,12 +221,12 @@ class MonitorConfig(_Stage):
 
 class DeployConfig(_Stage):
     """Schedules, triggers and the local stack."""
-
     retrain_cron: str = "0 3 1 * *"
     monitor_cron: str = "0 6 * * *"
     purge_cron: str = "30 2 * * *"  # `tunegate purge` on schedule: what retention no longer allows on disk
     timezone: str = "UTC"
     monitor_batch: str | None = None  # newest file in this folder is monitored on schedule
+    inbox: str | None = None  # a retrain's batch joins training only from this folder (None: no batch may)
     cooldown_minutes: int = Field(60, ge=0)
     # A retrain requested while one runs: cancelled at once, or queued (then skipped as already satisfied).
     collision_strategy: Literal["CANCEL_NEW", "ENQUEUE"] = "CANCEL_NEW"

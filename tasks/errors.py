@@ -77,3 +77,7 @@ class PolicyLoosened(ConfigError):
 
 class PseudonymKeyTooShort(PseudonymKeyMissing):
     """The configured pseudonymisation key is shorter than 32 bytes, so it is not a usable key."""
+
+
+class BatchOutsideInbox(ConfigError):
+    """A production batch lies outside ``deploy.inbox`` (or none is set), so it may not join training."""
