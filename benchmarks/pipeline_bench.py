@@ -32,7 +32,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("TUNEGATE_PII_KEY", "benchmark-key-not-secret")
+os.environ.setdefault("TUNEGATE_PII_KEY", "benchmark-key-not-secret-32-bytes")
 os.environ.pop("MLFLOW_TRACKING_URI", None)  # SQLite under the benchmark's own work folder
 
 MLFLOW_TASKS = {"find_champion", "register_and_promote"}

@@ -22,6 +22,7 @@ from tasks.config import PipelineConfig
 from tasks.errors import RetrainBusy
 from tasks.locks import retrain_lock
 from tasks.monitor.cooldown import clean_batch, newest_file, request_time
+from tasks.monitor.inbox import admit_batch
 from tasks.monitor.task import check_retrain_gate, record_completion, record_skip, run_requested_at
 from tasks.registry.task import REFUSED, Approval, Person, apply_approval, check_deployed_policy, identify_starter
 from tasks.subjects.task import purge_expired
@@ -36,6 +37,7 @@ class RetrainOutcome(BaseModel):
     why: str
     reason: str
     batch: str | None = None
+    batch_sha256: str | None = None  # of the batch that joined training (deploy.inbox), as in the audit log
     version: int | None = None
     promoted: bool | None = None
     action: str | None = None  # train_pipeline's promotion action, after any approval
@@ -69,7 +71,8 @@ def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "man
     0. a deployment's run: stop if the config relaxes the policy the deployment was created with; note who
        started the run (``requested_by``: the form's name when the server has no signed-in users)
     1. take the retrain lock (another retrain running: record and stop)
-    2. gate: a retrain already completed after this request, or the cooldown holds: record and stop
+    2. gate: a retrain already completed after this request, or the cooldown holds: record and stop; a batch
+       joins only from ``deploy.inbox`` (else BatchOutsideInbox, audited), its digest audited
     3. train_pipeline: ingest, gate, scrub, train, evaluate, register, promote
     4. record the completion; the cooldown starts; release the lock
     5. when the policy requires approval: pause until a reviewer approves or rejects in the UI
@@ -89,11 +92,12 @@ def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "man
         if not gate.go:
             record_skip(config, reason, batch, gate.why)
             return RetrainOutcome(trained=False, why=gate.why, reason=reason, batch=batch)
-        result = train_pipeline(config, extra_data=batch, trigger=reason)
+        admitted = admit_batch(config, batch)  # from deploy.inbox only; refusal and digest in the audit log
+        result = train_pipeline(config, extra_data=admitted and admitted.path, trigger=reason)
         record_completion(config, reason, batch, result.version)
     action = await_approval(config, result, starter) if result.action == "pending_approval" else result.action
     return RetrainOutcome(trained=True, why=gate.why, reason=reason, batch=batch, version=result.version,
-                          promoted=action == "promote", action=action)
+                          promoted=action == "promote", action=action, batch_sha256=admitted and admitted.sha256)
 
 
 @flow(name="monitor-latest", log_prints=True)

@@ -26,6 +26,7 @@ from tasks.ingest.task import (
     ingest_documents,
     quality_gate,
 )
+from tasks.monitor.inbox import inbox_data
 from tasks.pii.columns import ScrubColumns, label_is_free_text
 from tasks.pii.task import scrub_pii_cached
 from tasks.refs import new_run_id
@@ -77,7 +78,7 @@ def _ingest(config: PipelineConfig, run_dir: Path, extra_data: str | None):
     free = label_is_free_text(config)
     dataset = ingest_documents(config.data, run_dir, free)
     if extra_data:
-        batch = ingest_documents(config.data.model_copy(update={"source": extra_data}), run_dir / "batch", free)
+        batch = ingest_documents(inbox_data(config, extra_data), run_dir / "batch", free)  # deploy.inbox only
         dataset = add_batch(dataset, batch, run_dir / "dataset_with_batch.parquet")
     return dataset
 

@@ -82,7 +82,6 @@ LOCALES: tuple[str, ...] = ("uk", "us", "eu")
 
 class PiiConfig(_Stage):
     """PII scrubbing: analyzer, operators, keep-list and the residual gate."""
-
     enabled: bool = True
     # Recognizer packs (national ids, phones, addresses); all by default. Names, email, cards, IBAN, IP always run.
     locales: list[Locale] = Field(default_factory=lambda: list(LOCALES), min_length=1)
@@ -91,9 +90,10 @@ class PiiConfig(_Stage):
     operators: dict[str, Literal["placeholder", "pseudonym", "mask"]] = {"default": "placeholder"}
     pseudonym_key_env: str = "TUNEGATE_PII_KEY"  # the key never sits in the config: only where to find it
     pseudonym_key_block: str | None = None
-    # Fail closed when neither the variable nor the block gives a key, instead of using a development key
-    # (<work_dir>/secrets/pii.key). None: required in flow runs of a deployment (production), not elsewhere.
+    # No key from the variable or the block: PseudonymKeyMissing where require_key (None: a deployment's runs);
+    # elsewhere a development key (<work_dir>/secrets/pii.key) only with allow_dev_key (synthetic data only).
     require_key: bool | None = None
+    allow_dev_key: bool = False
     # Keep the keyed hashes of each document's identifiers (``subjects.parquet``, no raw value) beside each
     # scrubbed dataset, for GDPR access and erasure. It needs the pseudonymisation key, whatever the operators.
     subject_index: bool = True
@@ -222,12 +222,12 @@ class MonitorConfig(_Stage):
 
 class DeployConfig(_Stage):
     """Schedules, triggers and the local stack."""
-
     retrain_cron: str = "0 3 1 * *"
     monitor_cron: str = "0 6 * * *"
     purge_cron: str = "30 2 * * *"  # `tunegate purge` on schedule: what retention no longer allows on disk
     timezone: str = "UTC"
     monitor_batch: str | None = None  # newest file in this folder is monitored on schedule
+    inbox: str | None = None  # a retrain's batch joins training only from this folder (None: no batch may)
     cooldown_minutes: int = Field(60, ge=0)
     # A retrain requested while one runs: cancelled at once, or queued (then skipped as already satisfied).
     collision_strategy: Literal["CANCEL_NEW", "ENQUEUE"] = "CANCEL_NEW"

@@ -120,3 +120,11 @@ class RetrainBusy(TunegateError):
 
 class PersonalDataInColumn(PiiGateFailed):
     """A column that is not rewritten (one in ``data.non_personal_columns``, or a class label) holds identifiers."""
+
+
+class PseudonymKeyTooShort(PseudonymKeyMissing):
+    """The configured pseudonymisation key is shorter than 32 bytes, so it is not a usable key."""
+
+
+class BatchOutsideInbox(ConfigError):
+    """A production batch lies outside ``deploy.inbox`` (or none is set), so it may not join training."""

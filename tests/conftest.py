@@ -18,7 +18,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{_HOME / 'mlflow.db'}")
-os.environ["TUNEGATE_PII_KEY"] = "test-key-not-secret"
+os.environ["TUNEGATE_PII_KEY"] = "test-key-not-secret-32-bytes-long"  # >= 32 bytes
 # The audit log's HMAC key (>= 32 bytes) and the evidence signing key (a fixed test seed), as a deployment's runs
 # need them; development keys go to the test home, never to ~/.config.
 os.environ["TUNEGATE_AUDIT_KEY"] = "test-audit-key-not-secret-0123456789abcdef"

@@ -3,6 +3,7 @@ Prefect server with basic auth, manual runs, drift-triggered retraining and a st
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -157,7 +158,8 @@ def _tiny_config(tmp: Path) -> Path:
     raw["registry"] = {"model_name": None, "tracking_uri": f"sqlite:///{tmp / 'work' / 'mlflow.db'}"}
     raw["monitor"].update(reference_rows=200, min_batch_rows=50, current_sample_rows=300, embedding_rows=100)
     # purge every minute: the schedule test waits for a run the server's scheduler created, not a person
-    raw["deploy"].update(cooldown_minutes=0, monitor_batch=str(tmp / "incoming"), purge_cron="* * * * *")
+    raw["deploy"].update(cooldown_minutes=0, monitor_batch=str(tmp / "incoming"), inbox=str(tmp / "incoming"),
+                         purge_cron="* * * * *")
     path = tmp / "it-claims.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -271,6 +273,9 @@ def test_drift_event_triggers_a_retrain_that_registers_a_version(live, first_mod
     assert run.state.is_completed(), run.state.message
     assert run.parameters["reason"].startswith("drift: event ")
     assert live.versions() == [1, 2]
+    (admitted,) = [e for e in _audit(live.cfg) if e["action"] == "retrain.batch_admitted"
+                   and e["batch"] == str(Path(batch).resolve())]  # the batch joined from deploy.inbox, with its digest
+    assert admitted["sha256"] == hashlib.sha256(Path(batch).read_bytes()).hexdigest()
     (event,) = [e for e in live.drift_events() if e["payload"].get("batch") == str(batch)]
     assert event["resource"]["prefect.resource.id"] == model_resource(live.cfg.model_name)["prefect.resource.id"]
     occurred = datetime.fromisoformat(event["occurred"])

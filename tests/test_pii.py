@@ -62,14 +62,14 @@ def test_unknown_operator_entity_is_a_config_error(pii):
 
 
 def test_key_comes_from_env_else_a_private_dev_key(tmp_path, monkeypatch, caplog):
-    monkeypatch.setenv("TG_TEST_KEY", "from-env")
-    assert resolve_pseudonym_key("TG_TEST_KEY", None, tmp_path) == b"from-env"
+    monkeypatch.setenv("TG_TEST_KEY", "from-env-" + "x" * 23)
+    assert resolve_pseudonym_key("TG_TEST_KEY", None, tmp_path) == b"from-env-" + b"x" * 23
     monkeypatch.delenv("TG_TEST_KEY")
     with caplog.at_level("WARNING"):
-        k1 = resolve_pseudonym_key("TG_TEST_KEY", None, tmp_path)
+        k1 = resolve_pseudonym_key("TG_TEST_KEY", None, tmp_path, allow_dev=True)
     key_file = tmp_path / "secrets" / "pii.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert resolve_pseudonym_key("TG_TEST_KEY", None, tmp_path) == k1 and len(k1) >= 32
+    assert resolve_pseudonym_key("TG_TEST_KEY", None, tmp_path, allow_dev=True) == k1 and len(k1) >= 32
     assert "Production must set $TG_TEST_KEY" in caplog.text
     with pytest.raises(ValidationError):  # the key can never be put in the config itself
         PiiConfig.model_validate({"pseudonym_key": "abc"})
@@ -96,8 +96,8 @@ def test_a_required_key_fails_closed_and_writes_no_development_key(tmp_path, mon
     with pytest.raises(PseudonymKeyMissing):
         pseudonym_key(strict, tmp_path)
     assert pseudonym_key(strict.model_copy(update={"operators": {"default": "placeholder"}}), tmp_path) is None
-    monkeypatch.setenv("TG_TEST_KEY", "prod-key")
-    assert pseudonym_key(strict, tmp_path) == b"prod-key"
+    monkeypatch.setenv("TG_TEST_KEY", "prod-key-" + "p" * 23)
+    assert pseudonym_key(strict, tmp_path) == b"prod-key-" + b"p" * 23
     # the default (None) requires a key in a deployment's runs only: not here, nor in a plain flow run
     assert key_required(None) is False and key_required(True) is True and key_required(False) is False
 

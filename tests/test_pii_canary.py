@@ -128,7 +128,7 @@ def test_pseudonym_key_from_a_prefect_secret_block(prefect_harness, tmp_path, mo
 
     from tasks.pii.ops import resolve_pseudonym_key
 
-    Secret(value="block-key-value").save("tg-test-pii-key", overwrite=True)
+    Secret(value="block-key-value-" + "b" * 17).save("tg-test-pii-key", overwrite=True)
     monkeypatch.delenv("TG_UNSET_KEY", raising=False)
-    assert resolve_pseudonym_key("TG_UNSET_KEY", "tg-test-pii-key", tmp_path) == b"block-key-value"
+    assert resolve_pseudonym_key("TG_UNSET_KEY", "tg-test-pii-key", tmp_path) == b"block-key-value-" + b"b" * 17
     assert not (tmp_path / "secrets").exists()

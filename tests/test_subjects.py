@@ -93,7 +93,7 @@ def test_find_follows_a_person_in_any_format_and_no_one_else(scrubbed_run, tmp_p
     values.write_text("EMAIL_ADDRESS: nobody@example.com\n")
     assert find_subject(cfg, values, KNOWN).datasets == []
 
-    monkeypatch.setenv(cfg.pii.pseudonym_key_env, "a-different-key")
+    monkeypatch.setenv(cfg.pii.pseudonym_key_env, "a-different-key-" + "d" * 16)
     values.write_text("PERSON: Jane Doherty\n")
     with pytest.raises(ConfigError, match="another pseudonymisation key"):
         find_subject(cfg, values, KNOWN)

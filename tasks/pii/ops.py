@@ -93,47 +93,79 @@ def needs_key(operators: dict[str, str]) -> bool:
     return "pseudonym" in operators.values()
 
 
-def resolve_pseudonym_key(key_env: str, key_block: str | None, work_dir: Path, require: bool = False) -> bytes:
-    """The HMAC key: environment variable, else Prefect Secret block, else (unless ``require``) a local
-    development key; with ``require`` and no key, PseudonymKeyMissing before anything is written.
+MIN_KEY_BYTES = 32
+
+
+def _check_length(key: bytes, where: str) -> bytes:
+    if len(key) < MIN_KEY_BYTES:
+        from tasks.errors import PseudonymKeyTooShort
+
+        raise PseudonymKeyTooShort(f"{where}: the pseudonymisation key is {len(key)} bytes, shorter than "
+                                   f"{MIN_KEY_BYTES} bytes; set a random one, e.g. `openssl rand -hex 32`.")
+    return key
+
+
+def _development_key(path: Path, key_env: str) -> bytes:
+    """The work folder's development key, created (0600) when missing; an empty file is no key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file() and not path.read_bytes().strip():
+        path.unlink(missing_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        pass
+    else:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    key = path.read_bytes().strip()
+    log.warning(
+        "pseudonym key: neither $%s nor a Secret block is set; using the development key %s (pii.allow_dev_key). "
+        "Production must set $%s or pii.pseudonym_key_block.", key_env, path, key_env,
+    )
+    return _check_length(key, str(path))
+
+
+def resolve_pseudonym_key(key_env: str, key_block: str | None, work_dir: Path, require: bool = False,
+                          allow_dev: bool = False) -> bytes:
+    """The HMAC key, at least 32 bytes: environment variable, else Prefect Secret block, else (with
+    ``allow_dev`` and without ``require``) a local development key; otherwise PseudonymKeyMissing before
+    anything is written. An empty variable, block or key file is no key.
 
     The key never comes from the config file or flow parameters (they are stored and displayed).
     """
     from tasks.runtime import configured_secret
 
     if value := configured_secret(key_env, key_block, "pii.pseudonym_key_block"):
-        return value.encode()
-    if require:
+        where = f"${key_env}" if os.environ.get(key_env) else f"pii.pseudonym_key_block '{key_block}'"
+        return _check_length(value.encode(), where)
+    if require or not allow_dev:
         from tasks.errors import PseudonymKeyMissing
 
         raise PseudonymKeyMissing(
-            f"pii.require_key: pseudonyms need a key and ${key_env} is not set"
+            f"pseudonyms need a key and ${key_env} is not set"
             + (" (and no pii.pseudonym_key_block)" if not key_block else "")
-            + f"; set ${key_env} or pii.pseudonym_key_block to the production key (a development key is not "
-            "used here), or pii.require_key: false for a trial run.")
-    path = Path(work_dir) / "secrets" / "pii.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    log.warning(
-        "pseudonym key: neither $%s nor a Secret block is set; using the development key %s. "
-        "Production must set $%s or pii.pseudonym_key_block.", key_env, path, key_env,
-    )
-    return path.read_text().strip().encode()
+            + f"; set ${key_env} or pii.pseudonym_key_block to the production key"
+            + (" (pii.require_key: a development key is not used here)." if require else
+               ". For a trial on synthetic data only, pii.allow_dev_key: true uses a development key "
+               "in <work_dir>/secrets/pii.key."))
+    return _development_key(Path(work_dir) / "secrets" / "pii.key", key_env)
 
 
 def pseudonym_key(pii, work_dir: Path, index: bool = False) -> bytes | None:
     """The key ``pii``'s operators need (None when no operator pseudonymises and no subject index is
-    kept), failing closed where ``pii.require_key`` (or, when it is None, a deployment's run) demands a
-    configured key."""
+    kept), failing closed unless a key is configured or ``pii.allow_dev_key`` allows a development key
+    where ``pii.require_key`` (when None: a deployment's run) does not demand a configured one."""
     from tasks.runtime import key_required
 
     if not (needs_key(pii.operators) or (index and pii.subject_index)):
         return None
     return resolve_pseudonym_key(pii.pseudonym_key_env, pii.pseudonym_key_block, Path(work_dir),
-                                 key_required(pii.require_key))
+                                 key_required(pii.require_key), allow_dev=pii.allow_dev_key)
+
+
+def cache_fingerprint(key: bytes) -> str:
+    """What a cache key holds of the pseudonym key: a keyed hash of a fixed message, never a hash of the key."""
+    return hmac.new(key, b"tunegate-cache-fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
 def keep_matchers(literals: list[str], patterns: list[str]) -> list[re.Pattern]:

@@ -7,7 +7,6 @@ without Prefect beside it (engine.py, ops.py, stream.py, residual.py, estimate.p
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from prefect import task
@@ -16,7 +15,7 @@ from prefect.cache_policies import NONE
 from tasks.caching import FilesStillThere, config_digest
 from tasks.config import PiiConfig
 from tasks.pii.columns import ScrubColumns
-from tasks.pii.ops import pseudonym_key
+from tasks.pii.ops import cache_fingerprint, pseudonym_key
 from tasks.pii.score import PiiEvidence
 from tasks.pii.subjects import SUBJECT_INDEX
 from tasks.refs import DatasetRef
@@ -156,10 +155,11 @@ def scrub_pii(dataset: DatasetRef, pii: PiiConfig, run_dir: Path, gold: Path | N
 
 
 def _scrub_key(p: dict) -> str:
-    """Input dataset, PII settings, pseudonym key (pseudonyms depend on it), ground truth; not the run folder."""
+    """Input dataset, PII settings, pseudonym key (pseudonyms depend on it), ground truth; not the run folder.
+    The key enters as a keyed fingerprint (``cache_fingerprint``), never as a hash anyone can test a guess on."""
     pii = p["pii"]
-    secret = os.environ.get(pii.pseudonym_key_env, "") + (pii.pseudonym_key_block or "")
-    key_id = hashlib.sha256(b"tunegate-cache:" + secret.encode()).hexdigest()[:12]
+    key = pseudonym_key(pii, _work_dir_of(Path(p["run_dir"])), index=True)
+    key_id = cache_fingerprint(key) if key else "nokey"
     gold = Path(p["gold"]) if p.get("gold") else None
     gold_id = hashlib.sha256(gold.read_bytes()).hexdigest()[:12] if gold and gold.is_file() else "none"
     key = f"scrub-{p['dataset'].sha256[:24]}-{config_digest(pii)}-{key_id}-{gold_id}-{p.get('estimate', True)}"
