@@ -84,12 +84,15 @@ def _registered(tmp_path, name: str = "t-trust"):
     """A real registered version (SQLite MLflow) with a promotion in the audit log: what a pack is made of."""
     import uuid
 
+    from tasks.registry.promote import PromotionDecision, apply
     from tasks.registry.versions import register_version, rollback
     from tests.test_registry import fake_layout
 
     cfg = PipelineConfig(name=f"{name}-{uuid.uuid4().hex[:8]}", work_dir=str(tmp_path / "work"))
     v1, _ = register_version(cfg, fake_layout(tmp_path / "a", "1"), {}, {}, {})
     v2, _ = register_version(cfg, fake_layout(tmp_path / "b", "2"), {}, {}, {})
+    for v, before in ((v1, None), (v2, v1)):  # each promoted once, so a rollback may restore it
+        apply(cfg, v, PromotionDecision(promote=True, reasons=["test"]), expected_champion=before)
     rollback(cfg, v1, reason="to v1")
     rollback(cfg, v2, reason="back to v2")
     cfg_file = tmp_path / "cfg.yaml"

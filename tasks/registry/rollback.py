@@ -150,12 +150,13 @@ def approve_rollback(cfg: PipelineConfig, request: str, approver: str, source: s
     """Carry out a pending rollback request: by a named approver (not its asker, with ``four_eyes``), before
     it expires, once, and only while the champion is still the one it was asked against."""
     from tasks.registry.audit import verify_audit
+    from tasks.registry.keys import audit_key
 
     entries = read_audit(cfg)
     req = _find_request(entries, cfg.model_name, request)
     seen = {"request": request, "approved_by": policy.clean_name(approver), "approver_source": source}
     try:
-        if not verify_audit(cfg.work_path("audit.jsonl")).ok:  # a request written by hand is no request
+        if not verify_audit(cfg.work_path("audit.jsonl"), audit_key(cfg)).ok:  # a request written by hand is no request
             raise RollbackRefused("the audit log does not verify (`tunegate audit verify`): a rollback request "
                                   "cannot be trusted from it; repair the log, then ask again.")
         if req is None:
