@@ -73,3 +73,7 @@ class ErasureError(TunegateError):
 
 class PolicyLoosened(ConfigError):
     """A run's config relaxes a policy field fixed at deployment, or four-eyes lacks the starter's name."""
+
+
+class DeploymentNotPinned(PolicyLoosened):
+    """A deployment's flow run found no pinned config in its process environment (``tunegate serve`` sets it)."""
