@@ -1,11 +1,13 @@
 """The config a deployment pins, and what one of its runs may change in it.
 
-``serve`` pins the config it loaded: its canonical JSON goes into the serve process's environment
-(``TUNEGATE_DEPLOYED_CONFIG``), which every flow-run subprocess it starts inherits, and the deployments'
-description and tags show its digest. A flow-run parameter cannot reach a process's environment, nor can an
-API edit of the deployment (Prefect's Runner applies no job variables), so a run's config is compared with
-the pin, never with the deployment's parameters read back from the server. A deployment's run with no pin
-stops (``DeploymentNotPinned``).
+``deployments.serve`` (what ``tunegate up`` starts) pins the config it loaded: its canonical JSON goes into
+the serve process's environment (``TUNEGATE_DEPLOYED_CONFIG``), which every flow-run subprocess it starts
+inherits, and the deployments' description and tags show its digest. A flow-run parameter cannot reach a
+process's environment, nor can an API edit of the deployment (Prefect's Runner applies no job variables), so
+a run's config is compared with the pin, never with the deployment's parameters read back from the server.
+A deployment's run with no pin stops (``DeploymentNotPinned``). Outside a deployment (the CLI) nothing is
+pinned: the person at the CLI owns the config file; its digest goes to MLflow (``config_sha256``) and to
+each promotion's audit entry.
 
 A run's config may differ from the pin only in the policy fields of ``RULES``, and only towards stricter;
 every other field (``work_dir``, ``registry.*``, ``data.*``, ``train.base_model``, the multi-node settings,
@@ -69,8 +71,8 @@ def read_pin(environ: Mapping[str, str]) -> PipelineConfig | None:
     try:
         return PipelineConfig.model_validate(json.loads(raw))
     except ValueError:  # JSONDecodeError and ValidationError
-        raise ConfigError(f"${PIN_ENV}: not a pipeline config; start the deployments with tunegate serve "
-                          "(or tunegate up), which sets it.") from None
+        raise ConfigError(f"${PIN_ENV}: not a pipeline config; start the deployments with tunegate up (or "
+                          "python -m deployments.serve), which sets it.") from None
 
 
 def _canon(v: Any) -> str:

@@ -126,15 +126,16 @@ def check_pinned_config(config: PipelineConfig, flow: str) -> None:
     pin = read_pin(os.environ)
     if pin is None:
         raise DeploymentNotPinned(f"this deployment's run has no pinned config (${PIN_ENV} is not set in the "
-                                  "process that runs it); start the deployments with tunegate serve or tunegate "
-                                  "up, which pin the config they deploy.")
+                                  "process that runs it); start the deployments with tunegate up or python -m "
+                                  "deployments.serve, which pin the config they deploy.")
     relaxed = policy.loosened(pin, config)
     if relaxed:
         audit(pin, action=f"{flow}.refused", why="the run's config differs from the config pinned at deployment",
               fields=relaxed, pinned_config_sha256=pin.digest(), flow_run=current_run.id)
         raise PolicyLoosened(f"this run's config differs from the config pinned at deployment (sha256 "
                              f"{pin.digest()[:12]}): " + "; ".join(relaxed) + ". A run may only tighten policy "
-                             "fields; change anything else in the pipeline config and deploy again (tunegate serve).")
+                             "fields; change anything else in the pipeline config and deploy again (tunegate down, "
+                             "then up).")
 
 
 @task(name="identify_starter")
