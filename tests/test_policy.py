@@ -138,6 +138,21 @@ def test_a_retention_limit_removed_loosens():
     assert policy.loosened(deployed, BASE) == ["retention.predictions_days: 30 -> None"]
 
 
+def test_the_pin_reads_back_as_the_deployed_config_and_a_bad_one_is_named():
+    from pathlib import Path
+
+    from tasks.config import load_config
+    from tasks.errors import ConfigError
+    from tasks.registry.pinning import PIN_ENV, pin_environment, read_pin
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "examples" / "claims.yaml")
+    pinned = read_pin(pin_environment(cfg))
+    assert pinned.digest() == cfg.digest() and policy.loosened(cfg, pinned) == []  # the digest shown is the pin's
+    assert read_pin({}) is None
+    with pytest.raises(ConfigError, match=PIN_ENV):
+        read_pin({PIN_ENV: '{"work_dir": 3}'})
+
+
 # ---- every deployment's flow checks the pin first, before it reads anything ----------------------------
 FLOWS = ["retrain", "monitor-latest", "predict", "purge"]
 
