@@ -347,7 +347,7 @@ def test_storm_of_drift_events_and_manual_runs_trains_once(live, first_model):
 
 # ---- approval on the real server: paused, resumed through the API the UI uses ------------------------
 @pytest.fixture(scope="module")
-def approvals(live, first_model, tmp_path_factory):
+def approvals(live, tmp_path_factory):
     """A second pipeline on the same server, deployed with approval and four-eyes on and no other bar for a
     candidate, so every retrain pauses for a reviewer; its own serve process pins its own config (a run can
     no longer move to a model of its own: registry.* is pinned)."""
@@ -356,6 +356,7 @@ def approvals(live, first_model, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("approval-it")
     raw = yaml.safe_load(live.cfg_path.read_text())
     raw.update(name="it-approval", work_dir=str(tmp / "work"))
+    raw["data"]["source"] = str(tmp / "data" / "claims.jsonl")  # generated from data.sample by the first run
     raw["promotion"].update(require_approval=True, four_eyes=True, min_improvement=-1.0, max_membership_auc=None)
     raw["registry"] = {"model_name": None, "tracking_uri": f"sqlite:///{tmp / 'work' / 'mlflow.db'}"}
     raw["deploy"].update(purge_cron="0 0 1 1 *", monitor_cron="0 0 1 1 *")
@@ -422,7 +423,7 @@ def test_paused_retrain_is_approved_or_rejected_through_the_api_and_four_eyes_ho
 
     before = _champion(approvals.cfg)
     run, cfg = _approval_run(approvals)
-    paused = _wait_state(approvals, run.id, "Paused")
+    paused = _wait_state(approvals, run.id, "Paused", timeout_s=900)  # a loaded CI machine trains slowly
     assert _champion(cfg) == before  # the candidate is registered, the champion has not moved
     # The person who started the run tries to approve it: recorded, refused, and the run pauses again.
     _resume(approvals, run.id, approve=True, reviewer="Ann Starter", comment="my own run")
@@ -448,7 +449,7 @@ def test_paused_retrain_without_a_decision_times_out_and_keeps_the_champion(appr
 
     before = _champion(approvals.cfg)
     run, cfg = _approval_run(approvals, approval_timeout_s=4)  # shorter: a tightening the form may make
-    _wait_state(approvals, run.id, "Paused")
+    _wait_state(approvals, run.id, "Paused", timeout_s=900)
 
     def decided() -> list[dict]:
         return [e for e in _audit(cfg) if e["action"] == APPROVAL and e.get("flow_run") == str(run.id)]
