@@ -372,6 +372,15 @@ def approvals(live, tmp_path_factory):
         stop_group(serve.pid)
 
 
+def _without_champion(app: Live) -> None:
+    """Each approval test starts from a model with no champion, so its candidate passes the policy (a
+    candidate must beat a champion, and a retrain on the same data does not)."""
+    from tasks.registry.versions import clear_alias
+
+    clear_alias(app.cfg, "champion")
+    assert _champion(app.cfg) is None
+
+
 def _approval_run(app: Live, **promotion):
     """Start a retrain of the approval pipeline from its form (policy fields may only tighten); the
     candidate passes the policy and the run pauses for a reviewer."""
@@ -421,7 +430,7 @@ def _champion(cfg: PipelineConfig) -> int | None:
 def test_paused_retrain_is_approved_or_rejected_through_the_api_and_four_eyes_holds(approvals, approve):
     from tasks.registry.task import APPROVAL
 
-    before = _champion(approvals.cfg)
+    before = _without_champion(approvals)
     run, cfg = _approval_run(approvals)
     paused = _wait_state(approvals, run.id, "Paused", timeout_s=900)  # a loaded CI machine trains slowly
     assert _champion(cfg) == before  # the candidate is registered, the champion has not moved
@@ -447,7 +456,7 @@ def test_paused_retrain_is_approved_or_rejected_through_the_api_and_four_eyes_ho
 def test_paused_retrain_without_a_decision_times_out_and_keeps_the_champion(approvals):
     from tasks.registry.task import APPROVAL
 
-    before = _champion(approvals.cfg)
+    before = _without_champion(approvals)
     run, cfg = _approval_run(approvals, approval_timeout_s=4)  # shorter: a tightening the form may make
     _wait_state(approvals, run.id, "Paused", timeout_s=900)
 
