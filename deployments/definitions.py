@@ -4,7 +4,9 @@ Deployment names are the pipeline's name, so one server can serve several pipeli
 ``retrain/<name>``, ``monitor-latest/<name>``, ``purge/<name>`` (retention, daily) and ``predict/<name>``
 (no schedule: started from the UI or the API with an input file). The config is each
 deployment's default parameter, so a manual run from the UI opens a form pre-filled with it; a drift or
-erasure event only fills ``batch`` and ``reason``.
+erasure event only fills ``batch`` and ``reason``. The config is also pinned (deployments/serve.py): each
+deployment's description and tags show its digest, and a run whose config differs from it other than by
+tightening a policy field stops (tasks/registry/pinning.py).
 """
 
 from __future__ import annotations
@@ -54,42 +56,45 @@ def build_deployments(cfg: PipelineConfig) -> list:
     from flows.retrain import monitor_latest, purge, retrain
 
     config = cfg.model_dump(mode="json")
-    d = cfg.deploy
+    d, digest = cfg.deploy, cfg.digest()
+    pinned = f" Config pinned at deployment: sha256 {digest}; a run may only tighten its policy fields."
+    tags = ["tunegate", cfg.name, f"config-sha256:{digest[:12]}"]
     retrain_dep = retrain.to_deployment(
         name=cfg.name,
-        description=f"Retrain {cfg.model_name}: monthly, on drift, or from this form.",
+        description=f"Retrain {cfg.model_name}: monthly, on drift, or from this form." + pinned,
         schedules=[Cron(d.retrain_cron, timezone=d.timezone, parameters={"reason": "schedule"})],
         parameters={"config": config, "batch": None, "reason": "manual", "requested_at": None, "requested_by": None},
         triggers=[drift_trigger(cfg), erasure_trigger(cfg)],
         concurrency_limit=ConcurrencyLimitConfig(
             limit=1, collision_strategy=ConcurrencyLimitStrategy(d.collision_strategy)),
-        tags=["tunegate", cfg.name],
+        tags=tags,
         entrypoint_type=EntrypointType.MODULE_PATH,  # runs from any folder: the package is installed
     )
     monitor_dep = monitor_latest.to_deployment(
         name=cfg.name,
-        description=f"Check the newest batch in {d.monitor_batch or '(unset)'} for drift.",
+        description=f"Check the newest batch in {d.monitor_batch or '(unset)'} for drift." + pinned,
         schedules=[Cron(d.monitor_cron, timezone=d.timezone)],
         parameters={"config": config},
         concurrency_limit=1,
-        tags=["tunegate", cfg.name],
+        tags=tags,
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
     purge_dep = purge.to_deployment(
         name=cfg.name,
-        description="Delete what retention no longer allows on disk: kept raw copies, old prediction-store days.",
+        description="Delete what retention no longer allows on disk: kept raw copies, old prediction-store days."
+                    + pinned,
         schedules=[Cron(d.purge_cron, timezone=d.timezone)],
         parameters={"config": config},
         concurrency_limit=1,
-        tags=["tunegate", cfg.name],
+        tags=tags,
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
     predict_dep = predict.to_deployment(
         name=cfg.name,
         description=f"Score a file of documents with {cfg.model_name}'s champion (or a named version); every "
-                    "document is logged to the prediction store, where the monitor finds it.",
+                    "document is logged to the prediction store, where the monitor finds it." + pinned,
         parameters={"config": config, "model_version": "champion"},
-        tags=["tunegate", cfg.name],
+        tags=tags,
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
     return [retrain_dep, monitor_dep, purge_dep, predict_dep]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.config import PipelineConfig
 from tasks.ingest.task import RAW_COPY_HOOKS, discard_raw_copy, ingest_documents, prediction_source
 from tasks.pii.columns import ScrubColumns
 from tasks.pii.task import scrub_pii
@@ -18,19 +17,22 @@ from tasks.predict.batch import PredictionsRef
 from tasks.predict.output import check_output
 from tasks.predict.task import batch_digest, predict_batch
 from tasks.refs import new_run_id
-from tasks.registry.task import resolve_version
+from tasks.registry.pinning import DeployedConfig
+from tasks.registry.task import check_pinned_config, resolve_version
 
 
 @flow(name="predict", log_prints=True, **RAW_COPY_HOOKS)
-def predict(config: PipelineConfig, input: str, output: str, model_version: str = "champion") -> PredictionsRef:
+def predict(config: DeployedConfig, input: str, output: str, model_version: str = "champion") -> PredictionsRef:
     """Score a file of documents.
 
-    0. refuse an ``output`` on tunegate's own records (work folder, monitored folder, tracking database)
+    0. a deployment's run: stop unless the config is the one pinned at deployment (policy fields may tighten)
+       then refuse an ``output`` on tunegate's own records (work folder, monitored folder, tracking database)
     1. resolve the model version first (no champion: stop before reading any data)
     2. ingest the file (id and text; no label needed, no quality gate beyond format errors)
     3. scrub PII with the pipeline's settings (no recall estimate: that is evidence about training data)
     4. score every document; write id, prediction, confidence; log to the prediction store
     """
+    check_pinned_config(config, "predict")
     out = check_output(config, output)
     version = resolve_version(config, model_version)
     run_id = new_run_id("predict")

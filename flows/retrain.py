@@ -24,7 +24,8 @@ from tasks.locks import retrain_lock
 from tasks.monitor.cooldown import clean_batch, newest_file, request_time
 from tasks.monitor.inbox import admit_batch
 from tasks.monitor.task import check_retrain_gate, record_completion, record_skip, run_requested_at
-from tasks.registry.task import REFUSED, Approval, Person, apply_approval, check_deployed_policy, identify_starter
+from tasks.registry.pinning import DeployedConfig
+from tasks.registry.task import REFUSED, Approval, Person, apply_approval, check_pinned_config, identify_starter
 from tasks.subjects.task import purge_expired
 
 
@@ -64,12 +65,13 @@ def await_approval(config: PipelineConfig, result, starter: Person) -> str:
 
 
 @flow(name="retrain", log_prints=True)
-def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "manual",
+def retrain(config: DeployedConfig, batch: str | None = None, reason: str = "manual",
             requested_at: str | None = None, requested_by: str | None = None) -> RetrainOutcome:
     """Retrain the pipeline's model on its data source plus an optional production batch.
 
-    0. a deployment's run: stop if the config relaxes the policy the deployment was created with; note who
-       started the run (``requested_by``: the form's name when the server has no signed-in users)
+    0. a deployment's run: stop unless the config is the one pinned at deployment, with at most policy fields
+       tightened; note who started the run (``requested_by``: the form's name when the server has no
+       signed-in users)
     1. take the retrain lock (another retrain running: record and stop)
     2. gate: a retrain already completed after this request, or the cooldown holds: record and stop; a batch
        joins only from ``deploy.inbox`` (else BatchOutsideInbox, audited), its digest audited
@@ -77,8 +79,8 @@ def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "man
     4. record the completion; the cooldown starts; release the lock
     5. when the policy requires approval: pause until a reviewer approves or rejects in the UI
     """
+    check_pinned_config(config, "retrain")
     batch = clean_batch(batch)
-    check_deployed_policy(config)
     starter = identify_starter(config, reason, requested_by)
     asked = request_time(requested_at, run_requested_at())
     try:
@@ -101,8 +103,9 @@ def retrain(config: PipelineConfig, batch: str | None = None, reason: str = "man
 
 
 @flow(name="monitor-latest", log_prints=True)
-def monitor_latest(config: PipelineConfig, folder: str | None = None):
+def monitor_latest(config: DeployedConfig, folder: str | None = None):
     """Run the drift monitor over the newest batch in ``folder`` (default: ``deploy.monitor_batch``)."""
+    check_pinned_config(config, "monitor-latest")
     where = folder or config.deploy.monitor_batch
     batch = newest_file(Path(where)) if where else None
     if batch is None:
@@ -112,6 +115,7 @@ def monitor_latest(config: PipelineConfig, folder: str | None = None):
 
 
 @flow(name="purge", log_prints=True)
-def purge(config: PipelineConfig) -> dict:
+def purge(config: DeployedConfig) -> dict:
     """Delete what ``retention`` no longer allows on disk (also ``tunegate purge``)."""
+    check_pinned_config(config, "purge")
     return purge_expired(config)

@@ -128,3 +128,7 @@ class PseudonymKeyTooShort(PseudonymKeyMissing):
 
 class BatchOutsideInbox(ConfigError):
     """A production batch lies outside ``deploy.inbox`` (or none is set), so it may not join training."""
+
+
+class DeploymentNotPinned(PolicyLoosened):
+    """A deployment's flow run found no pinned config in its process environment (``tunegate serve`` sets it)."""

@@ -89,6 +89,10 @@ def test_declarations_follow_the_config():
     schema = retrain._parameter_openapi_schema.model_dump()
     assert {"config", "batch", "reason"} <= set(schema["properties"])
     assert "DeployConfig" in json.dumps(schema["definitions"])
+    # the config is pinned: its digest in every deployment's tags and description, read-only in the form
+    for dep in (retrain, monitor, purge, predict):
+        assert f"config-sha256:{cfg.digest()[:12]}" in dep.tags and cfg.digest() in dep.description
+        assert dep._parameter_openapi_schema.model_dump()["properties"]["config"]["readOnly"] is True
     trigger, erased = retrain.triggers
     assert trigger.expect == {DRIFT_EVENT} and erased.expect == {ERASED_EVENT}
     rid = model_resource(cfg.model_name)["prefect.resource.id"]
@@ -242,12 +246,12 @@ def live(tmp_path_factory):
 def first_model(live):
     """A manual run with parameters as the UI form posts them: the whole config, edited, plus a reason."""
     form = live.cfg.model_dump(mode="json")
-    form["train"]["seed"] = 43  # an edit made in the form
+    form["promotion"]["approval_timeout_s"] = 3600  # an edit made in the form: a policy field, tightened
     with live.srv.settings(), live.client() as c:
         dep = c.read_deployment_by_name(f"retrain/{live.cfg.name}")
         run = c.create_flow_run_from_deployment(dep.id, parameters={"config": form, "batch": None,
                                                                     "reason": "manual: first model"})
-    (run,) = live.wait_final(lambda r: r.id == run.id)
+    (run,) = live.wait_final(lambda r: r.id == run.id, timeout_s=900)  # a loaded CI machine trains slowly
     return run
 
 
@@ -255,7 +259,7 @@ def first_model(live):
 @pytest.mark.slow
 def test_manual_run_with_ui_style_parameters_trains_a_version(live, first_model):
     assert first_model.state.is_completed(), first_model.state.message
-    assert first_model.parameters["config"]["train"]["seed"] == 43
+    assert first_model.parameters["config"]["promotion"]["approval_timeout_s"] == 3600
     assert live.versions() == [1]
     done = [e for e in _audit(live.cfg) if e["action"] == COMPLETED]
     assert [(e["trigger"], e["version"]) for e in done] == [("manual: first model", 1)]
@@ -347,18 +351,51 @@ def test_storm_of_drift_events_and_manual_runs_trains_once(live, first_model):
 
 
 # ---- approval on the real server: paused, resumed through the API the UI uses ------------------------
-def _approval_run(live: Live, model: str, **promotion):
-    """Start a retrain from the deployment's form with approval switched on (tightening is allowed), for a
-    model of its own so the candidate faces no champion and passes the policy; wait until it is Paused."""
-    form = live.cfg.model_dump(mode="json")
-    form["registry"]["model_name"] = model
-    form["promotion"].update(require_approval=True, **promotion)
-    with live.srv.settings(), live.client() as c:
-        dep = c.read_deployment_by_name(f"retrain/{live.cfg.name}")
+@pytest.fixture(scope="module")
+def approvals(live, tmp_path_factory):
+    """A second pipeline on the same server, deployed with approval and four-eyes on and no other bar for a
+    candidate, so every retrain pauses for a reviewer; its own serve process pins its own config (a run can
+    no longer move to a model of its own: registry.* is pinned)."""
+    from deployments.stack import spawn, stop_group, wait_deployments
+
+    tmp = tmp_path_factory.mktemp("approval-it")
+    raw = yaml.safe_load(live.cfg_path.read_text())
+    raw.update(name="it-approval", work_dir=str(tmp / "work"))
+    raw["data"]["source"] = str(tmp / "data" / "claims.jsonl")  # generated from data.sample by the first run
+    raw["promotion"].update(require_approval=True, four_eyes=True, min_improvement=-1.0, max_membership_auc=None)
+    raw["registry"] = {"model_name": None, "tracking_uri": f"sqlite:///{tmp / 'work' / 'mlflow.db'}"}
+    raw["deploy"].update(purge_cron="0 0 1 1 *", monitor_cron="0 0 1 1 *")
+    path = tmp / "it-approval.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    log = tmp / "serve.log"
+    serve = spawn([sys.executable, "-m", "deployments.serve", "--config", str(path)],
+                  live.srv.client_env(OMP_NUM_THREADS="2"), log, cwd=ROOT)
+    try:
+        wait_deployments(live.srv.port, AUTH, deployment_names(load_config(path)), serve, log)
+        yield Live(live.srv, path, log)
+    finally:
+        stop_group(serve.pid)
+
+
+def _without_champion(app: Live) -> None:
+    """Each approval test starts from a model with no champion, so its candidate passes the policy (a
+    candidate must beat a champion, and a retrain on the same data does not)."""
+    from tasks.registry.versions import clear_alias
+
+    clear_alias(app.cfg, "champion")
+    assert _champion(app.cfg) is None
+
+
+def _approval_run(app: Live, **promotion):
+    """Start a retrain of the approval pipeline from its form (policy fields may only tighten); the
+    candidate passes the policy and the run pauses for a reviewer."""
+    form = app.cfg.model_dump(mode="json")
+    form["promotion"].update(**promotion)
+    with app.srv.settings(), app.client() as c:
+        dep = c.read_deployment_by_name(f"retrain/{app.cfg.name}")
         run = c.create_flow_run_from_deployment(dep.id, parameters={"config": form, "reason": "manual: approval",
                                                                     "requested_by": "ann.starter"})
-    return run, live.cfg.model_copy(update={"registry": live.cfg.registry.model_copy(
-        update={"model_name": model})})
+    return run, app.cfg
 
 
 def _wait_state(live: Live, run_id, want: str, timeout_s: float = 420, after=None):
@@ -395,66 +432,82 @@ def _champion(cfg: PipelineConfig) -> int | None:
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("approve", [True, False])
-def test_paused_retrain_is_approved_or_rejected_through_the_api_and_four_eyes_holds(live, first_model, approve):
+def test_paused_retrain_is_approved_or_rejected_through_the_api_and_four_eyes_holds(approvals, approve):
     from tasks.registry.task import APPROVAL
 
-    run, cfg = _approval_run(live, f"it-approval-{approve}", four_eyes=True)
-    paused = _wait_state(live, run.id, "Paused")
-    assert _champion(cfg) is None  # the candidate is registered, the champion has not moved
+    before = _without_champion(approvals)
+    run, cfg = _approval_run(approvals)
+    paused = _wait_state(approvals, run.id, "Paused", timeout_s=900)  # a loaded CI machine trains slowly
+    assert _champion(cfg) == before  # the candidate is registered, the champion has not moved
     # The person who started the run tries to approve it: recorded, refused, and the run pauses again.
-    _resume(live, run.id, approve=True, reviewer="Ann Starter", comment="my own run")
-    _wait_state(live, run.id, "Paused", after=paused.state.timestamp)
-    assert _champion(cfg) is None
-    _resume(live, run.id, approve=approve, reviewer="bob.checker", comment="card and eval read")
-    _wait_state(live, run.id, "Completed")
-    entries = [e for e in _audit(cfg) if e["action"] == APPROVAL and e["model"] == cfg.model_name]
+    _resume(approvals, run.id, approve=True, reviewer="Ann Starter", comment="my own run")
+    _wait_state(approvals, run.id, "Paused", after=paused.state.timestamp)
+    assert _champion(cfg) == before
+    _resume(approvals, run.id, approve=approve, reviewer="bob.checker", comment="card and eval read")
+    _wait_state(approvals, run.id, "Completed")
+    entries = [e for e in _audit(cfg) if e["action"] == APPROVAL and e.get("flow_run") == str(run.id)]
     assert [(e["reviewer"], e["approved"]) for e in entries] == [("Ann Starter", None), ("bob.checker", approve)]
     assert "four_eyes" in entries[0]["why"]
     assert {(e["reviewer_source"], e["started_by"], e["started_by_source"]) for e in entries} == {
         ("form", "ann.starter", "form")}  # a basic-auth server knows no users: the form's names, said so
-    assert all(e["flow_run"] == str(run.id) for e in entries)
     from tasks.registry.versions import client_for
 
-    (version,) = client_for(cfg).search_model_versions(f"name='{cfg.model_name}'")
-    assert _champion(cfg) == (int(version.version) if approve else None)
+    newest = max(int(v.version) for v in client_for(cfg).search_model_versions(f"name='{cfg.model_name}'"))
+    assert _champion(cfg) == (newest if approve else before)
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_paused_retrain_without_a_decision_times_out_and_keeps_the_champion(live, first_model):
+def test_paused_retrain_without_a_decision_times_out_and_keeps_the_champion(approvals):
     from tasks.registry.task import APPROVAL
 
-    run, cfg = _approval_run(live, "it-approval-timeout", approval_timeout_s=4)
-    _wait_state(live, run.id, "Paused")
+    before = _without_champion(approvals)
+    run, cfg = _approval_run(approvals, approval_timeout_s=4)  # shorter: a tightening the form may make
+    _wait_state(approvals, run.id, "Paused", timeout_s=900)
+
+    def decided() -> list[dict]:
+        return [e for e in _audit(cfg) if e["action"] == APPROVAL and e.get("flow_run") == str(run.id)]
+
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not [e for e in _audit(cfg) if e["action"] == APPROVAL
-                                               and e["model"] == cfg.model_name]:
+    while time.monotonic() < deadline and not decided():
         time.sleep(1)
-    (entry,) = [e for e in _audit(cfg) if e["action"] == APPROVAL and e["model"] == cfg.model_name]
+    (entry,) = decided()
     assert (entry["approved"], entry["why"]) == (None, "no decision before the timeout")
     deadline = time.monotonic() + 60
-    while not (state := _state(live, run.id)).is_final() and time.monotonic() < deadline:
+    while not (state := _state(approvals, run.id)).is_final() and time.monotonic() < deadline:
         time.sleep(1)
     assert state.name in ("Completed", "Failed"), state  # Failed: the server's pause expiry got there first
-    assert _champion(cfg) is None
+    assert _champion(cfg) == before
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_a_run_form_cannot_relax_the_deployed_policy(live, first_model):
+def test_a_run_form_cannot_relax_the_deployed_policy(live):
+    """A keep-pattern that keeps every span and the recall estimate switched off, put into the deployment's
+    own parameters through the API (what the check used to compare against) and into the run: refused
+    against the config pinned in serve's environment, before training."""
+    from prefect.client.schemas.actions import DeploymentUpdate
+
     form = live.cfg.model_dump(mode="json")
-    form["pii"]["residual_max_rate"] = 0.5  # above the deployment's (the example's 0.002)
-    relaxed = f"pii.residual_max_rate: {live.cfg.pii.residual_max_rate} -> 0.5"
+    form["pii"]["keep"]["patterns"] = ["[\\s\\S]+"]
+    form["pii"]["estimate_docs"] = 0
+    relaxed = ["pii.keep.patterns: 1 added", f"pii.estimate_docs: {live.cfg.pii.estimate_docs} -> 0"]
     versions = live.versions()
+    completed = len([e for e in _audit(live.cfg) if e["action"] == COMPLETED])
     with live.srv.settings(), live.client() as c:
         dep = c.read_deployment_by_name(f"retrain/{live.cfg.name}")
-        run = c.create_flow_run_from_deployment(dep.id, parameters={"config": form, "reason": "manual: relax"})
-    done = _wait_state(live, run.id, "Failed", timeout_s=180)
+        c.update_deployment(dep.id, DeploymentUpdate(parameters={**dep.parameters, "config": form}))
+        try:
+            run = c.create_flow_run_from_deployment(dep.id, parameters={"config": form, "reason": "manual: relax"})
+            done = _wait_state(live, run.id, "Failed", timeout_s=180)
+        finally:
+            c.update_deployment(dep.id, DeploymentUpdate(parameters=dep.parameters))
     assert "PolicyLoosened" in live.serve_log.read_text(errors="replace")
-    assert relaxed in done.state.message
+    assert all(x in done.state.message for x in relaxed) and "[\\s\\S]" not in done.state.message
     assert live.versions() == versions
+    assert len([e for e in _audit(live.cfg) if e["action"] == COMPLETED]) == completed
     refused = [e for e in _audit(live.cfg) if e["action"] == "retrain.refused"]
-    assert refused and refused[-1]["fields"] == [relaxed]
+    assert refused and refused[-1]["fields"] == relaxed and refused[-1]["flow_run"] == str(run.id)
 
 
 @pytest.mark.integration

@@ -14,7 +14,8 @@ from tasks.registry import policy
 
 BASE = PipelineConfig(name="p", promotion={"floors": {"macro_f1": 0.6}, "min_gain_over_baseline": 0.0,
                                            "require_approval": True, "four_eyes": True},
-                      pii={"min_estimated_recall": 0.9})
+                      pii={"min_estimated_recall": 0.9, "keep": {"literals": ["HomeShield"], "patterns": ["EOW-\\d+"]},
+                           "references": [{"entity": "POLICY_NUMBER", "pattern": "POL\\d{8}"}]})
 
 
 def _with(**sections) -> PipelineConfig:
@@ -36,7 +37,7 @@ def _with(**sections) -> PipelineConfig:
     ({"promotion": {"max_class_regression": 0.2}}, ["promotion.max_class_regression: 0.05 -> 0.2"]),
     ({"promotion": {"require_approval": False}}, ["promotion.require_approval: True -> False"]),
     ({"promotion": {"four_eyes": False}}, ["promotion.four_eyes: True -> False"]),
-    ({"promotion": {"primary_metric": "accuracy"}}, ["promotion.primary_metric: macro_f1 -> accuracy"]),
+    ({"promotion": {"primary_metric": "accuracy"}}, ["promotion.primary_metric: changed"]),  # text: never shown
     ({"promotion": {"approval_timeout_s": 60}}, []),  # not a safety limit
     ({"pii": {"residual_max_rate": 0.01}}, ["pii.residual_max_rate: 0.001 -> 0.01"]),
     ({"pii": {"residual_max_rate": 0.0}}, []),
@@ -44,7 +45,8 @@ def _with(**sections) -> PipelineConfig:
     ({"pii": {"min_estimated_recall": None}}, ["pii.min_estimated_recall: 0.9 -> None"]),
     ({"train": {"canaries": 0}}, ["train.canaries: 10 -> 0"]),  # the causal-LM memorisation test switched off
     ({"promotion": {"max_canary_exposure": 16}}, ["promotion.max_canary_exposure: 10.0 -> 16.0"]),
-    ({"train": {"seed": 7}, "promotion": {"min_improvement": 0.01}}, []),  # other fields are the run's to set
+    ({"promotion": {"min_improvement": 0.01}}, []),
+    ({"train": {"seed": 7}}, ["train.seed: 42 -> 7"]),  # not a policy field: must equal the deployed value
 ])
 def test_a_run_may_tighten_policy_but_never_relax_it(change, relaxed):
     assert policy.loosened(BASE, _with(**change)) == relaxed
@@ -53,6 +55,186 @@ def test_a_run_may_tighten_policy_but_never_relax_it(change, relaxed):
 def test_a_limit_absent_at_deployment_is_not_relaxed_by_any_value():
     deployed = _with(promotion={"max_membership_auc": None}, pii={"min_estimated_recall": None})
     assert policy.loosened(deployed, _with(promotion={"max_membership_auc": 0.9})) == []
+
+
+def _edit(cfg: PipelineConfig, **changes) -> PipelineConfig:
+    """``cfg`` with dotted fields (``pii__keep__patterns``) set."""
+    raw = cfg.model_dump(mode="json")
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split("__")
+        node = raw
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return PipelineConfig.model_validate(raw)
+
+
+# The five exploits of P13: each one switched a control off through the run form without any error.
+EXPLOITS = [
+    ("pii__keep__patterns", ["[\\s\\S]+"], "pii.keep.patterns: 1 added"),  # keeps every span
+    ("pii__estimate_docs", 0, "pii.estimate_docs: 200 -> 0"),  # the recall floor silently off
+    ("pii__pseudonym_key_env", "HOME", "pii.pseudonym_key_env: changed"),  # the key becomes /root
+    ("work_dir", "/tmp/elsewhere", "work_dir: changed"),  # no erasure list, its own audit log
+    ("registry__tracking_uri", "http://mlflow.attacker.example", "registry.tracking_uri: changed"),
+]
+
+
+@pytest.mark.parametrize("field, value, line", EXPLOITS + [
+    ("pii__keep__literals", ["HomeShield", "Jane Doherty"], "pii.keep.literals: 1 added"),
+    ("pii__keep__literals", [], None),  # keeping fewer terms replaces more
+    ("pii__keep__patterns", [], None),
+    ("pii__estimate_docs", 500, None),
+    ("pii__pseudonym_key_block", "another-block", "pii.pseudonym_key_block: changed"),
+    ("pii__operators", {"default": "mask"}, "pii.operators: changed"),
+    ("pii__references", [], "pii.references: 1 removed"),
+    ("pii__references", [{"entity": "POLICY_NUMBER", "pattern": "POL\\d{8}"},
+                         {"entity": "CLAIM", "pattern": "CLM\\d{6}"}], None),  # a reference added
+    ("pii__references", [{"entity": "POLICY_NUMBER", "pattern": "POL\\d{9}"}], "pii.references: 1 removed"),
+    ("pii__locales", ["uk"], "pii.locales: 2 removed"),
+    ("pii__score_threshold", 0.6, "pii.score_threshold: 0.4 -> 0.6"),
+    ("pii__score_threshold", 0.3, None),
+    ("pii__require_key", False, "pii.require_key: None -> False"),
+    ("pii__require_key", True, None),
+    ("pii__subject_index", False, "pii.subject_index: True -> False"),
+    ("pii__min_estimated_recall", 0.5, "pii.min_estimated_recall: 0.9 -> 0.5"),
+    ("pii__min_estimated_recall", 0.95, None),
+    ("pii__spacy_model", "en_core_web_lg", "pii.spacy_model: changed"),
+    ("pii__workers", 2, "pii.workers: changed"),
+    ("pii__batch_size", 8, "pii.batch_size: 64 -> 8"),
+    ("registry__model_name", "fresh-model", "registry.model_name: changed"),  # no champion to beat
+    ("registry__experiment", "x", "registry.experiment: changed"),
+    ("registry__evidence_key_block", "x", "registry.evidence_key_block: changed"),
+    ("data__source", "/tmp/other.jsonl", "data.source: changed"),
+    ("data__keep_columns", ["notes"], "data.keep_columns: changed"),
+    ("data__sample", None, "data.sample: changed"),
+    ("data__columns__text", "body", "data.columns.text: changed"),
+    ("retention__keep_raw_days", 30, "retention.keep_raw_days: 0 -> 30"),
+    ("retention__predictions_days", 30, None),  # a limit where there was none
+    ("retention__erased_versions", "keep", "retention.erased_versions: changed"),
+    ("train__base_model", "/models/other", "train.base_model: changed"),
+    ("train__nnodes", 2, "train.nnodes: 1 -> 2"),
+    ("train__rdzv_endpoint", "host0.attacker.example:29500", "train.rdzv_endpoint: changed"),
+    ("quality__min_rows", 100, "quality.min_rows: 200 -> 100"),
+    ("quality__min_rows", 500, None),
+    ("quality__max_duplicate_text_share", 0.5, "quality.max_duplicate_text_share: 0.05 -> 0.5"),
+    ("deploy__cooldown_minutes", 0, "deploy.cooldown_minutes: 60 -> 0"),
+    ("name", "q", "name: changed"),
+    ("promotion__approval_timeout_s", 10**6, "promotion.approval_timeout_s: 86400 -> 1000000"),
+])
+def test_a_run_may_differ_from_the_pinned_config_only_by_tightening(field, value, line):
+    assert policy.loosened(BASE, _edit(BASE, **{field: value})) == ([line] if line else [])
+
+
+def test_the_unchanged_config_passes_and_a_refusal_quotes_no_text():
+    assert policy.loosened(BASE, PipelineConfig.model_validate(BASE.model_dump(mode="json"))) == []
+    lines = policy.loosened(BASE, _edit(BASE, pii__keep__literals=["HomeShield", "Jane Doherty"],
+                                        registry__tracking_uri="https://user:hunter2@mlflow.example"))
+    assert lines == ["pii.keep.literals: 1 added", "registry.tracking_uri: changed"]
+    assert not any("Jane" in x or "hunter2" in x for x in lines)
+
+
+def test_a_retention_limit_removed_loosens():
+    deployed = _edit(BASE, retention__predictions_days=30)
+    assert policy.loosened(deployed, BASE) == ["retention.predictions_days: 30 -> None"]
+
+
+def test_the_pin_reads_back_as_the_deployed_config_and_a_bad_one_is_named():
+    from pathlib import Path
+
+    from tasks.config import load_config
+    from tasks.errors import ConfigError
+    from tasks.registry.pinning import PIN_ENV, pin_environment, read_pin
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "examples" / "claims.yaml")
+    pinned = read_pin(pin_environment(cfg))
+    assert pinned.digest() == cfg.digest() and policy.loosened(cfg, pinned) == []  # the digest shown is the pin's
+    assert read_pin({}) is None
+    with pytest.raises(ConfigError, match=PIN_ENV):
+        read_pin({PIN_ENV: '{"work_dir": 3}'})
+
+
+# ---- every deployment's flow checks the pin first, before it reads anything ----------------------------
+FLOWS = ["retrain", "monitor-latest", "predict", "purge"]
+
+
+def _deployed(tmp_path) -> PipelineConfig:
+    return PipelineConfig(name="pinned", work_dir=str(tmp_path / "work"),
+                          registry={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+                          deploy={"monitor_batch": str(tmp_path / "incoming")})
+
+
+def _run_flow(name: str, cfg: PipelineConfig, tmp_path):
+    from flows.predict import predict
+    from flows.retrain import monitor_latest, purge, retrain
+
+    if name == "retrain":
+        return retrain(config=cfg, reason="manual", requested_by="ann")
+    if name == "monitor-latest":
+        return monitor_latest(config=cfg)
+    if name == "predict":
+        return predict(config=cfg, input=str(tmp_path / "in.jsonl"), output=str(tmp_path / "out.csv"))
+    return purge(config=cfg)
+
+
+@pytest.fixture
+def as_deployment(monkeypatch):
+    """Flow runs in this test count as a deployment's (prefect.runtime reads the mocked id)."""
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", "7d1a4c0e-0000-4000-8000-00000000d3e9")
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__NAME", "pinned")
+
+
+@pytest.mark.parametrize("flow", FLOWS)
+@pytest.mark.parametrize("field, value, line", EXPLOITS)
+def test_every_deployments_run_refuses_a_loosened_config_before_reading(flow, field, value, line, tmp_path,
+                                                                       monkeypatch, prefect_harness,
+                                                                       as_deployment):
+    from tasks.errors import PolicyLoosened
+    from tasks.registry.pinning import pin_environment
+
+    deployed = _deployed(tmp_path)
+    monkeypatch.setenv(*next(iter(pin_environment(deployed).items())))
+    run = _edit(deployed, **{field: str(tmp_path / "elsewhere") if field == "work_dir" else value})
+    with pytest.raises(PolicyLoosened, match=line.split(":")[0].replace(".", r"\.")):
+        _run_flow(flow, run, tmp_path)
+    refused = [e for e in _audit(deployed) if e["action"] == f"{flow}.refused"]  # in the pinned work folder
+    assert refused and refused[-1]["fields"] == [line]
+    assert refused[-1]["pinned_config_sha256"] == deployed.digest()
+    assert "[\\s\\S]" not in json.dumps(refused[-1])  # the values of lists and text are not recorded
+    assert not (tmp_path / "elsewhere").exists() and not deployed.work_path("runs").exists()
+
+
+@pytest.mark.parametrize("flow", FLOWS)
+def test_a_deployments_run_without_a_pin_fails_closed(flow, tmp_path, monkeypatch, prefect_harness,
+                                                      as_deployment):
+    from tasks.errors import DeploymentNotPinned
+    from tasks.registry.pinning import PIN_ENV
+
+    monkeypatch.delenv(PIN_ENV, raising=False)
+    with pytest.raises(DeploymentNotPinned, match=PIN_ENV):
+        _run_flow(flow, _deployed(tmp_path), tmp_path)
+
+
+def test_the_forms_default_and_a_tightened_config_run(tmp_path, monkeypatch, prefect_harness, as_deployment):
+    from flows.retrain import purge
+    from tasks.registry.pinning import pin_environment
+
+    deployed = _deployed(tmp_path)
+    monkeypatch.setenv(*next(iter(pin_environment(deployed).items())))
+    assert purge(config=PipelineConfig.model_validate(deployed.model_dump(mode="json"))) is not None
+    tighter = _edit(deployed, retention__predictions_days=30, pii__residual_max_rate=0.0)
+    assert purge(config=tighter) is not None
+    assert [e["action"] for e in _audit(deployed)] == ["retention.purge", "retention.purge"]
+
+
+def test_outside_a_deployment_the_config_file_is_the_callers(tmp_path, monkeypatch, prefect_harness):
+    """The CLI (`tunegate purge`, `run`, `monitor`, `predict`) runs the file its user owns: nothing is pinned."""
+    from flows.retrain import purge
+    from tasks.registry.pinning import pin_environment
+
+    monkeypatch.setenv(*next(iter(pin_environment(_deployed(tmp_path)).items())))
+    own = _edit(_deployed(tmp_path), work_dir=str(tmp_path / "mine"))
+    assert purge(config=own) is not None
+    assert [e["action"] for e in _audit(own)] == ["retention.purge"]
 
 
 def _event(ts: str, *related: dict) -> dict:

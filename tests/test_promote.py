@@ -188,6 +188,7 @@ def test_rejection_leaves_champion_and_is_audited(cfg, tmp_path):
     assert not out.promoted and out.champion_version == v1 == champion_version(cfg)
     last = read_audit(cfg)[-1]
     assert last["action"] == "reject" and last["trigger"] == "drift" and "worse" in last["reasons"]
+    assert last["config_sha256"] == cfg.digest()  # which config judged it, deployed or a CLI user's file
 
 
 def test_the_decision_says_when_a_person_must_approve_and_apply_only_applies_it(cfg, tmp_path):

@@ -1,55 +1,27 @@
-"""The promotion and PII policy a deployment was created with, and who may approve a candidate.
+"""The config a deployment pins, and who may approve a candidate.
 
-A deployment's retrain form shows the whole pipeline config, so a run could otherwise relax the rules it is
-judged by. ``loosened`` compares a run's config with the deployment's: a run may tighten any policy field
-(raise a floor, switch approval on) but never relax one; the run then stops before it trains, with the list.
+A deployment's run form shows the whole pipeline config, so a run could otherwise relax the rules it is
+judged by. ``loosened`` (tasks/registry/pinning.py) compares a run's config with the config pinned at
+deployment: a run may tighten a policy field (raise a floor, switch approval on) and change nothing else;
+the run stops before it reads anything, with the list.
 
 Who approved: the authenticated identity when the Prefect API has one (Prefect Cloud puts the person who
 resumed a run on the run's state-change event as its related resource with role ``actor``), otherwise the
-form's ``reviewer`` field, and the audit entry says which. Who started the run: the flow run's creator
-when it is a user, otherwise the form's ``requested_by``. With ``promotion.four_eyes`` the starter cannot be
-the approver. On a server without identities (Prefect OSS, basic auth) both names are typed in the form:
-four-eyes then catches a mistake, not a determined person, and the audit entry says ``form``.
+form's ``reviewer`` field, and the audit entry says which. Who started the run comes from the flow run itself
+(``run_origin``), never from its ``reason``: a schedule or a known automation is nobody, a signed-in user is that
+user, anything else is a person who must fill ``requested_by``. Names are compared folded (``identity``).
+With ``promotion.four_eyes`` the starter cannot be the approver. On a server without identities (Prefect OSS,
+basic auth) both names are typed in the form: four-eyes then catches a mistake, not a determined person, and
+the audit entry says ``form``.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
 
-from tasks.config import PipelineConfig
+from tasks.registry.pinning import loosened
 
-# (field, direction): "min" fields may only go up, "max" fields only down, "on" switches only stay on.
-PROMOTION_FIELDS = (("min_improvement", "min"), ("min_gain_over_baseline", "min"), ("max_membership_auc", "max"),
-                    ("max_canary_exposure", "max"), ("max_class_regression", "max"), ("require_approval", "on"),
-                    ("four_eyes", "on"))
-TRAIN_FIELDS = (("canaries", "min"),)  # fewer canaries: a weaker memorisation test
-PII_FIELDS = (("enabled", "on"), ("residual_max_rate", "max"), ("min_estimated_recall", "min"))
-
-
-def _looser(old: Any, new: Any, direction: str) -> bool:
-    if direction == "on":
-        return bool(old) and not new
-    if old is None:  # no limit at deployment: anything is as strict or stricter
-        return False
-    if new is None:  # the limit was removed
-        return True
-    return new < old if direction == "min" else new > old
-
-
-def loosened(deployed: PipelineConfig, run: PipelineConfig) -> list[str]:
-    """Each policy field the run relaxes against the deployment, as '<field>: <deployed> -> <run>'."""
-    out = []
-    for section, fields in (("promotion", PROMOTION_FIELDS), ("pii", PII_FIELDS), ("train", TRAIN_FIELDS)):
-        a, b = getattr(deployed, section), getattr(run, section)
-        out += [f"{section}.{f}: {getattr(a, f)} -> {getattr(b, f)}" for f, d in fields
-                if _looser(getattr(a, f), getattr(b, f), d)]
-    p, q = deployed.promotion, run.promotion
-    if p.primary_metric != q.primary_metric:
-        out.append(f"promotion.primary_metric: {p.primary_metric} -> {q.primary_metric}")
-    out += [f"promotion.floors.{m}: {v} -> {q.floors.get(m)}" for m, v in sorted(p.floors.items())
-            if _looser(v, q.floors.get(m), "min")]
-    return out
+__all__ = ["actor", "clean_name", "identity", "loosened", "run_origin", "same_person"]
 
 
 def actor(events: list[dict]) -> str | None:

@@ -231,7 +231,7 @@ def apply(
             if archived:
                 note += f"; archived v{', v'.join(map(str, archived))} (trained on erased subjects' documents)"
         audit(cfg, action=action, version=version, previous_champion=current, champion=new, trigger=trigger,
-              reasons=decision.reasons + ([note] if note else []), run_id=run_id)
+              reasons=decision.reasons + ([note] if note else []), run_id=run_id, config_sha256=cfg.digest())
     run_logger("tunegate.registry").info("v%d: %s (champion now %s)", version, action, new)
     return PromotionOutcome(promoted=action == "promote", action=action, version=version, champion_version=new,
                             previous_champion=current, note=note)

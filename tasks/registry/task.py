@@ -31,7 +31,7 @@ from tasks.registry.versions import (
     unregister,
     version_tags,
 )
-from tasks.runtime import in_prefect_run
+from tasks.runtime import in_deployment_run, in_prefect_run
 from tasks.subjects.erase import erasure_tags
 
 
@@ -115,24 +115,31 @@ def _client():
     return get_client(sync_client=True)
 
 
-@task(name="check_deployed_policy")
-def check_deployed_policy(config: PipelineConfig) -> None:
-    """Stop a deployment's run whose config relaxes the policy the deployment was created with."""
-    from prefect.runtime import deployment
+@task(name="check_pinned_config")
+def check_pinned_config(config: PipelineConfig, flow: str) -> None:
+    """A deployment's run: stop, before anything is read, unless ``config`` equals the config pinned at
+    deployment but for tightened policy fields (tasks/registry/pinning.py). No pin: stop too. Outside a
+    deployment (the CLI) the caller's own config file is used as it is."""
+    import os
 
-    if not deployment.id:
+    from tasks.errors import DeploymentNotPinned
+    from tasks.registry.pinning import PIN_ENV, read_pin
+
+    if not in_deployment_run():
         return
-    with _client() as c:  # the deployment's own parameters (prefect.runtime's are this run's)
-        params = c.read_deployment(deployment.id).parameters
-    if not params or not isinstance(params.get("config"), dict):
-        return
-    relaxed = policy.loosened(PipelineConfig.model_validate(params["config"]), config)
+    pin = read_pin(os.environ)
+    if pin is None:
+        raise DeploymentNotPinned(f"this deployment's run has no pinned config (${PIN_ENV} is not set in the "
+                                  "process that runs it); start the deployments with tunegate up or python -m "
+                                  "deployments.serve, which pin the config they deploy.")
+    relaxed = policy.loosened(pin, config)
     if relaxed:
-        audit(config, action="retrain.refused", why="the run relaxes the deployment's policy", fields=relaxed,
-              flow_run=current_run.id)
-        raise PolicyLoosened("this run's config relaxes policy fixed at deployment: " + "; ".join(relaxed)
-                             + ". A run may tighten policy, never relax it; change it in the pipeline config "
-                               "and deploy again (tunegate serve).")
+        audit(pin, action=f"{flow}.refused", why="the run's config differs from the config pinned at deployment",
+              fields=relaxed, pinned_config_sha256=pin.digest(), flow_run=current_run.id)
+        raise PolicyLoosened(f"this run's config differs from the config pinned at deployment (sha256 "
+                             f"{pin.digest()[:12]}): " + "; ".join(relaxed) + ". A run may only tighten policy "
+                             "fields; change anything else in the pipeline config and deploy again (tunegate down, "
+                             "then up).")
 
 
 @task(name="identify_starter")
