@@ -111,6 +111,14 @@ EXPLOITS = [
     ("retention__keep_raw_days", 30, "retention.keep_raw_days: 0 -> 30"),
     ("retention__predictions_days", 30, None),  # a limit where there was none
     ("retention__erased_versions", "keep", "retention.erased_versions: changed"),
+    ("retention__checkpoints_days", 365, "retention.checkpoints_days: 7 -> 365"),  # erased subjects linger
+    ("retention__checkpoints_days", 1, None),
+    ("retention__pending_versions_days", None, "retention.pending_versions_days: 30 -> None"),
+    ("pii__allow_dev_key", True, "pii.allow_dev_key: False -> True"),
+    ("data__non_personal_columns", ["notes"], "data.non_personal_columns: 1 added"),  # no longer scrubbed
+    ("deploy__inbox", "/", "deploy.inbox: changed"),  # any file on the worker joins training
+    ("registry__evidence_public_keys", ["ab" * 32], "registry.evidence_public_keys: changed"),
+    ("registry__audit_key_block", "x", "registry.audit_key_block: changed"),
     ("train__base_model", "/models/other", "train.base_model: changed"),
     ("train__nnodes", 2, "train.nnodes: 1 -> 2"),
     ("train__rdzv_endpoint", "host0.attacker.example:29500", "train.rdzv_endpoint: changed"),

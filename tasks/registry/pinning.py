@@ -32,7 +32,8 @@ PIN_ENV = "TUNEGATE_DEPLOYED_CONFIG"
 # How each field may change in a run. min: only up; max: only down (None at deployment: no limit, so any
 # value is as strict; None in the run: the limit is removed); on: only switched on; subset: a list that may
 # only lose items (each item lets more through); superset: a list that may only gain items; floors: metrics
-# may be added, each floor only raised; rank: along RANKS, from weakest to strictest. Absent: must be equal.
+# may be added, each floor only raised; rank: along RANKS, from weakest to strictest; off: only switched off.
+# Absent: must be equal.
 RULES: dict[str, str] = {
     "promotion.min_improvement": "min", "promotion.min_gain_over_baseline": "min",
     "promotion.max_membership_auc": "max", "promotion.max_canary_exposure": "max", "promotion.floors": "floors",
@@ -47,6 +48,10 @@ RULES: dict[str, str] = {
     "quality.require_labels": "on", "quality.min_per_class": "min", "quality.max_duplicate_text_share": "max",
     "quality.require_timestamp": "on",
     "retention.keep_raw_days": "max", "retention.predictions_days": "max", "retention.erased_versions": "rank",
+    "retention.checkpoints_days": "max", "retention.deleted_runs_days": "max", "retention.run_models_days": "max",
+    "retention.monitor_cache_days": "max", "retention.leftovers_hours": "max", "retention.pending_versions_days": "max",
+    "pii.allow_dev_key": "off",  # a made-up key is never stricter than a managed one
+    "data.non_personal_columns": "subset",  # a column taken off the list is scrubbed, not only scanned
 }
 RANKS: dict[str, tuple] = {"pii.require_key": (False, None, True),  # None: required in deployments' runs
                            "retention.erased_versions": ("keep", "delete_artifacts")}
@@ -102,6 +107,8 @@ def _line(path: str, a: Any, b: Any) -> str:
 def _looser(rule: str, a: Any, b: Any, path: str) -> bool:
     if rule == "on":
         return bool(a) and not b
+    if rule == "off":
+        return bool(b) and not a
     if rule == "rank":
         order = RANKS[path]
         return b not in order or order.index(b) < order.index(a)
