@@ -199,31 +199,31 @@ def test_a_removed_tail_or_a_fresh_log_is_detected_through_the_registry_and_a_pa
     from tasks.registry.versions import client_for
     from tests.test_evidence import _registered
 
-    cfg, cfg_file, v = _registered(tmp_path)  # two registrations and two rollbacks: the registry holds the head
+    cfg, cfg_file, v = _registered(tmp_path)  # 2 promotions, 2 rollbacks: the registry holds the head
     for i in range(3):
         audit(cfg, action="retrain.skipped", why=f"cooldown {i}")
     tag = lambda: client_for(cfg).get_registered_model(cfg.model_name).tags[HEAD_TAG]  # noqa: E731
-    assert tag().startswith("2:")  # written at the last alias move (and registration), not on every entry
+    assert tag().startswith("4:")  # written at the last alias move (and registration), not on every entry
     code, out = _cli_verify(cfg_file, capsys)
-    assert code == 0 and "the registry's audit_head tag (seq 2) matches the log" in out, out
+    assert code == 0 and "the registry's audit_head tag (seq 4) matches the log" in out, out
     pack = tmp_path / "pack"
     build_pack(cfg, v, pack)  # records the head, and writes it to the registry
-    assert json.loads((pack / "manifest.json").read_text())["audit_head"].startswith("5:") and tag().startswith("5:")
+    assert json.loads((pack / "manifest.json").read_text())["audit_head"].startswith("7:") and tag().startswith("7:")
     registry_head = tag()
     path, head = cfg.work_path("audit.jsonl"), cfg.work_path("audit.head")
     original = path.read_bytes()
-    # the tail removed and the head deleted: the pack (seq 5) and the registry (seq 2) still pin it
+    # the tail removed and the head deleted: the pack (seq 7) and the registry (seq 4) still pin it
     path.write_bytes(b"".join(original.splitlines(keepends=True)[:1]))
     head.unlink()
     code, out = _cli_verify(cfg_file, capsys, "--pack", str(pack))
-    assert code == 1 and "the registry's audit_head tag records seq 5" in out and "evidence pack records seq 5" in out
+    assert code == 1 and "the registry's audit_head tag records seq 7" in out and "evidence pack records seq 7" in out
     # a fresh log: deleted with its head, then tunegate writes on as if it were new
     path.unlink()
-    for i in range(6):
+    for i in range(8):
         audit(cfg, action="retrain.skipped", why=f"fresh {i}")
     code, out = _cli_verify(cfg_file, capsys, "--pack", str(pack))
-    assert code == 1 and "entry seq 5 differs from the one the registry's audit_head tag recorded" in out, out
-    assert "entry seq 5 differs from the one the evidence pack recorded" in out
+    assert code == 1 and "entry seq 7 differs from the one the registry's audit_head tag recorded" in out, out
+    assert "entry seq 7 differs from the one the evidence pack recorded" in out
     # and the next alias move does not advance the registry's head over the replaced log
     from tasks.registry.versions import rollback
 
