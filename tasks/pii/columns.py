@@ -93,10 +93,11 @@ def scan_values(stats: ScrubStats, ids: list[str], values: list, keep) -> None:
                 stats.residual_at.append((doc_id, kind, a, b))
 
 
-def add_scrubbed(stats: ScrubStats, doc_id: str, out, spans: list, ops: dict, keep) -> None:
-    """One scrubbed value of an extra column into that column's stats."""
+def add_scrubbed(stats: ScrubStats, doc_id: str, out, spans: list, ops: dict, keep,
+                 touched: bool | None = None) -> None:
+    """One scrubbed value into a column's stats (``touched``: the document's, when more than this value counts)."""
     stats.docs += 1
-    stats.docs_touched += bool(spans)
+    stats.docs_touched += bool(spans) if touched is None else touched
     stats.by_entity.update(t for _, _, t in spans)
     stats.by_operator.update(ops)
     if out:

@@ -22,10 +22,10 @@ import pyarrow.parquet as pq
 
 from tasks.config import PiiConfig
 from tasks.errors import InputError, PiiGateFailed
-from tasks.pii.columns import fold_columns, gate_error, more_columns, scan_values
+from tasks.pii.columns import add_scrubbed, fold_columns, gate_error, more_columns, scan_values
 from tasks.pii.files import READ_ROWS, Writer, file_format, read_windows
 from tasks.pii.ops import apply_operators, clean_texts, keep_matchers, key_fingerprint, settle, subject_hash
-from tasks.pii.residual import KINDS, find
+from tasks.pii.residual import KINDS
 from tasks.refs import atomic_file
 
 if TYPE_CHECKING:
@@ -231,15 +231,7 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
                                                              subjects, line)
                         if index is not None:
                             index.add(str(doc_id), subjects)
-                        stats.docs += 1
-                        stats.docs_touched += touched
-                        stats.by_entity.update(t for _, _, t in spans)
-                        stats.by_operator.update(ops)
-                        if out:
-                            for kind, a, b in find(out, keep):
-                                stats.residual[kind] += 1
-                                if len(stats.residual_at) < 100:
-                                    stats.residual_at.append((str(doc_id), kind, a, b))
+                        add_scrubbed(stats, str(doc_id), out, spans, ops, keep, touched)
                         sf.write(json.dumps({"id": doc_id, "spans": [
                             {"start": s, "end": e, "type": t} for s, e, t in spans], **line}) + "\n")
                     for c in scan:
