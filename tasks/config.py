@@ -134,7 +134,7 @@ class TrainConfig(_Stage):
     lora: LoraConfig = LoraConfig()
     # "auto": chosen from the training split (tasks/train/autotune.py) and recorded; a number given wins.
     max_length: Annotated[int, Field(ge=8)] | Literal["auto"] = "auto"
-    canaries: int = Field(10, ge=0)  # causal LM: synthetic secrets trained with the run (tasks/evaluate/canaries.py)
+    canaries: int = Field(10, ge=0)  # causal LM: synthetic secrets trained with the run (tasks/train/canaries.py)
     truncation: Literal["head", "head_tail"] = "head"  # a longer document keeps its start, or start and end
     # Head on the "mean" of the tokens or on "cls"; "auto": the base's own pooling (tasks/train/pooling.py)
     pooling: Literal["auto", "mean", "cls"] = "auto"

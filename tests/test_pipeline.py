@@ -415,8 +415,8 @@ def test_causal_lm_pipeline_registers_rouge_and_perplexity(tmp_path, prefect_har
     import torch
 
     from flows.train import train_pipeline
-    from tasks.evaluate.canaries import make_canaries
     from tasks.registry.versions import client_for, get_version
+    from tasks.train.canaries import make_canaries
 
     sys.path.insert(0, str(Path(__file__).parent))
     from tiny_models import tiny_llama

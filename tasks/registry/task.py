@@ -13,14 +13,13 @@ from pydantic import BaseModel, ConfigDict
 from tasks.config import PipelineConfig
 from tasks.errors import IdentityRequired, PolicyLoosened
 from tasks.evaluate.metrics import EvalReport
-from tasks.refs import atomic_file
+from tasks.refs import VersionRef, atomic_file
 from tasks.registry import policy
 from tasks.registry.audit import audit
 from tasks.registry.candidate import Candidate, assemble_version, auto_record, version_records
 from tasks.registry.card import CardFacts, build_card_facts, render_card
 from tasks.registry.promote import PromotionDecision, PromotionOutcome, apply, decide_promotion
 from tasks.registry.versions import (
-    VersionRef,
     champion_version,
     client_for,
     code_version,

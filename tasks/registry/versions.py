@@ -16,11 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from tasks.config import PipelineConfig
 from tasks.errors import NoChampion, PromotionError
-from tasks.refs import atomic_dir
+from tasks.refs import VersionRef, atomic_dir
 from tasks.registry.audit import publish_head
 from tasks.registry.evidence import registration_tags, signing_key
 from tasks.runtime import offline_environment
@@ -30,22 +28,6 @@ for _name in ("mlflow", "alembic", "mlflow.store.db.utils"):
 
 COMPLETE_TAG = "complete"
 STALE_INCOMPLETE_S = 3600  # an incomplete version this old belongs to a killed registration
-
-
-class VersionRef(BaseModel):
-    """A complete registered version with its artifacts downloaded to ``local_dir``.
-
-    ``local_dir`` holds ``model/`` (the training output folder), ``reference/reference.parquet``,
-    ``eval/eval.json``, ``model_card.md`` and ``pii_evidence.json``.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    version: int
-    local_dir: Path
-    tags: dict[str, str]
-    model_name: str
-    run_id: str
 
 
 def tracking_uri(cfg: PipelineConfig) -> str:
