@@ -188,7 +188,7 @@ class PromotionPolicy(_Stage):
     floors: dict[str, float] = {"macro_f1": 0.5}
     max_class_regression: float = Field(0.05, ge=0, le=1)
     require_approval: bool = False
-    four_eyes: bool = False  # the person who started a run cannot approve it (tasks/registry/policy.py)
+    four_eyes: bool = False  # the person who started a run cannot approve it (tasks/governance/policy.py)
     approval_timeout_s: int = Field(86_400, ge=1)
 
 

@@ -6,10 +6,11 @@ import stat
 
 import pytest
 
+from tasks import keys
 from tasks.config import PipelineConfig
 from tasks.errors import ConfigError, InputError
-from tasks.registry import evidence as ev
-from tasks.registry import keys
+from tasks.governance import evidence as ev
+from tasks.registry.signing import sha256_hex
 
 
 def _cfg(tmp_path) -> PipelineConfig:
@@ -29,29 +30,29 @@ def test_keygen_writes_a_private_key_once(tmp_path, capsys, monkeypatch):
     assert main(["evidence", "keygen", str(path)]) == 2  # InputError: a key is never overwritten
     assert "exists" in capsys.readouterr().err and path.read_bytes() == before
     os.environ[ev.KEY_ENV] = before.decode()
-    key, source, dev = ev.signing_key(_cfg(tmp_path))
-    assert source == "environment" and ev._public_hex(key) == public and not dev
+    key, source, dev = keys.signing_key(_cfg(tmp_path))
+    assert source == "environment" and keys.public_hex(key) == public and not dev
 
 
 @pytest.mark.parametrize("value", ["not-hex", "ab" * 16, "ab" * 33])
 def test_a_malformed_key_is_a_config_error_that_does_not_quote_it(tmp_path, monkeypatch, value):
     monkeypatch.setenv(ev.KEY_ENV, value)
     with pytest.raises(ConfigError, match=r"64 hex characters") as e:
-        ev.signing_key(_cfg(tmp_path))
+        keys.signing_key(_cfg(tmp_path))
     assert value not in str(e.value)
 
 
 def test_without_a_configured_key_a_development_key_is_used_and_named(tmp_path, monkeypatch):
     monkeypatch.delenv(ev.KEY_ENV, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    key, source, dev = ev.signing_key(_cfg(tmp_path))
+    key, source, dev = keys.signing_key(_cfg(tmp_path))
     path = tmp_path / "config" / "tunegate" / keys.EVIDENCE_DEV
     assert dev and source.startswith("development key") and path.is_file() and not (tmp_path / "work").exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert ev._public_hex(ev.signing_key(_cfg(tmp_path))[0]) == ev._public_hex(key)  # the same key next time
+    assert keys.public_hex(keys.signing_key(_cfg(tmp_path))[0]) == keys.public_hex(key)  # the same key next time
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "work" / "cfg"))  # never inside the work folder
     with pytest.raises(ConfigError, match="outside the work folder"):
-        ev.signing_key(_cfg(tmp_path))
+        keys.signing_key(_cfg(tmp_path))
 
 
 def test_a_pack_never_overwrites_and_bad_packs_are_named(tmp_path, capsys):
@@ -84,8 +85,9 @@ def _registered(tmp_path, name: str = "t-trust"):
     """A real registered version (SQLite MLflow) with a promotion in the audit log: what a pack is made of."""
     import uuid
 
+    from tasks.governance.rollback import move_back
     from tasks.registry.promote import PromotionDecision, apply
-    from tasks.registry.versions import register_version, rollback
+    from tasks.registry.versions import register_version
     from tests.test_registry import fake_layout
 
     cfg = PipelineConfig(name=f"{name}-{uuid.uuid4().hex[:8]}", work_dir=str(tmp_path / "work"))
@@ -93,15 +95,15 @@ def _registered(tmp_path, name: str = "t-trust"):
     v2, _ = register_version(cfg, fake_layout(tmp_path / "b", "2"), {}, {}, {})
     for v, before in ((v1, None), (v2, v1)):  # each promoted once, so a rollback may restore it
         apply(cfg, v, PromotionDecision(promote=True, reasons=["test"]), expected_champion=before)
-    rollback(cfg, v1, reason="to v1")
-    rollback(cfg, v2, reason="back to v2")
+    move_back(cfg, v1, reason="to v1")
+    move_back(cfg, v2, reason="back to v2")
     cfg_file = tmp_path / "cfg.yaml"
     cfg_file.write_text(json.dumps({"name": cfg.name, "work_dir": cfg.work_dir}))
     return cfg, cfg_file, v2
 
 
 def _public(seed_hex: str) -> str:
-    return ev.public_hex_of_seed(seed_hex, "test")
+    return keys.public_hex_of_seed(seed_hex, "test")
 
 
 def _resign(pack, seed_hex: str, edit=None) -> None:
@@ -111,13 +113,13 @@ def _resign(pack, seed_hex: str, edit=None) -> None:
     manifest = json.loads((pack / "manifest.json").read_text())
     if edit:
         edit(pack, manifest)
-    manifest["files"] = {rel: ev._sha((pack / rel).read_bytes()) for rel in manifest["files"]}
+    manifest["files"] = {rel: sha256_hex((pack / rel).read_bytes()) for rel in manifest["files"]}
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(seed_hex))
-    manifest["signature"]["public_key"] = ev._public_hex(key)
+    manifest["signature"]["public_key"] = keys.public_hex(key)
     body = ev._json(manifest)
     (pack / "manifest.json").write_bytes(body)
     (pack / "manifest.sig").write_text(key.sign(body).hex())
-    (pack / "public_key.txt").write_text(ev._public_hex(key))
+    (pack / "public_key.txt").write_text(keys.public_hex(key))
 
 
 def _soften_eval(pack, manifest) -> None:
@@ -182,7 +184,7 @@ def test_a_development_key_pack_fails_unless_allowed(tmp_path, monkeypatch, caps
 
 
 def test_trusted_keys_must_be_keys(tmp_path):
-    from tasks.registry.evidence_verify import trusted_keys
+    from tasks.governance.evidence_verify import trusted_keys
 
     with pytest.raises(ConfigError, match=r"--public-key #2"):
         trusted_keys(["ab" * 32, "xyz"], None, None)
@@ -213,7 +215,7 @@ def test_signing_fails_closed_in_a_deployments_run(tmp_path, monkeypatch, prefec
     @flow(name="t-governed-signing")
     def governed(work: str) -> list[str]:
         out = []
-        for step in (ev.signing_key, keys.preflight):  # signing; the retrain's check before any data work
+        for step in (keys.signing_key, keys.preflight):  # signing; the retrain's check before any data work
             try:
                 step(PipelineConfig(name="t", work_dir=work))
                 out.append("signed")
@@ -224,4 +226,4 @@ def test_signing_fails_closed_in_a_deployments_run(tmp_path, monkeypatch, prefec
     out = _governed(governed, work=str(tmp_path / "work"))
     assert all(o.startswith("SigningKeyMissing") and "TUNEGATE_EVIDENCE_KEY" in o for o in out), out
     assert not (tmp_path / "config").exists() and not (tmp_path / "work").exists()  # no key made up
-    assert ev.signing_key(PipelineConfig(name="t", work_dir=str(tmp_path / "work")))[2] is True  # the CLI: dev key
+    assert keys.signing_key(PipelineConfig(name="t", work_dir=str(tmp_path / "work")))[2] is True  # the CLI: dev key

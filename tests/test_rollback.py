@@ -94,25 +94,26 @@ def _cli(cfg, tmp_path, *args) -> int:
 
 
 def _audit(cfg) -> list[dict]:
-    from tasks.registry.audit import read_audit
+    from tasks.audit import read_audit
 
     return read_audit(cfg)
 
 
 def test_rollback_to_a_rejected_version_is_refused_and_audited(tmp_path, capsys):
-    from tasks.registry.versions import champion_version, rollback
+    from tasks.governance.rollback import move_back
+    from tasks.registry.versions import champion_version
 
     cfg = _cfg(tmp_path)
     v1, v2, v3 = _history(cfg, tmp_path)
     with pytest.raises(PromotionError, match="never promoted") as e:
-        rollback(cfg, v2, "restore the rejected one")
+        move_back(cfg, v2, "restore the rejected one")
     assert e.typename == "RollbackRefused"
     assert _cli(cfg, tmp_path, "--to-version", str(v2)) == 6
     assert "RollbackRefused" in capsys.readouterr().err
     assert champion_version(cfg) == v3
     refused = [x for x in _audit(cfg) if x["action"] == "rollback.refused"]
     assert len(refused) == 2 and refused[-1]["version"] == v2 and "never promoted" in refused[-1]["why"]
-    assert rollback(cfg, v1, "v3 misroutes")["champion"] == v1  # a version once promoted may come back
+    assert move_back(cfg, v1, "v3 misroutes")["champion"] == v1  # a version once promoted may come back
 
 
 def test_promotion_tags_the_version_with_when_and_how(tmp_path):
@@ -128,8 +129,9 @@ def test_promotion_tags_the_version_with_when_and_how(tmp_path):
 
 
 def test_a_version_from_before_the_tag_counts_as_promoted_only_by_a_promote_entry_in_the_audit_log(tmp_path):
-    from tasks.registry.audit import audit
-    from tasks.registry.versions import champion_version, rollback, set_alias
+    from tasks.audit import audit
+    from tasks.governance.rollback import move_back
+    from tasks.registry.versions import champion_version, set_alias
 
     cfg = _cfg(tmp_path)
     old, hand, new = (_register(cfg, tmp_path, t) for t in "abc")
@@ -138,28 +140,29 @@ def test_a_version_from_before_the_tag_counts_as_promoted_only_by_a_promote_entr
     audit(cfg, action="rollback", version=hand, previous_champion=old, champion=hand, trigger="cli", reasons=[])
     set_alias(cfg, "champion", new)
     with pytest.raises(PromotionError, match="never promoted"):
-        rollback(cfg, hand, "x")
-    assert rollback(cfg, old, "x")["champion"] == old == champion_version(cfg)
+        move_back(cfg, hand, "x")
+    assert move_back(cfg, old, "x")["champion"] == old == champion_version(cfg)
 
 
 @pytest.mark.parametrize("tag, value, match", [("erasure_pending", "erasure-1", "erasure-1"),
                                                ("archived", "erasure erasure-1, replaced by v3", "archived")])
 def test_rollback_to_a_version_pending_erasure_or_archived_is_refused(tmp_path, tag, value, match):
-    from tasks.registry.versions import champion_version, client_for, rollback
+    from tasks.governance.rollback import move_back
+    from tasks.registry.versions import champion_version, client_for
 
     cfg = _cfg(tmp_path)
     v1, _, v3 = _history(cfg, tmp_path)
     client_for(cfg).set_model_version_tag(cfg.model_name, str(v1), tag, value)
     with pytest.raises(PromotionError, match=match):
-        rollback(cfg, v1, "x")
+        move_back(cfg, v1, "x")
     assert _cli(cfg, tmp_path, "--to-version", str(v1)) == 6
     assert champion_version(cfg) == v3
     assert [x["version"] for x in _audit(cfg) if x["action"] == "rollback.refused"] == [v1, v1]
 
 
 def test_under_require_approval_a_rollback_is_a_request_a_second_person_completes(tmp_path, capsys):
-    from tasks.registry.rollback import approve_rollback, os_identity
-    from tasks.registry.versions import champion_version, rollback
+    from tasks.governance.rollback import approve_rollback, move_back, os_identity
+    from tasks.registry.versions import champion_version
 
     cfg = _cfg(tmp_path, require_approval=True, four_eyes=True)
     v1, _, v3 = _history(cfg, tmp_path.joinpath("h"))  # promoted by policy before approval was switched on
@@ -170,7 +173,7 @@ def test_under_require_approval_a_rollback_is_a_request_a_second_person_complete
     [req] = [x for x in _audit(cfg) if x["action"] == "rollback.requested"]
     assert req["request"] in out and req["version"] == v1 and req["requested_by"] == os_identity()
     with pytest.raises(PromotionError, match="approv"):  # the primitive refuses without an approval too
-        rollback(cfg, v1, "straight through")
+        move_back(cfg, v1, "straight through")
     # the person who asked cannot approve it: not as the same OS user, nor spelt differently
     assert _cli(cfg, tmp_path, "--approve", req["request"]) == 6
     assert "four_eyes" in capsys.readouterr().err
@@ -201,7 +204,7 @@ def test_without_four_eyes_the_requester_may_approve_but_the_step_remains(tmp_pa
 
 
 def test_a_request_is_stale_once_the_champion_moved(tmp_path):
-    from tasks.registry.rollback import approve_rollback, request_rollback
+    from tasks.governance.rollback import approve_rollback, request_rollback
     from tasks.registry.versions import champion_version
 
     cfg = _cfg(tmp_path, require_approval=True)
@@ -237,8 +240,8 @@ def test_auto_rollback_under_require_approval_requests_instead_of_moving(tmp_pat
 
 
 def test_auto_rollback_never_goes_to_a_version_that_was_not_promoted(tmp_path):
+    from tasks.audit import audit
     from tasks.monitor.task import roll_back_if_worse
-    from tasks.registry.audit import audit
     from tasks.registry.versions import champion_version, set_alias
 
     cfg = _cfg(tmp_path, floors={"macro_f1": 0.6})
@@ -253,7 +256,7 @@ def test_auto_rollback_never_goes_to_a_version_that_was_not_promoted(tmp_path):
 
 
 def test_a_rollback_request_added_to_the_audit_log_by_hand_is_not_approved(tmp_path):
-    from tasks.registry.rollback import approve_rollback
+    from tasks.governance.rollback import approve_rollback
     from tasks.registry.versions import champion_version
 
     cfg = _cfg(tmp_path, require_approval=True, four_eyes=True)

@@ -64,7 +64,7 @@ def launch_finetune(train: TrainConfig, split: SplitRef, out_dir: Path, work_dir
 def check_config(cfg: PipelineConfig) -> str:
     """Fail before any data work when the data, the base model or (in a deployment's run) the audit or evidence
     key is missing; returns the model's path."""
-    from tasks.registry.keys import preflight
+    from tasks.keys import preflight
 
     preflight(cfg)
     if cfg.data.sample is None and not Path(cfg.data.source).exists():

@@ -1,17 +1,17 @@
-"""The registry's audit trail: alias moves serialised by one lock, and each recorded in ``audit.jsonl``.
+"""The audit trail: ``audit.jsonl``, one HMAC-chained JSON line per governed action, written by every stage.
 
-``registry_lock`` is a file lock beside the work folder that every process moving an alias (promotion,
-approval, rollback) holds while it reads and moves it; ``audit`` appends one JSON line saying who or
-what triggered the move, when, what and why, and ``read_audit`` reads the log back (the monitor's
-retrain cooldown reads it too).
+``audit`` appends one line saying who or what did it, when, what and why (promotions, approvals, rollbacks,
+erasures, retrain gates, monitor runs); ``read_audit`` reads the log back (the retrain cooldown and the
+rollbacks read it too). The action names that other code reads back are constants here.
 
-The log is HMAC-chained with the audit key (``tasks/registry/keys.py``: ``$TUNEGATE_AUDIT_KEY`` or a Prefect
+The log is HMAC-chained with the audit key (``tasks/keys.py``: ``$TUNEGATE_AUDIT_KEY`` or a Prefect
 Secret block, never in the work folder): each entry carries ``seq`` (1, 2, …), ``kid`` (the key's id) and
 ``prev``, the HMAC-SHA256 of the previous line's bytes (64 zeros for the first); an entry chained with a
 development key says ``dev_key: true``. ``audit.head`` beside it holds the newest entry's ``seq`` and a head
 MAC; the registered model's ``audit_head`` tag holds the same, written when the registry lock is released
-(every alias move) and at each registration; each evidence pack records it too. ``tasks/registry/audit_verify.py``
-checks the chain and every head. Appends happen under one file lock, so concurrent writers never interleave.
+(every alias move: ``tasks/registry/lock.py``) and at each registration; each evidence pack records it too.
+``tasks/audit_verify.py`` checks the chain and every head. Appends happen under one file lock, so concurrent
+writers never interleave.
 
 Limits: entries appended after the last registry update and before a pack are pinned by ``audit.head`` alone
 (someone who can delete files in the work folder can remove them together with the head); someone who holds
@@ -27,39 +27,32 @@ from __future__ import annotations
 
 import getpass
 import json
-import logging
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import FileLock
 
+from tasks.audit_verify import GENESIS, AuditCheck, head_mac, line_mac, verify_audit
 from tasks.config import PipelineConfig
 from tasks.errors import AuditLogDamaged
-from tasks.registry.audit_verify import GENESIS, AuditCheck, head_mac, line_mac, parse_head, verify_audit
 
-__all__ = ["GENESIS", "AuditCheck", "audit", "publish_head", "read_audit", "registry_head", "registry_lock",
-           "verify_audit"]
-HEAD_TAG = "audit_head"
+__all__ = ["GENESIS", "AuditCheck", "audit", "file_head", "pins_this_log", "read_audit", "verify_audit"]
 
-
-@contextmanager
-def registry_lock(cfg: PipelineConfig, timeout_s: float = 600) -> Iterator[None]:
-    """Serialise alias moves: a file lock beside the work folder (shared by every process using it). On the
-    way out the audit head is written to the registry, so every alias move's entry is pinned there."""
-    path = cfg.work_path("registry.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path), timeout=timeout_s, thread_local=False):
-        yield
-        publish_head(cfg)
+# The actions that other code reads back (the others are named where they are written).
+PROMOTE = "promote"  # a candidate made champion (its siblings: reject, pending_approval, lost_race)
+ROLLBACK = "rollback"  # the champion moved back (tunegate rollback, an approved request)
+ROLLED_BACK = "monitor.rolled_back"  # the monitor's automatic rollback
+ROLLBACK_REQUESTED, ROLLBACK_REFUSED = "rollback.requested", "rollback.refused"
+APPROVAL = "retrain.approval"  # a reviewer's decision on a candidate that waited for approval
+COMPLETED, SKIPPED = "retrain.completed", "retrain.skipped"  # the retrain cooldown reads these
+MONITORED = "monitor.checked"  # one per monitor run: the version watched, its checks and drift decision
 
 
 def audit(cfg: PipelineConfig, action: str, **fields) -> dict:
     """Append one HMAC-chained line to ``audit.jsonl``: who/what triggered it, when, what and why."""
-    from tasks.registry.keys import audit_key
+    from tasks.keys import audit_key
 
     key = audit_key(cfg)  # before the lock: a governed run without a key stops here, nothing written
     path = cfg.work_path("audit.jsonl")
@@ -132,42 +125,9 @@ def file_head(cfg: PipelineConfig) -> str | None:
         return None
 
 
-def registry_client(cfg: PipelineConfig):
-    """An MLflow client, or None where asking would create a registry (a local SQLite file not made yet)."""
-    from tasks.registry.versions import client_for, tracking_uri
-
-    uri = tracking_uri(cfg)
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        return None
-    return client_for(cfg)
-
-
-def publish_head(cfg: PipelineConfig) -> None:
-    """Write ``audit.head`` to the registered model's ``audit_head`` tag (best effort: a registry that cannot
-    be reached, or a model not registered yet, is logged and skipped; the head file still pins the log)."""
-    head = file_head(cfg)
-    if head is None:
-        return
-    try:
-        client = registry_client(cfg)
-        if client is None:
-            return
-        known = parse_head(client.get_registered_model(cfg.model_name).tags.get(HEAD_TAG))
-        if known is not None and not _pins_this_log(cfg, *known):
-            logging.getLogger("tunegate.audit").warning(
-                "the registry's audit head (seq %d) does not match %s: the log was removed, cut or replaced; the "
-                "registry head is kept as evidence (run `tunegate audit verify`)", known[0],
-                cfg.work_path("audit.jsonl"))
-            return
-        if known is None or known[0] < parse_head(head)[0]:
-            client.set_registered_model_tag(cfg.model_name, HEAD_TAG, head)
-    except Exception as e:  # noqa: BLE001 - no registry (yet): nothing to pin the head in
-        logging.getLogger("tunegate.audit").info("audit head not written to the registry (%s)", type(e).__name__)
-
-
-def _pins_this_log(cfg: PipelineConfig, seq: int, mac: str) -> bool:
+def pins_this_log(cfg: PipelineConfig, seq: int, mac: str) -> bool:
     """Whether head ``seq:mac`` pins an entry of the log as it is now (never advance a head over a re-rooted log)."""
-    from tasks.registry.keys import audit_key
+    from tasks.keys import audit_key
 
     key = audit_key(cfg)
     for line in cfg.work_path("audit.jsonl").read_bytes().split(b"\n"):
@@ -178,57 +138,6 @@ def _pins_this_log(cfg: PipelineConfig, seq: int, mac: str) -> bool:
         if isinstance(entry, dict) and entry.get("seq") == seq and "kid" in entry:
             return head_mac(key.secret, seq, line_mac(key.secret, line)) == mac
     return False
-
-
-def registry_head(cfg: PipelineConfig) -> tuple[str | None, str]:
-    """(the registered model's ``audit_head`` tag, or None; a note on where it came from)."""
-    from mlflow.exceptions import MlflowException
-
-    client = registry_client(cfg)
-    if client is None:
-        return None, "no registry in this work folder yet: no registry head to compare"
-    try:
-        tags = client.get_registered_model(cfg.model_name).tags
-    except MlflowException:
-        return None, f"model '{cfg.model_name}' is not registered: no registry head to compare"
-    head = tags.get(HEAD_TAG)
-    return head, ("the registry holds no audit head yet (no alias move or registration since HMAC chaining)"
-                  if head is None else "")
-
-
-def verify_config(cfg: PipelineConfig, pack: Path | None = None) -> AuditCheck:
-    """``tunegate audit verify``: the chain, ``audit.head``, the registry's head and (given) a pack's head."""
-    from tasks.registry.keys import audit_key
-
-    try:
-        reg, note = registry_head(cfg)
-    except Exception as e:  # noqa: BLE001 - a registry that cannot be reached is reported, not fatal
-        reg, note = None, f"the registry could not be read ({type(e).__name__}): its audit head was not compared"
-    pack_head = None
-    if pack is not None:
-        from tasks.registry.evidence import read_pack
-
-        try:
-            pack_head = json.loads(read_pack(pack)["manifest.json"]).get("audit_head")
-        except (KeyError, ValueError, AttributeError):
-            pack_head = None
-        if pack_head is None:
-            note = (note + "; " if note else "") + f"{pack} records no audit head"
-    check = verify_audit(cfg.work_path("audit.jsonl"), audit_key(cfg), reg, pack_head)
-    if note:
-        check.notes.append(note)
-    if pack_head is not None:
-        check.notes.append("the pack's own signature is checked by `tunegate evidence verify`")
-    return check
-
-
-def command(config: str, pack: str | None) -> tuple[list[str], int]:
-    """``tunegate audit verify``: (lines to print, exit code: 1 when the log or a head does not hold)."""
-    from tasks.config import load_config
-
-    cfg = load_config(config)
-    check = verify_config(cfg, Path(pack) if pack else None)
-    return check.lines(cfg.work_path("audit.jsonl")), 0 if check.ok else 1
 
 
 def _seq_of(last: bytes | None, head: Path) -> int:

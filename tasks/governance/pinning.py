@@ -59,7 +59,7 @@ RANKS: dict[str, tuple] = {"pii.require_key": (False, None, True),  # None: requ
 # The config parameter of a deployment's flow: shown in the run form, marked read-only in its JSON schema
 # (Prefect's UI draws the field all the same; the pin check is what holds).
 DeployedConfig = Annotated[PipelineConfig, Field(
-    description="Pinned at deployment: a run may only tighten policy fields (tasks/registry/pinning.py).",
+    description="Pinned at deployment: a run may only tighten policy fields (tasks/governance/pinning.py).",
     json_schema_extra={"readOnly": True})]
 
 

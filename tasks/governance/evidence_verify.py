@@ -21,7 +21,9 @@ from pathlib import Path
 
 from tasks.config import PipelineConfig
 from tasks.errors import ConfigError, TrustedKeyMissing
-from tasks.registry.evidence import MANIFEST, PUBLIC_KEY, SIGNATURE, TAG_SHA, read_pack
+from tasks.governance.evidence import MANIFEST, PUBLIC_KEY, SIGNATURE, read_pack
+from tasks.keys import dev_evidence_public_keys
+from tasks.registry.signing import TAG_SHA
 
 TAMPERED, UNTRUSTED, DEV_KEY, NOT_AS_REGISTERED = 1, 20, 21, 22
 PRECEDENCE = (UNTRUSTED, TAMPERED, NOT_AS_REGISTERED, DEV_KEY)
@@ -186,8 +188,6 @@ def _registration(check: PackCheck, reg: dict | None, files: dict[str, bytes], a
 def verify_command(pack: Path, cfg: PipelineConfig | None, public_keys: list[str], trust_file: str | None,
                    allow_dev_key: bool) -> tuple[list[str], int]:
     """(lines to print, exit code) of ``tunegate evidence verify``."""
-    from tasks.registry.keys import dev_evidence_public_keys
-
     trusted = trusted_keys(public_keys, trust_file, cfg)
     registry_sha = None
     if cfg is not None:
@@ -198,7 +198,7 @@ def verify_command(pack: Path, cfg: PipelineConfig | None, public_keys: list[str
 
 def _registry_sha(cfg: PipelineConfig, pack: Path) -> str | None:
     """The registration digest the registry holds now for the pack's version (None where none is recorded)."""
-    from tasks.registry.audit import registry_client
+    from tasks.registry.lock import registry_client
 
     try:
         version = json.loads(read_pack(pack)[MANIFEST])["version"]

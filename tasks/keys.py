@@ -1,4 +1,4 @@
-"""Where the registry's two keys come from, and the development keys used where none is configured.
+"""Where tunegate's two keys come from, and the development keys used where none is configured.
 
 - The evidence key signs evidence packs and each version's registration manifest: a 32-byte Ed25519 seed, hex,
   from ``$TUNEGATE_EVIDENCE_KEY`` or the Prefect Secret block ``registry.evidence_key_block``.
@@ -10,6 +10,9 @@ the UI: production) a missing key is ``SigningKeyMissing``: the same rule as ``p
 with no setting that turns it off. Elsewhere (the CLI, scripts) a development key is made once under
 ``$XDG_CONFIG_HOME/tunegate/`` (else ``~/.config/tunegate/``), never inside a work folder, and what it signs
 says so inside the signed bytes: the pack's manifest (``dev_key: true``) and each audit entry.
+
+``signing_key`` turns the evidence seed into the Ed25519 key that signs (registration, packs); ``preflight``
+checks, before any data work in a deployment's run, that both keys are there.
 """
 
 from __future__ import annotations
@@ -115,8 +118,6 @@ def evidence_seed(cfg: PipelineConfig | None) -> tuple[str, str, bool]:
 def dev_evidence_public_keys(cfg: PipelineConfig | None) -> set[str]:
     """Public keys (hex) of the development evidence keys this machine knows: the one under ``dev_key_dir()``
     and the one older tunegate made under ``<work_dir>/secrets/evidence.key``."""
-    from tasks.registry.evidence import public_hex_of_seed
-
     paths = [dev_key_dir() / EVIDENCE_DEV] + ([Path(cfg.work_dir) / "secrets" / "evidence.key"] if cfg else [])
     out = set()
     for p in paths:
@@ -135,3 +136,36 @@ def preflight(cfg: PipelineConfig) -> None:
     if key_required(None):
         audit_key(cfg)
         evidence_seed(cfg)
+
+
+def _key_from_text(text: str, where: str):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    try:
+        seed = bytes.fromhex(text.strip())
+        if len(seed) != 32:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"{where}: an evidence signing key is 64 hex characters (a 32-byte Ed25519 seed); "
+                          "make one with `tunegate evidence keygen PATH`.") from None
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def public_hex_of_seed(text: str, where: str) -> str:
+    """The public key (hex) of the evidence seed ``text``; ``ConfigError`` naming ``where`` for a malformed one."""
+    return public_hex(_key_from_text(text, where))
+
+
+def signing_key(cfg: PipelineConfig | None):
+    """(Ed25519 private key, where it came from, is a development key): see the module docstring."""
+    text, source, dev = evidence_seed(cfg)
+    where = {"environment": f"${EVIDENCE_ENV}"}.get(source,
+                                                     source.replace("prefect-secret:", "Prefect Secret block "))
+    return _key_from_text(text, where), source, dev
+
+
+def public_hex(key) -> str:
+    """The Ed25519 public key of a private ``key``, hex."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()

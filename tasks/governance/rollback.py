@@ -1,11 +1,11 @@
 """Governed rollback: the champion goes back only to a version that was once promoted, and under
 ``promotion.require_approval`` only with a second person's approval.
 
-- ``apply`` tags every version it makes champion ``promoted_at`` (ISO time) and ``promoted_how`` (``policy``
-  or ``approved by <name>``). A version is restorable when it has ``promoted_at`` or, for versions older
-  than the tag, a ``promote`` entry in the audit log (entries of past ungoverned rollbacks do not count);
-  never when it is tagged ``erasure_pending`` or ``archived``. Every refusal is audited (``rollback.refused``)
-  and raised as ``RollbackRefused``.
+- ``apply`` (tasks/registry/promote.py) tags every version it makes champion ``promoted_at`` (ISO time) and
+  ``promoted_how`` (``policy`` or ``approved by <name>``). A version is restorable when it has ``promoted_at``
+  or, for versions older than the tag, a ``promote`` entry in the audit log (entries of past ungoverned
+  rollbacks do not count); never when it is tagged ``erasure_pending`` or ``archived``. Every refusal is
+  audited (``rollback.refused``) and raised as ``RollbackRefused``.
 - Under ``require_approval`` a rollback is first a request (``rollback.requested``, with an id, the asker
   and the champion at that time); ``approve_rollback`` completes it under the registry lock, once, while
   that champion still holds and within ``promotion.approval_timeout_s``. With ``four_eyes`` the approver
@@ -21,13 +21,17 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from tasks.audit import PROMOTE, ROLLBACK, audit, read_audit, verify_audit
+from tasks.audit import ROLLBACK_REFUSED as REFUSED
+from tasks.audit import ROLLBACK_REQUESTED as REQUESTED
 from tasks.config import PipelineConfig
 from tasks.errors import PromotionError, RollbackRefused
-from tasks.registry import policy
-from tasks.registry.audit import audit, read_audit, registry_lock
+from tasks.governance import policy
+from tasks.keys import audit_key
+from tasks.registry.lock import registry_lock
+from tasks.registry.promote import PROMOTED_AT
+from tasks.registry.versions import _resolve, champion_version, client_for, set_alias
 
-PROMOTED_AT, PROMOTED_HOW = "promoted_at", "promoted_how"  # read by the erasure code: keep the names
-REQUESTED, REFUSED, ROLLBACK = "rollback.requested", "rollback.refused", "rollback"
 UNSAFE = ("erasure_pending", "archived")
 
 
@@ -43,31 +47,17 @@ def os_identity() -> str:
         return getpass.getuser()
 
 
-def mark_promoted(cfg: PipelineConfig, version: int, approved_by: str | None = None) -> dict[str, str]:
-    """Tag a version just made champion with when and how (under the registry lock, by ``apply``)."""
-    from tasks.registry.versions import client_for
-
-    tags = {PROMOTED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
-            PROMOTED_HOW: f"approved by {approved_by}" if approved_by else "policy"}
-    client = client_for(cfg)
-    for k, v in tags.items():
-        client.set_model_version_tag(cfg.model_name, str(version), k, v)
-    return tags
-
-
 def was_promoted(cfg: PipelineConfig, version: int, tags: dict) -> bool:
     """Was ``version`` (with its registry ``tags``) ever made champion by ``apply`` (policy or approval)?"""
     if PROMOTED_AT in tags:
         return True
-    return any(e.get("model") == cfg.model_name and e.get("action") == "promote" and e.get("champion") == version
+    return any(e.get("model") == cfg.model_name and e.get("action") == PROMOTE and e.get("champion") == version
                for e in read_audit(cfg))
 
 
 def check_restorable(cfg: PipelineConfig, version: int) -> None:
     """Raise RollbackRefused unless ``version`` is complete, was once promoted, and is not pending erasure
     or archived."""
-    from tasks.registry.versions import _resolve, client_for
-
     try:
         tags = dict(_resolve(cfg, client_for(cfg), version).tags or {})
     except PromotionError as e:  # no such complete version, or archived
@@ -98,8 +88,6 @@ def move_back(cfg: PipelineConfig, to_version: int, reason: str | list[str], tri
     """Move ``champion`` back to ``to_version`` under the lock, audited; refused (audited, RollbackRefused)
     for a version that cannot be restored, or without an approval under ``require_approval``. With
     ``only_if_champion``: only while that version is still champion (else None, nothing moved)."""
-    from tasks.registry.versions import champion_version, set_alias
-
     reasons = [reason] if isinstance(reason, str) else list(reason)
     with registry_lock(cfg):
         try:
@@ -126,8 +114,6 @@ def request_rollback(cfg: PipelineConfig, to_version: int, reason: str | list[st
                      source: str = "os_user", trigger: str = "cli") -> dict:
     """Record a rollback request (``rollback.requested``) for a second person to approve; its entry has the
     ``request`` id. A target that cannot be restored is refused now."""
-    from tasks.registry.versions import champion_version
-
     reasons = [reason] if isinstance(reason, str) else list(reason)
     with registry_lock(cfg):
         try:
@@ -149,9 +135,6 @@ def request_rollback(cfg: PipelineConfig, to_version: int, reason: str | list[st
 def approve_rollback(cfg: PipelineConfig, request: str, approver: str, source: str = "os_user") -> dict:
     """Carry out a pending rollback request: by a named approver (not its asker, with ``four_eyes``), before
     it expires, once, and only while the champion is still the one it was asked against."""
-    from tasks.registry.audit import verify_audit
-    from tasks.registry.keys import audit_key
-
     entries = read_audit(cfg)
     req = _find_request(entries, cfg.model_name, request)
     seen = {"request": request, "approved_by": policy.clean_name(approver), "approver_source": source}
