@@ -224,7 +224,8 @@ def cli_rollback(args: argparse.Namespace) -> int:
     from tasks.config import load_config
     from tasks.governance.rollback import rollback_command
 
-    print(rollback_command(load_config(args.config), args.to_version, args.reason, args.approve, args.config))
+    cfg = load_config(args.config)
+    print(rollback_command(cfg.registry_scope, cfg.promotion, args.to_version, args.reason, args.approve, args.config))
     return 0
 
 

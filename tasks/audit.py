@@ -35,7 +35,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from tasks.audit_verify import GENESIS, AuditCheck, head_mac, line_mac, verify_audit
-from tasks.config import PipelineConfig
+from tasks.config import RegistryScope
 from tasks.errors import AuditLogDamaged
 
 __all__ = ["GENESIS", "AuditCheck", "audit", "file_head", "pins_this_log", "read_audit", "verify_audit"]
@@ -50,12 +50,12 @@ COMPLETED, SKIPPED = "retrain.completed", "retrain.skipped"  # the retrain coold
 MONITORED = "monitor.checked"  # one per monitor run: the version watched, its checks and drift decision
 
 
-def audit(cfg: PipelineConfig, action: str, **fields) -> dict:
+def audit(reg: RegistryScope, action: str, **fields) -> dict:
     """Append one HMAC-chained line to ``audit.jsonl``: who/what triggered it, when, what and why."""
     from tasks.keys import audit_key
 
-    key = audit_key(cfg)  # before the lock: a governed run without a key stops here, nothing written
-    path = cfg.work_path("audit.jsonl")
+    key = audit_key(reg)  # before the lock: a governed run without a key stops here, nothing written
+    path = reg.work_path("audit.jsonl")
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock", timeout=60, thread_local=False):
         last, cut_off = _last_line(path)
@@ -67,7 +67,7 @@ def audit(cfg: PipelineConfig, action: str, **fields) -> dict:
             **({"dev_key": True} if key.dev else {}),
             "ts": datetime.now(UTC).isoformat(timespec="seconds"),
             "action": action,
-            "model": cfg.model_name,
+            "model": reg.model_name,
             "actor": f"{getpass.getuser()}@{socket.gethostname()}",
             **fields,
         }
@@ -86,10 +86,10 @@ def audit(cfg: PipelineConfig, action: str, **fields) -> dict:
     return entry
 
 
-def read_audit(cfg: PipelineConfig, skip_damaged: bool = False) -> list[dict]:
+def read_audit(reg: RegistryScope, skip_damaged: bool = False) -> list[dict]:
     """The log's entries. A line that is not a JSON entry is ``AuditLogDamaged``; with ``skip_damaged`` (the
     gates that read the log) every intact entry is returned and the damaged lines are logged as a warning."""
-    path = cfg.work_path("audit.jsonl")
+    path = reg.work_path("audit.jsonl")
     if not path.exists():
         return []
     out, damaged = [], []
@@ -116,21 +116,21 @@ def read_audit(cfg: PipelineConfig, skip_damaged: bool = False) -> list[dict]:
     return out
 
 
-def file_head(cfg: PipelineConfig) -> str | None:
+def file_head(reg: RegistryScope) -> str | None:
     """``"seq:mac"`` from ``audit.head``, or None."""
     try:
-        rec = json.loads(cfg.work_path("audit.head").read_text())
+        rec = json.loads(reg.work_path("audit.head").read_text())
         return f"{int(rec['seq'])}:{rec['mac']}"
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def pins_this_log(cfg: PipelineConfig, seq: int, mac: str) -> bool:
+def pins_this_log(reg: RegistryScope, seq: int, mac: str) -> bool:
     """Whether head ``seq:mac`` pins an entry of the log as it is now (never advance a head over a re-rooted log)."""
     from tasks.keys import audit_key
 
-    key = audit_key(cfg)
-    for line in cfg.work_path("audit.jsonl").read_bytes().split(b"\n"):
+    key = audit_key(reg)
+    for line in reg.work_path("audit.jsonl").read_bytes().split(b"\n"):
         try:
             entry = json.loads(line)
         except ValueError:

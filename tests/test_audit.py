@@ -207,7 +207,7 @@ def test_a_removed_tail_or_a_fresh_log_is_detected_through_the_registry_and_a_pa
     code, out = _cli_verify(cfg_file, capsys)
     assert code == 0 and "the registry's audit_head tag (seq 4) matches the log" in out, out
     pack = tmp_path / "pack"
-    build_pack(cfg, v, pack)  # records the head, and writes it to the registry
+    build_pack(cfg.registry_scope, v, pack)  # records the head, and writes it to the registry
     assert json.loads((pack / "manifest.json").read_text())["audit_head"].startswith("7:") and tag().startswith("7:")
     registry_head = tag()
     path, head = cfg.work_path("audit.jsonl"), cfg.work_path("audit.head")
@@ -227,7 +227,7 @@ def test_a_removed_tail_or_a_fresh_log_is_detected_through_the_registry_and_a_pa
     # and the next alias move does not advance the registry's head over the replaced log
     from tasks.governance.rollback import move_back
 
-    move_back(cfg, v, reason="again")
+    move_back(cfg.registry_scope, cfg.promotion, v, reason="again")
     assert client_for(cfg).get_registered_model(cfg.model_name).tags[HEAD_TAG] == registry_head
     shutil.rmtree(pack)
 

@@ -354,7 +354,7 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
     assert {client.get_model_version(cfg.model_name, str(v)).tags.get("erasure_pending") for v in trained_on} == {
         "erasure-1"}
     with pytest.raises(PromotionError, match="erasure-1"):
-        move_back(cfg, trained_on[0], "restore a version that must go")
+        move_back(cfg.registry_scope, cfg.promotion, trained_on[0], "restore a version that must go")
     assert cli_main(["subject", "find", *args]) == 0
     assert f"not yet archived: {', '.join(f'v{v}' for v in trained_on)}" in console.read()
 

@@ -114,9 +114,9 @@ def test_rollback_moves_champion_with_audit(cfg, tmp_path):
     apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), None)  # only a version once promoted returns
     v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})
     set_alias(cfg, "champion", v2)
-    entry = move_back(cfg, v1, reason="v2 misroutes fire claims")
+    entry = move_back(cfg.registry_scope, cfg.promotion, v1, reason="v2 misroutes fire claims")
     assert champion_version(cfg) == v1
     assert entry["previous_champion"] == v2 and read_audit(cfg)[-1]["reasons"] == ["v2 misroutes fire claims"]
     with pytest.raises(PromotionError, match="no complete version 99"):
-        move_back(cfg, 99, reason="typo")
+        move_back(cfg.registry_scope, cfg.promotion, 99, reason="typo")
     assert champion_version(cfg) == v1

@@ -11,17 +11,17 @@ import json
 from pathlib import Path
 
 from tasks.audit_verify import AuditCheck, verify_audit
-from tasks.config import PipelineConfig
+from tasks.config import RegistryScope
 from tasks.keys import audit_key
 from tasks.registry.lock import registry_head
 
 
-def verify_config(cfg: PipelineConfig, pack: Path | None = None) -> AuditCheck:
+def verify_config(reg: RegistryScope, pack: Path | None = None) -> AuditCheck:
     """``tunegate audit verify``: the chain, ``audit.head``, the registry's head and (given) a pack's head."""
     try:
-        reg, note = registry_head(cfg)
+        head, note = registry_head(reg)
     except Exception as e:  # noqa: BLE001 - a registry that cannot be reached is reported, not fatal
-        reg, note = None, f"the registry could not be read ({type(e).__name__}): its audit head was not compared"
+        head, note = None, f"the registry could not be read ({type(e).__name__}): its audit head was not compared"
     pack_head = None
     if pack is not None:
         from tasks.governance.evidence import read_pack
@@ -32,7 +32,7 @@ def verify_config(cfg: PipelineConfig, pack: Path | None = None) -> AuditCheck:
             pack_head = None
         if pack_head is None:
             note = (note + "; " if note else "") + f"{pack} records no audit head"
-    check = verify_audit(cfg.work_path("audit.jsonl"), audit_key(cfg), reg, pack_head)
+    check = verify_audit(reg.work_path("audit.jsonl"), audit_key(reg), head, pack_head)
     if note:
         check.notes.append(note)
     if pack_head is not None:
@@ -45,5 +45,5 @@ def command(config: str, pack: str | None) -> tuple[list[str], int]:
     from tasks.config import load_config
 
     cfg = load_config(config)
-    check = verify_config(cfg, Path(pack) if pack else None)
+    check = verify_config(cfg.registry_scope, Path(pack) if pack else None)
     return check.lines(cfg.work_path("audit.jsonl")), 0 if check.ok else 1

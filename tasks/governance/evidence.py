@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tasks.audit import MONITORED, verify_audit
-from tasks.config import PipelineConfig
+from tasks.config import RegistryScope
 from tasks.errors import InputError
 from tasks.keys import EVIDENCE_ENV as KEY_ENV
 from tasks.keys import audit_key, public_hex, public_hex_of_seed, signing_key, write_secret
@@ -73,12 +73,12 @@ def audit_entries(path: Path, model: str) -> list[dict]:
     return out
 
 
-def collect(cfg: PipelineConfig, version: int) -> tuple[dict[str, bytes], dict[str, str]]:
+def collect(reg: RegistryScope, version: int) -> tuple[dict[str, bytes], dict[str, str]]:
     """(pack path -> bytes, absent path -> why) for ``version``."""
     from tasks.registry.versions import _version_by_alias, client_for, get_version
 
-    ref = get_version(cfg, version)
-    client = client_for(cfg)
+    ref = get_version(reg, version)
+    client = client_for(reg)
     files: dict[str, bytes] = {}
     absent: dict[str, str] = {}
     for rel in VERSION_FILES:
@@ -88,21 +88,21 @@ def collect(cfg: PipelineConfig, version: int) -> tuple[dict[str, bytes], dict[s
         else:
             absent[f"version/{rel}"] = "not recorded with this version (older tunegate, or no champion/baseline)"
     run = client.get_run(ref.run_id)
-    aliases = {a: getattr(_version_by_alias(client, cfg.model_name, a), "version", None)
+    aliases = {a: getattr(_version_by_alias(client, reg.model_name, a), "version", None)
                for a in ("champion", "challenger")}
-    registry = {"model": cfg.model_name, "version": ref.version, "mlflow_run_id": ref.run_id,
+    registry = {"model": reg.model_name, "version": ref.version, "mlflow_run_id": ref.run_id,
                 "version_tags": ref.tags, "run_params": run.data.params, "run_metrics": run.data.metrics,
                 "aliases_now": aliases}
     files["registry.json"] = _json(registry)
-    run_dir = cfg.work_path("runs", ref.tags.get("tunegate_run_id", "-"))
+    run_dir = reg.work_path("runs", ref.tags.get("tunegate_run_id", "-"))
     for rel in ["quality.json"] + sorted(str(p.relative_to(run_dir)) for p in (run_dir / "data_docs").rglob("*")
                                          if p.is_file()):
         if (run_dir / rel).is_file():
             files[f"run/{rel}"] = (run_dir / rel).read_bytes()
     if not (run_dir / "data_docs").is_dir():
         absent["run/data_docs/"] = "the run folder no longer holds its Data Docs (purged or another machine)"
-    entries = audit_entries(cfg.work_path("audit.jsonl"), cfg.model_name)
-    check = verify_audit(cfg.work_path("audit.jsonl"), audit_key(cfg))
+    entries = audit_entries(reg.work_path("audit.jsonl"), reg.model_name)
+    check = verify_audit(reg.work_path("audit.jsonl"), audit_key(reg))
     files["audit.json"] = _json({
         "entries": [e for e in entries if _about(e, ref.version) and e.get("action") != MONITORED],
         "chain": {"entries": check.entries, "intact": check.ok, "problems": check.problems, "head": check.head,
@@ -116,7 +116,7 @@ def _json(obj) -> bytes:
     return json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
 
 
-def build_pack(cfg: PipelineConfig, version: int, out: Path) -> dict:
+def build_pack(reg: RegistryScope, version: int, out: Path) -> dict:
     """Write the signed pack of ``version`` to ``out`` (a new folder, or a ``.zip``); returns the manifest."""
     from tasks.refs import atomic_dir, atomic_file
     from tasks.registry.lock import publish_head
@@ -125,11 +125,11 @@ def build_pack(cfg: PipelineConfig, version: int, out: Path) -> dict:
     out = Path(out)
     if out.exists() and (out.is_file() or any(out.iterdir())):
         raise InputError(f"{out} exists and is not empty; a pack goes to a new folder or .zip: choose another path.")
-    key, source, dev = signing_key(cfg)
-    files, absent = collect(cfg, version)
-    publish_head(cfg)
+    key, source, dev = signing_key(reg)
+    files, absent = collect(reg, version)
+    publish_head(reg)
     registry = json.loads(files["registry.json"])
-    manifest = {"format": 1, "model": cfg.model_name, "version": version,
+    manifest = {"format": 1, "model": reg.model_name, "version": version,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"), "tunegate_code_version": code_version(),
                 "files": {rel: sha256_hex(data) for rel, data in sorted(files.items())}, "absent": absent,
                 "audit_head": json.loads(files["audit.json"])["chain"]["head"],
@@ -177,11 +177,11 @@ def command(args) -> tuple[list[str], int]:
     if action == "verify":
         from tasks.governance.evidence_verify import verify_command
 
-        return verify_command(Path(path), load_config(config) if config else None, args.public_key or [],
+        return verify_command(Path(path), load_config(config).registry_scope if config else None, args.public_key or [],
                               args.trust_file, args.allow_dev_key)
     if not (config and args.version and args.out):
         raise InputError("tunegate evidence needs --config, --version and --out (or: verify PACK, keygen PATH).")
-    m = build_pack(load_config(config), args.version, Path(args.out))
+    m = build_pack(load_config(config).registry_scope, args.version, Path(args.out))
     sig = m["signature"]
     return [f"wrote the evidence pack of {m['model']} v{m['version']} to {args.out}: {len(m['files'])} files, "
             f"signed by {sig['public_key'][:16]}… ({sig['key_source']})"], 0

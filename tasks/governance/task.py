@@ -63,8 +63,9 @@ def check_pinned_config(config: PipelineConfig, flow: str) -> None:
                                   "deployments.serve, which pin the config they deploy.")
     relaxed = policy.loosened(pin, config)
     if relaxed:
-        audit(pin, action=f"{flow}.refused", why="the run's config differs from the config pinned at deployment",
-              fields=relaxed, pinned_config_sha256=pin.digest(), flow_run=current_run.id)
+        audit(pin.registry_scope, action=f"{flow}.refused",
+              why="the run's config differs from the config pinned at deployment", fields=relaxed,
+              pinned_config_sha256=pin.digest(), flow_run=current_run.id)
         raise PolicyLoosened(f"this run's config differs from the config pinned at deployment (sha256 "
                              f"{pin.digest()[:12]}): " + "; ".join(relaxed) + ". A run may only tighten policy "
                              "fields; change anything else in the pipeline config and deploy again (tunegate down, "
@@ -95,7 +96,8 @@ def identify_starter(config: PipelineConfig, reason: str, requested_by: str | No
     if p.four_eyes and p.require_approval:
         why = ("promotion.four_eyes: a run a person started must say who, so that person cannot approve it; fill "
                "'requested_by' in the run form (a name, not blank).")
-        audit(config, action="retrain.refused", why=why, reason=reason, flow_run=current_run.id, origin=origin)
+        audit(config.registry_scope, action="retrain.refused", why=why, reason=reason, flow_run=current_run.id,
+              origin=origin)
         raise IdentityRequired(why)
     return Person()
 
@@ -137,11 +139,12 @@ def apply_approval(config: PipelineConfig, result, approval: Approval | None, st
     d = decide_approval(None if approval is None else approval.approve, approval.comment if approval else "",
                         who.name, starter.name, config.promotion.four_eyes)
     if d.outcome == PENDING:
-        audit(config, action=APPROVAL, version=result.version, approved=None, why=d.why, flow_run=current_run.id)
+        audit(config.registry_scope, action=APPROVAL, version=result.version, approved=None, why=d.why,
+              flow_run=current_run.id)
         return PENDING
     seen = {"reviewer": who.name, "reviewer_source": who.source, "started_by": starter.name,
             "started_by_source": starter.source, "flow_run": current_run.id}
-    audit(config, action=APPROVAL, version=result.version, approved=d.approved, why=d.why, **seen)
+    audit(config.registry_scope, action=APPROVAL, version=result.version, approved=d.approved, why=d.why, **seen)
     if d.outcome != APPROVED:
         return d.outcome
     approved = result.decision.model_copy(update={"needs_approval": False})

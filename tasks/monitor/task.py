@@ -267,14 +267,14 @@ def roll_back_if_worse(config: PipelineConfig, report: DriftReport, champion: in
     reasons = d.reasons
     try:
         if d.action == REQUEST:
-            req = request_rollback(config, prev, reasons, requested_by="monitor", source="automation",
-                                   trigger="monitor")
+            req = request_rollback(config.registry_scope, config.promotion, prev, reasons, requested_by="monitor",
+                                   source="automation", trigger="monitor")
             log.warning("auto-rollback of %s from v%d to v%d requested as %s: it waits for a person's approval "
                         "(tunegate rollback --approve %s)", config.model_name, champion, prev, req["request"],
                         req["request"])
             return None
-        entry = move_back(config, prev, reasons, trigger="monitor", only_if_champion=champion,
-                          action=ROLLED_BACK)
+        entry = move_back(config.registry_scope, config.promotion, prev, reasons, trigger="monitor",
+                          only_if_champion=champion, action=ROLLED_BACK)
     except RollbackRefused as e:  # never promoted, pending erasure: audited by the refusal
         log.warning("auto-rollback: v%d cannot be restored (%s)", prev, e)
         return None

@@ -66,7 +66,7 @@ def check_config(cfg: PipelineConfig) -> str:
     key is missing; returns the model's path."""
     from tasks.keys import preflight
 
-    preflight(cfg)
+    preflight(cfg.registry_scope)
     if cfg.data.sample is None and not Path(cfg.data.source).exists():
         raise ConfigError(f"data.source: {cfg.data.source} does not exist and data.sample is not set; "
                           "point it at a CSV/JSONL/Parquet file or add a sample: section.")
