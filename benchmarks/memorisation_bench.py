@@ -53,6 +53,7 @@ def causal(work: Path, size: str, rows: int, epochs: float) -> list[dict]:
     from tasks.evaluate import canaries as cn
     from tasks.refs import DatasetRef
     from tasks.registry.promote import _check_canaries
+    from tasks.train import canaries as planting
     from tasks.train.split import write_split
 
     d = work / size
@@ -61,11 +62,12 @@ def causal(work: Path, size: str, rows: int, epochs: float) -> list[dict]:
     df.to_parquet(d / "ds.parquet")
     split = write_split(DatasetRef(uri=str(d / "ds.parquet"), sha256="s", rows=len(df), columns={}), 0.2, 0.15, 13, d)
     llama = tiny_llama(d / "llama", **SIZES[size])
-    planted, never = cn.make_canaries(CANARIES, 1, salt="planted"), cn.make_canaries(CANARIES, 1, salt="never")
+    planted = planting.make_canaries(CANARIES, 1, salt="planted")
+    never = planting.make_canaries(CANARIES, 1, salt="never")
     limit = PromotionPolicy().max_canary_exposure
     out = []
     for reps in REPEATS:
-        x, y = cn.training_rows(planted, reps)
+        x, y = planting.training_rows(planted, reps)
         train = pd.concat([pd.read_parquet(split.train.uri), pd.DataFrame(
             {"id": [f"canary-{i}" for i in range(len(x))], "text": x, "label": "canary", "response": y})])
         path = d / f"train-x{reps}.parquet"

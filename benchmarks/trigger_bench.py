@@ -46,8 +46,8 @@ def main() -> int:
 
     from deployments.definitions import DRIFT_EVENT, deployment_names, model_resource
     from deployments.stack import spawn, stop_group, wait_deployments
+    from tasks.audit import audit
     from tasks.config import load_config
-    from tasks.registry.audit import audit
     from tests.server import local_server
 
     tmp = Path(tempfile.mkdtemp(prefix="tunegate-trigger-bench-"))

@@ -6,7 +6,7 @@ Deployment names are the pipeline's name, so one server can serve several pipeli
 deployment's default parameter, so a manual run from the UI opens a form pre-filled with it; a drift or
 erasure event only fills ``batch`` and ``reason``. The config is also pinned (deployments/serve.py): each
 deployment's description and tags show its digest, and a run whose config differs from it other than by
-tightening a policy field stops (tasks/registry/pinning.py).
+tightening a policy field stops (tasks/governance/pinning.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Registers the pipeline's deployments on the server at ``PREFECT_API_URL`` and runs their flow runs in
 subprocesses until stopped. The config it loaded is pinned in its environment, which those subprocesses
-inherit (tasks/registry/pinning.py): a run may tighten its policy fields and change nothing else.
+inherit (tasks/governance/pinning.py): a run may tighten its policy fields and change nothing else.
 `tunegate up` starts it detached; a work pool is the production alternative (README: "Production: the same
 deployments on a work pool").
 """
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from deployments.definitions import build_deployments
     from tasks.config import load_config
-    from tasks.registry.pinning import pin_environment
+    from tasks.governance.pinning import pin_environment
 
     cfg = load_config(args.config)
     os.environ.update(pin_environment(cfg))  # before any flow run starts: each one inherits it

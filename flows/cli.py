@@ -222,9 +222,10 @@ def cli_predict(args: argparse.Namespace) -> int:
 def cli_rollback(args: argparse.Namespace) -> int:
     """``tunegate rollback --config C (--to-version N [--reason R] | --approve REQUEST_ID)``."""
     from tasks.config import load_config
-    from tasks.registry.rollback import rollback_command
+    from tasks.governance.rollback import rollback_command
 
-    print(rollback_command(load_config(args.config), args.to_version, args.reason, args.approve, args.config))
+    cfg = load_config(args.config)
+    print(rollback_command(cfg.registry_scope, cfg.promotion, args.to_version, args.reason, args.approve, args.config))
     return 0
 
 
@@ -259,7 +260,7 @@ def cli_subject(args: argparse.Namespace) -> int:
 
 def cli_audit(args: argparse.Namespace) -> int:
     """``tunegate audit verify --config C [--pack P]``: exit 1 and every broken link or head when it does not hold."""
-    from tasks.registry.audit import command
+    from tasks.governance.audit_check import command
 
     lines, code = command(args.config, args.pack)
     print("\n".join(lines))
@@ -268,7 +269,7 @@ def cli_audit(args: argparse.Namespace) -> int:
 
 def cli_evidence(args: argparse.Namespace) -> int:
     """``tunegate evidence [build] --config C --version N --out DIR|ZIP`` | ``verify PACK --public-key K`` | keygen."""
-    from tasks.registry.evidence import command
+    from tasks.governance.evidence import command
 
     lines, code = command(args)
     print("\n".join(lines))

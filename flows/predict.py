@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from prefect import flow
 
+from tasks.governance.pinning import DeployedConfig
+from tasks.governance.task import check_pinned_config
 from tasks.ingest.task import RAW_COPY_HOOKS, discard_raw_copy, ingest_documents, prediction_source
 from tasks.pii.columns import ScrubColumns
 from tasks.pii.task import scrub_pii
@@ -17,8 +19,7 @@ from tasks.predict.batch import PredictionsRef
 from tasks.predict.output import check_output
 from tasks.predict.task import batch_digest, predict_batch
 from tasks.refs import new_run_id
-from tasks.registry.pinning import DeployedConfig
-from tasks.registry.task import check_pinned_config, resolve_version
+from tasks.registry.task import resolve_version
 
 
 @flow(name="predict", log_prints=True, **RAW_COPY_HOOKS)

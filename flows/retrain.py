@@ -20,12 +20,12 @@ from flows.monitor import monitor
 from flows.train import train_pipeline
 from tasks.config import PipelineConfig
 from tasks.errors import RetrainBusy
+from tasks.governance.pinning import DeployedConfig
+from tasks.governance.task import REFUSED, Approval, Person, apply_approval, check_pinned_config, identify_starter
 from tasks.locks import retrain_lock
 from tasks.monitor.cooldown import clean_batch, newest_file, request_time
 from tasks.monitor.inbox import admit_batch
 from tasks.monitor.task import check_retrain_gate, record_completion, record_skip, run_requested_at
-from tasks.registry.pinning import DeployedConfig
-from tasks.registry.task import REFUSED, Approval, Person, apply_approval, check_pinned_config, identify_starter
 from tasks.subjects.task import purge_expired
 
 

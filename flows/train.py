@@ -32,7 +32,7 @@ from tasks.pii.task import scrub_pii_cached
 from tasks.refs import new_run_id
 from tasks.registry.promote import PromotionDecision
 from tasks.registry.task import Candidate, decide, find_champion, register_and_promote
-from tasks.subjects.task import drop_erased_documents
+from tasks.subjects.task import drop_erased_documents, erasure_tags_of
 from tasks.train.task import check_config, launch_finetune_cached, split_dataset_cached
 
 
@@ -112,7 +112,7 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
         quality=quality.model_dump(mode="json"), pii=pii.model_dump(mode="json") if pii else None, split=split,
         model=model, report=report, champion_report=champion_report,
         champion_version=champion.version if champion else None, decision=decision, baseline_report=baseline,
-        raw_dataset=dataset, membership=membership))
+        raw_dataset=dataset, membership=membership), erasure_tags_of(scrubbed, config))
     reused = {"scrub": scrubbed.uri, "split": split.train.uri, "finetune": model.path}
     return TrainResult(
         run_id=run_id, run_dir=str(run_dir), version=reg.version, mlflow_run_id=reg.mlflow_run_id,

@@ -1,6 +1,6 @@
 """The pipeline config: one YAML file, one frozen pydantic model per stage.
 
-Flows take ``PipelineConfig`` (so Prefect validates it and the UI draws a form); pure functions flat arguments.
+Flows take ``PipelineConfig`` (Prefect validates it, the UI draws a form); functions below task.py their section.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class TrainConfig(_Stage):
     lora: LoraConfig = LoraConfig()
     # "auto": chosen from the training split (tasks/train/autotune.py) and recorded; a number given wins.
     max_length: Annotated[int, Field(ge=8)] | Literal["auto"] = "auto"
-    canaries: int = Field(10, ge=0)  # causal LM: synthetic secrets trained with the run (tasks/evaluate/canaries.py)
+    canaries: int = Field(10, ge=0)  # causal LM: synthetic secrets trained with the run (tasks/train/canaries.py)
     truncation: Literal["head", "head_tail"] = "head"  # a longer document keeps its start, or start and end
     # Head on the "mean" of the tokens or on "cls"; "auto": the base's own pooling (tasks/train/pooling.py)
     pooling: Literal["auto", "mean", "cls"] = "auto"
@@ -188,7 +188,7 @@ class PromotionPolicy(_Stage):
     floors: dict[str, float] = {"macro_f1": 0.5}
     max_class_regression: float = Field(0.05, ge=0, le=1)
     require_approval: bool = False
-    four_eyes: bool = False  # the person who started a run cannot approve it (tasks/registry/policy.py)
+    four_eyes: bool = False  # the person who started a run cannot approve it (tasks/governance/policy.py)
     approval_timeout_s: int = Field(86_400, ge=1)
 
 
@@ -200,6 +200,16 @@ class RegistryConfig(_Stage):
     evidence_key_block: str | None = None  # Prefect Secret block with the evidence pack's signing key (else env)
     evidence_public_keys: list[str] = []  # hex Ed25519 public keys `evidence verify` trusts (evidence_verify.py)
     audit_key_block: str | None = None  # Prefect Secret block with the audit log's HMAC key (else $TUNEGATE_AUDIT_KEY)
+
+
+class RegistryScope(_Stage):
+    """What the registry and its audit log, keys and erasures read: ``PipelineConfig.registry_scope``."""
+    registry: RegistryConfig = RegistryConfig()
+    model_name: str
+    work_dir: str
+
+    def work_path(self, *parts: str) -> Path:
+        return Path(self.work_dir).joinpath(*parts)
 
 
 class MonitorConfig(_Stage):
@@ -276,6 +286,17 @@ class PipelineConfig(_Stage):
         """A path under the work folder (runs/, mlflow.db, predictions/, audit.jsonl)."""
         return Path(self.work_dir).joinpath(*parts)
 
+    @property
+    def registry_scope(self) -> RegistryScope:
+        return RegistryScope(registry=self.registry, model_name=self.model_name, work_dir=self.work_dir)
+
+    def resolved(self) -> PipelineConfig:
+        """Relative paths made absolute against the current directory, as the CLI user typed them."""
+        src, base, work = (v if v is None else str(Path(v).expanduser().resolve())
+                           for v in (self.data.source, self.train.base_model, self.work_dir))
+        data, train = self.data.model_copy(update={"source": src}), self.train.model_copy(update={"base_model": base})
+        return self.model_copy(update={"data": data, "train": train, "work_dir": work})
+
 
 _UNION_TAG = re.compile(r"^(constrained-\w+|literal\[.*\]|list\[.*\]|int|float|str|bool)$")  # not keys
 
@@ -306,15 +327,4 @@ def load_config(path: str | os.PathLike) -> PipelineConfig:
                 "remove it or check its spelling" if unknown else err["msg"])
         raise ConfigError(f"{p}: " + "; ".join(f"{k}: {', or '.join(dict.fromkeys(v))}" for k, v in problems.items())
                           ) from None
-    return _resolve_paths(cfg)
-
-
-def _resolve_paths(cfg: PipelineConfig) -> PipelineConfig:
-    """Make relative paths absolute against the current directory, as the CLI user typed them."""
-
-    def fix(v: str | None) -> str | None:
-        return v if v is None else str(Path(v).expanduser().resolve())
-
-    data = cfg.data.model_copy(update={"source": fix(cfg.data.source)})
-    train = cfg.train.model_copy(update={"base_model": fix(cfg.train.base_model)})
-    return cfg.model_copy(update={"data": data, "train": train, "work_dir": fix(cfg.work_dir)})
+    return cfg.resolved()

@@ -59,6 +59,20 @@ class AdapterRef(_Ref):
     metrics: dict[str, float] = {}
 
 
+class VersionRef(_Ref):
+    """A complete registered version with its artifacts downloaded to ``local_dir``.
+
+    ``local_dir`` holds ``model/`` (the training output folder), ``reference/reference.parquet``,
+    ``eval/eval.json``, ``model_card.md`` and ``pii_evidence.json``.
+    """
+
+    version: int
+    local_dir: Path
+    tags: dict[str, str]
+    model_name: str
+    run_id: str
+
+
 def new_run_id(prefix: str = "run") -> str:
     """``<prefix>-<UTC time>-<6 hex>``; inside a flow run the hex is the flow run id's, so that the run's
     failure hooks find its folder (``tasks.retention``)."""

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tasks.audit import audit, read_audit, verify_audit
 from tasks.config import PipelineConfig
 from tasks.errors import AuditLogDamaged, ConfigError
-from tasks.registry.audit import audit, read_audit, verify_audit
-from tasks.registry.keys import AUDIT_ENV, Key, audit_key
+from tasks.keys import AUDIT_ENV, Key, audit_key
 
 
 def _cfg(tmp_path: Path) -> PipelineConfig:
@@ -194,8 +194,8 @@ def test_a_recomputed_head_without_the_key_is_detected(tmp_path):
 def test_a_removed_tail_or_a_fresh_log_is_detected_through_the_registry_and_a_pack(tmp_path, capsys):
     import shutil
 
-    from tasks.registry.audit import HEAD_TAG
-    from tasks.registry.evidence import build_pack
+    from tasks.governance.evidence import build_pack
+    from tasks.registry.lock import HEAD_TAG
     from tasks.registry.versions import client_for
     from tests.test_evidence import _registered
 
@@ -207,7 +207,7 @@ def test_a_removed_tail_or_a_fresh_log_is_detected_through_the_registry_and_a_pa
     code, out = _cli_verify(cfg_file, capsys)
     assert code == 0 and "the registry's audit_head tag (seq 4) matches the log" in out, out
     pack = tmp_path / "pack"
-    build_pack(cfg, v, pack)  # records the head, and writes it to the registry
+    build_pack(cfg.registry_scope, v, pack)  # records the head, and writes it to the registry
     assert json.loads((pack / "manifest.json").read_text())["audit_head"].startswith("7:") and tag().startswith("7:")
     registry_head = tag()
     path, head = cfg.work_path("audit.jsonl"), cfg.work_path("audit.head")
@@ -225,9 +225,9 @@ def test_a_removed_tail_or_a_fresh_log_is_detected_through_the_registry_and_a_pa
     assert code == 1 and "entry seq 7 differs from the one the registry's audit_head tag recorded" in out, out
     assert "entry seq 7 differs from the one the evidence pack recorded" in out
     # and the next alias move does not advance the registry's head over the replaced log
-    from tasks.registry.versions import rollback
+    from tasks.governance.rollback import move_back
 
-    rollback(cfg, v, reason="again")
+    move_back(cfg.registry_scope, cfg.promotion, v, reason="again")
     assert client_for(cfg).get_registered_model(cfg.model_name).tags[HEAD_TAG] == registry_head
     shutil.rmtree(pack)
 
@@ -236,7 +236,7 @@ def test_a_cut_off_last_line_is_a_named_error_and_the_gates_read_on(tmp_path):
     import logging
     from datetime import UTC, datetime
 
-    from tasks.monitor.cooldown import COMPLETED
+    from tasks.audit import COMPLETED
     from tasks.monitor.task import check_retrain_gate
 
     cfg = _cfg(tmp_path)

@@ -13,8 +13,9 @@ import pytest
 
 from tasks.config import PromotionPolicy
 from tasks.evaluate import canaries as cn
+from tasks.train import canaries as planting
 
-FULL = math.log2(cn.SPACE)
+FULL = math.log2(planting.SPACE)
 
 
 @pytest.mark.parametrize("true_nll, low, high, how", [
@@ -32,13 +33,13 @@ def test_exposure_from_the_rank_among_candidates(true_nll, low, high, how):
 
 
 def test_canaries_are_seeded_distinct_and_only_join_causal_lm_training():
-    a, b = cn.make_canaries(10, 7), cn.make_canaries(10, 7)
-    assert a == b and cn.make_canaries(10, 8) != a
-    assert len({c.prompt for c in a}) == 10 and all(len(c.secret) == cn.DIGITS for c in a)
-    assert cn.add_to(["x"], ["y"], "classification", 10, 7) == (["x"], ["y"])
-    x, y = cn.add_to(["x"], ["y"], "causal_lm", 10, 7)
+    a, b = planting.make_canaries(10, 7), planting.make_canaries(10, 7)
+    assert a == b and planting.make_canaries(10, 8) != a
+    assert len({c.prompt for c in a}) == 10 and all(len(c.secret) == planting.DIGITS for c in a)
+    assert planting.add_to(["x"], ["y"], "classification", 10, 7) == (["x"], ["y"])
+    x, y = planting.add_to(["x"], ["y"], "causal_lm", 10, 7)
     assert x[1:] == [c.prompt for c in a] and y[1:] == [c.response() for c in a]
-    assert cn.training_rows(a[:2], 3)[0] == [a[0].prompt, a[1].prompt] * 3
+    assert planting.training_rows(a[:2], 3)[0] == [a[0].prompt, a[1].prompt] * 3
 
 
 @pytest.mark.parametrize("result, limit, ok", [
@@ -83,8 +84,8 @@ def test_a_model_that_memorised_its_canaries_fails_and_one_that_never_saw_them_p
                             0.2, 0.15, 13, tmp_path)
         torch.manual_seed(0)
         llama = tiny_llama(tmp_path / "llama")
-        planted, never = cn.make_canaries(5, 1, salt="planted"), cn.make_canaries(5, 1, salt="never")
-        x, y = cn.training_rows(planted, 100)
+        planted, never = planting.make_canaries(5, 1, salt="planted"), planting.make_canaries(5, 1, salt="never")
+        x, y = planting.training_rows(planted, 100)
         train = pd.concat([pd.read_parquet(split.train.uri), pd.DataFrame(
             {"id": [f"canary-{i}" for i in range(len(x))], "text": x, "label": "canary", "response": y})])
         train.to_parquet(tmp_path / "train_canaries.parquet")

@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from deployments.definitions import build_deployments, deployment_names
+from tasks.audit import COMPLETED, SKIPPED
 from tasks.config import PipelineConfig, load_config
-from tasks.monitor.cooldown import COMPLETED, SKIPPED, gate_retrain, is_manual, last_completed
+from tasks.monitor.cooldown import gate_retrain, is_manual, last_completed
 from tasks.monitor.events import DRIFT_EVENT, model_resource
 from tasks.subjects.erase import ERASED_EVENT
 
@@ -126,7 +127,7 @@ def test_retrain_records_and_skips_within_cooldown_and_while_busy(tmp_path, pref
     from filelock import FileLock
 
     from flows.retrain import retrain
-    from tasks.registry.audit import audit
+    from tasks.audit import audit
 
     cfg = PipelineConfig(name="gate-test", work_dir=str(tmp_path / "work"), deploy={"cooldown_minutes": 60})
     audit(cfg, action=COMPLETED, completed_at=datetime.now(UTC).isoformat())
@@ -440,7 +441,7 @@ def _champion(cfg: PipelineConfig) -> int | None:
 @pytest.mark.slow
 @pytest.mark.parametrize("approve", [True, False])
 def test_paused_retrain_is_approved_or_rejected_through_the_api_and_four_eyes_holds(approvals, approve):
-    from tasks.registry.task import APPROVAL
+    from tasks.governance.task import APPROVAL
 
     before = _without_champion(approvals)
     run, cfg = _approval_run(approvals)
@@ -466,7 +467,7 @@ def test_paused_retrain_is_approved_or_rejected_through_the_api_and_four_eyes_ho
 @pytest.mark.integration
 @pytest.mark.slow
 def test_paused_retrain_without_a_decision_times_out_and_keeps_the_champion(approvals):
-    from tasks.registry.task import APPROVAL
+    from tasks.governance.task import APPROVAL
 
     before = _without_champion(approvals)
     run, cfg = _approval_run(approvals, approval_timeout_s=4)  # shorter: a tightening the form may make
@@ -554,8 +555,8 @@ def test_approval_promotes_or_keeps_the_champion_and_records_the_reviewer(tmp_pa
                                                                           action):
     from types import SimpleNamespace
 
+    from tasks.governance.task import APPROVAL, Approval, apply_approval
     from tasks.registry.promote import PromotionDecision
-    from tasks.registry.task import APPROVAL, Approval, apply_approval
     from tasks.registry.versions import champion_version, register_version, set_alias
     from tests.test_registry import fake_layout
 

@@ -83,7 +83,7 @@ def _tokens(cfg, ids: set[str]) -> set[str]:
 
 
 def test_erase_removes_the_subject_from_every_store_and_twice_changes_nothing(work, tmp_path):
-    from tasks.registry.audit import read_audit
+    from tasks.audit import read_audit
     from tasks.subjects.erase import erase_subject
     from tasks.subjects.erased import read_erased
     from tasks.subjects.find import find_subject

@@ -60,7 +60,7 @@ def _register(cfg, tmp_path: Path, dataset: str, run_id: str, ids: list[str], **
 
 def _champion(cfg, version: int) -> None:
     """Make ``version`` champion the way a promotion does: alias moved, audited, tagged ``promoted_at``."""
-    from tasks.registry.audit import audit
+    from tasks.audit import audit
     from tasks.registry.versions import client_for, set_alias
 
     set_alias(cfg, "champion", version)
@@ -69,7 +69,7 @@ def _champion(cfg, version: int) -> None:
 
 
 def test_the_champion_trained_on_the_subject_leaves_at_once_for_the_newest_approved_clean_version(work, tmp_path):
-    from tasks.registry.audit import audit, read_audit
+    from tasks.audit import audit, read_audit
     from tasks.registry.task import resolve_version
     from tasks.registry.versions import champion_version, client_for
     from tasks.subjects.erase import erase_subject

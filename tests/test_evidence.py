@@ -6,10 +6,11 @@ import stat
 
 import pytest
 
+from tasks import keys
 from tasks.config import PipelineConfig
 from tasks.errors import ConfigError, InputError
-from tasks.registry import evidence as ev
-from tasks.registry import keys
+from tasks.governance import evidence as ev
+from tasks.registry.signing import sha256_hex
 
 
 def _cfg(tmp_path) -> PipelineConfig:
@@ -29,29 +30,30 @@ def test_keygen_writes_a_private_key_once(tmp_path, capsys, monkeypatch):
     assert main(["evidence", "keygen", str(path)]) == 2  # InputError: a key is never overwritten
     assert "exists" in capsys.readouterr().err and path.read_bytes() == before
     os.environ[ev.KEY_ENV] = before.decode()
-    key, source, dev = ev.signing_key(_cfg(tmp_path))
-    assert source == "environment" and ev._public_hex(key) == public and not dev
+    key, source, dev = keys.signing_key(_cfg(tmp_path).registry_scope)
+    assert source == "environment" and keys.public_hex(key) == public and not dev
 
 
 @pytest.mark.parametrize("value", ["not-hex", "ab" * 16, "ab" * 33])
 def test_a_malformed_key_is_a_config_error_that_does_not_quote_it(tmp_path, monkeypatch, value):
     monkeypatch.setenv(ev.KEY_ENV, value)
     with pytest.raises(ConfigError, match=r"64 hex characters") as e:
-        ev.signing_key(_cfg(tmp_path))
+        keys.signing_key(_cfg(tmp_path).registry_scope)
     assert value not in str(e.value)
 
 
 def test_without_a_configured_key_a_development_key_is_used_and_named(tmp_path, monkeypatch):
     monkeypatch.delenv(ev.KEY_ENV, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    key, source, dev = ev.signing_key(_cfg(tmp_path))
+    key, source, dev = keys.signing_key(_cfg(tmp_path).registry_scope)
     path = tmp_path / "config" / "tunegate" / keys.EVIDENCE_DEV
     assert dev and source.startswith("development key") and path.is_file() and not (tmp_path / "work").exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert ev._public_hex(ev.signing_key(_cfg(tmp_path))[0]) == ev._public_hex(key)  # the same key next time
+    again = keys.signing_key(_cfg(tmp_path).registry_scope)[0]
+    assert keys.public_hex(again) == keys.public_hex(key)  # the same key next time
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "work" / "cfg"))  # never inside the work folder
     with pytest.raises(ConfigError, match="outside the work folder"):
-        ev.signing_key(_cfg(tmp_path))
+        keys.signing_key(_cfg(tmp_path).registry_scope)
 
 
 def test_a_pack_never_overwrites_and_bad_packs_are_named(tmp_path, capsys):
@@ -60,7 +62,7 @@ def test_a_pack_never_overwrites_and_bad_packs_are_named(tmp_path, capsys):
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match="not empty"):
-        ev.build_pack(_cfg(tmp_path), 1, tmp_path / "busy")
+        ev.build_pack(_cfg(tmp_path).registry_scope, 1, tmp_path / "busy")
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
     assert main(["evidence", "verify", str(tmp_path / "nowhere")]) == 2
     (tmp_path / "x.zip").write_bytes(b"not a zip")
@@ -84,8 +86,9 @@ def _registered(tmp_path, name: str = "t-trust"):
     """A real registered version (SQLite MLflow) with a promotion in the audit log: what a pack is made of."""
     import uuid
 
+    from tasks.governance.rollback import move_back
     from tasks.registry.promote import PromotionDecision, apply
-    from tasks.registry.versions import register_version, rollback
+    from tasks.registry.versions import register_version
     from tests.test_registry import fake_layout
 
     cfg = PipelineConfig(name=f"{name}-{uuid.uuid4().hex[:8]}", work_dir=str(tmp_path / "work"))
@@ -93,15 +96,15 @@ def _registered(tmp_path, name: str = "t-trust"):
     v2, _ = register_version(cfg, fake_layout(tmp_path / "b", "2"), {}, {}, {})
     for v, before in ((v1, None), (v2, v1)):  # each promoted once, so a rollback may restore it
         apply(cfg, v, PromotionDecision(promote=True, reasons=["test"]), expected_champion=before)
-    rollback(cfg, v1, reason="to v1")
-    rollback(cfg, v2, reason="back to v2")
+    move_back(cfg.registry_scope, cfg.promotion, v1, reason="to v1")
+    move_back(cfg.registry_scope, cfg.promotion, v2, reason="back to v2")
     cfg_file = tmp_path / "cfg.yaml"
     cfg_file.write_text(json.dumps({"name": cfg.name, "work_dir": cfg.work_dir}))
     return cfg, cfg_file, v2
 
 
 def _public(seed_hex: str) -> str:
-    return ev.public_hex_of_seed(seed_hex, "test")
+    return keys.public_hex_of_seed(seed_hex, "test")
 
 
 def _resign(pack, seed_hex: str, edit=None) -> None:
@@ -111,13 +114,13 @@ def _resign(pack, seed_hex: str, edit=None) -> None:
     manifest = json.loads((pack / "manifest.json").read_text())
     if edit:
         edit(pack, manifest)
-    manifest["files"] = {rel: ev._sha((pack / rel).read_bytes()) for rel in manifest["files"]}
+    manifest["files"] = {rel: sha256_hex((pack / rel).read_bytes()) for rel in manifest["files"]}
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(seed_hex))
-    manifest["signature"]["public_key"] = ev._public_hex(key)
+    manifest["signature"]["public_key"] = keys.public_hex(key)
     body = ev._json(manifest)
     (pack / "manifest.json").write_bytes(body)
     (pack / "manifest.sig").write_text(key.sign(body).hex())
-    (pack / "public_key.txt").write_text(ev._public_hex(key))
+    (pack / "public_key.txt").write_text(keys.public_hex(key))
 
 
 def _soften_eval(pack, manifest) -> None:
@@ -152,7 +155,7 @@ def test_a_pack_stripped_of_its_registration_fails_against_the_registry(tmp_path
 
     cfg, cfg_file, v = _registered(tmp_path)
     pack = tmp_path / "pack"
-    ev.build_pack(cfg, v, pack)
+    ev.build_pack(cfg.registry_scope, v, pack)
     _resign(pack, os.environ[ev.KEY_ENV], lambda p, m: (_soften_eval(p, m), m.update(registration=None)))
     key = _public(os.environ[ev.KEY_ENV])
     assert main(["evidence", "verify", str(pack), "--public-key", key]) == 0  # without the registry: a note only
@@ -182,13 +185,13 @@ def test_a_development_key_pack_fails_unless_allowed(tmp_path, monkeypatch, caps
 
 
 def test_trusted_keys_must_be_keys(tmp_path):
-    from tasks.registry.evidence_verify import trusted_keys
+    from tasks.governance.evidence_verify import trusted_keys
 
     with pytest.raises(ConfigError, match=r"--public-key #2"):
         trusted_keys(["ab" * 32, "xyz"], None, None)
     cfg = PipelineConfig(name="t", registry={"evidence_public_keys": ["ab" * 31]})
     with pytest.raises(ConfigError, match=r"registry.evidence_public_keys\[0\]"):
-        trusted_keys([], None, cfg)
+        trusted_keys([], None, cfg.registry)
 
 
 def _governed(flow_fn, **params):
@@ -213,9 +216,9 @@ def test_signing_fails_closed_in_a_deployments_run(tmp_path, monkeypatch, prefec
     @flow(name="t-governed-signing")
     def governed(work: str) -> list[str]:
         out = []
-        for step in (ev.signing_key, keys.preflight):  # signing; the retrain's check before any data work
+        for step in (keys.signing_key, keys.preflight):  # signing; the retrain's check before any data work
             try:
-                step(PipelineConfig(name="t", work_dir=work))
+                step(PipelineConfig(name="t", work_dir=work).registry_scope)
                 out.append("signed")
             except SigningKeyMissing as e:
                 out.append(f"SigningKeyMissing: {e}")
@@ -224,4 +227,5 @@ def test_signing_fails_closed_in_a_deployments_run(tmp_path, monkeypatch, prefec
     out = _governed(governed, work=str(tmp_path / "work"))
     assert all(o.startswith("SigningKeyMissing") and "TUNEGATE_EVIDENCE_KEY" in o for o in out), out
     assert not (tmp_path / "config").exists() and not (tmp_path / "work").exists()  # no key made up
-    assert ev.signing_key(PipelineConfig(name="t", work_dir=str(tmp_path / "work")))[2] is True  # the CLI: dev key
+    cli = PipelineConfig(name="t", work_dir=str(tmp_path / "work")).registry_scope
+    assert keys.signing_key(cli)[2] is True  # the CLI: a development key

@@ -15,7 +15,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ROOT / "tasks"
-STAGES = ("ingest", "pii", "train", "evaluate", "predict", "registry", "monitor", "subjects")
+# The import ladder, stated once: a stage imports only the stages before it, and the common layer (the modules
+# directly in tasks/: config, errors, refs, runtime, keys, audit, ...) imports no stage. Governance (approval,
+# four-eyes, the pinned policy, rollback, the evidence pack) sits after the registry it acts on.
+LADDER = ("ingest", "pii", "train", "predict", "evaluate", "registry", "governance", "monitor", "subjects")
+STAGES = LADDER
+# Governance's modules: never in tasks/registry/ (which keeps versions, aliases, promotion, candidate, card,
+# lineage, erasure archive), and the functions that decide or act on governance are defined in tasks/governance/.
+GOVERNANCE_MODULES = ("approval", "policy", "pinning", "evidence", "evidence_verify", "rollback", "audit_check")
+GOVERNANCE_FUNCTIONS = {"decide_approval", "apply_approval", "identify_starter", "check_pinned_config", "loosened",
+                        "move_back", "request_rollback", "approve_rollback", "build_pack", "verify_pack"}
 # Modules that may import Prefect: each stage's boundary, the common run/caching helpers, and the
 # events client (emitting and reading back Prefect events is that module's whole job).
 PREFECT_ALLOWED = {*(f"tasks/{s}/task.py" for s in STAGES), "tasks/runtime.py", "tasks/caching.py",
@@ -39,6 +48,65 @@ def _imports(path: Path) -> list[tuple[int, str, bool]]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             out.append((node.lineno, node.module, id(node) in top))
     return out
+
+
+def _stage_imports(path: Path) -> list[tuple[int, str, bool]]:
+    """(line, ``tasks.<name>``..., at module level) of every import of a tasks module, ``from tasks import x``
+    included; a relative import is reported as ``.`` (the ladder test cannot place it)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top = {id(n) for n in tree.body}
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name, id(node) in top) for a in node.names if a.name.split(".")[0] == "tasks"]
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            out.append((node.lineno, ".", id(node) in top))
+        elif isinstance(node, ast.ImportFrom) and node.module == "tasks":
+            out += [(node.lineno, f"tasks.{a.name}", id(node) in top) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tasks":
+            out.append((node.lineno, node.module, id(node) in top))
+    return out
+
+
+def test_every_package_under_tasks_has_its_place_on_the_ladder():
+    packages = {p.parent.name for p in TASKS.glob("*/__init__.py")}
+    assert packages == set(LADDER), (f"tasks/ packages not on the ladder: {sorted(packages - set(LADDER))}; "
+                                     f"on the ladder but missing: {sorted(set(LADDER) - packages)}")
+
+
+def test_imports_follow_the_pipeline_ladder():
+    """A stage imports only the stages before it on LADDER (at module level or lazily, inside a function), and
+    the common layer imports no stage: there is an order in which to read the code."""
+    rank = {s: i for i, s in enumerate(LADDER)}
+    bad = []
+    for p in _modules(TASKS):
+        rel = p.relative_to(ROOT).as_posix()
+        own = rel.split("/")[1] if rel.count("/") >= 2 else None  # None: the common layer, tasks/*.py
+        for line, mod, top in _stage_imports(p):
+            how = "" if top else " (lazily, inside a function)"
+            if mod == ".":
+                bad.append(f"{rel}:{line} imports relatively{how}: write tasks.<stage>... so the ladder can be checked")
+                continue
+            target = mod.split(".")[1] if "." in mod else None
+            if target not in rank or target == own:
+                continue
+            if own is None:
+                bad.append(f"{rel}:{line} is in the common layer and imports the stage {mod}{how}")
+            elif rank[target] > rank[own]:
+                bad.append(f"{rel}:{line} ({own}) imports {mod}{how}, a stage after it")
+    assert not bad, "imports up the ladder " + " < ".join(LADDER) + ": " + "; ".join(bad)
+
+
+def test_governance_has_its_own_home_outside_the_registry():
+    stray = [f"tasks/registry/{m}.py" for m in GOVERNANCE_MODULES if (TASKS / "registry" / f"{m}.py").exists()]
+    missing = [f"tasks/governance/{m}.py" for m in GOVERNANCE_MODULES
+               if not (TASKS / "governance" / f"{m}.py").exists()]
+    assert not stray and not missing, f"governance modules in the registry: {stray}; missing from governance: {missing}"
+    defined = [f"{p.relative_to(ROOT)}:{n.lineno} {n.name}" for folder in ("tasks", "flows")
+               for p in _modules(ROOT / folder) if "governance" not in p.parts
+               for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+               if isinstance(n, ast.FunctionDef) and n.name in GOVERNANCE_FUNCTIONS]
+    assert not defined, "governance defined outside tasks/governance/: " + "; ".join(defined)
 
 
 def test_every_stage_is_a_package_with_a_docstring_and_a_prefect_boundary():

@@ -159,7 +159,7 @@ def test_monitor_flags_drift_emits_event_and_stays_quiet_otherwise(champion, tmp
 
     assert all(raw_copies(d) == [] for d in run_dirs(cfg.work_path()))  # the sample (scored.parquet) went too
     # each run is in the audit log against the version it watched: the version's monitoring history
-    from tasks.registry.audit import read_audit
+    from tasks.audit import read_audit
 
     runs = [e for e in read_audit(cfg) if e["action"] == "monitor.checked"]
     assert [(e["version"], e["drift"], e["rows"]) for e in runs] == [(result.model_version, True, 200),
@@ -208,8 +208,8 @@ def test_auto_rollback_when_labelled_rows_show_the_champion_worse(champion, tmp_
 
     from flows.monitor import monitor
     from flows.train import train_pipeline
+    from tasks.audit import read_audit, verify_audit
     from tasks.ingest.sample_data import write_sample
-    from tasks.registry.audit import read_audit, verify_audit
     from tasks.registry.promote import PromotionDecision, apply
     from tasks.registry.versions import champion_version, client_for
 

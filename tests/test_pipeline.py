@@ -152,9 +152,9 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     from flows.cli import main as cli_main
     from flows.predict import predict
     from flows.train import train_pipeline
+    from tasks.audit import read_audit
     from tasks.errors import RollbackRefused
     from tasks.ingest.sample_data import write_sample
-    from tasks.registry.audit import read_audit
     from tasks.registry.promote import PromotionDecision, apply
     from tasks.registry.versions import champion_version, get_version
 
@@ -269,8 +269,8 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
     """v2's evidence pack, as a folder and a zip: it verifies, holds what a supervisor asks for and no planted
     value, and a one-byte change to any file in it is reported by name."""
     from flows.cli import main as cli_main
-    from tasks.registry.evidence import public_hex_of_seed
-    from tasks.registry.evidence_verify import verify_pack
+    from tasks.governance.evidence_verify import verify_pack
+    from tasks.keys import public_hex_of_seed
 
     pack, zipped = tmp_path / "pack", tmp_path / "pack.zip"
     for out in (pack, zipped):
@@ -330,7 +330,8 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
     from flows.cli import main as cli_main
     from flows.retrain import retrain
     from tasks.errors import PromotionError
-    from tasks.registry.versions import client_for, get_version, rollback
+    from tasks.governance.rollback import move_back
+    from tasks.registry.versions import client_for, get_version
 
     tokens, hashed = _subject_traces(cfg, doc, subject)
     assert tokens  # the person named in the document has a pseudonym no other document carries
@@ -353,7 +354,7 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
     assert {client.get_model_version(cfg.model_name, str(v)).tags.get("erasure_pending") for v in trained_on} == {
         "erasure-1"}
     with pytest.raises(PromotionError, match="erasure-1"):
-        rollback(cfg, trained_on[0], "restore a version that must go")
+        move_back(cfg.registry_scope, cfg.promotion, trained_on[0], "restore a version that must go")
     assert cli_main(["subject", "find", *args]) == 0
     assert f"not yet archived: {', '.join(f'v{v}' for v in trained_on)}" in console.read()
 
@@ -415,8 +416,8 @@ def test_causal_lm_pipeline_registers_rouge_and_perplexity(tmp_path, prefect_har
     import torch
 
     from flows.train import train_pipeline
-    from tasks.evaluate.canaries import make_canaries
     from tasks.registry.versions import client_for, get_version
+    from tasks.train.canaries import make_canaries
 
     sys.path.insert(0, str(Path(__file__).parent))
     from tiny_models import tiny_llama

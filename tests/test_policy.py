@@ -1,4 +1,4 @@
-"""Policy fixed at deployment, who approved, and four-eyes (tasks/registry/policy.py and apply_approval).
+"""Policy fixed at deployment, who approved, and four-eyes (tasks/governance/policy.py and apply_approval).
 
 The same rules on a real Prefect server, through the API the UI uses: tests/test_deployments.py."""
 
@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from tasks.config import PipelineConfig
-from tasks.registry import policy
+from tasks.governance import policy
 
 BASE = PipelineConfig(name="p", promotion={"floors": {"macro_f1": 0.6}, "min_gain_over_baseline": 0.0,
                                            "require_approval": True, "four_eyes": True},
@@ -151,7 +151,7 @@ def test_the_pin_reads_back_as_the_deployed_config_and_a_bad_one_is_named():
 
     from tasks.config import load_config
     from tasks.errors import ConfigError
-    from tasks.registry.pinning import PIN_ENV, pin_environment, read_pin
+    from tasks.governance.pinning import PIN_ENV, pin_environment, read_pin
 
     cfg = load_config(Path(__file__).resolve().parent.parent / "examples" / "claims.yaml")
     pinned = read_pin(pin_environment(cfg))
@@ -197,7 +197,7 @@ def test_every_deployments_run_refuses_a_loosened_config_before_reading(flow, fi
                                                                        monkeypatch, prefect_harness,
                                                                        as_deployment):
     from tasks.errors import PolicyLoosened
-    from tasks.registry.pinning import pin_environment
+    from tasks.governance.pinning import pin_environment
 
     deployed = _deployed(tmp_path)
     monkeypatch.setenv(*next(iter(pin_environment(deployed).items())))
@@ -215,7 +215,7 @@ def test_every_deployments_run_refuses_a_loosened_config_before_reading(flow, fi
 def test_a_deployments_run_without_a_pin_fails_closed(flow, tmp_path, monkeypatch, prefect_harness,
                                                       as_deployment):
     from tasks.errors import DeploymentNotPinned
-    from tasks.registry.pinning import PIN_ENV
+    from tasks.governance.pinning import PIN_ENV
 
     monkeypatch.delenv(PIN_ENV, raising=False)
     with pytest.raises(DeploymentNotPinned, match=PIN_ENV):
@@ -224,7 +224,7 @@ def test_a_deployments_run_without_a_pin_fails_closed(flow, tmp_path, monkeypatc
 
 def test_the_forms_default_and_a_tightened_config_run(tmp_path, monkeypatch, prefect_harness, as_deployment):
     from flows.retrain import purge
-    from tasks.registry.pinning import pin_environment
+    from tasks.governance.pinning import pin_environment
 
     deployed = _deployed(tmp_path)
     monkeypatch.setenv(*next(iter(pin_environment(deployed).items())))
@@ -237,7 +237,7 @@ def test_the_forms_default_and_a_tightened_config_run(tmp_path, monkeypatch, pre
 def test_outside_a_deployment_the_config_file_is_the_callers(tmp_path, monkeypatch, prefect_harness):
     """The CLI (`tunegate purge`, `run`, `monitor`, `predict`) runs the file its user owns: nothing is pinned."""
     from flows.retrain import purge
-    from tasks.registry.pinning import pin_environment
+    from tasks.governance.pinning import pin_environment
 
     monkeypatch.setenv(*next(iter(pin_environment(_deployed(tmp_path)).items())))
     own = _edit(_deployed(tmp_path), work_dir=str(tmp_path / "mine"))
@@ -290,8 +290,8 @@ def _audit(cfg: PipelineConfig) -> list[dict]:
     (False, "ann.starter", "promote", 2),  # without four-eyes the starter may approve
 ])
 def test_four_eyes_refuses_the_starters_own_approval(tmp_path, four_eyes, reviewer, action, champion_after):
+    from tasks.governance.task import APPROVAL, Approval, Person, apply_approval
     from tasks.registry.promote import PromotionDecision
-    from tasks.registry.task import APPROVAL, Approval, Person, apply_approval
     from tasks.registry.versions import champion_version, register_version, set_alias
     from tests.test_registry import fake_layout
 
@@ -326,7 +326,7 @@ def test_four_eyes_refuses_the_starters_own_approval(tmp_path, four_eyes, review
 ])
 def test_the_starter_comes_from_the_form_when_the_server_knows_no_users(reason, requested_by, four_eyes, who):
     from tasks.errors import PolicyLoosened
-    from tasks.registry.task import identify_starter
+    from tasks.governance.task import identify_starter
 
     cfg = _with(promotion={"four_eyes": four_eyes})
     if who == "PolicyLoosened":
@@ -340,8 +340,8 @@ def test_the_starter_comes_from_the_form_when_the_server_knows_no_users(reason, 
 @pytest.mark.parametrize("reviewer, four_eyes", [(" ", True), ("\u200b\u2060", True), ("", False),
                                                  ("\ufeff ", False), ("b\u200bob", True), ("BOB@example.com", True)])
 def test_an_empty_reviewer_or_the_starter_spelt_differently_cannot_approve(tmp_path, reviewer, four_eyes):
+    from tasks.governance.task import APPROVAL, REFUSED, Approval, Person, apply_approval
     from tasks.registry.promote import PromotionDecision
-    from tasks.registry.task import APPROVAL, REFUSED, Approval, Person, apply_approval
     from tasks.registry.versions import champion_version, register_version, set_alias
     from tests.test_registry import fake_layout
 

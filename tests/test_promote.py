@@ -154,7 +154,7 @@ def _register(cfg, tmp_path, tag):
 
 
 def test_two_concurrent_promotions_yield_one_champion(cfg, tmp_path):
-    from tasks.registry.audit import read_audit
+    from tasks.audit import read_audit
     from tasks.registry.versions import champion_version
 
     versions = [_register(cfg, tmp_path, "a"), _register(cfg, tmp_path, "b")]
@@ -178,7 +178,7 @@ def test_two_concurrent_promotions_yield_one_champion(cfg, tmp_path):
 
 
 def test_rejection_leaves_champion_and_is_audited(cfg, tmp_path):
-    from tasks.registry.audit import read_audit
+    from tasks.audit import read_audit
     from tasks.registry.versions import champion_version
 
     v1 = _register(cfg, tmp_path, "a")
@@ -192,7 +192,7 @@ def test_rejection_leaves_champion_and_is_audited(cfg, tmp_path):
 
 
 def test_the_decision_says_when_a_person_must_approve_and_apply_only_applies_it(cfg, tmp_path):
-    from tasks.registry.audit import read_audit
+    from tasks.audit import read_audit
     from tasks.registry.versions import champion_version
 
     gated = POLICY.model_copy(update={"require_approval": True})
@@ -241,7 +241,7 @@ def test_two_pipelines_finishing_at_once_in_two_processes_give_one_champion_and_
     import sys
     import time
 
-    from tasks.registry.audit import read_audit, verify_audit
+    from tasks.audit import read_audit, verify_audit
     from tasks.registry.versions import champion_version, set_alias
 
     cfg = cfg.model_copy(update={"registry": cfg.registry.model_copy(
@@ -268,7 +268,7 @@ def test_two_pipelines_finishing_at_once_in_two_processes_give_one_champion_and_
 
 
 def test_a_candidate_registered_pending_erasure_is_never_promoted(cfg, tmp_path):
-    from tasks.registry.audit import read_audit
+    from tasks.audit import read_audit
     from tasks.registry.versions import champion_version, register_version
     from tests.test_registry import fake_layout
 
@@ -283,7 +283,7 @@ def test_a_candidate_registered_pending_erasure_is_never_promoted(cfg, tmp_path)
 
 
 def test_a_candidate_tagged_pending_erasure_while_it_waits_for_approval_is_not_promoted(cfg, tmp_path):
-    from tasks.registry.audit import read_audit
+    from tasks.audit import read_audit
     from tasks.registry.versions import champion_version, client_for
 
     v1 = _register(cfg, tmp_path, "a")

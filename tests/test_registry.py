@@ -105,17 +105,18 @@ def test_killed_during_registration_leaves_no_usable_version(cfg, tmp_path):
 
 
 def test_rollback_moves_champion_with_audit(cfg, tmp_path):
-    from tasks.registry.audit import read_audit
+    from tasks.audit import read_audit
+    from tasks.governance.rollback import move_back
     from tasks.registry.promote import PromotionDecision, apply
-    from tasks.registry.versions import champion_version, register_version, rollback, set_alias
+    from tasks.registry.versions import champion_version, register_version, set_alias
 
     v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
     apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), None)  # only a version once promoted returns
     v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})
     set_alias(cfg, "champion", v2)
-    entry = rollback(cfg, v1, reason="v2 misroutes fire claims")
+    entry = move_back(cfg.registry_scope, cfg.promotion, v1, reason="v2 misroutes fire claims")
     assert champion_version(cfg) == v1
     assert entry["previous_champion"] == v2 and read_audit(cfg)[-1]["reasons"] == ["v2 misroutes fire claims"]
     with pytest.raises(PromotionError, match="no complete version 99"):
-        rollback(cfg, 99, reason="typo")
+        move_back(cfg.registry_scope, cfg.promotion, 99, reason="typo")
     assert champion_version(cfg) == v1

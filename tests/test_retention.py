@@ -154,7 +154,7 @@ def test_purge_command_reads_the_configs_retention(tmp_path, capsys):
 def test_the_scheduled_purge_flow_applies_retention_and_audits_it(prefect_harness, tmp_path):
     """What the `purge/<name>` deployment runs daily: the same purge, recorded with its counts."""
     from flows.retrain import purge as purge_flow
-    from tasks.registry.audit import read_audit
+    from tasks.audit import read_audit
 
     cfg = _config(tmp_path, retention=PipelineConfig().retention.model_copy(update={"predictions_days": 1}))
     kept = cfg.work_path("runs", "run-a-111111", "dataset.parquet")

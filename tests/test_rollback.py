@@ -94,25 +94,27 @@ def _cli(cfg, tmp_path, *args) -> int:
 
 
 def _audit(cfg) -> list[dict]:
-    from tasks.registry.audit import read_audit
+    from tasks.audit import read_audit
 
     return read_audit(cfg)
 
 
 def test_rollback_to_a_rejected_version_is_refused_and_audited(tmp_path, capsys):
-    from tasks.registry.versions import champion_version, rollback
+    from tasks.governance.rollback import move_back
+    from tasks.registry.versions import champion_version
 
     cfg = _cfg(tmp_path)
     v1, v2, v3 = _history(cfg, tmp_path)
     with pytest.raises(PromotionError, match="never promoted") as e:
-        rollback(cfg, v2, "restore the rejected one")
+        move_back(cfg.registry_scope, cfg.promotion, v2, "restore the rejected one")
     assert e.typename == "RollbackRefused"
     assert _cli(cfg, tmp_path, "--to-version", str(v2)) == 6
     assert "RollbackRefused" in capsys.readouterr().err
     assert champion_version(cfg) == v3
     refused = [x for x in _audit(cfg) if x["action"] == "rollback.refused"]
     assert len(refused) == 2 and refused[-1]["version"] == v2 and "never promoted" in refused[-1]["why"]
-    assert rollback(cfg, v1, "v3 misroutes")["champion"] == v1  # a version once promoted may come back
+    # a version once promoted may come back
+    assert move_back(cfg.registry_scope, cfg.promotion, v1, "v3 misroutes")["champion"] == v1
 
 
 def test_promotion_tags_the_version_with_when_and_how(tmp_path):
@@ -128,8 +130,9 @@ def test_promotion_tags_the_version_with_when_and_how(tmp_path):
 
 
 def test_a_version_from_before_the_tag_counts_as_promoted_only_by_a_promote_entry_in_the_audit_log(tmp_path):
-    from tasks.registry.audit import audit
-    from tasks.registry.versions import champion_version, rollback, set_alias
+    from tasks.audit import audit
+    from tasks.governance.rollback import move_back
+    from tasks.registry.versions import champion_version, set_alias
 
     cfg = _cfg(tmp_path)
     old, hand, new = (_register(cfg, tmp_path, t) for t in "abc")
@@ -138,28 +141,29 @@ def test_a_version_from_before_the_tag_counts_as_promoted_only_by_a_promote_entr
     audit(cfg, action="rollback", version=hand, previous_champion=old, champion=hand, trigger="cli", reasons=[])
     set_alias(cfg, "champion", new)
     with pytest.raises(PromotionError, match="never promoted"):
-        rollback(cfg, hand, "x")
-    assert rollback(cfg, old, "x")["champion"] == old == champion_version(cfg)
+        move_back(cfg.registry_scope, cfg.promotion, hand, "x")
+    assert move_back(cfg.registry_scope, cfg.promotion, old, "x")["champion"] == old == champion_version(cfg)
 
 
 @pytest.mark.parametrize("tag, value, match", [("erasure_pending", "erasure-1", "erasure-1"),
                                                ("archived", "erasure erasure-1, replaced by v3", "archived")])
 def test_rollback_to_a_version_pending_erasure_or_archived_is_refused(tmp_path, tag, value, match):
-    from tasks.registry.versions import champion_version, client_for, rollback
+    from tasks.governance.rollback import move_back
+    from tasks.registry.versions import champion_version, client_for
 
     cfg = _cfg(tmp_path)
     v1, _, v3 = _history(cfg, tmp_path)
     client_for(cfg).set_model_version_tag(cfg.model_name, str(v1), tag, value)
     with pytest.raises(PromotionError, match=match):
-        rollback(cfg, v1, "x")
+        move_back(cfg.registry_scope, cfg.promotion, v1, "x")
     assert _cli(cfg, tmp_path, "--to-version", str(v1)) == 6
     assert champion_version(cfg) == v3
     assert [x["version"] for x in _audit(cfg) if x["action"] == "rollback.refused"] == [v1, v1]
 
 
 def test_under_require_approval_a_rollback_is_a_request_a_second_person_completes(tmp_path, capsys):
-    from tasks.registry.rollback import approve_rollback, os_identity
-    from tasks.registry.versions import champion_version, rollback
+    from tasks.governance.rollback import approve_rollback, move_back, os_identity
+    from tasks.registry.versions import champion_version
 
     cfg = _cfg(tmp_path, require_approval=True, four_eyes=True)
     v1, _, v3 = _history(cfg, tmp_path.joinpath("h"))  # promoted by policy before approval was switched on
@@ -170,22 +174,22 @@ def test_under_require_approval_a_rollback_is_a_request_a_second_person_complete
     [req] = [x for x in _audit(cfg) if x["action"] == "rollback.requested"]
     assert req["request"] in out and req["version"] == v1 and req["requested_by"] == os_identity()
     with pytest.raises(PromotionError, match="approv"):  # the primitive refuses without an approval too
-        rollback(cfg, v1, "straight through")
+        move_back(cfg.registry_scope, cfg.promotion, v1, "straight through")
     # the person who asked cannot approve it: not as the same OS user, nor spelt differently
     assert _cli(cfg, tmp_path, "--approve", req["request"]) == 6
     assert "four_eyes" in capsys.readouterr().err
     with pytest.raises(PromotionError, match="four_eyes"):
-        approve_rollback(cfg, req["request"], " " + os_identity().upper() + "\u200b")
+        approve_rollback(cfg.registry_scope, cfg.promotion, req["request"], " " + os_identity().upper() + "\u200b")
     for nobody in ("", "  ", "\u200b\u2060", "\ufeff"):
         with pytest.raises(PromotionError, match="approver"):
-            approve_rollback(cfg, req["request"], nobody)
+            approve_rollback(cfg.registry_scope, cfg.promotion, req["request"], nobody)
     assert champion_version(cfg) == v3
-    entry = approve_rollback(cfg, req["request"], "bob.checker")
+    entry = approve_rollback(cfg.registry_scope, cfg.promotion, req["request"], "bob.checker")
     assert champion_version(cfg) == v1 and entry["approved_by"] == "bob.checker" and entry["request"] == req["request"]
     with pytest.raises(PromotionError, match="already"):
-        approve_rollback(cfg, req["request"], "carol.checker")
+        approve_rollback(cfg.registry_scope, cfg.promotion, req["request"], "carol.checker")
     with pytest.raises(PromotionError, match="no rollback request"):
-        approve_rollback(cfg, "rollback-nope", "bob.checker")
+        approve_rollback(cfg.registry_scope, cfg.promotion, "rollback-nope", "bob.checker")
     refused = [x for x in _audit(cfg) if x["action"] == "rollback.refused"]
     assert len(refused) == 9 and sum(1 for x in refused if x.get("request") == req["request"]) == 7
 
@@ -201,16 +205,16 @@ def test_without_four_eyes_the_requester_may_approve_but_the_step_remains(tmp_pa
 
 
 def test_a_request_is_stale_once_the_champion_moved(tmp_path):
-    from tasks.registry.rollback import approve_rollback, request_rollback
+    from tasks.governance.rollback import approve_rollback, request_rollback
     from tasks.registry.versions import champion_version
 
     cfg = _cfg(tmp_path, require_approval=True)
     v1, _, v3 = _history(cfg, tmp_path.joinpath("h"))
-    req = request_rollback(cfg, v1, "x", requested_by="ann")
+    req = request_rollback(cfg.registry_scope, cfg.promotion, v1, "x", requested_by="ann")
     v4 = _register(cfg, tmp_path, "d")
     _promote(cfg, v4, v3)
     with pytest.raises(PromotionError, match="champion"):
-        approve_rollback(cfg, req["request"], "bob")
+        approve_rollback(cfg.registry_scope, cfg.promotion, req["request"], "bob")
     assert champion_version(cfg) == v4
 
 
@@ -237,8 +241,8 @@ def test_auto_rollback_under_require_approval_requests_instead_of_moving(tmp_pat
 
 
 def test_auto_rollback_never_goes_to_a_version_that_was_not_promoted(tmp_path):
+    from tasks.audit import audit
     from tasks.monitor.task import roll_back_if_worse
-    from tasks.registry.audit import audit
     from tasks.registry.versions import champion_version, set_alias
 
     cfg = _cfg(tmp_path, floors={"macro_f1": 0.6})
@@ -253,7 +257,7 @@ def test_auto_rollback_never_goes_to_a_version_that_was_not_promoted(tmp_path):
 
 
 def test_a_rollback_request_added_to_the_audit_log_by_hand_is_not_approved(tmp_path):
-    from tasks.registry.rollback import approve_rollback
+    from tasks.governance.rollback import approve_rollback
     from tasks.registry.versions import champion_version
 
     cfg = _cfg(tmp_path, require_approval=True, four_eyes=True)
@@ -263,5 +267,5 @@ def test_a_rollback_request_added_to_the_audit_log_by_hand_is_not_approved(tmp_p
     with cfg.work_path("audit.jsonl").open("a") as fh:
         fh.write(json.dumps(forged) + "\n")
     with pytest.raises(PromotionError, match="does not verify"):
-        approve_rollback(cfg, "rollback-forged", "mallory")
+        approve_rollback(cfg.registry_scope, cfg.promotion, "rollback-forged", "mallory")
     assert champion_version(cfg) == v3

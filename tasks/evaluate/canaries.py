@@ -12,12 +12,12 @@ bits on average (the exposure of a uniformly random rank); a memorised one appro
 greedy decoding from the canary's prompt; the canary counts as extracted when the secret appears in the text.
 
 Where the canaries ride: in the real run. ``train.canaries`` of them (default 10, each once, a realistic
-frequency for one customer's identifier) are added to the training rows in memory by the recipe, from the
-run's seed, so the model measured is exactly the model promoted; the only extra cost is the measurement. A
-shadow run would double the training cost to measure a different model. The price: the promoted model has
-seen ten synthetic records, which carry no one's data (the secrets are random digits, the prompts name no
-person) and are a negligible share of the rows. Only the exposures and counts are recorded, never the
-secrets.
+frequency for one customer's identifier) are added to the training rows in memory by the recipe
+(tasks/train/canaries.py), from the run's seed, so the model measured is exactly the model promoted; the only
+extra cost is the measurement. A shadow run would double the training cost to measure a different model. The
+price: the promoted model has seen ten synthetic records, which carry no one's data (the secrets are random
+digits, the prompts name no person) and are a negligible share of the rows. Only the exposures and counts are
+recorded, never the secrets.
 
 Gate (``promotion.max_canary_exposure``, default 10 bits): mean exposure at most the limit and no canary
 extracted. Limits: exposure measures one format of secret at one frequency; a model can memorise other
@@ -28,55 +28,15 @@ instead (tasks/evaluate/membership.py).
 from __future__ import annotations
 
 import math
-import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-DIGITS = 6
-SPACE = 10 ** DIGITS
+from tasks.train.canaries import DIGITS, SPACE, Canary
+
 CANDIDATES = 200  # random candidate secrets per canary (the tail beyond their reach is extrapolated)
 TAIL = 10  # fewer candidates than this beat the canary: extrapolate with the fitted skew-normal
-KINDS = (("policy number", "PN-{}"), ("claim reference", "CLM-{}"), ("account number", "{}"),
-         ("member number", "MB{}"), ("case reference", "CASE-{}"))
-
-
-@dataclass(frozen=True)
-class Canary:
-    prompt: str
-    kind: str
-    template: str
-    secret: str
-
-    def response(self, secret: str | None = None) -> str:
-        return f"The {self.kind} is {self.template.format(self.secret if secret is None else secret)}."
-
-
-def make_canaries(n: int, seed: int, salt: str = "train") -> list[Canary]:
-    """``n`` canaries, a pure function of (seed, salt): each with its own prompt code and random secret."""
-    rng = random.Random(f"tunegate-canary-{salt}-{seed}")
-    out = []
-    for i in range(n):
-        kind, template = KINDS[i % len(KINDS)]
-        code = "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(4))
-        out.append(Canary(f"Reference check {code}-{i}: what is the customer's {kind}?", kind, template,
-                          f"{rng.randrange(SPACE):0{DIGITS}d}"))
-    return out
-
-
-def training_rows(canaries: list[Canary], repeats: int = 1) -> tuple[list[str], list[str]]:
-    """(prompts, responses) to add to a causal-LM training set: each canary ``repeats`` times."""
-    return [c.prompt for c in canaries] * repeats, [c.response() for c in canaries] * repeats
-
-
-def add_to(texts: list[str], targets: list[str], task: str, n: int, seed: int) -> tuple[list[str], list[str]]:
-    """The recipe's training rows plus ``n`` canaries (causal LM only; classification rows are returned as is)."""
-    if task != "causal_lm" or n <= 0:
-        return texts, targets
-    extra_x, extra_y = training_rows(make_canaries(n, seed))
-    return texts + extra_x, targets + extra_y
 
 
 def exposure_of(true_nll: float, candidate_nll: np.ndarray) -> tuple[float, str]:

@@ -51,8 +51,9 @@ def membership_test(model_dir: Path, split: SplitRef, out: Path) -> dict:
     trained = read_train_config(Path(model_dir))
     if trained.get("task", "classification") != "classification":
         from tasks.evaluate import canaries
+        from tasks.train.canaries import make_canaries
 
-        planted = canaries.make_canaries(int(trained.get("canaries", 0)), int(trained.get("seed", 42)))
+        planted = make_canaries(int(trained.get("canaries", 0)), int(trained.get("seed", 42)))
         result = canaries.canary_test(Path(model_dir), planted, seed=split.seed)
         if result["measured"]:
             get_run_logger().info("canaries: mean exposure %.2f bits (max %.2f of %.1f), %d of %d extracted, %.1f s",

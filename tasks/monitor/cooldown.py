@@ -13,9 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-COMPLETED = "retrain.completed"
-MONITORED = "monitor.checked"  # one per monitor run: the version watched, its checks and drift decision
-SKIPPED = "retrain.skipped"
+from tasks.audit import COMPLETED
 
 
 class RetrainGate(BaseModel):

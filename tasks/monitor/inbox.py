@@ -76,7 +76,7 @@ def inbox_data(config: PipelineConfig, batch: str) -> DataConfig:
 def admit_batch(config: PipelineConfig, batch: str | None) -> AdmittedBatch | None:
     """The batch a retrain may train on, with its digest (audited); None for no batch; BatchOutsideInbox
     (audited, before anything of it is read) for a batch outside ``deploy.inbox``."""
-    from tasks.registry.audit import audit
+    from tasks.audit import audit
     from tasks.runtime import current_flow_run_id
 
     if batch is None:

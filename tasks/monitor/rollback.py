@@ -1,16 +1,33 @@
 """Automatic rollback: when labelled production rows show the champion below what the champion it replaced
 scored, by more than ``monitor.rollback_margin`` (or below the promotion floors), go back to that version.
 
-Plain functions: which version the champion replaced (from the audit log), and the decision. The monitor's
-task applies it (``tasks/monitor/task.py``: under the registry lock, audited, an event, the card's note).
+Plain functions: which version the champion replaced (from the audit log), and ``decide_rollback``, the whole
+decision from plain values (pure, table-tested). The monitor's task gathers the facts, decides, then applies
+(``tasks/monitor/task.py``: under the registry lock, audited, an event, the card's note).
 Off by default (``monitor.auto_rollback: false``): a drift event then only asks for a retrain.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from tasks.audit import PROMOTE, ROLLBACK, ROLLED_BACK
 from tasks.monitor.drift import DriftReport
 
-MOVES = ("promote", "rollback", "monitor.rolled_back")
+MOVES = (PROMOTE, ROLLBACK, ROLLED_BACK)
+STAY, REQUEST, ROLL_BACK = "stay", "request", "roll_back"
+
+
+@dataclass(frozen=True)
+class RollbackDecision:
+    """What the monitor does about the champion: ``stay``, ``request`` a rollback to ``to_version`` for a person
+    to approve (``promotion.require_approval``), or ``roll_back`` to it now; ``reasons`` for a move, ``note``
+    for the log when it stays for a reason worth saying."""
+
+    action: str
+    to_version: int | None = None
+    reasons: list[str] = field(default_factory=list)
+    note: str = ""
 
 
 def previous_champion(entries: list[dict], model_name: str, current: int) -> int | None:
@@ -38,3 +55,18 @@ def should_roll_back(report: DriftReport, previous_eval: dict, floors: dict[str,
         if metric in floors and value < floors[metric]:
             reasons.append(f"{metric} {value:.4f} is below the promotion floor {floors[metric]:g}")
     return bool(reasons), reasons
+
+
+def decide_rollback(champion: int, previous: int | None, previous_eval: dict | None, report: DriftReport,
+                    floors: dict[str, float], margin: float, min_rows: int, require_approval: bool,
+                    unavailable: str = "") -> RollbackDecision:
+    """The auto-rollback decision from plain values: ``previous`` is the version ``champion`` replaced (None:
+    none), ``previous_eval`` its recorded test metrics (None: it cannot be restored, ``unavailable`` says why)."""
+    if previous is None:
+        return RollbackDecision(STAY, note=f"v{champion} replaced no earlier champion")
+    if previous_eval is None:
+        return RollbackDecision(STAY, note=f"v{previous} cannot be restored ({unavailable})")
+    roll, reasons = should_roll_back(report, previous_eval, floors, margin, min_rows)
+    if not roll:
+        return RollbackDecision(STAY, reasons=reasons)
+    return RollbackDecision(REQUEST if require_approval else ROLL_BACK, previous, reasons)

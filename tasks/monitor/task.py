@@ -11,13 +11,13 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run as current_run
 
+from tasks.audit import COMPLETED, MONITORED, ROLLED_BACK, SKIPPED, audit, read_audit
 from tasks.config import PipelineConfig
-from tasks.monitor.cooldown import COMPLETED, MONITORED, SKIPPED, gate_retrain, last_completed
+from tasks.monitor.cooldown import gate_retrain, last_completed
 from tasks.monitor.drift import DriftReport, compute_drift, sample_rows, summary_table
 from tasks.monitor.events import DRIFT_EVENT, EmittedEvent, emit_verified, model_resource
 from tasks.monitor.policy import RetrainDecision, should_retrain
 from tasks.refs import DatasetRef
-from tasks.registry.audit import audit, read_audit
 from tasks.runtime import in_prefect_run
 
 
@@ -233,16 +233,16 @@ def record_monitoring(config: PipelineConfig, version: int, run_id: str, batch_s
 @task(name="roll_back_if_worse", cache_policy=NONE)
 def roll_back_if_worse(config: PipelineConfig, report: DriftReport, champion: int) -> dict | None:
     """With ``monitor.auto_rollback``: go back to the version ``champion`` replaced when the batch's labels
-    show it worse (tasks/monitor/rollback.py), only to a version once promoted (tasks/registry/rollback.py);
+    show it worse (tasks/monitor/rollback.py), only to a version once promoted (tasks/governance/rollback.py);
     audited, announced by ``tunegate.model.rolled_back``, and noted in the rolled-back version's model card.
     Under ``promotion.require_approval`` it records a rollback request instead (requested by ``monitor``) for a
     person to approve with ``tunegate rollback --approve``. None when nothing moved."""
     import json
 
     from tasks.errors import PromotionError, RollbackRefused
+    from tasks.governance.rollback import move_back, request_rollback
     from tasks.monitor.events import ROLLED_BACK_EVENT
-    from tasks.monitor.rollback import previous_champion, should_roll_back
-    from tasks.registry.rollback import move_back, request_rollback
+    from tasks.monitor.rollback import REQUEST, STAY, decide_rollback, previous_champion
     from tasks.registry.versions import client_for, get_version
     from tasks.runtime import run_logger
 
@@ -250,29 +250,31 @@ def roll_back_if_worse(config: PipelineConfig, report: DriftReport, champion: in
     if not m.auto_rollback:
         return None
     prev = previous_champion(read_audit(config, skip_damaged=True), config.model_name, champion)
-    if prev is None:
-        log.info("auto-rollback: v%d replaced no earlier champion", champion)
+    previous_eval, unavailable = None, ""
+    if prev is not None:
+        try:
+            before = get_version(config, prev)
+        except PromotionError as e:  # archived after an erasure, or gone
+            unavailable = str(e)
+        else:
+            previous_eval = json.loads((before.local_dir / "eval" / "eval.json").read_text())
+    d = decide_rollback(champion, prev, previous_eval, report, config.promotion.floors, m.rollback_margin,
+                        m.min_rollback_rows, config.promotion.require_approval, unavailable)
+    if d.action == STAY:
+        if d.note:
+            log.info("auto-rollback: %s", d.note)
         return None
+    reasons = d.reasons
     try:
-        before = get_version(config, prev)
-    except PromotionError as e:  # archived after an erasure, or gone
-        log.info("auto-rollback: v%d cannot be restored (%s)", prev, e)
-        return None
-    previous_eval = json.loads((before.local_dir / "eval" / "eval.json").read_text())
-    roll, reasons = should_roll_back(report, previous_eval, config.promotion.floors, m.rollback_margin,
-                                     m.min_rollback_rows)
-    if not roll:
-        return None
-    try:
-        if config.promotion.require_approval:
-            req = request_rollback(config, prev, reasons, requested_by="monitor", source="automation",
-                                   trigger="monitor")
+        if d.action == REQUEST:
+            req = request_rollback(config.registry_scope, config.promotion, prev, reasons, requested_by="monitor",
+                                   source="automation", trigger="monitor")
             log.warning("auto-rollback of %s from v%d to v%d requested as %s: it waits for a person's approval "
                         "(tunegate rollback --approve %s)", config.model_name, champion, prev, req["request"],
                         req["request"])
             return None
-        entry = move_back(config, prev, reasons, trigger="monitor", only_if_champion=champion,
-                          action="monitor.rolled_back")
+        entry = move_back(config.registry_scope, config.promotion, prev, reasons, trigger="monitor",
+                          only_if_champion=champion, action=ROLLED_BACK)
     except RollbackRefused as e:  # never promoted, pending erasure: audited by the refusal
         log.warning("auto-rollback: v%d cannot be restored (%s)", prev, e)
         return None

@@ -14,8 +14,7 @@ from tasks.datasets import content_sha256
 from tasks.errors import InputError
 from tasks.predict.batch import PredictionsRef, score_frame, write_frame
 from tasks.predict.store import append_predictions, prediction_rows
-from tasks.refs import DatasetRef
-from tasks.registry.versions import VersionRef
+from tasks.refs import DatasetRef, VersionRef
 from tasks.runtime import progress
 
 

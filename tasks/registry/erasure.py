@@ -19,8 +19,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from tasks.audit import audit
 from tasks.config import PipelineConfig
-from tasks.registry.audit import audit, registry_lock
+from tasks.registry.lock import registry_lock
 
 PENDING, APPLIED, ARCHIVED = "erasure_pending", "erasures_applied", "archived"
 DATA_ARTIFACTS = ("model", "reference")  # what a version keeps of its training data

@@ -8,18 +8,21 @@ the champion is still the one the decision was made against, and audits what it 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pydantic import BaseModel, ConfigDict
 
+from tasks.audit import PROMOTE, audit
 from tasks.config import PipelineConfig, PromotionPolicy
 from tasks.evaluate.metrics import EvalReport
-from tasks.registry.audit import audit, registry_lock
 from tasks.registry.erasure import ARCHIVED, PENDING, archive_erased
-from tasks.registry.rollback import mark_promoted
-from tasks.registry.versions import champion_version, clear_alias, set_alias
+from tasks.registry.lock import registry_lock
+from tasks.registry.versions import champion_version, clear_alias, client_for, set_alias
 from tasks.runtime import run_logger
 
 LOWER_IS_BETTER = frozenset({"ece", "perplexity"})
 CLASS_METRICS = frozenset({"accuracy", "macro_f1"})
+PROMOTED_AT, PROMOTED_HOW = "promoted_at", "promoted_how"  # a rollback restores only versions tagged so
 
 
 class PromotionDecision(BaseModel):
@@ -172,10 +175,18 @@ def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy:
 
 def _erasure_hold(cfg: PipelineConfig, version: int) -> str | None:
     """``erasure_pending (erasure-N)`` or ``archived (...)`` when the candidate carries that tag, else None."""
-    from tasks.registry.versions import client_for
-
     tags = client_for(cfg).get_model_version(cfg.model_name, str(version)).tags or {}
     return next((f"{t} ({tags[t]})" for t in (PENDING, ARCHIVED) if tags.get(t)), None)
+
+
+def mark_promoted(cfg: PipelineConfig, version: int, approved_by: str | None = None) -> dict[str, str]:
+    """Tag a version just made champion with when and how (under the registry lock, by ``apply``)."""
+    tags = {PROMOTED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
+            PROMOTED_HOW: f"approved by {approved_by}" if approved_by else "policy"}
+    client = client_for(cfg)
+    for k, v in tags.items():
+        client.set_model_version_tag(cfg.model_name, str(version), k, v)
+    return tags
 
 
 class PromotionOutcome(BaseModel):
@@ -225,7 +236,7 @@ def apply(
             set_alias(cfg, "champion", version)
             # the challenger alias names the latest candidate not in use
             clear_alias(cfg, "challenger", only_if=version)
-            action, note, new = "promote", "champion alias moved", version
+            action, note, new = PROMOTE, "champion alias moved", version
             mark_promoted(cfg, version, approved_by)
             archived = archive_erased(cfg, version, trigger)
             if archived:
@@ -233,5 +244,5 @@ def apply(
         audit(cfg, action=action, version=version, previous_champion=current, champion=new, trigger=trigger,
               reasons=decision.reasons + ([note] if note else []), run_id=run_id, config_sha256=cfg.digest())
     run_logger("tunegate.registry").info("v%d: %s (champion now %s)", version, action, new)
-    return PromotionOutcome(promoted=action == "promote", action=action, version=version, champion_version=new,
+    return PromotionOutcome(promoted=action == PROMOTE, action=action, version=version, champion_version=new,
                             previous_champion=current, note=note)

@@ -3,7 +3,7 @@
 A version is only usable once it carries the tag ``complete=true``, set after every artifact is logged;
 a registration that fails or is interrupted deletes what it started, and one killed outright leaves a
 version without that tag, which ``get_version`` ignores and the next registration sweeps away.
-The lock and the audit log that every alias move goes through are in ``tasks.registry.audit``.
+The lock that every alias move goes through is ``tasks.registry.lock``; the audit log is ``tasks.audit``.
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from tasks.config import PipelineConfig
 from tasks.errors import NoChampion, PromotionError
-from tasks.refs import atomic_dir
-from tasks.registry.audit import publish_head
-from tasks.registry.evidence import registration_tags, signing_key
+from tasks.keys import signing_key
+from tasks.refs import VersionRef, atomic_dir
+from tasks.registry.lock import publish_head
+from tasks.registry.signing import registration_tags
 from tasks.runtime import offline_environment
 
 for _name in ("mlflow", "alembic", "mlflow.store.db.utils"):
@@ -30,22 +29,6 @@ for _name in ("mlflow", "alembic", "mlflow.store.db.utils"):
 
 COMPLETE_TAG = "complete"
 STALE_INCOMPLETE_S = 3600  # an incomplete version this old belongs to a killed registration
-
-
-class VersionRef(BaseModel):
-    """A complete registered version with its artifacts downloaded to ``local_dir``.
-
-    ``local_dir`` holds ``model/`` (the training output folder), ``reference/reference.parquet``,
-    ``eval/eval.json``, ``model_card.md`` and ``pii_evidence.json``.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    version: int
-    local_dir: Path
-    tags: dict[str, str]
-    model_name: str
-    run_id: str
 
 
 def tracking_uri(cfg: PipelineConfig) -> str:
@@ -179,7 +162,7 @@ def register_version(cfg: PipelineConfig, artifacts: Path, params: dict, metrics
                      tags: dict[str, str], finalize: Callable[[int, str], Path | None] | None = None
                      ) -> tuple[int, str]:
     """Log one MLflow run with ``artifacts`` (the version layout), register it (with the signed digests of its
-    evidence files: ``tasks/registry/evidence.py``), then mark it complete.
+    evidence files: ``tasks/registry/signing.py``), then mark it complete.
 
     ``finalize(version, run_id)`` may write a last file (the model card, which names its version); it is
     logged before the ``complete`` tag. Any failure or interrupt deletes the version and the run.
@@ -269,15 +252,6 @@ def get_version(cfg: PipelineConfig, which: str | int = "champion") -> VersionRe
             client.download_artifacts(mv.run_id, "", str(tmp))
     return VersionRef(version=int(mv.version), local_dir=local.resolve(), tags=dict(mv.tags or {}),
                       model_name=cfg.model_name, run_id=mv.run_id)
-
-
-def rollback(cfg: PipelineConfig, to_version: int, reason: str | list[str], trigger: str = "cli",
-             only_if_champion: int | None = None, action: str = "rollback") -> dict | None:
-    """Move ``champion`` back to a version once promoted, under the lock, audited; refused under
-    ``promotion.require_approval`` (that takes a request and an approval: ``tasks/registry/rollback.py``)."""
-    from tasks.registry.rollback import move_back
-
-    return move_back(cfg, to_version, reason, trigger, only_if_champion, action)
 
 
 def unregister(cfg: PipelineConfig, version: int, run_id: str) -> None:

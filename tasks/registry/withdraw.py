@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from tasks.audit import APPROVAL, PROMOTE, audit, read_audit
 from tasks.config import PipelineConfig
 from tasks.errors import ChampionWithdrawn, PromotionError, TunegateError
-from tasks.registry.audit import audit, read_audit, registry_lock
 from tasks.registry.erasure import ARCHIVED, PENDING
+from tasks.registry.lock import registry_lock
 from tasks.registry.versions import COMPLETE_TAG, client_for, set_alias
 
 WITHDRAWN = "champion_withdrawn"  # registered-model tag: why there is no champion
@@ -36,8 +37,8 @@ def approved_versions(cfg: PipelineConfig, versions) -> set[int]:
     for e in entries:
         if not isinstance(e, dict) or e.get("model") not in (None, cfg.model_name):
             continue
-        promoted = e.get("action") == "promote" and e.get("champion") == e.get("version")
-        approved = e.get("action") == "retrain.approval" and e.get("approved") is True
+        promoted = e.get("action") == PROMOTE and e.get("champion") == e.get("version")
+        approved = e.get("action") == APPROVAL and e.get("approved") is True
         if (promoted or approved) and isinstance(e.get("version"), int):
             out.add(e["version"])
     return out

@@ -33,13 +33,13 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from tasks.audit import audit
 from tasks.config import PipelineConfig
 from tasks.datasets import parquet_sha256
 from tasks.errors import ErasureError
 from tasks.pii.ops import pseudonym_key
 from tasks.pii.subjects import read_values, subject_hashes
 from tasks.refs import DatasetRef, atomic_file
-from tasks.registry.audit import audit
 from tasks.subjects.erased import ERASURES, add_erased, read_erased, rewrite_without
 from tasks.subjects.find import find_subject
 

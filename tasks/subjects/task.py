@@ -21,11 +21,20 @@ def drop_erased_documents(dataset: DatasetRef, config: PipelineConfig) -> Datase
     return out
 
 
+@task(name="erasure_tags")
+def erasure_tags_of(dataset: DatasetRef, config: PipelineConfig) -> dict[str, str]:
+    """The erasure tags of a version about to be registered from ``dataset`` (handed to the registry's
+    ``register_and_promote``): the requests it was filtered against, and a request made while it trained."""
+    from tasks.subjects.erase import erasure_tags
+
+    return erasure_tags(config, dataset)
+
+
 @task(name="purge_expired")
 def purge_expired(config: PipelineConfig) -> dict:
     """Raw copies, prediction-store days and every store that could serve or restore a model past
     ``retention``; counts go to the audit log."""
-    from tasks.registry.audit import audit
+    from tasks.audit import audit
     from tasks.subjects.stores import purge_all
 
     out = purge_all(config)

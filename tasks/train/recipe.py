@@ -28,8 +28,7 @@ import torch.distributed as dist
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config import TrainConfig
-from tasks.evaluate import canaries
-from tasks.train import autotune
+from tasks.train import autotune, canaries
 from tasks.train import data as td
 from tasks.train.checkpoint import load_latest, save_checkpoint
 from tasks.train.devices import autocast_dtype, peak_memory_mb

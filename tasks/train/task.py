@@ -64,9 +64,9 @@ def launch_finetune(train: TrainConfig, split: SplitRef, out_dir: Path, work_dir
 def check_config(cfg: PipelineConfig) -> str:
     """Fail before any data work when the data, the base model or (in a deployment's run) the audit or evidence
     key is missing; returns the model's path."""
-    from tasks.registry.keys import preflight
+    from tasks.keys import preflight
 
-    preflight(cfg)
+    preflight(cfg.registry_scope)
     if cfg.data.sample is None and not Path(cfg.data.source).exists():
         raise ConfigError(f"data.source: {cfg.data.source} does not exist and data.sample is not set; "
                           "point it at a CSV/JSONL/Parquet file or add a sample: section.")

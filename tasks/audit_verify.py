@@ -83,7 +83,7 @@ def verify_audit(path: Path, key=None, registry_head: str | None = None, pack_he
     """Recompute the chain of the audit log at ``path`` with ``key`` (a ``keys.Key``; None: the configured or
     development key, no Secret block) and check its heads (see the module docstring)."""
     if key is None:
-        from tasks.registry.keys import audit_key
+        from tasks.keys import audit_key
 
         key = audit_key(None)
     data = path.read_bytes() if path.exists() else b""

@@ -59,11 +59,11 @@ RANKS: dict[str, tuple] = {"pii.require_key": (False, None, True),  # None: requ
 # The config parameter of a deployment's flow: shown in the run form, marked read-only in its JSON schema
 # (Prefect's UI draws the field all the same; the pin check is what holds).
 DeployedConfig = Annotated[PipelineConfig, Field(
-    description="Pinned at deployment: a run may only tighten policy fields (tasks/registry/pinning.py).",
+    description="Pinned at deployment: a run may only tighten policy fields (tasks/governance/pinning.py).",
     json_schema_extra={"readOnly": True})]
 
 
-def pin_environment(cfg: PipelineConfig) -> dict[str, str]:
+def pin_environment(cfg: PipelineConfig) -> dict[str, str]:  # the whole config: it is what is pinned
     """The environment that pins ``cfg`` for the flow runs a process starts."""
     return {PIN_ENV: json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))}
 
@@ -132,7 +132,7 @@ def _judge(path: str, a: Any, b: Any) -> list[str]:
     return []
 
 
-def loosened(deployed: PipelineConfig, run: PipelineConfig) -> list[str]:
+def loosened(deployed: PipelineConfig, run: PipelineConfig) -> list[str]:  # the whole config: every field is compared
     """Each difference of the run's config from the deployed one that is not a tightening, naming the field."""
     paths: list[str] = []
     _changed(deployed, run, "", paths)

@@ -19,20 +19,19 @@
 
 No weights, datasets or document text go in: the pack is evidence, and it must hold no personal data.
 
-At registration (``register_version``) the digests of the version's evidence files are signed too and kept
-in the registry as version tags (``evidence_manifest``, its ``evidence_manifest_sha256``, the signature and
-key), so a pack made later is checked against what was signed then. The model card is not among them: it is
-rewritten after the decision and by rollbacks.
+At registration (``register_version``, ``tasks/registry/signing.py``) the digests of the version's evidence
+files are signed too and kept in the registry as version tags (``evidence_manifest``, its
+``evidence_manifest_sha256``, the signature and key), so a pack made later is checked against what was signed
+then. The model card is not among them: it is rewritten after the decision and by rollbacks.
 
-The signing key comes from ``tasks/registry/keys.py`` ($TUNEGATE_EVIDENCE_KEY or
+The signing key comes from ``tasks/keys.py`` ($TUNEGATE_EVIDENCE_KEY or
 ``registry.evidence_key_block``; required in a deployment's run; a development key elsewhere, outside the work
 folder, and then the signed manifest says ``dev_key: true``). ``tunegate evidence keygen PATH`` writes a new
-key. Verification: ``tasks/registry/evidence_verify.py``.
+key. Verification: ``tasks/governance/evidence_verify.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import secrets
@@ -40,71 +39,19 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tasks.config import PipelineConfig
-from tasks.errors import ConfigError, InputError
-from tasks.registry.keys import EVIDENCE_ENV as KEY_ENV
-from tasks.registry.keys import evidence_seed, write_secret
+from tasks.audit import MONITORED, verify_audit
+from tasks.config import RegistryScope
+from tasks.errors import InputError
+from tasks.keys import EVIDENCE_ENV as KEY_ENV
+from tasks.keys import audit_key, public_hex, public_hex_of_seed, signing_key, write_secret
+from tasks.registry.signing import VERSION_FILES, registration, sha256_hex
 
 MANIFEST, SIGNATURE, PUBLIC_KEY = "manifest.json", "manifest.sig", "public_key.txt"
-# Registry artifacts a pack carries (never model/ weights or reference/ rows).
-VERSION_FILES = ["model_card.md", "config.json", "lineage.json", "quality.json", "pii_evidence.json",
-                 "memorisation.json", "trained_ids.json", "eval/eval.json", "eval/champion_eval.json",
-                 "eval/baseline_eval.json",
-                 "model/metrics.json", "model/train_config.json", "model/label_map.json", "model/manifest.json"]
-# Signed at registration: all but the model card (rewritten after the decision and by rollbacks).
-REGISTERED_FILES = [f for f in VERSION_FILES if f != "model_card.md"]
-TAG_MANIFEST, TAG_SHA, TAG_SIG, TAG_KEY, TAG_DEV = ("evidence_manifest", "evidence_manifest_sha256",
-                                                    "evidence_signature", "evidence_public_key", "evidence_dev_key")
-
-
-def _key_from_text(text: str, where: str):
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    try:
-        seed = bytes.fromhex(text.strip())
-        if len(seed) != 32:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"{where}: an evidence signing key is 64 hex characters (a 32-byte Ed25519 seed); "
-                          "make one with `tunegate evidence keygen PATH`.") from None
-    return Ed25519PrivateKey.from_private_bytes(seed)
-
-
-def public_hex_of_seed(text: str, where: str) -> str:
-    return _public_hex(_key_from_text(text, where))
-
-
-def signing_key(cfg: PipelineConfig | None):
-    """(Ed25519 private key, where it came from, is a development key): see ``tasks/registry/keys.py``."""
-    text, source, dev = evidence_seed(cfg)
-    where = {"environment": f"${KEY_ENV}"}.get(source, source.replace("prefect-secret:", "Prefect Secret block "))
-    return _key_from_text(text, where), source, dev
-
-
 def write_key(path: Path) -> str:
     """A new signing key at ``path`` (mode 0600, never overwritten); returns the public key, hex."""
     seed = secrets.token_bytes(32).hex()
     write_secret(path, seed)
     return public_hex_of_seed(seed, str(path))
-
-
-def _public_hex(key) -> str:
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-
-
-def registration_tags(signer, artifacts: Path, model: str, run_id: str) -> dict[str, str]:
-    """The version tags that sign, at registration, the digests of the evidence files in ``artifacts``
-    (the version's layout); ``signer`` is ``signing_key(cfg)``."""
-    key, _, dev = signer
-    files = {f"version/{rel}": _sha((artifacts / rel).read_bytes()) for rel in REGISTERED_FILES
-             if (artifacts / rel).is_file()}
-    body = json.dumps({"format": 1, "model": model, "mlflow_run_id": run_id, "files": files,
-                       "signed": datetime.now(UTC).isoformat(timespec="seconds"), "dev_key": dev},
-                      sort_keys=True, separators=(",", ":")).encode()
-    return {TAG_MANIFEST: body.decode(), TAG_SHA: _sha(body), TAG_SIG: key.sign(body).hex(),
-            TAG_KEY: _public_hex(key), TAG_DEV: str(dev).lower()}
 
 
 def _about(entry: dict, version: int) -> bool:
@@ -126,15 +73,12 @@ def audit_entries(path: Path, model: str) -> list[dict]:
     return out
 
 
-def collect(cfg: PipelineConfig, version: int) -> tuple[dict[str, bytes], dict[str, str]]:
+def collect(reg: RegistryScope, version: int) -> tuple[dict[str, bytes], dict[str, str]]:
     """(pack path -> bytes, absent path -> why) for ``version``."""
-    from tasks.monitor.cooldown import MONITORED
-    from tasks.registry.audit import verify_audit
-    from tasks.registry.keys import audit_key
     from tasks.registry.versions import _version_by_alias, client_for, get_version
 
-    ref = get_version(cfg, version)
-    client = client_for(cfg)
+    ref = get_version(reg, version)
+    client = client_for(reg)
     files: dict[str, bytes] = {}
     absent: dict[str, str] = {}
     for rel in VERSION_FILES:
@@ -144,21 +88,21 @@ def collect(cfg: PipelineConfig, version: int) -> tuple[dict[str, bytes], dict[s
         else:
             absent[f"version/{rel}"] = "not recorded with this version (older tunegate, or no champion/baseline)"
     run = client.get_run(ref.run_id)
-    aliases = {a: getattr(_version_by_alias(client, cfg.model_name, a), "version", None)
+    aliases = {a: getattr(_version_by_alias(client, reg.model_name, a), "version", None)
                for a in ("champion", "challenger")}
-    registry = {"model": cfg.model_name, "version": ref.version, "mlflow_run_id": ref.run_id,
+    registry = {"model": reg.model_name, "version": ref.version, "mlflow_run_id": ref.run_id,
                 "version_tags": ref.tags, "run_params": run.data.params, "run_metrics": run.data.metrics,
                 "aliases_now": aliases}
     files["registry.json"] = _json(registry)
-    run_dir = cfg.work_path("runs", ref.tags.get("tunegate_run_id", "-"))
+    run_dir = reg.work_path("runs", ref.tags.get("tunegate_run_id", "-"))
     for rel in ["quality.json"] + sorted(str(p.relative_to(run_dir)) for p in (run_dir / "data_docs").rglob("*")
                                          if p.is_file()):
         if (run_dir / rel).is_file():
             files[f"run/{rel}"] = (run_dir / rel).read_bytes()
     if not (run_dir / "data_docs").is_dir():
         absent["run/data_docs/"] = "the run folder no longer holds its Data Docs (purged or another machine)"
-    entries = audit_entries(cfg.work_path("audit.jsonl"), cfg.model_name)
-    check = verify_audit(cfg.work_path("audit.jsonl"), audit_key(cfg))
+    entries = audit_entries(reg.work_path("audit.jsonl"), reg.model_name)
+    check = verify_audit(reg.work_path("audit.jsonl"), audit_key(reg))
     files["audit.json"] = _json({
         "entries": [e for e in entries if _about(e, ref.version) and e.get("action") != MONITORED],
         "chain": {"entries": check.entries, "intact": check.ok, "problems": check.problems, "head": check.head,
@@ -172,40 +116,28 @@ def _json(obj) -> bytes:
     return json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _registration(tags: dict[str, str]) -> dict | None:
-    """The version's registration manifest and signature, from its tags (None: registered by older tunegate)."""
-    if TAG_SHA not in tags:
-        return None
-    return {"manifest": tags.get(TAG_MANIFEST), "sha256": tags.get(TAG_SHA), "signature": tags.get(TAG_SIG),
-            "public_key": tags.get(TAG_KEY), "dev_key": tags.get(TAG_DEV) == "true"}
-
-
-def build_pack(cfg: PipelineConfig, version: int, out: Path) -> dict:
+def build_pack(reg: RegistryScope, version: int, out: Path) -> dict:
     """Write the signed pack of ``version`` to ``out`` (a new folder, or a ``.zip``); returns the manifest."""
     from tasks.refs import atomic_dir, atomic_file
-    from tasks.registry.audit import publish_head
+    from tasks.registry.lock import publish_head
     from tasks.registry.versions import code_version
 
     out = Path(out)
     if out.exists() and (out.is_file() or any(out.iterdir())):
         raise InputError(f"{out} exists and is not empty; a pack goes to a new folder or .zip: choose another path.")
-    key, source, dev = signing_key(cfg)
-    files, absent = collect(cfg, version)
-    publish_head(cfg)
+    key, source, dev = signing_key(reg)
+    files, absent = collect(reg, version)
+    publish_head(reg)
     registry = json.loads(files["registry.json"])
-    manifest = {"format": 1, "model": cfg.model_name, "version": version,
+    manifest = {"format": 1, "model": reg.model_name, "version": version,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"), "tunegate_code_version": code_version(),
-                "files": {rel: _sha(data) for rel, data in sorted(files.items())}, "absent": absent,
+                "files": {rel: sha256_hex(data) for rel, data in sorted(files.items())}, "absent": absent,
                 "audit_head": json.loads(files["audit.json"])["chain"]["head"],
-                "registration": _registration(registry["version_tags"]),
-                "signature": {"algorithm": "Ed25519", "public_key": _public_hex(key), "key_source": source,
+                "registration": registration(registry["version_tags"]),
+                "signature": {"algorithm": "Ed25519", "public_key": public_hex(key), "key_source": source,
                               "dev_key": dev}}
     body = _json(manifest)
-    files |= {MANIFEST: body, SIGNATURE: key.sign(body).hex().encode(), PUBLIC_KEY: _public_hex(key).encode()}
+    files |= {MANIFEST: body, SIGNATURE: key.sign(body).hex().encode(), PUBLIC_KEY: public_hex(key).encode()}
     if out.suffix == ".zip":
         with atomic_file(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
             for rel, data in sorted(files.items()):
@@ -243,13 +175,13 @@ def command(args) -> tuple[list[str], int]:
     from tasks.config import load_config
 
     if action == "verify":
-        from tasks.registry.evidence_verify import verify_command
+        from tasks.governance.evidence_verify import verify_command
 
-        return verify_command(Path(path), load_config(config) if config else None, args.public_key or [],
+        return verify_command(Path(path), load_config(config).registry_scope if config else None, args.public_key or [],
                               args.trust_file, args.allow_dev_key)
     if not (config and args.version and args.out):
         raise InputError("tunegate evidence needs --config, --version and --out (or: verify PACK, keygen PATH).")
-    m = build_pack(load_config(config), args.version, Path(args.out))
+    m = build_pack(load_config(config).registry_scope, args.version, Path(args.out))
     sig = m["signature"]
     return [f"wrote the evidence pack of {m['model']} v{m['version']} to {args.out}: {len(m['files'])} files, "
             f"signed by {sig['public_key'][:16]}… ({sig['key_source']})"], 0

@@ -1,7 +1,7 @@
 """The config a deployment pins, and who may approve a candidate.
 
 A deployment's run form shows the whole pipeline config, so a run could otherwise relax the rules it is
-judged by. ``loosened`` (tasks/registry/pinning.py) compares a run's config with the config pinned at
+judged by. ``loosened`` (tasks/governance/pinning.py) compares a run's config with the config pinned at
 deployment: a run may tighten a policy field (raise a floor, switch approval on) and change nothing else;
 the run stops before it reads anything, with the list.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from tasks.registry.pinning import loosened
+from tasks.governance.pinning import loosened
 
 __all__ = ["actor", "clean_name", "identity", "loosened", "run_origin", "same_person"]
 

@@ -1,4 +1,4 @@
-"""Where the registry's two keys come from, and the development keys used where none is configured.
+"""Where tunegate's two keys come from, and the development keys used where none is configured.
 
 - The evidence key signs evidence packs and each version's registration manifest: a 32-byte Ed25519 seed, hex,
   from ``$TUNEGATE_EVIDENCE_KEY`` or the Prefect Secret block ``registry.evidence_key_block``.
@@ -10,6 +10,9 @@ the UI: production) a missing key is ``SigningKeyMissing``: the same rule as ``p
 with no setting that turns it off. Elsewhere (the CLI, scripts) a development key is made once under
 ``$XDG_CONFIG_HOME/tunegate/`` (else ``~/.config/tunegate/``), never inside a work folder, and what it signs
 says so inside the signed bytes: the pack's manifest (``dev_key: true``) and each audit entry.
+
+``signing_key`` turns the evidence seed into the Ed25519 key that signs (registration, packs); ``preflight``
+checks, before any data work in a deployment's run, that both keys are there.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.config import PipelineConfig
+from tasks.config import RegistryScope
 from tasks.errors import ConfigError, InputError, SigningKeyMissing
 
 EVIDENCE_ENV, AUDIT_ENV = "TUNEGATE_EVIDENCE_KEY", "TUNEGATE_AUDIT_KEY"
@@ -55,7 +58,7 @@ def _configured(env: str, block: str | None, setting: str) -> tuple[str, str] | 
     return value, ("environment" if os.environ.get(env) else f"prefect-secret:{block}")
 
 
-def _dev_key(cfg: PipelineConfig | None, name: str, env: str, setting: str) -> tuple[str, Path]:
+def _dev_key(reg: RegistryScope | None, name: str, env: str, setting: str) -> tuple[str, Path]:
     """The development key ``name`` (made once, 0600); refused in a deployment's run and inside a work folder."""
     from tasks.runtime import key_required
 
@@ -63,8 +66,8 @@ def _dev_key(cfg: PipelineConfig | None, name: str, env: str, setting: str) -> t
         raise SigningKeyMissing(f"a deployment's run needs ${env} or {setting} (a Prefect Secret block); "
                                 "no development key is made in production.")
     path = dev_key_dir() / name
-    if cfg is not None and path.resolve().is_relative_to(Path(cfg.work_dir).resolve()):
-        raise ConfigError(f"XDG_CONFIG_HOME: development keys must live outside the work folder ({cfg.work_dir}); "
+    if reg is not None and path.resolve().is_relative_to(Path(reg.work_dir).resolve()):
+        raise ConfigError(f"XDG_CONFIG_HOME: development keys must live outside the work folder ({reg.work_dir}); "
                           f"point it elsewhere or set ${env}.")
     if not path.exists():
         try:
@@ -85,12 +88,12 @@ def write_secret(path: Path, text: str) -> None:
         f.write(text + "\n")
 
 
-def audit_key(cfg: PipelineConfig | None) -> Key:
+def audit_key(reg: RegistryScope | None) -> Key:
     """The audit log's HMAC key (see the module docstring)."""
-    block = cfg.registry.audit_key_block if cfg is not None else None
+    block = reg.registry.audit_key_block if reg is not None else None
     found = _configured(AUDIT_ENV, block, "registry.audit_key_block")
     if found is None:
-        text, path = _dev_key(cfg, AUDIT_DEV, AUDIT_ENV, "registry.audit_key_block")
+        text, path = _dev_key(reg, AUDIT_DEV, AUDIT_ENV, "registry.audit_key_block")
         return Key(text.encode(), f"development key {path}", True)
     value, source = found
     secret = value.strip().encode()
@@ -101,23 +104,21 @@ def audit_key(cfg: PipelineConfig | None) -> Key:
     return Key(secret, source, False)
 
 
-def evidence_seed(cfg: PipelineConfig | None) -> tuple[str, str, bool]:
+def evidence_seed(reg: RegistryScope | None) -> tuple[str, str, bool]:
     """(hex seed, where it came from, is a development key) of the evidence signing key."""
-    block = cfg.registry.evidence_key_block if cfg is not None else None
+    block = reg.registry.evidence_key_block if reg is not None else None
     found = _configured(EVIDENCE_ENV, block, "registry.evidence_key_block")
     if found is None:
-        text, path = _dev_key(cfg, EVIDENCE_DEV, EVIDENCE_ENV, "registry.evidence_key_block")
+        text, path = _dev_key(reg, EVIDENCE_DEV, EVIDENCE_ENV, "registry.evidence_key_block")
         return text, f"development key {path}", True
     value, source = found
     return value, source, False
 
 
-def dev_evidence_public_keys(cfg: PipelineConfig | None) -> set[str]:
+def dev_evidence_public_keys(reg: RegistryScope | None) -> set[str]:
     """Public keys (hex) of the development evidence keys this machine knows: the one under ``dev_key_dir()``
     and the one older tunegate made under ``<work_dir>/secrets/evidence.key``."""
-    from tasks.registry.evidence import public_hex_of_seed
-
-    paths = [dev_key_dir() / EVIDENCE_DEV] + ([Path(cfg.work_dir) / "secrets" / "evidence.key"] if cfg else [])
+    paths = [dev_key_dir() / EVIDENCE_DEV] + ([Path(reg.work_dir) / "secrets" / "evidence.key"] if reg else [])
     out = set()
     for p in paths:
         try:
@@ -127,11 +128,44 @@ def dev_evidence_public_keys(cfg: PipelineConfig | None) -> set[str]:
     return out
 
 
-def preflight(cfg: PipelineConfig) -> None:
+def preflight(reg: RegistryScope) -> None:
     """In a deployment's run, ``SigningKeyMissing`` before any data work when a key it will need is missing
     (elsewhere nothing: a development key is made when first used)."""
     from tasks.runtime import key_required
 
     if key_required(None):
-        audit_key(cfg)
-        evidence_seed(cfg)
+        audit_key(reg)
+        evidence_seed(reg)
+
+
+def _key_from_text(text: str, where: str):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    try:
+        seed = bytes.fromhex(text.strip())
+        if len(seed) != 32:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"{where}: an evidence signing key is 64 hex characters (a 32-byte Ed25519 seed); "
+                          "make one with `tunegate evidence keygen PATH`.") from None
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def public_hex_of_seed(text: str, where: str) -> str:
+    """The public key (hex) of the evidence seed ``text``; ``ConfigError`` naming ``where`` for a malformed one."""
+    return public_hex(_key_from_text(text, where))
+
+
+def signing_key(reg: RegistryScope | None):
+    """(Ed25519 private key, where it came from, is a development key): see the module docstring."""
+    text, source, dev = evidence_seed(reg)
+    where = {"environment": f"${EVIDENCE_ENV}"}.get(source,
+                                                     source.replace("prefect-secret:", "Prefect Secret block "))
+    return _key_from_text(text, where), source, dev
+
+
+def public_hex(key) -> str:
+    """The Ed25519 public key of a private ``key``, hex."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()

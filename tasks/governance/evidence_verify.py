@@ -19,9 +19,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.config import PipelineConfig
+from tasks.config import RegistryConfig, RegistryScope
 from tasks.errors import ConfigError, TrustedKeyMissing
-from tasks.registry.evidence import MANIFEST, PUBLIC_KEY, SIGNATURE, TAG_SHA, read_pack
+from tasks.governance.evidence import MANIFEST, PUBLIC_KEY, SIGNATURE, read_pack
+from tasks.keys import dev_evidence_public_keys
+from tasks.registry.signing import TAG_SHA
 
 TAMPERED, UNTRUSTED, DEV_KEY, NOT_AS_REGISTERED = 1, 20, 21, 22
 PRECEDENCE = (UNTRUSTED, TAMPERED, NOT_AS_REGISTERED, DEV_KEY)
@@ -38,7 +40,7 @@ def _hex_key(value: str, where: str) -> str:
                       "`tunegate evidence keygen`).")
 
 
-def trusted_keys(public_keys: list[str], trust_file: str | None, cfg: PipelineConfig | None) -> set[str]:
+def trusted_keys(public_keys: list[str], trust_file: str | None, registry: RegistryConfig | None) -> set[str]:
     """The public keys (hex, lower case) a pack may be signed with."""
     out = {_hex_key(k, f"--public-key #{i + 1}") for i, k in enumerate(public_keys)}
     if trust_file:
@@ -49,7 +51,7 @@ def trusted_keys(public_keys: list[str], trust_file: str | None, cfg: PipelineCo
         for n, line in enumerate(text.splitlines(), start=1):
             if line.split("#")[0].strip():
                 out.add(_hex_key(line.split("#")[0], f"--trust-file {trust_file} line {n}"))
-    for i, k in enumerate(cfg.registry.evidence_public_keys if cfg else []):
+    for i, k in enumerate(registry.evidence_public_keys if registry else []):
         out.add(_hex_key(k, f"registry.evidence_public_keys[{i}]"))
     return out
 
@@ -183,26 +185,24 @@ def _registration(check: PackCheck, reg: dict | None, files: dict[str, bytes], a
     return signed.get("dev_key") is True or key in dev_keys
 
 
-def verify_command(pack: Path, cfg: PipelineConfig | None, public_keys: list[str], trust_file: str | None,
+def verify_command(pack: Path, reg: RegistryScope | None, public_keys: list[str], trust_file: str | None,
                    allow_dev_key: bool) -> tuple[list[str], int]:
     """(lines to print, exit code) of ``tunegate evidence verify``."""
-    from tasks.registry.keys import dev_evidence_public_keys
-
-    trusted = trusted_keys(public_keys, trust_file, cfg)
+    trusted = trusted_keys(public_keys, trust_file, reg.registry if reg else None)
     registry_sha = None
-    if cfg is not None:
-        registry_sha = _registry_sha(cfg, pack)
-    check = verify_pack(pack, trusted, allow_dev_key, frozenset(dev_evidence_public_keys(cfg)), registry_sha)
+    if reg is not None:
+        registry_sha = _registry_sha(reg, pack)
+    check = verify_pack(pack, trusted, allow_dev_key, frozenset(dev_evidence_public_keys(reg)), registry_sha)
     return check.lines(pack), check.exit_code
 
 
-def _registry_sha(cfg: PipelineConfig, pack: Path) -> str | None:
+def _registry_sha(reg: RegistryScope, pack: Path) -> str | None:
     """The registration digest the registry holds now for the pack's version (None where none is recorded)."""
-    from tasks.registry.audit import registry_client
+    from tasks.registry.lock import registry_client
 
     try:
         version = json.loads(read_pack(pack)[MANIFEST])["version"]
-        tags = registry_client(cfg).get_model_version(cfg.model_name, str(int(version))).tags or {}
+        tags = registry_client(reg).get_model_version(reg.model_name, str(int(version))).tags or {}
     except Exception:  # noqa: BLE001 - no such version or no manifest: the pack checks report it
         return None
     return tags.get(TAG_SHA)
