@@ -23,6 +23,7 @@ from tasks.errors import ConfigError, PersonalDataInColumn
 from tasks.pii.residual import KINDS, find
 
 if TYPE_CHECKING:
+    from tasks.pii.gate import ScrubVerdict
     from tasks.pii.stream import ScrubStats
 
 TEXT = "text"
@@ -140,17 +141,16 @@ def fold_columns(stats: ScrubStats, column: str, text_touched_counted: bool) -> 
     stats.residual_at = stats.residual_at[:100]
 
 
-def gate_error(stats: ScrubStats, max_rate: float, scan_only: list[str]) -> Exception:
-    """The residual gate's error: a named one when a scanned column (never rewritten: a class ``label`` or a
-    column declared non-personal) holds identifiers, else PiiGateFailed's."""
+def gate_error(stats: ScrubStats, verdict: ScrubVerdict) -> Exception:
+    """The residual gate's error (``tasks/pii/gate.py`` decided it): a named one when a scanned column (never
+    rewritten: a class ``label`` or a column declared non-personal) holds identifiers, else PiiGateFailed's."""
     from tasks.errors import PiiGateFailed
 
-    found = [(name, cs) for name, cs in stats.columns.items() if cs.residual_count]
-    scanned = [(name, cs) for name, cs in found if name in scan_only]
-    if not scanned:
+    max_rate = verdict.max_residual_rate
+    if verdict.check != "personal_column":
         return PiiGateFailed(stats.gate_message(max_rate))
     parts = []
-    for name, cs in scanned:
+    for name, cs in ((c, stats.columns[c]) for c in verdict.columns):
         kinds = ", ".join(f"{v} {KINDS.get(k, k)}" for k, v in sorted(cs.residual.items()))
         why = "a class label, not rewritten" if name == "label" else "declared in data.non_personal_columns"
         first = "; ".join(f"document {d!r}" for d, *_ in cs.residual_at[:3])
