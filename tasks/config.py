@@ -1,6 +1,6 @@
 """The pipeline config: one YAML file, one frozen pydantic model per stage.
 
-Flows take ``PipelineConfig`` (so Prefect validates it and the UI draws a form); pure functions flat arguments.
+Flows take ``PipelineConfig`` (Prefect validates it, the UI draws a form); functions below task.py their section.
 """
 
 from __future__ import annotations
@@ -202,6 +202,16 @@ class RegistryConfig(_Stage):
     audit_key_block: str | None = None  # Prefect Secret block with the audit log's HMAC key (else $TUNEGATE_AUDIT_KEY)
 
 
+class RegistryScope(_Stage):
+    """What the registry and its audit log, keys and erasures read: ``PipelineConfig.registry_scope``."""
+    registry: RegistryConfig = RegistryConfig()
+    model_name: str
+    work_dir: str
+
+    def work_path(self, *parts: str) -> Path:
+        return Path(self.work_dir).joinpath(*parts)
+
+
 class MonitorConfig(_Stage):
     """Drift monitoring thresholds (Evidently)."""
     reference_rows: int = Field(2000, ge=50)
@@ -276,6 +286,17 @@ class PipelineConfig(_Stage):
         """A path under the work folder (runs/, mlflow.db, predictions/, audit.jsonl)."""
         return Path(self.work_dir).joinpath(*parts)
 
+    @property
+    def registry_scope(self) -> RegistryScope:
+        return RegistryScope(registry=self.registry, model_name=self.model_name, work_dir=self.work_dir)
+
+    def resolved(self) -> PipelineConfig:
+        """Relative paths made absolute against the current directory, as the CLI user typed them."""
+        src, base, work = (v if v is None else str(Path(v).expanduser().resolve())
+                           for v in (self.data.source, self.train.base_model, self.work_dir))
+        data, train = self.data.model_copy(update={"source": src}), self.train.model_copy(update={"base_model": base})
+        return self.model_copy(update={"data": data, "train": train, "work_dir": work})
+
 
 _UNION_TAG = re.compile(r"^(constrained-\w+|literal\[.*\]|list\[.*\]|int|float|str|bool)$")  # not keys
 
@@ -306,15 +327,4 @@ def load_config(path: str | os.PathLike) -> PipelineConfig:
                 "remove it or check its spelling" if unknown else err["msg"])
         raise ConfigError(f"{p}: " + "; ".join(f"{k}: {', or '.join(dict.fromkeys(v))}" for k, v in problems.items())
                           ) from None
-    return _resolve_paths(cfg)
-
-
-def _resolve_paths(cfg: PipelineConfig) -> PipelineConfig:
-    """Make relative paths absolute against the current directory, as the CLI user typed them."""
-
-    def fix(v: str | None) -> str | None:
-        return v if v is None else str(Path(v).expanduser().resolve())
-
-    data = cfg.data.model_copy(update={"source": fix(cfg.data.source)})
-    train = cfg.train.model_copy(update={"base_model": fix(cfg.train.base_model)})
-    return cfg.model_copy(update={"data": data, "train": train, "work_dir": fix(cfg.work_dir)})
+    return cfg.resolved()
