@@ -105,7 +105,7 @@ def result_model_metric(cfg, result, name: str):
     """A training metric of the registered version (``train_<name>`` in its MLflow run), or None."""
     from tasks.registry.versions import client_for
 
-    value = client_for(cfg).get_run(result.mlflow_run_id).data.metrics.get(f"train_{name}")
+    value = client_for(cfg.registry_scope).get_run(result.mlflow_run_id).data.metrics.get(f"train_{name}")
     return None if value is None else int(value)
 
 

@@ -202,7 +202,7 @@ def cli_run(args: argparse.Namespace) -> int:
     from tasks.locks import retrain_lock
 
     cfg = load_config(args.config)
-    with retrain_lock(cfg):  # serialised with retrains and erasures (RetrainBusy when one is running)
+    with retrain_lock(cfg.registry_scope):  # serialised with retrains and erasures (RetrainBusy when one is running)
         print("\n".join(train_pipeline(cfg).lines(cfg.model_name)))
     return 0
 

@@ -84,7 +84,7 @@ def retrain(config: DeployedConfig, batch: str | None = None, reason: str = "man
     starter = identify_starter(config, reason, requested_by)
     asked = request_time(requested_at, run_requested_at())
     try:
-        lock = retrain_lock(config)
+        lock = retrain_lock(config.registry_scope)
     except RetrainBusy:
         why = "busy: another retrain of this model is running"
         record_skip(config, reason, batch, why)

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from filelock import FileLock, Timeout
 
-from tasks.config import PipelineConfig
+from tasks.config import RegistryScope
 from tasks.errors import RetrainBusy
 
 RETRAIN_LOCK = "retrain.lock"
 
 
-def retrain_lock(cfg: PipelineConfig) -> FileLock:
+def retrain_lock(reg: RegistryScope) -> FileLock:
     """The retrain lock, acquired (use it as a context manager to release it); RetrainBusy when held."""
-    path = cfg.work_path(RETRAIN_LOCK)
+    path = reg.work_path(RETRAIN_LOCK)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         return FileLock(str(path), timeout=0, thread_local=False).acquire()
     except Timeout:
-        raise RetrainBusy(f"{cfg.model_name}: another training run, retrain or erasure holds {path}; run again when "
+        raise RetrainBusy(f"{reg.model_name}: another training run, retrain or erasure holds {path}; run again when "
                           "it has finished (nothing was started).") from None

@@ -174,7 +174,7 @@ def _erasure_hold(cfg: PipelineConfig, version: int) -> str | None:
     """``erasure_pending (erasure-N)`` or ``archived (...)`` when the candidate carries that tag, else None."""
     from tasks.registry.versions import client_for
 
-    tags = client_for(cfg).get_model_version(cfg.model_name, str(version)).tags or {}
+    tags = client_for(cfg.registry_scope).get_model_version(cfg.model_name, str(version)).tags or {}
     return next((f"{t} ({tags[t]})" for t in (PENDING, ARCHIVED) if tags.get(t)), None)
 
 
@@ -204,7 +204,7 @@ def apply(
     A candidate tagged ``erasure_pending`` or ``archived`` (at registration, or since) is never promoted; one made
     champion is tagged ``promoted_at`` and ``promoted_how`` (the tags a rollback requires)."""
     with registry_lock(cfg):
-        current = champion_version(cfg)
+        current = champion_version(cfg.registry_scope)
         held = _erasure_hold(cfg, version) if decision.promote else None
         if not decision.promote:
             action, note, new = "reject", "decision: do not promote", current
@@ -222,12 +222,12 @@ def apply(
                 f"approval required: the retrain run pauses for a reviewer's Approval of v{version} in the "
                 "Prefect UI"), current
         else:
-            set_alias(cfg, "champion", version)
+            set_alias(cfg.registry_scope, "champion", version)
             # the challenger alias names the latest candidate not in use
-            clear_alias(cfg, "challenger", only_if=version)
+            clear_alias(cfg.registry_scope, "challenger", only_if=version)
             action, note, new = "promote", "champion alias moved", version
             mark_promoted(cfg, version, approved_by)
-            archived = archive_erased(cfg, version, trigger)
+            archived = archive_erased(cfg.registry_scope, cfg.retention.erased_versions, version, trigger)
             if archived:
                 note += f"; archived v{', v'.join(map(str, archived))} (trained on erased subjects' documents)"
         audit(cfg, action=action, version=version, previous_champion=current, champion=new, trigger=trigger,

@@ -54,15 +54,15 @@ def register_candidate(cfg: PipelineConfig, layout: Path, params: dict, metrics:
             tmp.write_text(render_card(facts), encoding="utf-8")
         return card_out
 
-    version, run_id = register_version(cfg, layout, params, metrics, tags, finalize=finalize)
+    version, run_id = register_version(cfg.registry_scope, layout, params, metrics, tags, finalize=finalize)
     get_run_logger().info("registered %s v%d (MLflow run %s) in %s", cfg.model_name, version, run_id,
-                          tracking_uri(cfg))
+                          tracking_uri(cfg.registry_scope))
     return RegisteredVersion(version=version, mlflow_run_id=run_id, model_card=card_out)
 
 
 def relog_card(cfg: PipelineConfig, run_id: str, card: Path) -> None:
     """Replace a version's model card after the fact (the outcome differed from the decision)."""
-    client_for(cfg).log_artifact(run_id, str(card))
+    client_for(cfg.registry_scope).log_artifact(run_id, str(card))
 
 
 def write_model_card(facts: CardFacts, out: Path) -> Path:
@@ -83,7 +83,7 @@ def resolve_version(config: PipelineConfig, which: str) -> VersionRef:
     from tasks.registry.withdraw import refuse_pending
 
     refuse_pending(config, which)
-    return get_version(config, int(which) if str(which).isdigit() else which)
+    return get_version(config.registry_scope, int(which) if str(which).isdigit() else which)
 
 
 # ---- approval of a candidate, in the Prefect UI ---------------------------------------------------
@@ -235,7 +235,7 @@ def find_champion(cfg: PipelineConfig) -> VersionRef | None:
     from tasks.errors import NoChampion
 
     try:
-        return get_version(cfg, "champion")
+        return get_version(cfg.registry_scope, "champion")
     except NoChampion:
         return None
 
@@ -297,8 +297,8 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
         if outcome.action != facts.outcome:
             relog_card(cfg, reg.mlflow_run_id, card)
     except BaseException:
-        if champion_version(cfg) != reg.version:
-            unregister(cfg, reg.version, reg.mlflow_run_id)
+        if champion_version(cfg.registry_scope) != reg.version:
+            unregister(cfg.registry_scope, reg.version, reg.mlflow_run_id)
         raise
     return Registered(version=reg.version, mlflow_run_id=reg.mlflow_run_id, outcome=outcome, model_card=card,
                       code_version=code)

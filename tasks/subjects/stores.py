@@ -142,7 +142,7 @@ def _mlflow_runs(cfg: PipelineConfig, datasets: set[str] | None):
 
     from tasks.registry.versions import client_for
 
-    client = client_for(cfg)
+    client = client_for(cfg.registry_scope)
     exp = client.get_experiment_by_name(cfg.registry.experiment or cfg.model_name)
     if exp is None:
         return client, []
@@ -275,7 +275,8 @@ def purge_stores(cfg: PipelineConfig, now: float | None = None) -> dict[str, int
     for p in left:
         _remove(p)
     out["leftovers_deleted"] = len(left)
-    out["pending_versions_archived"] = len(archive_overdue(cfg, r.pending_versions_days, now))
+    archived = archive_overdue(cfg.registry_scope, r.erased_versions, r.pending_versions_days, now)
+    out["pending_versions_archived"] = len(archived)
     return out
 
 
