@@ -248,9 +248,9 @@ def cli_subject(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     known = set(ENTITIES) | {r.entity for r in cfg.pii.references}
     if args.action == "erase":
-        report = erase_subject(cfg, Path(args.value_file), args.reason, known)
+        report = erase_subject(cfg.registry_scope, cfg.pii, Path(args.value_file), args.reason, known)
     else:
-        report = find_subject(cfg, Path(args.value_file), known)
+        report = find_subject(cfg.registry_scope, cfg.pii, Path(args.value_file), known)
     print("\n".join(report.lines(cfg.model_name)))
     if args.action == "erase":
         report.raise_if_incomplete()  # ErasureIncomplete: exit 11, after the report says what is left
@@ -281,7 +281,8 @@ def cli_purge(args: argparse.Namespace) -> int:
     from tasks.subjects.stores import purge_all, purge_lines
 
     cfg = load_config(args.config)
-    print("\n".join(purge_lines(cfg, purge_all(cfg))))
+    reg, retention = cfg.registry_scope, cfg.retention
+    print("\n".join(purge_lines(reg, retention, purge_all(reg, retention))))
     return 0
 
 

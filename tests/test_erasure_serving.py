@@ -83,7 +83,7 @@ def test_the_champion_trained_on_the_subject_leaves_at_once_for_the_newest_appro
     _champion(work, v3)
     assert resolve_version.fn(work, "champion").version == v3
 
-    report = erase_subject(work, _values(tmp_path, JANE), "DSR-7", KNOWN)
+    report = erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "DSR-7", KNOWN)
     assert champion_version(work.registry_scope) == v1  # the newest approved version trained without the subject
     assert resolve_version.fn(work, "champion").version == v1
     mv = client_for(work.registry_scope).get_model_version(work.model_name, str(v3))
@@ -105,7 +105,7 @@ def test_with_no_approved_clean_version_predict_fails_with_a_named_error_saying_
 
     v1, _ = _register(work, tmp_path, _digest(work), "r1", ["d1"])
     _champion(work, v1)
-    report = erase_subject(work, _values(tmp_path, JANE), "DSR-8", KNOWN)
+    report = erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "DSR-8", KNOWN)
     with pytest.raises(ChampionWithdrawn, match="erasure-1") as err:
         resolve_version.fn(work, "champion")
     assert report.champion["now"] is None
@@ -156,7 +156,7 @@ def test_erasure_removes_every_restorable_copy_and_reports_each_store(work, tmp_
     os.utime(torn / "weights", (old, old))
     os.utime(torn, (old, old))
 
-    report = erase_subject(work, _values(tmp_path, JANE), "DSR-9", KNOWN)
+    report = erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "DSR-9", KNOWN)
     assert not failed.exists() and other.exists()  # only the checkpoint trained on the subject's documents
     assert not (r1 / "model").exists()
     assert not {"model", "reference"} & {a.path for a in client.list_artifacts(run1)}
@@ -202,9 +202,10 @@ def test_purge_deletes_each_restorable_store_past_its_maximum_age(work, tmp_path
 
     r = work.retention
     assert r.checkpoints_days and r.deleted_runs_days and r.monitor_cache_days and r.leftovers_hours
-    out = purge_stores(work, now=now)  # the run was deleted just now: younger than deleted_runs_days
+    # the run was deleted just now: younger than deleted_runs_days
+    out = purge_stores(work.registry_scope, work.retention, now=now)
     assert not aged.exists() and young.exists() and not cache.exists() and not leftover.exists()
     assert out["checkpoints_deleted"] == 1 and out["monitor_cache_deleted"] == 1 and out["leftovers_deleted"] >= 1
     assert "model" in {a.path for a in client.list_artifacts(run_id)}
-    out = purge_stores(work, now=now + (r.deleted_runs_days + 1) * DAY)
+    out = purge_stores(work.registry_scope, work.retention, now=now + (r.deleted_runs_days + 1) * DAY)
     assert out["mlflow_runs_emptied"] == 1 and not client.list_artifacts(run_id)

@@ -284,7 +284,7 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
                               cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version",
                               records=version_records(cfg, c, code))
     tags = version_tags(cfg.digest(), cfg.train.task, c.dataset.sha256, c.pii, code, c.base_model, c.trigger,
-                        c.run_id, c.decision.promote) | erasure_tags(cfg, c.dataset)
+                        c.run_id, c.decision.promote) | erasure_tags(cfg.work_path(), c.dataset)
     reg = register_candidate(cfg, layout, cfg.model_dump(mode="json"),
                              run_metrics(c.report, c.champion_report, c.model.metrics, c.baseline_report,
                                          c.membership), tags, facts,
