@@ -33,7 +33,7 @@ def predict(config: DeployedConfig, input: str, output: str, model_version: str 
     4. score every document; write id, prediction, confidence; log to the prediction store
     """
     check_pinned_config(config, "predict")
-    out = check_output(config, output)
+    out = check_output(config.registry_scope, config.deploy.monitor_batch, output)
     version = resolve_version(config, model_version)
     run_id = new_run_id("predict")
     run_dir = config.work_path("predictions", run_id).resolve()

@@ -78,7 +78,8 @@ def _ingest(config: PipelineConfig, run_dir: Path, extra_data: str | None):
     free = label_is_free_text(config)
     dataset = ingest_documents(config.data, run_dir, free)
     if extra_data:
-        batch = ingest_documents(inbox_data(config, extra_data), run_dir / "batch", free)  # deploy.inbox only
+        batch_data = inbox_data(config.data, config.deploy.inbox, extra_data)  # deploy.inbox only
+        batch = ingest_documents(batch_data, run_dir / "batch", free)
         dataset = add_batch(dataset, batch, run_dir / "dataset_with_batch.parquet")
     return dataset
 

@@ -92,7 +92,7 @@ def _registered(tmp_path, name: str = "t-trust"):
     v1, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "a", "1"), {}, {}, {})
     v2, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "b", "2"), {}, {}, {})
     for v, before in ((v1, None), (v2, v1)):  # each promoted once, so a rollback may restore it
-        apply(cfg, v, PromotionDecision(promote=True, reasons=["test"]), expected_champion=before)
+        apply(cfg.registry_scope, v, PromotionDecision(promote=True, reasons=["test"]), expected_champion=before)
     rollback(cfg, v1, reason="to v1")
     rollback(cfg, v2, reason="back to v2")
     cfg_file = tmp_path / "cfg.yaml"

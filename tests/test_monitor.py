@@ -216,7 +216,9 @@ def test_auto_rollback_when_labelled_rows_show_the_champion_worse(champion, tmp_
     cfg = champion
     first = champion_version(cfg.registry_scope)
     second = train_pipeline(cfg).version  # the same data: cached, not better, so not promoted ...
-    apply(cfg, second, PromotionDecision(promote=True, reasons=["test"]), first,  # ... until a person approves it
+    # ... until a person approves it
+    apply(cfg.registry_scope, second, PromotionDecision(promote=True, reasons=["test"]),
+          first,
           approved_by="test.reviewer")
     batch = write_sample(tmp_path / "labelled.jsonl", rows=200, seed=43)
     rows = [json.loads(x) for x in batch.read_text().splitlines()]

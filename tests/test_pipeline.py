@@ -245,7 +245,8 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     with pytest.raises(RollbackRefused, match="never promoted"):  # v2 was rejected: a rollback cannot restore it
         cli_rollback(args)
     # a reviewer overrides the decision (what an approval does), then v1 comes back and v2 again, by rollbacks
-    apply(cfg, second.version, PromotionDecision(promote=True, reasons=["test: overridden"]), first.version,
+    apply(cfg.registry_scope, second.version, PromotionDecision(promote=True, reasons=["test: overridden"]),
+          first.version,
           approved_by="test.reviewer")
     assert cli_rollback(argparse.Namespace(**{**vars(args), "to_version": first.version})) == 0
     assert champion_version(cfg.registry_scope) == first.version

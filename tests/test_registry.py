@@ -110,7 +110,9 @@ def test_rollback_moves_champion_with_audit(cfg, tmp_path):
     from tasks.registry.versions import champion_version, register_version, rollback, set_alias
 
     v1, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "a"), {}, {}, {})
-    apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), None)  # only a version once promoted returns
+    # only a version once promoted returns
+    apply(cfg.registry_scope, v1, PromotionDecision(promote=True, reasons=["first"]),
+          None)
     v2, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "b"), {}, {}, {})
     set_alias(cfg.registry_scope, "champion", v2)
     entry = rollback(cfg, v1, reason="v2 misroutes fire claims")

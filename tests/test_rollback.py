@@ -71,7 +71,8 @@ def _register(cfg, tmp_path, tag, tags=None) -> int:
 def _promote(cfg, version, expected, promote=True):
     from tasks.registry.promote import PromotionDecision, apply
 
-    return apply(cfg, version, PromotionDecision(promote=promote, reasons=["test"]), expected_champion=expected)
+    return apply(cfg.registry_scope, version, PromotionDecision(promote=promote, reasons=["test"]),
+                 expected_champion=expected)
 
 
 def _history(cfg, tmp_path):

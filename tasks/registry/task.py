@@ -223,8 +223,9 @@ def apply_approval(config: PipelineConfig, result, approval: Approval | None, st
     if not approval.approve:
         return "rejected_by_reviewer"
     approved = result.decision.model_copy(update={"needs_approval": False})
-    outcome = apply(config, result.version, approved, result.previous_champion,
-                    trigger=f"approved by {who.name}", run_id=result.run_id, approved_by=who.name)
+    outcome = apply(config.registry_scope, result.version, approved, result.previous_champion,
+                    trigger=f"approved by {who.name}", run_id=result.run_id, approved_by=who.name,
+                    erased_versions=config.retention.erased_versions, config_sha256=config.digest())
     return outcome.action
 
 
@@ -282,7 +283,7 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
     layout = assemble_version(c.model, c.split.train, c.run_dir / "eval" / "eval.json",
                               Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)
                               cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version",
-                              records=version_records(cfg, c, code))
+                              records=version_records(cfg.model_dump(mode="json"), cfg.digest(), c, code))
     tags = version_tags(cfg.digest(), cfg.train.task, c.dataset.sha256, c.pii, code, c.base_model, c.trigger,
                         c.run_id, c.decision.promote) | erasure_tags(cfg.work_path(), c.dataset)
     reg = register_candidate(cfg, layout, cfg.model_dump(mode="json"),
@@ -290,7 +291,8 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate) -> Registered:
                                          c.membership), tags, facts,
                              c.run_dir / "model_card.md")
     try:
-        outcome = apply(cfg, reg.version, c.decision, c.champion_version, c.trigger, c.run_id)
+        outcome = apply(cfg.registry_scope, reg.version, c.decision, c.champion_version, c.trigger, c.run_id,
+                        erased_versions=cfg.retention.erased_versions, config_sha256=cfg.digest())
         final = facts.model_copy(update={"version": reg.version, "mlflow_run_id": reg.mlflow_run_id,
                                          "outcome": outcome.action})
         card = write_model_card(final, c.run_dir / "model_card.md")
