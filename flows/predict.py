@@ -39,6 +39,7 @@ def predict(config: DeployedConfig, input: str, output: str, model_version: str 
     run_dir = config.work_path("predictions", run_id).resolve()
     dataset = ingest_documents(prediction_source(config.data, input), run_dir)
     digest = batch_digest(dataset)
-    scrubbed, _ = scrub_pii(dataset, config.pii, run_dir, None, estimate=False, columns=ScrubColumns.of(config))
+    columns = ScrubColumns.of(config.train, config.data)
+    scrubbed, _ = scrub_pii(dataset, config.pii, run_dir, None, estimate=False, columns=columns)
     discard_raw_copy(run_dir, config.retention)
     return predict_batch(scrubbed, version, out, config.work_path("predictions"), run_id, digest)

@@ -8,12 +8,23 @@ Taken without waiting: a busy lock is ``RetrainBusy`` at once, never a hang.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from filelock import FileLock, Timeout
 
 from tasks.config import RegistryScope
 from tasks.errors import RetrainBusy
 
 RETRAIN_LOCK = "retrain.lock"
+
+
+def lock_held(path: Path) -> bool:
+    """Whether a live holder (another process, or another handle in this one) has the file lock at ``path``."""
+    try:
+        FileLock(str(path), thread_local=False).acquire(timeout=0).lock.release()
+    except Timeout:
+        return True
+    return False
 
 
 def retrain_lock(reg: RegistryScope) -> FileLock:

@@ -40,7 +40,7 @@ def _columns(task: str = "classification", non_personal: list[str] = ()):
     cfg = PipelineConfig()
     cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"task": task}),
                                  "data": cfg.data.model_copy(update={"non_personal_columns": list(non_personal)})})
-    return ScrubColumns.of(cfg)
+    return ScrubColumns.of(cfg.train, cfg.data)
 
 
 def _raw_anywhere(folder: Path, values: list[str]) -> list[str]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from tasks.config import DataConfig, QualityConfig, TrainConfig
 from tasks.errors import ConfigError, PersonalDataInColumn
 from tasks.pii.residual import KINDS, find
 
@@ -30,10 +31,10 @@ TEXT = "text"
 NOT_SCANNED = ("id",)  # the join key (see the module docstring)
 
 
-def label_is_free_text(config) -> bool:
-    """A ``PipelineConfig``'s label is free text: a causal LM's target with no declared class set
+def label_is_free_text(train: TrainConfig, quality: QualityConfig) -> bool:
+    """The label is free text: a causal LM's target (``train.task``) with no declared class set
     (``quality.labels``). Then no per-label count, stratum or class metric is kept (they would be named by it)."""
-    return config.train.task == "causal_lm" and not config.quality.labels
+    return train.task == "causal_lm" and not quality.labels
 
 
 class ScrubColumns(BaseModel):
@@ -46,10 +47,9 @@ class ScrubColumns(BaseModel):
     non_personal: list[str] = []
 
     @classmethod
-    def of(cls, config) -> ScrubColumns:
-        """From a ``PipelineConfig``: the label is free text when ``train.task`` is ``causal_lm``."""
-        return cls(label="text" if config.train.task == "causal_lm" else "class",
-                   non_personal=list(config.data.non_personal_columns))
+    def of(cls, train: TrainConfig, data: DataConfig) -> ScrubColumns:
+        """The label is free text when ``train.task`` is ``causal_lm``; ``data.non_personal_columns``."""
+        return cls(label="text" if train.task == "causal_lm" else "class", non_personal=list(data.non_personal_columns))
 
     def plan(self, schema: pa.Schema, label_is_text: bool = False) -> tuple[list[str], list[str]]:
         """(columns scrubbed, ``text`` first; columns residual-scanned only), from a dataset's string columns.

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasks.config import RegistryScope
+from tasks.locks import lock_held
 from tasks.registry.erasure import ARCHIVED, DATA_ARTIFACTS, PENDING
 from tasks.retention import RetentionConfig
 
@@ -85,16 +86,8 @@ def _rel(reg: RegistryScope, path: Path) -> str:
 
 def _busy(checkpoints: Path) -> bool:
     """Whether a fine-tune holds this resume folder now (its ``<key>.lock`` beside it)."""
-    from filelock import FileLock, Timeout
-
     lock = checkpoints.with_name(f"{checkpoints.name}.lock")
-    if not lock.exists():
-        return False
-    try:
-        FileLock(str(lock), thread_local=False).acquire(timeout=0).lock.release()
-    except Timeout:
-        return True
-    return False
+    return lock.exists() and lock_held(lock)
 
 
 # ---- the stores, one finder each ---------------------------------------------------------------------
