@@ -35,14 +35,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks.report import emit  # noqa: E402
+from tasks.runtime import offline_environment  # noqa: E402
 
 _HOME = Path(tempfile.mkdtemp(prefix="tunegate-monbench-"))
 os.environ.setdefault("PREFECT_HOME", str(_HOME / "prefect"))
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+offline_environment()
 os.environ.setdefault("TUNEGATE_PII_KEY", "benchmark-key-not-secret-32-bytes")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 

@@ -25,13 +25,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tasks.runtime import offline_environment  # noqa: E402
+
 _HOME = Path(tempfile.mkdtemp(prefix="tunegate-bench-"))
 os.environ.setdefault("PREFECT_HOME", str(_HOME / "prefect"))
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")  # 2 busy cores start it slowly
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+offline_environment()  # with a long Prefect start-up timeout: 2 busy cores start the server slowly
 os.environ.setdefault("TUNEGATE_PII_KEY", "benchmark-key-not-secret-32-bytes")
 os.environ.pop("MLFLOW_TRACKING_URI", None)  # SQLite under the benchmark's own work folder
 
@@ -107,7 +105,7 @@ def result_model_metric(cfg, result, name: str):
     """A training metric of the registered version (``train_<name>`` in its MLflow run), or None."""
     from tasks.registry.versions import client_for
 
-    value = client_for(cfg).get_run(result.mlflow_run_id).data.metrics.get(f"train_{name}")
+    value = client_for(cfg.registry_scope).get_run(result.mlflow_run_id).data.metrics.get(f"train_{name}")
     return None if value is None else int(value)
 
 

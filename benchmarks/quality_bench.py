@@ -51,7 +51,7 @@ def model_facts(cfg, mlflow_run_id: str) -> dict:
     """What the registered version's training chose and cost (its MLflow run's train_* metrics)."""
     from tasks.registry.versions import client_for
 
-    m = client_for(cfg).get_run(mlflow_run_id).data.metrics
+    m = client_for(cfg.registry_scope).get_run(mlflow_run_id).data.metrics
     return {k: m.get(f"train_{k}") for k in ("learning_rate", "epochs", "max_length", "lr_search_seconds",
                                              "train_seconds", "steps")}
 

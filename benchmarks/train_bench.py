@@ -29,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tasks.runtime import offline_environment  # noqa: E402
+
 CFPB = ROOT.parent / "shared" / "data" / "cfpb" / "complaints.csv"
 TARGETS = ["query", "key", "value", "dense"]
 
@@ -169,7 +171,7 @@ def main() -> int:
              else ("reference", *(["reference_bf16"] if args.bf16_reference else []), "tunegate"))
     for side in sides:
         cmd = [sys.executable, __file__, "--side", side, "--data", json.dumps(data)] + sys.argv[1:]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        env = offline_environment(dict(os.environ))
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         print(f"{side}: {time.perf_counter() - t0:.0f}s wall including start-up", flush=True)

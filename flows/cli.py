@@ -202,7 +202,7 @@ def cli_run(args: argparse.Namespace) -> int:
     from tasks.locks import retrain_lock
 
     cfg = load_config(args.config)
-    with retrain_lock(cfg):  # serialised with retrains and erasures (RetrainBusy when one is running)
+    with retrain_lock(cfg.registry_scope):  # serialised with retrains and erasures (RetrainBusy when one is running)
         print("\n".join(train_pipeline(cfg).lines(cfg.model_name)))
     return 0
 
@@ -249,9 +249,9 @@ def cli_subject(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     known = set(ENTITIES) | {r.entity for r in cfg.pii.references}
     if args.action == "erase":
-        report = erase_subject(cfg, Path(args.value_file), args.reason, known)
+        report = erase_subject(cfg.registry_scope, cfg.pii, Path(args.value_file), args.reason, known)
     else:
-        report = find_subject(cfg, Path(args.value_file), known)
+        report = find_subject(cfg.registry_scope, cfg.pii, Path(args.value_file), known)
     print("\n".join(report.lines(cfg.model_name)))
     if args.action == "erase":
         report.raise_if_incomplete()  # ErasureIncomplete: exit 11, after the report says what is left
@@ -282,7 +282,7 @@ def cli_purge(args: argparse.Namespace) -> int:
     from tasks.subjects.stores import purge_all, purge_lines
 
     cfg = load_config(args.config)
-    print("\n".join(purge_lines(cfg, purge_all(cfg))))
+    print("\n".join(purge_lines(cfg.registry_scope, cfg.retention, purge_all(cfg.registry_scope, cfg.retention))))
     return 0
 
 

@@ -53,8 +53,8 @@ def ingest(config: PipelineConfig, run_id: str | None = None) -> IngestResult:
     run_id = run_id or new_run_id("ingest")
     run_dir = config.work_path("runs", run_id)
     ensure_sample_data(config.data)
-    columns = ScrubColumns.of(config)
-    dataset = ingest_documents(config.data, run_dir, label_is_free_text(config))
+    columns = ScrubColumns.of(config.train, config.data)
+    dataset = ingest_documents(config.data, run_dir, label_is_free_text(config.train, config.quality))
     report = quality_gate(dataset, config.quality, run_dir)
     scrubbed, evidence = None, None
     if config.pii.enabled:

@@ -34,12 +34,13 @@ def predict(config: DeployedConfig, input: str, output: str, model_version: str 
     4. score every document; write id, prediction, confidence; log to the prediction store
     """
     check_pinned_config(config, "predict")
-    out = check_output(config, output)
+    out = check_output(config.registry_scope, config.deploy.monitor_batch, output)
     version = resolve_version(config, model_version)
     run_id = new_run_id("predict")
     run_dir = config.work_path("predictions", run_id).resolve()
     dataset = ingest_documents(prediction_source(config.data, input), run_dir)
     digest = batch_digest(dataset)
-    scrubbed, _ = scrub_pii(dataset, config.pii, run_dir, None, estimate=False, columns=ScrubColumns.of(config))
+    columns = ScrubColumns.of(config.train, config.data)
+    scrubbed, _ = scrub_pii(dataset, config.pii, run_dir, None, estimate=False, columns=columns)
     discard_raw_copy(run_dir, config.retention)
     return predict_batch(scrubbed, version, out, config.work_path("predictions"), run_id, digest)

@@ -84,7 +84,7 @@ def retrain(config: DeployedConfig, batch: str | None = None, reason: str = "man
     starter = identify_starter(config, reason, requested_by)
     asked = request_time(requested_at, run_requested_at())
     try:
-        lock = retrain_lock(config)
+        lock = retrain_lock(config.registry_scope)
     except RetrainBusy:
         why = "busy: another retrain of this model is running"
         record_skip(config, reason, batch, why)
@@ -94,7 +94,8 @@ def retrain(config: DeployedConfig, batch: str | None = None, reason: str = "man
         if not gate.go:
             record_skip(config, reason, batch, gate.why)
             return RetrainOutcome(trained=False, why=gate.why, reason=reason, batch=batch)
-        admitted = admit_batch(config, batch)  # from deploy.inbox only; refusal and digest in the audit log
+        # from deploy.inbox only; refusal and digest in the audit log
+        admitted = admit_batch(config.registry_scope, config.deploy.inbox, batch)
         result = train_pipeline(config, extra_data=admitted and admitted.path, trigger=reason)
         record_completion(config, reason, batch, result.version)
     action = await_approval(config, result, starter) if result.action == "pending_approval" else result.action

@@ -75,10 +75,11 @@ class TrainResult(BaseModel):
 
 def _ingest(config: PipelineConfig, run_dir: Path, extra_data: str | None):
     """The run's documents (+ labelled rows of ``extra_data``); a causal LM's label is free text: not counted."""
-    free = label_is_free_text(config)
+    free = label_is_free_text(config.train, config.quality)
     dataset = ingest_documents(config.data, run_dir, free)
     if extra_data:
-        batch = ingest_documents(inbox_data(config, extra_data), run_dir / "batch", free)  # deploy.inbox only
+        batch_data = inbox_data(config.data, config.deploy.inbox, extra_data)  # deploy.inbox only
+        batch = ingest_documents(batch_data, run_dir / "batch", free)
         dataset = add_batch(dataset, batch, run_dir / "dataset_with_batch.parquet")
     return dataset
 
@@ -93,9 +94,10 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     dataset = _ingest(config, run_dir, extra_data)
     quality = quality_gate(dataset, config.quality, run_dir)
     gold = Path(config.data.source + ".pii.jsonl")
+    columns = ScrubColumns.of(config.train, config.data)  # every text column
     scrubbed, pii = stored_in(scrub_pii_cached, results)(dataset, config.pii, run_dir,
                                                          gold if gold.is_file() and not extra_data else None,
-                                                         columns=ScrubColumns.of(config))  # every text column
+                                                         columns=columns)
     discard_raw_copy(run_dir, config.retention)
     scrubbed = drop_erased_documents(scrubbed, config)
     champion = find_champion(config)  # the rows it learned from never enter the new test split

@@ -77,16 +77,9 @@ def release_raw(run_dir: Path) -> None:
 
 def in_use(run_dir: Path) -> bool:
     """Whether a live run (this process or another) holds ``run_dir`` or a sub-folder of it."""
-    from filelock import FileLock, Timeout
+    from tasks.locks import lock_held  # not at the top: tasks.locks imports the config, which imports this
 
-    for path in Path(run_dir).rglob(IN_USE):
-        if str(path.parent) in _HELD:
-            return True
-        try:
-            FileLock(str(path), thread_local=False).acquire(timeout=0).lock.release()
-        except Timeout:
-            return True
-    return False
+    return any(str(path.parent) in _HELD or lock_held(path) for path in Path(run_dir).rglob(IN_USE))
 
 
 def raw_copies(run_dir: Path) -> list[Path]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
 
 # No machine tunegate runs on needs the network: no telemetry, no model hub, no git probing noise, and a
 # loaded 2-core machine needs longer for Prefect's ephemeral server.
@@ -21,14 +22,18 @@ OFFLINE = {
     "GIT_PYTHON_REFRESH": "quiet",
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
 }
 
 
-def offline_environment() -> None:
-    """Set the offline defaults where the user has not set them."""
+def offline_environment(env: MutableMapping[str, str] | None = None) -> MutableMapping[str, str]:
+    """Set the offline defaults where the user has not set them: in ``env`` (a child process's environment),
+    else in this process's. Returns the environment."""
+    env = os.environ if env is None else env
     for key, value in OFFLINE.items():
-        os.environ.setdefault(key, value)
+        env.setdefault(key, value)
+    return env
 
 
 def in_prefect_run() -> bool:

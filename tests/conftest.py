@@ -6,17 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tasks.runtime import offline_environment
+
 _HOME = Path(tempfile.mkdtemp(prefix="tunegate-tests-"))
 # Must be set before prefect is imported anywhere.
 os.environ.setdefault("PREFECT_HOME", str(_HOME / "prefect"))
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+offline_environment()  # tasks.runtime imports nothing that reads these (no Prefect, no MLflow)
 os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{_HOME / 'mlflow.db'}")
 os.environ["TUNEGATE_PII_KEY"] = "test-key-not-secret-32-bytes-long"  # >= 32 bytes
 # The audit log's HMAC key (>= 32 bytes) and the evidence signing key (a fixed test seed), as a deployment's runs

@@ -202,7 +202,7 @@ def test_a_removed_tail_or_a_fresh_log_is_detected_through_the_registry_and_a_pa
     cfg, cfg_file, v = _registered(tmp_path)  # 2 promotions, 2 rollbacks: the registry holds the head
     for i in range(3):
         audit(cfg, action="retrain.skipped", why=f"cooldown {i}")
-    tag = lambda: client_for(cfg).get_registered_model(cfg.model_name).tags[HEAD_TAG]  # noqa: E731
+    tag = lambda: client_for(cfg.registry_scope).get_registered_model(cfg.model_name).tags[HEAD_TAG]  # noqa: E731
     assert tag().startswith("4:")  # written at the last alias move (and registration), not on every entry
     code, out = _cli_verify(cfg_file, capsys)
     assert code == 0 and "the registry's audit_head tag (seq 4) matches the log" in out, out

@@ -207,7 +207,8 @@ class Live:
     def versions(self) -> list[int]:
         from tasks.registry.versions import client_for
 
-        return sorted(int(v.version) for v in client_for(self.cfg).search_model_versions(f"name='{self.cfg.name}'"))
+        client = client_for(self.cfg.registry_scope)
+        return sorted(int(v.version) for v in client.search_model_versions(f"name='{self.cfg.name}'"))
 
     def monitor(self, batch: Path):
         import subprocess
@@ -390,7 +391,7 @@ def _without_champion(app: Live) -> None:
     candidate must beat a champion, and a retrain on the same data does not)."""
     from tasks.registry.versions import clear_alias
 
-    clear_alias(app.cfg, "champion")
+    clear_alias(app.cfg.registry_scope, "champion")
     assert _champion(app.cfg) is None
 
 
@@ -434,7 +435,7 @@ def _resume(live: Live, run_id, **form) -> None:
 def _champion(cfg: PipelineConfig) -> int | None:
     from tasks.registry.versions import champion_version
 
-    return champion_version(cfg)
+    return champion_version(cfg.registry_scope)
 
 
 @pytest.mark.integration
@@ -460,7 +461,8 @@ def test_paused_retrain_is_approved_or_rejected_through_the_api_and_four_eyes_ho
         ("form", "ann.starter", "form")}  # a basic-auth server knows no users: the form's names, said so
     from tasks.registry.versions import client_for
 
-    newest = max(int(v.version) for v in client_for(cfg).search_model_versions(f"name='{cfg.model_name}'"))
+    client = client_for(cfg.registry_scope)
+    newest = max(int(v.version) for v in client.search_model_versions(f"name='{cfg.model_name}'"))
     assert _champion(cfg) == (newest if approve else before)
 
 
@@ -563,14 +565,14 @@ def test_approval_promotes_or_keeps_the_champion_and_records_the_reviewer(tmp_pa
     cfg = PipelineConfig(name=f"approve-{approve}", work_dir=str(tmp_path / "work"),
                          promotion={"require_approval": True},
                          registry={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
-    v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
-    set_alias(cfg, "champion", v1)
-    v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})
+    v1, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "a"), {}, {}, {})
+    set_alias(cfg.registry_scope, "champion", v1)
+    v2, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "b"), {}, {}, {})
     result = SimpleNamespace(version=v2, run_id="run-x", previous_champion=v1,
                              decision=PromotionDecision(promote=True, reasons=["beats the champion"]))
     got = apply_approval.fn(cfg, result, Approval(approve=approve, reviewer="a.reviewer", comment="checked card"))
     assert got == action
-    assert champion_version(cfg) == champion_after
+    assert champion_version(cfg.registry_scope) == champion_after
     entry = [e for e in _audit(cfg) if e["action"] == APPROVAL][-1]
     assert (entry["version"], entry["approved"], entry["reviewer"], entry["why"]) == (
         v2, approve, "a.reviewer", "checked card")

@@ -90,7 +90,7 @@ def test_erase_removes_the_subject_from_every_store_and_twice_changes_nothing(wo
 
     tokens = _tokens(work, {"d1", "d2"})
     assert tokens  # Jane's pseudonyms, to look for after the erasure
-    report = erase_subject(work, _values(tmp_path, JANE), "ticket DSR-1", KNOWN)
+    report = erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "ticket DSR-1", KNOWN)
     assert report.outcome == "erased" and report.request == "erasure-1"
     assert report.documents == 4  # two documents in each of two datasets (a training run and a predict run)
     r1, p1 = work.work_path("runs", "r1"), work.work_path("predictions", "p1")
@@ -120,10 +120,10 @@ def test_erase_removes_the_subject_from_every_store_and_twice_changes_nothing(wo
     audit_text = work.work_path("audit.jsonl").read_text() + json.dumps(journal)
     assert "Doherty" not in audit_text and "900123" not in audit_text
 
-    after = find_subject(work, _values(tmp_path, JANE), KNOWN)
+    after = find_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), KNOWN)
     assert (after.datasets, after.erased_by, after.pending) == ([], "erasure-1", [])
     before = _snapshot(work)
-    again = erase_subject(work, _values(tmp_path, JANE), "ticket DSR-1 again", KNOWN)
+    again = erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "ticket DSR-1 again", KNOWN)
     assert again.outcome == "already_erased" and again.request == "erasure-1" and _snapshot(work) == before
     from tasks.pii.ops import pseudonym_key
 
@@ -141,11 +141,11 @@ def test_a_request_that_cannot_be_carried_out_changes_nothing(work, tmp_path, co
 
     before = _snapshot(work)
     if error is None:
-        report = erase_subject(work, _values(tmp_path, content), "r", KNOWN)
+        report = erase_subject(work.registry_scope, work.pii, _values(tmp_path, content), "r", KNOWN)
         assert report.outcome == "not_found" and message in "\n".join(report.lines("m"))
     else:
         with pytest.raises(error, match=message):
-            erase_subject(work, _values(tmp_path, content), "r", KNOWN)
+            erase_subject(work.registry_scope, work.pii, _values(tmp_path, content), "r", KNOWN)
     assert _snapshot(work) == before
 
 
@@ -157,13 +157,13 @@ def test_wrong_key_missing_reason_or_a_running_retrain_is_a_named_error_before_a
 
     before = _snapshot(work)
     with pytest.raises(ErasureError, match="--reason"):
-        erase_subject(work, _values(tmp_path, JANE), " ", KNOWN)
+        erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), " ", KNOWN)
     with FileLock(str(work.work_path("retrain.lock"))):
         with pytest.raises(ErasureError, match="retrain of this model is running"):
-            erase_subject(work, _values(tmp_path, JANE), "r", KNOWN)
+            erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "r", KNOWN)
     monkeypatch.setenv(work.pii.pseudonym_key_env, "another-key-" + "a" * 20)
     with pytest.raises(ConfigError, match="another pseudonymisation key") as err:
-        erase_subject(work, _values(tmp_path, JANE), "r", KNOWN)
+        erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "r", KNOWN)
     assert "Doherty" not in str(err.value)
     assert _snapshot(work) == before
 
@@ -185,7 +185,7 @@ def test_a_folder_is_rewritten_all_or_nothing_and_a_crash_is_completed_by_the_ne
     monkeypatch.setattr(erased, "_without", dies_on_the_third_file)
     before = _snapshot(work)
     with pytest.raises(OSError, match="disk full"):
-        erase_subject(work, _values(tmp_path, JANE), "r", KNOWN)
+        erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "r", KNOWN)
     # the first folder was staged, not replaced: every file as it was, no temporary file left
     changed = {k for k, v in _snapshot(work).items() if before.get(k) != v}
     assert changed == {"erasures/erased.parquet", "erasures/erasure-1.json"}, changed
@@ -194,7 +194,8 @@ def test_a_folder_is_rewritten_all_or_nothing_and_a_crash_is_completed_by_the_ne
     assert _ids(r1 / "scrubbed.parquet") == {"d1", "d2", "d3", "d4"}
 
     monkeypatch.setattr(erased, "_without", real)
-    report = erase_subject(work, _values(tmp_path, "UK_NINO: AB123456C\n"), "r2", KNOWN)  # someone else
+    someone_else = _values(tmp_path, "UK_NINO: AB123456C\n")
+    report = erase_subject(work.registry_scope, work.pii, someone_else, "r2", KNOWN)
     assert report.resumed == ["erasure-1"] and report.request == "erasure-2"
     assert _ids(r1 / "scrubbed.parquet") == {"d4"} and _ids(r1 / SUBJECT_INDEX) == set()
     assert json.loads(work.work_path("erasures", "erasure-1.json").read_text())["status"] == "done"
@@ -208,7 +209,7 @@ def test_training_drops_the_documents_of_erased_subjects(work, tmp_path):
     key = pseudonym_key(work.pii, work.work_path(), index=True)
     fresh = _scrub(work, tmp_path, work.work_path("runs", "r2"))  # the source still holds Jane
     assert drop_erased(fresh, work.work_path(), key) == fresh  # nothing erased yet: unchanged
-    erase_subject(work, _values(tmp_path, JANE), "r", KNOWN)
+    erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "r", KNOWN)
     fresh = _scrub(work, tmp_path, work.work_path("runs", "r3"))
     kept = drop_erased(fresh, work.work_path(), key)
     assert (kept.rows, kept.erasures) == (2, 1) and kept.sha256 != fresh.sha256
@@ -225,10 +226,10 @@ def test_a_version_trained_while_a_request_erased_its_documents_is_registered_pe
     from tasks.subjects.erase import erase_subject, erasure_tags
 
     before = describe_parquet(work.work_path("runs", "r1", "scrubbed.parquet"), scrubbed=True)
-    erase_subject(work, _values(tmp_path, JANE), "r", KNOWN)
-    assert erasure_tags(work, before) == {"erasures_applied": "0", "erasure_pending": "erasure-1"}
+    erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "r", KNOWN)
+    assert erasure_tags(work.work_path(), before) == {"erasures_applied": "0", "erasure_pending": "erasure-1"}
     after = describe_parquet(work.work_path("runs", "r1", "scrubbed.parquet"), scrubbed=True)
-    assert erasure_tags(work, after.model_copy(update={"erasures": 1})) == {"erasures_applied": "1"}
+    assert erasure_tags(work.work_path(), after.model_copy(update={"erasures": 1})) == {"erasures_applied": "1"}
 
 
 def test_a_crash_before_the_erasure_list_is_written_is_completed_too(work, tmp_path, monkeypatch):
@@ -241,11 +242,11 @@ def test_a_crash_before_the_erasure_list_is_written_is_completed_too(work, tmp_p
 
     monkeypatch.setattr(erase, "add_erased", dies)
     with pytest.raises(KeyboardInterrupt):
-        erase.erase_subject(work, _values(tmp_path, JANE), "r", KNOWN)
+        erase.erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "r", KNOWN)
     key = pseudonym_key(work.pii, work.work_path(), index=True)
     assert read_erased(work.work_path(), key).requests == []
     monkeypatch.undo()
-    report = erase.erase_subject(work, _values(tmp_path, "UK_NINO: AB123456C\n"), "r2", KNOWN)
+    report = erase.erase_subject(work.registry_scope, work.pii, _values(tmp_path, "UK_NINO: AB123456C\n"), "r2", KNOWN)
     assert report.resumed == ["erasure-1"] and report.request == "erasure-2"
     assert read_erased(work.work_path(), key).requests == ["erasure-1", "erasure-2"]
     assert _ids(work.work_path("runs", "r1", "scrubbed.parquet")) == {"d4"}
@@ -256,6 +257,6 @@ def test_without_a_server_the_retrain_is_not_claimed_as_requested(work, monkeypa
     from tasks.subjects.erase import request_retrain
 
     monkeypatch.setattr(events, "api_target", lambda: "ephemeral (no PREFECT_API_URL: nothing will react to it)")
-    said = request_retrain(work, "erasure-1", [1, 2])
+    said = request_retrain(work.model_name, "erasure-1", [1, 2])
     assert said.startswith("not requested: no Prefect server") and "tunegate run CONFIG" in said
-    assert request_retrain(work, "erasure-1", []).startswith("not needed")
+    assert request_retrain(work.model_name, "erasure-1", []).startswith("not needed")

@@ -54,7 +54,7 @@ def _layout(folder: Path, ids: list[str]) -> Path:
 def _register(cfg, tmp_path: Path, dataset: str, run_id: str, ids: list[str], **tags) -> tuple[int, str]:
     from tasks.registry.versions import register_version
 
-    return register_version(cfg, _layout(tmp_path / uuid.uuid4().hex[:8], ids), {}, {"macro_f1": 0.9},
+    return register_version(cfg.registry_scope, _layout(tmp_path / uuid.uuid4().hex[:8], ids), {}, {"macro_f1": 0.9},
                             {"dataset_sha256": dataset, "tunegate_run_id": run_id, **tags})
 
 
@@ -63,8 +63,9 @@ def _champion(cfg, version: int) -> None:
     from tasks.audit import audit
     from tasks.registry.versions import client_for, set_alias
 
-    set_alias(cfg, "champion", version)
-    client_for(cfg).set_model_version_tag(cfg.model_name, str(version), "promoted_at", "2026-11-01T00:00:00+00:00")
+    set_alias(cfg.registry_scope, "champion", version)
+    client_for(cfg.registry_scope).set_model_version_tag(cfg.model_name, str(version), "promoted_at",
+                                                         "2026-11-01T00:00:00+00:00")
     audit(cfg, action="promote", version=version, previous_champion=None, champion=version, trigger="test")
 
 
@@ -82,10 +83,10 @@ def test_the_champion_trained_on_the_subject_leaves_at_once_for_the_newest_appro
     _champion(work, v3)
     assert resolve_version.fn(work, "champion").version == v3
 
-    report = erase_subject(work, _values(tmp_path, JANE), "DSR-7", KNOWN)
-    assert champion_version(work) == v1  # the newest approved version trained without the subject
+    report = erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "DSR-7", KNOWN)
+    assert champion_version(work.registry_scope) == v1  # the newest approved version trained without the subject
     assert resolve_version.fn(work, "champion").version == v1
-    mv = client_for(work).get_model_version(work.model_name, str(v3))
+    mv = client_for(work.registry_scope).get_model_version(work.model_name, str(v3))
     assert mv.tags["erasure_pending"] == "erasure-1" and not mv.aliases
     assert report.champion["previous"] == v3 and report.champion["now"] == v1 and report.champion["withdrawn_at"]
     [entry] = [e for e in read_audit(work) if e["action"] == "erasure.champion_withdrawn"]
@@ -94,7 +95,7 @@ def test_the_champion_trained_on_the_subject_leaves_at_once_for_the_newest_appro
         resolve_version.fn(work, str(v3))
     out = "\n".join(report.lines(work.model_name))
     assert f"champion v{v3} withdrawn" in out and f"now v{v1}" in out
-    assert v2 != champion_version(work)
+    assert v2 != champion_version(work.registry_scope)
 
 
 def test_with_no_approved_clean_version_predict_fails_with_a_named_error_saying_why(work, tmp_path):
@@ -104,7 +105,7 @@ def test_with_no_approved_clean_version_predict_fails_with_a_named_error_saying_
 
     v1, _ = _register(work, tmp_path, _digest(work), "r1", ["d1"])
     _champion(work, v1)
-    report = erase_subject(work, _values(tmp_path, JANE), "DSR-8", KNOWN)
+    report = erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "DSR-8", KNOWN)
     with pytest.raises(ChampionWithdrawn, match="erasure-1") as err:
         resolve_version.fn(work, "champion")
     assert report.champion["now"] is None
@@ -138,8 +139,9 @@ def test_erasure_removes_every_restorable_copy_and_reports_each_store(work, tmp_
     (r1 / "model").mkdir()
     (r1 / "model" / "adapter.safetensors").write_bytes(os.urandom(64))  # the run's own copy of its weights
     v1, run1 = _register(work, tmp_path, digest, "r1", ["d1"])
-    unregister(work, v1, run1)  # a later step failed: the version went, its MLflow run is only soft-deleted
-    client = client_for(work)
+    # a later step failed: the version went, its MLflow run is only soft-deleted
+    unregister(work.registry_scope, v1, run1)
+    client = client_for(work.registry_scope)
     assert client.get_run(run1).info.lifecycle_stage == "deleted"
     assert {a.path for a in client.list_artifacts(run1)} >= {"model", "reference"}
     v2, run2 = _register(work, tmp_path, digest, "r1", ["d2"])
@@ -154,7 +156,7 @@ def test_erasure_removes_every_restorable_copy_and_reports_each_store(work, tmp_
     os.utime(torn / "weights", (old, old))
     os.utime(torn, (old, old))
 
-    report = erase_subject(work, _values(tmp_path, JANE), "DSR-9", KNOWN)
+    report = erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "DSR-9", KNOWN)
     assert not failed.exists() and other.exists()  # only the checkpoint trained on the subject's documents
     assert not (r1 / "model").exists()
     assert not {"model", "reference"} & {a.path for a in client.list_artifacts(run1)}
@@ -195,14 +197,15 @@ def test_purge_deletes_each_restorable_store_past_its_maximum_age(work, tmp_path
     for p in [*aged.rglob("*"), aged, *cache.rglob("*"), cache, leftover]:
         os.utime(p, (now - 40 * DAY, now - 40 * DAY))
     v, run_id = _register(work, tmp_path, "4" * 64, "r9", ["d9"])
-    unregister(work, v, run_id)
-    client = client_for(work)
+    unregister(work.registry_scope, v, run_id)
+    client = client_for(work.registry_scope)
 
     r = work.retention
     assert r.checkpoints_days and r.deleted_runs_days and r.monitor_cache_days and r.leftovers_hours
-    out = purge_stores(work, now=now)  # the run was deleted just now: younger than deleted_runs_days
+    # the run was deleted just now: younger than deleted_runs_days
+    out = purge_stores(work.registry_scope, work.retention, now=now)
     assert not aged.exists() and young.exists() and not cache.exists() and not leftover.exists()
     assert out["checkpoints_deleted"] == 1 and out["monitor_cache_deleted"] == 1 and out["leftovers_deleted"] >= 1
     assert "model" in {a.path for a in client.list_artifacts(run_id)}
-    out = purge_stores(work, now=now + (r.deleted_runs_days + 1) * DAY)
+    out = purge_stores(work.registry_scope, work.retention, now=now + (r.deleted_runs_days + 1) * DAY)
     assert out["mlflow_runs_emptied"] == 1 and not client.list_artifacts(run_id)

@@ -92,8 +92,8 @@ def _registered(tmp_path, name: str = "t-trust"):
     from tests.test_registry import fake_layout
 
     cfg = PipelineConfig(name=f"{name}-{uuid.uuid4().hex[:8]}", work_dir=str(tmp_path / "work"))
-    v1, _ = register_version(cfg, fake_layout(tmp_path / "a", "1"), {}, {}, {})
-    v2, _ = register_version(cfg, fake_layout(tmp_path / "b", "2"), {}, {}, {})
+    v1, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "a", "1"), {}, {}, {})
+    v2, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "b", "2"), {}, {}, {})
     for v, before in ((v1, None), (v2, v1)):  # each promoted once, so a rollback may restore it
         apply(cfg, v, PromotionDecision(promote=True, reasons=["test"]), expected_champion=before)
     move_back(cfg.registry_scope, cfg.promotion, v1, reason="to v1")

@@ -214,9 +214,11 @@ def test_auto_rollback_when_labelled_rows_show_the_champion_worse(champion, tmp_
     from tasks.registry.versions import champion_version, client_for
 
     cfg = champion
-    first = champion_version(cfg)
+    first = champion_version(cfg.registry_scope)
     second = train_pipeline(cfg).version  # the same data: cached, not better, so not promoted ...
-    apply(cfg, second, PromotionDecision(promote=True, reasons=["test"]), first,  # ... until a person approves it
+    # ... until a person approves it
+    apply(cfg.registry_scope, second, PromotionDecision(promote=True, reasons=["test"]),
+          first,
           approved_by="test.reviewer")
     batch = write_sample(tmp_path / "labelled.jsonl", rows=200, seed=43)
     rows = [json.loads(x) for x in batch.read_text().splitlines()]
@@ -226,7 +228,8 @@ def test_auto_rollback_when_labelled_rows_show_the_champion_worse(champion, tmp_
     batch.write_text("".join(json.dumps(r) + "\n" for r in rows))
     auto = cfg.model_copy(update={"monitor": cfg.monitor.model_copy(update={"auto_rollback": True})})
     result = monitor(auto, str(batch))
-    assert result.rolled_back_to == first and champion_version(cfg) == first and "ROLLED BACK" in result.line()
+    assert result.rolled_back_to == first and champion_version(cfg.registry_scope) == first
+    assert "ROLLED BACK" in result.line()
     entry = read_audit(cfg)[-1]
     assert entry["action"] == "monitor.rolled_back" and entry["trigger"] == "monitor"
     assert (entry["previous_champion"], entry["champion"]) == (second, first)
@@ -237,8 +240,9 @@ def test_auto_rollback_when_labelled_rows_show_the_champion_worse(champion, tmp_
     with get_client(sync_client=True) as client:
         [event] = client.read_events(filter=flt, limit=10).events
     assert event.payload["from_version"] == second and event.payload["to_version"] == first
-    mv = client_for(cfg).get_model_version(cfg.model_name, str(second))
-    card = Path(client_for(cfg).download_artifacts(mv.run_id, "model_card.md", str(tmp_path))).read_text()
+    client = client_for(cfg.registry_scope)
+    mv = client.get_model_version(cfg.model_name, str(second))
+    card = Path(client.download_artifacts(mv.run_id, "model_card.md", str(tmp_path))).read_text()
     assert "## Rolled back" in card and f"rolled back to v{first} by the monitor" in card
 
 

@@ -40,7 +40,7 @@ def _columns(task: str = "classification", non_personal: list[str] = ()):
     cfg = PipelineConfig()
     cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"task": task}),
                                  "data": cfg.data.model_copy(update={"non_personal_columns": list(non_personal)})})
-    return ScrubColumns.of(cfg)
+    return ScrubColumns.of(cfg.train, cfg.data)
 
 
 def _raw_anywhere(folder: Path, values: list[str]) -> list[str]:
@@ -200,7 +200,7 @@ def test_sft_corpus_leaves_no_identifier_at_rest(tmp_path, prefect_harness):
     Path(cfg.data.source).write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     result = train_pipeline(cfg, trigger="test")
-    ref = get_version(cfg, "champion")
+    ref = get_version(cfg.registry_scope, "champion")
     assert ref.version == result.version
     reference = pd.read_parquet(ref.local_dir / "reference" / "reference.parquet")
     assert reference["label"].str.contains("<PERSON").all() and reference["label"].str.contains("<PHONE").all()
@@ -212,6 +212,6 @@ def test_sft_corpus_leaves_no_identifier_at_rest(tmp_path, prefect_harness):
     assert lineage["raw_dataset"]["label_counts"] == lineage["split"]["train"]["label_counts"] == {}
 
     prefect_db = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split(":///", 1)[1])
-    stores = [cfg.work_path(), Path(tracking_uri(cfg).removeprefix("sqlite:///")), prefect_db.parent]
+    stores = [cfg.work_path(), Path(tracking_uri(cfg.registry_scope).removeprefix("sqlite:///")), prefect_db.parent]
     assert raw_at_rest([Path(cfg.data.source)], planted)  # the scan finds them where they are: the user's source
     assert raw_at_rest(stores, planted) == []

@@ -48,7 +48,7 @@ def assert_no_raw_pii(cfg, ref, reference: pd.DataFrame) -> None:
 
     raw = raw_pii_values(Path(cfg.data.source))
     assert len(raw) > 100
-    run = client_for(cfg).get_run(ref.run_id)
+    run = client_for(cfg.registry_scope).get_run(ref.run_id)
     blobs = ["\n".join(reference["text"]), json.dumps(run.data.params), json.dumps(run.data.tags),
              json.dumps(ref.tags)]
     blobs += [p.read_text(errors="ignore") for p in ref.local_dir.rglob("*") if p.suffix in {".json", ".md", ".txt"}]
@@ -99,7 +99,8 @@ def test_the_scan_finds_a_stored_value_and_ignores_chance_digits(tmp_path):
 def versions(cfg) -> list[int]:
     from tasks.registry.versions import client_for
 
-    return sorted(int(m.version) for m in client_for(cfg).search_model_versions(f"name='{cfg.model_name}'"))
+    client = client_for(cfg.registry_scope)
+    return sorted(int(m.version) for m in client.search_model_versions(f"name='{cfg.model_name}'"))
 
 
 def test_missing_base_model_fails_before_any_data_work(tmp_path, prefect_harness):
@@ -176,7 +177,7 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     assert first.baseline_eval is not None and first.baseline_eval.n == first.eval.n
     assert "TF-IDF baseline" in card and any("TF-IDF baseline" in r for r in first.decision.reasons)
     assert Path(first.run_dir, "eval", "baseline_eval.json").is_file()
-    ref = get_version(cfg, "champion")
+    ref = get_version(cfg.registry_scope, "champion")
     assert ref.version == first.version and ref.tags["trigger"] == "test"
     assert ref.tags["dataset_sha256"] == first.dataset_sha256 and json.loads(ref.tags["pii_evidence"])["docs"] == 300
     for part in ["model/manifest.json", "model/label_map.json", "eval/eval.json", "model_card.md", "pii_evidence.json"]:
@@ -186,18 +187,19 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     assert_no_raw_pii(cfg, ref, reference)
     from tasks.registry.versions import client_for
 
-    logged = client_for(cfg).get_run(first.mlflow_run_id).data.metrics
+    logged = client_for(cfg.registry_scope).get_run(first.mlflow_run_id).data.metrics
     assert logged["baseline_macro_f1"] == pytest.approx(first.baseline_eval.macro_f1)
 
     second = train_pipeline(cfg)  # same data, config and code
     # The split is made again (a champion now exists, and the rows it learned from must stay out of the test
     # part), gives the same parts, so the fine-tune is reused.
     assert second.cached_stages == ["scrub", "finetune"]
-    lineage = [json.loads((get_version(cfg, v).local_dir / "lineage.json").read_text())["split"]
+    lineage = [json.loads((get_version(cfg.registry_scope, v).local_dir / "lineage.json").read_text())["split"]
                for v in (first.version, second.version)]
     assert lineage[0]["test_ids_sha256"] == lineage[1]["test_ids_sha256"]
     # the cached scrub's evidence is registered with the new version too (it lives in the first run's folder)
-    assert json.loads((get_version(cfg, second.version).local_dir / "pii_evidence.json").read_text())["docs"] == 300
+    registered = get_version(cfg.registry_scope, second.version).local_dir
+    assert json.loads((registered / "pii_evidence.json").read_text())["docs"] == 300
     assert second.version == first.version + 1 and second.action == "reject"
     assert second.champion_eval is not None and second.champion_version == first.version
     assert any("does not beat" in r for r in second.decision.reasons)
@@ -217,7 +219,7 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
 
     prefect_db = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split(":///", 1)[1])
     assert prefect_db.is_file()  # the harness's server database: flow and task runs, their logs and artifacts
-    stores = [cfg.work_path(), Path(tracking_uri(cfg).removeprefix("sqlite:///")), prefect_db.parent]
+    stores = [cfg.work_path(), Path(tracking_uri(cfg.registry_scope).removeprefix("sqlite:///")), prefect_db.parent]
     planted = raw_pii_values(Path(cfg.data.source))
     assert raw_at_rest([Path(cfg.data.source)], planted)  # the scan finds them where they are: the user's source
     assert raw_at_rest(stores, planted) == []
@@ -243,19 +245,20 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     with pytest.raises(RollbackRefused, match="never promoted"):  # v2 was rejected: a rollback cannot restore it
         cli_rollback(args)
     # a reviewer overrides the decision (what an approval does), then v1 comes back and v2 again, by rollbacks
-    apply(cfg, second.version, PromotionDecision(promote=True, reasons=["test: overridden"]), first.version,
+    apply(cfg.registry_scope, second.version, PromotionDecision(promote=True, reasons=["test: overridden"]),
+          first.version,
           approved_by="test.reviewer")
     assert cli_rollback(argparse.Namespace(**{**vars(args), "to_version": first.version})) == 0
-    assert champion_version(cfg) == first.version
+    assert champion_version(cfg.registry_scope) == first.version
     assert cli_rollback(args) == 0
-    assert champion_version(cfg) == second.version and read_audit(cfg)[-1]["action"] == "rollback"
+    assert champion_version(cfg.registry_scope) == second.version and read_audit(cfg)[-1]["action"] == "rollback"
     _evidence_pack(cfg_file, tmp_path, first, second, planted, console)
 
     # a changed config is not served from cache, and a failure in training registers nothing
     broken = cfg.model_copy(update={"train": cfg.train.model_copy(update={"timeout_s": 1})})
     with pytest.raises(TrainingFailed):
         train_pipeline(broken)
-    assert versions(cfg) == [first.version, second.version] and champion_version(cfg) == second.version
+    assert versions(cfg) == [first.version, second.version] and champion_version(cfg.registry_scope) == second.version
 
     # GDPR erasure round trip: find → erase → retrain without them → find shows nothing, old versions archived
     _erase_and_retrain(cfg, cfg_file, tmp_path / "subject.txt", doc, [first.version, second.version], console)
@@ -340,7 +343,7 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
     from tasks.errors import ChampionWithdrawn, ErasureIncomplete
     from tasks.registry.versions import champion_version
 
-    champion = champion_version(cfg)
+    champion = champion_version(cfg.registry_scope)
     assert champion in trained_on
     # the versions trained on the subject keep their weights until archived: reported, exit code says so
     assert cli_main(["subject", "erase", *args, "--reason", "DSR-42"]) == ErasureIncomplete.exit_code
@@ -349,8 +352,8 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
     assert all(f"v{v}: erasure pending" in out for v in trained_on), out
     assert f"champion v{champion} withdrawn at" in out and "erasure-1: INCOMPLETE" in out, out
     with pytest.raises(ChampionWithdrawn, match="erasure-1"):  # serving stops at once: no approved clean version
-        get_version(cfg, "champion")
-    client = client_for(cfg)
+        get_version(cfg.registry_scope, "champion")
+    client = client_for(cfg.registry_scope)
     assert {client.get_model_version(cfg.model_name, str(v)).tags.get("erasure_pending") for v in trained_on} == {
         "erasure-1"}
     with pytest.raises(PromotionError, match="erasure-1"):
@@ -360,7 +363,7 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
 
     outcome = retrain(cfg, reason="erasure: erasure-1")  # what the erasure event's trigger starts
     assert outcome.trained and outcome.promoted, outcome
-    new = get_version(cfg, "champion")
+    new = get_version(cfg.registry_scope, "champion")
     assert new.version == outcome.version and new.tags["erasures_applied"] == "1" and "erasure_pending" not in new.tags
     assert doc not in set(pd.read_parquet(new.local_dir / "reference" / "reference.parquet")["id"])
     for v in trained_on:
@@ -371,7 +374,7 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
         assert {a.path for a in run_artifacts} >= {"model_card.md", "eval"}
         assert not {"model", "reference"} & {a.path for a in run_artifacts}  # retention.erased_versions default
         with pytest.raises(PromotionError, match="archived"):
-            get_version(cfg, v)
+            get_version(cfg.registry_scope, v)
     assert cli_main(["subject", "find", *args]) == 0
     found = console.read()
     assert "no stored dataset, model version or prediction row holds these identifiers" in found
@@ -432,9 +435,9 @@ def test_causal_lm_pipeline_registers_rouge_and_perplexity(tmp_path, prefect_har
     assert math.isfinite(r.perplexity) and r.perplexity > 1 and 0 <= r.rouge_l <= 1
     assert r.accuracy is not None and 0 <= r.macro_f1 <= 1 and r.ece is not None
     assert result.promoted and result.decision.primary_metric == "perplexity"
-    metrics = client_for(cfg).get_run(result.mlflow_run_id).data.metrics
+    metrics = client_for(cfg.registry_scope).get_run(result.mlflow_run_id).data.metrics
     assert metrics["perplexity"] == pytest.approx(r.perplexity) and metrics["rouge_l"] == pytest.approx(r.rouge_l)
-    ref = get_version(cfg, "champion")
+    ref = get_version(cfg.registry_scope, "champion")
     assert ref.version == result.version and ref.tags["task"] == "causal_lm"
     card = (ref.local_dir / "model_card.md").read_text()
     assert "| perplexity (lower is better) |" in card and "pipeline_tag: text-generation" in card

@@ -298,15 +298,15 @@ def test_four_eyes_refuses_the_starters_own_approval(tmp_path, four_eyes, review
     cfg = PipelineConfig(name=f"eyes-{four_eyes}-{reviewer[:3]}", work_dir=str(tmp_path / "work"),
                          promotion={"require_approval": True, "four_eyes": four_eyes},
                          registry={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
-    v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
-    set_alias(cfg, "champion", v1)
-    v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})
+    v1, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "a"), {}, {}, {})
+    set_alias(cfg.registry_scope, "champion", v1)
+    v2, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "b"), {}, {}, {})
     result = SimpleNamespace(version=v2, run_id="run-x", previous_champion=v1,
                              decision=PromotionDecision(promote=True, reasons=["beats the champion"]))
     starter = Person(name="ann.starter", source="form")
     got = apply_approval.fn(cfg, result, Approval(approve=True, reviewer=reviewer), starter)
     assert got == action
-    assert champion_version(cfg) == champion_after
+    assert champion_version(cfg.registry_scope) == champion_after
     entry = [e for e in _audit(cfg) if e["action"] == APPROVAL][-1]
     assert (entry["reviewer"], entry["reviewer_source"], entry["started_by"], entry["started_by_source"]) == (
         reviewer, "form", "ann.starter", "form")
@@ -348,13 +348,13 @@ def test_an_empty_reviewer_or_the_starter_spelt_differently_cannot_approve(tmp_p
     cfg = PipelineConfig(name=f"nobody-{abs(hash(reviewer))}", work_dir=str(tmp_path / "work"),
                          promotion={"require_approval": True, "four_eyes": four_eyes},
                          registry={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
-    v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
-    set_alias(cfg, "champion", v1)
-    v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {}, {})
+    v1, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "a"), {}, {}, {})
+    set_alias(cfg.registry_scope, "champion", v1)
+    v2, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "b"), {}, {}, {})
     result = SimpleNamespace(version=v2, run_id="run-x", previous_champion=v1,
                              decision=PromotionDecision(promote=True, reasons=["beats the champion"]))
     got = apply_approval.fn(cfg, result, Approval(approve=True, reviewer=reviewer), Person(name="Bob", source="form"))
-    assert got == REFUSED and champion_version(cfg) == v1
+    assert got == REFUSED and champion_version(cfg.registry_scope) == v1
     entry = [e for e in _audit(cfg) if e["action"] == APPROVAL][-1]
     assert entry["approved"] is None
     assert ("IdentityRequired" in entry["why"]) if not reviewer.strip("\u200b\u2060\ufeff ") else (

@@ -45,7 +45,7 @@ def test_output_onto_tunegates_records_is_refused(cfg, out):
     from tasks.predict.output import check_output
 
     with pytest.raises(InputError, match="--output") as err:
-        check_output(cfg, out)
+        check_output(cfg.registry_scope, cfg.deploy.monitor_batch, out)
     assert "predictions" in str(err.value) or "work" in str(err.value)
 
 
@@ -53,15 +53,16 @@ def test_output_onto_tunegates_records_is_refused(cfg, out):
 def test_output_elsewhere_is_allowed(cfg, out, tmp_path):
     from tasks.predict.output import check_output
 
-    assert check_output(cfg, out) == (tmp_path / out).resolve()
+    assert check_output(cfg.registry_scope, cfg.deploy.monitor_batch, out) == (tmp_path / out).resolve()
 
 
 def test_absolute_paths_are_judged_the_same(cfg, tmp_path):
     from tasks.predict.output import check_output
 
     with pytest.raises(InputError):
-        check_output(cfg, str(tmp_path / "work" / "audit.jsonl"))
-    assert check_output(cfg, str(tmp_path / "exports" / "p.csv")) == tmp_path / "exports" / "p.csv"
+        check_output(cfg.registry_scope, cfg.deploy.monitor_batch, str(tmp_path / "work" / "audit.jsonl"))
+    out = check_output(cfg.registry_scope, cfg.deploy.monitor_batch, str(tmp_path / "exports" / "p.csv"))
+    assert out == tmp_path / "exports" / "p.csv"
 
 
 def test_the_environment_tracking_database_is_protected_too(tmp_path, monkeypatch):
@@ -70,7 +71,7 @@ def test_the_environment_tracking_database_is_protected_too(tmp_path, monkeypatc
     (tmp_path / "p.yaml").write_text(yaml.safe_dump({"name": "o", "work_dir": str(tmp_path / "w")}))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'env' / 'mlflow.db'}")
     with pytest.raises(InputError):
-        check_output(load_config(tmp_path / "p.yaml"), str(tmp_path / "env" / "mlflow.db"))
+        check_output(load_config(tmp_path / "p.yaml").registry_scope, None, str(tmp_path / "env" / "mlflow.db"))
 
 
 def test_the_predict_flow_refuses_before_reading_anything(cfg, tmp_path):

@@ -150,7 +150,8 @@ def _register(cfg, tmp_path, tag):
     from tasks.registry.versions import register_version
     from tests.test_registry import fake_layout
 
-    return register_version(cfg, fake_layout(tmp_path / tag, tag), {"k": tag}, {"macro_f1": 0.9}, {"t": tag})[0]
+    return register_version(cfg.registry_scope, fake_layout(tmp_path / tag, tag), {"k": tag}, {"macro_f1": 0.9},
+                            {"t": tag})[0]
 
 
 def test_two_concurrent_promotions_yield_one_champion(cfg, tmp_path):
@@ -164,7 +165,7 @@ def test_two_concurrent_promotions_yield_one_champion(cfg, tmp_path):
 
     def promote(v):
         barrier.wait()
-        outcomes.append(apply(cfg, v, yes, expected_champion=None, trigger="test"))
+        outcomes.append(apply(cfg.registry_scope, v, yes, expected_champion=None, trigger="test"))
 
     threads = [threading.Thread(target=promote, args=(v,)) for v in versions]
     [t.start() for t in threads]
@@ -172,7 +173,7 @@ def test_two_concurrent_promotions_yield_one_champion(cfg, tmp_path):
     winners = [o for o in outcomes if o.promoted]
     assert len(winners) == 1
     assert sorted(o.action for o in outcomes) == ["lost_race", "promote"]
-    assert champion_version(cfg) == winners[0].version
+    assert champion_version(cfg.registry_scope) == winners[0].version
     actions = sorted(e["action"] for e in read_audit(cfg))
     assert actions == ["lost_race", "promote"]
 
@@ -182,10 +183,12 @@ def test_rejection_leaves_champion_and_is_audited(cfg, tmp_path):
     from tasks.registry.versions import champion_version
 
     v1 = _register(cfg, tmp_path, "a")
-    apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)
+    apply(cfg.registry_scope, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)
     v2 = _register(cfg, tmp_path, "b")
-    out = apply(cfg, v2, PromotionDecision(promote=False, reasons=["worse"]), expected_champion=v1, trigger="drift")
-    assert not out.promoted and out.champion_version == v1 == champion_version(cfg)
+    out = apply(cfg.registry_scope, v2, PromotionDecision(promote=False, reasons=["worse"]), expected_champion=v1,
+                trigger="drift",
+                config_sha256=cfg.digest())
+    assert not out.promoted and out.champion_version == v1 == champion_version(cfg.registry_scope)
     last = read_audit(cfg)[-1]
     assert last["action"] == "reject" and last["trigger"] == "drift" and "worse" in last["reasons"]
     assert last["config_sha256"] == cfg.digest()  # which config judged it, deployed or a CLI user's file
@@ -203,12 +206,13 @@ def test_the_decision_says_when_a_person_must_approve_and_apply_only_applies_it(
     assert not decide_promotion(report(0.80), report(0.70), POLICY).needs_approval
 
     v1 = _register(cfg, tmp_path, "a")
-    apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)
+    apply(cfg.registry_scope, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)
     v2 = _register(cfg, tmp_path, "b")
-    out = apply(cfg, v2, decision, expected_champion=v1)  # the config's own policy is not consulted
-    assert out.action == "pending_approval" and champion_version(cfg) == v1
-    approved = apply(cfg, v2, decision.model_copy(update={"needs_approval": False}), expected_champion=v1)
-    assert approved.action == "promote" and champion_version(cfg) == v2
+    out = apply(cfg.registry_scope, v2, decision, expected_champion=v1)  # the config's own policy is not consulted
+    assert out.action == "pending_approval" and champion_version(cfg.registry_scope) == v1
+    approved = apply(cfg.registry_scope, v2, decision.model_copy(update={"needs_approval": False}),
+                     expected_champion=v1)
+    assert approved.action == "promote" and champion_version(cfg.registry_scope) == v2
     assert [e["action"] for e in read_audit(cfg)][-2:] == ["pending_approval", "promote"]
 
 
@@ -225,8 +229,9 @@ cfg = PipelineConfig.model_validate_json(Path(sys.argv[1]).read_text())
 go = Path(sys.argv[2])
 while not go.exists():  # both processes are up and imported: start together
     time.sleep(0.005)
-v, _ = register_version(cfg, fake_layout(Path(sys.argv[3]), sys.argv[3]), {}, {"macro_f1": 0.9}, {})
-out = apply(cfg, v, PromotionDecision(promote=True, reasons=["race"]), expected_champion=1, trigger="race")
+v, _ = register_version(cfg.registry_scope, fake_layout(Path(sys.argv[3]), sys.argv[3]), {}, {"macro_f1": 0.9}, {})
+out = apply(cfg.registry_scope, v, PromotionDecision(promote=True, reasons=["race"]), expected_champion=1,
+            trigger="race")
 print(json.dumps({"version": v, "action": out.action}))
 """
 
@@ -246,7 +251,7 @@ def test_two_pipelines_finishing_at_once_in_two_processes_give_one_champion_and_
 
     cfg = cfg.model_copy(update={"registry": cfg.registry.model_copy(
         update={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})})
-    set_alias(cfg, "champion", _register(cfg, tmp_path, "first"))
+    set_alias(cfg.registry_scope, "champion", _register(cfg, tmp_path, "first"))
     (tmp_path / "cfg.json").write_text(cfg.model_dump_json())
     root = str(Path(__file__).resolve().parent.parent)
     procs = [subprocess.Popen([sys.executable, "-c", RACER, str(tmp_path / "cfg.json"), str(tmp_path / "go"),
@@ -262,7 +267,7 @@ def test_two_pipelines_finishing_at_once_in_two_processes_give_one_champion_and_
     assert len({r["version"] for r in results}) == 2 and 1 not in {r["version"] for r in results}
     assert sorted(r["action"] for r in results) == ["lost_race", "promote"]
     (winner,) = [r["version"] for r in results if r["action"] == "promote"]
-    assert champion_version(cfg) == winner
+    assert champion_version(cfg.registry_scope) == winner
     assert sorted(e["action"] for e in read_audit(cfg)) == ["lost_race", "promote"]
     assert verify_audit(cfg.work_path("audit.jsonl")).ok
 
@@ -273,11 +278,13 @@ def test_a_candidate_registered_pending_erasure_is_never_promoted(cfg, tmp_path)
     from tests.test_registry import fake_layout
 
     v1 = _register(cfg, tmp_path, "a")
-    apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)
+    apply(cfg.registry_scope, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)
     # an erasure request made while it trained touched its dataset: register_and_promote tags it so
-    v2, _ = register_version(cfg, fake_layout(tmp_path / "b"), {}, {"macro_f1": 0.9}, {"erasure_pending": "erasure-1"})
-    out = apply(cfg, v2, PromotionDecision(promote=True, reasons=["beats the champion"]), expected_champion=v1)
-    assert not out.promoted and out.action == "reject" and champion_version(cfg) == v1
+    v2, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "b"), {}, {"macro_f1": 0.9},
+                             {"erasure_pending": "erasure-1"})
+    out = apply(cfg.registry_scope, v2, PromotionDecision(promote=True, reasons=["beats the champion"]),
+                expected_champion=v1)
+    assert not out.promoted and out.action == "reject" and champion_version(cfg.registry_scope) == v1
     last = read_audit(cfg)[-1]
     assert last["action"] == "reject" and last["version"] == v2 and any("erasure-1" in r for r in last["reasons"])
 
@@ -287,23 +294,24 @@ def test_a_candidate_tagged_pending_erasure_while_it_waits_for_approval_is_not_p
     from tasks.registry.versions import champion_version, client_for
 
     v1 = _register(cfg, tmp_path, "a")
-    apply(cfg, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)
+    apply(cfg.registry_scope, v1, PromotionDecision(promote=True, reasons=["first"]), expected_champion=None)
     v2 = _register(cfg, tmp_path, "b")
     waits = PromotionDecision(promote=True, needs_approval=True, reasons=["beats the champion"])
-    assert apply(cfg, v2, waits, expected_champion=v1).action == "pending_approval"
+    assert apply(cfg.registry_scope, v2, waits, expected_champion=v1).action == "pending_approval"
     # the retrain lock is released while the run waits: an erasure marks the candidate meanwhile
-    client_for(cfg).set_model_version_tag(cfg.model_name, str(v2), "erasure_pending", "erasure-2")
-    out = apply(cfg, v2, waits.model_copy(update={"needs_approval": False}), expected_champion=v1,
+    client_for(cfg.registry_scope).set_model_version_tag(cfg.model_name, str(v2), "erasure_pending", "erasure-2")
+    out = apply(cfg.registry_scope, v2, waits.model_copy(update={"needs_approval": False}), expected_champion=v1,
                 trigger="approved by bob", approved_by="bob")
-    assert out.action == "reject" and champion_version(cfg) == v1
+    assert out.action == "reject" and champion_version(cfg.registry_scope) == v1
     assert "erasure_pending" in out.note and any("erasure-2" in r for r in read_audit(cfg)[-1]["reasons"])
-    assert "promoted_at" not in client_for(cfg).get_model_version(cfg.model_name, str(v2)).tags
+    assert "promoted_at" not in client_for(cfg.registry_scope).get_model_version(cfg.model_name, str(v2)).tags
 
 
 def test_an_approved_promotion_says_who_approved_in_its_tags(cfg, tmp_path):
     from tasks.registry.versions import client_for
 
     v1 = _register(cfg, tmp_path, "a")
-    apply(cfg, v1, PromotionDecision(promote=True, reasons=["ok"]), expected_champion=None, approved_by="bob.checker")
-    tags = client_for(cfg).get_model_version(cfg.model_name, str(v1)).tags
+    apply(cfg.registry_scope, v1, PromotionDecision(promote=True, reasons=["ok"]), expected_champion=None,
+          approved_by="bob.checker")
+    tags = client_for(cfg.registry_scope).get_model_version(cfg.model_name, str(v1)).tags
     assert tags["promoted_how"] == "approved by bob.checker" and tags["promoted_at"]

@@ -38,11 +38,11 @@ def test_tracking_uri_precedence(tmp_path, monkeypatch):
 
     cfg = PipelineConfig(work_dir=str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert tracking_uri(cfg) == f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}"
+    assert tracking_uri(cfg.registry_scope) == f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
-    assert tracking_uri(cfg) == "http://mlflow.example:5000"
+    assert tracking_uri(cfg.registry_scope) == "http://mlflow.example:5000"
     cfg2 = cfg.model_copy(update={"registry": cfg.registry.model_copy(update={"tracking_uri": "sqlite:///x.db"})})
-    assert tracking_uri(cfg2) == "sqlite:///x.db"
+    assert tracking_uri(cfg2.registry_scope) == "sqlite:///x.db"
 
 
 def test_register_then_get_version_downloads_layout(cfg, tmp_path):
@@ -54,16 +54,16 @@ def test_register_then_get_version_downloads_layout(cfg, tmp_path):
         p.write_text(f"version {version}")
         return p
 
-    v, run_id = register_version(cfg, fake_layout(tmp_path / "a"), {"train": {"lr": 0.1, "mods": ["q"]}},
+    v, run_id = register_version(cfg.registry_scope, fake_layout(tmp_path / "a"), {"train": {"lr": 0.1, "mods": ["q"]}},
                                  {"macro_f1": 0.9}, {"dataset_sha256": "abc"}, finalize=finalize)
-    ref = get_version(cfg, v)
+    ref = get_version(cfg.registry_scope, v)
     assert ref.version == v and ref.run_id == run_id
     assert ref.tags["dataset_sha256"] == "abc" and ref.tags["complete"] == "true"
     assert json.loads((ref.local_dir / "model" / "manifest.json").read_text()) == {"tag": "x"}
     assert (ref.local_dir / "model_card.md").read_text() == f"version {v}"
     assert (ref.local_dir / "reference" / "reference.parquet").exists()
     with pytest.raises(NoChampion, match="no champion"):
-        get_version(cfg, "champion")
+        get_version(cfg.registry_scope, "champion")
 
 
 def test_failure_during_registration_leaves_nothing(cfg, tmp_path):
@@ -73,15 +73,15 @@ def test_failure_during_registration_leaves_nothing(cfg, tmp_path):
         raise RuntimeError("disk full")
 
     with pytest.raises(PromotionError, match="nothing was registered"):
-        register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {}, finalize=boom)
-    assert client_for(cfg).search_model_versions(f"name='{cfg.model_name}'") == []
+        register_version(cfg.registry_scope, fake_layout(tmp_path / "a"), {}, {}, {}, finalize=boom)
+    assert client_for(cfg.registry_scope).search_model_versions(f"name='{cfg.model_name}'") == []
 
 
 def test_killed_during_registration_leaves_no_usable_version(cfg, tmp_path):
     """A registration SIGKILLed after the version exists but before it is complete is never served."""
     from tasks.registry.versions import client_for, get_version, register_version, sweep_incomplete
 
-    v1, _ = register_version(cfg, fake_layout(tmp_path / "a"), {}, {}, {})
+    v1, _ = register_version(cfg.registry_scope, fake_layout(tmp_path / "a"), {}, {}, {})
     child = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {str(ROOT)!r})
@@ -91,17 +91,17 @@ def test_killed_during_registration_leaves_no_usable_version(cfg, tmp_path):
         cfg = PipelineConfig.model_validate_json({cfg.model_dump_json()!r})
         def die(version, run_id):
             os.kill(os.getpid(), signal.SIGKILL)
-        register_version(cfg, Path({str(fake_layout(tmp_path / "b"))!r}), {{}}, {{}}, {{}}, finalize=die)
+        register_version(cfg.registry_scope, Path({str(fake_layout(tmp_path / "b"))!r}), {{}}, {{}}, {{}}, finalize=die)
     """)
     proc = subprocess.run([sys.executable, "-c", child], env=os.environ.copy(), capture_output=True, timeout=300)
     assert proc.returncode == -9
-    versions = client_for(cfg).search_model_versions(f"name='{cfg.model_name}'")
+    versions = client_for(cfg.registry_scope).search_model_versions(f"name='{cfg.model_name}'")
     half = [int(m.version) for m in versions if int(m.version) != v1]
     assert len(half) == 1  # the half-registered version exists in MLflow …
     with pytest.raises(PromotionError, match="no complete version"):
-        get_version(cfg, half[0])  # … but is never served
-    assert sweep_incomplete(cfg, older_than_s=0) == half
-    assert get_version(cfg, v1).version == v1
+        get_version(cfg.registry_scope, half[0])  # … but is never served
+    assert sweep_incomplete(cfg.registry_scope, older_than_s=0) == half
+    assert get_version(cfg.registry_scope, v1).version == v1
 
 
 def test_rollback_moves_champion_with_audit(cfg, tmp_path):

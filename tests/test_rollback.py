@@ -65,13 +65,14 @@ def _register(cfg, tmp_path, tag, tags=None) -> int:
     from tasks.registry.versions import register_version
     from tests.test_registry import fake_layout
 
-    return register_version(cfg, fake_layout(tmp_path / tag, tag), {}, {"macro_f1": 0.9}, tags or {})[0]
+    return register_version(cfg.registry_scope, fake_layout(tmp_path / tag, tag), {}, {"macro_f1": 0.9}, tags or {})[0]
 
 
 def _promote(cfg, version, expected, promote=True):
     from tasks.registry.promote import PromotionDecision, apply
 
-    return apply(cfg, version, PromotionDecision(promote=promote, reasons=["test"]), expected_champion=expected)
+    return apply(cfg.registry_scope, version, PromotionDecision(promote=promote, reasons=["test"]),
+                 expected_champion=expected)
 
 
 def _history(cfg, tmp_path):
@@ -110,7 +111,7 @@ def test_rollback_to_a_rejected_version_is_refused_and_audited(tmp_path, capsys)
     assert e.typename == "RollbackRefused"
     assert _cli(cfg, tmp_path, "--to-version", str(v2)) == 6
     assert "RollbackRefused" in capsys.readouterr().err
-    assert champion_version(cfg) == v3
+    assert champion_version(cfg.registry_scope) == v3
     refused = [x for x in _audit(cfg) if x["action"] == "rollback.refused"]
     assert len(refused) == 2 and refused[-1]["version"] == v2 and "never promoted" in refused[-1]["why"]
     # a version once promoted may come back
@@ -124,9 +125,9 @@ def test_promotion_tags_the_version_with_when_and_how(tmp_path):
 
     cfg = _cfg(tmp_path)
     v1, v2, _ = _history(cfg, tmp_path)
-    tags = client_for(cfg).get_model_version(cfg.model_name, str(v1)).tags
+    tags = client_for(cfg.registry_scope).get_model_version(cfg.model_name, str(v1)).tags
     assert datetime.fromisoformat(tags["promoted_at"]).tzinfo is not None and tags["promoted_how"] == "policy"
-    assert "promoted_at" not in client_for(cfg).get_model_version(cfg.model_name, str(v2)).tags
+    assert "promoted_at" not in client_for(cfg.registry_scope).get_model_version(cfg.model_name, str(v2)).tags
 
 
 def test_a_version_from_before_the_tag_counts_as_promoted_only_by_a_promote_entry_in_the_audit_log(tmp_path):
@@ -139,7 +140,7 @@ def test_a_version_from_before_the_tag_counts_as_promoted_only_by_a_promote_entr
     audit(cfg, action="promote", version=old, previous_champion=None, champion=old, trigger="schedule", reasons=[])
     # an ungoverned rollback of the past made `hand` champion: that does not make it restorable
     audit(cfg, action="rollback", version=hand, previous_champion=old, champion=hand, trigger="cli", reasons=[])
-    set_alias(cfg, "champion", new)
+    set_alias(cfg.registry_scope, "champion", new)
     with pytest.raises(PromotionError, match="never promoted"):
         move_back(cfg.registry_scope, cfg.promotion, hand, "x")
     assert move_back(cfg.registry_scope, cfg.promotion, old, "x")["champion"] == old == champion_version(cfg)
@@ -153,11 +154,11 @@ def test_rollback_to_a_version_pending_erasure_or_archived_is_refused(tmp_path, 
 
     cfg = _cfg(tmp_path)
     v1, _, v3 = _history(cfg, tmp_path)
-    client_for(cfg).set_model_version_tag(cfg.model_name, str(v1), tag, value)
+    client_for(cfg.registry_scope).set_model_version_tag(cfg.model_name, str(v1), tag, value)
     with pytest.raises(PromotionError, match=match):
         move_back(cfg.registry_scope, cfg.promotion, v1, "x")
     assert _cli(cfg, tmp_path, "--to-version", str(v1)) == 6
-    assert champion_version(cfg) == v3
+    assert champion_version(cfg.registry_scope) == v3
     assert [x["version"] for x in _audit(cfg) if x["action"] == "rollback.refused"] == [v1, v1]
 
 
@@ -170,7 +171,7 @@ def test_under_require_approval_a_rollback_is_a_request_a_second_person_complete
     capsys.readouterr()
     assert _cli(cfg, tmp_path, "--to-version", str(v1), "--reason", "v3 misroutes fire claims") == 0
     out = capsys.readouterr().out
-    assert champion_version(cfg) == v3  # nothing moved: a request
+    assert champion_version(cfg.registry_scope) == v3  # nothing moved: a request
     [req] = [x for x in _audit(cfg) if x["action"] == "rollback.requested"]
     assert req["request"] in out and req["version"] == v1 and req["requested_by"] == os_identity()
     with pytest.raises(PromotionError, match="approv"):  # the primitive refuses without an approval too
@@ -199,9 +200,9 @@ def test_without_four_eyes_the_requester_may_approve_but_the_step_remains(tmp_pa
 
     cfg = _cfg(tmp_path, require_approval=True)
     v1, _, v3 = _history(cfg, tmp_path.joinpath("h"))
-    assert _cli(cfg, tmp_path, "--to-version", str(v1)) == 0 and champion_version(cfg) == v3
+    assert _cli(cfg, tmp_path, "--to-version", str(v1)) == 0 and champion_version(cfg.registry_scope) == v3
     [req] = [x for x in _audit(cfg) if x["action"] == "rollback.requested"]
-    assert _cli(cfg, tmp_path, "--approve", req["request"]) == 0 and champion_version(cfg) == v1
+    assert _cli(cfg, tmp_path, "--approve", req["request"]) == 0 and champion_version(cfg.registry_scope) == v1
 
 
 def test_a_request_is_stale_once_the_champion_moved(tmp_path):
@@ -234,7 +235,7 @@ def test_auto_rollback_under_require_approval_requests_instead_of_moving(tmp_pat
     cfg = cfg.model_copy(update={"monitor": cfg.monitor.model_copy(update={"auto_rollback": True})})
     v1, _, v3 = _history(cfg, tmp_path.joinpath("h"))
     assert roll_back_if_worse.fn(cfg, _report(0.1, 0.1), v3) is None
-    assert champion_version(cfg) == v3
+    assert champion_version(cfg.registry_scope) == v3
     [req] = [x for x in _audit(cfg) if x["action"] == "rollback.requested"]
     assert (req["version"], req["requested_by"], req["requested_by_source"]) == (v1, "monitor", "automation")
     assert any("below the promotion floor" in r for r in req["reasons"])
@@ -248,11 +249,11 @@ def test_auto_rollback_never_goes_to_a_version_that_was_not_promoted(tmp_path):
     cfg = _cfg(tmp_path, floors={"macro_f1": 0.6})
     cfg = cfg.model_copy(update={"monitor": cfg.monitor.model_copy(update={"auto_rollback": True})})
     v1, v2, v3 = _history(cfg, tmp_path.joinpath("h"))
-    set_alias(cfg, "champion", v2)  # v2 (rejected) was made champion by hand, then v3 replaced it
+    set_alias(cfg.registry_scope, "champion", v2)  # v2 (rejected) was made champion by hand, then v3 replaced it
     audit(cfg, action="rollback", version=v2, previous_champion=v3, champion=v2, trigger="cli", reasons=[])
     _promote(cfg, v3, v2)
     assert roll_back_if_worse.fn(cfg, _report(0.1, 0.1), v3) is None
-    assert champion_version(cfg) == v3
+    assert champion_version(cfg.registry_scope) == v3
     assert _audit(cfg)[-1]["action"] == "rollback.refused" and _audit(cfg)[-1]["version"] == v2
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tasks.checksums import iban_checksum_ok, luhn_valid, nhs_check_digit
 from tasks.config import load_config
 from tasks.ingest.sample_data import LABELS, generate, write_sample
 from tasks.ingest.sample_text import NEW_PRODUCT
-from tasks.ingest.sample_values import iban_valid, luhn_valid, nhs_check_digit
 
 ROOT = Path(__file__).resolve().parent.parent
 CFG = load_config(ROOT / "examples" / "claims.yaml")
@@ -54,7 +54,7 @@ FORMATS = {
     "DATE_OF_BIRTH": _date_ok,
     "UK_NINO": lambda s: bool(NINO.match(s)),
     "UK_NHS": _nhs_ok,
-    "IBAN_CODE": lambda s: bool(re.fullmatch(r"[A-Z]{2}\d{2}[A-Z\d ]{10,34}", s)) and iban_valid(s),
+    "IBAN_CODE": lambda s: bool(re.fullmatch(r"[A-Z]{2}\d{2}[A-Z\d ]{10,34}", s)) and iban_checksum_ok(s),
     "UK_SORT_CODE": lambda s: bool(re.fullmatch(r"\d{2}([- ]?)\d{2}\1\d{2}", s)),
     "UK_BANK_ACCOUNT": lambda s: bool(re.fullmatch(r"\d{8}", s)),
     "CREDIT_CARD": lambda s: len(re.sub(r"\D", "", s)) in (15, 16) and luhn_valid(s),

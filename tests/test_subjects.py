@@ -83,7 +83,7 @@ def test_find_follows_a_person_in_any_format_and_no_one_else(scrubbed_run, tmp_p
     cfg, _ = scrubbed_run
     values = tmp_path / "values.txt"
     values.write_text("PERSON: jane doherty\nPHONE_NUMBER: +447700900123\n")
-    report = find_subject(cfg, values, KNOWN)
+    report = find_subject(cfg.registry_scope, cfg.pii, values, KNOWN)
     [(hit, digest)] = report.datasets
     assert hit.ids == ["d1", "d2"] and hit.matched == {"PERSON": 2, "PHONE_NUMBER": 2} and digest
     assert report.versions == {} and report.store_rows == {}  # no model trained on it yet, nothing stored
@@ -91,12 +91,12 @@ def test_find_follows_a_person_in_any_format_and_no_one_else(scrubbed_run, tmp_p
     assert "d1, d2" in out and "doherty" not in out.lower() and "7700" not in out
 
     values.write_text("EMAIL_ADDRESS: nobody@example.com\n")
-    assert find_subject(cfg, values, KNOWN).datasets == []
+    assert find_subject(cfg.registry_scope, cfg.pii, values, KNOWN).datasets == []
 
     monkeypatch.setenv(cfg.pii.pseudonym_key_env, "a-different-key-" + "d" * 16)
     values.write_text("PERSON: Jane Doherty\n")
     with pytest.raises(ConfigError, match="another pseudonymisation key"):
-        find_subject(cfg, values, KNOWN)
+        find_subject(cfg.registry_scope, cfg.pii, values, KNOWN)
 
 
 def test_the_subject_command_prints_ids_and_counts(scrubbed_run, tmp_path, capsys):

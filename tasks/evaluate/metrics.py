@@ -190,7 +190,7 @@ def evaluate_dir(model_dir: Path, test_uri: str, label_is_text: bool = False) ->
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from tasks.predict.generate import read_train_config
+    from tasks.predict.folder import read_train_config
     from tasks.train.data import read_split, target_column
 
     model_dir = Path(model_dir)

@@ -46,7 +46,7 @@ def membership_test(model_dir: Path, split: SplitRef, out: Path) -> dict:
     import json
 
     from tasks.evaluate import membership
-    from tasks.predict.generate import read_train_config
+    from tasks.predict.folder import read_train_config
 
     trained = read_train_config(Path(model_dir))
     if trained.get("task", "classification") != "classification":

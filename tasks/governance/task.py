@@ -148,6 +148,7 @@ def apply_approval(config: PipelineConfig, result, approval: Approval | None, st
     if d.outcome != APPROVED:
         return d.outcome
     approved = result.decision.model_copy(update={"needs_approval": False})
-    outcome = apply(config, result.version, approved, result.previous_champion,
-                    trigger=f"approved by {who.name}", run_id=result.run_id, approved_by=who.name)
+    outcome = apply(config.registry_scope, result.version, approved, result.previous_champion,
+                    trigger=f"approved by {who.name}", run_id=result.run_id, approved_by=who.name,
+                    erased_versions=config.retention.erased_versions, config_sha256=config.digest())
     return outcome.action

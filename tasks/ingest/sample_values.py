@@ -2,9 +2,8 @@
 
 One function per kind of value, each drawing from the ``random.Random`` it is given: names, phone
 numbers, real postcode areas, dates of birth, NI numbers, NHS numbers, IBANs and card numbers with
-valid check digits, driving licences, vehicle registrations and amounts. ``PII_SLOTS`` maps each
-template slot to its entity type and generator; ``nhs_check_digit``, ``iban_valid`` and
-``luhn_valid`` are the checksums.
+valid check digits (``tasks/checksums.py``), driving licences, vehicle registrations and amounts.
+``PII_SLOTS`` maps each template slot to its entity type and generator.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import random
 import re
 from collections.abc import Callable
 
+from tasks.checksums import iban_check_digits, luhn_valid, nhs_check_digit
 from tasks.ingest.sample_text import FIRST, LAST, MONTHS, STREETS, WHOLE
 
 L = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -66,22 +66,11 @@ def _nino(rng: random.Random) -> str:
     return f"{pre}{digits}{suf}"
 
 
-def nhs_check_digit(nine: str) -> int | None:
-    c = 11 - sum(int(x) * w for x, w in zip(nine, range(10, 1, -1))) % 11
-    return {11: 0, 10: None}.get(c, c)
-
-
 def _nhs(rng: random.Random) -> str:
     while (c := nhs_check_digit(nine := _d(rng, 9))) is None:
         pass
     n = f"{nine}{c}"
     return rng.choice((n, f"{n[:3]} {n[3:6]} {n[6:]}", f"{n[:3]}-{n[3:6]}-{n[6:]}"))
-
-
-def iban_valid(iban: str) -> bool:
-    s = iban.replace(" ", "")
-    s = s[4:] + s[:4]
-    return int("".join(str(int(ch, 36)) for ch in s)) % 97 == 1
 
 
 def _iban(rng: random.Random) -> str:
@@ -92,14 +81,8 @@ def _iban(rng: random.Random) -> str:
         ("NL", lambda: rng.choice(("ABNA", "INGB", "RABO")) + _d(rng, 10)),
         ("IE", lambda: "AIBK" + _d(rng, 14))))
     bban = bban()
-    check = 98 - int("".join(str(int(ch, 36)) for ch in bban + country + "00")) % 97
-    s = f"{country}{check:02d}{bban}"
+    s = f"{country}{iban_check_digits(country, bban)}{bban}"
     return " ".join(s[i:i + 4] for i in range(0, len(s), 4)) if rng.random() < 0.6 else s
-
-
-def luhn_valid(number: str) -> bool:
-    digits = [int(c) for c in number if c.isdigit()][::-1]
-    return sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits)) % 10 == 0
 
 
 def _card(rng: random.Random) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from tasks.config import DataConfig, PipelineConfig
+from tasks.config import DataConfig, RegistryScope
 from tasks.errors import BatchOutsideInbox
 
 ADMITTED, REFUSED = "retrain.batch_admitted", "retrain.batch_refused"
@@ -65,26 +65,26 @@ def batch_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def inbox_data(config: PipelineConfig, batch: str) -> DataConfig:
-    """``config.data`` reading ``batch`` by its real path, if it may join training; else BatchOutsideInbox (the
-    training flow's own check, for any caller besides the retrain flow)."""
-    if why := inbox_violation(batch, config.deploy.inbox):
+def inbox_data(data: DataConfig, inbox: str | None, batch: str) -> DataConfig:
+    """``data`` reading ``batch`` by its real path, if it may join training (``inbox``: ``deploy.inbox``); else
+    BatchOutsideInbox (the training flow's own check, for any caller besides the retrain flow)."""
+    if why := inbox_violation(batch, inbox):
         raise BatchOutsideInbox(why)
-    return config.data.model_copy(update={"source": str(Path(batch).resolve())})
+    return data.model_copy(update={"source": str(Path(batch).resolve())})
 
 
-def admit_batch(config: PipelineConfig, batch: str | None) -> AdmittedBatch | None:
+def admit_batch(reg: RegistryScope, inbox: str | None, batch: str | None) -> AdmittedBatch | None:
     """The batch a retrain may train on, with its digest (audited); None for no batch; BatchOutsideInbox
-    (audited, before anything of it is read) for a batch outside ``deploy.inbox``."""
+    (audited, before anything of it is read) for a batch outside ``inbox`` (``deploy.inbox``)."""
     from tasks.audit import audit
     from tasks.runtime import current_flow_run_id
 
     if batch is None:
         return None
-    if why := inbox_violation(batch, config.deploy.inbox):
-        audit(config, action=REFUSED, batch=batch, why=why, flow_run=current_flow_run_id())
+    if why := inbox_violation(batch, inbox):
+        audit(reg, action=REFUSED, batch=batch, why=why, flow_run=current_flow_run_id())
         raise BatchOutsideInbox(why)
     real = Path(batch).resolve()
     admitted = AdmittedBatch(path=str(real), sha256=batch_digest(real))
-    audit(config, action=ADMITTED, batch=admitted.path, sha256=admitted.sha256, flow_run=current_flow_run_id())
+    audit(reg, action=ADMITTED, batch=admitted.path, sha256=admitted.sha256, flow_run=current_flow_run_id())
     return admitted

@@ -253,7 +253,7 @@ def roll_back_if_worse(config: PipelineConfig, report: DriftReport, champion: in
     previous_eval, unavailable = None, ""
     if prev is not None:
         try:
-            before = get_version(config, prev)
+            before = get_version(config.registry_scope, prev)
         except PromotionError as e:  # archived after an erasure, or gone
             unavailable = str(e)
         else:
@@ -281,12 +281,12 @@ def roll_back_if_worse(config: PipelineConfig, report: DriftReport, champion: in
     if entry is None:
         log.info("auto-rollback: the champion changed meanwhile; nothing moved")
         return None
-    demoted = get_version(config, champion)
+    demoted = get_version(config.registry_scope, champion)
     card = demoted.local_dir / "model_card.md"
     note = "\n".join([f"- {datetime.now(UTC).isoformat(timespec='seconds')}: rolled back to v{prev} by the monitor"]
                      + [f"  - {r}" for r in reasons])
     card.write_text(card.read_text() + "\n\n## Rolled back\n\n" + note + "\n")
-    client_for(config).log_artifact(demoted.run_id, str(card))
+    client_for(config.registry_scope).log_artifact(demoted.run_id, str(card))
     event = emit_verified(ROLLED_BACK_EVENT, model_resource(config.model_name),
                           {"from_version": champion, "to_version": prev, "reasons": reasons},
                           timeout_s=m.event_timeout_s)

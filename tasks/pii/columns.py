@@ -19,20 +19,22 @@ from typing import TYPE_CHECKING, Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from tasks.config import DataConfig, QualityConfig, TrainConfig
 from tasks.errors import ConfigError, PersonalDataInColumn
 from tasks.pii.residual import KINDS, find
 
 if TYPE_CHECKING:
+    from tasks.pii.gate import ScrubVerdict
     from tasks.pii.stream import ScrubStats
 
 TEXT = "text"
 NOT_SCANNED = ("id",)  # the join key (see the module docstring)
 
 
-def label_is_free_text(config) -> bool:
-    """A ``PipelineConfig``'s label is free text: a causal LM's target with no declared class set
+def label_is_free_text(train: TrainConfig, quality: QualityConfig) -> bool:
+    """The label is free text: a causal LM's target (``train.task``) with no declared class set
     (``quality.labels``). Then no per-label count, stratum or class metric is kept (they would be named by it)."""
-    return config.train.task == "causal_lm" and not config.quality.labels
+    return train.task == "causal_lm" and not quality.labels
 
 
 class ScrubColumns(BaseModel):
@@ -45,10 +47,9 @@ class ScrubColumns(BaseModel):
     non_personal: list[str] = []
 
     @classmethod
-    def of(cls, config) -> ScrubColumns:
-        """From a ``PipelineConfig``: the label is free text when ``train.task`` is ``causal_lm``."""
-        return cls(label="text" if config.train.task == "causal_lm" else "class",
-                   non_personal=list(config.data.non_personal_columns))
+    def of(cls, train: TrainConfig, data: DataConfig) -> ScrubColumns:
+        """The label is free text when ``train.task`` is ``causal_lm``; ``data.non_personal_columns``."""
+        return cls(label="text" if train.task == "causal_lm" else "class", non_personal=list(data.non_personal_columns))
 
     def plan(self, schema: pa.Schema, label_is_text: bool = False) -> tuple[list[str], list[str]]:
         """(columns scrubbed, ``text`` first; columns residual-scanned only), from a dataset's string columns.
@@ -140,17 +141,16 @@ def fold_columns(stats: ScrubStats, column: str, text_touched_counted: bool) -> 
     stats.residual_at = stats.residual_at[:100]
 
 
-def gate_error(stats: ScrubStats, max_rate: float, scan_only: list[str]) -> Exception:
-    """The residual gate's error: a named one when a scanned column (never rewritten: a class ``label`` or a
-    column declared non-personal) holds identifiers, else PiiGateFailed's."""
+def gate_error(stats: ScrubStats, verdict: ScrubVerdict) -> Exception:
+    """The residual gate's error (``tasks/pii/gate.py`` decided it): a named one when a scanned column (never
+    rewritten: a class ``label`` or a column declared non-personal) holds identifiers, else PiiGateFailed's."""
     from tasks.errors import PiiGateFailed
 
-    found = [(name, cs) for name, cs in stats.columns.items() if cs.residual_count]
-    scanned = [(name, cs) for name, cs in found if name in scan_only]
-    if not scanned:
+    max_rate = verdict.max_residual_rate
+    if verdict.check != "personal_column":
         return PiiGateFailed(stats.gate_message(max_rate))
     parts = []
-    for name, cs in scanned:
+    for name, cs in ((c, stats.columns[c]) for c in verdict.columns):
         kinds = ", ".join(f"{v} {KINDS.get(k, k)}" for k, v in sorted(cs.residual.items()))
         why = "a class label, not rewritten" if name == "label" else "declared in data.non_personal_columns"
         first = "; ".join(f"document {d!r}" for d, *_ in cs.residual_at[:3])

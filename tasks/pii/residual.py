@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from tasks.checksums import iban_checksum_ok, luhn_valid
 from tasks.pii.formats import postcode_valid
 
 # Placeholders and pseudonyms (<PERSON_7f3a2c…>) are removed before scanning.
@@ -47,20 +48,11 @@ _DATETIME = re.compile(r"(?<!\d)(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-
                        r"|(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
 
 
-def _luhn(d: str) -> bool:
-    s = 0
-    for i, c in enumerate(reversed(d)):
-        n = int(c) * (2 if i % 2 else 1)
-        s += n - 9 if n > 9 else n
-    return s % 10 == 0
-
-
 def _mod97(s: str) -> int:
     """Length of the longest IBAN-valid prefix (the greedy match may run into a following word), or 0."""
     s = s.replace(" ", "")
     for n in range(min(len(s), 34), 14, -1):
-        t = s[4:n] + s[:4]
-        if t.isalnum() and int("".join(str(int(c, 36)) for c in t)) % 97 == 1:
+        if s[:n].isalnum() and iban_checksum_ok(s[:n]):
             return n
     return 0
 
@@ -81,7 +73,7 @@ def _numbers(text: str) -> list[tuple[str, int, int]]:
         digits = "".join(groups)
         if len(groups) > TABLE_GROUPS or not 10 <= len(digits) <= 19:
             continue
-        out.append(("CARD_NUMBER" if len(digits) >= 13 and _luhn(digits) else "DIGIT_RUN", m.start(), m.end()))
+        out.append(("CARD_NUMBER" if len(digits) >= 13 and luhn_valid(digits) else "DIGIT_RUN", m.start(), m.end()))
     return out
 
 

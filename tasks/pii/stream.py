@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Self
 import pyarrow.parquet as pq
 
 from tasks.config import PiiConfig
-from tasks.errors import InputError, PiiGateFailed
+from tasks.errors import InputError
 from tasks.pii.columns import add_scrubbed, fold_columns, gate_error, more_columns, scan_values
 from tasks.pii.files import READ_ROWS, Writer, file_format, read_windows
+from tasks.pii.gate import judge_scrub
 from tasks.pii.ops import apply_operators, clean_texts, keep_matchers, key_fingerprint, settle, subject_hash
 from tasks.pii.residual import KINDS
 from tasks.refs import atomic_file
@@ -257,9 +258,11 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
             pq.write_table(pq.read_schema(src).empty_table(), tmp)
         if stats.columns:
             fold_columns(stats, column, bool(also))
-        if stats.residual_rate > pii.residual_max_rate:
-            err = gate_error(stats, pii.residual_max_rate, scan) if stats.columns else \
-                PiiGateFailed(stats.gate_message(pii.residual_max_rate))
+        verdict = judge_scrub(docs=stats.docs, residual_count=stats.residual_count,
+                              max_residual_rate=pii.residual_max_rate,
+                              scanned_residual={c: stats.columns[c].residual_count for c in scan})
+        if not verdict.passed:
+            err = gate_error(stats, verdict)
             err.stats = stats  # counts only, for the evidence file of a failed run
             raise err
         if index is not None:

@@ -59,6 +59,7 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
 
     from tasks.errors import PiiGateFailed
     from tasks.pii.columns import column_evidence, pooled
+    from tasks.pii.gate import judge_scrub
     from tasks.pii.score import PiiEvidence, read_jsonl_by_id, score, spans_from_file
     from tasks.pii.stream import describe_parquet, scrub_file
     from tasks.refs import atomic_file
@@ -85,12 +86,12 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
         if estimate and failure is None and pii.estimate_docs else {}
     est = pooled(by_column)
     overall = est.get("_overall", {}).get("recall")
-    low = [(c, e["_overall"]["recall"]) for c, e in by_column.items() if pii.min_estimated_recall is not None
-           and "_overall" in e and e["_overall"]["recall"] < pii.min_estimated_recall]
-    if failure is None and low:
-        column, worst = min(low, key=lambda x: x[1])
-        weak = ", ".join(f"{e} {m['recall']:.2f}" for e, m in by_column[column].items()
-                         if not e.startswith("_") and m["recall"] < pii.min_estimated_recall)
+    verdict = judge_scrub(docs=stats.docs, residual_count=stats.residual_count,
+                          max_residual_rate=pii.residual_max_rate, recall_by_column=by_column,
+                          min_recall=pii.min_estimated_recall)
+    if failure is None and verdict.check == "recall":
+        (column,), worst = verdict.columns, verdict.recall
+        weak = ", ".join(f"{e} {r:.2f}" for e, r in verdict.weak)
         failure = PiiGateFailed(
             f"estimated recall {worst:.3f} on this run's documents" + (f" (column '{column}')" if len(by_column) > 1
                                                                        else "") +

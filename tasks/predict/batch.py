@@ -55,7 +55,7 @@ def score_frame(ids: list[str], texts: list[str], model_dir: Path, version: int,
     prediction is its greedy continuation of the document in the recipe's prompt format, its confidence
     the probability of that whole continuation, and the frame adds ``output_tokens`` and ``perplexity``.
     """
-    from tasks.predict.generate import read_train_config
+    from tasks.predict.folder import read_train_config
 
     if read_train_config(Path(model_dir)).get("task") == "causal_lm":
         return _generate_frame(ids, texts, Path(model_dir), version, progress, embed)

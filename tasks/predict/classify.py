@@ -6,7 +6,6 @@ full model when trained with ``method: full``), ``tokenizer/``, ``label_map.json
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from tasks.errors import ConfigError, InputError
+from tasks.errors import ConfigError
+from tasks.predict.folder import read_labels, read_train_config
 from tasks.train.base_model import recorded_base_model
 from tasks.train.data import encode_texts, padded_width
 
@@ -42,21 +42,14 @@ class Predictions:
     embeddings: np.ndarray | None = None
 
 
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(f"{path}: missing; {path.parent} is not a tunegate model folder "
-                         "(expected adapter/, tokenizer/, label_map.json, train_config.json).")
-    return json.loads(path.read_text())
-
-
 def load_model(model_dir: Path, device: str | None = None) -> LoadedModel:
     """Load base model + adapter from a training output folder onto GPU when there is one, else CPU."""
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     model_dir = Path(model_dir)
-    cfg = _read_json(model_dir / "train_config.json")
-    labels = _read_json(model_dir / "label_map.json")["labels"]
+    cfg = read_train_config(model_dir)
+    labels = read_labels(model_dir)
     if cfg["task"] != "classification":
         raise ConfigError(f"{model_dir}: a {cfg['task']} model; predict_texts scores classification models only.")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -8,7 +8,6 @@ Nothing here logs or raises with document text.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import torch
 from transformers import LogitsProcessor
 
 from tasks.errors import ConfigError, InputError
+from tasks.predict.folder import read_train_config
 from tasks.train import data as td
 from tasks.train.base_model import recorded_base_model
 
@@ -54,15 +54,6 @@ class Generations:
     def perplexity(self) -> np.ndarray:
         """Per-continuation perplexity, exp(-logprob / tokens): how sure the model was of what it wrote."""
         return np.exp(-self.logprob / np.maximum(self.tokens, 1))
-
-
-def read_train_config(model_dir: Path) -> dict:
-    """``train_config.json`` of a model folder; InputError when the folder is not one."""
-    path = Path(model_dir) / "train_config.json"
-    if not path.is_file():
-        raise InputError(f"{path}: missing; {Path(model_dir)} is not a tunegate model folder (expected adapter/, "
-                         "tokenizer/, train_config.json). Point at the model/ folder a training run wrote.")
-    return json.loads(path.read_text())
 
 
 def load_causal_model(model_dir: Path, device: str | None = None) -> CausalModel:

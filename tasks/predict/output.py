@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tasks.config import PipelineConfig
+from tasks.config import RegistryScope
 from tasks.errors import InputError
 
 
@@ -27,25 +27,26 @@ def _within(path: Path, root: Path) -> bool:
     return path == root or path.is_relative_to(root)
 
 
-def _tracking_db(cfg: PipelineConfig) -> Path | None:
-    uri = cfg.registry.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
+def _tracking_db(reg: RegistryScope) -> Path | None:
+    uri = reg.registry.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
     if uri.startswith("sqlite:///"):
         return Path(uri.removeprefix("sqlite:///").split("?")[0] or ".").resolve()
     return None
 
 
-def check_output(cfg: PipelineConfig, output: str | os.PathLike) -> Path:
-    """The resolved output path, or ``InputError`` when it would land on tunegate's own records."""
+def check_output(reg: RegistryScope, monitor_batch: str | None, output: str | os.PathLike) -> Path:
+    """The resolved output path, or ``InputError`` when it would land on tunegate's own records (``reg``: the work
+    folder and the tracking database; ``monitor_batch``: ``deploy.monitor_batch``)."""
     out = Path(output).expanduser().resolve()
-    work = cfg.work_path().resolve()
+    work = reg.work_path().resolve()
     if _within(out, work):
         raise InputError(f"output (--output) {out}: inside the work folder {work}, which holds tunegate's own "
                          "records (audit log, keys, registry, prediction store); write predictions outside it.")
-    batch = cfg.deploy.monitor_batch
+    batch = monitor_batch
     if batch and _within(out, Path(batch).expanduser().resolve()):
         raise InputError(f"output (--output) {out}: inside deploy.monitor_batch, the folder the monitor reads "
                          "as production batches; write predictions outside it.")
-    db = _tracking_db(cfg)
+    db = _tracking_db(reg)
     if db is not None and out.parent == db.parent and (out.name == db.name or out.name.startswith(f"{db.name}-")):
         raise InputError(f"output (--output) {out}: the MLflow tracking database; write predictions elsewhere.")
     return out

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from tasks.config import PipelineConfig
 from tasks.evaluate.metrics import EvalReport
 from tasks.refs import AdapterRef, DatasetRef, SplitRef, atomic_dir
 from tasks.registry.promote import PromotionDecision
@@ -38,15 +37,16 @@ class Candidate(BaseModel):
     membership: dict | None = None  # tasks/evaluate/membership.py's result
 
 
-def version_records(cfg: PipelineConfig, c: Candidate, code: str) -> dict[str, dict]:
-    """The JSON records a version carries for its evidence pack (digests and counts, never text)."""
+def version_records(config_json: dict, config_sha256: str, c: Candidate, code: str) -> dict[str, dict]:
+    """The JSON records a version carries for its evidence pack (digests and counts, never text); ``config_json``:
+    the pipeline config as JSON, ``config_sha256`` its digest."""
 
     def digest(ref: DatasetRef | None) -> dict | None:
         return None if ref is None else {"sha256": ref.sha256, "rows": ref.rows, "label_counts": ref.label_counts}
 
     split = c.split
     lineage = {"run_id": c.run_id, "trigger": c.trigger, "base_model": c.base_model, "code_version": code,
-               "config_sha256": cfg.digest(), "raw_dataset": digest(c.raw_dataset),
+               "config_sha256": config_sha256, "raw_dataset": digest(c.raw_dataset),
                "scrubbed_dataset": digest(c.dataset),
                "split": {"dataset_sha256": split.dataset_sha256, "seed": split.seed,
                          "test_ids_sha256": split.test_ids_sha256, "train": digest(split.train),
@@ -57,7 +57,7 @@ def version_records(cfg: PipelineConfig, c: Candidate, code: str) -> dict[str, d
 
     out = {"trained_ids.json": {"hash": "first 16 hex digits of SHA-256(id)", "parts": ["train", "val"],
                                 "ids": trained_ids(split)},
-           "lineage.json": lineage, "config.json": cfg.model_dump(mode="json"), "quality.json": c.quality}
+           "lineage.json": lineage, "config.json": config_json, "quality.json": c.quality}
     if c.membership is not None:
         out["memorisation.json"] = c.membership
     if c.champion_report is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from tasks.config import PipelineConfig
 from tasks.evaluate.metrics import EvalReport
 
 
@@ -265,8 +266,8 @@ def date_range(parquet: str) -> tuple[str, str] | None:
     return (ts.min().date().isoformat(), ts.max().date().isoformat()) if len(ts) else None
 
 
-def build_card_facts(cfg, *, run_id: str, base_model: str, labels: list[str], split, dataset, quality, pii,
-                     candidate: EvalReport, champion: EvalReport | None, champion_version: int | None,
+def build_card_facts(cfg: PipelineConfig, *, run_id: str, base_model: str, labels: list[str], split, dataset,
+                     quality, pii, candidate: EvalReport, champion: EvalReport | None, champion_version: int | None,
                      decision, code_version: str, trigger: str, baseline: EvalReport | None = None,
                      train_metrics: dict | None = None, train_auto: dict | None = None,
                      membership: dict | None = None) -> CardFacts:

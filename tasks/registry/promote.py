@@ -13,14 +13,16 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict
 
 from tasks.audit import PROMOTE, audit
-from tasks.config import PipelineConfig, PromotionPolicy
+from tasks.config import PromotionPolicy, RegistryScope
 from tasks.evaluate.metrics import EvalReport
 from tasks.registry.erasure import ARCHIVED, PENDING, archive_erased
 from tasks.registry.lock import registry_lock
 from tasks.registry.versions import champion_version, clear_alias, client_for, set_alias
+from tasks.retention import RetentionConfig
 from tasks.runtime import run_logger
 
 LOWER_IS_BETTER = frozenset({"ece", "perplexity"})
+ERASED_VERSIONS_DEFAULT = RetentionConfig().erased_versions
 CLASS_METRICS = frozenset({"accuracy", "macro_f1"})
 PROMOTED_AT, PROMOTED_HOW = "promoted_at", "promoted_how"  # a rollback restores only versions tagged so
 
@@ -173,19 +175,19 @@ def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy:
                              primary_metric=metric, candidate_value=cand, champion_value=champ)
 
 
-def _erasure_hold(cfg: PipelineConfig, version: int) -> str | None:
+def _erasure_hold(reg: RegistryScope, version: int) -> str | None:
     """``erasure_pending (erasure-N)`` or ``archived (...)`` when the candidate carries that tag, else None."""
-    tags = client_for(cfg).get_model_version(cfg.model_name, str(version)).tags or {}
+    tags = client_for(reg).get_model_version(reg.model_name, str(version)).tags or {}
     return next((f"{t} ({tags[t]})" for t in (PENDING, ARCHIVED) if tags.get(t)), None)
 
 
-def mark_promoted(cfg: PipelineConfig, version: int, approved_by: str | None = None) -> dict[str, str]:
+def mark_promoted(reg: RegistryScope, version: int, approved_by: str | None = None) -> dict[str, str]:
     """Tag a version just made champion with when and how (under the registry lock, by ``apply``)."""
     tags = {PROMOTED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
             PROMOTED_HOW: f"approved by {approved_by}" if approved_by else "policy"}
-    client = client_for(cfg)
+    client = client_for(reg)
     for k, v in tags.items():
-        client.set_model_version_tag(cfg.model_name, str(version), k, v)
+        client.set_model_version_tag(reg.model_name, str(version), k, v)
     return tags
 
 
@@ -203,20 +205,25 @@ class PromotionOutcome(BaseModel):
 
 
 def apply(
-    cfg: PipelineConfig,
+    reg: RegistryScope,
     version: int,
     decision: PromotionDecision,
     expected_champion: int | None,
     trigger: str = "manual",
     run_id: str | None = None,
     approved_by: str | None = None,
+    *,
+    erased_versions: str = ERASED_VERSIONS_DEFAULT,
+    config_sha256: str | None = None,
 ) -> PromotionOutcome:
     """Act on a PromotionDecision: move ``champion`` if still compared against the current one; audit either way.
     A candidate tagged ``erasure_pending`` or ``archived`` (at registration, or since) is never promoted; one made
-    champion is tagged ``promoted_at`` and ``promoted_how`` (the tags a rollback requires)."""
-    with registry_lock(cfg):
-        current = champion_version(cfg)
-        held = _erasure_hold(cfg, version) if decision.promote else None
+    champion is tagged ``promoted_at`` and ``promoted_how`` (the tags a rollback requires). ``erased_versions``:
+    ``retention.erased_versions``, for the versions its promotion archives; ``config_sha256``: the config that
+    judged it, for the audit entry."""
+    with registry_lock(reg):
+        current = champion_version(reg)
+        held = _erasure_hold(reg, version) if decision.promote else None
         if not decision.promote:
             action, note, new = "reject", "decision: do not promote", current
         elif held:
@@ -233,16 +240,16 @@ def apply(
                 f"approval required: the retrain run pauses for a reviewer's Approval of v{version} in the "
                 "Prefect UI"), current
         else:
-            set_alias(cfg, "champion", version)
+            set_alias(reg, "champion", version)
             # the challenger alias names the latest candidate not in use
-            clear_alias(cfg, "challenger", only_if=version)
+            clear_alias(reg, "challenger", only_if=version)
             action, note, new = PROMOTE, "champion alias moved", version
-            mark_promoted(cfg, version, approved_by)
-            archived = archive_erased(cfg, version, trigger)
+            mark_promoted(reg, version, approved_by)
+            archived = archive_erased(reg, erased_versions, version, trigger)
             if archived:
                 note += f"; archived v{', v'.join(map(str, archived))} (trained on erased subjects' documents)"
-        audit(cfg, action=action, version=version, previous_champion=current, champion=new, trigger=trigger,
-              reasons=decision.reasons + ([note] if note else []), run_id=run_id, config_sha256=cfg.digest())
+        audit(reg, action=action, version=version, previous_champion=current, champion=new, trigger=trigger,
+              reasons=decision.reasons + ([note] if note else []), run_id=run_id, config_sha256=config_sha256)
     run_logger("tunegate.registry").info("v%d: %s (champion now %s)", version, action, new)
     return PromotionOutcome(promoted=action == PROMOTE, action=action, version=version, champion_version=new,
                             previous_champion=current, note=note)

@@ -47,15 +47,15 @@ def register_candidate(cfg: PipelineConfig, layout: Path, params: dict, metrics:
             tmp.write_text(render_card(facts), encoding="utf-8")
         return card_out
 
-    version, run_id = register_version(cfg, layout, params, metrics, tags, finalize=finalize)
+    version, run_id = register_version(cfg.registry_scope, layout, params, metrics, tags, finalize=finalize)
     get_run_logger().info("registered %s v%d (MLflow run %s) in %s", cfg.model_name, version, run_id,
-                          tracking_uri(cfg))
+                          tracking_uri(cfg.registry_scope))
     return RegisteredVersion(version=version, mlflow_run_id=run_id, model_card=card_out)
 
 
 def relog_card(cfg: PipelineConfig, run_id: str, card: Path) -> None:
     """Replace a version's model card after the fact (the outcome differed from the decision)."""
-    client_for(cfg).log_artifact(run_id, str(card))
+    client_for(cfg.registry_scope).log_artifact(run_id, str(card))
 
 
 def write_model_card(facts: CardFacts, out: Path) -> Path:
@@ -75,8 +75,8 @@ def resolve_version(config: PipelineConfig, which: str) -> VersionRef:
     when an erasure took it away; a version pending erasure is never served)."""
     from tasks.registry.withdraw import refuse_pending
 
-    refuse_pending(config, which)
-    return get_version(config, int(which) if str(which).isdigit() else which)
+    refuse_pending(config.registry_scope, which)
+    return get_version(config.registry_scope, int(which) if str(which).isdigit() else which)
 
 
 # ---- the decision, and the candidate's way into the registry -------------------------------------
@@ -86,7 +86,7 @@ def find_champion(cfg: PipelineConfig) -> VersionRef | None:
     from tasks.errors import NoChampion
 
     try:
-        return get_version(cfg, "champion")
+        return get_version(cfg.registry_scope, "champion")
     except NoChampion:
         return None
 
@@ -134,7 +134,7 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate, erasure: dict[str, s
     layout = assemble_version(c.model, c.split.train, c.run_dir / "eval" / "eval.json",
                               Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)
                               cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version",
-                              records=version_records(cfg, c, code))
+                              records=version_records(cfg.model_dump(mode="json"), cfg.digest(), c, code))
     tags = version_tags(cfg.digest(), cfg.train.task, c.dataset.sha256, c.pii, code, c.base_model, c.trigger,
                         c.run_id, c.decision.promote) | erasure
     reg = register_candidate(cfg, layout, cfg.model_dump(mode="json"),
@@ -142,15 +142,16 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate, erasure: dict[str, s
                                          c.membership), tags, facts,
                              c.run_dir / "model_card.md")
     try:
-        outcome = apply(cfg, reg.version, c.decision, c.champion_version, c.trigger, c.run_id)
+        outcome = apply(cfg.registry_scope, reg.version, c.decision, c.champion_version, c.trigger, c.run_id,
+                        erased_versions=cfg.retention.erased_versions, config_sha256=cfg.digest())
         final = facts.model_copy(update={"version": reg.version, "mlflow_run_id": reg.mlflow_run_id,
                                          "outcome": outcome.action})
         card = write_model_card(final, c.run_dir / "model_card.md")
         if outcome.action != facts.outcome:
             relog_card(cfg, reg.mlflow_run_id, card)
     except BaseException:
-        if champion_version(cfg) != reg.version:
-            unregister(cfg, reg.version, reg.mlflow_run_id)
+        if champion_version(cfg.registry_scope) != reg.version:
+            unregister(cfg.registry_scope, reg.version, reg.mlflow_run_id)
         raise
     return Registered(version=reg.version, mlflow_run_id=reg.mlflow_run_id, outcome=outcome, model_card=card,
                       code_version=code)

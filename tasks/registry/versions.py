@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tasks.config import PipelineConfig
+from tasks.config import RegistryScope
 from tasks.errors import NoChampion, PromotionError
 from tasks.keys import signing_key
 from tasks.refs import VersionRef, atomic_dir
@@ -31,12 +31,12 @@ COMPLETE_TAG = "complete"
 STALE_INCOMPLETE_S = 3600  # an incomplete version this old belongs to a killed registration
 
 
-def tracking_uri(cfg: PipelineConfig) -> str:
+def tracking_uri(reg: RegistryScope) -> str:
     """``registry.tracking_uri``, else ``$MLFLOW_TRACKING_URI``, else SQLite under the work folder."""
-    uri = cfg.registry.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    uri = reg.registry.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
-    db = cfg.work_path("mlflow.db").resolve()
+    db = reg.work_path("mlflow.db").resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{db}"
 
@@ -45,11 +45,11 @@ def _is_local(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:")) or "://" not in uri
 
 
-def client_for(cfg: PipelineConfig):
+def client_for(reg: RegistryScope):
     offline_environment()  # before MLflow reads its settings
     from mlflow.tracking import MlflowClient
 
-    uri = tracking_uri(cfg)
+    uri = tracking_uri(reg)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -82,27 +82,27 @@ def _version_by_alias(client, name: str, alias: str):
         return None
 
 
-def champion_version(cfg: PipelineConfig) -> int | None:
-    mv = _version_by_alias(client_for(cfg), cfg.model_name, "champion")
+def champion_version(reg: RegistryScope) -> int | None:
+    mv = _version_by_alias(client_for(reg), reg.model_name, "champion")
     return int(mv.version) if mv is not None else None
 
 
-def set_alias(cfg: PipelineConfig, alias: str, version: int) -> None:
+def set_alias(reg: RegistryScope, alias: str, version: int) -> None:
     """Point ``alias`` at ``version``; re-read it so a lost race on a remote store is detected."""
-    client = client_for(cfg)
-    client.set_registered_model_alias(cfg.model_name, alias, str(version))
-    after = _version_by_alias(client, cfg.model_name, alias)
+    client = client_for(reg)
+    client.set_registered_model_alias(reg.model_name, alias, str(version))
+    after = _version_by_alias(client, reg.model_name, alias)
     if after is None or int(after.version) != version:
-        raise PromotionError(f"alias '{alias}' of model '{cfg.model_name}' was moved by another process while "
+        raise PromotionError(f"alias '{alias}' of model '{reg.model_name}' was moved by another process while "
                              f"setting it to v{version}; re-run the promotion.")
 
 
-def clear_alias(cfg: PipelineConfig, alias: str, only_if: int | None = None) -> None:
+def clear_alias(reg: RegistryScope, alias: str, only_if: int | None = None) -> None:
     """Remove ``alias`` (only while it still points at ``only_if``, when given)."""
-    client = client_for(cfg)
-    mv = _version_by_alias(client, cfg.model_name, alias)
+    client = client_for(reg)
+    mv = _version_by_alias(client, reg.model_name, alias)
     if mv is not None and (only_if is None or int(mv.version) == only_if):
-        client.delete_registered_model_alias(cfg.model_name, alias)
+        client.delete_registered_model_alias(reg.model_name, alias)
 
 
 def _ensure_model(client, name: str) -> None:
@@ -117,16 +117,16 @@ def _ensure_model(client, name: str) -> None:
             client.get_registered_model(name)  # created concurrently by another run
 
 
-def _experiment_id(cfg: PipelineConfig, client) -> str:
+def _experiment_id(reg: RegistryScope, client) -> str:
     from mlflow.exceptions import MlflowException
 
-    name = cfg.registry.experiment or cfg.model_name
+    name = reg.registry.experiment or reg.model_name
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
     location = None
-    if _is_local(tracking_uri(cfg)):
-        location = cfg.work_path("mlartifacts").resolve().as_uri()
+    if _is_local(tracking_uri(reg)):
+        location = reg.work_path("mlartifacts").resolve().as_uri()
     try:
         return client.create_experiment(name, artifact_location=location)
     except MlflowException:
@@ -137,14 +137,14 @@ def _is_complete(mv) -> bool:
     return (mv.tags or {}).get(COMPLETE_TAG) == "true"
 
 
-def sweep_incomplete(cfg: PipelineConfig, older_than_s: float = STALE_INCOMPLETE_S) -> list[int]:
+def sweep_incomplete(reg: RegistryScope, older_than_s: float = STALE_INCOMPLETE_S) -> list[int]:
     """Delete versions a killed registration left without ``complete=true`` (older than ``older_than_s``)."""
-    client = client_for(cfg)
+    client = client_for(reg)
     cutoff = (time.time() - older_than_s) * 1000
     removed = []
-    for mv in client.search_model_versions(f"name='{cfg.model_name}'"):
+    for mv in client.search_model_versions(f"name='{reg.model_name}'"):
         if not _is_complete(mv) and mv.creation_timestamp < cutoff:
-            client.delete_model_version(cfg.model_name, mv.version)
+            client.delete_model_version(reg.model_name, mv.version)
             removed.append(int(mv.version))
     return removed
 
@@ -158,7 +158,7 @@ def _flat(prefix: str, value) -> dict[str, str]:
     return {prefix: (json.dumps(value) if isinstance(value, list) else str(value))[:6000]}
 
 
-def register_version(cfg: PipelineConfig, artifacts: Path, params: dict, metrics: dict[str, float],
+def register_version(reg: RegistryScope, artifacts: Path, params: dict, metrics: dict[str, float],
                      tags: dict[str, str], finalize: Callable[[int, str], Path | None] | None = None
                      ) -> tuple[int, str]:
     """Log one MLflow run with ``artifacts`` (the version layout), register it (with the signed digests of its
@@ -170,11 +170,11 @@ def register_version(cfg: PipelineConfig, artifacts: Path, params: dict, metrics
     """
     from mlflow.entities import Metric, Param, RunTag
 
-    signer = signing_key(cfg)  # first: a deployment's run without the evidence key registers nothing
-    client = client_for(cfg)
-    sweep_incomplete(cfg)
-    _ensure_model(client, cfg.model_name)
-    run = client.create_run(_experiment_id(cfg, client), run_name=tags.get("tunegate_run_id"),
+    signer = signing_key(reg)  # first: a deployment's run without the evidence key registers nothing
+    client = client_for(reg)
+    sweep_incomplete(reg)
+    _ensure_model(client, reg.model_name)
+    run = client.create_run(_experiment_id(reg, client), run_name=tags.get("tunegate_run_id"),
                             tags={"mlflow.source.name": "tunegate train_pipeline"})
     run_id, version = run.info.run_id, None
     try:
@@ -184,8 +184,8 @@ def register_version(cfg: PipelineConfig, artifacts: Path, params: dict, metrics
                          metrics=[Metric(k, float(v), now, 0) for k, v in sorted(metrics.items())],
                          tags=[RunTag(k, str(v)[:5000]) for k, v in sorted(tags.items())])
         client.log_artifacts(run_id, str(artifacts))
-        signed = registration_tags(signer, Path(artifacts), cfg.model_name, run_id)  # what a pack is checked against
-        mv = client.create_model_version(cfg.model_name, source=f"{run.info.artifact_uri}/model", run_id=run_id,
+        signed = registration_tags(signer, Path(artifacts), reg.model_name, run_id)  # what a pack is checked against
+        mv = client.create_model_version(reg.model_name, source=f"{run.info.artifact_uri}/model", run_id=run_id,
                                          tags={k: str(v)[:5000] for k, v in tags.items()} | signed,
                                          description=f"tunegate run {tags.get('tunegate_run_id', run_id)}")
         version = int(mv.version)
@@ -193,16 +193,16 @@ def register_version(cfg: PipelineConfig, artifacts: Path, params: dict, metrics
             extra = finalize(version, run_id)
             if extra is not None:
                 client.log_artifact(run_id, str(extra))
-        client.set_model_version_tag(cfg.model_name, str(version), COMPLETE_TAG, "true")
+        client.set_model_version_tag(reg.model_name, str(version), COMPLETE_TAG, "true")
         client.set_terminated(run_id, "FINISHED")
-        client.set_registered_model_alias(cfg.model_name, "challenger", str(version))
+        client.set_registered_model_alias(reg.model_name, "challenger", str(version))
     except BaseException as e:
-        _undo(client, cfg.model_name, version, run_id)
+        _undo(client, reg.model_name, version, run_id)
         if isinstance(e, Exception) and not isinstance(e, PromotionError):
-            raise PromotionError(f"registering model '{cfg.model_name}' failed ({type(e).__name__}: {e}); "
+            raise PromotionError(f"registering model '{reg.model_name}' failed ({type(e).__name__}: {e}); "
                                  "nothing was registered and the champion is unchanged.") from e
         raise
-    publish_head(cfg)
+    publish_head(reg)
     return version, run_id
 
 
@@ -216,17 +216,17 @@ def _undo(client, name: str, version: int | None, run_id: str) -> None:
         logging.getLogger(__name__).warning("could not clean up run %s / version %s", run_id, version)
 
 
-def _resolve(cfg: PipelineConfig, client, which: str | int):
+def _resolve(reg: RegistryScope, client, which: str | int):
     from mlflow.exceptions import MlflowException
 
-    name = cfg.model_name
+    name = reg.model_name
     if isinstance(which, int) or str(which).isdigit():
         try:
             mv = client.get_model_version(name, str(int(which)))
         except MlflowException:
             mv = None
         if mv is None or not _is_complete(mv):
-            raise PromotionError(f"model '{name}' has no complete version {which} in {tracking_uri(cfg)}; "
+            raise PromotionError(f"model '{name}' has no complete version {which} in {tracking_uri(reg)}; "
                                  "list versions with `mlflow ui` or use --model-version champion.")
         if "archived" in (mv.tags or {}):
             raise PromotionError(f"model '{name}' v{which} is archived ({mv.tags['archived']}): it was trained on "
@@ -236,27 +236,28 @@ def _resolve(cfg: PipelineConfig, client, which: str | int):
     if mv is None or not _is_complete(mv):
         if which == "champion":
             from tasks.registry.withdraw import withdrawn_error  # an erasure took it away: ChampionWithdrawn
-            raise withdrawn_error(client, name) or NoChampion(f"model '{name}' has no champion in {tracking_uri(cfg)}; "
-                                                              "run `tunegate run CONFIG`, or pass --model-version N.")
+            raise withdrawn_error(client, name) or NoChampion(
+                f"model '{name}' has no champion in {tracking_uri(reg)}; run `tunegate run CONFIG`, or pass "
+                "--model-version N.")
         raise PromotionError(f"model '{name}' has no alias '{which}'; use 'champion' or a version number.")
     return mv
 
 
-def get_version(cfg: PipelineConfig, which: str | int = "champion") -> VersionRef:
+def get_version(reg: RegistryScope, which: str | int = "champion") -> VersionRef:
     """Resolve ``champion`` (or a version number) and download its artifacts once (cached per version)."""
-    client = client_for(cfg)
-    mv = _resolve(cfg, client, which)
-    local = cfg.work_path("registry_cache", cfg.model_name, f"v{mv.version}-{mv.run_id[:12]}")
+    client = client_for(reg)
+    mv = _resolve(reg, client, which)
+    local = reg.work_path("registry_cache", reg.model_name, f"v{mv.version}-{mv.run_id[:12]}")
     if not (local / "model").is_dir():
         with atomic_dir(local) as tmp:
             client.download_artifacts(mv.run_id, "", str(tmp))
     return VersionRef(version=int(mv.version), local_dir=local.resolve(), tags=dict(mv.tags or {}),
-                      model_name=cfg.model_name, run_id=mv.run_id)
+                      model_name=reg.model_name, run_id=mv.run_id)
 
 
-def unregister(cfg: PipelineConfig, version: int, run_id: str) -> None:
+def unregister(reg: RegistryScope, version: int, run_id: str) -> None:
     """Delete a version and its run (a later pipeline step failed before it was put to use)."""
-    _undo(client_for(cfg), cfg.model_name, version, run_id)
+    _undo(client_for(reg), reg.model_name, version, run_id)
 
 
 def version_tags(config_sha256: str, task: str, dataset_sha256: str, pii: dict | None, code: str, base_model: str,

@@ -17,7 +17,7 @@ import json
 from datetime import UTC, datetime
 
 from tasks.audit import APPROVAL, PROMOTE, audit, read_audit
-from tasks.config import PipelineConfig
+from tasks.config import RegistryScope
 from tasks.errors import ChampionWithdrawn, PromotionError, TunegateError
 from tasks.registry.erasure import ARCHIVED, PENDING
 from tasks.registry.lock import registry_lock
@@ -27,15 +27,15 @@ WITHDRAWN = "champion_withdrawn"  # registered-model tag: why there is no champi
 APPROVED_TAG = "promoted_at"  # version tag set by promotion (tasks.registry.promote.apply)
 
 
-def approved_versions(cfg: PipelineConfig, versions) -> set[int]:
+def approved_versions(reg: RegistryScope, versions) -> set[int]:
     """Versions that were once promoted or approved: the ``promoted_at`` tag, else the audit log."""
     out = {int(mv.version) for mv in versions if APPROVED_TAG in (mv.tags or {})}
     try:
-        entries = read_audit(cfg)
+        entries = read_audit(reg)
     except (TunegateError, ValueError, OSError):  # an unreadable log proves nothing: the tag alone counts
         entries = []
     for e in entries:
-        if not isinstance(e, dict) or e.get("model") not in (None, cfg.model_name):
+        if not isinstance(e, dict) or e.get("model") not in (None, reg.model_name):
             continue
         promoted = e.get("action") == PROMOTE and e.get("champion") == e.get("version")
         approved = e.get("action") == APPROVAL and e.get("approved") is True
@@ -44,11 +44,11 @@ def approved_versions(cfg: PipelineConfig, versions) -> set[int]:
     return out
 
 
-def withdraw(cfg: PipelineConfig, request: str, trained_on: set[int]) -> dict:
+def withdraw(reg: RegistryScope, request: str, trained_on: set[int]) -> dict:
     """Take every alias off the versions trained on the subject (see the module docstring); what moved, or {}."""
-    client = client_for(cfg)
-    name = cfg.model_name
-    with registry_lock(cfg):
+    client = client_for(reg)
+    name = reg.model_name
+    with registry_lock(reg):
         versions = client.search_model_versions(f"name='{name}'")
         tags = {int(mv.version): dict(mv.tags or {}) for mv in versions}
         bad = set(trained_on) | {v for v, t in tags.items() if PENDING in t}
@@ -61,16 +61,16 @@ def withdraw(cfg: PipelineConfig, request: str, trained_on: set[int]) -> dict:
         at = datetime.now(UTC).isoformat(timespec="seconds")
         previous, now = moved.get("champion"), None
         if previous is not None:
-            ok = [v for v in approved_versions(cfg, versions) if v in tags and v not in bad
+            ok = [v for v in approved_versions(reg, versions) if v in tags and v not in bad
                   and tags[v].get(COMPLETE_TAG) == "true" and ARCHIVED not in tags[v]]
             now = max(ok, default=None)
             if now is not None:
-                set_alias(cfg, "champion", now)
+                set_alias(reg, "champion", now)
                 _untag(client, name)
             else:
                 client.set_registered_model_tag(name, WITHDRAWN, json.dumps(
                     {"request": request, "version": previous, "at": at}, sort_keys=True))
-        audit(cfg, action="erasure.champion_withdrawn" if previous is not None else "erasure.aliases_withdrawn",
+        audit(reg, action="erasure.champion_withdrawn" if previous is not None else "erasure.aliases_withdrawn",
               request=request, previous_champion=previous, champion=now, aliases_removed=sorted(moved),
               withdrawn_at=at)
     return {"previous": previous, "now": now, "withdrawn_at": at, "aliases": sorted(moved)}
@@ -113,23 +113,23 @@ def withdrawn_error(client, name: str) -> ChampionWithdrawn | None:
         "without the subject (the erasure's retrain event, or `tunegate run CONFIG`).")
 
 
-def refuse_pending(cfg: PipelineConfig, which: str | int) -> None:
+def refuse_pending(reg: RegistryScope, which: str | int) -> None:
     """Serving refuses a version pending erasure, by number or by an alias a pre-withdrawal erasure left on it."""
     from tasks.registry.versions import _version_by_alias
 
-    client = client_for(cfg)
+    client = client_for(reg)
     if str(which).isdigit():
         from mlflow.exceptions import MlflowException
 
         try:
-            mv = client.get_model_version(cfg.model_name, str(int(which)))
+            mv = client.get_model_version(reg.model_name, str(int(which)))
         except MlflowException:
             return  # get_version says it does not exist
     else:
-        mv = _version_by_alias(client, cfg.model_name, str(which))
+        mv = _version_by_alias(client, reg.model_name, str(which))
     pending = (mv.tags or {}).get(PENDING) if mv is not None else None
     if not pending:
         return
-    text = (f"model '{cfg.model_name}' v{mv.version} was trained on documents erased by {pending} and cannot be "
+    text = (f"model '{reg.model_name}' v{mv.version} was trained on documents erased by {pending} and cannot be "
             "served; retrain or approve a version trained without the subject.")
     raise (ChampionWithdrawn if which == "champion" else PromotionError)(text)

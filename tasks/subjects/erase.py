@@ -34,7 +34,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from tasks.audit import audit
-from tasks.config import PipelineConfig
+from tasks.config import PiiConfig, RegistryScope
 from tasks.datasets import parquet_sha256
 from tasks.errors import ErasureError
 from tasks.pii.ops import pseudonym_key
@@ -116,14 +116,14 @@ def _write(path: Path, plan: dict) -> None:
         tmp.write_text(json.dumps(plan, indent=2, sort_keys=True))
 
 
-def _apply(cfg: PipelineConfig, plan: dict) -> dict:
+def _apply(reg: RegistryScope, plan: dict) -> dict:
     """Carry out a journal's plan (idempotent); returns rows removed per file and per version."""
     from tasks.registry.erasure import mark_pending
     from tasks.registry.withdraw import withdraw
     from tasks.subjects.stores import Scope, erase_stores
 
     # first, serving: no version trained on the subject keeps an alias (champion moves or goes)
-    champion = withdraw(cfg, plan["request"], {int(v) for v in plan["versions"]}) or plan.get("champion", {})
+    champion = withdraw(reg, plan["request"], {int(v) for v in plan["versions"]}) or plan.get("champion", {})
     files: dict[str, int] = {}
     for folder, ids in plan["folders"].items():
         for name, n in rewrite_without(Path(folder), set(ids)).items():
@@ -131,30 +131,30 @@ def _apply(cfg: PipelineConfig, plan: dict) -> dict:
     for part, ids in plan["store"].items():
         for name, n in rewrite_without(Path(part).parent, set(ids), files=[Path(part)]).items():
             files[f"predictions/{Path(part).parent.name}/{name}"] = n
-    versions = {int(v): mark_pending(cfg, int(v), plan["request"], set(ids)) for v, ids in plan["versions"].items()}
+    versions = {int(v): mark_pending(reg, int(v), plan["request"], set(ids)) for v, ids in plan["versions"].items()}
     digests = {f"{Path(folder).name}/scrubbed.parquet": parquet_sha256(Path(folder) / "scrubbed.parquet")
                for folder in plan["folders"] if (Path(folder) / "scrubbed.parquet").is_file()}
-    stores = erase_stores(cfg, Scope.of(plan))
+    stores = erase_stores(reg, Scope.of(plan))
     return {"files": files, "versions": versions, "digests_after": digests, "champion": champion,
             "stores": stores, "complete": not any(stores.values()),
             "checked_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
-def resume(cfg: PipelineConfig, key: bytes) -> list[str]:
+def resume(reg: RegistryScope, key: bytes) -> list[str]:
     """Complete every erasure a crash left ``planned``; returns their request ids."""
     done = []
-    for path in sorted(cfg.work_path(ERASURES).glob("erasure-*.json")):
+    for path in sorted(reg.work_path(ERASURES).glob("erasure-*.json")):
         plan = json.loads(path.read_text())
         if plan["status"] != "done":
-            add_erased(cfg.work_path(), plan["request"], {(e, h) for e, h in plan["hashes"]}, key)
-            plan.update(_apply(cfg, plan), status="done")
+            add_erased(reg.work_path(), plan["request"], {(e, h) for e, h in plan["hashes"]}, key)
+            plan.update(_apply(reg, plan), status="done")
             _write(path, plan)
-            audit(cfg, action="erasure.resumed", request=plan["request"], files=len(plan["files"]))
+            audit(reg, action="erasure.resumed", request=plan["request"], files=len(plan["files"]))
             done.append(plan["request"])
     return done
 
 
-def _plan(cfg: PipelineConfig, report, request: str, reason: str, hashes: set[tuple[str, str]]) -> dict:
+def _plan(reg: RegistryScope, report, request: str, reason: str, hashes: set[tuple[str, str]]) -> dict:
     """Folders, store files and versions to rewrite, with the ids each must lose, and the subject's hashes."""
     from tasks.registry.lineage import version_runs
 
@@ -163,9 +163,9 @@ def _plan(cfg: PipelineConfig, report, request: str, reason: str, hashes: set[tu
         folders.setdefault(str(hit.run_dir), set()).update(hit.ids)
     ids_of = {digest: {i for h, d in report.datasets if d == digest for i in h.ids} for _, digest in report.datasets}
     versions: dict[str, set[str]] = {}
-    for version, (run_id, digest) in version_runs(cfg, set(ids_of) - {None}).items():
+    for version, (run_id, digest) in version_runs(reg, set(ids_of) - {None}).items():
         versions[str(version)] = ids_of[digest]
-        run_dir = cfg.work_path("runs", run_id)
+        run_dir = reg.work_path("runs", run_id)
         if run_dir.is_dir():  # the run that trained it holds a copy of the training split and reference
             folders.setdefault(str(run_dir.resolve()), set()).update(ids_of[digest])
     store = {str(part): sorted(ids) for part, ids in report.store_parts.items()}
@@ -176,15 +176,16 @@ def _plan(cfg: PipelineConfig, report, request: str, reason: str, hashes: set[tu
             "datasets": sorted({d for _, d in report.datasets if d}), "hashes": sorted(hashes)}
 
 
-def erase_subject(cfg: PipelineConfig, value_file: Path, reason: str, known_types: set[str]) -> ErasureReport:
+def erase_subject(reg: RegistryScope, pii: PiiConfig, value_file: Path, reason: str, known_types: set[str]
+                  ) -> ErasureReport:
     """Erase one subject from every store; see the module docstring for the steps."""
     if not reason.strip():
         raise ErasureError("an erasure needs --reason (e.g. the ticket of the data subject's request); "
                            "nothing was changed.")
     values = read_values(Path(value_file), known_types)
-    key = pseudonym_key(cfg.pii.model_copy(update={"subject_index": True}), cfg.work_path(), index=True)
+    key = pseudonym_key(pii.model_copy(update={"subject_index": True}), reg.work_path(), index=True)
     hashes = subject_hashes(values, key)
-    lock_path = cfg.work_path("retrain.lock")
+    lock_path = reg.work_path("retrain.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         lock = FileLock(str(lock_path), timeout=0, thread_local=False).acquire()
@@ -192,42 +193,42 @@ def erase_subject(cfg: PipelineConfig, value_file: Path, reason: str, known_type
         raise ErasureError("a retrain of this model is running; erase when it has finished (nothing was "
                            "changed), so that it cannot register a model trained on the subject.") from None
     with lock:
-        resumed = resume(cfg, key)
-        report = find_subject(cfg, Path(value_file), known_types)
+        resumed = resume(reg, key)
+        report = find_subject(reg, pii, Path(value_file), known_types)
         if not report.datasets:
             already = report.erased_by
             outcome = "already_erased" if already else "not_found"
-            stores = _recheck(cfg, already)
-            audit(cfg, action="erasure.request", request=already, outcome=outcome, reason=reason,
+            stores = _recheck(reg, already)
+            audit(reg, action="erasure.request", request=already, outcome=outcome, reason=reason,
                   identifiers=len(hashes), **({"remaining": {k: len(v) for k, v in stores.items()}} if stores else {}))
             return ErasureReport(request=already, outcome=outcome, resumed=resumed, stores=stores)
-        request = f"erasure-{len(read_erased(cfg.work_path(), key).requests) + 1}"
-        plan = _plan(cfg, report, request, reason, hashes)
-        path = _journal(cfg.work_path(), request)
+        request = f"erasure-{len(read_erased(reg.work_path(), key).requests) + 1}"
+        plan = _plan(reg, report, request, reason, hashes)
+        path = _journal(reg.work_path(), request)
         _write(path, plan)
-        add_erased(cfg.work_path(), request, hashes, key)
-        plan.update(_apply(cfg, plan), status="done")
+        add_erased(reg.work_path(), request, hashes, key)
+        plan.update(_apply(reg, plan), status="done")
         _write(path, plan)
-        audit(cfg, action="erasure.request", request=request, outcome="erased", reason=reason,
+        audit(reg, action="erasure.request", request=request, outcome="erased", reason=reason,
               identifiers=len(hashes), documents=report.documents, datasets=len(plan["folders"]),
               rows_removed=sum(plan["files"].values()), versions_pending=sorted(int(v) for v in plan["versions"]),
               champion_withdrawn_at=plan["champion"].get("withdrawn_at"), complete=plan["complete"],
               remaining={k: len(v) for k, v in plan["stores"].items()})
     out = ErasureReport(request=request, outcome="erased", documents=report.documents, files=plan["files"],
                         versions=plan["versions"], resumed=resumed, champion=plan["champion"], stores=plan["stores"])
-    out.retrain = request_retrain(cfg, request, sorted(int(v) for v in plan["versions"]))
+    out.retrain = request_retrain(reg.model_name, request, sorted(int(v) for v in plan["versions"]))
     return out
 
 
-def _recheck(cfg: PipelineConfig, request: str | None) -> dict[str, list[str]]:
+def _recheck(reg: RegistryScope, request: str | None) -> dict[str, list[str]]:
     """What still holds a subject an earlier request erased (searched, nothing deleted)."""
     from tasks.subjects.stores import Scope, scan
 
-    path = _journal(cfg.work_path(), request) if request else None
-    return scan(cfg, Scope.of(json.loads(path.read_text()))) if path and path.is_file() else {}
+    path = _journal(reg.work_path(), request) if request else None
+    return scan(reg, Scope.of(json.loads(path.read_text()))) if path and path.is_file() else {}
 
 
-def request_retrain(cfg: PipelineConfig, request: str, versions: list[int]) -> str:
+def request_retrain(model_name: str, request: str, versions: list[int]) -> str:
     """Emit the erasure event (the retrain deployment's trigger); say what happened, never raise."""
     from tasks.errors import EventNotDelivered
     from tasks.monitor.events import api_target, emit_verified, model_resource
@@ -238,18 +239,18 @@ def request_retrain(cfg: PipelineConfig, request: str, versions: list[int]) -> s
         return ("not requested: no Prefect server is set (PREFECT_API_URL), so no deployment would hear it; run "
                 "`tunegate run CONFIG` (promoting its version archives the old ones)")
     try:
-        sent = emit_verified(ERASED_EVENT, model_resource(cfg.model_name), {"request": request, "versions": versions})
+        sent = emit_verified(ERASED_EVENT, model_resource(model_name), {"request": request, "versions": versions})
     except EventNotDelivered as e:
         return f"not requested ({e}); start the retrain deployment with reason 'erasure' or run `tunegate run`"
     return f"requested: event {sent.id} to {sent.target}"
 
 
-def erasure_tags(cfg: PipelineConfig, dataset: DatasetRef) -> dict[str, str]:
+def erasure_tags(work: Path, dataset: DatasetRef) -> dict[str, str]:
     """Tags for a version trained on ``dataset``: the requests it was filtered against, and the newest request
     that erased some of its documents after that (a request made while it trained)."""
     tags = {"erasures_applied": str(dataset.erasures)}
     later = []
-    for path in sorted(cfg.work_path(ERASURES).glob("erasure-*.json")):
+    for path in sorted((work / ERASURES).glob("erasure-*.json")):
         plan = json.loads(path.read_text())
         n = int(plan["request"].rsplit("-", 1)[1])
         if n > dataset.erasures and dataset.sha256 in plan.get("datasets", []):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.config import PipelineConfig
+from tasks.config import PiiConfig, RegistryScope
 from tasks.datasets import parquet_sha256
 from tasks.pii.ops import pseudonym_key
 from tasks.pii.subjects import IndexHit, find_in_indexes, read_values, subject_hashes
@@ -51,26 +51,26 @@ class SubjectReport:
         return out
 
 
-def find_subject(cfg: PipelineConfig, value_file: Path, known_types: set[str]) -> SubjectReport:
+def find_subject(reg: RegistryScope, pii: PiiConfig, value_file: Path, known_types: set[str]) -> SubjectReport:
     """Hash the file's values with the pipeline's key and follow them through indexes, registry and store."""
     values = read_values(Path(value_file), known_types)
-    key = pseudonym_key(cfg.pii.model_copy(update={"subject_index": True}), cfg.work_path(), index=True)
+    key = pseudonym_key(pii.model_copy(update={"subject_index": True}), reg.work_path(), index=True)
     hashes = subject_hashes(values, key)
-    hits = find_in_indexes(run_dirs(cfg.work_path()), hashes, key)
+    hits = find_in_indexes(run_dirs(reg.work_path()), hashes, key)
     report = SubjectReport(identifiers=len(values))
-    erased = read_erased(cfg.work_path(), key)
+    erased = read_erased(reg.work_path(), key)
     report.erased_by = next((r for r in erased.requests if hashes <= erased.of(r)), None)
     if report.erased_by:
-        report.pending = pending_versions(cfg, report.erased_by)
+        report.pending = pending_versions(reg, report.erased_by)
     for h in hits:
         scrubbed = h.run_dir / "scrubbed.parquet"
         report.datasets.append((h, parquet_sha256(scrubbed) if scrubbed.is_file() else None))
     digests = {d for _, d in report.datasets if d}
-    for version, (_, digest) in version_runs(cfg, digests).items():
+    for version, (_, digest) in version_runs(reg, digests).items():
         ids = {i for h, d in report.datasets if d == digest for i in h.ids}
-        report.versions[version] = (len(ids), reference_rows(cfg, version, ids))
+        report.versions[version] = (len(ids), reference_rows(reg, version, ids))
     for h in hits:
-        for part in sorted(cfg.work_path("predictions").glob(f"date=*/{h.run_dir.name}.parquet")):
+        for part in sorted(reg.work_path("predictions").glob(f"date=*/{h.run_dir.name}.parquet")):
             ids = pd.read_parquet(part, columns=["id"])["id"].astype(str)
             held = sorted(set(ids[ids.isin(h.ids)]))
             if held:

@@ -27,8 +27,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.config import PipelineConfig
+from tasks.config import RegistryScope
+from tasks.locks import lock_held
 from tasks.registry.erasure import ARCHIVED, DATA_ARTIFACTS, PENDING
+from tasks.retention import RetentionConfig
 
 STORES = ("registry", "mlflow deleted runs", "mlflow unregistered runs", "train-work", "run folders",
           "monitor_cache", "registry_cache", "leftovers")
@@ -75,30 +77,22 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _rel(cfg: PipelineConfig, path: Path) -> str:
+def _rel(reg: RegistryScope, path: Path) -> str:
     try:
-        return str(Path(path).resolve().relative_to(cfg.work_path().resolve()))
+        return str(Path(path).resolve().relative_to(reg.work_path().resolve()))
     except ValueError:
         return str(path)
 
 
 def _busy(checkpoints: Path) -> bool:
     """Whether a fine-tune holds this resume folder now (its ``<key>.lock`` beside it)."""
-    from filelock import FileLock, Timeout
-
     lock = checkpoints.with_name(f"{checkpoints.name}.lock")
-    if not lock.exists():
-        return False
-    try:
-        FileLock(str(lock), thread_local=False).acquire(timeout=0).lock.release()
-    except Timeout:
-        return True
-    return False
+    return lock.exists() and lock_held(lock)
 
 
 # ---- the stores, one finder each ---------------------------------------------------------------------
-def _train_work(cfg: PipelineConfig, scope: Scope | None) -> list[Path]:
-    roots = [d for d in cfg.work_path("train-work").glob("*") if d.is_dir()]
+def _train_work(reg: RegistryScope, scope: Scope | None) -> list[Path]:
+    roots = [d for d in reg.work_path("train-work").glob("*") if d.is_dir()]
     roots += [d for f in (scope.folders if scope else []) for d in Path(f).glob(".*.work") if d.is_dir()]
     if scope is None:
         return roots
@@ -114,20 +108,20 @@ def _train_work(cfg: PipelineConfig, scope: Scope | None) -> list[Path]:
     return hits
 
 
-def _run_models(cfg: PipelineConfig, folders) -> list[Path]:
+def _run_models(folders) -> list[Path]:
     return [Path(f) / m for f in folders for m in RUN_MODELS if (Path(f) / m).exists()]
 
 
-def _caches(cfg: PipelineConfig, versions: set[int]) -> tuple[list[Path], list[Path]]:
-    monitor = [d for v in sorted(versions) if (d := cfg.work_path("monitor_cache", cfg.model_name, f"v{v}")).exists()]
-    reg = cfg.work_path("registry_cache", cfg.model_name)
+def _caches(reg: RegistryScope, versions: set[int]) -> tuple[list[Path], list[Path]]:
+    monitor = [d for v in sorted(versions) if (d := reg.work_path("monitor_cache", reg.model_name, f"v{v}")).exists()]
+    reg = reg.work_path("registry_cache", reg.model_name)
     cached = [p for v in sorted(versions) for pat in (f"v{v}-*", f".v{v}-*") for p in reg.glob(pat)]
     return monitor, cached
 
 
-def _leftovers(cfg: PipelineConfig) -> list[Path]:
+def _leftovers(reg: RegistryScope) -> list[Path]:
     out = []
-    for root, dirs, files in os.walk(cfg.work_path()):
+    for root, dirs, files in os.walk(reg.work_path()):
         for n in [d for d in dirs if ".tmp-" in d]:
             out.append(Path(root) / n)
             dirs.remove(n)
@@ -135,15 +129,15 @@ def _leftovers(cfg: PipelineConfig) -> list[Path]:
     return out
 
 
-def _mlflow_runs(cfg: PipelineConfig, datasets: set[str] | None):
+def _mlflow_runs(reg: RegistryScope, datasets: set[str] | None):
     """(run, its complete version or None) for each MLflow run of the model's experiment that still holds
     model or reference artifacts; with ``datasets``, only runs trained on one of them."""
     from mlflow.entities import ViewType
 
     from tasks.registry.versions import client_for
 
-    client = client_for(cfg)
-    exp = client.get_experiment_by_name(cfg.registry.experiment or cfg.model_name)
+    client = client_for(reg)
+    exp = client.get_experiment_by_name(reg.registry.experiment or reg.model_name)
     if exp is None:
         return client, []
     runs, token = [], None
@@ -154,7 +148,7 @@ def _mlflow_runs(cfg: PipelineConfig, datasets: set[str] | None):
         token = page.token
         if not token:
             break
-    versions = {mv.run_id: mv for mv in client.search_model_versions(f"name='{cfg.model_name}'")}
+    versions = {mv.run_id: mv for mv in client.search_model_versions(f"name='{reg.model_name}'")}
     out = []
     for run in runs:
         if datasets is not None and run.data.tags.get("dataset_sha256") not in datasets:
@@ -185,73 +179,73 @@ def _registry_label(mv) -> str:
     return f"v{mv.version}"
 
 
-def _unrelated(cfg: PipelineConfig, scope: Scope, leftover: Path) -> bool:
+def _unrelated(reg: RegistryScope, scope: Scope, leftover: Path) -> bool:
     """A leftover known to belong to something trained without the subject: a resume folder whose run.json
     names another dataset, a cached version not trained on them."""
     import re
 
-    parts = Path(_rel(cfg, leftover)).parts
+    parts = Path(_rel(reg, leftover)).parts
     if len(parts) > 2 and parts[0] == "train-work":
-        root = cfg.work_path(*parts[:2])
-        return (root / "run.json").is_file() and root not in _train_work(cfg, scope)
-    if len(parts) > 2 and parts[0] in ("registry_cache", "monitor_cache") and parts[1] == cfg.model_name:
+        root = reg.work_path(*parts[:2])
+        return (root / "run.json").is_file() and root not in _train_work(reg, scope)
+    if len(parts) > 2 and parts[0] in ("registry_cache", "monitor_cache") and parts[1] == reg.model_name:
         m = re.match(r"\.?v(\d+)-|v(\d+)$", parts[2])
         return bool(m) and int(m.group(1) or m.group(2)) not in scope.versions
     return False
 
 
 # ---- erasure and purge -------------------------------------------------------------------------------
-def scan(cfg: PipelineConfig, scope: Scope) -> dict[str, list[str]]:
+def scan(reg: RegistryScope, scope: Scope) -> dict[str, list[str]]:
     """What each store still holds of the subject (names and version numbers only)."""
     found: dict[str, list[str]] = {s: [] for s in STORES}
-    _, runs = _mlflow_runs(cfg, scope.datasets)
+    _, runs = _mlflow_runs(reg, scope.datasets)
     for run, mv, _ in runs:
         if mv is not None:
             found["registry"].append(_registry_label(mv))
         else:
             store = "mlflow deleted runs" if run.info.lifecycle_stage == "deleted" else "mlflow unregistered runs"
             found[store].append(f"run {run.info.run_id}")
-    found["train-work"] = [_rel(cfg, p) for p in _train_work(cfg, scope)]
-    found["run folders"] = [_rel(cfg, p) for p in _run_models(cfg, scope.folders)]
-    monitor, cached = _caches(cfg, scope.versions)
-    found["monitor_cache"], found["registry_cache"] = [_rel(cfg, p) for p in monitor], [_rel(cfg, p) for p in cached]
-    found["leftovers"] = [_rel(cfg, p) for p in _leftovers(cfg) if not _unrelated(cfg, scope, p)]
+    found["train-work"] = [_rel(reg, p) for p in _train_work(reg, scope)]
+    found["run folders"] = [_rel(reg, p) for p in _run_models(scope.folders)]
+    monitor, cached = _caches(reg, scope.versions)
+    found["monitor_cache"], found["registry_cache"] = [_rel(reg, p) for p in monitor], [_rel(reg, p) for p in cached]
+    found["leftovers"] = [_rel(reg, p) for p in _leftovers(reg) if not _unrelated(reg, scope, p)]
     return {k: sorted(v) for k, v in found.items()}
 
 
-def erase_stores(cfg: PipelineConfig, scope: Scope) -> dict[str, list[str]]:
+def erase_stores(reg: RegistryScope, scope: Scope) -> dict[str, list[str]]:
     """Delete what holds the subject in every store but the registry (whose versions are archived), and every
     ``.tmp-*`` leftover no live write can own; returns what is left, per store."""
-    _, runs = _mlflow_runs(cfg, scope.datasets)
+    _, runs = _mlflow_runs(reg, scope.datasets)
     for run, mv, held in runs:
         if mv is None:
             _empty_run(run, sorted(held))
-    for p in _train_work(cfg, scope):
+    for p in _train_work(reg, scope):
         if not _busy(p):
             _remove(p)
-    for p in _run_models(cfg, scope.folders):
+    for p in _run_models(scope.folders):
         _remove(p)
-    for group in _caches(cfg, scope.versions):
+    for group in _caches(reg, scope.versions):
         for p in group:
             _remove(p)
     now = time.time()
-    for p in _leftovers(cfg):
+    for p in _leftovers(reg):
         if now - _newest(p) >= GRACE_S:
             _remove(p)
-    return scan(cfg, scope)
+    return scan(reg, scope)
 
 
-def purge_stores(cfg: PipelineConfig, now: float | None = None) -> dict[str, int]:
+def purge_stores(reg: RegistryScope, retention: RetentionConfig, now: float | None = None) -> dict[str, int]:
     """Each store's content past its maximum age (``retention.*``); counts of what went."""
     from tasks.registry.erasure import archive_overdue
 
     now = time.time() if now is None else now
-    r, out = cfg.retention, {}
-    old = [p for p in _train_work(cfg, None) if now - _newest(p) >= r.checkpoints_days * DAY and not _busy(p)]
+    r, out = retention, {}
+    old = [p for p in _train_work(reg, None) if now - _newest(p) >= r.checkpoints_days * DAY and not _busy(p)]
     for p in old:
         _remove(p)
     out["checkpoints_deleted"] = len(old)
-    client, runs = _mlflow_runs(cfg, None)
+    client, runs = _mlflow_runs(reg, None)
     emptied = 0
     for run, mv, held in runs:
         ended = (run.info.end_time or run.info.start_time or 0) / 1000
@@ -261,39 +255,40 @@ def purge_stores(cfg: PipelineConfig, now: float | None = None) -> dict[str, int
             emptied += 1
     out["mlflow_runs_emptied"] = emptied
     registered = {(mv.tags or {}).get("tunegate_run_id") for mv in client.search_model_versions(
-        f"name='{cfg.model_name}'") if ARCHIVED not in (mv.tags or {})}
-    folders = [d for d in cfg.work_path("runs").glob("*") if d.is_dir() and d.name not in registered]
-    models = [p for p in _run_models(cfg, folders) if now - _newest(p) >= r.run_models_days * DAY]
+        f"name='{reg.model_name}'") if ARCHIVED not in (mv.tags or {})}
+    folders = [d for d in reg.work_path("runs").glob("*") if d.is_dir() and d.name not in registered]
+    models = [p for p in _run_models(folders) if now - _newest(p) >= r.run_models_days * DAY]
     for p in models:
         _remove(p)
     out["run_models_deleted"] = len(models)
-    caches = [d for d in cfg.work_path("monitor_cache").glob("*/v*") if now - _newest(d) >= r.monitor_cache_days * DAY]
+    caches = [d for d in reg.work_path("monitor_cache").glob("*/v*") if now - _newest(d) >= r.monitor_cache_days * DAY]
     for p in caches:
         _remove(p)
     out["monitor_cache_deleted"] = len(caches)
-    left = [p for p in _leftovers(cfg) if now - _newest(p) >= r.leftovers_hours * HOUR]
+    left = [p for p in _leftovers(reg) if now - _newest(p) >= r.leftovers_hours * HOUR]
     for p in left:
         _remove(p)
     out["leftovers_deleted"] = len(left)
-    out["pending_versions_archived"] = len(archive_overdue(cfg, r.pending_versions_days, now))
+    archived = archive_overdue(reg, r.erased_versions, r.pending_versions_days, now)
+    out["pending_versions_archived"] = len(archived)
     return out
 
 
-def purge_all(cfg: PipelineConfig, now: float | None = None) -> dict[str, int]:
+def purge_all(reg: RegistryScope, retention: RetentionConfig, now: float | None = None) -> dict[str, int]:
     """Everything ``retention`` no longer allows on disk: unscrubbed copies, prediction-store days, and each
     store that could serve or restore a model (``tunegate purge`` and the purge deployment)."""
     from tasks.retention import purge
 
-    r = cfg.retention
-    return purge(cfg.work_path(), r.keep_raw_days, r.predictions_days, now=now) | purge_stores(cfg, now=now)
+    r = retention
+    return purge(reg.work_path(), r.keep_raw_days, r.predictions_days, now=now) | purge_stores(reg, r, now=now)
 
 
-def purge_lines(cfg: PipelineConfig, out: dict[str, int]) -> list[str]:
+def purge_lines(reg: RegistryScope, retention: RetentionConfig, out: dict[str, int]) -> list[str]:
     """``tunegate purge``'s report: counts per store, with the maximum age that applied."""
-    r = cfg.retention
+    r = retention
     kept = "until deleted by hand" if r.predictions_days is None else f"{r.predictions_days} days"
     return [f"deleted {out['raw_copies_deleted']} unscrubbed copies (kept {r.keep_raw_days} days) and "
-            f"{out['prediction_days_deleted']} days of the prediction store (kept {kept}) under {cfg.work_path()}",
+            f"{out['prediction_days_deleted']} days of the prediction store (kept {kept}) under {reg.work_path()}",
             f"deleted {out['checkpoints_deleted']} train-work checkpoint folders ({r.checkpoints_days} days), "
             f"emptied {out['mlflow_runs_emptied']} deleted or unregistered MLflow runs ({r.deleted_runs_days} days), "
             f"deleted {out['run_models_deleted']} unregistered run models ({r.run_models_days} days), "

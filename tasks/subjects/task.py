@@ -37,7 +37,7 @@ def purge_expired(config: PipelineConfig) -> dict:
     from tasks.audit import audit
     from tasks.subjects.stores import purge_all
 
-    out = purge_all(config)
+    out = purge_all(config.registry_scope, config.retention)
     audit(config, action="retention.purge", **out)
     get_run_logger().info("purge: %s", out)
     return out

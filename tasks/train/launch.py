@@ -25,6 +25,7 @@ from pathlib import Path
 from tasks.config import TrainConfig
 from tasks.errors import ConfigError, TrainingFailed
 from tasks.refs import AdapterRef, SplitRef
+from tasks.runtime import offline_environment
 from tasks.train.base_model import resolve_base_model
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: tasks/train/launch.py
@@ -218,10 +219,9 @@ def _train_and_publish(train: TrainConfig, split: SplitRef, out_dir: Path, work:
     work.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(work / "stage", ignore_errors=True)
     cfg_path.write_text(json.dumps({**cfg, "run_key": key}, indent=2))
-    quiet = {"TRANSFORMERS_VERBOSITY": "warning", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_OFFLINE": "1",
-             "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    child_env = {**quiet, **os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    quiet = {"TRANSFORMERS_VERBOSITY": "warning", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    child_env = offline_environment({**quiet, **os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])})
     run_torchrun(torchrun_command(train, cfg_path, work / "logs", key), train.timeout_s, log_line, child_env)
     stage = work / "stage"
     manifest_sha = verify_manifest(stage)

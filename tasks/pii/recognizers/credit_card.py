@@ -4,17 +4,12 @@ from typing import ClassVar
 
 from presidio_analyzer import Pattern, PatternRecognizer
 
+from tasks.checksums import luhn_valid
 
-def luhn_valid(text: str) -> bool:
-    digits = [int(c) for c in text if c.isdigit()]
-    if not 13 <= len(digits) <= 19:
-        return False
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+
+def card_number_valid(text: str) -> bool:
+    """13 to 19 digits (other characters skipped) with a valid Luhn checksum."""
+    return 13 <= sum(c.isdigit() for c in text) <= 19 and luhn_valid(text)
 
 
 class TgCreditCardRecognizer(PatternRecognizer):
@@ -26,4 +21,4 @@ class TgCreditCardRecognizer(PatternRecognizer):
         super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)
 
     def validate_result(self, pattern_text: str) -> bool:
-        return luhn_valid(pattern_text)
+        return card_number_valid(pattern_text)

@@ -4,14 +4,15 @@ from typing import ClassVar
 
 from presidio_analyzer import Pattern, PatternRecognizer
 
+from tasks.checksums import iban_checksum_ok
+
 
 def iban_valid(text: str) -> bool:
     s = "".join(text.split()).upper()
     if not 15 <= len(s) <= 34 or not s[:2].isalpha() or not s[2:4].isdigit():
         return False
-    rearranged = s[4:] + s[:4]
     try:
-        return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+        return iban_checksum_ok(s)
     except ValueError:
         return False
 

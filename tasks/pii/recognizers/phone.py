@@ -48,7 +48,7 @@ import phonenumbers
 from phonenumbers import NumberParseException
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
-from tasks.pii.recognizers.credit_card import luhn_valid
+from tasks.pii.recognizers.credit_card import card_number_valid
 
 REGIONS: dict[str, tuple[str, ...]] = {
     "uk": ("GB",),
@@ -218,7 +218,7 @@ class TgPhoneRecognizer(LocalRecognizer):
             or _THOUSANDS.fullmatch(num) or _ZIP4.fullmatch(num) or _SSN.fullmatch(num) or _TIMES.fullmatch(num)
             or _CURRENCY_AFTER.match(text[end:end + 5])
             or _CURRENCY_BEFORE.search(text[max(0, start - 4):start])
-            or (national and len(digits) >= 13 and not digits.startswith("00") and luhn_valid(digits))
+            or (national and len(digits) >= 13 and not digits.startswith("00") and card_number_valid(digits))
         )
 
     def _validated(self, num: str, digits: str, intl: str | None) -> str | None:

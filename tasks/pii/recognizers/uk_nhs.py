@@ -9,15 +9,15 @@ from typing import ClassVar
 
 from presidio_analyzer import Pattern, PatternRecognizer
 
+from tasks.checksums import nhs_check_digit
+
 
 def nhs_valid(text: str) -> bool:
     digits = re.sub(r"\D", "", text)
     if len(digits) != 10:
         return False
-    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1)))
-    check = 11 - total % 11
-    check = 0 if check == 11 else check
-    return check != 10 and check == int(digits[9])
+    check = nhs_check_digit(digits[:9])
+    return check is not None and check == int(digits[9])
 
 
 class TgUkNhsRecognizer(PatternRecognizer):
