@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict
 
 from tasks.audit import PROMOTE, audit
-from tasks.config import PipelineConfig, PromotionPolicy
+from tasks.config import PipelineConfig, PromotionPolicy, RegistryScope
 from tasks.evaluate.metrics import EvalReport
 from tasks.registry.erasure import ARCHIVED, PENDING, archive_erased
 from tasks.registry.lock import registry_lock
@@ -179,13 +179,13 @@ def _erasure_hold(cfg: PipelineConfig, version: int) -> str | None:
     return next((f"{t} ({tags[t]})" for t in (PENDING, ARCHIVED) if tags.get(t)), None)
 
 
-def mark_promoted(cfg: PipelineConfig, version: int, approved_by: str | None = None) -> dict[str, str]:
+def mark_promoted(reg: RegistryScope, version: int, approved_by: str | None = None) -> dict[str, str]:
     """Tag a version just made champion with when and how (under the registry lock, by ``apply``)."""
     tags = {PROMOTED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
             PROMOTED_HOW: f"approved by {approved_by}" if approved_by else "policy"}
-    client = client_for(cfg)
+    client = client_for(reg)
     for k, v in tags.items():
-        client.set_model_version_tag(cfg.model_name, str(version), k, v)
+        client.set_model_version_tag(reg.model_name, str(version), k, v)
     return tags
 
 
@@ -237,7 +237,7 @@ def apply(
             # the challenger alias names the latest candidate not in use
             clear_alias(cfg, "challenger", only_if=version)
             action, note, new = PROMOTE, "champion alias moved", version
-            mark_promoted(cfg, version, approved_by)
+            mark_promoted(cfg.registry_scope, version, approved_by)
             archived = archive_erased(cfg, version, trigger)
             if archived:
                 note += f"; archived v{', v'.join(map(str, archived))} (trained on erased subjects' documents)"
