@@ -27,7 +27,7 @@ def erasure_tags_of(dataset: DatasetRef, config: PipelineConfig) -> dict[str, st
     ``register_and_promote``): the requests it was filtered against, and a request made while it trained."""
     from tasks.subjects.erase import erasure_tags
 
-    return erasure_tags(config, dataset)
+    return erasure_tags(config.work_path(), dataset)
 
 
 @task(name="purge_expired")
