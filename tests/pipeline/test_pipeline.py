@@ -131,7 +131,6 @@ def test_quality_gate_failure_registers_nothing(tmp_path, prefect_harness):
     assert versions(cfg) == []
 
 
-@pytest.mark.slow
 class Console:
     """capsys, keeping everything printed (commands' output, console logs) for the at-rest scan."""
 
@@ -144,6 +143,7 @@ class Console:
         return got.out
 
 
+@pytest.mark.slow
 def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     """Run, re-run from cache (same model, so not promoted), predict, roll back, fail without harm."""
     import torch
