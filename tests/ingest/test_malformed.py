@@ -4,6 +4,7 @@ data in the message, and no dataset left behind."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -69,8 +70,13 @@ CLI_SAMPLE = ["jsonl_truncated_500", "csv_semicolons", "parquet_bomb_one_value",
 
 
 @pytest.mark.slow
-def test_through_the_command_a_sample_exits_non_zero_with_one_line_and_no_traceback(corpus, tmp_path):
+def test_through_the_command_a_sample_exits_non_zero_with_one_line_and_no_traceback(corpus, tmp_path, prefect_harness):
     import subprocess
+
+    from prefect.settings import PREFECT_API_URL
+
+    # the session's test server, not a fresh ephemeral one started (~15 s) by each of the six commands
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": PREFECT_API_URL.value()}
 
     for case in CLI_SAMPLE:
         src, data = corpus[case]
@@ -80,8 +86,7 @@ def test_through_the_command_a_sample_exits_non_zero_with_one_line_and_no_traceb
         path = tmp_path / f"{case}.yaml"
         path.write_text(yaml.safe_dump(cfg))
         r = subprocess.run([sys.executable, "-m", "flows.cli", "validate", str(path), "--no-scrub"],
-                           cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=300,
-                           env={**__import__("os").environ, "PREFECT_HOME": str(tmp_path / "prefect")})
+                           cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=300, env=env)
         said = [line for line in r.stderr.splitlines() if line.split(":", 1)[0] in NAMED]
         assert len(said) == 1, (case, r.stderr[-1500:])  # the one line the command prints
         name = said[0].split(":", 1)[0]
