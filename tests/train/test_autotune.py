@@ -76,6 +76,7 @@ def test_search_needs_validation_rows_and_replicas(tmp_path, tiny):  # noqa: F81
     assert not (tmp_path / "out").exists() and not (tmp_path / ".out.work").exists()
 
 
+@pytest.mark.slow  # trains twice (8 s)
 def test_chosen_settings_are_recorded_and_the_run_is_the_one_the_rate_would_give(tmp_path, tiny):  # noqa: F811
     for d in ("a", "b"):
         (tmp_path / d).mkdir()
@@ -97,6 +98,7 @@ def test_chosen_settings_are_recorded_and_the_run_is_the_one_the_rate_would_give
     assert json.loads((given / "metrics.json").read_text())["loss_curve"] == m["loss_curve"]
 
 
+@pytest.mark.slow  # trains twice (15 s)
 def test_a_resumed_run_keeps_the_rate_its_checkpoints_were_trained_with(tmp_path, tiny, capsys):  # noqa: F811
     kw = {"base_model": str(tiny["bert"]), "max_steps": 12, "checkpoint_every": 4, "learning_rate": [1e-3, 3e-3]}
     first = json.loads((_run(tmp_path, tiny["split"], **kw) / "metrics.json").read_text())
@@ -136,6 +138,7 @@ def test_the_search_picks_a_rate_that_learns_where_a_fixed_bad_rate_collapses(tm
     assert searched["val_accuracy"] >= 0.8
 
 
+@pytest.mark.slow  # trains twice (8 s)
 def test_a_checkpoint_without_the_search_record_resumes_at_its_own_rate(tmp_path, tiny):  # noqa: F811
     kw = {"base_model": str(tiny["bert"]), "max_steps": 12, "checkpoint_every": 4, "learning_rate": [1e-3, 3e-3]}
     first = json.loads((_run(tmp_path, tiny["split"], **kw) / "metrics.json").read_text())

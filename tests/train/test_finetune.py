@@ -50,6 +50,7 @@ def test_multinode_without_endpoint_is_a_config_error(tmp_path):
         torchrun_command(TrainConfig(nnodes=2), tmp_path / "r.json", tmp_path, "k")
 
 
+@pytest.mark.slow  # launches torchrun (18 s)
 def test_launch_finetune_publishes_whole_folder(tmp_path, tiny, monkeypatch):
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
@@ -66,6 +67,7 @@ def test_launch_finetune_publishes_whole_folder(tmp_path, tiny, monkeypatch):
     assert preds.probs.shape == (4, 4) and abs(float(preds.probs.sum(1).mean()) - 1) < 1e-5
 
 
+@pytest.mark.slow  # launches torchrun (10 s)
 def test_failure_quotes_failing_rank_and_leaves_no_output(tmp_path, tiny):
     import pandas as pd
 
@@ -80,6 +82,7 @@ def test_failure_quotes_failing_rank_and_leaves_no_output(tmp_path, tiny):
     assert not (tmp_path / "model").exists() and lines
 
 
+@pytest.mark.slow  # launches torchrun (5 s)
 def test_timeout_kills_process_group(tmp_path, tiny):
     lines = []
     t0 = time.monotonic()

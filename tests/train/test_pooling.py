@@ -62,6 +62,7 @@ def test_mean_pooling_ignores_padding(tiny):
 
 
 # LoRA on a random tiny encoder barely learns either way (its features carry nothing); a full fine-tune does.
+@pytest.mark.slow  # trains a classifier twice (26 s + 5 s on an idle 2-core machine)
 @pytest.mark.parametrize("method, epochs, min_accuracy", [("lora", 4, 0.0), ("full", 20, 0.9)])
 def test_a_mean_pooled_classifier_learns_and_loads_as_trained(tmp_path, tiny, method, epochs, min_accuracy):
     out = _run(tmp_path, tiny["split"], base_model=str(tiny["mean"]), method=method, epochs=epochs,

@@ -37,6 +37,7 @@ def _run(tmp_path, split, **train) -> Path:
     return tmp_path / "work" / "stage"
 
 
+@pytest.mark.slow  # trains a model
 def test_classification_lora_outputs(tmp_path, tiny):
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification
@@ -70,6 +71,7 @@ def test_full_finetune_learns(tmp_path, tiny):
     assert m["val_accuracy"] >= 0.6  # chance is 0.25
 
 
+@pytest.mark.slow  # trains a model
 def test_causal_lm_sft_with_packing(tmp_path, tiny):
     out = _run(tmp_path, tiny["split"], base_model=str(tiny["llama"]), task="causal_lm", max_length=128,
                batch_size=4, epochs=3, learning_rate=1e-2, checkpoint_every=1000)
@@ -264,6 +266,7 @@ def test_weighted_loss_counts_minority_mistakes_more():
     assert n == n_w == 4 and float(weighted) > float(plain)  # the one minority row is the costly mistake
 
 
+@pytest.mark.slow  # trains a model
 def test_recipe_trains_with_balanced_class_weights_on_imbalanced_rows(tmp_path):
     import pandas as pd
 
@@ -315,6 +318,7 @@ def test_early_stopping_keeps_the_weights_of_the_best_validation_step(tmp_path, 
     assert validation_line({"steps": 4}) is None
 
 
+@pytest.mark.slow  # trains a model
 def test_without_eval_every_training_runs_to_the_end_as_before(tmp_path, tiny):
     out = _run(tmp_path, tiny["split"], base_model=str(tiny["bert"]), max_steps=4, checkpoint_every=1000)
     m = json.loads((out / "metrics.json").read_text())
