@@ -4,9 +4,10 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= examples/claims.yaml
-# The full suite on 2 workers; a module's tests stay on one worker (its module-scoped servers start once).
-PYTEST_ARGS ?= -m "not gpu" -n 2 --dist loadfile
-FAST_ARGS ?= -m "not slow and not integration and not distributed and not gpu" -n 2
+# pytest-xdist workers (a file's tests stay on one worker: its module-scoped servers and models start once)
+WORKERS ?= 2
+PYTEST_ARGS ?= -m "not gpu" -n $(WORKERS) --dist loadfile
+FAST_ARGS ?= -m "not slow and not integration and not distributed and not gpu" -n $(WORKERS)
 # uv reads neither pip's config nor its constraints: a machine's local wheel folder and pins are passed on.
 UV_ARGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels) \
            $(if $(wildcard /etc/xdg/pip/constraints.txt),--constraint /etc/xdg/pip/constraints.txt)
