@@ -282,6 +282,7 @@ def test_scrub_pii_task_writes_scrubbed_dataset_and_evidence(tmp_path, pii):
     assert (scrubbed["product"] == df["product"]).all() and (scrubbed["text"] != df["text"]).any()
 
 
+@pytest.mark.slow  # scrubs the estimate's documents twice (9 s on an idle 2-core machine)
 def test_recall_estimate_is_recorded_and_gates_the_run(tmp_path, pii):
     """The estimate is in the evidence (seeded by the data, so a rerun gives the same figure); a bar just
     above it stops the run and leaves no scrubbed dataset; production scrubs (estimate=False) skip it."""

@@ -185,6 +185,7 @@ def test_organisations_and_form_words_are_not_people(scrubber, text, word):
     assert word in out
 
 
+@pytest.mark.slow  # 10 s on an idle 2-core machine
 def test_bad_input_mixed_scripts_tables_long_and_only_identifiers(scrubber):
     table = " ".join(f"{i:03d} {i * 7 % 1000:03d} {i * 13 % 100:02d}.{i % 10}" for i in range(3000))
     only_ids = "jo@example.com +44 7700 900123 LS1 4AB AB123456C 4111 1111 1111 1111 536-22-8726"

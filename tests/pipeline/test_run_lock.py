@@ -9,7 +9,7 @@ from filelock import FileLock
 from tasks.config import PipelineConfig
 
 
-def test_tunegate_run_refuses_while_a_retrain_or_an_erasure_holds_the_lock(tmp_path, capsys):
+def test_tunegate_run_refuses_while_a_retrain_or_an_erasure_holds_the_lock(tmp_path, capsys, prefect_harness):
     from flows.cli import main
 
     # data.source missing and no sample: once it runs, the pipeline stops at its first check (no training)

@@ -73,7 +73,7 @@ def test_the_environment_tracking_database_is_protected_too(tmp_path, monkeypatc
         check_output(load_config(tmp_path / "p.yaml"), str(tmp_path / "env" / "mlflow.db"))
 
 
-def test_the_predict_flow_refuses_before_reading_anything(cfg, tmp_path):
+def test_the_predict_flow_refuses_before_reading_anything(cfg, tmp_path, prefect_harness):  # its tasks need a server
     """The flow itself checks (the deployment's form and `tunegate predict` both reach it), before any model
     or input is read: the input here does not exist and there is no champion."""
     from flows.predict import predict
