@@ -203,7 +203,7 @@ def cli_run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     with retrain_lock(cfg.registry_scope):  # serialised with retrains and erasures (RetrainBusy when one is running)
-        print("\n".join(train_pipeline(cfg).lines(cfg.model_name)))
+        print("\n".join(train_pipeline(cfg).lines(cfg.model_name, cfg.train)))
     return 0
 
 

@@ -15,7 +15,7 @@ from prefect import flow
 from pydantic import BaseModel, ConfigDict
 
 from tasks.caching import stored_in
-from tasks.config import PipelineConfig
+from tasks.config import PipelineConfig, TrainConfig
 from tasks.evaluate.metrics import EvalReport
 from tasks.evaluate.task import evaluate_baseline, evaluate_model, membership_test
 from tasks.ingest.task import (
@@ -60,8 +60,9 @@ class TrainResult(BaseModel):
     trigger: str
     cached_stages: list[str]  # stages whose result came from an earlier run (files outside this run's folder)
 
-    def lines(self, model_name: str) -> list[str]:
-        """``tunegate run``'s summary: the verdict and its reasons, the scores, the card."""
+    def lines(self, model_name: str, train: TrainConfig | None = None) -> list[str]:
+        """``tunegate run``'s summary: the verdict and its reasons, the scores, the card (and, given the train
+        section, whether quality was traded for time)."""
         from tasks.evaluate.metrics import summary_line
 
         verdict = {"promote": "promoted to champion", "reject": "not promoted; the champion stays",
@@ -70,7 +71,19 @@ class TrainResult(BaseModel):
                f"(champion: v{self.champion_version})"]
         out += [f"  - {reason}" for reason in self.decision.reasons]
         out += [f"{summary_line(self.eval)} on {self.eval.n} test documents", f"model card: {self.model_card}"]
-        return out + ([f"reused cached stages: {', '.join(self.cached_stages)}"] if self.cached_stages else [])
+        out += [f"reused cached stages: {', '.join(self.cached_stages)}"] if self.cached_stages else []
+        return out + quick_settings_lines(train)
+
+
+def quick_settings_lines(train: TrainConfig | None) -> list[str]:
+    """A run on fixed training settings (the example's quick first run) says so, and how to lift the quality."""
+    fixed = {k: getattr(train, k) for k in ("learning_rate", "epochs", "max_length")} if train else {}
+    fixed = {k: v for k, v in fixed.items() if v != "auto" and not isinstance(v, list)}
+    if not fixed:
+        return []
+    given = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in fixed.items())
+    return [f"training settings fixed in the config ({given}): quality traded for time; for the best model "
+            f"remove them (or set them to auto) and they are chosen from the data: slower, usually better"]
 
 
 def _ingest(config: PipelineConfig, run_dir: Path, extra_data: str | None):

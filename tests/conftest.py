@@ -39,3 +39,11 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+def pytest_collection_modifyitems(items):
+    """A test that starts the Prefect test server (``prefect_harness``) is an integration test: `make test-fast`
+    leaves it out, `make test` runs it."""
+    for item in items:
+        if "prefect_harness" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
