@@ -261,6 +261,21 @@ def test_every_relative_link_resolves():
     assert not bad, "broken links:\n" + "\n".join(bad)
 
 
+def test_every_path_the_docs_name_exists():
+    """Inline `tasks/…`, `tests/…` (and the like) paths exist; a bare `test_x.py` is a test file somewhere in tests/."""
+    tests = {p.name for p in (ROOT / "tests").rglob("test_*.py")}
+    bad = []
+    for path in DOCS:
+        for n, line in _blocks(path)[1]:
+            for span in re.findall(r"`([^`]+)`", line):
+                if re.fullmatch(r"(tasks|flows|deployments|benchmarks|tests|examples|docs)/[\w./-]*", span):
+                    if not (ROOT / span).exists():
+                        bad.append(f"{_rel(path)}:{n}: {span}")
+                elif re.fullmatch(r"test_\w+\.py", span) and span not in tests:
+                    bad.append(f"{_rel(path)}:{n}: {span} (no such test file)")
+    assert not bad, "paths in the docs that the tree does not have:\n" + "\n".join(bad)
+
+
 def test_readme_is_short_and_in_the_issues_order():
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= README_MAX_LINES, f"README.md is {len(lines)} lines ({README_MAX_LINES} at most): " \
