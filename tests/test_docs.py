@@ -276,6 +276,16 @@ def test_every_path_the_docs_name_exists():
     assert not bad, "paths in the docs that the tree does not have:\n" + "\n".join(bad)
 
 
+def test_every_named_error_is_listed():
+    import ast
+
+    tree = ast.parse((ROOT / "tasks" / "errors.py").read_text(encoding="utf-8"))
+    names = [n.name for n in tree.body if isinstance(n, ast.ClassDef) and n.name != "TunegateError"]
+    section = (ROOT / "docs" / "stages.md").read_text(encoding="utf-8").split("## Named errors", 1)[1]
+    missing = [n for n in names if f"`{n}`" not in section]
+    assert not missing, f"docs/stages.md's Named errors leaves out {missing}"
+
+
 def test_readme_is_short_and_in_the_issues_order():
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= README_MAX_LINES, f"README.md is {len(lines)} lines ({README_MAX_LINES} at most): " \
