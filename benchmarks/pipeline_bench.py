@@ -115,7 +115,9 @@ def sample_config(work: Path, rows: int, max_steps: int | None, eval_every: str 
     cfg = load_config(ROOT / "examples" / "claims.yaml")
     data = cfg.data.model_copy(update={"source": str(work / "data" / "claims.jsonl"),
                                        "sample": cfg.data.sample.model_copy(update={"rows": rows})})
-    train = cfg.train.model_copy(update={"max_steps": max_steps, "eval_every": _every(eval_every)})
+    # the defaults a user's own config gets (`auto`), not the example's quick first-run settings
+    train = cfg.train.model_copy(update={"max_steps": max_steps, "eval_every": _every(eval_every),
+                                         "learning_rate": "auto", "epochs": "auto", "max_length": "auto"})
     return cfg.model_copy(update={"name": f"bench-sample-{uuid.uuid4().hex[:6]}", "work_dir": str(work / "work"),
                                   "data": data, "train": train})
 
