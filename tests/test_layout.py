@@ -251,3 +251,21 @@ def test_below_the_boundary_functions_take_their_slice_of_the_config():
     # the list stays true: a function sliced (or moved) leaves it
     stale = sorted(WHOLE_CONFIG_ALLOWED.keys() - found)
     assert not stale, f"no longer take the whole config: remove them from the lists: {stale}"
+
+
+README_MAX_LINES = 200
+# The README's sections, in the order of issue P14 (its ## headings, exactly); the rest lives in docs/.
+README_SECTIONS = ["The two commands", "Commands", "Configuration", "Architecture", "What a regulator gets",
+                   "Tests", "Links"]
+
+
+def test_readme_is_short_and_in_the_issues_order():
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= README_MAX_LINES, f"README.md is {len(lines)} lines ({README_MAX_LINES} at most): " \
+                                           "move detail into docs/"
+    h2, fenced = [], False
+    for line in lines:
+        fenced ^= line.lstrip().startswith("```")
+        if not fenced and line.startswith("## "):
+            h2.append(line[3:].strip())
+    assert h2 == README_SECTIONS, f"README.md's sections are {h2}, should be {README_SECTIONS}"
