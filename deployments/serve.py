@@ -3,8 +3,8 @@
 Registers the pipeline's deployments on the server at ``PREFECT_API_URL`` and runs their flow runs in
 subprocesses until stopped. The config it loaded is pinned in its environment, which those subprocesses
 inherit (tasks/governance/pinning.py): a run may tighten its policy fields and change nothing else.
-`tunegate up` starts it detached; a work pool is the production alternative (README: "Production: the same
-deployments on a work pool").
+`tunegate up` starts it detached; a work pool is the production alternative (docs/operations.md, "Production:
+the same deployments on a work pool").
 """
 
 from __future__ import annotations

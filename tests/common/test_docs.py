@@ -1,4 +1,4 @@
-"""The docs: every command they show exists, every link resolves, and the README stays short.
+"""The docs: every command they show exists, every link resolves (the README's length: tests/test_layout.py).
 
 Fenced ``bash``/``sh``/``console`` blocks may show only commands of kinds this file can check:
 ``tunegate …`` / ``python -m flows.cli …`` (parsed by ``flows.cli.build_parser``, nothing runs),

@@ -132,7 +132,7 @@ def test_anonymous_foreign_caller_cannot_read_a_secret_block(stack):
     _denied(r)
     r = stack.http("POST", "/block_documents/filter", json={"include_secrets": True})
     _denied(r)
-    # the credential holder still reads it (that is why production keys never live in a block: see README)
+    # the credential holder still reads it (that is why production keys never live in a block: see docs/security.md)
     r = stack.http("GET", "/block_types/slug/secret/block_documents/name/tunegate-pii-key", auth=stack.auth,
                    origin=None, params={"include_secrets": "true"})
     assert r.status_code == 200 and KEY_VALUE in r.text
