@@ -552,6 +552,7 @@ def _save(live: Live) -> None:
     RESULTS.write_text(json.dumps({**old, **live.figures}, indent=2, default=str))
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 @pytest.mark.parametrize("approve, champion_after, action", [(True, 2, "promote"), (False, 1, "rejected_by_reviewer")])
 def test_approval_promotes_or_keeps_the_champion_and_records_the_reviewer(tmp_path, approve, champion_after,
                                                                           action):

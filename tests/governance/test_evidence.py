@@ -127,6 +127,7 @@ def _soften_eval(pack, manifest) -> None:
     (pack / "version" / "eval" / "eval.json").write_text('{"macro_f1": 0.99}')
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_an_edited_pack_resigned_with_another_key_fails_with_its_own_exit_code(tmp_path, capsys):
     from flows.cli import main
 

@@ -289,6 +289,7 @@ def _audit(cfg: PipelineConfig) -> list[dict]:
     (True, "bob.checker", "promote", 2),
     (False, "ann.starter", "promote", 2),  # without four-eyes the starter may approve
 ])
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_four_eyes_refuses_the_starters_own_approval(tmp_path, four_eyes, reviewer, action, champion_after):
     from tasks.governance.task import APPROVAL, Approval, Person, apply_approval
     from tasks.registry.promote import PromotionDecision
@@ -339,6 +340,7 @@ def test_the_starter_comes_from_the_form_when_the_server_knows_no_users(reason, 
 
 @pytest.mark.parametrize("reviewer, four_eyes", [(" ", True), ("\u200b\u2060", True), ("", False),
                                                  ("\ufeff ", False), ("b\u200bob", True), ("BOB@example.com", True)])
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_an_empty_reviewer_or_the_starter_spelt_differently_cannot_approve(tmp_path, reviewer, four_eyes):
     from tasks.governance.task import APPROVAL, REFUSED, Approval, Person, apply_approval
     from tasks.registry.promote import PromotionDecision

@@ -136,6 +136,7 @@ def test_same_distribution_batches_raise_at_most_one_false_alarm(detector):
     assert len(alarms) <= 1, alarms
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_labelled_batch_quality_is_checked_against_champion():
     rng = np.random.default_rng(0)
     def frame(n):

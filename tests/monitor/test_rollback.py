@@ -118,6 +118,7 @@ def test_rollback_to_a_rejected_version_is_refused_and_audited(tmp_path, capsys)
     assert move_back(cfg.registry_scope, cfg.promotion, v1, "v3 misroutes")["champion"] == v1
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_promotion_tags_the_version_with_when_and_how(tmp_path):
     from datetime import datetime
 
@@ -130,6 +131,7 @@ def test_promotion_tags_the_version_with_when_and_how(tmp_path):
     assert "promoted_at" not in client_for(cfg.registry_scope).get_model_version(cfg.model_name, str(v2)).tags
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_a_version_from_before_the_tag_counts_as_promoted_only_by_a_promote_entry_in_the_audit_log(tmp_path):
     from tasks.audit import audit
     from tasks.governance.rollback import move_back
@@ -148,6 +150,7 @@ def test_a_version_from_before_the_tag_counts_as_promoted_only_by_a_promote_entr
 
 @pytest.mark.parametrize("tag, value, match", [("erasure_pending", "erasure-1", "erasure-1"),
                                                ("archived", "erasure erasure-1, replaced by v3", "archived")])
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_rollback_to_a_version_pending_erasure_or_archived_is_refused(tmp_path, tag, value, match):
     from tasks.governance.rollback import move_back
     from tasks.registry.versions import champion_version, client_for
@@ -162,6 +165,7 @@ def test_rollback_to_a_version_pending_erasure_or_archived_is_refused(tmp_path, 
     assert [x["version"] for x in _audit(cfg) if x["action"] == "rollback.refused"] == [v1, v1]
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_under_require_approval_a_rollback_is_a_request_a_second_person_completes(tmp_path, capsys):
     from tasks.governance.rollback import approve_rollback, move_back, os_identity
     from tasks.registry.versions import champion_version
@@ -195,6 +199,7 @@ def test_under_require_approval_a_rollback_is_a_request_a_second_person_complete
     assert len(refused) == 9 and sum(1 for x in refused if x.get("request") == req["request"]) == 7
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_without_four_eyes_the_requester_may_approve_but_the_step_remains(tmp_path, capsys):
     from tasks.registry.versions import champion_version
 
@@ -205,6 +210,7 @@ def test_without_four_eyes_the_requester_may_approve_but_the_step_remains(tmp_pa
     assert _cli(cfg, tmp_path, "--approve", req["request"]) == 0 and champion_version(cfg.registry_scope) == v1
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_a_request_is_stale_once_the_champion_moved(tmp_path):
     from tasks.governance.rollback import approve_rollback, request_rollback
     from tasks.registry.versions import champion_version
@@ -227,6 +233,7 @@ def test_the_rollback_command_has_no_flag_that_skips_approval():
     assert flags == {"-h", "--help", "--config", "--to-version", "--reason", "--approve"}
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_auto_rollback_under_require_approval_requests_instead_of_moving(tmp_path):
     from tasks.monitor.task import roll_back_if_worse
     from tasks.registry.versions import champion_version
@@ -241,6 +248,7 @@ def test_auto_rollback_under_require_approval_requests_instead_of_moving(tmp_pat
     assert any("below the promotion floor" in r for r in req["reasons"])
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_auto_rollback_never_goes_to_a_version_that_was_not_promoted(tmp_path):
     from tasks.audit import audit
     from tasks.monitor.task import roll_back_if_worse
@@ -257,6 +265,7 @@ def test_auto_rollback_never_goes_to_a_version_that_was_not_promoted(tmp_path):
     assert _audit(cfg)[-1]["action"] == "rollback.refused" and _audit(cfg)[-1]["version"] == v2
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_a_rollback_request_added_to_the_audit_log_by_hand_is_not_approved(tmp_path):
     from tasks.governance.rollback import approve_rollback
     from tasks.registry.versions import champion_version

@@ -240,6 +240,7 @@ def test_unreadable_input_is_a_named_error(tmp_path, pii, content, message):
     assert not (tmp_path / "out.jsonl").exists()
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_cli_scrub_and_eval(tmp_path, capsys):
     src = write_sample(tmp_path / "claims.csv", rows=30, seed=5)
     out = tmp_path / "scrubbed.csv"

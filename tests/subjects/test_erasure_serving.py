@@ -95,6 +95,7 @@ def test_the_champion_trained_on_the_subject_leaves_at_once_for_the_newest_appro
     assert v2 != champion_version(work.registry_scope)
 
 
+@pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
 def test_with_no_approved_clean_version_predict_fails_with_a_named_error_saying_why(work, tmp_path):
     from flows.cli import main as cli_main
     from tasks.registry.task import resolve_version
