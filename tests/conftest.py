@@ -1,6 +1,7 @@
 """Shared test set-up: an isolated Prefect home, offline model hubs, a test pseudonymisation key."""
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,7 @@ os.environ["TUNEGATE_EVIDENCE_KEY"] = "11" * 32
 os.environ["XDG_CONFIG_HOME"] = str(_HOME / "config")
 
 ROOT = Path(__file__).resolve().parent.parent
+MLFLOW_TEMPLATE = _HOME / "mlflow-template.db"
 CFPB = ROOT.parent / "shared" / "data" / "cfpb" / "complaints.csv"
 
 
@@ -39,6 +41,57 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+def seed_mlflow_db(path: Path) -> Path:
+    """Put an empty MLflow database, migrated by this MLflow, at ``path`` (when none is there yet), for a
+    pipeline a test starts in a child process. MLflow creates and migrates a fresh SQLite store in 4-17 s;
+    every test that needs a registry of its own would pay that, so the suite makes one store, once, with
+    MLflow's own migrations, and copies the file. The schema is MLflow's; nothing of the registry is stubbed."""
+    import mlflow.store.db.utils as db_utils
+
+    _MLFLOW_INIT.setdefault("tables", db_utils._initialize_tables)
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_mlflow_template(), path)
+    return path
+
+
+def _mlflow_template() -> Path:
+    if not MLFLOW_TEMPLATE.exists():
+        from sqlalchemy import create_engine
+
+        tmp = MLFLOW_TEMPLATE.with_suffix(".tmp")
+        engine = create_engine(f"sqlite:///{tmp}")
+        _MLFLOW_INIT["tables"](engine)
+        engine.dispose()
+        os.replace(tmp, MLFLOW_TEMPLATE)
+    return MLFLOW_TEMPLATE
+
+
+_MLFLOW_INIT: dict = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_mlflow_stores_from_the_template():
+    """In this process, a new SQLite MLflow store starts as a copy of the migrated template (see
+    ``seed_mlflow_db``); other back ends, and a store whose file already has tables, are MLflow's as ever."""
+    import mlflow.store.db.utils as db_utils
+    import mlflow.store.model_registry.sqlalchemy_store as registry_store
+
+    original = _MLFLOW_INIT.setdefault("tables", db_utils._initialize_tables)
+
+    def initialize(engine):
+        db = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+        if not db or db == ":memory:":
+            return original(engine)
+        engine.dispose()  # no pooled connection keeps the empty file's pages
+        shutil.copyfile(_mlflow_template(), db)  # written in place: the file the engine opens
+
+    db_utils._initialize_tables = registry_store._initialize_tables = initialize
+    yield
+    db_utils._initialize_tables = registry_store._initialize_tables = original
 
 
 def pytest_collection_modifyitems(items):

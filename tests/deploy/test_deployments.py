@@ -21,6 +21,7 @@ from tasks.config import PipelineConfig, load_config
 from tasks.monitor.cooldown import gate_retrain, is_manual, last_completed
 from tasks.monitor.events import DRIFT_EVENT, model_resource
 from tasks.subjects.erase import ERASED_EVENT
+from tests.conftest import seed_mlflow_db
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -161,6 +162,7 @@ def _tiny_config(tmp: Path) -> Path:
                         nproc_per_node=1, timeout_s=600, checkpoint_every=1000)
     raw["promotion"].update(floors={}, max_class_regression=1.0, min_gain_over_baseline=None)
     raw["registry"] = {"model_name": None, "tracking_uri": f"sqlite:///{tmp / 'work' / 'mlflow.db'}"}
+    seed_mlflow_db(tmp / "work" / "mlflow.db")
     raw["monitor"].update(reference_rows=200, min_batch_rows=50, current_sample_rows=300, embedding_rows=100)
     # purge every minute: the schedule test waits for a run the server's scheduler created, not a person
     raw["deploy"].update(cooldown_minutes=0, monitor_batch=str(tmp / "incoming"), inbox=str(tmp / "incoming"),
@@ -374,6 +376,7 @@ def approvals(live, tmp_path_factory):
     raw["promotion"].update(require_approval=True, four_eyes=True, min_improvement=-1.0, max_membership_auc=None)
     raw["registry"] = {"model_name": None, "tracking_uri": f"sqlite:///{tmp / 'work' / 'mlflow.db'}"}
     raw["deploy"].update(purge_cron="0 0 1 1 *", monitor_cron="0 0 1 1 *")
+    seed_mlflow_db(tmp / "work" / "mlflow.db")
     path = tmp / "it-approval.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     log = tmp / "serve.log"

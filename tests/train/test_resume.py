@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import seed_mlflow_db
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,6 +29,7 @@ def _config(tmp: Path, name: str) -> Path:
     raw["promotion"].update(floors={}, min_gain_over_baseline=None, max_membership_auc=None)
     raw["registry"] = {"model_name": None, "tracking_uri": f"sqlite:///{tmp / 'work' / 'mlflow.db'}"}
     tmp.mkdir(parents=True, exist_ok=True)
+    seed_mlflow_db(tmp / "work" / "mlflow.db")
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
