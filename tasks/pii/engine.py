@@ -27,6 +27,7 @@ from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 from tasks.config import PiiConfig
 from tasks.errors import ConfigError
 from tasks.pii.corpus import CorpusLabels
+from tasks.pii.domain import domain_terms, drop_domain_people
 from tasks.pii.names import person_entities
 from tasks.pii.ops import (
     Span,
@@ -226,6 +227,8 @@ class Scrubber:
                      if r.entity_type != "PERSON" or plausible_name(text[r.start:r.end])]
             if self.keep and spans:
                 spans = drop_kept(spans, [m.span() for k in self.keep for m in k.finditer(text)])
+            if any(s.entity == "PERSON" for s in spans):
+                spans = drop_domain_people(spans, domain_terms(text, self.pii.domain))
             out.append(spans)
         return out, corpus
 
