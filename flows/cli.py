@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", required=True, help="output file (same formats); every row, in order")
     s.add_argument("--text-column", default="text", help="column to scrub (default: text)")
     s.add_argument("--config", help="pipeline YAML whose pii: section to use (default: built-in defaults)")
+    s.add_argument("--review", action="store_true",
+                   help="print the forms replaced in >= pii.review_min_docs documents (to this terminal only)")
 
     s = add("pii-eval")
     s.add_argument("--gold", required=True, help="ground-truth sidecar (PATH.pii.jsonl from sample-data)")
@@ -174,6 +176,10 @@ def cli_scrub(args: argparse.Namespace) -> int:
     kinds = ", ".join(f"{k}={v}" for k, v in sorted(stats.by_entity.items())) or "none"
     print(f"scrubbed {stats.docs} rows ({stats.docs_touched} touched) -> {out}; detected: {kinds}; "
           f"residual rate {stats.residual_rate:.4f}")
+    if args.review:
+        from tasks.pii.review import print_review
+
+        print_review(Path(args.input), Path(f"{out}.spans.jsonl"), args.text_column, pii, key)
     return 0
 
 
