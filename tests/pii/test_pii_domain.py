@@ -104,3 +104,4 @@ def test_a_run_cannot_change_the_pinned_domain(field, value):
     pinned = PipelineConfig.model_validate({"pii": {"domain": "finance"}})
     run = pinned.model_copy(update={"pii": pinned.pii.model_copy(update={field: value})})
     assert "pii.domain: changed" in loosened(pinned, run)
+
