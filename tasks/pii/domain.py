@@ -100,7 +100,7 @@ def _given_name(word: str) -> bool:
     return f in _TITLES or (f in name_lists()[0] and zipf(f) < 5.5)
 
 
-def _person_before(text: str, start: int) -> bool:
+def person_before(text: str, start: int) -> bool:
     """A title or a capitalised given name right before ``start``: "Mr Parkinson", "Mary Addison"."""
     if _TITLE.search(text, max(0, start - 8), start):
         return True
@@ -122,7 +122,7 @@ def domain_terms(text: str, domain: Domain = "general") -> list[tuple[int, int]]
     for pat in patterns:
         for m in pat.finditer(text):
             a, b = m.span("term")
-            if _person_before(text, a):
+            if person_before(text, a):
                 continue
             if _first_names_person(m.group("term"), pat is _WEAK):
                 continue  # "Mary Addison's disease": a person and her disease
@@ -131,11 +131,11 @@ def domain_terms(text: str, domain: Domain = "general") -> list[tuple[int, int]]
             out.append((a, b))
     if domain == "health":
         for m in _DRUG.finditer(text):
-            if not _person_before(text, m.start()) and not _known_name(m.group()):
+            if not person_before(text, m.start()) and not _known_name(m.group()):
                 out.append(m.span())
         # A listed term alone ("duplex Doppler", "a Spacelabs monitor"); one that is also a known surname
         # only in the possessive ("Parkinson's has worsened"; "Parkinson called" may be a person).
-        out += [m.span() for m in _HEALTH.finditer(text) if not _person_before(text, m.start())
+        out += [m.span() for m in _HEALTH.finditer(text) if not person_before(text, m.start())
                 and (not _known_name(m.group()) or re.match(r"['’]s?(?![\w])", text[m.end():m.end() + 2]))]
     if domain == "finance":
         out += [m.span() for m in _FINANCE.finditer(text)]

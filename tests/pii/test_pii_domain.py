@@ -105,3 +105,27 @@ def test_a_run_cannot_change_the_pinned_domain(field, value):
     run = pinned.model_copy(update={"pii": pinned.pii.model_copy(update={field: value})})
     assert "pii.domain: changed" in loosened(pinned, run)
 
+
+
+class _Doc:
+    ents: tuple = ()
+
+
+@pytest.mark.parametrize("text, seen, kept", [
+    ("The policyholder's Parkinson's has worsened.", 2, True),   # the corpus calls it a disease
+    ("The policyholder's Parkinson's has worsened.", 1, False),  # once is not the corpus's sense
+    ("Mr Parkinson's car was hit.", 2, False),                   # a title: a person
+    ("James Parkinson's car was hit.", 2, False),                # a given name: a person
+    ("Parkinson called about the claim.", 2, False),             # not possessive: may be a person
+])
+def test_one_sense_per_corpus_for_eponyms(text, seen, kept):
+    from tasks.pii.corpus import CorpusLabels
+    from tasks.pii.ops import Span
+
+    corpus = CorpusLabels()
+    for _ in range(seen):
+        note = "Parkinson's disease was diagnosed in 2019."
+        corpus.observe(_Doc(), note, domain_terms(note, "general"))
+    start = text.index("Parkinson")
+    span = Span(start, start + len("Parkinson"), "PERSON", 0.85)
+    assert (corpus.drop_organisations(text, [span]) == []) == kept
