@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", required=True, help="output file (same formats); every row, in order")
     s.add_argument("--text-column", default="text", help="column to scrub (default: text)")
     s.add_argument("--config", help="pipeline YAML whose pii: section to use (default: built-in defaults)")
+    s.add_argument("--review", action="store_true", help="print forms replaced in >= pii.review_min_docs documents")
 
     s = add("pii-eval")
     s.add_argument("--gold", required=True, help="ground-truth sidecar (PATH.pii.jsonl from sample-data)")
@@ -160,34 +161,33 @@ def cli_scrub(args: argparse.Namespace) -> int:
     """Scrub --text-column of --input into --output (every row, in order) plus OUTPUT.spans.jsonl."""
     from tasks.config import PiiConfig, load_config
     from tasks.pii.ops import pseudonym_key
+    from tasks.pii.review import print_review
     from tasks.pii.stream import scrub_file
     from tasks.runtime import progress
 
     cfg = load_config(args.config) if args.config else None
     pii = cfg.pii if cfg else PiiConfig()
-    work_dir = cfg.work_path() if cfg else Path(".tunegate")
-    key = pseudonym_key(pii, work_dir)
-    out = Path(args.output)
+    key = pseudonym_key(pii, cfg.work_path() if cfg else Path(".tunegate"))
+    out, spans = Path(args.output), Path(f"{args.output}.spans.jsonl")
     with progress("scrub", None, "rows") as bar:
-        stats = scrub_file(Path(args.input), out, args.text_column, pii, key, Path(f"{out}.spans.jsonl"),
-                           progress=bar.update)
+        stats = scrub_file(Path(args.input), out, args.text_column, pii, key, spans, progress=bar.update)
     kinds = ", ".join(f"{k}={v}" for k, v in sorted(stats.by_entity.items())) or "none"
     print(f"scrubbed {stats.docs} rows ({stats.docs_touched} touched) -> {out}; detected: {kinds}; "
           f"residual rate {stats.residual_rate:.4f}")
+    if args.review:  # the plain forms, to this terminal only: never written (tasks/pii/review.py)
+        print_review(Path(args.input), spans, args.text_column, pii, key)
     return 0
 
 
 def cli_pii_eval(args: argparse.Namespace) -> int:
     """Recall, precision and F2 per entity type of a scrub's spans against a ground-truth sidecar."""
+    from tasks.errors import InputError
     from tasks.pii.score import format_table, read_jsonl_by_id, score, spans_from_file
 
     gold = read_jsonl_by_id(Path(args.gold), "ground-truth")
-    scrubbed = Path(args.scrubbed)
-    spans_path = scrubbed if scrubbed.name.endswith(".spans.jsonl") else Path(f"{scrubbed}.spans.jsonl")
+    spans_path = Path(args.scrubbed if args.scrubbed.endswith(".spans.jsonl") else f"{args.scrubbed}.spans.jsonl")
     pred = spans_from_file(spans_path)
     if not set(gold) & set(pred):
-        from tasks.errors import InputError
-
         raise InputError(f"{spans_path}: no document id in common with {args.gold}; "
                          "score the scrub of the file this sidecar describes.")
     metrics, lost = score(gold, pred)

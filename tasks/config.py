@@ -94,14 +94,14 @@ class PiiConfig(_Stage):
     # elsewhere a development key (<work_dir>/secrets/pii.key) only with allow_dev_key (synthetic data only).
     require_key: bool | None = None
     allow_dev_key: bool = False
-    # Keep the keyed hashes of each document's identifiers (``subjects.parquet``, no raw value) beside each
-    # scrubbed dataset, for GDPR access and erasure. It needs the pseudonymisation key, whatever the operators.
+    # Keyed hashes of each document's identifiers (subjects.parquet, no raw value) for GDPR access and erasure.
     subject_index: bool = True
     references: list[ReferencePattern] = []
     keep: KeepList = KeepList()
+    domain: Literal["general", "health", "finance"] = "general"  # which eponyms, drugs, firms are kept (pii/domain.py)
+    review_min_docs: int = Field(20, ge=2)  # a form replaced in this many documents is listed for review
     residual_max_rate: float = Field(0.001, ge=0, le=1)
-    # Per-run recall estimate: seeded synthetic identifiers inserted into copies of this many documents
-    # (0: off); the copies stay in memory. min_estimated_recall gates the run on the overall estimate.
+    # Recall estimated on in-memory copies of this many documents with synthetic identifiers (0: off); gate below.
     estimate_docs: int = Field(200, ge=0)
     min_estimated_recall: float | None = Field(None, ge=0, le=1)
     workers: int | Literal["auto"] = "auto"

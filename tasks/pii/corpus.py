@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from tasks.pii.domain import person_before
 from tasks.pii.name_lists import COMMON_NAME_ZIPF, name_lists
 from tasks.pii.names import _WORD, ORG_WORDS, name_shaped, zipf
 
@@ -52,6 +53,7 @@ class CorpusLabels:
         self.person: Counter[str] = Counter()
         self.other: Counter[str] = Counter()
         self.named_org: Counter[str] = Counter()  # times the word stood before an organisation word
+        self.eponym: Counter[str] = Counter()  # times the word was the name in a domain term ("Crohn's disease")
 
     @staticmethod
     def _form(text: str) -> str | None:
@@ -60,11 +62,13 @@ class CorpusLabels:
             return text.casefold()
         return None
 
-    def observe(self, doc, text: str) -> None:
-        if len(self.person) + len(self.other) + len(self.named_org) > self.limit:
-            self.person.clear()
-            self.other.clear()
-            self.named_org.clear()
+    def observe(self, doc, text: str, terms: list[tuple[int, int]] = ()) -> None:
+        """Count one document's entities; ``terms``: its domain terms (``tasks.pii.domain.domain_terms``)."""
+        if len(self.person) + len(self.other) + len(self.named_org) + len(self.eponym) > self.limit:
+            for c in (self.person, self.other, self.named_org, self.eponym):
+                c.clear()
+        for a, b in terms:
+            self.eponym[text[a:b].split()[-1].casefold()] += 1
         for e in doc.ents:
             form = self._form(e.text)
             if form is None:
@@ -101,8 +105,19 @@ class CorpusLabels:
         self.person.update(other.person)
         self.other.update(other.other)
         self.named_org.update(other.named_org)
+        self.eponym.update(other.eponym)
         return self
 
+    def eponym_alone(self, text: str, start: int, end: int) -> bool:
+        """One sense per corpus for eponyms: a lone possessive ("Parkinson's has worsened") of a word the
+        documents use at least twice in a domain term ("Parkinson's disease"), with no title or given name
+        before it ("Mr Parkinson's car" stays a person). Only the possessive: "Parkinson called" may be one."""
+        word = text[start:end]
+        return " " not in word and self.eponym[word.casefold()] >= 2 \
+            and re.match(r"['’]s?(?!\w)", text[end:end + 3]) is not None and not person_before(text, start)
+
     def drop_organisations(self, text: str, spans: list) -> list:
-        """``spans`` (anything with start, end and entity) less the PERSON spans the corpus calls organisations."""
-        return [s for s in spans if s.entity != "PERSON" or not self.organisation(text, s.start, s.end)]
+        """``spans`` (anything with start, end and entity) less the PERSON spans the corpus calls organisations
+        or eponyms."""
+        return [s for s in spans if s.entity != "PERSON" or not (
+            self.organisation(text, s.start, s.end) or self.eponym_alone(text, s.start, s.end))]

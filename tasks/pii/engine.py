@@ -27,6 +27,7 @@ from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 from tasks.config import PiiConfig
 from tasks.errors import ConfigError
 from tasks.pii.corpus import CorpusLabels
+from tasks.pii.domain import domain_terms, drop_domain_people
 from tasks.pii.names import person_entities
 from tasks.pii.ops import (
     Span,
@@ -215,7 +216,8 @@ class Scrubber:
         corpus = CorpusLabels()
         out = []
         for text, doc in zip(texts, self.nlp.pipe(texts, batch_size=self.pii.batch_size)):
-            corpus.observe(doc, text)
+            terms = domain_terms(text, self.pii.domain)
+            corpus.observe(doc, text, terms)
             # Every type but names, e-mail and addresses holds digits: skip their recognizers on digit-free text.
             entities = self.entities if _DIGIT.search(text) else self._digit_free
             results = self.analyzer.analyze(
@@ -226,6 +228,7 @@ class Scrubber:
                      if r.entity_type != "PERSON" or plausible_name(text[r.start:r.end])]
             if self.keep and spans:
                 spans = drop_kept(spans, [m.span() for k in self.keep for m in k.finditer(text)])
+            spans = drop_domain_people(spans, terms)
             out.append(spans)
         return out, corpus
 

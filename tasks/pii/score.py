@@ -45,6 +45,9 @@ class PiiEvidence(BaseModel):
     # recall estimate of each. The fields above are over every column (estimated_recall pooled), except
     # metrics_by_entity and domain_terms_lost, which score the text against its ground truth.
     columns: dict[str, dict] = {}
+    # Forms replaced in at least pii.review_min_docs documents: type, document count and keyed hash, never the
+    # form (tasks/pii/review.py; `tunegate scrub --review` shows the forms to the operator).
+    review: list[dict] = []
     passed: bool
 
 

@@ -9,7 +9,6 @@ gate passes, so a failed gate leaves nothing at the output path.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +26,7 @@ from tasks.pii.files import READ_ROWS, Writer, file_format, read_windows
 from tasks.pii.gate import judge_scrub
 from tasks.pii.ops import apply_operators, clean_texts, keep_matchers, key_fingerprint, settle, subject_hash
 from tasks.pii.residual import KINDS
+from tasks.pii.workers import scrub_in_worker, start_pool
 from tasks.refs import atomic_file
 
 if TYPE_CHECKING:
@@ -73,28 +73,6 @@ def resolve_workers(workers: int | str) -> int:
     return max(1, int(workers))
 
 
-# --- worker processes --------------------------------------------------------------------------------
-_WORKER = None
-
-
-def _init_worker(pii_json: str, key: bytes | None) -> None:
-    global _WORKER
-    import sys
-
-    # Presidio imports transformers and torch if they are installed (~5 s per process); the NER-only
-    # spaCy path never uses them, so a worker that has not imported them yet never will.
-    for name in ("transformers", "torch"):
-        sys.modules.setdefault(name, None)
-    from tasks.pii.engine import Scrubber
-
-    _WORKER = Scrubber(PiiConfig.model_validate_json(pii_json), key)
-
-
-def _scrub_in_worker(texts: list[str]) -> tuple[list[list], object]:
-    """A chunk's spans before the names are judged, and its corpus counts (the window's are merged first)."""
-    return _WORKER.candidates(texts)
-
-
 class ScrubEngine:
     """Scrubs windows of texts in-process, or in a pool once the input proves big enough.
 
@@ -120,13 +98,12 @@ class ScrubEngine:
     def start(self) -> Self:
         """Start (and warm) the worker processes now rather than on the first big window."""
         if self.workers > 1 and self.pool is None:
-            self._pool().map(_scrub_in_worker, [["warm-up"]] * self.workers, chunksize=1)
+            self._pool().map(scrub_in_worker, [["warm-up"]] * self.workers, chunksize=1)
         return self
 
     def _pool(self):
         if self.pool is None:
-            ctx = mp.get_context("spawn")  # fork under Prefect's threads can deadlock
-            self.pool = ctx.Pool(self.workers, _init_worker, (self.pii.model_dump_json(), self.key))
+            self.pool, self.local = start_pool(self.pii, self.key, self.workers, self.local)
         return self.pool
 
     def scrub(self, texts: list[str | None]) -> list[tuple[str | None, list, dict, list]]:
@@ -141,7 +118,7 @@ class ScrubEngine:
             step = max(1, min(self.pii.batch_size * 2, -(-len(todo) // self.workers)))
             # imap hands every chunk to the workers now; the job waits for the last of them, because
             # every name in the window is judged by the counts of the whole window (``CorpusLabels``).
-            parts = self._pool().imap(_scrub_in_worker, [todo[i:i + step] for i in range(0, len(todo), step)])
+            parts = self._pool().imap(scrub_in_worker, [todo[i:i + step] for i in range(0, len(todo), step)])
             return _Job(texts, self._settle(todo, parts))
         if self.local is None:
             from tasks.pii.engine import Scrubber

@@ -41,6 +41,7 @@ def _publish(evidence, run_dir: Path) -> None:
         if not e.startswith("_"):
             rows.append({"entity": f"{e} (estimated)", "detected": m["inserted"], "recall": m["recall"]})
     rows.append({"entity": "(residual)", "detected": evidence.residual_count, "recall": None})
+    rows.append({"entity": "(review list: frequent forms, hashed)", "detected": len(evidence.review), "recall": None})
     create_table_artifact(
         key="pii-evidence", table=rows,
         description=(f"PII scrub of {evidence.docs} documents: {evidence.docs_touched} touched, residual rate "
@@ -60,6 +61,7 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
     from tasks.errors import PiiGateFailed
     from tasks.pii.columns import column_evidence, pooled
     from tasks.pii.gate import judge_scrub
+    from tasks.pii.review import review_from_index
     from tasks.pii.score import PiiEvidence, read_jsonl_by_id, score, spans_from_file
     from tasks.pii.stream import describe_parquet, scrub_file
     from tasks.refs import atomic_file
@@ -109,6 +111,7 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
         residual_at=[{"id": d, "kind": k, "start": a, "end": b, "column": c[0] if c else "text"}
                      for d, k, a, b, *c in stats.residual_at],
         columns=column_evidence(stats, scanned, by_column), passed=failure is None,
+        review=review_from_index(index_path, pii.review_min_docs) if index_path is not None and failure is None else [],
     )
     with atomic_file(run_dir / "pii_evidence.json") as tmp:
         tmp.write_text(json.dumps(evidence.model_dump(mode="json"), indent=2))
