@@ -50,6 +50,11 @@ class RowScores:
                    confidence=np.asarray(confidence, dtype=np.float64),
                    probs=None if probs is None else np.asarray(probs, dtype=np.float32))
 
+    def take(self, index: np.ndarray) -> RowScores:
+        """The rows at ``index`` (a slice of the test split)."""
+        return RowScores(labels=self.labels, **{k: None if (v := getattr(self, k)) is None else v[index] for k in
+                                                ("true", "pred", "confidence", "probs", "rouge_l", "nll", "tokens")})
+
     def relabelled(self, labels: list[str]) -> RowScores:
         """The same rows with indices into ``labels`` (a superset of this model's labels)."""
         if self.true is None or labels == self.labels:
@@ -229,6 +234,7 @@ class SliceResult(BaseModel):
     rows: int
     gated: bool  # rows >= evaluate.min_slice_rows: promotion.max_slice_regression applies
     metrics: dict[str, dict[str, Interval]]  # model (candidate, champion, baseline) -> metric -> interval
+    differences: dict[str, dict[str, Interval]] = {}  # other model -> metric -> candidate − other, same rows
 
     @property
     def name(self) -> str:
