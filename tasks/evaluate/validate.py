@@ -66,11 +66,13 @@ def _cell(report: ValidationReport, model: str, metric: str) -> str:
     return "–" if i is None else i.text()
 
 
-def validation_lines(report: ValidationReport, metric: str, champion: str = "champion") -> list[str]:
-    """Intervals, differences, McNemar and slices in Markdown (no text, no row ids)."""
+def validation_lines(report: ValidationReport, metric: str | None = None, champion: str = "champion") -> list[str]:
+    """Intervals, differences, McNemar, slices (by ``metric``; None: the first headline metric the candidate
+    has) and the pictures' names, in Markdown (no text, no row ids)."""
     models = [m for m in ("candidate", "champion", "baseline") if m in report.intervals]
     names = {"candidate": "this version", "champion": champion, "baseline": "TF-IDF baseline"}
     metrics = [m for m in METRIC_NAMES if m in report.intervals.get("candidate", {})]
+    metric = metric or next((m for m in ("macro_f1", "rouge_l", "perplexity") if m in metrics), "macro_f1")
     out = [f"95% intervals: paired bootstrap over the {report.n} test rows ({report.resamples} resamples, seed "
            f"{report.seed}); every model resampled on the same draws.", "",
            "| metric | " + " | ".join(names[m] for m in models) + " |", "|---" * (len(models) + 1) + "|"]
@@ -88,6 +90,9 @@ def validation_lines(report: ValidationReport, metric: str, champion: str = "cha
             "–" if (i := s.metrics.get(m, {}).get(metric)) is None else i.text() for m in models) + " |"
             for s in report.slices]
     out += ["", *[f"- {n}" for n in report.slice_notes]] if report.slice_notes else []
+    if report.plots:
+        out += ["", "Pictures (`eval/` of the run folder, the registered version and its evidence pack): "
+                + ", ".join(f"`{p}`" for p in report.plots) + "."]
     return out
 
 

@@ -132,7 +132,7 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate, erasure: dict[str, s
                              champion=c.champion_report, champion_version=c.champion_version, decision=c.decision,
                              code_version=code, trigger=c.trigger, baseline=c.baseline_report,
                              train_metrics=c.model.metrics, train_auto=auto_record(c.model.path),
-                             membership=c.membership, validation=c.validation)
+                             membership=c.membership, statistics=c.validation)
     layout = assemble_version(c.model, c.split.train, c.run_dir / "eval" / "eval.json",
                               Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)
                               cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version",

@@ -63,7 +63,7 @@ def check_slices(v: ValidationReport, metric: str, limit: float | None, has_cham
                            f"{d.low:+.4f} to {d.high:+.4f}): the candidate trades this segment for the average")
     if ok:
         reasons.append(f"no gated slice ({len(gated)}) loses more than {limit:.4f} {metric} against the champion")
-    return ok, reasons + note
+    return ok, reasons + note + v.slice_notes  # a slice asked for and not made is said, not hidden
 
 
 def check_validation(v: ValidationReport | None, metric: str, policy: PromotionPolicy,
