@@ -256,6 +256,14 @@ class ValidationReport(BaseModel):
     slice_notes: list[str] = []  # slice columns not sliced, and why
     plots: list[str] = []  # PNG file names beside validation.json
 
+    def mlflow_metrics(self) -> dict[str, float]:
+        """The interval bounds as MLflow metrics (``macro_f1_low``, ``diff_champion_macro_f1_high`` …)."""
+        own = self.intervals.get("candidate", {})
+        out = {f"{m}_{b}": getattr(i, b) for m, i in own.items() for b in ("low", "high")}
+        out |= {f"diff_{o}_{m}_{b}": getattr(i, b) for o, d in self.differences.items() for m, i in d.items()
+                for b in ("low", "high")}
+        return out | ({"mcnemar_p": self.mcnemar.p_value} if self.mcnemar else {})
+
     def gain(self, other: str, metric: str) -> Interval | None:
         """The candidate's gain over ``other`` on ``metric`` (lower-is-better metrics turned round)."""
         d = self.differences.get(other, {}).get(metric)

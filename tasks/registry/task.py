@@ -141,7 +141,8 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate, erasure: dict[str, s
                         c.run_id, c.decision.promote) | erasure
     reg = register_candidate(cfg, layout, cfg.model_dump(mode="json"),
                              run_metrics(c.report, c.champion_report, c.model.metrics, c.baseline_report,
-                                         c.membership), tags, facts,
+                                         c.membership) | (c.validation.mlflow_metrics() if c.validation else {}),
+                             tags, facts,
                              c.run_dir / "model_card.md")
     try:
         outcome = apply(cfg.registry_scope, reg.version, c.decision, c.champion_version, c.trigger, c.run_id,

@@ -119,6 +119,9 @@ def test_rows_round_trip_and_validation_aligns_different_label_lists(tmp_path):
     assert v.intervals["champion"]["accuracy"].value == pytest.approx(2 / 3)
     assert (v.mcnemar.only_first, v.mcnemar.only_second) == (1, 1)  # row 2 only the candidate, row 3 only the champion
     assert v.gain("champion", "ece") is not None  # lower is better: turned round
+    logged = v.mlflow_metrics()
+    assert logged["accuracy_low"] <= 2 / 3 <= logged["accuracy_high"] and logged["mcnemar_p"] == 1.0
+    assert {"diff_champion_macro_f1_low", "diff_champion_ece_high"} <= set(logged)
 
 
 def test_interval_of_no_samples_is_the_point():
