@@ -449,6 +449,10 @@ def test_causal_lm_pipeline_registers_rouge_and_perplexity(tmp_path, prefect_har
     assert ref.version == result.version and ref.tags["task"] == "causal_lm"
     card = (ref.local_dir / "model_card.md").read_text()
     assert "| perplexity (lower is better) |" in card and "pipeline_tag: text-generation" in card
+    # intervals from the per-row NLL and ROUGE-L, and (the label is the response) from the matched classes
+    own = json.loads((ref.local_dir / "eval" / "validation.json").read_text())["intervals"]["candidate"]
+    assert own["perplexity"]["low"] <= r.perplexity <= own["perplexity"]["high"]
+    assert {"rouge_l", "macro_f1", "accuracy", "ece"} <= set(own)
     # The memorisation gate for a causal LM: the run's 10 canaries, measured on the promoted model itself.
     mem = json.loads((ref.local_dir / "memorisation.json").read_text())
     assert (mem["method"], mem["canaries"], mem["extracted"]) == ("canary_exposure", 10, 0)
