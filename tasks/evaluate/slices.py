@@ -18,7 +18,7 @@ import numpy as np
 from tasks.evaluate.stats import RowScores, SliceResult, intervals
 
 MAX_SLICE_VALUES = 25  # more distinct values: free text or an identifier, not a segment
-MAX_VALUE_CHARS = 40
+MAX_VALUE_CHARS = 80  # CFPB's longest product name is 76
 NOT_SLICEABLE = frozenset({"id", "text", "label", "response", "prompt"})
 LENGTH = "length"  # the always-added slice: the document's length in words, in terciles
 MISSING = "(missing)"

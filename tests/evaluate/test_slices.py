@@ -29,7 +29,7 @@ def test_only_segment_like_columns_are_sliced_and_refused_ones_quote_no_value():
     frame = pd.DataFrame({
         "product": ["Motor", "Home", None] * 20,
         "notes": [f"Spoke to Jane Doherty about claim {i}" for i in range(n)],  # free text: one value per row
-        "memo": ["x" * 41] * n,  # few values, but too long to be a code
+        "memo": ["x" * 81] * n,  # few values, but too long to be a code
         "id": [str(i) for i in range(n)], "text": ["a note"] * n})
     cols, notes = slice_columns(frame, ["product", "notes", "memo", "id", "text", "region", "product"],
                                 np.arange(n))
