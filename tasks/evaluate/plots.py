@@ -58,8 +58,10 @@ def reliability_png(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path,
         has = count > 0
         mean_conf = np.bincount(idx, conf, bins)[has] / count[has]
         acc = np.bincount(idx, ok, bins)[has] / count[has]
-        ax.plot(mean_conf, acc, marker="o", label=f"{name} (n={len(conf)})")
-    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence", ylabel="accuracy", title="Reliability diagram")
+        (line,) = ax.plot(mean_conf, acc, alpha=0.6, label=f"{name} (n={len(conf)})")
+        ax.scatter(mean_conf, acc, s=8 + 150 * count[has] / count.max(), color=line.get_color())
+    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence (marker area: rows in the bin)", ylabel="accuracy",
+           title="Reliability diagram")
     ax.legend(loc="upper left", fontsize=8)
     return _save(fig, out)
 
