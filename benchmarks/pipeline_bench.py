@@ -131,7 +131,9 @@ def cfpb_config(work: Path, max_steps: int | None, learning_rate: float | None =
     from tasks.config import ColumnMap, load_config
 
     cfg = load_config(ROOT / "examples" / "claims.yaml")
-    data = cfg.data.model_copy(update={"source": str(CFPB), "sample": None, "keep_columns": [],
+    # CFPB's published product (a category, no personal data) is kept to slice the evaluation by (docs/validation.md)
+    data = cfg.data.model_copy(update={"source": str(CFPB), "sample": None, "keep_columns": ["product"],
+                                       "non_personal_columns": ["product"],
                                        "columns": ColumnMap(id="id", text="text", label="label", timestamp=None)})
     quality = cfg.quality.model_copy(update={"labels": [], "min_per_class": 10, "max_duplicate_text_share": 0.05})
     # The example's lr (2e-3, tuned on the synthetic claims) collapses onto the majority class on CFPB; 5e-4 learns.
@@ -141,6 +143,7 @@ def cfpb_config(work: Path, max_steps: int | None, learning_rate: float | None =
     # The CFPB narratives already carry XXXX redactions; the gate is the same as for claim notes.
     return cfg.model_copy(update={"name": f"bench-cfpb-{uuid.uuid4().hex[:6]}", "work_dir": str(work / "cfpb"),
                                   "data": data, "quality": quality, "train": train,
+                                  "evaluate": cfg.evaluate.model_copy(update={"slices": ["product"]}),
                                   "promotion": cfg.promotion.model_copy(update={"floors": {}})})
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.caching import stored_in
 from tasks.config import PipelineConfig, TrainConfig
 from tasks.evaluate.metrics import EvalReport
-from tasks.evaluate.task import evaluate_baseline, evaluate_model, membership_test
+from tasks.evaluate.task import evaluate_baseline, evaluate_model, membership_test, validate_predictions
 from tasks.ingest.task import (
     RAW_COPY_HOOKS,
     add_batch,
@@ -121,13 +121,14 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
                                      role="champion") if champion else None
     baseline = evaluate_baseline(split, run_dir / "eval" / "baseline_eval.json")
     membership = membership_test(Path(model.path), split, run_dir / "eval" / "membership.json")
-    decision = decide(report, champion_report, config, champion, baseline, membership)
+    validation = validate_predictions(split.test, config.evaluate, run_dir / "eval", config.promotion.primary_metric)
+    decision = decide(report, champion_report, config, champion, baseline, membership, validation)
     reg = register_and_promote(config, Candidate(
         run_id=run_id, run_dir=run_dir, base_model=base_model, trigger=trigger, dataset=scrubbed,
         quality=quality.model_dump(mode="json"), pii=pii.model_dump(mode="json") if pii else None, split=split,
         model=model, report=report, champion_report=champion_report,
         champion_version=champion.version if champion else None, decision=decision, baseline_report=baseline,
-        raw_dataset=dataset, membership=membership), erasure_tags_of(scrubbed, config))
+        raw_dataset=dataset, membership=membership, validation=validation), erasure_tags_of(scrubbed, config))
     reused = {"scrub": scrubbed.uri, "split": split.train.uri, "finetune": model.path}
     return TrainResult(
         run_id=run_id, run_dir=str(run_dir), version=reg.version, mlflow_run_id=reg.mlflow_run_id,

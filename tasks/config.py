@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tasks.errors import ConfigError
 from tasks.retention import RetentionConfig  # noqa: F401  (defined beside the purge it drives)
+from tasks.validation import EvaluateConfig
 
 
 class _Stage(BaseModel):
@@ -51,7 +52,6 @@ class DataConfig(_Stage):
 
 class QualityConfig(_Stage):
     """Great Expectations gate, run before anything expensive or irreversible."""
-
     min_rows: int = Field(200, ge=1)
     min_text_chars: int = Field(5, ge=0)
     max_text_chars: int = Field(100_000, ge=1)
@@ -127,7 +127,6 @@ class LoraConfig(_Stage):
 
 class TrainConfig(_Stage):
     """Fine-tuning, launched by torchrun."""
-
     task: Literal["classification", "causal_lm"] = "classification"
     base_model: str | None = None  # local path; None means the packaged all-MiniLM-L6-v2
     method: Literal["lora", "full"] = "lora"
@@ -190,6 +189,8 @@ class PromotionPolicy(_Stage):
     require_approval: bool = False
     four_eyes: bool = False  # the person who started a run cannot approve it (tasks/governance/policy.py)
     approval_timeout_s: int = Field(86_400, ge=1)
+    require_significant_gain: bool = False  # the gain's 95% interval must clear min_improvement (evaluate/stats.py)
+    max_slice_regression: float | None = Field(None, ge=0, le=1)  # on any gated slice (null: reported, no gate)
 
 
 class RegistryConfig(_Stage):
@@ -247,7 +248,6 @@ class DeployConfig(_Stage):
 
 class PipelineConfig(_Stage):
     """Everything one tunegate pipeline needs; the parameter of every flow."""
-
     name: str = Field("claims-classifier", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     work_dir: str = ".tunegate"
     data: DataConfig = DataConfig()
@@ -260,6 +260,7 @@ class PipelineConfig(_Stage):
     monitor: MonitorConfig = MonitorConfig()
     deploy: DeployConfig = DeployConfig()
     retention: RetentionConfig = RetentionConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
 
     @field_validator("work_dir")
     @classmethod
@@ -296,7 +297,6 @@ class PipelineConfig(_Stage):
                            for v in (self.data.source, self.train.base_model, self.work_dir))
         data, train = self.data.model_copy(update={"source": src}), self.train.model_copy(update={"base_model": base})
         return self.model_copy(update={"data": data, "train": train, "work_dir": work})
-
 
 _UNION_TAG = re.compile(r"^(constrained-\w+|literal\[.*\]|list\[.*\]|int|float|str|bool)$")  # not keys
 

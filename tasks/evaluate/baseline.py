@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from tasks.evaluate.metrics import EvalReport, compute_metrics
+from tasks.evaluate.stats import RowScores
 
 NAME = "TF-IDF (word 1-2-grams) + logistic regression, balanced class weights"
 
@@ -28,6 +29,12 @@ def _labelled(uri: str):
 def baseline_report(train_uri: str, test_uri: str, seed: int = 0) -> EvalReport | None:
     """The baseline's EvalReport on the test split; None when the splits hold no labels to learn
     (a causal LM trained on a ``response`` column) or fewer than two classes."""
+    scored = baseline_scored(train_uri, test_uri, seed)
+    return None if scored is None else scored[0]
+
+
+def baseline_scored(train_uri: str, test_uri: str, seed: int = 0) -> tuple[EvalReport, RowScores] | None:
+    """``baseline_report`` and the per-row outputs it was computed from."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -39,4 +46,7 @@ def baseline_report(train_uri: str, test_uri: str, seed: int = 0) -> EvalReport 
     clf.fit(vec.fit_transform(train[0]), train[1])
     proba = clf.predict_proba(vec.transform(test[0]))
     pred = [str(c) for c in clf.classes_[proba.argmax(axis=1)]]
-    return compute_metrics(test[1], pred, np.asarray(proba.max(axis=1)), sorted(set(train[1]) | set(test[1])))
+    report = compute_metrics(test[1], pred, np.asarray(proba.max(axis=1)), sorted(set(train[1]) | set(test[1])))
+    probs = np.zeros((len(pred), len(report.labels)), dtype=np.float32)  # columns in the report's label order
+    probs[:, [report.labels.index(str(c)) for c in clf.classes_]] = proba
+    return report, RowScores.of_classes(report.labels, test[1], pred, proba.max(axis=1), probs)

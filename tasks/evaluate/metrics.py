@@ -13,6 +13,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from tasks.evaluate.stats import RowScores
+
 
 class EvalReport(BaseModel):
     """Test-split metrics of one model version; no document text."""
@@ -160,13 +162,21 @@ def score_model_dir(model_dir: Path, texts: list[str], batch_size: int = 64):
 
 def evaluate_frame(model_dir: Path, texts: list[str], gold: list[str], batch_size: int = 64) -> EvalReport:
     """Score a classification model folder on labelled texts and compute its EvalReport."""
+    return scored_frame(model_dir, texts, gold, batch_size)[0]
+
+
+def scored_frame(model_dir: Path, texts: list[str], gold: list[str],
+                 batch_size: int = 64) -> tuple[EvalReport, RowScores]:
+    """``evaluate_frame``'s report and the per-row outputs it was computed from (``stats.RowScores``)."""
     preds = score_model_dir(model_dir, texts, batch_size)
-    return compute_metrics(gold, list(preds.labels), np.asarray(preds.confidence), list(preds.label_names))
+    report = compute_metrics(gold, list(preds.labels), np.asarray(preds.confidence), list(preds.label_names))
+    return report, RowScores.of_classes(report.labels, gold, list(preds.labels), preds.confidence, preds.probs)
 
 
 def evaluate_causal(model_dir: Path, prompts: list[str], targets: list[str], labels_are_targets: bool = False,
-                    max_new_tokens: int | None = None, batch_size: int = 16) -> EvalReport:
-    """Score a causal-LM model folder: response NLL (perplexity) and greedy generations (ROUGE-L)."""
+                    max_new_tokens: int | None = None, batch_size: int = 16) -> tuple[EvalReport, RowScores]:
+    """Score a causal-LM model folder: response NLL (perplexity) and greedy generations (ROUGE-L), with the
+    per-row scores they were computed from."""
     from tasks.predict.generate import (
         DEFAULT_MAX_NEW_TOKENS,
         generate_responses,
@@ -177,11 +187,24 @@ def evaluate_causal(model_dir: Path, prompts: list[str], targets: list[str], lab
     model = load_causal_model(Path(model_dir))
     nll = response_nll(model, prompts, targets, batch_size=max(1, batch_size // 2))
     gen = generate_responses(model, prompts, max_new_tokens or DEFAULT_MAX_NEW_TOKENS, batch_size=batch_size)
-    return causal_metrics(targets, gen.texts, nll.total(), gen.confidence, labels_are_targets)
+    report = causal_metrics(targets, gen.texts, nll.total(), gen.confidence, labels_are_targets)
+    rows = RowScores(labels=[], rouge_l=np.array([rouge_l(g, t) for g, t in zip(gen.texts, targets)]),
+                     nll=np.asarray(nll.nll, dtype=float), tokens=np.asarray(nll.tokens))
+    if labels_are_targets:
+        classes = RowScores.of_classes(report.labels, targets, [match_label(g, report.labels) for g in gen.texts],
+                                       np.asarray(gen.confidence, dtype=float))
+        rows = RowScores(**{**vars(classes), "rouge_l": rows.rouge_l, "nll": rows.nll, "tokens": rows.tokens})
+    return report, rows
 
 
 def evaluate_dir(model_dir: Path, test_uri: str, label_is_text: bool = False) -> EvalReport:
-    """Score a model folder on a test split file, by the task in its ``train_config.json``.
+    """Score a model folder on a test split file (``scored_dir``'s report)."""
+    return scored_dir(model_dir, test_uri, label_is_text)[0]
+
+
+def scored_dir(model_dir: Path, test_uri: str, label_is_text: bool = False) -> tuple[EvalReport, RowScores]:
+    """Score a model folder on a test split file, by the task in its ``train_config.json``; the report and
+    its per-row outputs, in the split's row order.
 
     A classification model is scored on ``label``. A causal LM is scored on the column it was trained to
     produce (``response``, else ``label``); when that is ``label`` and a class name (not ``label_is_text``:
@@ -199,4 +222,4 @@ def evaluate_dir(model_dir: Path, test_uri: str, label_is_text: bool = False) ->
         prompts, targets = read_split(test_uri, "causal_lm")
         return evaluate_causal(model_dir, prompts, targets, labels_are_targets=column == "label" and not label_is_text)
     df = pd.read_parquet(test_uri, columns=["text", "label"])
-    return evaluate_frame(model_dir, df["text"].astype(str).tolist(), df["label"].astype(str).tolist())
+    return scored_frame(model_dir, df["text"].astype(str).tolist(), df["label"].astype(str).tolist())

@@ -5,18 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 
-from tasks.evaluate.baseline import baseline_report
-from tasks.evaluate.metrics import EvalReport, evaluate_dir, summary_line
+from tasks.evaluate.baseline import baseline_scored
+from tasks.evaluate.metrics import EvalReport, scored_dir, summary_line
+from tasks.evaluate.stats import ValidationReport, rows_path, write_rows
 from tasks.refs import DatasetRef, SplitRef, atomic_file
+from tasks.runtime import in_prefect_run
+from tasks.validation import EvaluateConfig
 
 
 @task(name="evaluate_model", task_run_name="evaluate-{role}")
 def evaluate_model(model_dir: Path, test: DatasetRef, out: Path, role: str = "candidate") -> EvalReport:
-    """Score ``model_dir`` on the scrubbed test split and write ``out`` (eval.json)."""
+    """Score ``model_dir`` on the scrubbed test split and write ``out`` (eval.json) and its per-row outputs
+    beside it (``<stem>_rows.parquet``: label indices, confidence, probabilities; no text)."""
     log = get_run_logger()
     log.info("evaluating %s on %d test documents", role, test.rows)
-    report = evaluate_dir(Path(model_dir), test.uri, test.label_is_text)
+    report, rows = scored_dir(Path(model_dir), test.uri, test.label_is_text)
+    with atomic_file(rows_path(out)) as tmp:
+        write_rows(tmp, rows)
     with atomic_file(out) as tmp:
         tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     log.info("%s: %s (n=%d)", role, summary_line(report), report.n)
@@ -29,10 +36,13 @@ def evaluate_baseline(split: SplitRef, out: Path) -> EvalReport | None:
     the split has no class labels to learn."""
     log = get_run_logger()
     # a causal LM's free-text targets are no classes (and per-class metrics would be named by them)
-    report = None if split.train.label_is_text else baseline_report(split.train.uri, split.test.uri, seed=split.seed)
-    if report is None:
+    scored = None if split.train.label_is_text else baseline_scored(split.train.uri, split.test.uri, seed=split.seed)
+    if scored is None:
         log.info("baseline: none (no class labels in the split)")
         return None
+    report, rows = scored
+    with atomic_file(rows_path(out)) as tmp:
+        write_rows(tmp, rows)
     with atomic_file(out) as tmp:
         tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     log.info("TF-IDF baseline: %s (n=%d)", summary_line(report), report.n)
@@ -67,3 +77,24 @@ def membership_test(model_dir: Path, split: SplitRef, out: Path) -> dict:
     with atomic_file(out) as tmp:
         tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
     return result
+
+
+@task(name="validate_predictions")
+def validate_predictions(test: DatasetRef, cfg: EvaluateConfig, eval_dir: Path, metric: str = "macro_f1",
+                         extra_plots: dict[str, dict] | None = None) -> ValidationReport:
+    """Bootstrap intervals, McNemar and slices from the per-row outputs in ``eval_dir`` (never re-running a
+    model); write validation.json and the PNG pictures there, and link them from a Prefect markdown artifact."""
+    from tasks.evaluate.validate import validate_stored, validation_markdown
+
+    log = get_run_logger()
+    report = validate_stored(test.uri, cfg, Path(eval_dir), metric, extra_plots)
+    with atomic_file(Path(eval_dir) / "validation.json") as tmp:
+        tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    log.info("validation: %d bootstrap resamples, %d slices, pictures %s", report.resamples, len(report.slices),
+             ", ".join(report.plots) or "none")
+    for note in report.slice_notes:
+        log.warning(note)
+    if in_prefect_run():
+        create_markdown_artifact(markdown=validation_markdown(report, Path(eval_dir), metric), key="validation",
+                                 description="intervals, slices and pictures of this run's evaluation")
+    return report

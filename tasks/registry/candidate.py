@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from tasks.evaluate.metrics import EvalReport
+from tasks.evaluate.stats import ValidationReport
 from tasks.refs import AdapterRef, DatasetRef, SplitRef, atomic_dir
 from tasks.registry.promote import PromotionDecision
 
@@ -35,6 +36,7 @@ class Candidate(BaseModel):
     baseline_report: EvalReport | None = None  # TF-IDF + logistic regression on the same split
     raw_dataset: DatasetRef | None = None  # the ingested rows before scrubbing (digest and counts only)
     membership: dict | None = None  # tasks/evaluate/membership.py's result
+    validation: ValidationReport | None = None  # tasks/evaluate/stats.py: intervals, McNemar, slices
 
 
 def version_records(config_json: dict, config_sha256: str, c: Candidate, code: str) -> dict[str, dict]:
@@ -64,6 +66,8 @@ def version_records(config_json: dict, config_sha256: str, c: Candidate, code: s
         out["eval/champion_eval.json"] = c.champion_report.model_dump(mode="json")
     if c.baseline_report is not None:
         out["eval/baseline_eval.json"] = c.baseline_report.model_dump(mode="json")
+    if c.validation is not None:
+        out["eval/validation.json"] = c.validation.model_dump(mode="json")
     return out
 
 
@@ -82,6 +86,8 @@ def assemble_version(adapter: AdapterRef, train: DatasetRef, eval_json: Path, pi
         df.to_parquet(tmp / "reference" / "reference.parquet", index=False)
         (tmp / "eval").mkdir()
         shutil.copy2(eval_json, tmp / "eval" / "eval.json")
+        for extra in sorted(Path(eval_json).parent.glob("*.png")):  # the validation's pictures (evaluate/plots.py)
+            shutil.copy2(extra, tmp / "eval" / extra.name)
         if pii_evidence is not None and Path(pii_evidence).is_file():
             shutil.copy2(pii_evidence, tmp / "pii_evidence.json")
         else:  # PII scrubbing disabled in the config: say so rather than omit the file

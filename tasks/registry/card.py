@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tasks.config import PipelineConfig
 from tasks.evaluate.metrics import EvalReport
+from tasks.evaluate.validate import ValidationReport, validation_lines
 
 
 class CardFacts(BaseModel):
@@ -51,6 +52,7 @@ class CardFacts(BaseModel):
     chosen: str | None = None  # what train settings set to auto were chosen from the data, in words
     membership: dict | None = None  # tasks/evaluate/membership.py's result
     source: str = ""  # the data's file or folder name (data.source), for the card's wording
+    statistics: ValidationReport | None = None  # intervals, McNemar, slices (tasks/evaluate/stats.py)
 
 
 def _row(cells) -> str:
@@ -86,14 +88,10 @@ def _front_matter(f: CardFacts) -> str:
         "pipeline_tag": "text-classification" if f.task == "classification" else "text-generation",
         "tags": ["tunegate", f.method, f.task.replace("_", "-"), "pii-scrubbed"],
         "datasets": [f"sha256:{f.dataset_sha256}"],
-        "model-index": [{
-            "name": f"{f.model_name} v{f.version}",
-            "results": [{
-                "task": {"type": "text-classification" if f.task == "classification" else "text-generation"},
-                "dataset": {"name": "held-out test split", "type": f"sha256:{f.dataset_sha256[:16]}"},
-                "metrics": _index_metrics(f.candidate),
-            }],
-        }],
+        "model-index": [{"name": f"{f.model_name} v{f.version}", "results": [{
+            "task": {"type": "text-classification" if f.task == "classification" else "text-generation"},
+            "dataset": {"name": "held-out test split", "type": f"sha256:{f.dataset_sha256[:16]}"},
+            "metrics": _index_metrics(f.candidate)}]}],
     }
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
 
@@ -162,6 +160,7 @@ def _metrics_section(f: CardFacts) -> str:
         "in the same run on the same training split. A fine-tuned model earns its place by beating it.", "",
         _table(["metric", f"this version (v{f.version})", champ_name, "TF-IDF baseline"],
                [[m, _num(x), _num(y), _num(z)] for m, x, y, z in head]),
+        *(["", *validation_lines(f.statistics, champion=champ_name)] if f.statistics else []),
     ]
     if (mi := f.membership) and mi.get("measured") and mi.get("method") == "canary_exposure":
         lines += ["", f"Memorisation: {mi['canaries']} synthetic canary secrets were trained with this run; their "
@@ -270,7 +269,7 @@ def build_card_facts(cfg: PipelineConfig, *, run_id: str, base_model: str, label
                      quality, pii, candidate: EvalReport, champion: EvalReport | None, champion_version: int | None,
                      decision, code_version: str, trigger: str, baseline: EvalReport | None = None,
                      train_metrics: dict | None = None, train_auto: dict | None = None,
-                     membership: dict | None = None) -> CardFacts:
+                     membership: dict | None = None, statistics: ValidationReport | None = None) -> CardFacts:
     """Gather a card's facts from the pipeline's references (version and MLflow run id filled in later)."""
     rows = {"train": dict(split.train.label_counts), "test": dict(split.test.label_counts)}
     if split.val is not None:
@@ -293,7 +292,7 @@ def build_card_facts(cfg: PipelineConfig, *, run_id: str, base_model: str, label
         monitoring={**cfg.monitor.model_dump(mode="json"), "monitor_cron": cfg.deploy.monitor_cron,
                     "retrain_cron": cfg.deploy.retrain_cron},
         baseline=baseline, validation=validation_line(train_metrics or {}), chosen=chosen_line(train_auto or {}),
-        membership=membership, source=Path(str(cfg.data.source)).name,
+        membership=membership, source=Path(str(cfg.data.source)).name, statistics=statistics,
     )
 
 

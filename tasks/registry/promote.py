@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict
 from tasks.audit import PROMOTE, audit
 from tasks.config import PromotionPolicy, RegistryScope
 from tasks.evaluate.metrics import EvalReport
+from tasks.evaluate.stats import ValidationReport
 from tasks.registry.erasure import ARCHIVED, PENDING, archive_erased
 from tasks.registry.lock import registry_lock
+from tasks.registry.validation_checks import check_validation
 from tasks.registry.versions import champion_version, clear_alias, client_for, set_alias
 from tasks.retention import RetentionConfig
 from tasks.runtime import run_logger
@@ -135,10 +137,13 @@ def _check_memorisation(result: dict | None, policy: PromotionPolicy) -> tuple[b
 
 
 def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy: PromotionPolicy,
-                     baseline: EvalReport | None = None, membership: dict | None = None) -> PromotionDecision:
+                     baseline: EvalReport | None = None, membership: dict | None = None,
+                     validation: ValidationReport | None = None) -> PromotionDecision:
     """Promote only if the candidate is not collapsed onto one class, floors hold, the primary metric beats the
     TF-IDF baseline and the champion by their margins, no class regresses, and the memorisation test passes: a
-    membership-inference attack's AUC (classifier) or the training canaries' exposure and extraction (causal LM)."""
+    membership-inference attack's AUC (classifier) or the training canaries' exposure and extraction (causal LM).
+    With ``validation`` the reasons quote the bootstrap intervals, and the significance and slice gates apply
+    (``validation_checks.py``)."""
     metric = policy.primary_metric
     cand = candidate.metric(metric)
     champ = champion.metric(metric) if champion is not None else None
@@ -165,6 +170,8 @@ def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy:
     ok, reasons = ok and base_ok, reasons + base_reasons
     mi_ok, mi_reasons = _check_memorisation(membership, policy)
     ok, reasons = ok and mi_ok, reasons + mi_reasons
+    val_ok, val_reasons = check_validation(validation, metric, policy, champion is not None and champ is not None)
+    ok, reasons = ok and val_ok, reasons + val_reasons
     if champion is not None:
         classes_ok, class_reasons = _check_classes(candidate, champion, policy.max_class_regression)
         ok = ok and classes_ok

@@ -52,6 +52,19 @@ def test_a_run_may_tighten_policy_but_never_relax_it(change, relaxed):
     assert policy.loosened(BASE, _with(**change)) == relaxed
 
 
+@pytest.mark.parametrize("field, value, line", [
+    ("promotion__require_significant_gain", False, "promotion.require_significant_gain: True -> False"),
+    ("promotion__max_slice_regression", 0.5, "promotion.max_slice_regression: 0.05 -> 0.5"),
+    ("promotion__max_slice_regression", None, "promotion.max_slice_regression: 0.05 -> None"),
+    ("evaluate__slices", ["channel"], "evaluate.slices: 1 removed"),
+    ("evaluate__slices", [], "evaluate.slices: 1 removed"),
+])
+def test_a_run_cannot_switch_off_the_significance_or_slice_gates(field, value, line):
+    deployed = _edit(BASE, promotion__require_significant_gain=True, promotion__max_slice_regression=0.05,
+                     evaluate__slices=["product"])
+    assert policy.loosened(deployed, _edit(deployed, **{field: value})) == [line]
+
+
 def test_a_limit_absent_at_deployment_is_not_relaxed_by_any_value():
     deployed = _with(promotion={"max_membership_auc": None}, pii={"min_estimated_recall": None})
     assert policy.loosened(deployed, _with(promotion={"max_membership_auc": 0.9})) == []
@@ -128,6 +141,14 @@ EXPLOITS = [
     ("deploy__cooldown_minutes", 0, "deploy.cooldown_minutes: 60 -> 0"),
     ("name", "q", "name: changed"),
     ("promotion__approval_timeout_s", 10**6, "promotion.approval_timeout_s: 86400 -> 1000000"),
+    # P15: the significance and slice gates may be switched on or tightened by a run, never relaxed
+    ("promotion__require_significant_gain", True, None),
+    ("promotion__max_slice_regression", 0.05, None),  # a limit where there was none
+    ("evaluate__slices", ["product"], None),  # one more slice to pass
+    ("evaluate__min_slice_rows", 10, None),  # more slices gated
+    ("evaluate__min_slice_rows", 10_000, "evaluate.min_slice_rows: 30 -> 10000"),  # no slice would gate
+    ("evaluate__resamples", 100, "evaluate.resamples: 1000 -> 100"),  # wider intervals: must equal the pin
+    ("evaluate__seed", 3, "evaluate.seed: 0 -> 3"),  # a run could shop for a lucky seed
 ])
 def test_a_run_may_differ_from_the_pinned_config_only_by_tightening(field, value, line):
     assert policy.loosened(BASE, _edit(BASE, **{field: value})) == ([line] if line else [])

@@ -170,7 +170,7 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     # Stage timing is Prefect's: every stage is a task run of the flow run, with its own run time.
     assert _task_runs(state.state_details.flow_run_id) >= {
         "check_config", "ingest_documents", "quality_gate", "scrub_pii", "split_dataset", "launch_finetune",
-        "evaluate", "decide_promotion", "register_and_promote"}
+        "evaluate", "validate_predictions", "decide_promotion", "register_and_promote"}
     card = Path(first.model_card).read_text()
     assert "## Training data" in card and "### PII evidence" in card and first.dataset_sha256 in card
     # the TF-IDF baseline was fitted and scored on the same split, and stands beside the model everywhere
@@ -180,8 +180,14 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     ref = get_version(cfg.registry_scope, "champion")
     assert ref.version == first.version and ref.tags["trigger"] == "test"
     assert ref.tags["dataset_sha256"] == first.dataset_sha256 and json.loads(ref.tags["pii_evidence"])["docs"] == 300
-    for part in ["model/manifest.json", "model/label_map.json", "eval/eval.json", "model_card.md", "pii_evidence.json"]:
+    for part in ["model/manifest.json", "model/label_map.json", "eval/eval.json", "model_card.md", "pii_evidence.json",
+                 "eval/validation.json", "eval/confusion_matrix.png", "eval/reliability.png", "eval/slices.png"]:
         assert (ref.local_dir / part).is_file(), part
+    # intervals from the stored per-row outputs; the example's slices (product, channel) and the length bucket
+    validation = json.loads((ref.local_dir / "eval" / "validation.json").read_text())
+    assert validation["n"] == first.eval.n and {"candidate", "baseline"} <= set(validation["intervals"])
+    assert {s["column"] for s in validation["slices"]} == {"product", "channel", "length"}
+    assert "paired bootstrap over the" in card and any("(95% " in r for r in first.decision.reasons)
     reference = pd.read_parquet(ref.local_dir / "reference" / "reference.parquet")
     assert list(reference.columns) == ["id", "text", "label"] and len(reference) == 100
     assert_no_raw_pii(cfg, ref, reference)
@@ -189,6 +195,7 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
 
     logged = client_for(cfg.registry_scope).get_run(first.mlflow_run_id).data.metrics
     assert logged["baseline_macro_f1"] == pytest.approx(first.baseline_eval.macro_f1)
+    assert logged["macro_f1_low"] == pytest.approx(validation["intervals"]["candidate"]["macro_f1"]["low"])
 
     second = train_pipeline(cfg)  # same data, config and code
     # The split is made again (a champion now exists, and the rows it learned from must stay out of the test
@@ -203,6 +210,9 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     assert second.version == first.version + 1 and second.action == "reject"
     assert second.champion_eval is not None and second.champion_version == first.version
     assert any("does not beat" in r for r in second.decision.reasons)
+    # the same model on the same rows: a gain of exactly zero, no discordant pair
+    assert any("gain over the champion +0.0000 (95% +0.0000 to +0.0000); McNemar exact p=1.0000" in r
+               for r in second.decision.reasons), second.decision.reasons
 
     batch = write_sample(tmp_path / "incoming.jsonl", rows=40, seed=99)
     out = predict(cfg, str(batch), str(tmp_path / "preds.csv"))
@@ -288,7 +298,8 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
     for part in ["version/model_card.md", "version/config.json", "version/lineage.json", "version/quality.json",
                  "version/pii_evidence.json", "version/memorisation.json", "version/eval/eval.json",
                  "version/eval/champion_eval.json",
-                 "version/eval/baseline_eval.json", "version/model/train_config.json", "registry.json", "audit.json",
+                 "version/eval/baseline_eval.json", "version/eval/validation.json", "version/eval/slices.png",
+                 "version/model/train_config.json", "registry.json", "audit.json",
                  "monitoring.json", "run/quality.json"]:
         assert part in listed, part
     assert any(p.startswith("run/data_docs/") for p in listed) and not any("safetensors" in p for p in listed)
@@ -438,6 +449,10 @@ def test_causal_lm_pipeline_registers_rouge_and_perplexity(tmp_path, prefect_har
     assert ref.version == result.version and ref.tags["task"] == "causal_lm"
     card = (ref.local_dir / "model_card.md").read_text()
     assert "| perplexity (lower is better) |" in card and "pipeline_tag: text-generation" in card
+    # intervals from the per-row NLL and ROUGE-L, and (the label is the response) from the matched classes
+    own = json.loads((ref.local_dir / "eval" / "validation.json").read_text())["intervals"]["candidate"]
+    assert own["perplexity"]["low"] <= r.perplexity <= own["perplexity"]["high"]
+    assert {"rouge_l", "macro_f1", "accuracy", "ece"} <= set(own)
     # The memorisation gate for a causal LM: the run's 10 canaries, measured on the promoted model itself.
     mem = json.loads((ref.local_dir / "memorisation.json").read_text())
     assert (mem["method"], mem["canaries"], mem["extracted"]) == ("canary_exposure", 10, 0)

@@ -45,8 +45,16 @@ def causal(tmp_path_factory):
 
 
 def test_causal_evaluation_reports_rouge_and_perplexity(causal):
-    r = evaluate_dir(causal["lora"], causal["split"].test.uri)
-    assert r.n == causal["split"].test.rows
+    from tasks.evaluate.metrics import scored_dir
+    from tasks.evaluate.stats import intervals
+
+    r, rows = scored_dir(causal["lora"], causal["split"].test.uri)
+    assert r.n == causal["split"].test.rows == rows.n and rows.true is None  # free text: no class indices
+    # the per-row scores are those the report averages, and give the intervals of ROUGE-L and perplexity
+    own, _ = intervals({"candidate": rows}, resamples=200, seed=0)
+    assert own["candidate"]["rouge_l"].value == pytest.approx(r.rouge_l)
+    assert own["candidate"]["perplexity"].value == pytest.approx(r.perplexity)
+    assert own["candidate"]["perplexity"].low <= r.perplexity <= own["candidate"]["perplexity"].high
     assert math.isfinite(r.perplexity) and r.perplexity > 1 and 0 <= r.rouge_l <= 1
     # The toy split has a ``response`` column ("<label> claim"): not class labels, so no classification metrics.
     assert r.accuracy is None and r.macro_f1 is None and r.ece is None and r.per_class == {} and r.confusion == []

@@ -117,3 +117,26 @@ def test_card_wording_comes_from_the_task_labels_and_source_not_a_fixed_domain()
     assert meta["tags"] == ["tunegate", "lora", "classification", "pii-scrubbed"]
     causal = render_card(facts(task="causal_lm", labels=[], source="notes"))
     assert "Writes a response to a document" in causal and "one of 0 labels" not in causal
+
+
+def test_card_shows_the_intervals_the_differences_and_the_slices():
+    import numpy as np
+
+    from tasks.evaluate.stats import RowScores, SliceResult, validation_report
+
+    true = np.array([0, 1] * 50)
+    cand = RowScores(labels=["a", "b"], true=true, pred=np.where(np.arange(100) < 90, true, 1 - true),
+                     confidence=np.full(100, 0.9))
+    champ = RowScores(labels=["a", "b"], true=true, pred=np.where(np.arange(100) < 80, true, 1 - true),
+                      confidence=np.full(100, 0.8))
+    v = validation_report({"candidate": cand, "champion": champ}, resamples=200, seed=0)
+    small = SliceResult(column="channel", value="web", rows=12, gated=False, metrics=v.intervals)
+    v = v.model_copy(update={"slices": [small], "slice_notes": ["slice 'notes' not sliced: 900 distinct values"],
+                             "plots": ["slices.png"]})
+    text = render_card(facts().model_copy(update={"statistics": v}))
+    assert "paired bootstrap over the 100 test rows (200 resamples, seed 0)" in text
+    acc = v.intervals["candidate"]["accuracy"]
+    assert f"| accuracy | 0.9000 (95% {acc.low:.4f} to {acc.high:.4f}) |" in text
+    assert "Difference this version − champion v2 (same rows): accuracy +0.1000 (95% +" in text
+    assert "McNemar exact p=0.0020 (10 rows only the candidate gets right, 0 only the champion)" in text
+    assert "| channel=web | 12 | no |" in text and "- slice 'notes' not sliced" in text and "`slices.png`" in text

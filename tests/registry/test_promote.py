@@ -8,6 +8,7 @@ import pytest
 
 from tasks.config import PipelineConfig, PromotionPolicy
 from tasks.evaluate.metrics import EvalReport
+from tasks.evaluate.stats import Interval, SliceResult, ValidationReport
 from tasks.registry.promote import PromotionDecision, apply, decide_promotion
 
 
@@ -64,6 +65,71 @@ def test_the_baseline_challenger_gates_promotion(candidate, baseline, policy, pr
 
 
 MI = {"measured": True, "auc_95": [0.5, 0.7], "train_rows": 200, "test_rows": 200}
+
+
+def val(gain: tuple[float, float, float] | None = None, slices=(), metric="macro_f1") -> ValidationReport:
+    """A validation whose candidate−champion difference on ``metric`` is (value, low, high); ``slices``:
+    (name, rows, gated, champion value, candidate value)."""
+    i = lambda v, lo, hi: Interval(value=v, low=lo, high=hi)  # noqa: E731
+    diffs = {"champion": {metric: i(*gain)}} if gain else {}
+    return ValidationReport(
+        n=240, resamples=1000, seed=0, intervals={"candidate": {metric: i(0.8, 0.75, 0.85)}}, differences=diffs,
+        slices=[SliceResult(column="product", value=name, rows=rows, gated=gated,
+                            metrics={"candidate": {metric: i(cand, cand - .1, cand + .1)},
+                                     "champion": {metric: i(champ, champ - .1, champ + .1)}},
+                            differences={"champion": {metric: i(cand - champ, cand - champ - .1, cand - champ + .1)}})
+                for name, rows, gated, champ, cand in slices])
+
+
+SIG = PromotionPolicy(floors={}, min_improvement=0.0, require_significant_gain=True, max_class_regression=1)
+SIG_MARGIN = SIG.model_copy(update={"min_improvement": 0.01})
+SLICE = PromotionPolicy(floors={}, max_slice_regression=0.05, max_class_regression=1)
+
+
+@pytest.mark.parametrize("validation, policy, promote, reason_part", [
+    # the gain's interval must clear the margin when required
+    (val((0.03, 0.012, 0.05)), SIG, True, "+0.0300 (95% +0.0120 to +0.0500)"),
+    (val((0.03, 0.012, 0.05)), SIG, True, "significant: the interval's lower bound clears the margin 0.0000"),
+    (val((0.03, -0.01, 0.07)), SIG, False, "not significant: the interval's lower bound -0.0100 does not clear"),
+    (val((0.03, 0.0, 0.07)), SIG, False, "not significant"),  # a lower bound of zero: no evidence of a gain
+    (val((0.03, 0.005, 0.06)), SIG_MARGIN, False, "does not clear the margin 0.0100"),
+    (val((0.03, 0.015, 0.06)), SIG_MARGIN, True, "significant"),
+    (None, SIG, False, "no validation statistics"),  # required, and nothing to show it with
+    (val(None), SIG, False, "its significance cannot be shown"),
+    # not required: the interval is quoted, not a gate
+    (val((0.03, -0.01, 0.07)), PromotionPolicy(floors={}, max_class_regression=1), True, "reported only"),
+    # slices: a gated slice losing more than the limit rejects, and the reason names it
+    (val((0.03, 0.01, 0.05), [("HomeShield Plus", 60, True, 0.90, 0.80)]), SLICE, False,
+     "slice product=HomeShield Plus (60 rows): macro_f1 0.9000 → 0.8000, a loss of 0.1000"),
+    (val((0.03, 0.01, 0.05), [("HomeShield Plus", 60, True, 0.90, 0.86)]), SLICE, True,
+     "no gated slice (1) loses more than 0.0500"),
+    (val((0.03, 0.01, 0.05), [("Tiny", 5, False, 0.90, 0.50)]), SLICE, True,
+     "1 slice(s) under evaluate.min_slice_rows"),
+    (val((0.03, 0.01, 0.05), [("HomeShield Plus", 60, True, 0.90, 0.50)]),
+     PromotionPolicy(floors={}, max_class_regression=1), True, "no slice gate"),
+])
+def test_significance_and_slice_gates(validation, policy, promote, reason_part):
+    d = decide_promotion(report(0.83), report(0.80), policy, validation=validation)
+    assert d.promote is promote, d.reasons
+    assert any(reason_part in r for r in d.reasons), d.reasons
+
+
+def test_lower_is_better_metrics_turn_the_gain_and_the_slice_loss_round():
+    # ECE: the candidate − champion difference is negative when the candidate is better
+    v = val((-0.02, -0.03, -0.01), [("web", 50, True, 0.05, 0.12)], metric="ece")
+    d = decide_promotion(report(0.8, ece=0.03), report(0.8, ece=0.05),
+                         PromotionPolicy(primary_metric="ece", floors={}, require_significant_gain=True,
+                                         max_slice_regression=0.05, max_class_regression=1), validation=v)
+    assert any("gain over the champion +0.0200 (95% +0.0100 to +0.0300)" in r for r in d.reasons), d.reasons
+    assert any("slice product=web (50 rows): ece 0.0500 → 0.1200, a loss of 0.0700" in r for r in d.reasons)
+    assert not d.promote
+
+
+def test_without_a_champion_the_intervals_are_quoted_and_nothing_is_gated():
+    d = decide_promotion(report(0.83), None, SIG.model_copy(update={"max_slice_regression": 0.0}),
+                         validation=val(None, [("a", 60, True, 0.9, 0.1)]))
+    assert d.promote, d.reasons
+    assert any("candidate 0.8000 (95% 0.7500 to 0.8500)" in r for r in d.reasons)
 
 
 @pytest.mark.parametrize("membership, policy, promote, reason_part", [
