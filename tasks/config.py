@@ -51,7 +51,6 @@ class DataConfig(_Stage):
 
 class QualityConfig(_Stage):
     """Great Expectations gate, run before anything expensive or irreversible."""
-
     min_rows: int = Field(200, ge=1)
     min_text_chars: int = Field(5, ge=0)
     max_text_chars: int = Field(100_000, ge=1)
@@ -75,10 +74,8 @@ class KeepList(_Stage):
     literals: list[str] = []
     patterns: list[str] = []
 
-
 Locale = Literal["uk", "us", "eu"]
 LOCALES: tuple[str, ...] = ("uk", "us", "eu")
-
 
 class PiiConfig(_Stage):
     """PII scrubbing: analyzer, operators, keep-list and the residual gate."""
@@ -114,9 +111,12 @@ class SplitConfig(_Stage):
     val_fraction: float = Field(0.1, ge=0, lt=1)
     seed: int = 13
 
+class EvaluateConfig(_Stage):
+    """Calibration and the review threshold (tasks/evaluate/calibration.py); robustness is always measured."""
+    calibrate: bool = True  # classifiers: temperature scaling fitted on the validation split; predict serves it
+    target_accuracy: float | None = Field(None, gt=0, le=1)  # of the automated share; the rest: needs_review
 
 _Rate = Annotated[float, Field(gt=0)]
-
 
 class LoraConfig(_Stage):
     r: int = Field(16, ge=1)
@@ -127,7 +127,6 @@ class LoraConfig(_Stage):
 
 class TrainConfig(_Stage):
     """Fine-tuning, launched by torchrun."""
-
     task: Literal["classification", "causal_lm"] = "classification"
     base_model: str | None = None  # local path; None means the packaged all-MiniLM-L6-v2
     method: Literal["lora", "full"] = "lora"
@@ -190,6 +189,7 @@ class PromotionPolicy(_Stage):
     require_approval: bool = False
     four_eyes: bool = False  # the person who started a run cannot approve it (tasks/governance/policy.py)
     approval_timeout_s: int = Field(86_400, ge=1)
+    max_robustness_drop: float | None = Field(None, ge=0, le=1)  # any perturbation's drop (null: reported only)
 
 
 class RegistryConfig(_Stage):
@@ -247,7 +247,6 @@ class DeployConfig(_Stage):
 
 class PipelineConfig(_Stage):
     """Everything one tunegate pipeline needs; the parameter of every flow."""
-
     name: str = Field("claims-classifier", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     work_dir: str = ".tunegate"
     data: DataConfig = DataConfig()
@@ -260,6 +259,7 @@ class PipelineConfig(_Stage):
     monitor: MonitorConfig = MonitorConfig()
     deploy: DeployConfig = DeployConfig()
     retention: RetentionConfig = RetentionConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
 
     @field_validator("work_dir")
     @classmethod
