@@ -35,6 +35,7 @@ class Candidate(BaseModel):
     baseline_report: EvalReport | None = None  # TF-IDF + logistic regression on the same split
     raw_dataset: DatasetRef | None = None  # the ingested rows before scrubbing (digest and counts only)
     membership: dict | None = None  # tasks/evaluate/membership.py's result
+    checks: dict | None = None  # validate_model's {"calibration": ..., "robustness": ...} (tasks/evaluate/task.py)
 
 
 def version_records(config_json: dict, config_sha256: str, c: Candidate, code: str) -> dict[str, dict]:
@@ -60,6 +61,8 @@ def version_records(config_json: dict, config_sha256: str, c: Candidate, code: s
            "lineage.json": lineage, "config.json": config_json, "quality.json": c.quality}
     if c.membership is not None:
         out["memorisation.json"] = c.membership
+    for name, record in (c.checks or {}).items():  # calibration.json, robustness.json
+        out[f"eval/{name}.json"] = record
     if c.champion_report is not None:
         out["eval/champion_eval.json"] = c.champion_report.model_dump(mode="json")
     if c.baseline_report is not None:
