@@ -114,9 +114,10 @@ def _labelled(uri: str) -> tuple[list[str], list[str]]:
 
 
 def calibrate(model_dir: Path, val_uri: str | None, test_uri: str, fit: bool = True,
-              target_accuracy: float | None = None) -> dict:
+              target_accuracy: float | None = None, write: bool = True) -> dict:
     """Fit T on the validation split (``fit``), compute the test split's coverage-accuracy curve and (with
-    ``target_accuracy``) the review threshold; write the model folder's ``calibration.json``; return the record."""
+    ``target_accuracy``) the review threshold; write the model folder's ``calibration.json`` (``write``: a
+    re-validation recomputes without writing); return the record."""
     from tasks.predict.classify import load_model
     from tasks.predict.folder import read_train_config
 
@@ -149,6 +150,8 @@ def calibrate(model_dir: Path, val_uri: str | None, test_uri: str, fit: bool = T
               "ece_after": round(expected_calibration_error(scaled, correct), 6),
               "target_accuracy": target_accuracy, "review_threshold": review["threshold"] if review else None,
               "review": review, "curve": thin(curve), "seconds": round(time.perf_counter() - t0, 3)}
+    if not write:
+        return record
     import json
 
     from tasks.refs import atomic_file
