@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict
 from tasks.caching import stored_in
 from tasks.config import PipelineConfig, TrainConfig
 from tasks.evaluate.metrics import EvalReport
-from tasks.evaluate.task import evaluate_baseline, evaluate_model, membership_test, validate_predictions
+from tasks.evaluate.task import (
+    evaluate_baseline,
+    evaluate_model,
+    membership_test,
+    validate_model,
+    validate_predictions,
+)
 from tasks.ingest.task import (
     RAW_COPY_HOOKS,
     add_batch,
@@ -107,33 +113,34 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     dataset = _ingest(config, run_dir, extra_data)
     quality = quality_gate(dataset, config.quality, run_dir)
     gold = Path(config.data.source + ".pii.jsonl")
-    columns = ScrubColumns.of(config.train, config.data)  # every text column
     scrubbed, pii = stored_in(scrub_pii_cached, results)(dataset, config.pii, run_dir,
                                                          gold if gold.is_file() and not extra_data else None,
-                                                         columns=columns)
+                                                         columns=ScrubColumns.of(config.train, config.data))
     discard_raw_copy(run_dir, config.retention)
     scrubbed = drop_erased_documents(scrubbed, config)
     champion = find_champion(config)  # the rows it learned from never enter the new test split
     split = stored_in(split_dataset_cached, results)(scrubbed, config.split, run_dir, champion and champion.local_dir)
     model = stored_in(launch_finetune_cached, results)(config.train, split, run_dir / "model", results.parent)
+    checks = validate_model(Path(model.path), split, config.evaluate, run_dir / "eval")  # calibration, robustness
     report = evaluate_model(Path(model.path), split.test, run_dir / "eval" / "eval.json", role="candidate")
     champion_report = evaluate_model(champion.local_dir / "model", split.test, run_dir / "eval" / "champion_eval.json",
                                      role="champion") if champion else None
     baseline = evaluate_baseline(split, run_dir / "eval" / "baseline_eval.json")
     membership = membership_test(Path(model.path), split, run_dir / "eval" / "membership.json")
     validation = validate_predictions(split.test, config.evaluate, run_dir / "eval", config.promotion.primary_metric)
-    decision = decide(report, champion_report, config, champion, baseline, membership, validation)
+    decision = decide(report, champion_report, config, champion, baseline, membership, validation, checks)
     reg = register_and_promote(config, Candidate(
         run_id=run_id, run_dir=run_dir, base_model=base_model, trigger=trigger, dataset=scrubbed,
         quality=quality.model_dump(mode="json"), pii=pii.model_dump(mode="json") if pii else None, split=split,
         model=model, report=report, champion_report=champion_report,
         champion_version=champion.version if champion else None, decision=decision, baseline_report=baseline,
-        raw_dataset=dataset, membership=membership, validation=validation), erasure_tags_of(scrubbed, config))
-    reused = {"scrub": scrubbed.uri, "split": split.train.uri, "finetune": model.path}
+        raw_dataset=dataset, membership=membership, validation=validation, checks=checks),
+        erasure_tags_of(scrubbed, config))
     return TrainResult(
         run_id=run_id, run_dir=str(run_dir), version=reg.version, mlflow_run_id=reg.mlflow_run_id,
         promoted=reg.outcome.promoted, action=reg.outcome.action, decision=decision,
         champion_version=reg.outcome.champion_version, previous_champion=reg.outcome.previous_champion,
         eval=report, champion_eval=champion_report, baseline_eval=baseline, model_card=str(reg.model_card),
         dataset_sha256=scrubbed.sha256, config_sha256=config.digest(), code_version=reg.code_version, trigger=trigger,
-        cached_stages=[name for name, path in reused.items() if not Path(path).is_relative_to(run_dir)])
+        cached_stages=[name for name, path in {"scrub": scrubbed.uri, "split": split.train.uri, "finetune": model.path
+                                               }.items() if not Path(path).is_relative_to(run_dir)])

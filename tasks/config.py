@@ -75,10 +75,8 @@ class KeepList(_Stage):
     literals: list[str] = []
     patterns: list[str] = []
 
-
 Locale = Literal["uk", "us", "eu"]
 LOCALES: tuple[str, ...] = ("uk", "us", "eu")
-
 
 class PiiConfig(_Stage):
     """PII scrubbing: analyzer, operators, keep-list and the residual gate."""
@@ -114,9 +112,7 @@ class SplitConfig(_Stage):
     val_fraction: float = Field(0.1, ge=0, lt=1)
     seed: int = 13
 
-
 _Rate = Annotated[float, Field(gt=0)]
-
 
 class LoraConfig(_Stage):
     r: int = Field(16, ge=1)
@@ -191,6 +187,7 @@ class PromotionPolicy(_Stage):
     approval_timeout_s: int = Field(86_400, ge=1)
     require_significant_gain: bool = False  # the gain's 95% interval must clear min_improvement (evaluate/stats.py)
     max_slice_regression: float | None = Field(None, ge=0, le=1)  # on any gated slice (null: reported, no gate)
+    max_robustness_drop: float | None = Field(None, ge=0, le=1)  # any perturbation's drop (null: reported only)
 
 
 class RegistryConfig(_Stage):

@@ -132,3 +132,14 @@ class BatchOutsideInbox(ConfigError):
 
 class DeploymentNotPinned(PolicyLoosened):
     """A deployment's flow run found no pinned config in its process environment (``tunegate serve`` sets it)."""
+
+
+class RevalidationFailed(TunegateError):
+    """``tunegate revalidate``: a version's recomputed numbers differ from those it was registered with beyond the
+    stated tolerance, its files differ from what was signed, or its recorded split cannot be found."""
+
+    exit_code = 14
+
+
+class ValidatorNotIndependent(IdentityRequired):
+    """Under ``promotion.four_eyes`` a re-validation is refused when the validator started the version's run."""

@@ -21,3 +21,6 @@ class EvaluateConfig(BaseModel):
     slices: list[str] = []
     # Slices with fewer test rows are reported but never gate: at 30 rows one document moves accuracy by 0.033.
     min_slice_rows: int = Field(30, ge=1)
+    # Calibration and the review threshold (tasks/evaluate/calibration.py); robustness is always measured.
+    calibrate: bool = True  # classifiers: temperature scaling fitted on the validation split; predict serves it
+    target_accuracy: float | None = Field(None, gt=0, le=1)  # of the automated share; the rest: needs_review

@@ -98,3 +98,29 @@ def validate_predictions(test: DatasetRef, cfg: EvaluateConfig, eval_dir: Path, 
         create_markdown_artifact(markdown=validation_markdown(report, Path(eval_dir), metric), key="validation",
                                  description="intervals, slices and pictures of this run's evaluation")
     return report
+
+
+@task(name="validate_model")
+def validate_model(model_dir: Path, split: SplitRef, evaluate: EvaluateConfig, out_dir: Path) -> dict:
+    """Calibrate ``model_dir`` (its ``calibration.json``: the temperature and review threshold predict serves) and
+    run the robustness suite on the test split; ``calibration.json`` and ``robustness.json`` to ``out_dir``.
+    Before ``evaluate_model``, so that the reported ECE is that of the scaled model."""
+    import json
+
+    from tasks.evaluate.calibration import calibrate as fit_calibration
+    from tasks.evaluate.robustness import robustness_test
+
+    log = get_run_logger()
+    cal = fit_calibration(Path(model_dir), split.val.uri if split.val else None, split.test.uri, evaluate.calibrate,
+                          evaluate.target_accuracy)
+    if cal["measured"]:
+        log.info("calibration: temperature %.3f (%s), ECE %.4f -> %.4f; review threshold %s", cal["temperature"],
+                 cal["how"], cal["ece_before"], cal["ece_after"], cal["review_threshold"])
+    rob = robustness_test(Path(model_dir), split.test.uri, seed=split.seed)
+    if rob["measured"]:
+        log.info("robustness: clean %s %.4f; drops %s (%.1f s)", rob["metric"], rob["clean"],
+                 ", ".join(f"{k} {v['drop']:+.4f}" for k, v in rob["perturbations"].items()), rob["seconds"])
+    for name, record in (("calibration.json", cal), ("robustness.json", rob)):
+        with atomic_file(Path(out_dir) / name) as tmp:
+            tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return {"calibration": cal, "robustness": rob}

@@ -94,6 +94,8 @@ def collect(reg: RegistryScope, version: int) -> tuple[dict[str, bytes], dict[st
                 "version_tags": ref.tags, "run_params": run.data.params, "run_metrics": run.data.metrics,
                 "aliases_now": aliases}
     files["registry.json"] = _json(registry)
+    for p in sorted(reg.work_path("revalidations").glob(f"v{ref.version}-*.json")):  # tunegate revalidate
+        files[f"revalidations/{p.name}"] = p.read_bytes()
     run_dir = reg.work_path("runs", ref.tags.get("tunegate_run_id", "-"))
     for rel in ["quality.json"] + sorted(str(p.relative_to(run_dir)) for p in (run_dir / "data_docs").rglob("*")
                                          if p.is_file()):

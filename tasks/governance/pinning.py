@@ -54,6 +54,8 @@ RULES: dict[str, str] = {
     "data.non_personal_columns": "subset",  # a column taken off the list is scrubbed, not only scanned
     "promotion.require_significant_gain": "on", "promotion.max_slice_regression": "max",
     "evaluate.slices": "superset", "evaluate.min_slice_rows": "max",  # more slices gated: stricter
+    "promotion.max_robustness_drop": "max",
+    "evaluate.target_accuracy": "min",  # lower: more documents decided without a person
 }
 RANKS: dict[str, tuple] = {"pii.require_key": (False, None, True),  # None: required in deployments' runs
                            "retention.erased_versions": ("keep", "delete_artifacts")}

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.monitor.descriptors import DESCRIPTOR_COLUMNS
 
 PREDICTION_COLUMNS = ("prediction", "confidence", "output_length", "output_perplexity")
+MIN_REVIEW_RISE = 0.05  # the share sent to review may rise this much (or 2 SE, if more) before it counts as drift
 OUTPUT_NUMERIC = ("confidence", "output_length", "output_perplexity")  # whichever the champion's task gives
 
 
@@ -31,7 +32,7 @@ class DriftCheck(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    kind: str  # descriptor | prediction | columns | embedding | quality
+    kind: str  # descriptor | prediction | columns | embedding | quality | review
     value: float | None
     threshold: float | None
     method: str
@@ -114,6 +115,19 @@ def build_report(reference: pd.DataFrame, current: pd.DataFrame, drift_share: fl
     return Report(metrics, include_tests=True), ref, cur
 
 
+def review_check(reference_conf, current_conf, threshold: float, min_rise: float = MIN_REVIEW_RISE) -> DriftCheck:
+    """The share of the batch the champion sends to review (confidence below its review threshold:
+    tasks/evaluate/calibration.py) against the reference's share: drift when it rises by more than
+    max(``min_rise``, 2 standard errors of the difference)."""
+    ref, cur = np.asarray(reference_conf, dtype=float), np.asarray(current_conf, dtype=float)
+    base, now = (float((x < threshold).mean()) if len(x) else 0.0 for x in (ref, cur))
+    se = np.sqrt(base * (1 - base) * (1 / max(len(cur), 1) + 1 / max(len(ref), 1)))
+    limit = base + max(min_rise, 2 * float(se))
+    return DriftCheck(name="review_share", kind="review", value=now, threshold=limit,
+                      method=f"share with confidence below the review threshold {threshold:.4f} (reference "
+                             f"{base:.3f}; limit reference + max({min_rise:g}, 2 SE))", drifted=now > limit)
+
+
 def null_auc_sd(n_reference: int, n_current: int) -> float:
     """Standard deviation of a held-out ROC AUC when both samples share one distribution.
 
@@ -165,17 +179,21 @@ def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, *, drift_share
                   embedding_threshold: float, reference_emb: np.ndarray | None = None,
                   current_emb: np.ndarray | None = None, include_prediction: bool = True,
                   champion_metrics: dict | None = None, min_accuracy_drop: float = 0.05,
-                  batch_rows: int | None = None, html_out: Path | None = None) -> DriftReport:
+                  batch_rows: int | None = None, html_out: Path | None = None,
+                  review_threshold: float | None = None) -> DriftReport:
     """Run the Evidently report on two prepared frames and read its verdicts.
 
-    Adds the embedding check when both embedding arrays are given, and accuracy/macro-F1 against the
-    champion's test metrics when ``current`` has labels.
+    Adds the embedding check when both embedding arrays are given, accuracy/macro-F1 against the
+    champion's test metrics when ``current`` has labels, and the share sent to review when the champion has a
+    review threshold.
     """
     report, ref, cur = build_report(reference, current, drift_share, include_prediction)
     snapshot = report.run(cur, ref)
     checks = read_checks(snapshot.dict())
     if reference_emb is not None and current_emb is not None:
         checks.append(embedding_check(reference_emb, current_emb, embedding_threshold))
+    if review_threshold is not None and "confidence" in reference.columns and "confidence" in current.columns:
+        checks.append(review_check(reference["confidence"], current["confidence"], review_threshold))
     labelled = 0
     if "label" in current.columns and "prediction" in current.columns:
         labelled = int(current["label"].notna().sum())

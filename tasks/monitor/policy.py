@@ -4,7 +4,9 @@ A batch counts as drifted when any of these holds:
 - Evidently's share of drifted columns (descriptors, and the prediction columns when
   ``prediction_drift`` is on) reaches ``drift_share``;
 - the embedding domain classifier's ROC AUC is above ``embedding_drift_threshold``;
-- on labelled batches, accuracy or macro-F1 fell more than ``min_accuracy_drop`` below the champion's.
+- on labelled batches, accuracy or macro-F1 fell more than ``min_accuracy_drop`` below the champion's;
+- the share of the batch the champion sends to review (``evaluate.target_accuracy``) rose by more than
+  max(0.05, 2 SE) above the reference's share (``drift.review_check``).
 Single drifted columns are reported as reasons' context but do not trigger on their own: with several
 columns tested at p < 0.05 on small batches one of them drifts by chance about one time in five.
 """
@@ -46,6 +48,10 @@ def should_retrain(report: DriftReport, policy, min_batch_rows: int | None = Non
     if emb is not None:
         line = f"embedding drift ROC AUC {_fmt(emb.value)} vs threshold {_fmt(emb.threshold)}"
         (reasons if emb.drifted else quiet).append(line)
+    review = report.check("review_share")
+    if review is not None:
+        line = f"share sent to review {_fmt(review.value)} vs limit {_fmt(review.threshold)} ({review.method})"
+        (reasons if review.drifted else quiet).append(line)
     for name in ("accuracy", "macro_f1"):
         q = report.check(name)
         if q is not None and q.threshold is not None:

@@ -106,15 +106,19 @@ def report_drift(reference: tuple, current: tuple, monitor, champion_eval: Path,
     """Evidently report to ``run_dir/drift_report.html``, its verdicts to ``drift_report.json``, artifacts."""
     import json
 
+    from tasks.predict.folder import read_calibration
     from tasks.refs import atomic_file
 
     champion = json.loads(Path(champion_eval).read_text()) if Path(champion_eval).is_file() else None
+    calibration = read_calibration(Path(champion_eval).parent.parent / "model")  # the version's folder
     (ref, ref_emb), (cur, cur_emb) = reference, current
     report = compute_drift(ref, cur, drift_share=monitor.drift_share,
                            embedding_threshold=monitor.embedding_drift_threshold, reference_emb=ref_emb,
                            current_emb=cur_emb, include_prediction=monitor.prediction_drift,
                            champion_metrics=champion, min_accuracy_drop=monitor.min_accuracy_drop,
-                           batch_rows=batch_rows, html_out=Path(run_dir) / "drift_report.html")
+                           batch_rows=batch_rows, html_out=Path(run_dir) / "drift_report.html",
+                           review_threshold=calibration.get("review_threshold") if calibration.get(
+                               "target_accuracy") is not None else None)
     with atomic_file(Path(run_dir) / "drift_report.json") as tmp:
         tmp.write_text(report.model_dump_json(indent=2))
     _publish(report)

@@ -1,7 +1,8 @@
 """Batch prediction without Prefect: score texts with a model folder, write id, prediction, confidence.
 
-The output holds ``id``, ``prediction``, ``confidence`` and ``model_version`` only (a causal LM's adds
-``output_tokens`` and ``perplexity``, and its prediction is the text it generated): no document text,
+The output holds ``id``, ``prediction``, ``confidence`` and ``model_version`` only (a classifier registered with
+a review threshold adds ``needs_review``; a causal LM's adds ``output_tokens`` and ``perplexity``, and its
+prediction is the text it generated): no document text,
 scrubbed or not, so a predictions file can be shared without becoming a copy of the documents. The complete
 log, with scrubbed text and embeddings, goes to the prediction store (``tasks/predict/store.py``).
 """
@@ -55,7 +56,7 @@ def score_frame(ids: list[str], texts: list[str], model_dir: Path, version: int,
     prediction is its greedy continuation of the document in the recipe's prompt format, its confidence
     the probability of that whole continuation, and the frame adds ``output_tokens`` and ``perplexity``.
     """
-    from tasks.predict.folder import read_train_config
+    from tasks.predict.folder import needs_review, read_calibration, read_train_config
 
     if read_train_config(Path(model_dir)).get("task") == "causal_lm":
         return _generate_frame(ids, texts, Path(model_dir), version, progress, embed)
@@ -73,6 +74,8 @@ def score_frame(ids: list[str], texts: list[str], model_dir: Path, version: int,
             progress(min(start + step, len(texts)), len(texts))
     frame = pd.DataFrame({"id": ids, "prediction": labels, "confidence": np.round(conf, 6),
                           "model_version": version})
+    if (review := needs_review(conf, read_calibration(Path(model_dir)))) is not None:  # evaluate.target_accuracy
+        frame["needs_review"] = review
     return frame, _stack(embs, model.model.config.hidden_size) if embed else None
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from tasks.errors import ConfigError
-from tasks.predict.folder import read_labels, read_train_config
+from tasks.predict.folder import read_calibration, read_labels, read_train_config
 from tasks.train.base_model import recorded_base_model
 from tasks.train.data import encode_texts, padded_width
 
@@ -29,6 +29,7 @@ class LoadedModel:
     device: torch.device
     dtype: torch.dtype | None = None  # autocast dtype (None: fp32)
     truncation: str = "head"  # train.truncation of the run: texts are cut as in training
+    temperature: float = 1.0  # divides the logits (calibration.json; tasks/evaluate/calibration.py)
 
 
 @dataclass
@@ -79,7 +80,7 @@ def load_model(model_dir: Path, device: str | None = None) -> LoadedModel:
     # such CPUs. Evaluation scores through this same path, so reported metrics are those of what is served.
     dtype = autocast_dtype(cfg.get("precision", "auto"), dev)
     return LoadedModel(model, tok, list(labels), cfg["task"], int(cfg.get("max_length", 256)), dev, dtype,
-                       cfg.get("truncation", "head"))
+                       cfg.get("truncation", "head"), float(read_calibration(model_dir).get("temperature", 1.0)))
 
 
 @torch.inference_mode()
@@ -104,7 +105,7 @@ def predict_texts(model: LoadedModel, texts: list[str], batch_size: int = 64, em
             with torch.autocast(model.device.type, dtype=model.dtype or torch.float32, enabled=model.dtype is not None):
                 out = model.model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
                                   output_hidden_states=embed)
-            probs[idx] = torch.softmax(out.logits.float(), dim=-1).cpu().numpy()
+            probs[idx] = torch.softmax(out.logits.float() / model.temperature, dim=-1).cpu().numpy()
             if emb is not None:
                 emb[idx] = mean_pool(out.hidden_states[-1], mask.to(model.device)).cpu().numpy()
     top = probs.argmax(axis=1) if n else np.zeros(0, dtype=int)

@@ -27,3 +27,23 @@ def read_train_config(model_dir: Path) -> dict:
 def read_labels(model_dir: Path) -> list[str]:
     """A classifier's class names, in the order of its output columns (``label_map.json``)."""
     return read_model_json(model_dir, "label_map.json")["labels"]
+
+
+CALIBRATION_FILE = "calibration.json"  # written by tasks/evaluate/calibration.py: the temperature and review threshold
+
+
+def read_calibration(model_dir: Path) -> dict:
+    """A classifier folder's ``calibration.json`` (temperature, review threshold), or {} when it has none."""
+    path = Path(model_dir) / CALIBRATION_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def needs_review(confidence, record: dict):
+    """Per document (a bool array), whether it goes to a person under a folder's ``calibration.json``: below the
+    review threshold, or every one when no threshold met the target; None when no ``evaluate.target_accuracy``."""
+    import numpy as np
+
+    if record.get("target_accuracy") is None:
+        return None
+    conf, threshold = np.asarray(confidence, dtype=float), record.get("review_threshold")
+    return np.ones(len(conf), dtype=bool) if threshold is None else conf < threshold

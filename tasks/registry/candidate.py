@@ -37,6 +37,7 @@ class Candidate(BaseModel):
     raw_dataset: DatasetRef | None = None  # the ingested rows before scrubbing (digest and counts only)
     membership: dict | None = None  # tasks/evaluate/membership.py's result
     validation: ValidationReport | None = None  # tasks/evaluate/stats.py: intervals, McNemar, slices
+    checks: dict | None = None  # validate_model's {"calibration": ..., "robustness": ...} (tasks/evaluate/task.py)
 
 
 def version_records(config_json: dict, config_sha256: str, c: Candidate, code: str) -> dict[str, dict]:
@@ -46,13 +47,17 @@ def version_records(config_json: dict, config_sha256: str, c: Candidate, code: s
     def digest(ref: DatasetRef | None) -> dict | None:
         return None if ref is None else {"sha256": ref.sha256, "rows": ref.rows, "label_counts": ref.label_counts}
 
+    def located(ref: DatasetRef | None) -> dict | None:
+        return None if ref is None else {**digest(ref), "uri": ref.uri}
+
     split = c.split
     lineage = {"run_id": c.run_id, "trigger": c.trigger, "base_model": c.base_model, "code_version": code,
                "config_sha256": config_sha256, "raw_dataset": digest(c.raw_dataset),
                "scrubbed_dataset": digest(c.dataset),
                "split": {"dataset_sha256": split.dataset_sha256, "seed": split.seed,
                          "test_ids_sha256": split.test_ids_sha256, "train": digest(split.train),
-                         "val": digest(split.val), "test": digest(split.test)},
+                         # where revalidation finds the parts (tasks/governance/revalidation.py), by digest
+                         "val": located(split.val), "test": located(split.test)},
                "champion_version_at_decision": c.champion_version,
                "decision": {"promote": c.decision.promote, "reasons": c.decision.reasons}}
     from tasks.train.split import trained_ids
@@ -62,6 +67,8 @@ def version_records(config_json: dict, config_sha256: str, c: Candidate, code: s
            "lineage.json": lineage, "config.json": config_json, "quality.json": c.quality}
     if c.membership is not None:
         out["memorisation.json"] = c.membership
+    for name, record in (c.checks or {}).items():  # calibration.json, robustness.json
+        out[f"eval/{name}.json"] = record
     if c.champion_report is not None:
         out["eval/champion_eval.json"] = c.champion_report.model_dump(mode="json")
     if c.baseline_report is not None:

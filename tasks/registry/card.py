@@ -1,9 +1,8 @@
 """Model cards in the Hugging Face convention: YAML metadata, then Markdown sections.
 
-A card answers a regulator's questions about one version: what data (rows per class, dates, digest),
-what gate results, what PII evidence, which hyperparameters, which metrics against the champion, why it
-was or was not promoted, and how it is monitored. ``render_card`` is pure; the task writes the file and
-a Prefect Markdown artifact.
+A card answers a regulator's questions about one version: what data (rows per class, dates, digest), what gate
+results, what PII evidence, which hyperparameters, which metrics against the champion, why it was or was not
+promoted, and how it is monitored. ``render_card`` is pure; the task writes the file and a Prefect artifact.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.config import PipelineConfig
 from tasks.evaluate.metrics import EvalReport
 from tasks.evaluate.validate import ValidationReport, validation_lines
+from tasks.registry.card_checks import checks_section
 
 
 class CardFacts(BaseModel):
@@ -53,6 +53,7 @@ class CardFacts(BaseModel):
     membership: dict | None = None  # tasks/evaluate/membership.py's result
     source: str = ""  # the data's file or folder name (data.source), for the card's wording
     statistics: ValidationReport | None = None  # intervals, McNemar, slices (tasks/evaluate/stats.py)
+    checks: dict | None = None  # calibration and robustness (tasks/evaluate/task.py validate_model)
 
 
 def _row(cells) -> str:
@@ -65,7 +66,6 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 def _num(v: float | None) -> str:
     return "–" if v is None else f"{v:.4f}"
-
 
 def _int(v) -> str:
     return "–" if v is None else str(int(v))
@@ -213,7 +213,7 @@ def render_card(f: CardFacts) -> str:
             [[k, v] for k, v in f.hyperparameters.items()], key=lambda r: r[0])), "",
         *([f.chosen, ""] if f.chosen else []),
         *([f.validation, ""] if f.validation else []),
-        _metrics_section(f), "",
+        _metrics_section(f), "", *checks_section(f.checks),
         "## Promotion decision", "", f"Outcome: **{f.outcome}** (decision said: "
         f"{'promote' if f.decision_promote else 'do not promote'}).", "",
         *[f"- {r}" for r in f.decision_reasons], "",
@@ -269,7 +269,8 @@ def build_card_facts(cfg: PipelineConfig, *, run_id: str, base_model: str, label
                      quality, pii, candidate: EvalReport, champion: EvalReport | None, champion_version: int | None,
                      decision, code_version: str, trigger: str, baseline: EvalReport | None = None,
                      train_metrics: dict | None = None, train_auto: dict | None = None,
-                     membership: dict | None = None, statistics: ValidationReport | None = None) -> CardFacts:
+                     membership: dict | None = None, statistics: ValidationReport | None = None,
+                     checks: dict | None = None) -> CardFacts:
     """Gather a card's facts from the pipeline's references (version and MLflow run id filled in later)."""
     rows = {"train": dict(split.train.label_counts), "test": dict(split.test.label_counts)}
     if split.val is not None:
@@ -292,7 +293,7 @@ def build_card_facts(cfg: PipelineConfig, *, run_id: str, base_model: str, label
         monitoring={**cfg.monitor.model_dump(mode="json"), "monitor_cron": cfg.deploy.monitor_cron,
                     "retrain_cron": cfg.deploy.retrain_cron},
         baseline=baseline, validation=validation_line(train_metrics or {}), chosen=chosen_line(train_auto or {}),
-        membership=membership, source=Path(str(cfg.data.source)).name, statistics=statistics,
+        membership=membership, source=Path(str(cfg.data.source)).name, statistics=statistics, checks=checks,
     )
 
 

@@ -136,9 +136,25 @@ def _check_memorisation(result: dict | None, policy: PromotionPolicy) -> tuple[b
     return _check_membership(result, policy.max_membership_auc)
 
 
+def _check_robustness(result: dict | None, limit: float | None) -> tuple[bool, list[str]]:
+    """Each perturbation's drop from the clean score (tasks/evaluate/robustness.py) against
+    ``promotion.max_robustness_drop``; the failing perturbations are named."""
+    if not result or not result.get("measured"):
+        return True, ([f"robustness not measured: {result['why']}"] if result else [])
+    per = result["perturbations"]
+    text = f"robustness ({result['metric']} clean {result['clean']:.4f}): " + ", ".join(
+        f"{name} {-p['drop']:+.4f}" for name, p in per.items())
+    if limit is None:
+        return True, [f"{text} (reported only: promotion.max_robustness_drop is null)"]
+    over = [name for name, p in per.items() if p["drop"] > limit + 1e-12]
+    return not over, [f"{text}; limit {limit:.4f} — " + ("passes" if not over else
+                      f"fails on {', '.join(over)}: the model breaks on text it will meet; train on such text")]
+
+
 def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy: PromotionPolicy,
                      baseline: EvalReport | None = None, membership: dict | None = None,
-                     validation: ValidationReport | None = None) -> PromotionDecision:
+                     validation: ValidationReport | None = None,
+                     robustness: dict | None = None) -> PromotionDecision:
     """Promote only if the candidate is not collapsed onto one class, floors hold, the primary metric beats the
     TF-IDF baseline and the champion by their margins, no class regresses, and the memorisation test passes: a
     membership-inference attack's AUC (classifier) or the training canaries' exposure and extraction (causal LM).
@@ -172,6 +188,8 @@ def decide_promotion(candidate: EvalReport, champion: EvalReport | None, policy:
     ok, reasons = ok and mi_ok, reasons + mi_reasons
     val_ok, val_reasons = check_validation(validation, metric, policy, champion is not None and champ is not None)
     ok, reasons = ok and val_ok, reasons + val_reasons
+    rob_ok, rob_reasons = _check_robustness(robustness, policy.max_robustness_drop)
+    ok, reasons = ok and rob_ok, reasons + rob_reasons
     if champion is not None:
         classes_ok, class_reasons = _check_classes(candidate, champion, policy.max_class_regression)
         ok = ok and classes_ok

@@ -95,12 +95,13 @@ def find_champion(cfg: PipelineConfig) -> VersionRef | None:
 @task(name="decide_promotion")
 def decide(candidate: EvalReport, champion: EvalReport | None, cfg: PipelineConfig,
            champion_ref: VersionRef | None = None, baseline: EvalReport | None = None,
-           membership: dict | None = None, validation: ValidationReport | None = None) -> PromotionDecision:
+           membership: dict | None = None, validation: ValidationReport | None = None,
+           checks: dict | None = None) -> PromotionDecision:
     """The pure promotion decision, recorded as its own step. A champion trained on an erased subject's
     documents is no bar: the candidate is judged on the floors alone."""
     pending = (champion_ref.tags if champion_ref else {}).get("erasure_pending")
     d = decide_promotion(candidate, None if pending else champion, cfg.promotion, baseline, membership,
-                         None if pending else validation)
+                         None if pending else validation, (checks or {}).get("robustness"))
     if pending:
         d = d.model_copy(update={"reasons": [f"champion v{champion_ref.version} awaits archiving ({pending}): "
                                              "not a bar to beat"] + d.reasons})
@@ -132,7 +133,7 @@ def register_and_promote(cfg: PipelineConfig, c: Candidate, erasure: dict[str, s
                              champion=c.champion_report, champion_version=c.champion_version, decision=c.decision,
                              code_version=code, trigger=c.trigger, baseline=c.baseline_report,
                              train_metrics=c.model.metrics, train_auto=auto_record(c.model.path),
-                             membership=c.membership, statistics=c.validation)
+                             membership=c.membership, statistics=c.validation, checks=c.checks)
     layout = assemble_version(c.model, c.split.train, c.run_dir / "eval" / "eval.json",
                               Path(c.dataset.uri).parent / "pii_evidence.json",  # the scrub's run (maybe cached)
                               cfg.monitor.reference_rows, cfg.split.seed, c.run_dir / "version",

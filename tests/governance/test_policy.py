@@ -47,6 +47,10 @@ def _with(**sections) -> PipelineConfig:
     ({"promotion": {"max_canary_exposure": 16}}, ["promotion.max_canary_exposure: 10.0 -> 16.0"]),
     ({"promotion": {"min_improvement": 0.01}}, []),
     ({"train": {"seed": 7}}, ["train.seed: 42 -> 7"]),  # not a policy field: must equal the deployed value
+    # the robustness gate and the review threshold: a run may set or tighten them, never relax or remove them
+    ({"promotion": {"max_robustness_drop": 0.05}}, []),
+    ({"evaluate": {"target_accuracy": 0.9}}, []),
+    ({"evaluate": {"calibrate": False}}, ["evaluate.calibrate: True -> False"]),
 ])
 def test_a_run_may_tighten_policy_but_never_relax_it(change, relaxed):
     assert policy.loosened(BASE, _with(**change)) == relaxed
@@ -63,6 +67,20 @@ def test_a_run_cannot_switch_off_the_significance_or_slice_gates(field, value, l
     deployed = _edit(BASE, promotion__require_significant_gain=True, promotion__max_slice_regression=0.05,
                      evaluate__slices=["product"])
     assert policy.loosened(deployed, _edit(deployed, **{field: value})) == [line]
+
+
+def test_a_run_cannot_loosen_or_remove_the_robustness_gate_or_the_review_target():
+    deployed = _with(promotion={"max_robustness_drop": 0.05}, evaluate={"target_accuracy": 0.98})
+    assert policy.loosened(deployed, _with(promotion={"max_robustness_drop": 0.2}, evaluate={"target_accuracy": 0.98})
+                           ) == ["promotion.max_robustness_drop: 0.05 -> 0.2"]
+    assert policy.loosened(deployed, _with(promotion={"max_robustness_drop": None}, evaluate={"target_accuracy": 0.98})
+                           ) == ["promotion.max_robustness_drop: 0.05 -> None"]
+    assert policy.loosened(deployed, _with(promotion={"max_robustness_drop": 0.05}, evaluate={"target_accuracy": 0.9})
+                           ) == ["evaluate.target_accuracy: 0.98 -> 0.9"]
+    assert policy.loosened(deployed, _with(promotion={"max_robustness_drop": 0.01}, evaluate={"target_accuracy": None})
+                           ) == ["evaluate.target_accuracy: 0.98 -> None"]
+    assert policy.loosened(deployed, _with(promotion={"max_robustness_drop": 0.01}, evaluate={"target_accuracy": 0.99})
+                           ) == []
 
 
 def test_a_limit_absent_at_deployment_is_not_relaxed_by_any_value():

@@ -160,7 +160,7 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     from tasks.registry.versions import champion_version, get_version
 
     torch.set_num_threads(2)
-    cfg = small_config(tmp_path)
+    cfg = small_config(tmp_path, evaluate={"target_accuracy": 0.9})  # predict marks what goes to review
     console = Console(capsys)
 
     state = train_pipeline(cfg, trigger="test", return_state=True)
@@ -177,11 +177,20 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     assert first.baseline_eval is not None and first.baseline_eval.n == first.eval.n
     assert "TF-IDF baseline" in card and any("TF-IDF baseline" in r for r in first.decision.reasons)
     assert Path(first.run_dir, "eval", "baseline_eval.json").is_file()
+    # robustness and calibration: measured on the same test split, recorded, stated on the card and in the decision
+    robust = json.loads(Path(first.run_dir, "eval", "robustness.json").read_text())
+    assert robust["measured"] and robust["n"] == first.eval.n and len(robust["perturbations"]) == 6
+    assert robust["perturbations"]["pseudonym_swap"]["docs_changed"] > 0  # the corpus's people are pseudonymised
+    assert any(r.startswith("robustness (macro_f1 clean") for r in first.decision.reasons)
+    calibrated = json.loads(Path(first.run_dir, "eval", "calibration.json").read_text())
+    assert calibrated["measured"] and calibrated["val_rows"] > 0 and calibrated["review"]["target_accuracy"] == 0.9
+    assert "## Robustness and calibration" in card and "Automation rate" in card
     ref = get_version(cfg.registry_scope, "champion")
     assert ref.version == first.version and ref.tags["trigger"] == "test"
     assert ref.tags["dataset_sha256"] == first.dataset_sha256 and json.loads(ref.tags["pii_evidence"])["docs"] == 300
     for part in ["model/manifest.json", "model/label_map.json", "eval/eval.json", "model_card.md", "pii_evidence.json",
-                 "eval/validation.json", "eval/confusion_matrix.png", "eval/reliability.png", "eval/slices.png"]:
+                 "eval/validation.json", "eval/confusion_matrix.png", "eval/reliability.png", "eval/slices.png",
+                 "model/calibration.json", "eval/robustness.json", "eval/calibration.json"]:
         assert (ref.local_dir / part).is_file(), part
     # intervals from the stored per-row outputs; the example's slices (product, channel) and the length bucket
     validation = json.loads((ref.local_dir / "eval" / "validation.json").read_text())
@@ -217,7 +226,10 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     batch = write_sample(tmp_path / "incoming.jsonl", rows=40, seed=99)
     out = predict(cfg, str(batch), str(tmp_path / "preds.csv"))
     preds = pd.read_csv(out.uri)
-    assert list(preds.columns) == ["id", "prediction", "confidence", "model_version"] and len(preds) == 40
+    assert list(preds.columns) == ["id", "prediction", "confidence", "model_version", "needs_review"]
+    assert len(preds) == 40
+    threshold = json.loads((ref.local_dir / "model" / "calibration.json").read_text())["review_threshold"]
+    assert preds["needs_review"].tolist() == (preds["confidence"] < (threshold or 2)).tolist()
     assert set(preds["prediction"]) <= set(first.eval.labels) and preds["confidence"].between(0, 1).all()
     # Canary at rest: after training, a cached re-run, predict and a GDPR search, no planted value is left in
     # any file of the work folder (datasets, splits, indexes, registry artifacts, the prediction store, caches),
@@ -262,6 +274,7 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     assert champion_version(cfg.registry_scope) == first.version
     assert cli_rollback(args) == 0
     assert champion_version(cfg.registry_scope) == second.version and read_audit(cfg)[-1]["action"] == "rollback"
+    _revalidate(cfg, cfg_file, second.version, console)
     _evidence_pack(cfg_file, tmp_path, first, second, planted, console)
 
     # a changed config is not served from cache, and a failure in training registers nothing
@@ -276,6 +289,45 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     console.read()  # and nothing printed on the way: commands' output, console logs
     printed = "\n".join(console.seen).lower()
     assert [v for v in planted if v.lower() in printed] == []
+
+
+def _revalidate(cfg, cfg_file: Path, version: int, console) -> None:
+    """``tunegate revalidate`` reproduces a version's numbers from the registry alone, is audited, refuses the run's
+    starter under four-eyes, and fails when the registered weights are altered."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from flows.cli import main as cli_main
+    from tasks.audit import read_audit
+    from tasks.errors import RevalidationFailed, ValidatorNotIndependent
+    from tasks.governance.revalidation import revalidate
+    from tasks.registry.versions import client_for
+
+    args = ["revalidate", "--config", str(cfg_file), "--version", str(version), "--validator", "vera.validator"]
+    console.read()
+    assert cli_main(args) == 0
+    out = console.read()
+    assert f"v{version} of {cfg.model_name}: re-validation PASSED" in out, out
+    entry = read_audit(cfg)[-1]
+    assert entry["action"] == "revalidate" and entry["passed"] and entry["validator"] == "vera.validator"
+    assert entry["checked"] >= 15 and entry["failed"] == [] and entry["version"] == version
+    with pytest.raises(ValidatorNotIndependent):  # this account ran the pipeline: it started the version's run
+        revalidate(cfg.registry_scope, True, version, None)
+    assert read_audit(cfg)[-1]["action"] == "revalidate.refused"
+    client = client_for(cfg.registry_scope)
+    run = client.get_run(client.get_model_version(cfg.model_name, str(version)).run_id)
+    weights = next((Path(run.info.artifact_uri.removeprefix("file://")) / "model" / "adapter").glob("*.safetensors"))
+    original = weights.read_bytes()
+    gen = torch.Generator().manual_seed(0)
+    save_file({k: torch.randn(v.shape, generator=gen).to(v.dtype) for k, v in load_file(weights).items()}, weights)
+    try:
+        assert cli_main(args) == RevalidationFailed.exit_code
+        out = console.read()
+        assert "re-validation FAILED" in out and "differs from the training manifest" in out, out
+        assert "  - accuracy: recorded" in out or "  - macro_f1: recorded" in out, out  # the numbers moved too
+    finally:
+        weights.write_bytes(original)
+    assert not read_audit(cfg)[-1]["passed"]
 
 
 def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[str], console) -> None:
@@ -303,6 +355,9 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
                  "monitoring.json", "run/quality.json"]:
         assert part in listed, part
     assert any(p.startswith("run/data_docs/") for p in listed) and not any("safetensors" in p for p in listed)
+    assert {"version/eval/robustness.json", "version/eval/calibration.json", "version/model/calibration.json"} <= set(
+        listed)
+    assert sum(p.startswith("revalidations/v") for p in listed) == 2  # tunegate revalidate's records join the pack
     lineage = json.loads((pack / "version" / "lineage.json").read_text())
     assert lineage["scrubbed_dataset"]["sha256"] == second.dataset_sha256 != lineage["raw_dataset"]["sha256"]
     assert lineage["split"]["test"]["rows"] == second.eval.n
@@ -311,7 +366,7 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
     assert mi["measured"] and 0 <= mi["auc"] <= 1 and mi["train_rows"] == mi["test_rows"] == second.eval.n
     assert any("membership-inference AUC" in r for r in second.decision.reasons)
     audit = json.loads((pack / "audit.json").read_text())
-    assert {"reject", "rollback"} <= {e["action"] for e in audit["entries"]} and audit["chain"]["intact"]
+    assert {"reject", "rollback", "revalidate"} <= {e["action"] for e in audit["entries"]} and audit["chain"]["intact"]
     assert raw_at_rest([pack, zipped], planted) == []
     for f in sorted(p for p in pack.rglob("*") if p.is_file()):
         data = f.read_bytes()
