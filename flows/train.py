@@ -1,4 +1,5 @@
-"""The training pipeline: ingest → gate → scrub → split → fine-tune → evaluate → decide → register → promote.
+"""The training pipeline: ingest → gate → scrub → split → fine-tune → evaluate → decide → classify the change →
+register → promote.
 
 The scrubbed dataset loses the documents of every subject erased so far (``tunegate subject erase``).
 
@@ -18,6 +19,7 @@ from tasks.caching import stored_in
 from tasks.config import PipelineConfig, TrainConfig
 from tasks.evaluate.metrics import EvalReport
 from tasks.evaluate.task import evaluate_baseline, evaluate_model, membership_test
+from tasks.governance.task import assess_change
 from tasks.ingest.task import (
     RAW_COPY_HOOKS,
     add_batch,
@@ -122,12 +124,13 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     baseline = evaluate_baseline(split, run_dir / "eval" / "baseline_eval.json")
     membership = membership_test(Path(model.path), split, run_dir / "eval" / "membership.json")
     decision = decide(report, champion_report, config, champion, baseline, membership)
+    decision, records = assess_change(config, decision, model, split, base_model, trigger, report, membership)
     reg = register_and_promote(config, Candidate(
         run_id=run_id, run_dir=run_dir, base_model=base_model, trigger=trigger, dataset=scrubbed,
         quality=quality.model_dump(mode="json"), pii=pii.model_dump(mode="json") if pii else None, split=split,
         model=model, report=report, champion_report=champion_report,
         champion_version=champion.version if champion else None, decision=decision, baseline_report=baseline,
-        raw_dataset=dataset, membership=membership), erasure_tags_of(scrubbed, config))
+        raw_dataset=dataset, membership=membership, records=records), erasure_tags_of(scrubbed, config))
     reused = {"scrub": scrubbed.uri, "split": split.train.uri, "finetune": model.path}
     return TrainResult(
         run_id=run_id, run_dir=str(run_dir), version=reg.version, mlflow_run_id=reg.mlflow_run_id,

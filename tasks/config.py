@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tasks.declarations import GovernanceConfig
 from tasks.errors import ConfigError
 from tasks.retention import RetentionConfig  # noqa: F401  (defined beside the purge it drives)
 
@@ -51,7 +52,6 @@ class DataConfig(_Stage):
 
 class QualityConfig(_Stage):
     """Great Expectations gate, run before anything expensive or irreversible."""
-
     min_rows: int = Field(200, ge=1)
     min_text_chars: int = Field(5, ge=0)
     max_text_chars: int = Field(100_000, ge=1)
@@ -116,8 +116,6 @@ class SplitConfig(_Stage):
 
 
 _Rate = Annotated[float, Field(gt=0)]
-
-
 class LoraConfig(_Stage):
     r: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)
@@ -127,7 +125,6 @@ class LoraConfig(_Stage):
 
 class TrainConfig(_Stage):
     """Fine-tuning, launched by torchrun."""
-
     task: Literal["classification", "causal_lm"] = "classification"
     base_model: str | None = None  # local path; None means the packaged all-MiniLM-L6-v2
     method: Literal["lora", "full"] = "lora"
@@ -247,7 +244,6 @@ class DeployConfig(_Stage):
 
 class PipelineConfig(_Stage):
     """Everything one tunegate pipeline needs; the parameter of every flow."""
-
     name: str = Field("claims-classifier", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     work_dir: str = ".tunegate"
     data: DataConfig = DataConfig()
@@ -260,6 +256,8 @@ class PipelineConfig(_Stage):
     monitor: MonitorConfig = MonitorConfig()
     deploy: DeployConfig = DeployConfig()
     retention: RetentionConfig = RetentionConfig()
+    governed: bool = False  # a regulated model: governance: is required (pinned whole: tasks/declarations.py)
+    governance: GovernanceConfig | None = None
 
     @field_validator("work_dir")
     @classmethod
@@ -271,6 +269,8 @@ class PipelineConfig(_Stage):
         if self.train.searches_rate and self.split.val_fraction == 0:
             raise ValueError("train.learning_rate: auto chooses the rate by validation loss, and "
                              "split.val_fraction is 0; set split.val_fraction (e.g. 0.1) or give a learning rate")
+        if self.governed and self.governance is None:
+            raise ValueError("governed: true needs the governance: section (docs/technical-file.md)")
         return self
 
     def digest(self) -> str:

@@ -35,6 +35,7 @@ class Candidate(BaseModel):
     baseline_report: EvalReport | None = None  # TF-IDF + logistic regression on the same split
     raw_dataset: DatasetRef | None = None  # the ingested rows before scrubbing (digest and counts only)
     membership: dict | None = None  # tasks/evaluate/membership.py's result
+    records: dict[str, dict] = {}  # governance's records for the version (envelope.json, compute.json)
 
 
 def version_records(config_json: dict, config_sha256: str, c: Candidate, code: str) -> dict[str, dict]:
@@ -64,7 +65,7 @@ def version_records(config_json: dict, config_sha256: str, c: Candidate, code: s
         out["eval/champion_eval.json"] = c.champion_report.model_dump(mode="json")
     if c.baseline_report is not None:
         out["eval/baseline_eval.json"] = c.baseline_report.model_dump(mode="json")
-    return out
+    return out | c.records
 
 
 def assemble_version(adapter: AdapterRef, train: DatasetRef, eval_json: Path, pii_evidence: Path | None,
