@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--public-key", action="append", help="verify: a trusted signer's public key (hex); repeatable")
     s.add_argument("--trust-file", help="verify: a file of trusted public keys (hex), one a line")
     s.add_argument("--allow-dev-key", action="store_true", help="verify: accept a pack signed with a development key")
+    s.add_argument("--require-coverage", metavar="BLOCKS", help="verify: fail on a missing clause of these technical "
+                   "file blocks (annex4,art10,art12,art15,ss1-23,edpb or all)")
 
     s = add("purge")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir and retention: section)")
@@ -261,7 +263,6 @@ def cli_subject(args: argparse.Namespace) -> int:
 def cli_audit(args: argparse.Namespace) -> int:
     """``tunegate audit verify --config C [--pack P]``: exit 1 and every broken link or head when it does not hold."""
     from tasks.governance.audit_check import command
-
     lines, code = command(args.config, args.pack)
     print("\n".join(lines))
     return code
@@ -270,7 +271,6 @@ def cli_audit(args: argparse.Namespace) -> int:
 def cli_evidence(args: argparse.Namespace) -> int:
     """``tunegate evidence [build] --config C --version N --out DIR|ZIP`` | ``verify PACK --public-key K`` | keygen."""
     from tasks.governance.evidence import command
-
     lines, code = command(args)
     print("\n".join(lines))
     return code

@@ -79,3 +79,6 @@ class GovernanceConfig(_Declared):
     data_assumptions: str | None = None  # what the data and labels are taken to measure (Art. 10(2)(d))
     data_sources: list[DataSource] = []
     change_envelope: ChangeEnvelope | None = None
+    # Only the firm can fill these two (Annex IV 7 and 8); unfilled, the technical file marks them the firm's.
+    harmonised_standards: list[str] = []  # standards or other solutions the conformity assessment relies on
+    declaration_of_conformity: str | None = None  # where the signed EU declaration of conformity (Art. 47) is kept
