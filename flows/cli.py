@@ -23,6 +23,7 @@ COMMANDS = {
     "subject": ("cli_subject", "GDPR access and erasure: where a person's documents are, or remove them everywhere"),
     "audit": ("cli_audit", "verify the audit log's HMAC chain and heads: edited, removed or reordered entries"),
     "evidence": ("cli_evidence", "a version's signed evidence pack for a regulator, and its verification"),
+    "inventory": ("cli_inventory", "every version of the model: owner, tier, status, validation, review due"),
     "purge": ("cli_purge", "delete what retention no longer allows: raw copies, predictions, checkpoints, models"),
     "up": ("cli_up", "start a local Prefect server and serve the deployments"),
     "down": ("cli_down", "stop what `tunegate up` started"),
@@ -30,15 +31,11 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="tunegate",
-        description=(
-            "Fine-tune a small model on regulated documents, with the evidence a regulator asks for: "
-            "a data quality gate, audited PII scrubbing, LoRA fine-tuning under torchrun, "
-            "champion/challenger promotion in MLflow, and drift monitoring that triggers retraining."
-        ),
-        epilog="Run `tunegate COMMAND --help` for a command's options. Start with: tunegate run examples/claims.yaml",
-    )
+    p = argparse.ArgumentParser(prog="tunegate", description=(
+        "Fine-tune a small model on regulated documents, with the evidence a regulator asks for: a data quality "
+        "gate, audited PII scrubbing, LoRA fine-tuning under torchrun, champion/challenger promotion in MLflow, "
+        "and drift monitoring that triggers retraining."),
+        epilog="Run `tunegate COMMAND --help` for a command's options. Start with: tunegate run examples/claims.yaml")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str) -> argparse.ArgumentParser:
@@ -111,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--require-coverage", metavar="BLOCKS", help="verify: fail on a missing clause of these technical "
                    "file blocks (annex4,art10,art12,art15,ss1-23,edpb or all)")
 
+    s = add("inventory")
+    s.add_argument("--config", required=True, help="pipeline YAML (registry, governance:)")
+    s.add_argument("--format", choices=["md", "json"], default="md", help="a Markdown table (default) or JSON")
+
     s = add("purge")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir and retention: section)")
 
@@ -140,7 +141,6 @@ def _without_torch() -> None:
 def cli_sample_data(args: argparse.Namespace) -> int:
     """``tunegate sample-data --out PATH --rows N --seed S [--drift KIND]``."""
     from tasks.ingest.sample_data import sidecar_path, write_sample
-
     out = write_sample(Path(args.out), rows=args.rows, seed=args.seed, drift=args.drift)
     print(f"wrote {args.rows} documents to {out} (drift: {args.drift}); PII ground truth in {sidecar_path(out)}")
     return 0
@@ -150,7 +150,6 @@ def cli_validate(args: argparse.Namespace) -> int:
     """``tunegate validate CONFIG [--no-scrub]``: run the ingest flow and print a short summary."""
     from flows.ingest import ingest
     from tasks.config import load_config
-
     config = load_config(args.config)
     if args.no_scrub:
         config = config.model_copy(update={"pii": config.pii.model_copy(update={"enabled": False})})
@@ -164,7 +163,6 @@ def cli_scrub(args: argparse.Namespace) -> int:
     from tasks.pii.ops import pseudonym_key
     from tasks.pii.stream import scrub_file
     from tasks.runtime import progress
-
     cfg = load_config(args.config) if args.config else None
     pii = cfg.pii if cfg else PiiConfig()
     work_dir = cfg.work_path() if cfg else Path(".tunegate")
@@ -182,7 +180,6 @@ def cli_scrub(args: argparse.Namespace) -> int:
 def cli_pii_eval(args: argparse.Namespace) -> int:
     """Recall, precision and F2 per entity type of a scrub's spans against a ground-truth sidecar."""
     from tasks.pii.score import format_table, read_jsonl_by_id, score, spans_from_file
-
     gold = read_jsonl_by_id(Path(args.gold), "ground-truth")
     scrubbed = Path(args.scrubbed)
     spans_path = scrubbed if scrubbed.name.endswith(".spans.jsonl") else Path(f"{scrubbed}.spans.jsonl")
@@ -202,7 +199,6 @@ def cli_run(args: argparse.Namespace) -> int:
     from flows.train import train_pipeline
     from tasks.config import load_config
     from tasks.locks import retrain_lock
-
     cfg = load_config(args.config)
     with retrain_lock(cfg.registry_scope):  # serialised with retrains and erasures (RetrainBusy when one is running)
         print("\n".join(train_pipeline(cfg).lines(cfg.model_name, cfg.train)))
@@ -213,7 +209,6 @@ def cli_predict(args: argparse.Namespace) -> int:
     """``tunegate predict --config C --input IN --output OUT [--model-version N|champion]``."""
     from flows.predict import predict
     from tasks.config import load_config
-
     cfg = load_config(args.config)
     ref = predict(cfg, args.input, args.output, args.model_version)
     print(f"wrote {ref.rows} predictions (id, prediction, confidence) from {cfg.model_name} v{ref.model_version} "
@@ -225,7 +220,6 @@ def cli_rollback(args: argparse.Namespace) -> int:
     """``tunegate rollback --config C (--to-version N [--reason R] | --approve REQUEST_ID)``."""
     from tasks.config import load_config
     from tasks.governance.rollback import rollback_command
-
     cfg = load_config(args.config)
     print(rollback_command(cfg.registry_scope, cfg.promotion, args.to_version, args.reason, args.approve, args.config))
     return 0
@@ -235,7 +229,6 @@ def cli_monitor(args: argparse.Namespace) -> int:
     """``tunegate monitor --config C --batch PATH``: one line, ``drift: detected`` or ``drift: none``."""
     from flows.monitor import monitor
     from tasks.config import load_config
-
     result = monitor(load_config(args.config), args.batch)
     print(result.line())
     return 0
@@ -274,6 +267,13 @@ def cli_evidence(args: argparse.Namespace) -> int:
     lines, code = command(args)
     print("\n".join(lines))
     return code
+
+
+def cli_inventory(args: argparse.Namespace) -> int:
+    """``tunegate inventory --config C [--format md|json]``: overdue reviews are flagged."""
+    from tasks.governance.inventory import inventory_command
+    print(inventory_command(args.config, args.format))
+    return 0
 
 
 def cli_purge(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ from tasks.registry.promote import PromotionDecision, apply
 from tasks.runtime import in_deployment_run
 
 __all__ = ["APPROVAL", "REFUSED", "Approval", "Person", "apply_approval", "assess_change", "check_pinned_config",
-           "identify_starter"]
+           "identify_starter", "publish_inventory"]
 ENVELOPE = "change.classified"  # the audit action of a candidate's change-envelope classification
 
 
@@ -167,11 +167,15 @@ def assess_change(config: PipelineConfig, decision: PromotionDecision, model: Ad
                   base_model: str, trigger: str, report: EvalReport,
                   membership: dict | None) -> tuple[PromotionDecision, dict[str, dict]]:
     """Classify the candidate against ``governance.change_envelope`` (audited; outside: held for four-eyes
-    approval) and gather its governance records for the version folder: ``envelope.json``, ``compute.json``."""
+    approval) and gather its governance records for the version folder: ``envelope.json``, ``compute.json``,
+    ``sbom.json``."""
     from tasks.governance.compute import compute_record
     from tasks.governance.envelope import classify_change, facts_of, hold_for_approval
+    from tasks.governance.sbom import python_sbom
+    from tasks.registry.versions import code_version
 
-    records = {"compute.json": compute_record(Path(model.path), base_model)}
+    records = {"compute.json": compute_record(Path(model.path), base_model),
+               "sbom.json": python_sbom("tunegate", code_version())}
     env = config.governance.change_envelope if config.governance else None
     if env is None:
         return decision, records
@@ -181,3 +185,21 @@ def assess_change(config: PipelineConfig, decision: PromotionDecision, model: Ad
           trigger=trigger, flow_run=current_run.id)
     get_run_logger().info("change envelope: %s", verdict.summary)
     return hold_for_approval(decision, verdict), records | {"envelope.json": verdict.record(facts)}
+
+
+@task(name="publish_inventory")
+def publish_inventory(config: PipelineConfig) -> int:
+    """The model inventory as a Prefect table artifact (overdue reviews flagged); returns how many are overdue."""
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from prefect.artifacts import create_table_artifact
+
+    from tasks.governance.inventory import inventory_rows, read_versions
+
+    rows = inventory_rows(config.model_name, read_versions(config.registry_scope), config.governance,
+                          datetime.now(UTC))
+    overdue = sum(r.overdue for r in rows)
+    create_table_artifact(table=[asdict(r) for r in rows], key=f"inventory-{config.model_name}".lower().replace(
+        "_", "-").replace(".", "-"), description=f"{config.model_name}: {len(rows)} versions, {overdue} overdue")
+    return overdue

