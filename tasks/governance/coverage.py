@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
 from tasks.declarations import GovernanceConfig
 from tasks.governance.clauses import AUDIT, BLOCKS, CLAUSES, CONFIG, MEMO, PII, Clause
@@ -124,7 +125,8 @@ def technical_file(rows: list[Row], governance: GovernanceConfig | None, about: 
 def markdown(rows: list[Row], governance: GovernanceConfig | None, about: dict) -> str:
     out = [f"# Technical file: {about.get('model')} v{about.get('version')}", "",
            f"Generated {about.get('created')} from this evidence pack's own records; every evidence file is "
-           "listed with its SHA-256 in the signed manifest.", ""]
+           f"listed with its SHA-256 in the signed manifest. Keep until {about.get('keep_until')} "
+           f"({about.get('retention')}).", ""]
     if governance is None:
         out += ["**No `governance:` section was declared for this version.**", ""]
     else:
@@ -152,6 +154,11 @@ def markdown(rows: list[Row], governance: GovernanceConfig | None, about: dict) 
 
 def technical_file_of(records: dict[str, bytes], model: str, version: int, created: str) -> dict[str, bytes]:
     """The technical file of a pack's ``records``, against the governance the version was trained under."""
-    governance = governance_of(records)
+    governance, years = governance_of(records), _json(records, CONFIG).get("retention", {}).get(
+        "technical_file_years", 10)
+    keep = datetime.fromisoformat(created)
+    keep = keep.replace(year=keep.year + years, day=min(keep.day, 28))  # 28: a 29 February stays a date
     return technical_file(assess_coverage(records, governance), governance,
-                          {"model": model, "version": version, "created": created})
+                          {"model": model, "version": version, "created": created,
+                           "keep_until": keep.date().isoformat(), "retention": f"retention.technical_file_years: "
+                                                                                f"{years}"})

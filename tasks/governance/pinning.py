@@ -52,6 +52,7 @@ RULES: dict[str, str] = {
     "retention.monitor_cache_days": "max", "retention.leftovers_hours": "max", "retention.pending_versions_days": "max",
     "pii.allow_dev_key": "off",  # a made-up key is never stricter than a managed one
     "data.non_personal_columns": "subset",  # a column taken off the list is scrubbed, not only scanned
+    "retention.audit_days": "min", "retention.technical_file_years": "min",  # records: only kept longer
     "governed": "on",  # governance.* (purpose, owner, tier, sources, change envelope) has no rule: equal, whole
 }
 RANKS: dict[str, tuple] = {"pii.require_key": (False, None, True),  # None: required in deployments' runs

@@ -80,3 +80,13 @@ def test_a_run_cannot_change_the_governance_declarations(run, relaxed):
     that a retrain looks pre-approved; the pinned config refuses it and names only the field, never its text."""
     assert policy.loosened(DEPLOYED, run) == relaxed
     assert not any("said so" in line or "mine" in line for line in relaxed)
+
+
+@pytest.mark.parametrize("retention, relaxed", [
+    ({"audit_days": 30}, ["retention.audit_days: 183 -> 30"]),
+    ({"technical_file_years": 5}, ["retention.technical_file_years: 10 -> 5"]),
+    ({"audit_days": 400, "technical_file_years": 12}, []),  # kept longer: a tightening
+])
+def test_a_run_may_keep_records_longer_never_shorter(retention, relaxed):
+    run = DEPLOYED.model_copy(update={"retention": DEPLOYED.retention.model_copy(update=retention)})
+    assert policy.loosened(DEPLOYED, run) == relaxed

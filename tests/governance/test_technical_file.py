@@ -109,6 +109,7 @@ def test_the_technical_file_is_markdown_and_json_of_the_same_rows():
     out = technical_file_of(_records(), "claims-classifier", 3, "2026-12-07T10:00:00+00:00")
     doc, md = json.loads(out[TECHNICAL_JSON]), out[TECHNICAL_MD].decode()
     assert doc["version"] == 3 and len(doc["clauses"]) == len(clauses.CLAUSES)
+    assert doc["keep_until"] == "2036-12-07" and "Keep until 2036-12-07 (retention.technical_file_years: 10)" in md
     assert doc["coverage"]["annex4"] == {EVIDENCE: 7, DECLARED: 0, MISSING: 2}
     assert "| annex4-8: EU declaration of conformity (Art. 47) | missing (the firm's to fill) |" in md
     assert md.count("\n## ") == len(clauses.BLOCKS)

@@ -312,7 +312,7 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
         compute["tokens_seen"] and "model.safetensors" in compute["base_model"]["files"]
     # the technical file: Art. 10 fully answered; Annex IV short of the firm's own two (standards, declaration)
     assert cli_main(["evidence", "verify", str(pack), "--public-key", key, "--require-coverage", "art10"]) == 0
-    assert "coverage art10: 6 evidence, 1 declared, 0 missing" in console.read()
+    assert "coverage art10: 7 evidence, 1 declared, 0 missing" in console.read()
     assert cli_main(["evidence", "verify", str(pack), "--public-key", key, "--require-coverage", "annex4"]) == 23
     out = console.read()
     assert "annex4-7" in out and "annex4-8" in out and "annex4-6" not in out
@@ -338,6 +338,11 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
     wrong = public_hex_of_seed("22" * 32, "test")
     assert cli_main(["evidence", "verify", str(zipped), "--public-key", wrong]) == 20
     assert "not a trusted key" in console.read()
+    assert cli_main(["inventory", "--config", str(cfg_file), "--format", "json"]) == 0  # the registry, read back
+    rows = {r["version"]: r for r in json.loads(console.read())}
+    assert rows[second.version]["status"] == "champion" and rows[first.version]["status"] == "retired"
+    assert {r["envelope"] for r in rows.values()} == {"inside"} and rows[first.version]["trigger"] == "test"
+    assert rows[second.version]["last_validation"] == "never" and rows[second.version]["next_review_due"]
 
 
 def _subject_traces(cfg, doc: str, subject: Path) -> tuple[set[str], str]:
