@@ -83,11 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", required=True, help="file or folder of new production documents")
 
     s = add("subject")
-    s.add_argument("action", choices=["find", "erase"], help="find: where the subject's identifiers are (ids and "
-                   "counts); erase: remove their documents from every store and retrain without them")
+    s.add_argument("action", choices=["find", "erase", "certificate"], help="find: where the subject's identifiers "
+                   "are (ids and counts); erase: remove their documents everywhere, retrain without them, write a "
+                   "signed certificate; certificate verify FILE: check one")
+    s.add_argument("file", nargs="*", metavar="verify FILE", help="certificate: verify and the certificate's path")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir, registry, pseudonymisation key)")
-    s.add_argument("--value-file", required=True,
-                   help="file of `ENTITY: value` lines (values never go on the command line)")
+    s.add_argument("--value-file", help="find, erase: file of `ENTITY: value` lines (never on the command line)")
+    s.add_argument("--public-key", action="append", help="certificate verify: a trusted signer's key (hex)")
     s.add_argument("--reason", default="", help="erase: why, for the audit log: the request's ticket, never a name")
 
     s = add("audit")
@@ -130,9 +132,8 @@ NO_TORCH = {"scrub", "pii-eval", "sample-data"}
 
 
 def _without_torch() -> None:
-    """Presidio imports transformers and torch when they are installed (~5 s, more than scrubbing a few thousand
-    documents takes); the scrubbing path never uses them. Only for a process started as `tunegate`, where
-    nothing else will want them; a caller that passes argv (tests, scripts) keeps its imports as they are."""
+    """Presidio imports transformers and torch when installed (~5 s, more than scrubbing a few thousand documents
+    takes), never used on the scrubbing path. Only for a `tunegate` process; a caller passing argv keeps its own."""
     for name in ("transformers", "torch"):
         sys.modules.setdefault(name, None)
 
@@ -235,13 +236,18 @@ def cli_monitor(args: argparse.Namespace) -> int:
 
 
 def cli_subject(args: argparse.Namespace) -> int:
-    """``tunegate subject find|erase --config C --value-file F [--reason R]``: ids and counts, never a value."""
+    """``tunegate subject find|erase --config C --value-file F [--reason R]`` (ids and counts, never a value) |
+    ``subject certificate verify FILE --config C [--public-key K]``."""
     from tasks.config import load_config
     from tasks.pii.engine import ENTITIES
     from tasks.subjects.erase import erase_subject
     from tasks.subjects.find import find_subject
-
     cfg = load_config(args.config)
+    if args.action == "certificate" or not args.value_file:
+        from tasks.subjects.certificate import verify_command
+        lines, code = verify_command(args.action, args.file, cfg, args.public_key or [])
+        print("\n".join(lines))
+        return code
     known = set(ENTITIES) | {r.entity for r in cfg.pii.references}
     if args.action == "erase":
         report = erase_subject(cfg.registry_scope, cfg.pii, Path(args.value_file), args.reason, known)
@@ -280,7 +286,6 @@ def cli_purge(args: argparse.Namespace) -> int:
     """``tunegate purge --config C``: what ``retention`` no longer allows to stay on disk."""
     from tasks.config import load_config
     from tasks.subjects.stores import purge_all, purge_lines
-
     cfg = load_config(args.config)
     print("\n".join(purge_lines(cfg.registry_scope, cfg.retention, purge_all(cfg.registry_scope, cfg.retention))))
     return 0
@@ -289,14 +294,12 @@ def cli_purge(args: argparse.Namespace) -> int:
 def cli_up(args: argparse.Namespace) -> int:
     """``tunegate up [--config C] [--port P] [--foreground]``."""
     from deployments.stack import up
-
     return up(args.config, args.port, args.foreground)
 
 
 def cli_down(args: argparse.Namespace) -> int:
     """``tunegate down [--config C]``."""
     from deployments.stack import down
-
     return down(getattr(args, "config", None))
 
 
@@ -305,17 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and args.command in NO_TORCH:
         _without_torch()
     from tasks.runtime import offline_environment
-
     offline_environment()
     handler, _ = COMMANDS[args.command]
     from tasks.errors import TunegateError
-
     try:
         fn = globals()[handler]
         from deployments.access import use_stack_credential  # before Prefect reads its settings
         use_stack_credential(getattr(args, "config", None))
         from tasks.runtime import quiet_named_errors
-
         quiet_named_errors()
         return int(fn(args) or 0)
     except TunegateError as e:

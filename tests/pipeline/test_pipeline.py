@@ -359,6 +359,28 @@ def _subject_traces(cfg, doc: str, subject: Path) -> tuple[set[str], str]:
     return mine, subject_hash(entity, value, pseudonym_key(cfg.pii, cfg.work_path(), index=True))
 
 
+def _certificate(cfg, cfg_file: Path, out: str, champion: int, identifiers: list[str], console) -> None:
+    """The erasure's signed certificate: it verifies, names no identifier, and a one-byte change is caught."""
+    from flows.cli import main as cli_main
+    from tasks.keys import public_hex_of_seed
+
+    cert = cfg.work_path("erasures", "erasure-1.certificate.json")
+    assert f"certificate: {cert}" in out
+    verify = ["subject", "certificate", "verify", str(cert), "--config", str(cfg_file), "--public-key",
+              public_hex_of_seed(os.environ["TUNEGATE_EVIDENCE_KEY"], "test")]
+    assert cli_main(verify) == 0 and "certificate verified: erasure-1" in console.read()
+    data = cert.read_bytes()
+    body = json.loads(data)["certificate"]
+    assert body["reason"] == "DSR-42" and body["documents_removed"] >= 1 and body["rows_removed_total"] >= 1
+    assert body["champion"]["previous"] == champion and not body["complete"] and not body["deadline_met"]
+    assert not [x for x in identifiers if x in data.decode()]
+    for i in (10, len(data) // 2, len(data) - 3):
+        cert.write_bytes(data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:])
+        assert cli_main(verify) == 1
+    cert.write_bytes(data)
+    console.read()
+
+
 def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on: list[int], console) -> None:
     from flows.cli import main as cli_main
     from flows.retrain import retrain
@@ -381,6 +403,7 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
     assert "erasure-1: removed" in out and "retrain: requested: event" in out, out
     assert all(f"v{v}: erasure pending" in out for v in trained_on), out
     assert f"champion v{champion} withdrawn at" in out and "erasure-1: INCOMPLETE" in out, out
+    _certificate(cfg, cfg_file, out, champion, [doc, hashed, *tokens], console)
     with pytest.raises(ChampionWithdrawn, match="erasure-1"):  # serving stops at once: no approved clean version
         get_version(cfg.registry_scope, "champion")
     client = client_for(cfg.registry_scope)
