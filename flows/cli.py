@@ -245,7 +245,7 @@ def cli_subject(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.action == "certificate" or not args.value_file:
         from tasks.subjects.certificate import verify_command
-        lines, code = verify_command(args.action, args.file, cfg, args.public_key or [])
+        lines, code = verify_command(args.action, args.file, cfg.registry, args.public_key or [])
         print("\n".join(lines))
         return code
     known = set(ENTITIES) | {r.entity for r in cfg.pii.references}

@@ -19,7 +19,7 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tasks.config import RegistryScope
+from tasks.config import RegistryConfig, RegistryScope
 from tasks.errors import InputError
 from tasks.subjects.erased import ERASURES
 
@@ -100,7 +100,8 @@ def verify_certificate(path: Path, trusted: set[str], allow_dev_key: bool = Fals
             f"row(s) removed, complete: {body.get('complete')}, signed by {key[:16]}…"], VERIFIED
 
 
-def verify_command(action: str, words: list[str], cfg, public_keys: list[str]) -> tuple[list[str], int]:
+def verify_command(action: str, words: list[str], registry: RegistryConfig, public_keys: list[str]
+                   ) -> tuple[list[str], int]:
     """``tunegate subject certificate verify FILE``: the keys trusted are ``--public-key`` and
     ``registry.evidence_public_keys``, never the certificate's own; a development key is never trusted here."""
     from tasks.governance.evidence_verify import trusted_keys
@@ -109,7 +110,7 @@ def verify_command(action: str, words: list[str], cfg, public_keys: list[str]) -
         raise InputError(f"tunegate subject {action} needs --value-file (a file of `ENTITY: value` lines).")
     if len(words) != 2 or words[0] != "verify":
         raise InputError("usage: tunegate subject certificate verify FILE --config C [--public-key HEX]")
-    trusted = trusted_keys(public_keys, None, cfg.registry)
+    trusted = trusted_keys(public_keys, None, registry)
     if not trusted:
         raise InputError("certificate verify needs a public key to trust: --public-key HEX or "
                          "registry.evidence_public_keys; the certificate's own key proves nothing.")

@@ -72,7 +72,7 @@ def test_a_signed_certificate_verifies_and_a_changed_byte_anywhere_is_caught(tmp
 
 
 def test_the_command_needs_a_trusted_key_and_its_usage(tmp_path):
-    cfg = PipelineConfig(name="t-cert", work_dir=str(tmp_path / "work"))
+    cfg = PipelineConfig(name="t-cert", work_dir=str(tmp_path / "work")).registry
     with pytest.raises(InputError, match="public key to trust"):
         verify_command("certificate", ["verify", "x.json"], cfg, [])
     with pytest.raises(InputError, match="usage"):
