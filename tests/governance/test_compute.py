@@ -46,6 +46,7 @@ def test_parameters_are_counted_from_safetensors_headers_and_every_base_file_dig
     assert record["base_model"]["name"] == "base" and record["environment"]["python"]
 
 
+@pytest.mark.slow  # the strict schema validation: 3-8 s on 2 busy cores
 def test_the_sbom_is_valid_cyclonedx_listing_the_environment():
     from importlib import metadata
 
