@@ -8,9 +8,10 @@ erased rows is not measured yet: the certificate says so rather than leave it ou
 document id goes in: counts, request ids, version numbers and run-folder file names only.
 
 ``write_certificate`` signs it with the evidence key (``tasks/keys.py``, Ed25519) into
-``<work_dir>/erasures/<request>.certificate.json``; ``verify_certificate`` (``tunegate subject certificate verify
-FILE``) checks the signature against trusted keys only, and that the file is byte for byte the canonical form
-of what was signed, so a one-byte change anywhere, even in the spacing, is caught.
+``<work_dir>/erasures/certificates/<request>.json`` (outside the journals' glob); ``verify_certificate``
+(``tunegate subject certificate verify FILE``) checks the signature against trusted keys only, and that the
+file is byte for byte the canonical form of what was signed, so a one-byte change anywhere, even in the
+spacing, is caught.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def write_certificate(reg: RegistryScope, body: dict) -> Path:
     doc = {"certificate": body, "signature": {"algorithm": "Ed25519", "public_key": public_hex(key),
                                               "key_source": source, "dev_key": dev}}
     doc["signature"]["value"] = key.sign(_signed_part(doc)).hex()
-    path = reg.work_path(ERASURES, f"{body['request']}.certificate.json")
+    path = reg.work_path(ERASURES, "certificates", f"{body['request']}.json")
     with atomic_file(path) as tmp:
         tmp.write_bytes(canonical(doc))
     return path

@@ -364,7 +364,7 @@ def _certificate(cfg, cfg_file: Path, out: str, champion: int, identifiers: list
     from flows.cli import main as cli_main
     from tasks.keys import public_hex_of_seed
 
-    cert = cfg.work_path("erasures", "erasure-1.certificate.json")
+    cert = cfg.work_path("erasures", "certificates", "erasure-1.json")
     assert f"certificate: {cert}" in out
     verify = ["subject", "certificate", "verify", str(cert), "--config", str(cfg_file), "--public-key",
               public_hex_of_seed(os.environ["TUNEGATE_EVIDENCE_KEY"], "test")]

@@ -54,7 +54,8 @@ def test_a_signed_certificate_verifies_and_a_changed_byte_anywhere_is_caught(tmp
     reg = PipelineConfig(name="t-cert", work_dir=str(tmp_path / "work")).registry_scope
     path = write_certificate(reg, certificate_of(REPORT, "t-cert", "DSR-42", REQUESTED, REQUESTED))
     key = public_hex_of_seed(os.environ[EVIDENCE_ENV], "test")
-    assert path.name == "erasure-3.certificate.json" and verify_certificate(path, {key})[1] == VERIFIED
+    assert path.relative_to(tmp_path).as_posix() == "work/erasures/certificates/erasure-3.json"
+    assert verify_certificate(path, {key})[1] == VERIFIED
     assert verify_certificate(path, {"ab" * 32})[1] == UNTRUSTED
     data = path.read_bytes()
     for i in sorted(set(range(0, len(data), 3)) | set(range(len(data) - 300, len(data)))):  # the signature: all
