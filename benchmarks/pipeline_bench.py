@@ -118,8 +118,10 @@ def sample_config(work: Path, rows: int, max_steps: int | None, eval_every: str 
     # the defaults a user's own config gets (`auto`), not the example's quick first-run settings
     train = cfg.train.model_copy(update={"max_steps": max_steps, "eval_every": _every(eval_every),
                                          "learning_rate": "auto", "epochs": "auto", "max_length": "auto"})
+    # a benchmark's run (trigger "benchmark") is not a change the example's envelope declares: the policy decides
+    governance = cfg.governance.model_copy(update={"change_envelope": None})
     return cfg.model_copy(update={"name": f"bench-sample-{uuid.uuid4().hex[:6]}", "work_dir": str(work / "work"),
-                                  "data": data, "train": train})
+                                  "data": data, "train": train, "governance": governance})
 
 
 def _every(value: str | None) -> int | str | None:
@@ -144,7 +146,8 @@ def cfpb_config(work: Path, max_steps: int | None, learning_rate: float | None =
     return cfg.model_copy(update={"name": f"bench-cfpb-{uuid.uuid4().hex[:6]}", "work_dir": str(work / "cfpb"),
                                   "data": data, "quality": quality, "train": train,
                                   "evaluate": cfg.evaluate.model_copy(update={"slices": ["product"]}),
-                                  "promotion": cfg.promotion.model_copy(update={"floors": {}})})
+                                  "promotion": cfg.promotion.model_copy(update={"floors": {}}),
+                                  "governance": cfg.governance.model_copy(update={"change_envelope": None})})
 
 
 def main() -> int:

@@ -17,9 +17,8 @@ NO_TORCH = {"scrub", "pii-eval", "sample-data"}
 
 
 def _without_torch() -> None:
-    """Presidio imports transformers and torch when they are installed (~5 s, more than scrubbing a few thousand
-    documents takes); the scrubbing path never uses them. Only for a process started as `tunegate`, where
-    nothing else will want them; a caller that passes argv (tests, scripts) keeps its imports as they are."""
+    """Presidio imports transformers and torch when installed (~5 s, more than scrubbing a few thousand documents
+    takes), never used on the scrubbing path. Only for a `tunegate` process; a caller passing argv keeps its own."""
     for name in ("transformers", "torch"):
         sys.modules.setdefault(name, None)
 
@@ -28,7 +27,6 @@ def _without_torch() -> None:
 def cli_sample_data(args: argparse.Namespace) -> int:
     """``tunegate sample-data --out PATH --rows N --seed S [--drift KIND]``."""
     from tasks.ingest.sample_data import sidecar_path, write_sample
-
     out = write_sample(Path(args.out), rows=args.rows, seed=args.seed, drift=args.drift)
     print(f"wrote {args.rows} documents to {out} (drift: {args.drift}); PII ground truth in {sidecar_path(out)}")
     return 0
@@ -38,7 +36,6 @@ def cli_validate(args: argparse.Namespace) -> int:
     """``tunegate validate CONFIG [--no-scrub]``: run the ingest flow and print a short summary."""
     from flows.ingest import ingest
     from tasks.config import load_config
-
     config = load_config(args.config)
     if args.no_scrub:
         config = config.model_copy(update={"pii": config.pii.model_copy(update={"enabled": False})})
@@ -53,7 +50,6 @@ def cli_scrub(args: argparse.Namespace) -> int:
     from tasks.pii.review import print_review
     from tasks.pii.stream import scrub_file
     from tasks.runtime import progress
-
     cfg = load_config(args.config) if args.config else None
     pii = cfg.pii if cfg else PiiConfig()
     key = pseudonym_key(pii, cfg.work_path() if cfg else Path(".tunegate"))
@@ -72,7 +68,6 @@ def cli_pii_eval(args: argparse.Namespace) -> int:
     """Recall, precision and F2 per entity type of a scrub's spans against a ground-truth sidecar."""
     from tasks.errors import InputError
     from tasks.pii.score import format_table, read_jsonl_by_id, score, spans_from_file
-
     gold = read_jsonl_by_id(Path(args.gold), "ground-truth")
     spans_path = Path(args.scrubbed if args.scrubbed.endswith(".spans.jsonl") else f"{args.scrubbed}.spans.jsonl")
     pred = spans_from_file(spans_path)
@@ -89,7 +84,6 @@ def cli_run(args: argparse.Namespace) -> int:
     from flows.train import train_pipeline
     from tasks.config import load_config
     from tasks.locks import retrain_lock
-
     cfg = load_config(args.config)
     with retrain_lock(cfg.registry_scope):  # serialised with retrains and erasures (RetrainBusy when one is running)
         print("\n".join(train_pipeline(cfg).lines(cfg.model_name, cfg.train)))
@@ -100,7 +94,6 @@ def cli_predict(args: argparse.Namespace) -> int:
     """``tunegate predict --config C --input IN --output OUT [--model-version N|champion]``."""
     from flows.predict import predict
     from tasks.config import load_config
-
     cfg = load_config(args.config)
     ref = predict(cfg, args.input, args.output, args.model_version)
     print(f"wrote {ref.rows} predictions (id, prediction, confidence) from {cfg.model_name} v{ref.model_version} "
@@ -112,7 +105,6 @@ def cli_rollback(args: argparse.Namespace) -> int:
     """``tunegate rollback --config C (--to-version N [--reason R] | --approve REQUEST_ID)``."""
     from tasks.config import load_config
     from tasks.governance.rollback import rollback_command
-
     cfg = load_config(args.config)
     print(rollback_command(cfg.registry_scope, cfg.promotion, args.to_version, args.reason, args.approve, args.config))
     return 0
@@ -122,20 +114,24 @@ def cli_monitor(args: argparse.Namespace) -> int:
     """``tunegate monitor --config C --batch PATH``: one line, ``drift: detected`` or ``drift: none``."""
     from flows.monitor import monitor
     from tasks.config import load_config
-
     result = monitor(load_config(args.config), args.batch)
     print(result.line())
     return 0
 
 
 def cli_subject(args: argparse.Namespace) -> int:
-    """``tunegate subject find|erase --config C --value-file F [--reason R]``: ids and counts, never a value."""
+    """``tunegate subject find|erase --config C --value-file F [--reason R]`` (ids and counts, never a value) |
+    ``subject certificate verify FILE --config C [--public-key K]``."""
     from tasks.config import load_config
     from tasks.pii.engine import ENTITIES
     from tasks.subjects.erase import erase_subject
     from tasks.subjects.find import find_subject
-
     cfg = load_config(args.config)
+    if args.action == "certificate" or not args.value_file:
+        from tasks.subjects.certificate import verify_command
+        lines, code = verify_command(args.action, args.file, cfg.registry, args.public_key or [])
+        print("\n".join(lines))
+        return code
     known = set(ENTITIES) | {r.entity for r in cfg.pii.references}
     if args.action == "erase":
         report = erase_subject(cfg.registry_scope, cfg.pii, Path(args.value_file), args.reason, known)
@@ -150,7 +146,6 @@ def cli_subject(args: argparse.Namespace) -> int:
 def cli_audit(args: argparse.Namespace) -> int:
     """``tunegate audit verify --config C [--pack P]``: exit 1 and every broken link or head when it does not hold."""
     from tasks.governance.audit_check import command
-
     lines, code = command(args.config, args.pack)
     print("\n".join(lines))
     return code
@@ -159,7 +154,6 @@ def cli_audit(args: argparse.Namespace) -> int:
 def cli_evidence(args: argparse.Namespace) -> int:
     """``tunegate evidence [build] --config C --version N --out DIR|ZIP`` | ``verify PACK --public-key K`` | keygen."""
     from tasks.governance.evidence import command
-
     lines, code = command(args)
     print("\n".join(lines))
     return code
@@ -174,11 +168,17 @@ def cli_revalidate(args: argparse.Namespace) -> int:
     return code
 
 
+def cli_inventory(args: argparse.Namespace) -> int:
+    """``tunegate inventory --config C [--format md|json]``: overdue reviews are flagged."""
+    from tasks.governance.inventory import inventory_command
+    print(inventory_command(args.config, args.format))
+    return 0
+
+
 def cli_purge(args: argparse.Namespace) -> int:
     """``tunegate purge --config C``: what ``retention`` no longer allows to stay on disk."""
     from tasks.config import load_config
     from tasks.subjects.stores import purge_all, purge_lines
-
     cfg = load_config(args.config)
     print("\n".join(purge_lines(cfg.registry_scope, cfg.retention, purge_all(cfg.registry_scope, cfg.retention))))
     return 0
@@ -187,14 +187,12 @@ def cli_purge(args: argparse.Namespace) -> int:
 def cli_up(args: argparse.Namespace) -> int:
     """``tunegate up [--config C] [--port P] [--foreground]``."""
     from deployments.stack import up
-
     return up(args.config, args.port, args.foreground)
 
 
 def cli_down(args: argparse.Namespace) -> int:
     """``tunegate down [--config C]``."""
     from deployments.stack import down
-
     return down(getattr(args, "config", None))
 
 
@@ -203,17 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and args.command in NO_TORCH:
         _without_torch()
     from tasks.runtime import offline_environment
-
     offline_environment()
     handler, _ = COMMANDS[args.command]
     from tasks.errors import TunegateError
-
     try:
         fn = globals()[handler]
         from deployments.access import use_stack_credential  # before Prefect reads its settings
         use_stack_credential(getattr(args, "config", None))
         from tasks.runtime import quiet_named_errors
-
         quiet_named_errors()
         return int(fn(args) or 0)
     except TunegateError as e:

@@ -18,6 +18,7 @@ COMMANDS = {
     "audit": ("cli_audit", "verify the audit log's HMAC chain and heads: edited, removed or reordered entries"),
     "evidence": ("cli_evidence", "a version's signed evidence pack for a regulator, and its verification"),
     "revalidate": ("cli_revalidate", "recompute a version's numbers from the registry alone and check them"),
+    "inventory": ("cli_inventory", "every version of the model: owner, tier, status, validation, review due"),
     "purge": ("cli_purge", "delete what retention no longer allows: raw copies, predictions, checkpoints, models"),
     "up": ("cli_up", "start a local Prefect server and serve the deployments"),
     "down": ("cli_down", "stop what `tunegate up` started"),
@@ -82,11 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", required=True, help="file or folder of new production documents")
 
     s = add("subject")
-    s.add_argument("action", choices=["find", "erase"], help="find: where the subject's identifiers are (ids and "
-                   "counts); erase: remove their documents from every store and retrain without them")
+    s.add_argument("action", choices=["find", "erase", "certificate"], help="find: where the subject's identifiers "
+                   "are (ids and counts); erase: remove their documents everywhere, retrain without them, write a "
+                   "signed certificate; certificate verify FILE: check one")
+    s.add_argument("file", nargs="*", metavar="verify FILE", help="certificate: verify and the certificate's path")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir, registry, pseudonymisation key)")
-    s.add_argument("--value-file", required=True,
-                   help="file of `ENTITY: value` lines (values never go on the command line)")
+    s.add_argument("--value-file", help="find, erase: file of `ENTITY: value` lines (never on the command line)")
+    s.add_argument("--public-key", action="append", help="certificate verify: a trusted signer's key (hex)")
     s.add_argument("--reason", default="", help="erase: why, for the audit log: the request's ticket, never a name")
 
     s = add("audit")
@@ -104,12 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--public-key", action="append", help="verify: a trusted signer's public key (hex); repeatable")
     s.add_argument("--trust-file", help="verify: a file of trusted public keys (hex), one a line")
     s.add_argument("--allow-dev-key", action="store_true", help="verify: accept a pack signed with a development key")
+    s.add_argument("--require-coverage", metavar="BLOCKS", help="verify: fail on a missing clause of these technical "
+                   "file blocks (annex4,art10,art12,art15,ss1-23,edpb or all)")
 
     s = add("revalidate")
     s.add_argument("--config", required=True, help="pipeline YAML (registry, work_dir, promotion.four_eyes)")
     s.add_argument("--version", type=int, required=True, help="the model version to re-validate")
     s.add_argument("--validator", help="who re-validates, for the audit log (default: this OS account); under "
                    "promotion.four_eyes not the person who started the version's run")
+
+    s = add("inventory")
+    s.add_argument("--config", required=True, help="pipeline YAML (registry, governance:)")
+    s.add_argument("--format", choices=["md", "json"], default="md", help="a Markdown table (default) or JSON")
 
     s = add("purge")
     s.add_argument("--config", required=True, help="pipeline YAML (work_dir and retention: section)")

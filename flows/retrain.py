@@ -21,7 +21,15 @@ from flows.train import train_pipeline
 from tasks.config import PipelineConfig
 from tasks.errors import RetrainBusy
 from tasks.governance.pinning import DeployedConfig
-from tasks.governance.task import REFUSED, Approval, Person, apply_approval, check_pinned_config, identify_starter
+from tasks.governance.task import (
+    REFUSED,
+    Approval,
+    Person,
+    apply_approval,
+    check_pinned_config,
+    identify_starter,
+    publish_inventory,
+)
 from tasks.locks import retrain_lock
 from tasks.monitor.cooldown import clean_batch, newest_file, request_time
 from tasks.monitor.inbox import admit_batch
@@ -76,7 +84,7 @@ def retrain(config: DeployedConfig, batch: str | None = None, reason: str = "man
     2. gate: a retrain already completed after this request, or the cooldown holds: record and stop; a batch
        joins only from ``deploy.inbox`` (else BatchOutsideInbox, audited), its digest audited
     3. train_pipeline: ingest, gate, scrub, train, evaluate, register, promote
-    4. record the completion; the cooldown starts; release the lock
+    4. record the completion; the cooldown starts; publish the model inventory; release the lock
     5. when the policy requires approval: pause until a reviewer approves or rejects in the UI
     """
     check_pinned_config(config, "retrain")
@@ -98,6 +106,7 @@ def retrain(config: DeployedConfig, batch: str | None = None, reason: str = "man
         admitted = admit_batch(config.registry_scope, config.deploy.inbox, batch)
         result = train_pipeline(config, extra_data=admitted and admitted.path, trigger=reason)
         record_completion(config, reason, batch, result.version)
+        publish_inventory(config)  # every version, its status and review due, as a table artifact
     action = await_approval(config, result, starter) if result.action == "pending_approval" else result.action
     return RetrainOutcome(trained=True, why=gate.why, reason=reason, batch=batch, version=result.version,
                           promoted=action == "promote", action=action, batch_sha256=admitted and admitted.sha256)

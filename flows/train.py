@@ -1,4 +1,5 @@
-"""The training pipeline: ingest → gate → scrub → split → fine-tune → evaluate → decide → register → promote.
+"""The training pipeline: ingest → gate → scrub → split → fine-tune → evaluate → decide → classify the change →
+register → promote.
 
 The scrubbed dataset loses the documents of every subject erased so far (``tunegate subject erase``).
 
@@ -24,6 +25,7 @@ from tasks.evaluate.task import (
     validate_model,
     validate_predictions,
 )
+from tasks.governance.task import assess_change
 from tasks.ingest.task import (
     RAW_COPY_HOOKS,
     add_batch,
@@ -103,6 +105,20 @@ def _ingest(config: PipelineConfig, run_dir: Path, extra_data: str | None):
     return dataset
 
 
+def _evaluate(config: PipelineConfig, model, split, champion, eval_dir: Path) -> tuple:
+    """Calibrate and stress the candidate (before scoring it: the reported ECE is the scaled model's), score it,
+    the champion and the TF-IDF baseline on the same test rows, test memorisation, then the intervals and slices
+    from the stored per-row outputs."""
+    checks = validate_model(Path(model.path), split, config.evaluate, eval_dir)  # calibration, robustness
+    report = evaluate_model(Path(model.path), split.test, eval_dir / "eval.json", role="candidate")
+    champion_report = evaluate_model(champion.local_dir / "model", split.test, eval_dir / "champion_eval.json",
+                                     role="champion") if champion else None
+    baseline = evaluate_baseline(split, eval_dir / "baseline_eval.json")
+    membership = membership_test(Path(model.path), split, eval_dir / "membership.json")
+    validation = validate_predictions(split.test, config.evaluate, eval_dir, config.promotion.primary_metric)
+    return checks, report, champion_report, baseline, membership, validation
+
+
 @flow(name="train_pipeline", log_prints=True, **RAW_COPY_HOOKS)
 def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigger: str = "manual") -> TrainResult:
     """Train a candidate on ``data.source`` (+ labelled rows of ``extra_data``); promote it if it beats the champion."""
@@ -121,20 +137,16 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     champion = find_champion(config)  # the rows it learned from never enter the new test split
     split = stored_in(split_dataset_cached, results)(scrubbed, config.split, run_dir, champion and champion.local_dir)
     model = stored_in(launch_finetune_cached, results)(config.train, split, run_dir / "model", results.parent)
-    checks = validate_model(Path(model.path), split, config.evaluate, run_dir / "eval")  # calibration, robustness
-    report = evaluate_model(Path(model.path), split.test, run_dir / "eval" / "eval.json", role="candidate")
-    champion_report = evaluate_model(champion.local_dir / "model", split.test, run_dir / "eval" / "champion_eval.json",
-                                     role="champion") if champion else None
-    baseline = evaluate_baseline(split, run_dir / "eval" / "baseline_eval.json")
-    membership = membership_test(Path(model.path), split, run_dir / "eval" / "membership.json")
-    validation = validate_predictions(split.test, config.evaluate, run_dir / "eval", config.promotion.primary_metric)
+    checks, report, champion_report, baseline, membership, validation = _evaluate(config, model, split, champion,
+                                                                                  run_dir / "eval")
     decision = decide(report, champion_report, config, champion, baseline, membership, validation, checks)
+    decision, records = assess_change(config, decision, model, split, base_model, trigger, report, membership)
     reg = register_and_promote(config, Candidate(
         run_id=run_id, run_dir=run_dir, base_model=base_model, trigger=trigger, dataset=scrubbed,
         quality=quality.model_dump(mode="json"), pii=pii.model_dump(mode="json") if pii else None, split=split,
         model=model, report=report, champion_report=champion_report,
         champion_version=champion.version if champion else None, decision=decision, baseline_report=baseline,
-        raw_dataset=dataset, membership=membership, validation=validation, checks=checks),
+        raw_dataset=dataset, membership=membership, validation=validation, checks=checks, records=records),
         erasure_tags_of(scrubbed, config))
     return TrainResult(
         run_id=run_id, run_dir=str(run_dir), version=reg.version, mlflow_run_id=reg.mlflow_run_id,

@@ -15,7 +15,9 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tasks.declarations import GovernanceConfig
 from tasks.errors import ConfigError
+from tasks.promotion_policy import PromotionPolicy
 from tasks.retention import RetentionConfig  # noqa: F401  (defined beside the purge it drives)
 from tasks.validation import EvaluateConfig
 
@@ -112,7 +114,9 @@ class SplitConfig(_Stage):
     val_fraction: float = Field(0.1, ge=0, lt=1)
     seed: int = 13
 
+
 _Rate = Annotated[float, Field(gt=0)]
+
 
 class LoraConfig(_Stage):
     r: int = Field(16, ge=1)
@@ -171,23 +175,6 @@ class TrainConfig(_Stage):
             raise ValueError("learning_rate: auto (or a list) trains trial copies of the model, which sharded "
                              "(fsdp) runs do not support; give a learning rate, e.g. 1e-4 for a full fine-tune")
         return self
-
-
-class PromotionPolicy(_Stage):
-    """When a candidate may replace the champion. Fixed at deployment: a run may tighten, never relax it."""
-    primary_metric: str = "macro_f1"
-    min_improvement: float = 0.0
-    min_gain_over_baseline: float | None = 0.0  # over the TF-IDF baseline (null: reported, no gate)
-    max_membership_auc: float | None = Field(0.60, ge=0.5, le=1)  # tasks/evaluate/membership.py (null: no gate)
-    max_canary_exposure: float | None = Field(10.0, gt=0)  # bits, causal LM (tasks/evaluate/canaries.py)
-    floors: dict[str, float] = {"macro_f1": 0.5}
-    max_class_regression: float = Field(0.05, ge=0, le=1)
-    require_approval: bool = False
-    four_eyes: bool = False  # the person who started a run cannot approve it (tasks/governance/policy.py)
-    approval_timeout_s: int = Field(86_400, ge=1)
-    require_significant_gain: bool = False  # the gain's 95% interval must clear min_improvement (evaluate/stats.py)
-    max_slice_regression: float | None = Field(None, ge=0, le=1)  # on any gated slice (null: reported, no gate)
-    max_robustness_drop: float | None = Field(None, ge=0, le=1)  # any perturbation's drop (null: reported only)
 
 
 class RegistryConfig(_Stage):
@@ -258,6 +245,8 @@ class PipelineConfig(_Stage):
     deploy: DeployConfig = DeployConfig()
     retention: RetentionConfig = RetentionConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    governed: bool = False  # a regulated model: governance: is required (pinned whole: tasks/declarations.py)
+    governance: GovernanceConfig | None = None
 
     @field_validator("work_dir")
     @classmethod
@@ -269,6 +258,8 @@ class PipelineConfig(_Stage):
         if self.train.searches_rate and self.split.val_fraction == 0:
             raise ValueError("train.learning_rate: auto chooses the rate by validation loss, and "
                              "split.val_fraction is 0; set split.val_fraction (e.g. 0.1) or give a learning rate")
+        if self.governed and self.governance is None:
+            raise ValueError("governed: true needs the governance: section (docs/technical-file.md)")
         return self
 
     def digest(self) -> str:

@@ -44,6 +44,11 @@ class RetentionConfig(BaseModel):
     # A version pending erasure (trained on an erased subject) is archived after this many days even when no
     # version trained without the subject has become champion (None: only a replacement archives it).
     pending_versions_days: int | None = Field(30, ge=0)
+    # Records, not personal data, that no purge or erasure deletes younger than this: audit entries and monitoring
+    # summaries (days; EU AI Act Art. 19: at least six months) and technical files (years; Art. 18: ten).
+    # Nothing in tunegate deletes them at all today; the technical file states its own keep-until date.
+    audit_days: int = Field(183, ge=1)
+    technical_file_years: int = Field(10, ge=1)
 
 
 # Every unscrubbed copy a run writes: ingest's dataset, the training set with a batch's rows, a

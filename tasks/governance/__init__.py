@@ -11,6 +11,10 @@ refusals recorded, rollbacks carried out or requested, signed evidence packs.
   ``promotion.require_approval``).
 - ``evidence``: a version's signed evidence pack; ``evidence_verify`` checks it against trusted keys;
   ``audit_check``: ``tunegate audit verify`` (the chain and every head).
+- ``clauses`` (the regulatory clauses, as data) and ``coverage`` (``assess_coverage``, pure): the technical file
+  every pack carries; ``envelope``: a candidate classified against the declared change envelope (outside: four-eyes
+  approval whatever the policy); ``compute`` and ``sbom``: what training cost and the environment it ran in;
+  ``inventory``: ``tunegate inventory``, every version with its status and review due.
 
 It sits after the registry on the import ladder: it acts on versions and aliases, and the registry never
 imports it. The keys (``tasks/keys.py``) and the audit log (``tasks/audit.py``) are in the common layer,

@@ -29,16 +29,18 @@ class ApprovalDecision:
 
 
 def decide_approval(approve: bool | None, comment: str, reviewer: str | None, starter: str | None,
-                    four_eyes: bool) -> ApprovalDecision:
+                    four_eyes: bool, outside_envelope: bool = False) -> ApprovalDecision:
     """``approve`` is the form's answer (None: none came before the timeout), ``reviewer`` who gave it,
-    ``starter`` who started the run (None: a schedule, a trigger, or nobody known)."""
+    ``starter`` who started the run (None: a schedule, a trigger, or nobody known). A candidate outside the
+    declared change envelope (``tasks/governance/envelope.py``) takes four-eyes whatever ``four_eyes`` says."""
     if approve is None:
         return ApprovalDecision(PENDING, None, "no decision before the timeout")
     if not policy.identity(reviewer):
         return ApprovalDecision(REFUSED, None, f"{IdentityRequired.__name__}: reviewer is empty once case, spaces "
                                                "and zero-width characters are folded; the approval needs the "
                                                "reviewer's name")
-    if four_eyes and policy.same_person(reviewer, starter):
-        return ApprovalDecision(REFUSED, None, f"four_eyes: {reviewer} started this run and cannot approve it; "
+    if (four_eyes or outside_envelope) and policy.same_person(reviewer, starter):
+        rule = "four_eyes" if four_eyes else "outside the declared change envelope"
+        return ApprovalDecision(REFUSED, None, f"{rule}: {reviewer} started this run and cannot approve it; "
                                                "another reviewer must decide")
     return ApprovalDecision(APPROVED if approve else REJECTED, approve, comment)

@@ -13,6 +13,9 @@
 - ``audit.json``: every audit entry about the version (promotion, approval, rollback, erasure), with the
   audit chain's state and head when the pack was made; ``monitoring.json``: each monitor run that watched
   it (checks and drift decision);
+- ``technical_file.json`` and ``.md``: each clause of Annex IV, Art. 10/12/15, PRA SS1/23 and EDPB Opinion
+  28/2024 answered by a file of this pack (with its digest), by the declared ``governance:``, or missing
+  (``tasks/governance/coverage.py``); the version's ``envelope.json`` and ``compute.json`` are among its files;
 - ``manifest.json``: the SHA-256 of every file, what is absent and why, the audit log's head when the pack
   was made, and the version's registration manifest; signed with Ed25519 (``manifest.sig``; the public key in
   ``public_key.txt``, for reading only: ``evidence verify`` trusts only keys it is given).
@@ -42,6 +45,7 @@ from pathlib import Path
 from tasks.audit import MONITORED, verify_audit
 from tasks.config import RegistryScope
 from tasks.errors import InputError
+from tasks.governance.coverage import technical_file_of
 from tasks.keys import EVIDENCE_ENV as KEY_ENV
 from tasks.keys import audit_key, public_hex, public_hex_of_seed, signing_key, write_secret
 from tasks.registry.signing import VERSION_FILES, registration, sha256_hex
@@ -130,9 +134,10 @@ def build_pack(reg: RegistryScope, version: int, out: Path) -> dict:
     key, source, dev = signing_key(reg)
     files, absent = collect(reg, version)
     publish_head(reg)
-    registry = json.loads(files["registry.json"])
+    registry, created = json.loads(files["registry.json"]), datetime.now(UTC).isoformat(timespec="seconds")
+    files |= technical_file_of(files, reg.model_name, version, created)  # signed with the rest
     manifest = {"format": 1, "model": reg.model_name, "version": version,
-                "created": datetime.now(UTC).isoformat(timespec="seconds"), "tunegate_code_version": code_version(),
+                "created": created, "tunegate_code_version": code_version(),
                 "files": {rel: sha256_hex(data) for rel, data in sorted(files.items())}, "absent": absent,
                 "audit_head": json.loads(files["audit.json"])["chain"]["head"],
                 "registration": registration(registry["version_tags"]),
@@ -180,7 +185,7 @@ def command(args) -> tuple[list[str], int]:
         from tasks.governance.evidence_verify import verify_command
 
         return verify_command(Path(path), load_config(config).registry_scope if config else None, args.public_key or [],
-                              args.trust_file, args.allow_dev_key)
+                              args.trust_file, args.allow_dev_key, getattr(args, "require_coverage", None))
     if not (config and args.version and args.out):
         raise InputError("tunegate evidence needs --config, --version and --out (or: verify PACK, keygen PATH).")
     m = build_pack(load_config(config).registry_scope, args.version, Path(args.out))

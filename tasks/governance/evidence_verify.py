@@ -9,7 +9,11 @@ The trusted keys are given, never read from the pack: ``--public-key HEX`` (repe
 - 22 (``NOT_AS_REGISTERED``): the version's evidence files differ from what was signed at registration, or
   (with ``--config``) the registry holds another registration digest for the version;
 - 21 (``DEV_KEY``): signed with a development key (the signed manifest says so, or the signer is a development
-  key this machine knows), unless ``--allow-dev-key``; that flag also trusts this machine's own development key.
+  key this machine knows), unless ``--allow-dev-key``; that flag also trusts this machine's own development key;
+- 23 (``COVERAGE_MISSING``): ``--require-coverage annex4,art10`` (blocks of ``clauses.BLOCKS``, or ``all``) and
+  the pack's technical file has a ``missing`` clause in one of them (or no technical file).
+
+The technical file's counts per block (evidence / declared / missing) are printed for every pack that has one.
 """
 
 from __future__ import annotations
@@ -20,13 +24,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasks.config import RegistryConfig, RegistryScope
-from tasks.errors import ConfigError, TrustedKeyMissing
+from tasks.errors import ConfigError, InputError, TrustedKeyMissing
+from tasks.governance.clauses import BLOCKS
+from tasks.governance.coverage import DECLARED, EVIDENCE, MISSING, TECHNICAL_JSON, counts
 from tasks.governance.evidence import MANIFEST, PUBLIC_KEY, SIGNATURE, read_pack
 from tasks.keys import dev_evidence_public_keys
 from tasks.registry.signing import TAG_SHA
 
-TAMPERED, UNTRUSTED, DEV_KEY, NOT_AS_REGISTERED = 1, 20, 21, 22
-PRECEDENCE = (UNTRUSTED, TAMPERED, NOT_AS_REGISTERED, DEV_KEY)
+TAMPERED, UNTRUSTED, DEV_KEY, NOT_AS_REGISTERED, COVERAGE_MISSING = 1, 20, 21, 22, 23
+PRECEDENCE = (UNTRUSTED, TAMPERED, NOT_AS_REGISTERED, DEV_KEY, COVERAGE_MISSING)
+
+
+def coverage_blocks(text: str | None) -> list[str]:
+    """``annex4,art10`` -> the blocks; ``all`` -> every block; unknown names: InputError naming the known ones."""
+    names = [b.strip().lower() for b in (text or "").split(",") if b.strip()]
+    if names == ["all"]:
+        return list(BLOCKS)
+    unknown = [b for b in names if b not in BLOCKS]
+    if unknown:
+        raise InputError(f"--require-coverage: unknown block(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(BLOCKS)} or all (comma-separated).")
+    return names
+
+
+def check_coverage(check: PackCheck, files: dict[str, bytes], required: list[str]) -> None:
+    """Print the technical file's counts per block; fail on a missing clause of a ``required`` block."""
+    try:
+        rows = json.loads(files[TECHNICAL_JSON])["clauses"]
+    except (KeyError, ValueError, TypeError):
+        if required:
+            check.fail(COVERAGE_MISSING, f"{TECHNICAL_JSON} is not in the pack (made by an older tunegate): its "
+                                         "coverage cannot be shown; build the pack again")
+        return
+    for block, c in counts(rows).items():
+        check.coverage.append(f"coverage {block}: {c[EVIDENCE]} evidence, {c[DECLARED]} declared, {c[MISSING]} missing")
+    for r in rows:
+        if r["block"] in required and r["status"] == MISSING:
+            check.fail(COVERAGE_MISSING, f"{r['id']} ({r['title']}) is missing: needs " + "; ".join(r["missing"]))
 
 
 def _hex_key(value: str, where: str) -> str:
@@ -63,6 +97,7 @@ class PackCheck:
     codes: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     public_key: str | None = None
+    coverage: list[str] = field(default_factory=list)  # the technical file's counts per block
 
     def fail(self, code: int, text: str) -> None:
         self.problems.append(text)
@@ -77,7 +112,7 @@ class PackCheck:
         return next((c for c in PRECEDENCE if c in self.codes), 0)
 
     def lines(self, pack: Path) -> list[str]:
-        notes = [f"note: {n}" for n in self.notes]
+        notes = [f"note: {n}" for n in self.notes] + self.coverage
         if not self.ok:
             return [f"DIFFERS: {p}" for p in self.problems] + notes + [
                 f"pack NOT verified: {len(self.problems)} problem(s) (exit {self.exit_code}) ({pack})"]
@@ -101,9 +136,10 @@ def _sha(data: bytes) -> str:
 
 
 def verify_pack(pack: Path, trusted: set[str], allow_dev_key: bool = False, dev_keys: frozenset[str] = frozenset(),
-                registry_sha: str | None = None) -> PackCheck:
+                registry_sha: str | None = None, require_coverage: list[str] = ()) -> PackCheck:
     """Every hash and signature of ``pack`` against ``trusted`` keys (see the module docstring);
-    ``registry_sha``: the version's registration digest in the registry now, where it was read."""
+    ``registry_sha``: the version's registration digest in the registry now, where it was read;
+    ``require_coverage``: blocks of the technical file that may have no missing clause."""
     files = read_pack(Path(pack))
     check = PackCheck()
     if not trusted and not (allow_dev_key and dev_keys):
@@ -145,6 +181,7 @@ def verify_pack(pack: Path, trusted: set[str], allow_dev_key: bool = False, dev_
                             "configured key; pass --allow-dev-key to accept it in development)")
     elif dev:
         check.notes.append("signed with a development key (accepted: --allow-dev-key)")
+    check_coverage(check, files, list(require_coverage))
     return check
 
 
@@ -186,13 +223,15 @@ def _registration(check: PackCheck, reg: dict | None, files: dict[str, bytes], a
 
 
 def verify_command(pack: Path, reg: RegistryScope | None, public_keys: list[str], trust_file: str | None,
-                   allow_dev_key: bool) -> tuple[list[str], int]:
+                   allow_dev_key: bool, require_coverage: str | None = None) -> tuple[list[str], int]:
     """(lines to print, exit code) of ``tunegate evidence verify``."""
+    required = coverage_blocks(require_coverage)
     trusted = trusted_keys(public_keys, trust_file, reg.registry if reg else None)
     registry_sha = None
     if reg is not None:
         registry_sha = _registry_sha(reg, pack)
-    check = verify_pack(pack, trusted, allow_dev_key, frozenset(dev_evidence_public_keys(reg)), registry_sha)
+    check = verify_pack(pack, trusted, allow_dev_key, frozenset(dev_evidence_public_keys(reg)), registry_sha,
+                        required)
     return check.lines(pack), check.exit_code
 
 

@@ -56,6 +56,8 @@ RULES: dict[str, str] = {
     "evaluate.slices": "superset", "evaluate.min_slice_rows": "max",  # more slices gated: stricter
     "promotion.max_robustness_drop": "max",
     "evaluate.target_accuracy": "min",  # lower: more documents decided without a person
+    "retention.audit_days": "min", "retention.technical_file_years": "min",  # records: only kept longer
+    "governed": "on",  # governance.* (purpose, owner, tier, sources, change envelope) has no rule: equal, whole
 }
 RANKS: dict[str, tuple] = {"pii.require_key": (False, None, True),  # None: required in deployments' runs
                            "retention.erased_versions": ("keep", "delete_artifacts")}

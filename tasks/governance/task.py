@@ -1,14 +1,17 @@
-"""The governance stage's Prefect boundary: the pinned config's check, who started a run, a reviewer's approval.
+"""The governance stage's Prefect boundary: the pinned config's check, who started a run, a reviewer's approval,
+the candidate's change classification.
 
 Thin wrappers over the plain modules beside it: ``pinning`` and ``policy`` (what a run may change, whose names
-count), ``approval`` (the decision on a reviewer's answer, pure), and the registry's ``apply`` to act on it.
+count), ``approval`` (the decision on a reviewer's answer, pure), ``envelope`` and ``compute`` (the change
+classification and the compute record), and the registry's ``apply`` to act on it.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.input import RunInput
 from prefect.runtime import flow_run as current_run
 from pydantic import BaseModel, ConfigDict
@@ -16,13 +19,18 @@ from pydantic import BaseModel, ConfigDict
 from tasks.audit import APPROVAL, audit
 from tasks.config import PipelineConfig
 from tasks.errors import DeploymentNotPinned, IdentityRequired, PolicyLoosened
+from tasks.evaluate.metrics import EvalReport
 from tasks.governance import policy
 from tasks.governance.approval import APPROVED, PENDING, REFUSED, decide_approval
+from tasks.governance.envelope import is_outside
 from tasks.governance.pinning import PIN_ENV, read_pin
-from tasks.registry.promote import apply
+from tasks.refs import AdapterRef, SplitRef
+from tasks.registry.promote import PromotionDecision, apply
 from tasks.runtime import in_deployment_run
 
-__all__ = ["APPROVAL", "REFUSED", "Approval", "Person", "apply_approval", "check_pinned_config", "identify_starter"]
+__all__ = ["APPROVAL", "REFUSED", "Approval", "Person", "apply_approval", "assess_change", "check_pinned_config",
+           "identify_starter", "publish_inventory"]
+ENVELOPE = "change.classified"  # the audit action of a candidate's change-envelope classification
 
 
 class Approval(RunInput):
@@ -137,7 +145,7 @@ def apply_approval(config: PipelineConfig, result, approval: Approval | None, st
         if who.name is None:
             who = Person(name=policy.clean_name(approval.reviewer), source="form")
     d = decide_approval(None if approval is None else approval.approve, approval.comment if approval else "",
-                        who.name, starter.name, config.promotion.four_eyes)
+                        who.name, starter.name, config.promotion.four_eyes, is_outside(result.decision))
     if d.outcome == PENDING:
         audit(config.registry_scope, action=APPROVAL, version=result.version, approved=None, why=d.why,
               flow_run=current_run.id)
@@ -152,3 +160,46 @@ def apply_approval(config: PipelineConfig, result, approval: Approval | None, st
                     trigger=f"approved by {who.name}", run_id=result.run_id, approved_by=who.name,
                     erased_versions=config.retention.erased_versions, config_sha256=config.digest())
     return outcome.action
+
+
+@task(name="assess_change")
+def assess_change(config: PipelineConfig, decision: PromotionDecision, model: AdapterRef, split: SplitRef,
+                  base_model: str, trigger: str, report: EvalReport,
+                  membership: dict | None) -> tuple[PromotionDecision, dict[str, dict]]:
+    """Classify the candidate against ``governance.change_envelope`` (audited; outside: held for four-eyes
+    approval) and gather its governance records for the version folder: ``envelope.json``, ``compute.json``,
+    ``sbom.json``."""
+    from tasks.governance.compute import compute_record
+    from tasks.governance.envelope import classify_change, facts_of, hold_for_approval
+    from tasks.governance.sbom import python_sbom
+    from tasks.registry.versions import code_version
+
+    records = {"compute.json": compute_record(Path(model.path), base_model),
+               "sbom.json": python_sbom("tunegate", code_version())}
+    env = config.governance.change_envelope if config.governance else None
+    if env is None:
+        return decision, records
+    facts = facts_of(Path(model.path), split.train.rows, base_model, trigger, report, membership)
+    verdict = classify_change(facts, env)
+    audit(config.registry_scope, action=ENVELOPE, inside=verdict.inside, breaches=verdict.breaches,
+          trigger=trigger, flow_run=current_run.id)
+    get_run_logger().info("change envelope: %s", verdict.summary)
+    return hold_for_approval(decision, verdict), records | {"envelope.json": verdict.record(facts)}
+
+
+@task(name="publish_inventory")
+def publish_inventory(config: PipelineConfig) -> int:
+    """The model inventory as a Prefect table artifact (overdue reviews flagged); returns how many are overdue."""
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from prefect.artifacts import create_table_artifact
+
+    from tasks.governance.inventory import inventory_rows, read_versions
+
+    rows = inventory_rows(config.model_name, read_versions(config.registry_scope), config.governance,
+                          datetime.now(UTC))
+    overdue = sum(r.overdue for r in rows)
+    create_table_artifact(table=[asdict(r) for r in rows], key=f"inventory-{config.model_name}".lower().replace(
+        "_", "-").replace(".", "-"), description=f"{config.model_name}: {len(rows)} versions, {overdue} overdue")
+    return overdue

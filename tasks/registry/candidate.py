@@ -38,6 +38,7 @@ class Candidate(BaseModel):
     membership: dict | None = None  # tasks/evaluate/membership.py's result
     validation: ValidationReport | None = None  # tasks/evaluate/stats.py: intervals, McNemar, slices
     checks: dict | None = None  # validate_model's {"calibration": ..., "robustness": ...} (tasks/evaluate/task.py)
+    records: dict[str, dict] = {}  # governance's records for the version (envelope.json, compute.json)
 
 
 def version_records(config_json: dict, config_sha256: str, c: Candidate, code: str) -> dict[str, dict]:
@@ -75,7 +76,7 @@ def version_records(config_json: dict, config_sha256: str, c: Candidate, code: s
         out["eval/baseline_eval.json"] = c.baseline_report.model_dump(mode="json")
     if c.validation is not None:
         out["eval/validation.json"] = c.validation.model_dump(mode="json")
-    return out
+    return out | c.records
 
 
 def assemble_version(adapter: AdapterRef, train: DatasetRef, eval_json: Path, pii_evidence: Path | None,

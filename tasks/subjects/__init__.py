@@ -9,5 +9,6 @@ samples (from the registry's lineage tags), and prediction-store rows.
 - ``erase``: the erasure request (``tunegate subject erase``): every store rewritten without the
   subject's documents, the versions trained on them marked and withdrawn from serving, a retrain requested;
   ``erased``: the erasure list every training run applies (``task.drop_erased_documents``); ``stores``:
-  every other copy of a model trained on them, searched, deleted, reported and purged after a maximum age.
+  every other copy of a model trained on them, searched, deleted, reported and purged after a maximum age;
+  ``certificate``: the signed erasure certificate each request writes, and its check.
 """

@@ -15,7 +15,8 @@
    run folders' model copies, caches, stale ``.tmp-*`` leftovers; search each store again
    (``tasks.subjects.stores``): the erasure is *complete* only when none holds them.
 6. Mark the journal done with the rewritten datasets' new digests, when the champion was withdrawn and what
-   each store still holds, audit the request with counts, and emit ``tunegate.subject.erased``: the retrain
+   each store still holds, audit the request with counts, write the signed erasure certificate
+   (``tasks/subjects/certificate.py``, its digest audited), and emit ``tunegate.subject.erased``: the retrain
    deployment's trigger retrains without them, and promoting that version archives the pending ones
    (``tunegate purge`` archives them after ``retention.pending_versions_days`` if none is promoted).
 
@@ -40,6 +41,8 @@ from tasks.errors import ErasureError
 from tasks.pii.ops import pseudonym_key
 from tasks.pii.subjects import read_values, subject_hashes
 from tasks.refs import DatasetRef, atomic_file
+from tasks.registry.signing import sha256_hex
+from tasks.subjects.certificate import certificate_of, write_certificate
 from tasks.subjects.erased import ERASURES, add_erased, read_erased, rewrite_without
 from tasks.subjects.find import find_subject
 
@@ -59,6 +62,7 @@ class ErasureReport:
     retrain: str = ""  # how the retrain was requested
     champion: dict = field(default_factory=dict)  # previous, now, withdrawn_at, aliases (tasks.registry.withdraw)
     stores: dict[str, list[str]] = field(default_factory=dict)  # store searched -> what still holds the subject
+    certificate: str = ""  # the signed erasure certificate's path (tasks/subjects/certificate.py)
 
     @property
     def complete(self) -> bool:
@@ -104,7 +108,8 @@ class ErasureReport:
         out += [f"  {name}: {n} row(s)" for name, n in sorted(self.files.items())]
         out += [f"  model {model_name} v{v}: erasure pending; {n} reference row(s) removed"
                 for v, n in self.versions.items()]
-        return out + [f"  retrain: {self.retrain}"] + self._store_lines()
+        cert = [f"  certificate: {self.certificate} (check: tunegate subject certificate verify FILE)"]
+        return out + [f"  retrain: {self.retrain}"] + self._store_lines() + (cert if self.certificate else [])
 
 
 def _journal(work: Path, request: str) -> Path:
@@ -216,6 +221,9 @@ def erase_subject(reg: RegistryScope, pii: PiiConfig, value_file: Path, reason: 
               remaining={k: len(v) for k, v in plan["stores"].items()})
     out = ErasureReport(request=request, outcome="erased", documents=report.documents, files=plan["files"],
                         versions=plan["versions"], resumed=resumed, champion=plan["champion"], stores=plan["stores"])
+    body = certificate_of(out, reg.model_name, reason, datetime.fromisoformat(plan["requested_at"]), datetime.now(UTC))
+    out.certificate = str(write_certificate(reg, body))  # signed, counts only; audited below by its digest
+    audit(reg, action="erasure.certificate", request=request, sha256=sha256_hex(Path(out.certificate).read_bytes()))
     out.retrain = request_retrain(reg.model_name, request, sorted(int(v) for v in plan["versions"]))
     return out
 

@@ -294,4 +294,6 @@ def purge_lines(reg: RegistryScope, retention: RetentionConfig, out: dict[str, i
             f"deleted {out['run_models_deleted']} unregistered run models ({r.run_models_days} days), "
             f"{out['monitor_cache_deleted']} monitor caches ({r.monitor_cache_days} days), "
             f"{out['leftovers_deleted']} .tmp-* leftovers ({r.leftovers_hours} hours); archived "
-            f"{out['pending_versions_archived']} versions pending erasure (after {r.pending_versions_days} days)"]
+            f"{out['pending_versions_archived']} versions pending erasure (after {r.pending_versions_days} days)",
+            f"kept: the audit log and monitoring summaries (at least {r.audit_days} days), technical files and "
+            f"version records (at least {r.technical_file_years} years), the erasure list and journals"]

@@ -161,6 +161,7 @@ def _tiny_config(tmp: Path) -> Path:
     raw["train"].update(base_model=None, max_steps=20, batch_size=12, max_length=48, learning_rate=0.003,
                         nproc_per_node=1, timeout_s=600, checkpoint_every=1000)
     raw["promotion"].update(floors={}, max_class_regression=1.0, min_gain_over_baseline=None)
+    raw["governance"]["change_envelope"] = None  # the shrunk run is not the change the example declares
     raw["registry"] = {"model_name": None, "tracking_uri": f"sqlite:///{tmp / 'work' / 'mlflow.db'}"}
     seed_mlflow_db(tmp / "work" / "mlflow.db")
     raw["monitor"].update(reference_rows=200, min_batch_rows=50, current_sample_rows=300, embedding_rows=100)

