@@ -140,7 +140,8 @@ def train_pipeline(config: PipelineConfig, extra_data: str | None = None, trigge
     checks, report, champion_report, baseline, membership, validation = _evaluate(config, model, split, champion,
                                                                                   run_dir / "eval")
     decision = decide(report, champion_report, config, champion, baseline, membership, validation, checks)
-    decision, records = assess_change(config, decision, model, split, base_model, trigger, report, membership)
+    decision, records = assess_change(config, decision, model, split, base_model, trigger, report, membership,
+                                      validation)
     reg = register_and_promote(config, Candidate(
         run_id=run_id, run_dir=run_dir, base_model=base_model, trigger=trigger, dataset=scrubbed,
         quality=quality.model_dump(mode="json"), pii=pii.model_dump(mode="json") if pii else None, split=split,

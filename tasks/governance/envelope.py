@@ -124,9 +124,9 @@ def hyperparameters_of(train_config: dict) -> dict[str, float]:
 
 
 def facts_of(model_dir: Path, rows: int, base_model: str, trigger: str, report: EvalReport,
-             memorisation: dict | None) -> ChangeFacts:
-    """The facts of a trained candidate: its model folder's ``train_config.json``, its evaluation and memorisation
-    result. The slice gate's verdict is not among them until the evaluation records one (P15)."""
+             memorisation: dict | None, slices_passed: bool | None = None) -> ChangeFacts:
+    """The facts of a trained candidate: its model folder's ``train_config.json``, its evaluation, memorisation
+    result and the slice gate's verdict (None where no slice gate is set)."""
     from tasks.train.base_model import default_base_model
 
     path = model_dir / "train_config.json"
@@ -139,7 +139,7 @@ def facts_of(model_dir: Path, rows: int, base_model: str, trigger: str, report: 
                        base_model=base_model_name(base_model, default_base_model()), metrics=metrics,
                        membership_auc=None if canary else m.get("auc"),
                        canary_exposure=m.get("mean_exposure_bits") if canary else None,
-                       canaries_extracted=m.get("extracted") if canary else None)
+                       canaries_extracted=m.get("extracted") if canary else None, slices_passed=slices_passed)
 
 
 def is_outside(decision: PromotionDecision) -> bool:

@@ -165,7 +165,7 @@ def apply_approval(config: PipelineConfig, result, approval: Approval | None, st
 @task(name="assess_change")
 def assess_change(config: PipelineConfig, decision: PromotionDecision, model: AdapterRef, split: SplitRef,
                   base_model: str, trigger: str, report: EvalReport,
-                  membership: dict | None) -> tuple[PromotionDecision, dict[str, dict]]:
+                  membership: dict | None, validation=None) -> tuple[PromotionDecision, dict[str, dict]]:
     """Classify the candidate against ``governance.change_envelope`` (audited; outside: held for four-eyes
     approval) and gather its governance records for the version folder: ``envelope.json``, ``compute.json``,
     ``sbom.json``."""
@@ -179,12 +179,23 @@ def assess_change(config: PipelineConfig, decision: PromotionDecision, model: Ad
     env = config.governance.change_envelope if config.governance else None
     if env is None:
         return decision, records
-    facts = facts_of(Path(model.path), split.train.rows, base_model, trigger, report, membership)
+    facts = facts_of(Path(model.path), split.train.rows, base_model, trigger, report, membership,
+                     _slice_verdict(validation, config.promotion))
     verdict = classify_change(facts, env)
     audit(config.registry_scope, action=ENVELOPE, inside=verdict.inside, breaches=verdict.breaches,
           trigger=trigger, flow_run=current_run.id)
     get_run_logger().info("change envelope: %s", verdict.summary)
     return hold_for_approval(decision, verdict), records | {"envelope.json": verdict.record(facts)}
+
+
+def _slice_verdict(validation, policy) -> bool | None:
+    """The slice gate's verdict on the candidate (``tasks/registry/validation_checks.py``); None without a gate."""
+    from tasks.registry.validation_checks import check_slices
+
+    if validation is None or policy.max_slice_regression is None:
+        return None
+    return check_slices(validation, policy.primary_metric, policy.max_slice_regression,
+                        "champion" in validation.differences)[0]
 
 
 @task(name="publish_inventory")
