@@ -101,5 +101,5 @@ def test_max_robustness_drop_gates_promotion_and_names_the_perturbation(result, 
     from tests.registry.test_promote import report
 
     d = decide_promotion(report(0.8), None, PromotionPolicy(floors={}, max_robustness_drop=limit), None, None,
-                         result)
+                         robustness=result)
     assert d.promote is ok and any(part in r for r in d.reasons), d.reasons
