@@ -143,7 +143,7 @@ def _check_robustness(result: dict | None, limit: float | None) -> tuple[bool, l
         return True, ([f"robustness not measured: {result['why']}"] if result else [])
     per = result["perturbations"]
     text = f"robustness ({result['metric']} clean {result['clean']:.4f}): " + ", ".join(
-        f"{name} {-p['drop']:+.4f}" for name, p in per.items())
+        f"{name} {-p['drop'] or 0.0:+.4f}" for name, p in per.items())  # never -0.0000
     if limit is None:
         return True, [f"{text} (reported only: promotion.max_robustness_drop is null)"]
     over = [name for name, p in per.items() if p["drop"] > limit + 1e-12]

@@ -188,13 +188,14 @@ def test_monitor_reuses_what_predict_logged_for_the_same_batch(champion, tmp_pat
     table = pq.read_table(ref.logged)
     assert ref.rows == 260 and table.num_rows == 260 and read_embeddings(table).shape == (260, 384)
     assert logged_meta(Path(ref.logged))["complete"] and set(pd.read_csv(tmp_path / "out.csv").columns) == \
-        {"id", "prediction", "confidence", "model_version"}  # the shareable output holds no text
+        {"id", "prediction", "confidence", "model_version", "needs_review"}  # the shareable output holds no text
     sampled = cfg.model_copy(update={"monitor": cfg.monitor.model_copy(update={"score_rows": 120})})
     result = monitor(sampled, str(batch))
     run_dir = Path(result.report_html).parent
     assert result.predictions == ref.logged and result.rows == 260  # the whole logged batch, not a sample
     assert not (run_dir / "scrubbed.parquet").exists() and not (run_dir / "predictions.parquet").exists()
     assert not (run_dir / "dataset.parquet").exists() and "accuracy" in result.summary  # labels still used
+    assert "review_share" in result.summary  # the share sent to review (the example sets target_accuracy)
     other = monitor(sampled, str(write_sample(tmp_path / "other.jsonl", rows=260, seed=45)))
     assert other.predictions != ref.logged and other.rows == 120  # a different batch is sampled and scored
     assert not logged_meta(Path(other.predictions))["complete"]
