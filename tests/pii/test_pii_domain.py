@@ -76,7 +76,9 @@ def _vehicle_scores(text: str) -> list[float]:
 @pytest.mark.parametrize("text, strong", [
     ("reg AB12 CDE", True),
     ("plate BD51 SMR", True),
-    ("the car (ab12cde)", False),        # found only with its context word (engine table in test_recognizers)
+    ("the car (ab12cde)", True),         # all in lower case, as typed in a hurry: strong without the vehicle word
+    ("eVhicle xh76 uvw written off", True),  # the sample corpus's typo'd context word: no context needed
+    ("the car (Ab12cde)", False),        # mixed case: found only with its context word (engine table)
 ])
 def test_vehicle_registration_shape(text, strong):
     scores = _vehicle_scores(text)

@@ -1,6 +1,6 @@
 """UK vehicle registration mark: current (AB12 CDE), prefix (A123 BCD) and suffix (ABC 123D) styles.
 
-In capitals, or in any case next to a vehicle word ("the car (ab12cde)"); a current-style mark only with
+In capitals, all in lower case, or in mixed case next to a vehicle word ("the car (Ab12cde)"); a current-style mark only with
 an age identifier the DVLA has issued or soon will (02-29 for March, 51-79 for September). Presidio
 matches case-insensitively, and lab, gene and cell codes have the same shape in lower case or with an
 unissued number ("CD45 dim", "PD35 was", "CD19 and").
@@ -25,6 +25,8 @@ class TgVehicleRegistrationRecognizer(PatternRecognizer):
     ENTITY = "UK_VEHICLE_REGISTRATION"
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("current", r"(?-i:\b[A-Z]{2}\d{2} ?[A-Z]{3}\b)", 0.5),
+        # all in lower case, as typed in a hurry ("xh76 uvw"): a lab code keeps its capitals ("CD19 and")
+        Pattern("current_lower", r"(?-i:\b[a-z]{2}\d{2} ?[a-z]{3}\b)", 0.5),
         Pattern("current_any_case", r"\b[A-Z]{2}\d{2} ?[A-Z]{3}\b", 0.2),  # needs a vehicle word nearby
         Pattern("prefix", r"(?-i:\b[A-Z]\d{1,3} ?[A-Z]{3}\b)", 0.2),
         Pattern("suffix", r"(?-i:\b[A-Z]{3} ?\d{1,3}[A-Z]\b)", 0.2),
