@@ -2,9 +2,8 @@
 
 In capitals, all in lower case, or in mixed case next to a vehicle word ("the car (Ab12cde)"); a
 current-style mark only with an age identifier the DVLA has issued or soon will (02-29 for March, 51-79
-for September). Presidio
-matches case-insensitively, and lab, gene and cell codes have the same shape in lower case or with an
-unissued number ("CD45 dim", "PD35 was", "CD19 and").
+for September). Presidio matches case-insensitively, and lab, gene and cell codes have the same shape in
+mixed case or with an unissued number ("CD45 dim", "PD35 was", "CD19 and").
 """
 
 from typing import ClassVar
