@@ -15,3 +15,25 @@ In: a canonical dataset (``DatasetRef``) and ``PiiConfig``. Out: the scrubbed da
 - ``formats``: format checks shared by the recognizers and the residual scan.
 - ``subjects``: the subject index beside each scrubbed dataset, and finding a person's hashes in it.
 """
+
+import importlib.abc as _abc
+import sys as _sys
+
+
+class _NoHfPipelineForPresidio(_abc.MetaPathFinder):
+    """Importing ``presidio_analyzer`` loads its Hugging Face NER engine and recognizer, and both import
+    ``transformers.pipelines`` (torch, image and audio processors): seconds in every process that scrubs, for
+    parts tunegate never uses (it runs Presidio on spaCy). While Presidio's package initialises, its ``from
+    transformers import pipeline`` finds nothing, which Presidio treats as transformers not installed. Every
+    other import of ``transformers.pipelines``, before or after, is untouched."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "transformers.pipelines":
+            presidio = _sys.modules.get("presidio_analyzer")
+            if presidio is not None and getattr(getattr(presidio, "__spec__", None), "_initializing", False):
+                raise ImportError("transformers.pipelines is not loaded for Presidio's Hugging Face parts")
+        return None
+
+
+if not any(isinstance(f, _NoHfPipelineForPresidio) for f in _sys.meta_path):
+    _sys.meta_path.insert(0, _NoHfPipelineForPresidio())

@@ -63,7 +63,7 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
     from tasks.pii.gate import judge_scrub
     from tasks.pii.review import review_from_index
     from tasks.pii.score import PiiEvidence, read_jsonl_by_id, score, spans_from_file
-    from tasks.pii.stream import describe_parquet, scrub_file
+    from tasks.pii.stream import ScrubEngine, describe_parquet, resolve_workers, scrub_file
     from tasks.refs import atomic_file
 
     log = get_run_logger() if in_prefect_run() else logging.getLogger("tunegate.pii")
@@ -73,10 +73,13 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
     index_path = run_dir / SUBJECT_INDEX if pii.subject_index else None
     scrubbed_cols, scanned = (columns or ScrubColumns()).plan(pq.read_schema(dataset.uri), dataset.label_is_text)
     failure = None
+    # One engine for the scrub and the recall estimate: a scrub done in this process leaves its loaded
+    # scrubber (spaCy and the recognizers) for the estimate, instead of loading them twice.
+    engine = ScrubEngine(pii, key, resolve_workers(pii.workers), index=index_path is not None)
     try:
-        with progress("scrub", dataset.rows, "docs") as bar:
+        with engine, progress("scrub", dataset.rows, "docs") as bar:
             stats = scrub_file(Path(dataset.uri), out, "text", pii, key, spans_path, index_path=index_path,
-                               progress=bar.update, also=scrubbed_cols[1:], scan=scanned)
+                               progress=bar.update, also=scrubbed_cols[1:], scan=scanned, engine=engine)
     except PiiGateFailed as e:
         failure, stats = e, getattr(e, "stats", None)
         if stats is None:
@@ -84,7 +87,7 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
     metrics, lost = ({}, None)
     if gold is not None and failure is None and Path(gold).is_file():
         metrics, lost = score(read_jsonl_by_id(Path(gold), "ground-truth"), spans_from_file(spans_path))
-    by_column = _estimate(Path(dataset.uri), pii, key, dataset.sha256, scrubbed_cols) \
+    by_column = _estimate(Path(dataset.uri), pii, key, dataset.sha256, scrubbed_cols, engine.local) \
         if estimate and failure is None and pii.estimate_docs else {}
     est = pooled(by_column)
     overall = est.get("_overall", {}).get("recall")
@@ -125,16 +128,18 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
     return describe_parquet(out, scrubbed=True, label_is_text=dataset.label_is_text), evidence
 
 
-def _estimate(raw: Path, pii: PiiConfig, key: bytes | None, digest: str, columns: list[str]) -> dict[str, dict]:
+def _estimate(raw: Path, pii: PiiConfig, key: bytes | None, digest: str, columns: list[str],
+              scrubber=None) -> dict[str, dict]:
     """Recall estimated per scrubbed column on a seeded sample of the run's own (raw) values; the probed
-    copies stay in memory. Column -> the estimate (none for a column without values)."""
+    copies stay in memory. Column -> the estimate (none for a column without values). ``scrubber``: one
+    already loaded for this config (its output depends only on the texts it is given), else one is loaded."""
     import random
 
     import pyarrow.parquet as pq
 
     from tasks.pii.estimate import estimate_recall
 
-    seed, scrubber, out = int(digest[:8], 16), None, {}
+    seed, out = int(digest[:8], 16), {}
     table = pq.read_table(raw, columns=columns)
     for column in columns:
         texts = [t for t in table.column(column).to_pylist() if t]
