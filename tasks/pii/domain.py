@@ -83,13 +83,17 @@ _DRUG = re.compile(rf"(?<![\w'’-])[A-Z][a-z]{{3,}}(?:{'|'.join(sorted(DRUG_STE
 _WORDS_RE = re.compile(r"[^\W\d_]+")
 
 
-def _vocabulary(terms: list[str]) -> re.Pattern:
+def _vocabulary(terms: list[str], any_case: bool = False) -> re.Pattern:
+    """The listed terms as whole words; ``any_case``: in any case and with a possessive "s", apostrophe or
+    not (firms: "MR COOPER", "Mr. Coopers own payoff quote")."""
     alt = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    if any_case:
+        return re.compile(rf"(?i)(?<![\w'’-])(?:{alt})(?:['’]?s)?(?![\w-])")
     return re.compile(rf"(?<![\w'’-])(?:{alt})(?![\w-])")
 
 
 _HEALTH = _vocabulary(HEALTH_TERMS)
-_FINANCE = _vocabulary(FINANCE_TERMS)
+_FINANCE = _vocabulary(FINANCE_TERMS, any_case=True)
 
 
 def _given_name(word: str) -> bool:

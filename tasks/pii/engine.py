@@ -29,6 +29,7 @@ from tasks.errors import ConfigError
 from tasks.pii.corpus import CorpusLabels
 from tasks.pii.domain import domain_terms, drop_domain_people
 from tasks.pii.names import person_entities
+from tasks.pii.not_names import not_a_name, repeated_firms
 from tasks.pii.ops import (
     Span,
     apply_operators,
@@ -224,8 +225,10 @@ class Scrubber:
                 text, language="en", entities=entities, nlp_artifacts=self._artifacts(doc, text),
                 score_threshold=self.pii.score_threshold,
             )
+            firms = repeated_firms(text) if results else []
             spans = [Span(r.start, r.end, r.entity_type, r.score) for r in results
-                     if r.entity_type != "PERSON" or plausible_name(text[r.start:r.end])]
+                     if r.entity_type != "PERSON" or (plausible_name(text[r.start:r.end])
+                                                      and not not_a_name(text, r.start, r.end, firms))]
             if self.keep and spans:
                 spans = drop_kept(spans, [m.span() for k in self.keep for m in k.finditer(text)])
             spans = drop_domain_people(spans, terms)

@@ -27,6 +27,7 @@ import re
 from functools import lru_cache
 
 from tasks.pii.name_lists import COMMON_NAME_ZIPF, LOCATIVE, STORM, STORM_NAME, gazetteer_people, name_lists
+from tasks.pii.not_names import repeated_firms
 
 # Common words (Zipf frequency in English at or above this) are not evidence of a name on their own;
 # names that are also common words ("Grace", "Bill") still count after a cue or a title.
@@ -93,6 +94,11 @@ def _starts_line_or_sentence(text: str, start: int) -> bool:
     return i < 0 or text[i] in "\n\r.!?"
 
 
+# A verb right after a lone capitalised word makes it the sentence's subject: a given name the model
+# labels a person there ("Paul is very reliable", "Donald had given …") is one, however common the
+# name; a common word that opens a sentence and is no given name ("Escape of water") is not.
+SUBJECT_VERB = re.compile(r"[ \t]+(?:is|was|has|had|will|would|can|could|did|does|should|must|said|says|"
+                          r"told|asked|spent|shouted|called|wrote|lives|lived|works|worked)(?![\w'’-])")
 TITLES = frozenset("mr mrs ms mx miss dr prof sir dame lord lady rev fr sr jr".split())
 # An inner capital after lower case marks a brand ("BofA", "PayPal"), unless it follows a surname prefix.
 BRAND = re.compile(r"^(?!(?:Mc|Mac|O'|O’|De|Di|Da|Du|La|Le|Van|Von|Fitz)[A-Z])[A-Za-z][a-z]+[A-Z]")
@@ -124,7 +130,8 @@ def name_words(text: str, start: int, end: int) -> list[str]:
             continue  # "lien", "accurate": a lower-case word in a document that capitalises its names
         if zipf(w.casefold()) >= COMMON_ZIPF and (
                 w.islower() or redacted  # "lien", "XXXX Balance": a form's field names beside a redaction
-                or (len(words) == 1 and m.start() == 0 and _starts_line_or_sentence(text, start))):
+                or (len(words) == 1 and m.start() == 0 and _starts_line_or_sentence(text, start)
+                    and not (w.casefold() in given and SUBJECT_VERB.match(text, end)))):
             continue  # "Escape of water": capitalised by its position, not because it is a name
         out.append(w)
     return out
@@ -248,7 +255,24 @@ def person_entities(doc, text: str) -> list[tuple[int, int]]:
     # A place the model found after a locative preposition stays a place ("a fall in Crete").
     blocked += [(e.start_char, e.end_char) for e in ents if e.label_ in PLACE_LABELS
                 and LOCATIVE.search(text, max(0, e.start_char - 12), e.start_char)]
-    return sorted(set(spans) | set(gazetteer_people(text, spans + blocked)))
+    # "Harris and Harris": neither word is a person there (the scrubber drops every PERSON span on a firm)
+    found = sorted(set(spans) | set(gazetteer_people(text, spans + blocked + repeated_firms(text))))
+    found = sorted(set(found) | set(listed_names(text, found)))  # lists again, with the listed given names
+    return [(a, _name_end(text, b)) for a, b in found]
+
+
+_PARTICLE = r"(?:van|von|der|den|de|da|das|dos|del|della|di|du|la|le|ter|ten)"
+# What a name goes on with: surname particles and a capitalised surname ("Paul van der Voet"), and
+# post-nominal letters ("Terry Cardoso PhD", "lori tretyakova dds", "John Smith Jr.").
+_NAME_GOES_ON = re.compile(rf"(?:[ \t]+{_PARTICLE}){{1,2}}[ \t]+[^\W\d_a-z][^\W\d_]+(?![\w'’-])"
+                           r"|,?[ \t]+(?:(?i:phd|md|dds|dmd|dvm|esq|jr|sr)\.?|II|III)(?![\w'’-])")
+
+
+def _name_end(text: str, end: int) -> int:
+    """The end of a name found up to ``end``, with the particles, surname and letters that follow it."""
+    while m := _NAME_GOES_ON.match(text, end):
+        end = m.end()
+    return end
 
 
 def _before_digits(text: str, start: int, end: int) -> int:
@@ -258,12 +282,16 @@ def _before_digits(text: str, start: int, end: int) -> int:
 
 
 _CAP = r"[^\W\d_a-z][^\W\d_]+"
-_LIST = re.compile(rf"(?<![\w-]){_CAP}(?:,\s+{_CAP}){{1,}},?\s+(?:and|or|&)\s+{_CAP}(?![\w-])")
+_LIST = re.compile(rf"(?<![\w-]){_CAP}(?:,\s+{_CAP})*,?\s+(?:and|or|&)\s+{_CAP}(?![\w-])")
+_NEXT_WORD = re.compile(r"[ \t]+([^\W\d_]+)")
 
 
 def listed_names(text: str, people: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Every member of a list of capitalised words ("Kelly, Kimberly, Gregory and Leah") in which at
-    least one member is already a person and none is a known place or common word."""
+    """The members of a list of capitalised words ("Kelly, Kimberly, Gregory and Leah", "Lang and
+    Fowler") in which at least one member is already a person, less the known places and common words
+    among them (of a pair, any common word; of a longer list, the very common ones: "Mark", "April").
+    Not a list of people: one that is mostly such words, or that an organisation word ends ("Ashton and
+    Weinburg Inc")."""
     out = []
     for m in _LIST.finditer(text):
         members = [(w.start(), w.end()) for w in re.finditer(_CAP, m.group())]
@@ -271,8 +299,13 @@ def listed_names(text: str, people: list[tuple[int, int]]) -> list[tuple[int, in
                    if text[m.start() + a:m.start() + b] not in ("And", "Or")]
         if not any(a < pe and ps < b for a, b in members for ps, pe in people):
             continue
-        words = [text[a:b] for a, b in members]
-        if any(is_place(w) or zipf(w.casefold()) >= COMMON_ZIPF + 1 for w in words):
+        nxt = _NEXT_WORD.match(text, m.end())
+        if nxt and nxt.group(1).casefold() in ORG_WORDS:
             continue
-        out += members
+        limit = COMMON_ZIPF if len(members) == 2 else COMMON_ZIPF + 1
+        known = [(a, b) for a, b in members if any(a < pe and ps < b for ps, pe in people)]
+        fit = [(a, b) for a, b in members if (a, b) not in known and not is_place(text[a:b])
+               and zipf(text[a:b].casefold()) < limit and text[a:b].casefold() not in ORG_WORDS]
+        if (len(fit) + len(known)) * 2 > len(members):
+            out += fit
     return out

@@ -59,7 +59,8 @@ class TgPersonCueRecognizer(PatternRecognizer):
         Pattern("soft_cue_name", rf"(?:(?<=\W)|^)(?i:{_SOFT_CUES})(?!\w),?[ \t]*(?P<name>{_CAP_NAME})", 0.5),
     ]
     # Where a name stands, with no cue word: a speaker label before a quote (transcripts, chats), a
-    # vocative ("Lucas, can I …", "…, Judy!"), a possessive before a kinship word ("Kenneth's daughter").
+    # vocative ("Lucas, can I …", "…, Judy!"), a possessive before a kinship word or contact details
+    # ("Kenneth's daughter", "here's Kian's address").
     POSITIONS: ClassVar[list[str]] = [
         rf"(?m)^[ \t>]*(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})[ \t]*:[ \t]*\\?[\"“]",
         rf"(?:^|(?<=[.!?\n]\s)|(?<=[.!?\n]))[ \t]*(?P<name>{_CAP_NAME}),[ \t]+"
@@ -67,7 +68,8 @@ class TgPersonCueRecognizer(PatternRecognizer):
         rf"have|may)[ \t]+(?:you|i)|please|thank you|thanks)\b)",  # a request to someone, not "However, I …"
         rf",[ \t]+(?P<name>{_CAP_NAME})[ \t]*[!?](?:[\"”]|\s|$)",
         rf"(?P<name>{_CAP_NAME})['’]s[ \t]+(?=(?i:daughter|son|wife|husband|partner|mother|father|mum|mom|dad|"
-        rf"brother|sister|child|children|kids|baby|boss|friend|girlfriend|boyfriend|fianc[ée]e?|birthday|funeral)\b)",
+        rf"brother|sister|child|children|kids|baby|boss|friend|girlfriend|boyfriend|fianc[ée]e?|birthday|funeral|"
+        rf"address|phone|mobile|e-?mail|date of birth|contact details)\b)",  # and a person's contact details
         rf"(?P<name>{_CAP_NAME})[ \t]+as[ \t]+(?:a[ \t]+|the[ \t]+|my[ \t]+|our[ \t]+)?"
         rf"(?=(?i:guardian|beneficiary|executor|"
         rf"executrix|trustee|attorney|next of kin|authori[sz]ed user|joint (?:holder|owner|policyholder)|named driver|"

@@ -146,7 +146,12 @@ def _parts(text: str) -> list[tuple[int, int, bool]]:
         m = CONTINENTAL.match(text, c.end())
         if m and not _has_sentence_words(m.group()):
             out.append((m.start(), m.end(), True))
-    return sorted(out)
+    return sorted(p for p in out if not _after_date(text, p[0]))
+
+
+def _after_date(text: str, start: int) -> bool:
+    """A number right after a slash is a date's year or day ("XX/XX/2020 XXXX XXXX"), not a house number."""
+    return start > 0 and text[start - 1] == "/" and text[start:start + 1].isdigit()
 
 
 _SEGMENT = re.compile(r"(?:^|[,\n])[ \t>?*•|-]*([^\W\d_][^,\n.?!]{2,40}?)[ \t]*(?=$|[,\n.?!])")
@@ -248,7 +253,7 @@ _HEAD_LINE = re.compile(rf"(?:{_NUM}\s)?{_NAME}(?:\s{_NAME}){{0,3}}\s{_NUM}[ \t,
 def _head(text: str, start: int) -> int:
     """Extend a block back over a continental street line ("55 Školní 645") right before it."""
     line_start = text.rfind("\n", 0, start) + 1
-    if m := _HEAD_SAME_LINE.search(text, line_start, start):
+    if (m := _HEAD_SAME_LINE.search(text, line_start, start)) and not _after_date(text, m.start()):
         return m.start()
     if text[line_start:start].strip(" \t>"):
         return start
