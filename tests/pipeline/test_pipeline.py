@@ -204,7 +204,8 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     assert ref.tags["dataset_sha256"] == first.dataset_sha256 and json.loads(ref.tags["pii_evidence"])["docs"] == 300
     for part in ["model/manifest.json", "model/label_map.json", "eval/eval.json", "model_card.md", "pii_evidence.json",
                  "eval/validation.json", "eval/confusion_matrix.png", "eval/reliability.png", "eval/slices.png",
-                 "model/calibration.json", "eval/robustness.json", "eval/calibration.json"]:
+                 "model/calibration.json", "eval/robustness.json", "eval/calibration.json", "eval/robustness.png",
+                 "eval/coverage_accuracy.png"]:
         assert (ref.local_dir / part).is_file(), part
     # intervals from the stored per-row outputs; the example's slices (product, channel) and the length bucket
     validation = json.loads((ref.local_dir / "eval" / "validation.json").read_text())
