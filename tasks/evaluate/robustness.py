@@ -119,10 +119,12 @@ def perturb(texts: list[str], seed: int) -> dict[str, list[str]]:
 
 
 def scored_variants(predict: Callable[[list[str]], list[str]], encode: Callable[[list[str]], Sequence],
-                    texts: list[str], variants: dict[str, list[str]]) -> tuple[list[str], dict[str, tuple]]:
+                    texts: list[str], variants: dict[str, list[str]],
+                    clean: list[str] | None = None) -> tuple[list[str], dict[str, tuple]]:
     """(clean predictions, perturbation -> (its predictions, documents scored)): each perturbation scores only
-    the documents whose token ids (``encode``) differ from the clean ones; the rest keep the clean prediction."""
-    clean, clean_ids = list(predict(texts)), encode(texts)
+    the documents whose token ids (``encode``) differ from the clean ones; the rest keep the clean prediction.
+    ``clean``: the clean predictions where the caller has them already (not scored again)."""
+    clean, clean_ids = list(predict(texts) if clean is None else clean), encode(texts)
     out = {}
     for name, batch in variants.items():
         ids = encode(batch)
@@ -139,8 +141,11 @@ def drops(clean: float, scores: dict[str, float]) -> dict[str, float]:
     return {name: round(clean - v, 6) for name, v in scores.items()}
 
 
-def robustness_test(model_dir: Path, test_uri: str, seed: int = 0) -> dict:
-    """Macro-F1 of a classification model folder on the clean and each perturbed test split, and the drops."""
+def robustness_test(model_dir: Path, test_uri: str, seed: int = 0, model=None,
+                    clean: list[str] | None = None) -> dict:
+    """Macro-F1 of a classification model folder on the clean and each perturbed test split, and the drops.
+    ``model``: the folder's model already loaded; ``clean``: its predictions on the test split's labelled rows,
+    in order, when the caller has them (``validate_model``: from the calibration's pass)."""
     import pandas as pd
 
     from tasks.predict.classify import load_model, predict_texts
@@ -152,7 +157,7 @@ def robustness_test(model_dir: Path, test_uri: str, seed: int = 0) -> dict:
         return {"measured": False, "why": "a causal LM: the suite scores classifiers"}
     df = pd.read_parquet(test_uri, columns=["text", "label"]).dropna(subset=["label"])
     texts, gold = df["text"].astype(str).tolist(), df["label"].astype(str).tolist()
-    model = load_model(Path(model_dir))
+    model = model or load_model(Path(model_dir))
 
     def score(preds: list[str]) -> float:  # macro-F1 reads the labels only: confidence is not used
         return float(compute_metrics(gold, preds, np.ones(len(preds)), model.label_names).macro_f1)
@@ -160,7 +165,8 @@ def robustness_test(model_dir: Path, test_uri: str, seed: int = 0) -> dict:
     variants = perturb(texts, seed)
     clean_preds, scored = scored_variants(
         lambda batch: predict_texts(model, batch).labels,
-        lambda batch: encode_texts(model.tokenizer, batch, model.max_length, model.truncation), texts, variants)
+        lambda batch: encode_texts(model.tokenizer, batch, model.max_length, model.truncation), texts, variants,
+        clean)
     clean = score(clean_preds)
     scores = {name: score(preds) for name, (preds, _) in scored.items()}
     lost = drops(clean, scores)
