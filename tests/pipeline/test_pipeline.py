@@ -410,7 +410,9 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
     rows = {r["version"]: r for r in json.loads(console.read())}
     assert rows[second.version]["status"] == "champion" and rows[first.version]["status"] == "retired"
     assert {r["envelope"] for r in rows.values()} == {"inside"} and rows[first.version]["trigger"] == "test"
-    assert rows[second.version]["last_validation"] == "never" and rows[second.version]["next_review_due"]
+    # v2 was re-validated (passed, then failed on altered weights): the passed one is its last validation
+    assert rows[second.version]["last_validation"] != "never" and rows[first.version]["last_validation"] == "never"
+    assert rows[second.version]["next_review_due"]
 
 
 def _subject_traces(cfg, doc: str, subject: Path) -> tuple[set[str], str]:
