@@ -114,8 +114,8 @@ def run_dir_part(run_dir: Path, slices: list[str], resamples: int, repeats: int,
         sys.exit(f"{test}: no test split in this run folder (a cached split lives in an earlier run's folder)")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "eval"
-        shutil.copytree(run_dir / "eval", scratch, ignore=shutil.ignore_patterns(
-            "*.png", "validation.json", "calibration.json", "robustness.json"))
+        # calibration.json and robustness.json stay: the robustness and coverage pictures are drawn from them
+        shutil.copytree(run_dir / "eval", scratch, ignore=shutil.ignore_patterns("*.png", "validation.json"))
         seconds, n = _time(str(test), EvaluateConfig(slices=slices, resamples=resamples), scratch, repeats)
     train = float(metrics.get("train_seconds", 0)) + float(metrics.get("lr_search_seconds", 0))
     print(f"run {run_dir.name}: stored outputs {seconds:.2f} s ({n} slices, {resamples} resamples)")
