@@ -1,16 +1,33 @@
-"""The validation's added cost: bootstrap intervals, McNemar, slices and pictures against the fine-tune's time.
+"""The validation's added cost: calibration, the robustness suite, bootstrap intervals, McNemar, slices and
+pictures, against the fine-tune's wall time.
 
     .venv/bin/python benchmarks/validation_bench.py [--run-dir .tunegate/runs/RUN] [--rows 240 748 5000]
                                                     [--resamples 1000] [--finetune-seconds 1185.7]
+                                                    [--cfpb PATH] [--cfpb-max-length 256] [--skip-model]
 
-``validate_stored`` (tasks/evaluate/validate.py) is what the pipeline's ``validate_predictions`` task runs:
-it reads the stored per-row outputs of the candidate, the champion and the TF-IDF baseline, draws the paired
-bootstrap once, computes every interval, McNemar's test, the slices (each with its own intervals) and draws
-three PNG pictures. No model is run, so its cost does not grow with the model.
+Two parts of the evaluation are new with the validation (P15):
 
-- ``--run-dir``: a finished ``tunegate run``'s folder: validation timed on its own ``eval/`` files and
-  ``split/test.parquet`` (``--slices``), against its fine-tune's time (``train_seconds`` + ``lr_search_seconds``
-  of ``model/metrics.json``); the share is what the issue bounds at 15 %. It is re-done in a scratch copy.
+- **with the model** (``validate_model`` → ``tasks/evaluate/checks.py``): the clean test split scored once and
+  shared; ``calibrate`` scores the validation split (temperature scaling) and draws the coverage-accuracy
+  curve and the review threshold from the shared pass; ``robustness_test`` scores each perturbation (six)
+  once, only the documents whose token ids it changed, in the predict path's length-sorted batches;
+- **on stored outputs** (``validate_predictions`` → ``validate_stored``): reads the per-row outputs of the
+  candidate, the champion and the TF-IDF baseline, draws the paired bootstrap once, computes every interval,
+  McNemar's test, the slices (each with its own intervals) and draws the pictures. No model is run.
+
+- ``--run-dir``: a finished ``tunegate run``'s folder. Both parts are re-timed on its model (``model/``), its
+  ``split/`` and its ``eval/`` files, against its fine-tune's time (``train_seconds`` + ``lr_search_seconds``
+  of ``model/metrics.json``, the same run); the seconds the run itself recorded in ``eval/calibration.json``
+  and ``eval/robustness.json`` are printed beside them. The share is what the issue bounds at 15 %.
+  Calibration is re-done without writing (``write=False``); stored outputs in a scratch copy.
+- ``--cfpb``: the CFPB complaints (``../shared/data/cfpb/complaints.csv``; skipped when absent) at CFPB's split
+  sizes (seeded: 748 test and 374 validation rows of the 3,742), scored by ``--run-dir``'s model at
+  ``--cfpb-max-length`` tokens (CFPB's models use 256): the model-part cost at CFPB size without a CFPB
+  fine-tune (~20 min on 2 cores). Labels are renamed one-to-one onto the model's classes so that every row is
+  scored as in a real run; the metric values are then meaningless and not printed, only the seconds.
+  Added to the stored-output part at 748 rows (``--rows``) and compared with ``--finetune-seconds``.
+  ``--cfpb-rows N`` scores N test and N/2 validation rows and scales the seconds to the full split (on a loaded
+  machine the full split takes most of an hour); ``--skip-run-dir`` skips re-timing the run folder itself.
 - ``--rows``: synthetic stored outputs of that many test rows (8 classes, three models, a product slice of 8
   values and a channel slice of 4, plus the length bucket): the scaling, and CFPB's 748-row test split.
   ``--finetune-seconds`` gives a fine-tune time to compare them with (e.g. CFPB's, benchmarks/README.md).
@@ -20,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -28,6 +46,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+CFPB = ROOT.parent / "shared" / "data" / "cfpb" / "complaints.csv"
 
 
 def _synthetic(folder: Path, rows: int, seed: int = 0) -> Path:
@@ -65,20 +84,92 @@ def _time(test_uri: str, cfg, eval_dir: Path, repeats: int) -> tuple[float, int]
     return best, slices
 
 
-def run_dir_part(run_dir: Path, slices: list[str], resamples: int, repeats: int) -> None:
+def model_part(model_dir: Path, val: Path | None, test: Path, seed: int = 0) -> dict[str, float]:
+    """Seconds of ``model_checks``, what ``validate_model`` runs: the model loaded and the clean test split
+    scored once, calibration (the validation split scored, T fitted, the curve), the robustness suite (each
+    perturbation's changed documents scored). After one warm-up load of the model, as the pipeline's process
+    has paid its imports by then."""
+    from tasks.evaluate.checks import model_checks
+    from tasks.predict.classify import load_model
+
+    load_model(model_dir)
+    t = time.perf_counter()
+    checks = model_checks(model_dir, str(val) if val else None, str(test), True, 0.98, seed, write=False)
+    rob = checks["robustness"]
+    return {"seconds": time.perf_counter() - t, "rows": rob.get("n", 0),
+            "scored": sum(p["docs_scored"] for p in rob.get("perturbations", {}).values())}
+
+
+def _share(seconds: float, train: float) -> str:
+    return f"{100 * seconds / train:.1f} % of the fine-tune's {train:.1f} s" if train else "fine-tune time unknown"
+
+
+def run_dir_part(run_dir: Path, slices: list[str], resamples: int, repeats: int, skip_model: bool) -> float:
+    """Both parts on a finished run's folder; returns its fine-tune seconds."""
     from tasks.validation import EvaluateConfig
 
     metrics = json.loads((run_dir / "model" / "metrics.json").read_text())
-    test = run_dir / "split" / "test.parquet"
+    test, val = run_dir / "split" / "test.parquet", run_dir / "split" / "val.parquet"
     if not test.is_file():
         sys.exit(f"{test}: no test split in this run folder (a cached split lives in an earlier run's folder)")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "eval"
+        # calibration.json and robustness.json stay: the robustness and coverage pictures are drawn from them
         shutil.copytree(run_dir / "eval", scratch, ignore=shutil.ignore_patterns("*.png", "validation.json"))
         seconds, n = _time(str(test), EvaluateConfig(slices=slices, resamples=resamples), scratch, repeats)
     train = float(metrics.get("train_seconds", 0)) + float(metrics.get("lr_search_seconds", 0))
-    share = f"{100 * seconds / train:.2f} % of the fine-tune's {train:.1f} s" if train else "fine-tune time unknown"
-    print(f"run {run_dir.name}: validation {seconds:.2f} s ({n} slices, {resamples} resamples): {share}")
+    print(f"run {run_dir.name}: stored outputs {seconds:.2f} s ({n} slices, {resamples} resamples)")
+    recorded = {name: json.loads(p.read_text()).get("seconds") for name in ("calibration", "robustness")
+                if (p := run_dir / "eval" / f"{name}.json").is_file()}
+    if recorded:
+        print("  recorded by the run itself: " + ", ".join(f"{k} {v:.1f} s" for k, v in recorded.items() if v))
+    if skip_model:
+        print(f"  total (stored outputs only): {_share(seconds, train)}")
+        return train
+    m = model_part(run_dir / "model", val if val.is_file() else None, test)
+    total = seconds + m["seconds"]
+    print(f"  calibration + robustness {m['seconds']:.1f} s ({m['rows']} test rows scored clean, {m['scored']} "
+          f"perturbed documents scored of {6 * m['rows']})\n  added evaluation {total:.1f} s: {_share(total, train)}")
+    if recorded.get("calibration") and recorded.get("robustness"):
+        ran = seconds + recorded["calibration"] + recorded["robustness"]
+        print(f"  with the run's own recorded seconds: {ran:.1f} s: {_share(ran, train)}")
+    return train
+
+
+def cfpb_part(csv: Path, model_dir: Path, max_length: int, stored_seconds: float, finetune: float | None,
+              rows: int | None = None, seed: int = 0) -> None:
+    """The model part at CFPB's split sizes on real complaints, scored by ``model_dir`` at ``max_length``;
+    ``rows``: only that many test rows (and half as many validation rows), the seconds scaled to the full sizes
+    (scoring is linear in the documents)."""
+    import pandas as pd
+
+    from tasks.predict.folder import read_train_config
+
+    df = pd.read_csv(csv, usecols=["text", "label", "product"]).dropna(subset=["text", "label"])
+    df = df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    n_test, n_val = round(0.2 * len(df)), round(0.1 * len(df))
+    names = sorted(json.loads((model_dir / "label_map.json").read_text())["labels"])
+    theirs = sorted(df["label"].unique())
+    df["label"] = df["label"].map({c: names[i % len(names)] for i, c in enumerate(theirs)})
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "model"
+        shutil.copytree(model_dir, model)
+        config = read_train_config(model) | {"max_length": max_length}
+        (model / "train_config.json").write_text(json.dumps(config))
+        take_test, take_val = (min(rows, n_test), min(rows // 2, n_val)) if rows else (n_test, n_val)
+        df.iloc[:take_test].to_parquet(Path(tmp) / "test.parquet")
+        df.iloc[n_test:n_test + take_val].to_parquet(Path(tmp) / "val.parquet")
+        m = model_part(model, Path(tmp) / "val.parquet", Path(tmp) / "test.parquet", seed)
+    if take_test < n_test:
+        scale = n_test / take_test
+        print(f"CFPB sample of {take_test} test / {take_val} validation rows: {m['seconds']:.1f} s ({m['scored']} of "
+              f"{6 * m['rows']} perturbed scored); scaled x{scale:.2f} to the full split")
+        m = {**m, "seconds": m["seconds"] * scale, "scored": round(m["scored"] * scale), "rows": n_test}
+    total = stored_seconds + m["seconds"]
+    print(f"CFPB, {n_test} test / {n_val} validation complaints at {max_length} tokens: calibration + robustness "
+          f"{m['seconds']:.1f} s ({m['scored']} of {6 * m['rows']} perturbed scored); with the stored-output part at "
+          f"{n_test} rows ({stored_seconds:.2f} s): {total:.1f} s"
+          + (f", {100 * total / finetune:.1f} % of {finetune:g} s" if finetune else ""))
 
 
 def main() -> None:
@@ -89,22 +180,37 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3, help="best of this many timings")
     ap.add_argument("--finetune-seconds", type=float, help="a fine-tune's wall time to compare with")
+    ap.add_argument("--cfpb", type=Path, nargs="?", const=CFPB, help=f"CFPB's complaints (default {CFPB})")
+    ap.add_argument("--cfpb-max-length", type=int, default=256, help="--cfpb: tokens per complaint")
+    ap.add_argument("--skip-model", action="store_true", help="--run-dir: the stored-output part only")
+    ap.add_argument("--cfpb-rows", type=int, help="--cfpb: score only this many test rows, scaled to the full split")
+    ap.add_argument("--skip-run-dir", action="store_true", help="--run-dir: its model for --cfpb only, no timing")
     args = ap.parse_args()
 
     from tasks.validation import EvaluateConfig
 
-    print(f"validation cost: bootstrap ({args.resamples} resamples) + McNemar + slices + 3 PNGs, best of "
-          f"{args.repeats}")
-    if args.run_dir:
-        run_dir_part(args.run_dir, args.slices, args.resamples, args.repeats)
+    print(f"validation cost: calibration + robustness (the model), bootstrap ({args.resamples} resamples) + "
+          f"McNemar + slices + PNGs (stored outputs, best of {args.repeats}); {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f}")
+    if args.run_dir and not args.skip_run_dir:
+        run_dir_part(args.run_dir, args.slices, args.resamples, args.repeats, args.skip_model)
     cfg = EvaluateConfig(slices=["product", "channel"], resamples=args.resamples)
-    for rows in args.rows:
+    stored: dict[int, float] = {}
+    for rows in sorted(set(args.rows + ([748] if args.cfpb else []))):
         with tempfile.TemporaryDirectory() as tmp:
             test = _synthetic(Path(tmp), rows)
-            seconds, slices = _time(str(test), cfg, Path(tmp) / "eval", args.repeats)
-        share = f", {100 * seconds / args.finetune_seconds:.2f} % of {args.finetune_seconds:g} s" \
+            stored[rows], slices = _time(str(test), cfg, Path(tmp) / "eval", args.repeats)
+        share = f", {100 * stored[rows] / args.finetune_seconds:.2f} % of {args.finetune_seconds:g} s" \
             if args.finetune_seconds else ""
-        print(f"synthetic {rows} rows, 3 models, {slices} slices: {seconds:.2f} s{share}")
+        print(f"synthetic {rows} rows, 3 models, {slices} slices: {stored[rows]:.2f} s{share}")
+    if args.cfpb:
+        if not args.cfpb.is_file():
+            print(f"CFPB: skipped, {args.cfpb} is absent")
+        elif not args.run_dir:
+            print("CFPB: skipped, it needs --run-dir's model to score with")
+        else:
+            cfpb_part(args.cfpb, args.run_dir / "model", args.cfpb_max_length, stored[748], args.finetune_seconds,
+                      args.cfpb_rows)
 
 
 if __name__ == "__main__":

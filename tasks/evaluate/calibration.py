@@ -114,10 +114,13 @@ def _labelled(uri: str) -> tuple[list[str], list[str]]:
 
 
 def calibrate(model_dir: Path, val_uri: str | None, test_uri: str, fit: bool = True,
-              target_accuracy: float | None = None, write: bool = True) -> dict:
+              target_accuracy: float | None = None, write: bool = True, model=None,
+              test_probs: np.ndarray | None = None) -> dict:
     """Fit T on the validation split (``fit``), compute the test split's coverage-accuracy curve and (with
     ``target_accuracy``) the review threshold; write the model folder's ``calibration.json`` (``write``: a
-    re-validation recomputes without writing); return the record."""
+    re-validation recomputes without writing); return the record. ``model``: the folder's model already loaded;
+    ``test_probs``: its unscaled class probabilities on the test split's labelled rows, in order, when the caller
+    has scored them already (``validate_model`` shares that pass with the robustness suite)."""
     from tasks.predict.classify import load_model
     from tasks.predict.folder import read_train_config
 
@@ -125,7 +128,7 @@ def calibrate(model_dir: Path, val_uri: str | None, test_uri: str, fit: bool = T
     model_dir = Path(model_dir)
     if read_train_config(model_dir).get("task", "classification") != "classification":
         return {"measured": False, "why": "a causal LM: calibration and the review threshold are for classifiers"}
-    model = load_model(model_dir)
+    model = model or load_model(model_dir)
     model.temperature = 1.0  # fitted on the raw logits, whatever an earlier run wrote
     index = {name: i for i, name in enumerate(model.label_names)}
     how = "fitted on the validation split"
@@ -139,7 +142,8 @@ def calibrate(model_dir: Path, val_uri: str | None, test_uri: str, fit: bool = T
         logits, labels = _logits(model, [texts[i] for i in keep]), np.array([index[gold[i]] for i in keep], dtype=int)
         temperature, val_rows = fit_temperature(logits, labels), len(keep)
     texts, gold = _labelled(test_uri)
-    logits = _logits(model, texts)
+    logits = _logits(model, texts) if test_probs is None else np.log(np.clip(np.asarray(test_probs, np.float64),
+                                                                             1e-12, 1.0))
     correct = np.array([model.label_names[j] == g for j, g in zip(logits.argmax(axis=1), gold)], dtype=float)
     raw, scaled = softmax(logits).max(axis=1), softmax(logits, temperature).max(axis=1)
     curve = coverage_curve(scaled, correct)

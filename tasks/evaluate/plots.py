@@ -1,4 +1,5 @@
-"""Pictures of a validation, as PNG files: confusion matrix, reliability diagram, per-slice bars with intervals.
+"""Pictures of a validation, as PNG files: confusion matrix, reliability diagram (before and after temperature
+scaling), per-slice bars with intervals, robustness drops and the coverage-accuracy curve.
 
 Drawn with matplotlib's object API on the Agg canvas (no display, no pyplot global state: safe in Prefect's
 worker threads). Every picture is made from stored numbers (``stats.RowScores``, ``ValidationReport``);
@@ -95,21 +96,56 @@ def curves_png(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, xlab
     for name, (x, y) in curves.items():
         ax.plot(np.asarray(x), np.asarray(y), marker=".", label=name)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if any(isinstance(v, str) for x, _ in curves.values() for v in x):  # named points: perturbations
+        ax.tick_params(axis="x", labelrotation=30)
     ax.legend(fontsize=8)
     return _save(fig, out)
 
 
+def checks_plots(checks: dict) -> dict[str, dict]:
+    """``curves_png`` charts of ``validate_model``'s records (``{"calibration": …, "robustness": …}``): each
+    perturbation's drop from the clean score, and the test split's coverage-accuracy curve."""
+    out: dict[str, dict] = {}
+    rob, cal = checks.get("robustness") or {}, checks.get("calibration") or {}
+    if rob.get("measured") and rob.get("perturbations"):
+        names = list(rob["perturbations"])
+        out["robustness"] = {"curves": {f"{rob['metric']} drop": (names, [rob["perturbations"][n]["drop"]
+                                                                         for n in names])},
+                             "xlabel": "perturbation (seeded, test split)", "ylabel": "clean − perturbed",
+                             "title": f"Robustness: drop from the clean {rob['metric']} {rob['clean']:.4f}"}
+    if cal.get("measured") and cal.get("curve"):
+        curve = {"scaled confidence": ([c["coverage"] for c in cal["curve"]], [c["accuracy"] for c in cal["curve"]])}
+        if cal.get("target_accuracy") is not None:
+            curve[f"target {cal['target_accuracy']:g}"] = ([0.0, 1.0], [cal["target_accuracy"]] * 2)
+        out["coverage_accuracy"] = {"curves": curve, "xlabel": "coverage (share automated, most confident first)",
+                                    "ylabel": "accuracy of the automated share", "title": "Coverage and accuracy"}
+    return out
+
+
+def _unscaled(r: RowScores, temperature: float) -> np.ndarray:
+    """The confidence before temperature scaling, from the stored scaled probabilities: softmax(T · log p)."""
+    z = temperature * np.log(np.clip(np.asarray(r.probs, dtype=np.float64), 1e-12, 1.0))
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).max(axis=1)
+
+
 def draw_validation(report: ValidationReport, models: dict[str, RowScores], confusion: list[list[int]],
                     labels: list[str], metric: str, out_dir: Path,
-                    extra: dict[str, dict] | None = None) -> list[str]:
+                    extra: dict[str, dict] | None = None, temperature: float | None = None) -> list[str]:
     """The standard pictures (those the data allows) and each ``extra`` chart (file stem -> ``curves_png``
-    keyword arguments), into ``out_dir``; their file names."""
+    keyword arguments), into ``out_dir``; their file names. With a fitted ``temperature`` (not 1) the reliability
+    diagram also shows the candidate before scaling."""
     out_dir = Path(out_dir)
     made = []
     if confusion and labels:
         made.append(confusion_png(confusion, labels, out_dir / "confusion_matrix.png", "Confusion matrix (candidate)"))
     curves = {name: (r.confidence, r.true == r.pred) for name, r in models.items()
               if r.true is not None and r.confidence is not None}
+    cand = models.get("candidate")
+    if cand is not None and "candidate" in curves and temperature and abs(temperature - 1.0) > 1e-6 and \
+            cand.probs is not None and cand.probs.shape[1] == len(cand.labels):
+        curves = {f"candidate before scaling (T={temperature:.2f})": (_unscaled(cand, temperature),
+                                                                       curves["candidate"][1]), **curves}
     if curves:
         made.append(reliability_png(curves, out_dir / "reliability.png"))
     if report.slices and any(metric in m for s in report.slices for m in s.metrics.values()):

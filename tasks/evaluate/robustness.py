@@ -15,6 +15,9 @@ The scrubber's tokens (``<PERSON_7f3a…>``, ``<EMAIL_ADDRESS>``) are left as th
 perturbations: noise, case and OCR happen to the raw text, before scrubbing writes the tokens.
 ``robustness_test`` scores the model once per perturbation through the predict path's length-sorted
 batched scorer (``tasks.predict.classify.predict_texts``) and reports each metric and its drop from clean.
+A perturbed document whose token ids equal the clean one's (upper case under an uncased tokenizer; a note
+without pseudonyms under the swap; noise past ``max_length``) is the same input, so it keeps its clean
+prediction and is not scored again (``scored_variants``): the record says how many each pass scored.
 Causal LMs are not measured (their metric is generated text, a pass per perturbation costs a generation).
 """
 
@@ -24,7 +27,7 @@ import random
 import re
 import string
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -115,35 +118,61 @@ def perturb(texts: list[str], seed: int) -> dict[str, list[str]]:
     }
 
 
+def scored_variants(predict: Callable[[list[str]], list[str]], encode: Callable[[list[str]], Sequence],
+                    texts: list[str], variants: dict[str, list[str]],
+                    clean: list[str] | None = None) -> tuple[list[str], dict[str, tuple]]:
+    """(clean predictions, perturbation -> (its predictions, documents scored)): each perturbation scores only
+    the documents whose token ids (``encode``) differ from the clean ones; the rest keep the clean prediction.
+    ``clean``: the clean predictions where the caller has them already (not scored again)."""
+    clean, clean_ids = list(predict(texts) if clean is None else clean), encode(texts)
+    out = {}
+    for name, batch in variants.items():
+        ids = encode(batch)
+        changed = [i for i in range(len(batch)) if not np.array_equal(ids[i], clean_ids[i])]
+        preds = list(clean)
+        for i, label in zip(changed, predict([batch[i] for i in changed]) if changed else []):
+            preds[i] = label
+        out[name] = (preds, len(changed))
+    return clean, out
+
+
 def drops(clean: float, scores: dict[str, float]) -> dict[str, float]:
     """Each perturbation's drop from the clean score (positive: worse)."""
     return {name: round(clean - v, 6) for name, v in scores.items()}
 
 
-def robustness_test(model_dir: Path, test_uri: str, seed: int = 0) -> dict:
-    """Macro-F1 of a classification model folder on the clean and each perturbed test split, and the drops."""
+def robustness_test(model_dir: Path, test_uri: str, seed: int = 0, model=None,
+                    clean: list[str] | None = None) -> dict:
+    """Macro-F1 of a classification model folder on the clean and each perturbed test split, and the drops.
+    ``model``: the folder's model already loaded; ``clean``: its predictions on the test split's labelled rows,
+    in order, when the caller has them (``validate_model``: from the calibration's pass)."""
     import pandas as pd
 
     from tasks.predict.classify import load_model, predict_texts
     from tasks.predict.folder import read_train_config
+    from tasks.train.data import encode_texts
 
     t0 = time.perf_counter()
     if read_train_config(Path(model_dir)).get("task", "classification") != "classification":
         return {"measured": False, "why": "a causal LM: the suite scores classifiers"}
     df = pd.read_parquet(test_uri, columns=["text", "label"]).dropna(subset=["label"])
     texts, gold = df["text"].astype(str).tolist(), df["label"].astype(str).tolist()
-    model = load_model(Path(model_dir))
+    model = model or load_model(Path(model_dir))
 
-    def score(batch: list[str]) -> float:
-        preds = predict_texts(model, batch)
-        return float(compute_metrics(gold, preds.labels, np.asarray(preds.confidence), preds.label_names).macro_f1)
+    def score(preds: list[str]) -> float:  # macro-F1 reads the labels only: confidence is not used
+        return float(compute_metrics(gold, preds, np.ones(len(preds)), model.label_names).macro_f1)
 
-    clean = score(texts)
     variants = perturb(texts, seed)
-    scores = {name: score(batch) for name, batch in variants.items()}
+    clean_preds, scored = scored_variants(
+        lambda batch: predict_texts(model, batch).labels,
+        lambda batch: encode_texts(model.tokenizer, batch, model.max_length, model.truncation), texts, variants,
+        clean)
+    clean = score(clean_preds)
+    scores = {name: score(preds) for name, (preds, _) in scored.items()}
     lost = drops(clean, scores)
     return {"measured": True, "metric": METRIC, "seed": seed, "n": len(texts), "clean": round(clean, 6),
             "perturbations": {name: {"value": round(scores[name], 6), "drop": lost[name],
-                                     "docs_changed": sum(a != b for a, b in zip(texts, variants[name]))}
+                                     "docs_changed": sum(a != b for a, b in zip(texts, variants[name])),
+                                     "docs_scored": scored[name][1]}
                               for name in variants},
             "worst": max(lost, key=lost.get) if lost else None, "seconds": round(time.perf_counter() - t0, 3)}

@@ -107,16 +107,15 @@ def validate_model(model_dir: Path, split: SplitRef, evaluate: EvaluateConfig, o
     Before ``evaluate_model``, so that the reported ECE is that of the scaled model."""
     import json
 
-    from tasks.evaluate.calibration import calibrate as fit_calibration
-    from tasks.evaluate.robustness import robustness_test
+    from tasks.evaluate.checks import model_checks
 
     log = get_run_logger()
-    cal = fit_calibration(Path(model_dir), split.val.uri if split.val else None, split.test.uri, evaluate.calibrate,
-                          evaluate.target_accuracy)
+    checks = model_checks(Path(model_dir), split.val.uri if split.val else None, split.test.uri, evaluate.calibrate,
+                          evaluate.target_accuracy, split.seed)
+    cal, rob = checks["calibration"], checks["robustness"]
     if cal["measured"]:
         log.info("calibration: temperature %.3f (%s), ECE %.4f -> %.4f; review threshold %s", cal["temperature"],
                  cal["how"], cal["ece_before"], cal["ece_after"], cal["review_threshold"])
-    rob = robustness_test(Path(model_dir), split.test.uri, seed=split.seed)
     if rob["measured"]:
         log.info("robustness: clean %s %.4f; drops %s (%.1f s)", rob["metric"], rob["clean"],
                  ", ".join(f"{k} {v['drop']:+.4f}" for k, v in rob["perturbations"].items()), rob["seconds"])
@@ -124,3 +123,4 @@ def validate_model(model_dir: Path, split: SplitRef, evaluate: EvaluateConfig, o
         with atomic_file(Path(out_dir) / name) as tmp:
             tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
     return {"calibration": cal, "robustness": rob}
+

@@ -1,4 +1,5 @@
-"""Validation of one evaluation from its stored per-row outputs: intervals, McNemar, slices and pictures.
+"""Validation of one evaluation from its stored per-row outputs: intervals, McNemar, slices and pictures (with
+``validate_model``'s calibration and robustness records where they lie beside them).
 
 ``validate_stored`` reads what the evaluate tasks wrote into the run's ``eval/`` folder (the candidate's,
 champion's and baseline's ``*_rows.parquet``, all on the same test rows) and the test split's slice columns,
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.evaluate.plots import draw_validation
+from tasks.evaluate.plots import checks_plots, draw_validation
 from tasks.evaluate.slices import slice_columns, slice_report
 from tasks.evaluate.stats import RowScores, ValidationReport, align, read_rows, rows_path, validation_report
 from tasks.validation import EvaluateConfig
@@ -56,8 +57,12 @@ def validate_stored(test_uri: str, cfg: EvaluateConfig, eval_dir: Path, metric: 
     slices = slice_report(models, columns, cfg.min_slice_rows, cfg.resamples, cfg.seed) if len(frame) else []
     report = report.model_copy(update={"slices": slices, "slice_notes": notes + slice_notes})
     cand = json.loads((Path(eval_dir) / EVAL_FILES["candidate"]).read_text())
+    # validate_model's records beside the stored outputs: robustness drops, coverage curve, T for the reliability
+    checks = {n: json.loads(p.read_text()) for n in ("calibration", "robustness")
+              if (p := Path(eval_dir) / f"{n}.json").is_file()}
     plots = draw_validation(report, models, cand.get("confusion") or [], cand.get("labels") or [], metric,
-                            Path(eval_dir), extra_plots)
+                            Path(eval_dir), checks_plots(checks) | (extra_plots or {}),
+                            (checks.get("calibration") or {}).get("temperature"))
     return report.model_copy(update={"plots": plots})
 
 

@@ -24,7 +24,7 @@ EVAL, BASELINE, MEMO, ENVELOPE = ("version/eval/eval.json", "version/eval/baseli
                                   "version/memorisation.json", "version/envelope.json")
 TRAIN_CONFIG, METRICS, COMPUTE = "version/model/train_config.json", "version/model/metrics.json", "version/compute.json"
 AUDIT, REGISTRY, MONITORING = "audit.json", "registry.json", "monitoring.json"
-REVALIDATION = "version/revalidation.json"
+REVALIDATION = "revalidations/v*.json"  # tunegate revalidate's records of the version (a pattern)
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,8 @@ CLAUSES: list[Clause] = [
     Clause("ss1-23-3", "ss1-23", "Principle 3: model development, implementation and use",
            "lineage, evaluation, intended purpose", (LINEAGE, EVAL), ("intended_purpose",)),
     Clause("ss1-23-4", "ss1-23", "Principle 4: independent model validation",
-           "a revalidation record (tunegate revalidate) and the declared review interval", (REVALIDATION,),
-           ("review_interval_days",)),
+           "a passed revalidation record (tunegate revalidate) and the declared review interval", (REVALIDATION,),
+           ("review_interval_days",), check="revalidation_passed"),
     Clause("ss1-23-5", "ss1-23", "Principle 5: model risk mitigants",
            "promotion gates (config), out-of-scope uses and the change envelope", (CONFIG,),
            ("out_of_scope_uses", "change_envelope")),

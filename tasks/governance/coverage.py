@@ -10,13 +10,14 @@ a pack with a missing clause in the blocks it names.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from tasks.declarations import GovernanceConfig
-from tasks.governance.clauses import AUDIT, BLOCKS, CLAUSES, CONFIG, MEMO, PII, Clause
+from tasks.governance.clauses import AUDIT, BLOCKS, CLAUSES, CONFIG, MEMO, PII, REVALIDATION, Clause
 
 EVIDENCE, DECLARED, MISSING = "evidence", "declared", "missing"
 TECHNICAL_JSON, TECHNICAL_MD = "technical_file.json", "technical_file.md"
@@ -80,12 +81,23 @@ def _audit_intact(records: dict[str, bytes]) -> str | None:
     return None if chain.get("intact") else "an intact audit chain (tunegate audit verify names the break)"
 
 
-CHECKS = {"memorisation_passed": _memorisation, "extraction_insignificant": _extraction, "audit_intact": _audit_intact}
+def _revalidated(records: dict[str, bytes]) -> str | None:
+    passed = any(_json(records, p).get("passed") is True for p in fnmatch.filter(records, REVALIDATION))
+    return None if passed else "a passed re-validation of this version (tunegate revalidate)"
+
+
+CHECKS = {"memorisation_passed": _memorisation, "extraction_insignificant": _extraction, "audit_intact": _audit_intact,
+          "revalidation_passed": _revalidated}
+
+
+def _matches(records: dict[str, bytes], path: str) -> list[str]:
+    """The pack files ``path`` names: itself, or each file matching it when it is a pattern."""
+    return sorted(fnmatch.filter(records, path)) if "*" in path else [path] if path in records else []
 
 
 def _row(c: Clause, records: dict[str, bytes], g: GovernanceConfig | None) -> Row:
-    present = {p: hashlib.sha256(records[p]).hexdigest() for p in c.evidence if p in records}
-    missing = [f"{p} in the pack" for p in c.evidence if p not in records]
+    present = {p: hashlib.sha256(records[p]).hexdigest() for e in c.evidence for p in _matches(records, e)}
+    missing = [f"{p} in the pack" for p in c.evidence if not _matches(records, p)]
     missing += [f"{'the firm to fill ' if c.firm else ''}governance.{f}" for f in c.declared if not _filled(g, f)]
     problem = CHECKS[c.check](records) if c.check else None
     missing += [problem] if problem else []

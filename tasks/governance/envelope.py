@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
 from tasks.declarations import ChangeEnvelope
@@ -36,6 +37,8 @@ class ChangeFacts:
     membership_auc: float | None = None
     canary_exposure: float | None = None  # mean bits (causal LM)
     canaries_extracted: int | None = None
+    data_from: str | None = None  # the training rows' oldest and newest timestamps, as dates (None: none)
+    data_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,18 @@ def _memorisation_breaches(f: ChangeFacts, env: ChangeEnvelope) -> list[str]:
     return out
 
 
+def _window_breaches(f: ChangeFacts, env: ChangeEnvelope) -> list[str]:
+    if env.data_window_days is None:
+        return []
+    if not (f.data_from and f.data_to):
+        return [f"data window: the training rows have no timestamps (the envelope bounds them to "
+                f"{env.data_window_days} days)"]
+    days = (date.fromisoformat(f.data_to) - date.fromisoformat(f.data_from)).days
+    if days > env.data_window_days:
+        return [f"data window: the training rows span {days} days, more than the declared {env.data_window_days}"]
+    return []
+
+
 def classify_change(facts: ChangeFacts, env: ChangeEnvelope) -> EnvelopeDecision:
     """Every way ``facts`` leave ``env``, each named; inside when there is none."""
     out = []
@@ -90,6 +105,7 @@ def classify_change(facts: ChangeFacts, env: ChangeEnvelope) -> EnvelopeDecision
         out.append(f"training rows {facts.rows}: fewer than the declared minimum {env.min_rows}")
     if env.max_rows is not None and facts.rows > env.max_rows:
         out.append(f"training rows {facts.rows}: more than the declared maximum {env.max_rows}")
+    out += _window_breaches(facts, env)
     for name, rng in sorted(env.hyperparameters.items()):
         value = facts.hyperparameters.get(name)
         if value is None:
@@ -123,10 +139,24 @@ def hyperparameters_of(train_config: dict) -> dict[str, float]:
     return {k: float(v) for k, v in raw.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
+def data_window(uri: str) -> tuple[str | None, str | None]:
+    """The oldest and newest ``timestamp`` of a canonical dataset, as ISO dates; (None, None) without any."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if "timestamp" not in pq.read_schema(uri).names:
+        return None, None
+    span = pc.min_max(pq.read_table(uri, columns=["timestamp"])["timestamp"]).as_py()
+    lo, hi = span["min"], span["max"]
+    return (lo.date().isoformat() if lo else None), (hi.date().isoformat() if hi else None)
+
+
 def facts_of(model_dir: Path, rows: int, base_model: str, trigger: str, report: EvalReport,
-             memorisation: dict | None, slices_passed: bool | None = None) -> ChangeFacts:
+             memorisation: dict | None, slices_passed: bool | None = None,
+             window: tuple[str | None, str | None] = (None, None)) -> ChangeFacts:
     """The facts of a trained candidate: its model folder's ``train_config.json``, its evaluation, memorisation
-    result and the slice gate's verdict (None where no slice gate is set)."""
+    result, the slice gate's verdict (None where no slice gate is set) and its training rows' time window
+    (``data_window``)."""
     from tasks.train.base_model import default_base_model
 
     path = model_dir / "train_config.json"
@@ -139,7 +169,8 @@ def facts_of(model_dir: Path, rows: int, base_model: str, trigger: str, report: 
                        base_model=base_model_name(base_model, default_base_model()), metrics=metrics,
                        membership_auc=None if canary else m.get("auc"),
                        canary_exposure=m.get("mean_exposure_bits") if canary else None,
-                       canaries_extracted=m.get("extracted") if canary else None, slices_passed=slices_passed)
+                       canaries_extracted=m.get("extracted") if canary else None, slices_passed=slices_passed,
+                       data_from=window[0], data_to=window[1])
 
 
 def is_outside(decision: PromotionDecision) -> bool:

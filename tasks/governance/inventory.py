@@ -2,10 +2,11 @@
 trigger, last validation, next review and change-envelope classification; overdue reviews flagged.
 
 ``inventory_rows`` is pure (table-tested): it takes what ``read_versions`` gathered from the registry (tags,
-aliases, registration time, the version's ``envelope.json`` and ``revalidation.json`` where it has them) and the
-``governance:`` section. A version's review is due ``governance.review_interval_days`` after its last validation
-(``revalidation.json``, written by ``tunegate revalidate``), or after its registration where it was never
-revalidated; a review is overdue only for a version that serves (champion or challenger).
+aliases, registration time, the version's ``envelope.json`` and its newest passed re-validation where it has them)
+and the ``governance:`` section. A version's review is due ``governance.review_interval_days`` after its last
+validation (``<work_dir>/revalidations/vN-<time>.json``, written by ``tunegate revalidate``; a failed one does not
+count), or after its registration where it was never revalidated; a review is overdue only for a version that
+serves (champion or challenger).
 ``tunegate inventory --config C [--format md|json]`` prints it; the retrain flow publishes it as a table artifact.
 """
 
@@ -32,7 +33,7 @@ class VersionFacts:
     aliases: list[str]
     registered: datetime
     envelope: dict | None = None  # the version's envelope.json
-    revalidation: dict | None = None  # the version's revalidation.json
+    revalidation: dict | None = None  # its newest passed revalidation record (last_revalidation)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ def status_of(f: VersionFacts) -> str:
 
 
 def _validated(f: VersionFacts) -> datetime | None:
-    when = (f.revalidation or {}).get("validated_at") or (f.revalidation or {}).get("created")
+    r = f.revalidation or {}
+    when = r.get("at") or r.get("validated_at") or r.get("created")
     try:
         return datetime.fromisoformat(when).astimezone(UTC) if when else None
     except ValueError:
@@ -113,6 +115,20 @@ def _artifact(client, run_id: str, name: str) -> dict | None:
             return None
 
 
+def last_revalidation(folder: Path, version: int) -> dict | None:
+    """The newest passed ``tunegate revalidate`` record of ``version`` in ``folder`` (``<work_dir>/revalidations``,
+    ``v<N>-<time>.json``); None when it was never re-validated or never passed."""
+    passed = []
+    for p in Path(folder).glob(f"v{version}-*.json"):
+        try:
+            record = json.loads(p.read_text())
+        except ValueError:
+            continue
+        if record.get("passed") is True and record.get("version") == version and record.get("at"):
+            passed.append(record)
+    return max(passed, key=lambda r: r["at"], default=None)
+
+
 def read_versions(reg: RegistryScope) -> list[VersionFacts]:
     """Every complete version of the model in the registry, with what the inventory reads of it."""
     from mlflow.exceptions import MlflowException
@@ -133,7 +149,7 @@ def read_versions(reg: RegistryScope) -> list[VersionFacts]:
             aliases=[a for a, v in aliases.items() if str(v) == str(mv.version)],
             registered=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
             envelope=_artifact(client, mv.run_id, "envelope.json"),
-            revalidation=_artifact(client, mv.run_id, "revalidation.json")))
+            revalidation=last_revalidation(reg.work_path("revalidations"), int(mv.version))))
     return out
 
 

@@ -10,17 +10,26 @@ resolved dependency graph.
 from __future__ import annotations
 
 import json
+from email.parser import HeaderParser
 from importlib import metadata
+
+
+def _headers(d: metadata.Distribution):
+    """A distribution's core metadata headers, parsed once and without the description body (``d.metadata``
+    parses the whole file, body included, at every access: most of this module's time before)."""
+    text = d.read_text("METADATA") or d.read_text("PKG-INFO") or ""
+    return HeaderParser().parsestr(text.replace("\r\n", "\n").split("\n\n", 1)[0])
 
 
 def _distributions() -> list[tuple[str, str, str | None]]:
     """(name, version, licence or None) of every installed distribution, once each, sorted."""
     seen: dict[str, tuple[str, str, str | None]] = {}
     for d in metadata.distributions():
-        name = (d.metadata.get("Name") or "").strip()
+        meta = _headers(d)
+        name = (meta.get("Name") or "").strip()
         if name and name.lower() not in seen:
-            lic = (d.metadata.get("License-Expression") or d.metadata.get("License") or "").strip()
-            seen[name.lower()] = (name, d.version, lic.splitlines()[0][:200] if lic else None)
+            lic = (meta.get("License-Expression") or meta.get("License") or "").strip()
+            seen[name.lower()] = (name, (meta.get("Version") or "").strip(), lic.splitlines()[0][:200] if lic else None)
     return sorted(seen.values(), key=lambda t: t[0].lower())
 
 

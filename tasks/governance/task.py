@@ -170,7 +170,7 @@ def assess_change(config: PipelineConfig, decision: PromotionDecision, model: Ad
     approval) and gather its governance records for the version folder: ``envelope.json``, ``compute.json``,
     ``sbom.json``."""
     from tasks.governance.compute import compute_record
-    from tasks.governance.envelope import classify_change, facts_of, hold_for_approval
+    from tasks.governance.envelope import classify_change, data_window, facts_of, hold_for_approval
     from tasks.governance.sbom import python_sbom
     from tasks.registry.versions import code_version
 
@@ -180,7 +180,7 @@ def assess_change(config: PipelineConfig, decision: PromotionDecision, model: Ad
     if env is None:
         return decision, records
     facts = facts_of(Path(model.path), split.train.rows, base_model, trigger, report, membership,
-                     _slice_verdict(validation, config.promotion))
+                     _slice_verdict(validation, config.promotion), data_window(split.train.uri))
     verdict = classify_change(facts, env)
     audit(config.registry_scope, action=ENVELOPE, inside=verdict.inside, breaches=verdict.breaches,
           trigger=trigger, flow_run=current_run.id)

@@ -20,7 +20,8 @@ from tasks.keys import public_hex
 VERSION_FILES = ["model_card.md", "config.json", "lineage.json", "quality.json", "pii_evidence.json",
                  "memorisation.json", "trained_ids.json", "eval/eval.json", "eval/champion_eval.json",
                  "eval/baseline_eval.json", "eval/validation.json", "eval/confusion_matrix.png", "eval/reliability.png",
-                 "eval/slices.png", "eval/robustness.json", "eval/calibration.json", "model/calibration.json",
+                 "eval/slices.png", "eval/robustness.png", "eval/coverage_accuracy.png", "eval/robustness.json",
+                 "eval/calibration.json", "model/calibration.json",
                  "envelope.json", "compute.json", "sbom.json",
                  "model/metrics.json", "model/train_config.json", "model/label_map.json", "model/manifest.json"]
 # Signed at registration: all but the model card (rewritten after the decision and by rollbacks).

@@ -82,3 +82,41 @@ def test_the_card_states_the_automation_rate_with_its_interval_and_each_robustne
     assert "| pseudonym swap (another person of the same type) | 0.9000 | +0.0000 | 3 |" in text
     assert "temperature 1.700" in text and "0.0800 before scaling, 0.0300 after" in text
     assert checks_section(None) == []
+
+
+def test_the_pictures_show_robustness_coverage_and_the_reliability_before_scaling(tmp_path):
+    """validate_model's records beside the stored outputs add the robustness and coverage-accuracy pictures;
+    the confidence before scaling is recovered from the stored scaled probabilities and the temperature."""
+    import json
+
+    import pandas as pd
+
+    from tasks.evaluate.metrics import compute_metrics
+    from tasks.evaluate.plots import _unscaled
+    from tasks.evaluate.stats import RowScores, rows_path, write_rows
+    from tasks.evaluate.validate import validate_stored
+    from tasks.validation import EvaluateConfig
+
+    rng = np.random.default_rng(1)
+    labels, logits, t = ["a", "b", "c"], rng.normal(0, 3, size=(60, 3)), 2.5
+    scaled = cal.softmax(logits, t)
+    gold = [labels[i] for i in rng.integers(0, 3, 60)]
+    pred = [labels[i] for i in scaled.argmax(axis=1)]
+    rows = RowScores.of_classes(labels, gold, pred, scaled.max(axis=1), scaled)
+    np.testing.assert_allclose(_unscaled(rows, t), cal.softmax(logits).max(axis=1), rtol=1e-5)
+
+    eval_dir = tmp_path / "eval"
+    eval_dir.mkdir()
+    (eval_dir / "eval.json").write_text(compute_metrics(gold, pred, scaled.max(axis=1), labels).model_dump_json())
+    write_rows(rows_path(eval_dir / "eval.json"), rows)
+    pd.DataFrame({"text": ["w"] * 60, "label": gold}).to_parquet(tmp_path / "test.parquet")
+    cfg = EvaluateConfig(slices=[], resamples=200)
+    curve = cal.coverage_curve(scaled.max(axis=1), np.array(gold) == np.array(pred))
+    (eval_dir / "calibration.json").write_text(json.dumps(
+        {"measured": True, "temperature": t, "target_accuracy": 0.9, "curve": cal.thin(curve)}))
+    (eval_dir / "robustness.json").write_text(json.dumps(
+        {"measured": True, "metric": "macro_f1", "clean": 0.8, "perturbations": {
+            "upper": {"value": 0.7, "drop": 0.1}, "pseudonym_swap": {"value": 0.8, "drop": 0.0}}}))
+    plots = validate_stored(str(tmp_path / "test.parquet"), cfg, eval_dir).plots  # without them: test_slices.py
+    assert {"reliability.png", "robustness.png", "coverage_accuracy.png"} <= set(plots)
+    assert all((eval_dir / p).read_bytes().startswith(b"\x89PNG") for p in plots)

@@ -103,3 +103,26 @@ def test_max_robustness_drop_gates_promotion_and_names_the_perturbation(result, 
     d = decide_promotion(report(0.8), None, PromotionPolicy(floors={}, max_robustness_drop=limit), None, None,
                          robustness=result)
     assert d.promote is ok and any(part in r for r in d.reasons), d.reasons
+
+
+def test_a_perturbed_document_with_the_clean_token_ids_keeps_its_clean_prediction_unscored():
+    """An uncased tokenizer makes upper case the same input: nothing is scored again; changed documents are
+    scored once each, and their predictions (not the clean ones) are what the perturbation reports."""
+    calls: list[list[str]] = []
+
+    def predict(batch: list[str]) -> list[str]:  # a stand-in classifier: the label is the note's first word
+        calls.append(list(batch))
+        return [t.split()[0].lower() for t in batch]
+
+    def encode(batch: list[str]) -> list[list[str]]:  # an uncased tokenizer cut at 3 tokens
+        return [t.lower().split()[:3] for t in batch]
+
+    texts = ["fire in kitchen", "theft of car stereo", "storm roof"]
+    variants = rb.perturb(texts, seed=0) | {"upper": [t.upper() for t in texts],
+                                             "tail_noise": ["fire in kitchen", "theft of car sterXo", "wind roof"]}
+    clean, scored = rb.scored_variants(predict, encode, texts, variants)
+    assert clean == ["fire", "theft", "storm"] and calls[0] == texts
+    assert scored["upper"] == (clean, 0)  # same token ids: not scored, clean predictions kept
+    assert scored["tail_noise"] == (["fire", "theft", "wind"], 1)  # past the cut: only "wind roof" is scored
+    assert ["wind roof"] in calls and not any(b == [] for b in calls)
+    assert scored["first_half"][1] == 3 and scored["first_half"][0] == ["fire", "theft", "storm"]

@@ -22,13 +22,13 @@ from tasks.governance.envelope import (
 )
 from tasks.registry.promote import PromotionDecision
 
-ENV = ChangeEnvelope(triggers=["schedule", "drift", "manual"], min_rows=200, max_rows=10_000,
+ENV = ChangeEnvelope(triggers=["schedule", "drift", "manual"], min_rows=200, max_rows=10_000, data_window_days=730,
                      hyperparameters={"learning_rate": {"min": 1e-4, "max": 3e-3}, "epochs": {"min": 1, "max": 10}},
                      base_model=PACKAGED_BASE, metric_floors={"macro_f1": 0.6, "ece": 0.2},
                      max_membership_auc=0.6, max_canary_exposure=10.0)
 FACTS = ChangeFacts(trigger="drift: event 42", rows=900, hyperparameters={"learning_rate": 2e-3, "epochs": 3.0},
                     base_model=PACKAGED_BASE, metrics={"macro_f1": 0.9, "ece": 0.05}, slices_passed=True,
-                    membership_auc=0.52)
+                    membership_auc=0.52, data_from="2024-01-01", data_to="2025-12-31")
 
 
 def _with(**changes) -> ChangeFacts:
@@ -46,6 +46,8 @@ def _with(**changes) -> ChangeFacts:
     (_with(trigger="api"), "trigger api: not among the declared schedule, drift, manual"),
     (_with(rows=150), "training rows 150: fewer than the declared minimum 200"),
     (_with(rows=20_000), "training rows 20000: more than the declared maximum 10000"),
+    (_with(data_from="2023-12-31"), "data window: the training rows span 731 days, more than the declared 730"),
+    (_with(data_from=None, data_to=None), "data window: the training rows have no timestamps"),
     (_with(metrics={"macro_f1": 0.55, "ece": 0.05}), "metric macro_f1: 0.5500 below the floor 0.6"),
     (_with(metrics={"macro_f1": 0.9, "ece": 0.3}), "metric ece: 0.3000 above the ceiling 0.2"),
     (_with(metrics={"macro_f1": 0.9}), "metric ece: not measured"),
@@ -91,6 +93,22 @@ def test_outside_the_envelope_a_candidate_waits_for_approval_whatever_the_policy
     assert (WITHIN in held.reasons) is not outside
     if outside:
         assert all(any(b in r for r in held.reasons) for b in classify_change(facts, ENV).breaches)
+
+
+def test_the_data_window_is_read_from_the_training_split(tmp_path):
+    import pandas as pd
+
+    from tasks.governance.envelope import data_window
+
+    stamps = pd.to_datetime(["2025-03-02T23:59:00Z", "2024-01-01T00:00:01Z", None], utc=True)
+    pd.DataFrame({"id": ["a", "b", "c"], "timestamp": stamps}).to_parquet(tmp_path / "train.parquet")
+    assert data_window(str(tmp_path / "train.parquet")) == ("2024-01-01", "2025-03-02")
+    pd.DataFrame({"id": ["a"], "timestamp": pd.to_datetime([None], utc=True)}).to_parquet(tmp_path / "none.parquet")
+    pd.DataFrame({"id": ["a"]}).to_parquet(tmp_path / "no_column.parquet")
+    for empty in ("none.parquet", "no_column.parquet"):
+        assert data_window(str(tmp_path / empty)) == (None, None)
+    assert not classify_change(_with(data_from="2024-01-01", data_to="2026-01-02"), ENV).inside  # 732 days
+    assert classify_change(_with(data_from=None, data_to=None), ChangeEnvelope()).inside  # no window declared
 
 
 def test_no_envelope_declared_leaves_the_decision_alone():

@@ -36,7 +36,7 @@ def test_each_version_has_one_status(facts, status):
     (_v(aliases=["champion"]), "never", "2027-01-30", False),  # 90 days after registration
     (_v(aliases=["champion"], registered=datetime(2026, 1, 1, tzinfo=UTC)), "never", "2026-04-01", True),
     (_v(aliases=["champion"], registered=datetime(2026, 1, 1, tzinfo=UTC),
-        revalidation={"validated_at": "2026-11-20T10:00:00+00:00"}), "2026-11-20T10:00:00+00:00", "2027-02-18", False),
+        revalidation={"at": "2026-11-20T10:00:00+00:00"}), "2026-11-20T10:00:00+00:00", "2027-02-18", False),
     (_v(tags={"decision": "reject", "trigger": "schedule"}, registered=datetime(2026, 1, 1, tzinfo=UTC)), "never",
      "2026-04-01", False),
 ])
@@ -57,3 +57,20 @@ def test_the_inventory_renders_newest_first_with_envelope_and_overdue_flag():
     assert [r["status"] for r in json.loads(render(rows, "json"))] == ["challenger", "champion"]
     [ungoverned] = inventory_rows("m", [_v()], None, NOW)
     assert (ungoverned.owner, ungoverned.next_review_due, ungoverned.envelope) == (None, None, "not classified")
+
+
+def test_the_last_validation_is_the_newest_passed_revalidation_record_of_that_version(tmp_path):
+    from tasks.governance.inventory import last_revalidation
+
+    def record(name: str, version: int, passed: bool, at: str) -> None:
+        (tmp_path / name).write_text(json.dumps({"version": version, "passed": passed, "at": at}))
+
+    assert last_revalidation(tmp_path / "none", 1) is None
+    record("v1-a.json", 1, True, "2026-11-01T10:00:00+00:00")
+    record("v1-b.json", 1, False, "2026-12-01T10:00:00+00:00")  # failed: not a validation
+    record("v12-c.json", 12, True, "2026-12-05T10:00:00+00:00")  # another version
+    (tmp_path / "v1-d.json").write_text("{broken")
+    assert last_revalidation(tmp_path, 1)["at"] == "2026-11-01T10:00:00+00:00"
+    record("v1-e.json", 1, True, "2026-12-06T10:00:00+00:00")
+    assert last_revalidation(tmp_path, 1)["at"] == "2026-12-06T10:00:00+00:00"
+    assert last_revalidation(tmp_path, 2) is None

@@ -25,8 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 FIRM = {"harmonised_standards": ["ISO/IEC 42001:2023"], "declaration_of_conformity": "DMS ref DoC-2026-014"}
 
 
+REVALIDATED = {"revalidations/v1-2026-12-07T150000+0000.json": True}  # tunegate revalidate's record, passed
+
+
 def _records(governance: dict | None = "example", task: str = "classification", memo: dict | None = None,
-             drop: tuple[str, ...] = ()) -> dict[str, bytes]:
+             drop: tuple[str, ...] = (), revalidations: dict[str, bool] = REVALIDATED) -> dict[str, bytes]:
     """Every file a pack of a governed version holds, as the pipeline writes them (contents where a check reads)."""
     config = load_config(ROOT / "examples" / "claims.yaml").model_dump(mode="json")
     if governance != "example":
@@ -37,9 +40,9 @@ def _records(governance: dict | None = "example", task: str = "classification", 
                   clauses.AUDIT: {"entries": [], "chain": {"intact": True}}}
     files = {p: json.dumps(v).encode() for p, v in json_files.items()}
     for p in (clauses.CARD, clauses.LINEAGE, clauses.QUALITY, clauses.EVAL, clauses.BASELINE, clauses.ENVELOPE,
-              clauses.TRAIN_CONFIG, clauses.METRICS, clauses.COMPUTE, clauses.REGISTRY, clauses.MONITORING,
-              clauses.REVALIDATION):
+              clauses.TRAIN_CONFIG, clauses.METRICS, clauses.COMPUTE, clauses.REGISTRY, clauses.MONITORING):
         files[p] = b"{}"
+    files |= {p: json.dumps({"passed": ok}).encode() for p, ok in revalidations.items()}
     return {p: b for p, b in files.items() if p not in drop}
 
 
@@ -82,7 +85,10 @@ def test_standards_and_the_declaration_stay_the_firms_to_fill():
     (_records(_governance(accountable_person=None)), {"annex4-3", "ss1-23-2"}),
     (_records(_governance(data_sources=[{"name": "notes", "origin": "claims system"}])), {"art10-2b"}),
     (_records(_governance(review_interval_days=None)), {"annex4-9", "ss1-23-4"}),
-    (_records(_governance(), drop=(clauses.REVALIDATION,)), {"ss1-23-4"}),
+    (_records(_governance(), revalidations={}), {"ss1-23-4"}),  # never re-validated
+    (_records(_governance(), revalidations={"revalidations/v1-a.json": False}), {"ss1-23-4"}),  # it failed
+    (_records(_governance(), revalidations={"revalidations/v1-a.json": False, "revalidations/v1-b.json": True}),
+     set()),  # a later one passed
     (_records(_governance(), drop=(clauses.ENVELOPE,)), {"annex4-6"}),
     (_records(_governance(), memo={"measured": True, "auc": 0.7, "auc_95": [0.6, 0.8]}),
      {"art15-5", "edpb-membership"}),

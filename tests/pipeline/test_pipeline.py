@@ -204,7 +204,8 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     assert ref.tags["dataset_sha256"] == first.dataset_sha256 and json.loads(ref.tags["pii_evidence"])["docs"] == 300
     for part in ["model/manifest.json", "model/label_map.json", "eval/eval.json", "model_card.md", "pii_evidence.json",
                  "eval/validation.json", "eval/confusion_matrix.png", "eval/reliability.png", "eval/slices.png",
-                 "model/calibration.json", "eval/robustness.json", "eval/calibration.json"]:
+                 "model/calibration.json", "eval/robustness.json", "eval/calibration.json", "eval/robustness.png",
+                 "eval/coverage_accuracy.png"]:
         assert (ref.local_dir / part).is_file(), part
     # intervals from the stored per-row outputs; the example's slices (product, channel) and the length bucket
     validation = json.loads((ref.local_dir / "eval" / "validation.json").read_text())
@@ -409,7 +410,9 @@ def _evidence_pack(cfg_file: Path, tmp_path: Path, first, second, planted: set[s
     rows = {r["version"]: r for r in json.loads(console.read())}
     assert rows[second.version]["status"] == "champion" and rows[first.version]["status"] == "retired"
     assert {r["envelope"] for r in rows.values()} == {"inside"} and rows[first.version]["trigger"] == "test"
-    assert rows[second.version]["last_validation"] == "never" and rows[second.version]["next_review_due"]
+    # v2 was re-validated (passed, then failed on altered weights): the passed one is its last validation
+    assert rows[second.version]["last_validation"] != "never" and rows[first.version]["last_validation"] == "never"
+    assert rows[second.version]["next_review_due"]
 
 
 def _subject_traces(cfg, doc: str, subject: Path) -> tuple[set[str], str]:
