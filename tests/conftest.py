@@ -21,6 +21,7 @@ os.environ["TUNEGATE_AUDIT_KEY"] = "test-audit-key-not-secret-0123456789abcdef"
 os.environ["TUNEGATE_EVIDENCE_KEY"] = "11" * 32
 os.environ["XDG_CONFIG_HOME"] = str(_HOME / "config")
 
+CORES = len(os.sched_getaffinity(0))
 ROOT = Path(__file__).resolve().parent.parent
 MLFLOW_TEMPLATE = _HOME / "mlflow-template.db"
 CFPB = ROOT.parent / "shared" / "data" / "cfpb" / "complaints.csv"
@@ -92,6 +93,22 @@ def _fresh_mlflow_stores_from_the_template():
     db_utils._initialize_tables = registry_store._initialize_tables = initialize
     yield
     db_utils._initialize_tables = registry_store._initialize_tables = original
+
+
+def pytest_configure(config):
+    """Threads for torch and BLAS in each test process, and the processes it starts: the cores shared among
+    pytest-xdist's workers (set before any test module imports torch). Two workers on 2 cores that each run
+    torch on 2 threads make OpenMP threads spin against each other: 300 steps of a tiny model took 39 s in each,
+    against 5 s on one thread each. A value the caller exported is kept."""
+    workers = getattr(config, "workerinput", {}).get("workercount") or config.getoption("numprocesses", None) or 1
+    workers = CORES if workers in ("auto", "logical") else int(workers)  # the controller's env reaches the workers
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(max(1, CORES // workers)))
+
+
+def torch_threads() -> int:
+    """The threads a test gives torch in its own process (see ``pytest_configure``)."""
+    return int(os.environ.get("OMP_NUM_THREADS") or CORES)
 
 
 def pytest_collection_modifyitems(items):

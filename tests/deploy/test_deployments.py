@@ -21,7 +21,7 @@ from tasks.config import PipelineConfig, load_config
 from tasks.monitor.cooldown import gate_retrain, is_manual, last_completed
 from tasks.monitor.events import DRIFT_EVENT, model_resource
 from tasks.subjects.erase import ERASED_EVENT
-from tests.conftest import seed_mlflow_db
+from tests.conftest import seed_mlflow_db, torch_threads
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -240,7 +240,8 @@ def live(tmp_path_factory):
     cfg_path = _tiny_config(tmp)
     with local_server(tmp, auth=AUTH) as srv:
         log = tmp / "serve.log"
-        env = srv.client_env(OMP_NUM_THREADS="2", MLFLOW_TRACKING_URI=f"sqlite:///{tmp / 'work' / 'mlflow.db'}")
+        env = srv.client_env(OMP_NUM_THREADS=str(torch_threads()),
+                             MLFLOW_TRACKING_URI=f"sqlite:///{tmp / 'work' / 'mlflow.db'}")
         serve = spawn([sys.executable, "-m", "deployments.serve", "--config", str(cfg_path)], env, log, cwd=ROOT)
         try:
             wait_deployments(srv.port, AUTH, deployment_names(load_config(cfg_path)), serve, log)
@@ -389,7 +390,7 @@ def approvals(live, tmp_path_factory):
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     log = tmp / "serve.log"
     serve = spawn([sys.executable, "-m", "deployments.serve", "--config", str(path)],
-                  live.srv.client_env(OMP_NUM_THREADS="2"), log, cwd=ROOT)
+                  live.srv.client_env(OMP_NUM_THREADS=str(torch_threads())), log, cwd=ROOT)
     try:
         wait_deployments(live.srv.port, AUTH, deployment_names(load_config(path)), serve, log)
         yield Live(live.srv, path, log)

@@ -10,6 +10,7 @@ from tasks.evaluate.metrics import (
     perplexity,
     rouge_l,
 )
+from tests.conftest import torch_threads
 
 
 def test_classification_metrics_by_hand():
@@ -110,7 +111,7 @@ def test_membership_attack_tells_memorised_training_rows_from_others(tmp_path):
     from tests.tiny_models import tiny_bert, toy_claims
     from tests.train.test_recipe import _run
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(torch_threads())
     df = toy_claims(100)
     df["label"] = np.random.default_rng(0).permutation(df["label"].to_numpy())
     df.to_parquet(tmp_path / "ds.parquet")

@@ -20,6 +20,7 @@ from tasks.monitor.drift import (
     summary_table,
 )
 from tasks.monitor.policy import should_retrain
+from tests.conftest import torch_threads
 
 VOCAB = load_vocab(str(minilm_path()))
 DOMAIN = compile_domain_patterns([r"\b(?:EOW|MTR)-\d{2}\b"], ["HomeShield Plus"])
@@ -92,7 +93,7 @@ def detector():
     from tasks.ingest.sample_data import generate
     from tasks.monitor.descriptors import embed_texts
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(torch_threads())
     cfg = load_config("examples/claims.yaml")
     domain = compile_domain_patterns(cfg.pii.keep.patterns, cfg.pii.keep.literals)
     hv = HashingVectorizer(n_features=2 ** 16)

@@ -13,6 +13,7 @@ from flows.monitor import MonitorResult, monitoring_gate
 from tasks.config import QualityConfig, load_config
 from tasks.errors import InputError
 from tasks.predict.store import append_predictions, prediction_rows, read_store
+from tests.conftest import torch_threads
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,7 +98,7 @@ def champion(tmp_path_factory, prefect_harness):
 
     from flows.train import train_pipeline
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(torch_threads())
     cfg = small_config(tmp_path_factory.mktemp("monitor"))
     assert train_pipeline(cfg, trigger="test").promoted
     return cfg

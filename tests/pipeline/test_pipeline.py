@@ -13,6 +13,7 @@ from tasks.config import PipelineConfig, load_config
 from tasks.declarations import ChangeEnvelope
 from tasks.errors import ConfigError, NoChampion, QualityGateFailed, TrainingFailed
 from tasks.governance.envelope import WITHIN
+from tests.conftest import torch_threads
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -171,7 +172,7 @@ def test_pipeline_end_to_end(tmp_path, prefect_harness, capsys):
     from tasks.registry.promote import PromotionDecision, apply
     from tasks.registry.versions import champion_version, get_version
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(torch_threads())
     cfg = small_config(tmp_path, evaluate={"target_accuracy": 0.9},  # predict marks what goes to review
                        governance={"change_envelope": SMALL_ENVELOPE})
     console = Console(capsys)

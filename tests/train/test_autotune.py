@@ -10,6 +10,7 @@ from tasks.config import PipelineConfig, TrainConfig, load_config
 from tasks.errors import ConfigError
 from tasks.train import autotune
 from tasks.train.launch import finetune
+from tests.conftest import torch_threads
 from tests.tiny_models import tiny_bert
 from tests.train.test_recipe import _run, tiny  # noqa: F401 - the module fixture
 
@@ -121,7 +122,7 @@ def test_the_search_picks_a_rate_that_learns_where_a_fixed_bad_rate_collapses(tm
     from tasks.train.split import write_split
     from tests.tiny_models import toy_claims
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(torch_threads())
     df = toy_claims(240)
     df.to_parquet(tmp_path / "ds.parquet")
     split = write_split(DatasetRef(uri=str(tmp_path / "ds.parquet"), sha256="s", rows=len(df), columns={}),

@@ -14,6 +14,7 @@ from tasks.train.base_model import default_base_model
 from tasks.train.launch import recipe_config
 from tasks.train.pooling import HEAD_FILE, MeanPoolClassifier, base_pooling, new_classifier
 from tasks.train.recipe import main as recipe_main
+from tests.conftest import torch_threads
 from tests.tiny_models import tiny_bert, toy_split
 
 TEXTS = ["wind took the roof tiles", "car", "smoke and flames in the kitchen after a pan fire on arrival", "stolen"]
@@ -21,7 +22,7 @@ TEXTS = ["wind took the roof tiles", "car", "smoke and flames in the kitchen aft
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    torch.set_num_threads(2)
+    torch.set_num_threads(torch_threads())
     d = tmp_path_factory.mktemp("pool")
     split = toy_split(d)
     return {"plain": tiny_bert(d / "plain"), "mean": tiny_bert(d / "mean", sentence_pooling="mean"),

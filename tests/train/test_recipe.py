@@ -16,12 +16,13 @@ from tasks.train.checkpoint import MARKER, complete_checkpoints, load_latest, sa
 from tasks.train.launch import recipe_config
 from tasks.train.recipe import main as recipe_main
 from tasks.train.split import write_split
+from tests.conftest import torch_threads
 from tests.tiny_models import tiny_bert, tiny_llama, toy_claims, toy_split
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    torch.set_num_threads(2)
+    torch.set_num_threads(torch_threads())
     d = tmp_path_factory.mktemp("tiny")
     split = toy_split(d)
     return {"bert": tiny_bert(d / "bert"), "llama": tiny_llama(d / "llama"), "split": split}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import seed_mlflow_db
+from tests.conftest import seed_mlflow_db, torch_threads
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +38,7 @@ def _config(tmp: Path, name: str) -> Path:
 def _env(tmp: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API") and k != "MLFLOW_TRACKING_URI"}
     return {**env, "PREFECT_HOME": str(tmp / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "TUNEGATE_PII_KEY": "resume-test-key-at-least-32-bytes-long", "OMP_NUM_THREADS": "2"}
+            "TUNEGATE_PII_KEY": "resume-test-key-at-least-32-bytes-long", "OMP_NUM_THREADS": str(torch_threads())}
 
 
 def _run(cfg: Path, tmp: Path, kill_after: str | None = None) -> tuple[int, str]:
