@@ -5,9 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= examples/claims.yaml
 # pytest-xdist workers (a file's tests stay on one worker: its module-scoped servers and models start once).
-# Three on 2 cores: much of the slow tests' time is waiting on a server or a child process. Each test process
-# gives torch and BLAS the cores divided by the workers (tests/conftest.py), so they never spin against each other.
-WORKERS ?= 3
+# Each test process gives torch and BLAS the cores divided by the workers (tests/conftest.py), so they never spin
+# against each other. A third worker on 2 cores was slower (19:46 against 19:09): the suite is CPU-bound.
+WORKERS ?= 2
 PYTEST_ARGS ?= -m "not gpu" -n $(WORKERS) --dist loadfile
 FAST_ARGS ?= -m "not slow and not integration and not distributed and not gpu" -n $(WORKERS)
 # uv reads neither pip's config nor its constraints: a machine's local wheel folder and pins are passed on.
