@@ -141,11 +141,16 @@ def hyperparameters_of(train_config: dict) -> dict[str, float]:
 
 def data_window(uri: str) -> tuple[str | None, str | None]:
     """The oldest and newest ``timestamp`` of a canonical dataset, as ISO dates; (None, None) without any."""
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    if "timestamp" not in pq.read_schema(uri).names:
+    schema = pq.read_schema(uri)
+    if "timestamp" not in schema.names:
         return None, None
+    kind = schema.field("timestamp").type
+    if not (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
+        return None, None  # not a time (text the ingest kept as is): no window, which a declared window refuses
     span = pc.min_max(pq.read_table(uri, columns=["timestamp"])["timestamp"]).as_py()
     lo, hi = span["min"], span["max"]
     return (lo.date().isoformat() if lo else None), (hi.date().isoformat() if hi else None)

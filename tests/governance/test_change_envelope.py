@@ -145,3 +145,15 @@ def test_the_facts_come_from_the_model_folder_and_the_evaluation(tmp_path):
     canary = facts_of(tmp_path, 700, str(tmp_path), "manual", report,
                       {"measured": True, "method": "canary_exposure", "mean_exposure_bits": 3.0, "extracted": 0})
     assert (canary.base_model, canary.membership_auc, canary.canary_exposure) == (tmp_path.name, None, 3.0)
+
+
+def test_a_timestamp_column_held_as_text_gives_no_window_and_a_declared_window_refuses_it(tmp_path):
+    import pandas as pd
+
+    from tasks.governance.envelope import data_window
+
+    pd.DataFrame({"id": ["a", "b"], "timestamp": ["2026-01-01", "2026-03-01"]}).to_parquet(tmp_path / "t.parquet")
+    assert data_window(str(tmp_path / "t.parquet")) == (None, None)
+    pd.DataFrame({"id": ["a", "b"], "timestamp": pd.to_datetime(["2026-01-01", "2026-03-01"])}).to_parquet(
+        tmp_path / "d.parquet")
+    assert data_window(str(tmp_path / "d.parquet")) == ("2026-01-01", "2026-03-01")
