@@ -154,6 +154,8 @@ GENERIC_ADDRESS_WORDS = frozenset({
     "boulevard", "blvd", "way", "place", "pl", "suite", "ste", "apt", "apartment", "unit", "flat",
     "floor", "box", "p.o", "po",
     "rue", "via", "rua", "calle", "strasse", "straße", "ul", "avenida", "estrada",
+    # the words that join a described location ("the corner of A and B Street"): they name no place
+    "the", "and", "corner", "junction", "intersection",
 })
 # URL furniture: not what identifies a domain.
 GENERIC_URL_WORDS = frozenset({"http", "https", "www", "com", "org", "net"})

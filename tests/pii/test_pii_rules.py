@@ -41,6 +41,8 @@ ADDRESSES = [
     ("PO Box 4411, Springfield, IL 62704", "PO Box 4411, Springfield, IL 62704"),
     ("Tenant at Apt 4B, 350 5th Avenue, New York", "Apt 4B, 350 5th Avenue, New York"),
     ("USS Sörös\nFPO AE 18956", "USS Sörös\nFPO AE 18956"),
+    ("billing address: usnv kerr\nfpo aa 30113 for this card", "usnv kerr\nfpo aa 30113"),  # any case
+    ("PSC 4115, Box 7815\nAPO AP 96523", "PSC 4115, Box 7815\nAPO AP 96523"),
     ("new address is Školní 645\nKámen u Pacova\nCzech Republic 39470",
      "Školní 645\nKámen u Pacova\nCzech Republic 39470"),
     ("damage at the corner of 69 Spencer Street and Mill Lane", "69 Spencer Street and Mill Lane"),

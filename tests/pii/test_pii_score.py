@@ -64,6 +64,11 @@ def test_generic_address_words_cover_the_briefed_list():
     assert "calgary" not in GENERIC_ADDRESS_WORDS
 
 
+def test_the_words_of_a_described_location_are_not_significant_its_street_names_are():
+    assert significant_parts("ADDRESS", "the corner of Koepoortwal 115 and Hansen Street") == [
+        ("word", "Koepoortwal"), ("word", "Hansen"), ("digits", "115")]
+
+
 ORIG = "Smith said Judy Smith called from 684-334 on 684-9000."
 GOLD = [(11, 21, "PERSON"), (34, 41, "PHONE_NUMBER")]
 

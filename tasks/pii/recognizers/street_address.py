@@ -110,8 +110,11 @@ _POSTAL_NUMBER = re.compile(r"(?<=\s)(?:[A-Z]{2}\s)?\d{4,5}(?:-\d{4})?(?![\w-])"
 _POSTAL_WORDS = re.compile(rf"(?<![\w-]){_WORDS},?\s\Z")
 POSTAL_NUMBER_FIRST = re.compile(
     rf"(?<![\w-])(?:\d{{4,5}}\s(?:[A-Z]{{2}}\s)?{_WORDS}|\d{{4}}\s?[A-Z]{{2}}\s{_WORDS})(?![\w-])")
-# US military post: "FPO AE 09499", "APO AP 96205"; the line above names the unit or ship.
-MILITARY = re.compile(r"(?<![\w-])(?:APO|FPO|DPO)\s(?:AA|AE|AP)\s\d{5}(?:-\d{4})?(?!\d)")
+# US military post: "FPO AE 09499", "APO AP 96205"; the line above names the unit or ship. Any case: chat and
+# form text writes it in lower case ("fpo aa 18532") as often as mail does in capitals.
+MILITARY = re.compile(r"(?<![\w-])(?i:APO|FPO|DPO)\s(?i:AA|AE|AP)\s\d{5}(?:-\d{4})?(?!\d)")
+# The USPS unit or ship line above it: "USNS Brown", "PSC 1234, Box 5678", "Unit 2050 Box 4190", any case.
+MILITARY_UNIT_LINE = re.compile(r"(?i)[ \t]*(?:USNS|USNV|USS|USCGC|PSC|CMR|UNIT)\s[^\n]{1,48}")
 # "the corner of 69 Spencer Street and Vokatý Street": two streets, numbers optional.
 CORNER = re.compile(rf"(?i:corner\sof|junction\sof|intersection\sof)\s(?:{_NUM}\s)?{_WORDS}(?:\s{_NUM})?\s(?:and|&)\s"
                     rf"(?:{_NUM}\s)?{_WORDS}(?:\s{_NUM})?")
@@ -265,7 +268,7 @@ def _head(text: str, start: int) -> int:
     prev_start = text.rfind("\n", 0, prev_end) + 1
     line = text[prev_start:prev_end]
     military = MILITARY.match(text, start) is not None  # the ship or unit is named on the line above
-    if military and PLACE_LINE.fullmatch(line):
+    if military and (PLACE_LINE.fullmatch(line) or MILITARY_UNIT_LINE.fullmatch(line)):
         return prev_start + len(line) - len(line.lstrip(" \t>?*•|-"))
     if (m := _HEAD_LINE.search(line)) and not _has_sentence_words(m.group()):
         return prev_start + m.start()
