@@ -15,12 +15,14 @@ import json
 import shutil
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from tasks.config import TrainConfig
 from tasks.errors import ConfigError, NodesDidNotJoin
 from tasks.refs import SplitRef, atomic_file
 
 LAUNCH = "launch.json"
+RUN_KEYS = ("base_model", "train_file", "ckpt_dir", "stage_dir", "run_key")  # what another node reads of run.json
 JOINED = "[recipe] joined:"  # the recipe's line once its process group has formed (tasks/train/recipe.py)
 
 
@@ -90,8 +92,6 @@ def lost_hint(run_dir: Path, launch: NodeLaunch) -> str:
 
 def read_run_dir(run_dir: Path, node_rank: int) -> tuple[NodeLaunch, dict]:
     """``launch.json`` and ``run.json`` of ``run_dir``, checked, with run.json's paths read from ``run_dir``."""
-    from tasks.train.recipe import RecipeRun  # the schema the recipe itself reads
-
     if not run_dir.is_dir():
         raise ConfigError(f"--run-dir {run_dir}: no such folder on this node; give the work folder node 0 logged "
                           "(it holds run.json and launch.json) on storage this node reaches.")
@@ -101,8 +101,10 @@ def read_run_dir(run_dir: Path, node_rank: int) -> tuple[NodeLaunch, dict]:
     try:
         launch = NodeLaunch.model_validate_json((run_dir / LAUNCH).read_text())
         cfg = json.loads((run_dir / "run.json").read_text())
-        RecipeRun.model_validate(cfg)
-    except (OSError, ValueError, ValidationError) as e:
+        TrainConfig.model_validate(cfg["train"])  # the recipe checks the rest; importing it here costs seconds
+        if not all(isinstance(cfg.get(k), str) for k in RUN_KEYS):
+            raise ValueError("run.json lacks a key")
+    except (OSError, ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"--run-dir {run_dir}: {LAUNCH} or run.json is missing or damaged "
                           f"({type(e).__name__}); run the pipeline on node 0 again (it rewrites both).") from None
     if cfg.get("run_key") != launch.run_key:
