@@ -25,12 +25,13 @@ ENDPOINT = re.compile(r"^[A-Za-z0-9.\-_\[\]:]+:\d{1,5}$")
 
 def join_run(run_dir: Path, node_rank: int, rdzv: str | None, log_line: Callable[[str], None] = print,
              env: dict | None = None) -> int:
-    """Join the run in ``run_dir`` as node ``node_rank``; returns when this node's processes have finished.
-    ``rdzv`` (host:port) replaces the recorded endpoint, for a node that reaches node 0 by another name."""
+    """Join the run in ``run_dir`` (or the one waiting in it) as node ``node_rank``; returns when this node's
+    processes have finished. ``rdzv`` (host:port) replaces the recorded endpoint, for a node that reaches node 0
+    by another name."""
     run_dir = Path(run_dir).resolve()
     if rdzv is not None and not ENDPOINT.match(rdzv):
         raise ConfigError(f"--rdzv {rdzv}: expected HOST:PORT of node 0's rendezvous, e.g. node0:29500.")
-    launch, cfg = nodes.read_run_dir(run_dir, node_rank)
+    run_dir, launch, cfg = nodes.read_run_dir(run_dir, node_rank)
     endpoint = rdzv or launch.rdzv_endpoint
     train = TrainConfig.model_validate(cfg["train"]).model_copy(
         update={"nproc_per_node": launch.nproc_per_node, "rdzv_endpoint": endpoint})

@@ -90,8 +90,20 @@ def lost_hint(run_dir: Path, launch: NodeLaunch) -> str:
             "it resumes from the newest checkpoint.")
 
 
-def read_run_dir(run_dir: Path, node_rank: int) -> tuple[NodeLaunch, dict]:
-    """``launch.json`` and ``run.json`` of ``run_dir``, checked, with run.json's paths read from ``run_dir``."""
+def find_run(run_dir: Path) -> Path:
+    """``run_dir`` itself, or the one run waiting for nodes in it (``<work_dir>/train-work``, whose run folders are
+    named by what they train, so a Kubernetes Job can be written before node 0 starts)."""
+    waiting = sorted(p.parent for p in run_dir.glob(f"*/{LAUNCH}")) if not (run_dir / LAUNCH).is_file() else []
+    if len(waiting) > 1:
+        raise ConfigError(f"--run-dir {run_dir}: several runs wait for nodes ({', '.join(p.name for p in waiting)}); "
+                          "give the one node 0 logged.")
+    return waiting[0] if waiting else run_dir
+
+
+def read_run_dir(run_dir: Path, node_rank: int) -> tuple[Path, NodeLaunch, dict]:
+    """The run folder (``find_run``), its ``launch.json`` and ``run.json``, checked, with run.json's paths read
+    from that folder."""
+    run_dir = find_run(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"--run-dir {run_dir}: no such folder on this node; give the work folder node 0 logged "
                           "(it holds run.json and launch.json) on storage this node reaches.")
@@ -119,7 +131,7 @@ def read_run_dir(run_dir: Path, node_rank: int) -> tuple[NodeLaunch, dict]:
             raise ConfigError(f"{key}: {cfg[key]} is not on this node; "
                               + ("install the same base model here at that path." if key == "base_model" else
                                  f"--run-dir {run_dir} lacks node 0's copy: run the pipeline on node 0 again."))
-    return launch, cfg
+    return run_dir, launch, cfg
 
 
 def rebase(cfg: dict, work: Path, run_dir: Path) -> dict:

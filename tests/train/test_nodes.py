@@ -230,9 +230,18 @@ def test_a_bad_run_dir_or_node_rank_is_a_config_error(run_dir, damage, rank, exp
 def test_the_folder_mounted_elsewhere_is_read_from_there(run_dir, tmp_path):
     moved = tmp_path / "mounted-here"
     run_dir.rename(moved)
-    launch, cfg = nodes.read_run_dir(moved, 2)
-    assert launch.nnodes == 3 and cfg["train_file"] == str(moved / "data" / "train.parquet")
+    found, launch, cfg = nodes.read_run_dir(moved, 2)
+    assert found == moved and launch.nnodes == 3 and cfg["train_file"] == str(moved / "data" / "train.parquet")
     assert cfg["ckpt_dir"] == str(moved / "checkpoints") and cfg["stage_dir"] == str(moved / "stage")
+
+
+def test_the_run_waiting_in_train_work_is_found(run_dir, tmp_path):
+    assert nodes.read_run_dir(run_dir.parent, 1)[0] == run_dir  # <work_dir>/train-work: the one run there
+    other = run_dir.parent / "other"
+    other.mkdir()
+    (other / "launch.json").write_text((run_dir / "launch.json").read_text())
+    with pytest.raises(ConfigError, match="several runs wait for nodes"):
+        nodes.read_run_dir(run_dir.parent, 1)
 
 
 def test_a_bad_rdzv_is_a_config_error(run_dir):
