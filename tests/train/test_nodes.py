@@ -134,6 +134,8 @@ def test_two_nodes_train_the_same_curve_as_one_node_with_two_processes(tmp_path,
     assert [x["step"] for x in two_nodes] == [x["step"] for x in one_two] == list(range(1, 11))
     for a, b in zip(two_nodes, one_two):
         assert a["loss"] == pytest.approx(b["loss"], rel=0.01), (a, b)
+    print("largest relative loss difference:", max(abs(a["loss"] - b["loss"]) / b["loss"]
+                                                    for a, b in zip(two_nodes, one_two)))
 
 
 @pytest.mark.distributed
@@ -249,3 +251,24 @@ def test_a_bad_rdzv_is_a_config_error(run_dir):
 
     with pytest.raises(ConfigError, match="--rdzv node0: expected HOST:PORT"):
         join_run(run_dir, 1, "node0")
+
+
+@pytest.mark.parametrize("node0, kw, conf", [
+    (True, {}, "is_host=1,join_timeout=600"),
+    (False, {}, "is_host=0,join_timeout=600,read_timeout=600"),  # a node started first waits for node 0's store
+    (True, {"timeout_s": 90}, "is_host=1,join_timeout=90"),  # never longer than the whole launch
+    (True, {"join_timeout_s": 30}, "is_host=1,join_timeout=30"),
+])
+def test_node_0_hosts_the_rendezvous_and_the_others_connect(node0, kw, conf, tmp_path):
+    from tasks.train.launch import torchrun_command
+
+    train = TrainConfig(nnodes=2, nproc_per_node=1, rdzv_endpoint="node0:29500", **kw)
+    cmd = torchrun_command(train, tmp_path / "run.json", tmp_path, "k" * 64, node0=node0)
+    assert cmd[cmd.index("--rdzv_conf") + 1] == conf and cmd[cmd.index("--rdzv_id") + 1] == "k" * 16
+
+
+def test_the_command_reports_a_config_error_in_one_line(tmp_path, capsys):
+    from flows.cli import main
+
+    assert main(["train-node", "--run-dir", str(tmp_path / "none"), "--node-rank", "1"]) == 2
+    assert capsys.readouterr().err.startswith("ConfigError: --run-dir ")
