@@ -12,6 +12,7 @@ Only node 0's launch publishes the model.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def write_launch(work: Path, launch: NodeLaunch) -> None:
 
 
 def node_command(run_dir: Path | str, rank: int, endpoint: str) -> str:
-    return f"tunegate train-node --run-dir {run_dir} --node-rank {rank} --rdzv {endpoint}"
+    return f"tunegate train-node --run-dir {shlex.quote(str(run_dir))} --node-rank {rank} --rdzv {endpoint}"
 
 
 def mark_started(run_dir: Path, rank: int) -> None:

@@ -246,6 +246,19 @@ def test_the_run_waiting_in_train_work_is_found(run_dir, tmp_path):
         nodes.read_run_dir(run_dir.parent, 1)
 
 
+def test_not_joined_names_the_nodes_that_never_started_and_the_command_for_each(run_dir):
+    launch = nodes.NodeLaunch.model_validate_json((run_dir / "launch.json").read_text())
+    msg = str(nodes.not_joined(run_dir, launch, 600))
+    assert "nodes 1, 2 did not join within 600 s" in msg and "--node-rank 2 --rdzv 127.0.0.1:" in msg
+    nodes.mark_started(run_dir, 1)
+    msg = str(nodes.not_joined(run_dir, launch, 600))
+    assert "node 2 did not join" in msg and "--node-rank 1 " not in msg and "--node-rank 2 " in msg
+    nodes.mark_started(run_dir, 2)
+    assert "nodes 1, 2 started but did not reach the rendezvous" in str(nodes.not_joined(run_dir, launch, 600))
+    nodes.write_launch(run_dir, launch)  # node 0's next attempt forgets who started for this one
+    assert "nodes 1, 2 did not join" in str(nodes.not_joined(run_dir, launch, 600))
+
+
 def test_a_bad_rdzv_is_a_config_error(run_dir):
     from tasks.train.join import join_run
 
