@@ -107,6 +107,14 @@ def _kill_family(proc: subprocess.Popen) -> None:
     proc.wait(30)
 
 
+def _trainers_of(run_dir: Path) -> list[int]:
+    import psutil
+
+    return [p.pid for p in psutil.process_iter(["cmdline"])
+            if "tasks.train.recipe" in " ".join(p.info["cmdline"] or []) and str(run_dir) in " ".join(
+                p.info["cmdline"] or [])]
+
+
 def _curve(folder: Path) -> list[dict]:
     return json.loads((folder / "metrics.json").read_text())["loss_curve"]
 
@@ -155,6 +163,7 @@ def test_a_node_killed_mid_run_fails_node_0_and_both_resume_from_the_checkpoint(
         node0.future.result(timeout=120)
     assert "A node may have stopped" in str(err.value) and "tunegate train-node --run-dir" in str(err.value)
     assert not node0.out.exists()  # nothing published
+    assert not _trainers_of(run_dir)  # node 0's torchrun and worker are gone too
     left = int(complete_checkpoints(run_dir / "checkpoints")[0].name.split("-")[1])
     assert 4 <= left < 40
 
