@@ -23,7 +23,6 @@ from tasks.errors import ConfigError, NodesDidNotJoin, TrainingFailed
 from tasks.train import nodes
 from tasks.train.checkpoint import complete_checkpoints
 from tasks.train.launch import ROOT, content_key, recipe_config
-from tasks.train.task import launch_finetune
 from tests.tiny_models import tiny_bert, toy_split
 
 ENV = {"TUNEGATE_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -72,6 +71,8 @@ class Node0:
         pool.shutdown(wait=False)
 
     def _run(self, train, split, tmp, logger, handler):
+        from tasks.train.task import launch_finetune
+
         try:
             return launch_finetune.fn(train, split, self.out, work_dir=tmp / "work")
         finally:
@@ -122,6 +123,8 @@ def _curve(folder: Path) -> list[dict]:
 @pytest.mark.distributed
 @pytest.mark.timeout(240)
 def test_two_nodes_train_the_same_curve_as_one_node_with_two_processes(tmp_path, tiny, env):
+    from tasks.train.task import launch_finetune
+
     train = _train(tiny, max_steps=10, checkpoint_every=4)
     one_node = ThreadPoolExecutor(1).submit(  # the same global batch: two processes on one node
         launch_finetune.fn, train.model_copy(update={"nnodes": 1, "nproc_per_node": 2, "rdzv_endpoint": None}),
@@ -180,6 +183,8 @@ def test_a_node_killed_mid_run_fails_node_0_and_both_resume_from_the_checkpoint(
 @pytest.mark.distributed
 @pytest.mark.timeout(120)
 def test_node_0_alone_names_the_nodes_that_did_not_join_and_how_to_start_them(tmp_path, tiny, env):
+    from tasks.train.task import launch_finetune
+
     train = _train(tiny, max_steps=4, join_timeout_s=4)
     t0 = time.monotonic()
     with pytest.raises(NodesDidNotJoin) as err:
@@ -194,11 +199,20 @@ def test_node_0_alone_names_the_nodes_that_did_not_join_and_how_to_start_them(tm
 
 
 # ---- the work folder another node reads: checked before anything starts --------------------------------
+@pytest.fixture(scope="module")
+def light(tmp_path_factory):
+    """A split and a stand-in base model folder: enough to write a run folder, nothing trains here."""
+    d = tmp_path_factory.mktemp("light")
+    (d / "base").mkdir()
+    (d / "base" / "config.json").write_text("{}")
+    return {"bert": str(d / "base"), "split": toy_split(d)}
+
+
 @pytest.fixture
-def run_dir(tmp_path, tiny):
-    train = _train(tiny, nnodes=3)
+def run_dir(tmp_path, light):
+    train = _train(light, nnodes=3)
     work = tmp_path / "shared" / "work"
-    split = nodes.share_split(tiny["split"], work)
+    split = nodes.share_split(light["split"], work)
     key = content_key(train, split)
     (work / "run.json").write_text(json.dumps({**recipe_config(train, split, work), "run_key": key}))
     nodes.write_launch(work, nodes.NodeLaunch(nnodes=3, nproc_per_node=1, rdzv_endpoint=train.rdzv_endpoint,
