@@ -90,10 +90,12 @@ class Node0:
         raise AssertionError("node 0 never logged the command for node 1:\n" + "\n".join(self.lines[-20:]))
 
 
-def _start_node(args: list[str]) -> subprocess.Popen:
+def _start_node(args: list[str], log: Path) -> subprocess.Popen:
+    """`tunegate train-node ...` in a session of its own, its output to ``log`` (a pipe nobody reads could fill)."""
     env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([str(TUNEGATE), *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    with open(log, "w") as out:
+        return subprocess.Popen([str(TUNEGATE), *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
 def _kill_family(proc: subprocess.Popen) -> None:
@@ -130,9 +132,10 @@ def test_two_nodes_train_the_same_curve_as_one_node_with_two_processes(tmp_path,
         launch_finetune.fn, train.model_copy(update={"nnodes": 1, "nproc_per_node": 2, "rdzv_endpoint": None}),
         tiny["split"], tmp_path / "one" / "model")
     node0 = Node0(train, tiny["split"], tmp_path / "two")
-    node1 = _start_node(node0.command_for_node1())
+    node1 = _start_node(node0.command_for_node1(), tmp_path / "node1.log")
     ref = node0.future.result(timeout=200)
-    out1, _ = node1.communicate(timeout=60)
+    node1.wait(60)
+    out1 = (tmp_path / "node1.log").read_text()
     assert node1.returncode == 0, out1[-3000:]
     assert "node 1 of 2: joining" in out1 and "node 0 publishes the model" in out1
 
@@ -156,10 +159,10 @@ def test_a_node_killed_mid_run_fails_node_0_and_both_resume_from_the_checkpoint(
     node0 = Node0(train, tiny["split"], tmp_path)
     args = node0.command_for_node1()
     run_dir = Path(args[args.index("--run-dir") + 1])
-    node1 = _start_node(args)
+    node1 = _start_node(args, tmp_path / "node1.log")
     deadline = time.monotonic() + 120
     while not complete_checkpoints(run_dir / "checkpoints"):
-        assert time.monotonic() < deadline and node1.poll() is None, node1.stdout.read()[-3000:]
+        assert time.monotonic() < deadline and node1.poll() is None, (tmp_path / "node1.log").read_text()[-3000:]
         time.sleep(0.02)
     _kill_family(node1)
     with pytest.raises(TrainingFailed) as err:
@@ -172,9 +175,9 @@ def test_a_node_killed_mid_run_fails_node_0_and_both_resume_from_the_checkpoint(
 
     again = Node0(train, tiny["split"], tmp_path)  # the same run on both nodes, started again
     assert again.command_for_node1() == args
-    node1 = _start_node(args)
+    node1 = _start_node(args, tmp_path / "node1-again.log")
     ref = again.future.result(timeout=200)
-    assert node1.wait(60) == 0
+    assert node1.wait(60) == 0, (tmp_path / "node1-again.log").read_text()[-3000:]
     m = json.loads((again.out / "metrics.json").read_text())
     assert m["resumed_from_step"] == left and ref.metrics["steps"] == 40 and len(m["loss_curve"]) == 40
     assert not run_dir.exists()
