@@ -90,6 +90,12 @@ def cli_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cli_train_node(args: argparse.Namespace) -> int:
+    """``tunegate train-node --run-dir DIR --node-rank K [--rdzv HOST:PORT]``."""
+    from tasks.train.join import join_run
+    return join_run(Path(args.run_dir), args.node_rank, args.rdzv)
+
+
 def cli_predict(args: argparse.Namespace) -> int:
     """``tunegate predict --config C --input IN --output OUT [--model-version N|champion]``."""
     from flows.predict import predict

@@ -11,6 +11,7 @@ COMMANDS = {
     "scrub": ("cli_scrub", "scrub PII from the text column of a CSV/JSONL/Parquet file"),
     "pii-eval": ("cli_pii_eval", "recall/precision/F2 of a scrub against a ground-truth sidecar"),
     "run": ("cli_run", "the whole training pipeline: ingest → gate → scrub → train → evaluate → promote"),
+    "train-node": ("cli_train_node", "join a fine-tune on several nodes as node K (node 0 is `tunegate run`)"),
     "predict": ("cli_predict", "score a file with the champion (or a named version)"),
     "rollback": ("cli_rollback", "move the champion alias back to an earlier version"),
     "monitor": ("cli_monitor", "check a production batch for drift and emit the drift event"),
@@ -64,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("run")
     s.add_argument("config", help="pipeline YAML, e.g. examples/claims.yaml")
+
+    s = add("train-node")
+    s.add_argument("--run-dir", required=True, help="the run's work folder node 0 logged (shared storage)")
+    s.add_argument("--node-rank", type=int, required=True, help="this node, 1 to train.nnodes - 1")
+    s.add_argument("--rdzv", help="HOST:PORT of node 0's rendezvous (default: train.rdzv_endpoint)")
 
     s = add("predict")
     s.add_argument("--config", required=True, help="pipeline YAML (registry, PII settings)")

@@ -159,6 +159,7 @@ class TrainConfig(_Stage):
     nproc_per_node: int | Literal["auto"] = "auto"
     nnodes: int = Field(1, ge=1)
     rdzv_endpoint: str | None = None
+    join_timeout_s: int = Field(600, ge=1)  # several nodes: how long node 0 waits for the others to join
     timeout_s: int = Field(3600, ge=1)
     seed: int = 42
     # "balanced": loss weights rows / (classes × rows of the class), as scikit-learn; "auto": balanced when the

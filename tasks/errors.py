@@ -41,6 +41,10 @@ class TrainingFailed(TunegateError):
     exit_code = 5
 
 
+class NodesDidNotJoin(TrainingFailed):
+    """A run on several nodes: the other nodes did not join node 0's rendezvous in time; nothing was trained."""
+
+
 class PromotionError(TunegateError):
     """Registering or promoting a model version failed."""
 

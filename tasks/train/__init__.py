@@ -7,5 +7,6 @@ a folder with the LoRA adapter (or merged weights), tokenizer and label map.
 - ``launch``: runs ``recipe`` under ``torchrun`` as a subprocess (one GPU, many GPUs, many nodes, CPU).
 - ``recipe``: setup → train → save → cleanup, in each torchrun process; ``data`` tokenizes and batches;
   ``model`` builds the model (base + LoRA), wraps it for DDP/FSDP, and holds the loss and validation.
+- ``nodes``: what node 0 leaves in the work folder for other nodes; ``join``: ``tunegate train-node`` on them.
 - ``checkpoint``: resumable checkpoints, written whole or not at all; ``devices``: the fast dtype.
 """

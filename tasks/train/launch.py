@@ -26,6 +26,7 @@ from tasks.config import TrainConfig
 from tasks.errors import ConfigError, TrainingFailed
 from tasks.refs import AdapterRef, SplitRef
 from tasks.runtime import offline_environment
+from tasks.train import nodes
 from tasks.train.base_model import resolve_base_model
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: tasks/train/launch.py
@@ -63,14 +64,18 @@ def nproc(train: TrainConfig) -> int:
     return max(1, torch.cuda.device_count())
 
 
-def torchrun_command(train: TrainConfig, config_path: Path, log_dir: Path, run_key: str) -> list[str]:
-    """``python -m torch.distributed.run`` with the topology from the config."""
+def torchrun_command(train: TrainConfig, config_path: Path, log_dir: Path, run_key: str,
+                     node0: bool = True) -> list[str]:
+    """``python -m torch.distributed.run`` with the topology from the config; on several nodes node 0 hosts
+    the rendezvous store, the others connect to it (``tasks.train.join``) and wait for it as long."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc(train))]
     if train.nnodes > 1:
         if not train.rdzv_endpoint:
             raise ConfigError("train.rdzv_endpoint: required when train.nnodes > 1 (host:port of node 0).")
+        wait = min(train.join_timeout_s, train.timeout_s)
+        conf = f"is_host={int(node0)},join_timeout={wait}" + ("" if node0 else f",read_timeout={wait}")
         cmd += ["--nnodes", str(train.nnodes), "--rdzv_backend", "c10d", "--rdzv_endpoint",
-                train.rdzv_endpoint, "--rdzv_id", run_key[:16]]
+                train.rdzv_endpoint, "--rdzv_id", run_key[:16], "--rdzv_conf", conf]
     else:
         cmd += ["--standalone"]
     cmd += ["--max_restarts", "0", "--log_dir", str(log_dir), "--tee", "3",
@@ -115,15 +120,18 @@ def _die_with_parent() -> None:
 
 
 def run_torchrun(cmd: list[str], timeout_s: float, log_line: Callable[[str], None],
-                 env: dict | None = None) -> None:
-    """Run ``cmd`` in its own process group, stream its lines, kill the group on timeout or cancel."""
+                 env: dict | None = None, meet: tuple[Path, nodes.NodeLaunch] | None = None) -> None:
+    """Run ``cmd`` in its own process group, stream its lines, kill the group on timeout or cancel. With
+    ``meet`` (several nodes: the work folder and its launch), a run whose process group never formed fails
+    with ``NodesDidNotJoin``, naming the nodes to start."""
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1, start_new_session=True, preexec_fn=_die_with_parent)
     lines: queue.Queue[str | None] = queue.Queue()
     reader = threading.Thread(target=lambda: ([lines.put(x) for x in proc.stdout], lines.put(None)), daemon=True)
     reader.start()
     tails: dict[int | None, deque] = {}
-    failed_rank, deadline, done = None, time.monotonic() + timeout_s, False
+    failed_rank, started, done, joined, no_rdzv = None, time.monotonic(), False, meet is None, False
+    deadline = started + timeout_s
     try:
         while not done:
             try:
@@ -140,21 +148,28 @@ def run_torchrun(cmd: list[str], timeout_s: float, log_line: Callable[[str], Non
                 tails.setdefault(rank, deque(maxlen=15)).append(m.group(2) if m else line)
                 f = FAILED_RANK.match(line)
                 failed_rank = int(f.group(1)) if f and failed_rank is None else failed_rank
+                joined = joined or nodes.JOINED in line
+                no_rdzv = no_rdzv or ("Rendezvous" in line and "Error" in line)
                 log_line(line)
             if time.monotonic() > deadline:
                 _kill_group(proc)
+                if not joined:
+                    raise nodes.not_joined(*meet, time.monotonic() - started)
                 raise TrainingFailed(f"training exceeded train.timeout_s={timeout_s:g}s and was killed; "
                                      "raise train.timeout_s or lower epochs/max_steps.")
         rc = proc.wait()
     finally:
         _kill_group(proc)  # cancellation (KeyboardInterrupt, Prefect cancel) lands here too
+    if rc != 0 and not joined and no_rdzv:
+        raise nodes.not_joined(*meet, time.monotonic() - started)
     if rc != 0:
         rank = failed_rank if failed_rank in tails else next(
             (r for r, t in tails.items() if r is not None and any("Traceback" in x or "Error" in x for x in t)),
             None)
         tail = "\n".join(list(tails.get(rank, []))[-12:])
         who = f"rank {rank}" if rank is not None else "torchrun"
-        raise TrainingFailed(f"torchrun exited with code {rc}; last lines of {who}:\n{tail}")
+        raise TrainingFailed(f"torchrun exited with code {rc}; last lines of {who}:\n{tail}"
+                             + (nodes.lost_hint(*meet) if meet else ""))
 
 
 def verify_manifest(folder: Path) -> str:
@@ -210,19 +225,34 @@ def finetune(train: TrainConfig, split: SplitRef, out_dir: Path,
             lock.release()
 
 
+def child_environment(env: dict | None) -> dict:
+    """torchrun's environment: offline, quiet, and this checkout first on the import path."""
+    quiet = {"TRANSFORMERS_VERBOSITY": "warning", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    return offline_environment({**quiet, **os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])})
+
+
 def _train_and_publish(train: TrainConfig, split: SplitRef, out_dir: Path, work: Path, key: str,
                        log_line: Callable[[str], None], env: dict | None) -> AdapterRef:
-    cfg = recipe_config(train, split, work)
     cfg_path = work / "run.json"
     if cfg_path.is_file() and json.loads(cfg_path.read_text()).get("run_key") != key:
         shutil.rmtree(work)  # checkpoints from a different config or dataset must not be resumed
     work.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(work / "stage", ignore_errors=True)
+    meet = None
+    if train.nnodes > 1:  # the work folder becomes all the other nodes need (tasks/train/nodes.py)
+        (work / nodes.LAUNCH).unlink(missing_ok=True)
+        split = nodes.share_split(split, work)
+    cfg = recipe_config(train, split, work)
     cfg_path.write_text(json.dumps({**cfg, "run_key": key}, indent=2))
-    quiet = {"TRANSFORMERS_VERBOSITY": "warning", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
-    child_env = offline_environment({**quiet, **os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])})
-    run_torchrun(torchrun_command(train, cfg_path, work / "logs", key), train.timeout_s, log_line, child_env)
+    cmd = torchrun_command(train, cfg_path, work / "logs", key)
+    if train.nnodes > 1:
+        meet = (work, nodes.NodeLaunch(nnodes=train.nnodes, nproc_per_node=nproc(train), run_key=key,
+                                       rdzv_endpoint=train.rdzv_endpoint, work=str(work)))
+        nodes.write_launch(work, meet[1])
+        for k in range(1, train.nnodes):
+            log_line(f"waiting for node {k}: {nodes.node_command(work, k, train.rdzv_endpoint)}")
+    run_torchrun(cmd, train.timeout_s, log_line, child_environment(env), meet)
     stage = work / "stage"
     manifest_sha = verify_manifest(stage)
     if out_dir.exists():

@@ -56,6 +56,8 @@ def setup_distributed() -> tuple[int, int, int, torch.device]:
     else:
         device, backend = torch.device("cpu"), "gloo"
     dist.init_process_group(backend, timeout=timedelta(minutes=30))
+    if local == 0:  # on several nodes, node 0's launcher waits for this line (tasks/train/nodes.py JOINED)
+        print(f"[recipe] joined: {world} processes on {os.environ.get('GROUP_WORLD_SIZE', '1')} nodes", flush=True)
     return rank, local, world, device
 
 

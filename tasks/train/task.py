@@ -11,7 +11,7 @@ from prefect import task
 
 from tasks.caching import FilesStillThere, config_digest
 from tasks.config import PipelineConfig, SplitConfig, TrainConfig
-from tasks.errors import ConfigError, TrainingFailed
+from tasks.errors import ConfigError, NodesDidNotJoin, TrainingFailed
 from tasks.refs import AdapterRef, DatasetRef, SplitRef
 from tasks.runtime import progress, run_logger
 from tasks.train.base_model import resolve_base_model
@@ -39,9 +39,10 @@ def champion_trained_ids(champion_dir: Path | None) -> frozenset[str]:
 
 def _worth_retrying(task, task_run, state) -> bool:
     """Retry a training job that died (a killed or preempted worker), not one that cannot work: a bad config,
-    bad data or a timeout would only fail again. The retry resumes from the newest checkpoint."""
+    bad data, a timeout or other nodes that never came would only fail again. The retry resumes from the newest
+    checkpoint (on several nodes, once the other nodes are started again)."""
     exc = state.result(raise_on_failure=False)
-    return isinstance(exc, TrainingFailed) and "timeout_s" not in str(exc)
+    return isinstance(exc, TrainingFailed) and not isinstance(exc, NodesDidNotJoin) and "timeout_s" not in str(exc)
 
 
 @task(name="launch_finetune", retries=1, retry_condition_fn=_worth_retrying)
