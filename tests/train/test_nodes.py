@@ -184,12 +184,11 @@ def test_a_node_killed_mid_run_fails_node_0_and_both_resume_from_the_checkpoint(
 
 
 @pytest.mark.distributed
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120)  # < train.timeout_s (300 s): only the 4 s join timeout can end the wait in time
 def test_node_0_alone_names_the_nodes_that_did_not_join_and_how_to_start_them(tmp_path, tiny, env):
     from tasks.train.task import launch_finetune
 
     train = _train(tiny, max_steps=4, join_timeout_s=4)
-    t0 = time.monotonic()
     with pytest.raises(NodesDidNotJoin) as err:
         launch_finetune.fn(train, tiny["split"], tmp_path / "model", work_dir=tmp_path / "work")
     msg = str(err.value)
@@ -198,7 +197,6 @@ def test_node_0_alone_names_the_nodes_that_did_not_join_and_how_to_start_them(tm
     assert (f"tunegate train-node --run-dir {run_dir.parent} --node-rank 1 --rdzv {train.rdzv_endpoint}"
             in msg)
     assert not (tmp_path / "model").exists() and not complete_checkpoints(run_dir.parent / "checkpoints")
-    assert time.monotonic() - t0 < 100  # torchrun's join timeout ended the wait, not the 300 s train.timeout_s
 
 
 # ---- the work folder another node reads: checked before anything starts --------------------------------
