@@ -9,8 +9,9 @@ job template (deployments/templates/) mounted at ``work_dir``. Nothing is built 
 The pin: serve puts the loaded config into its own environment, which its flow-run processes inherit. A worker
 starts each flow run with the deployment's job variables, so the pin goes there, as ``env``: the check in each
 flow (tasks/governance/task.py) reads it the same way, and a run whose config differs other than by tightening
-a policy field stops. The keys never go there: they reach the runs from the worker's environment (process,
-docker) or a Kubernetes Secret (the templates).
+a policy field stops. A worker also applies a run's own job variables over the deployment's (serve's Runner
+ignores them), so that check refuses a deployment's run created with any. The keys never go into job
+variables: they reach the runs from the worker's environment (process, docker) or a Kubernetes Secret.
 """
 
 from __future__ import annotations

@@ -67,8 +67,9 @@ def check_pinned_config(config: PipelineConfig, flow: str) -> None:
     pin = read_pin(os.environ)
     if pin is None:
         raise DeploymentNotPinned(f"this deployment's run has no pinned config (${PIN_ENV} is not set in the "
-                                  "process that runs it); start the deployments with tunegate up or python -m "
-                                  "deployments.serve, which pin the config they deploy.")
+                                  "process that runs it); start the deployments with tunegate up (python -m "
+                                  "deployments.serve) or put them on a work pool with tunegate deploy, which pin "
+                                  "the config they deploy.")
     own = _own_job_variables()
     if own:  # a worker applies them over the deployment's: `env` would replace the pin, `command`/`image` the code
         audit(pin.registry_scope, action=f"{flow}.refused", why="the run sets job variables of its own", fields=own,

@@ -40,6 +40,7 @@ class Pool:
     def __init__(self, srv, cfg_path: Path, worker_log: Path, tmp: Path):
         self.srv, self.cfg_path, self.worker_log, self.tmp = srv, cfg_path, worker_log, tmp
         self.cfg = load_config(cfg_path)
+        self.exploits: dict = {}
 
     def client(self):
         from prefect.client.orchestration import get_client
@@ -72,6 +73,25 @@ def _create_pool(name: str, kind: str, template: dict) -> None:
         c.create_work_pool(WorkPoolCreate(name=name, type=kind, base_job_template=template))
 
 
+def _start_exploits(pool: Pool) -> dict:
+    """Two runs that must be refused: retrain with a form that keeps every span and switches the recall estimate
+    off; predict with that config and, as its own job variables, an `env` that pins it."""
+    from tasks.config import PipelineConfig
+
+    form = pool.cfg.model_dump(mode="json")
+    form["pii"]["keep"]["patterns"] = ["[\\s\\S]+"]
+    form["pii"]["estimate_docs"] = 0
+    own_pin = pin_environment(PipelineConfig.model_validate(form))
+    with pool.srv.settings(), pool.client() as c:
+        retrain = c.read_deployment_by_name(f"retrain/{pool.cfg.name}")
+        predict = c.read_deployment_by_name(f"predict/{pool.cfg.name}")
+        loosened = c.create_flow_run_from_deployment(retrain.id, parameters={"config": form, "reason": "manual: relax"})
+        own = c.create_flow_run_from_deployment(predict.id, parameters={"config": form, "input": "in.jsonl",
+                                                                         "output": str(pool.tmp / "out.jsonl")},
+                                                job_variables={"env": own_pin})
+    return {"loosened": loosened.id, "own_pin": own.id}
+
+
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
     """A server with basic auth, a process pool, `tunegate deploy` onto it and a worker polling it."""
@@ -92,10 +112,12 @@ def pool(tmp_path_factory):
         r = subprocess.run([sys.executable, "-m", "flows.cli", "deploy", "--config", str(cfg_path), "--pool", POOL],
                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
         assert r.returncode == 0, r.stderr[-3000:]
-        log = tmp / "worker.log"
-        worker = spawn([sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL], env, log, cwd=ROOT)
+        pool = Pool(srv, cfg_path, tmp / "worker.log", tmp)
+        pool.exploits = _start_exploits(pool)  # before the worker: its first poll takes both
+        worker = spawn([sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL], env, pool.worker_log,
+                       cwd=ROOT)
         try:
-            yield Pool(srv, cfg_path, log, tmp)
+            yield pool
         finally:
             stop_group(worker.pid)
 
@@ -126,12 +148,9 @@ def test_the_pool_holds_the_serve_deployments_pinned_without_keys(pool):
 @pytest.mark.integration
 @pytest.mark.timeout(600)
 def test_a_run_with_a_loosened_config_is_refused_on_the_pool(pool):
-    """The exploit: a run of the pool deployment whose form keeps every span and switches the recall estimate
-    off. The worker's run finds the pin in its job's environment and stops before reading any data."""
-    form = pool.cfg.model_dump(mode="json")
-    form["pii"]["keep"]["patterns"] = ["[\\s\\S]+"]
-    form["pii"]["estimate_docs"] = 0
-    run = pool.wait_final(pool.start("retrain", config=form, reason="manual: relax").id, timeout_s=240)
+    """The exploit: a run of the pool's retrain deployment whose form keeps every span and switches the recall
+    estimate off. The worker's run finds the pin in its job's environment and stops before reading any data."""
+    run = pool.wait_final(pool.exploits["loosened"], timeout_s=240)
     assert run.state.is_failed(), run.state
     assert "PolicyLoosened" in pool.worker_log.read_text(errors="replace")
     assert "pii.keep.patterns: 1 added" in run.state.message and "pii.estimate_docs" in run.state.message
@@ -143,23 +162,15 @@ def test_a_run_with_a_loosened_config_is_refused_on_the_pool(pool):
 @pytest.mark.integration
 @pytest.mark.timeout(600)
 def test_a_run_that_brings_its_own_pin_in_job_variables_is_refused(pool):
-    """The exploit a worker opens (serve's Runner ignores job variables): the run form's job variables replace
-    the pinned config in the job's environment with the loosened one the run carries. Refused, whatever they hold."""
-    from tasks.config import PipelineConfig
-
-    form = pool.cfg.model_dump(mode="json")
-    form["pii"]["estimate_docs"] = 0
-    own_pin = pin_environment(PipelineConfig.model_validate(form))
-    with pool.srv.settings(), pool.client() as c:
-        dep = c.read_deployment_by_name(f"retrain/{pool.cfg.name}")
-        run = c.create_flow_run_from_deployment(dep.id, parameters={"config": form, "reason": "manual: own pin"},
-                                                job_variables={"env": own_pin})
-    run = pool.wait_final(run.id, timeout_s=240)
+    """The exploit a worker opens (serve's Runner ignores job variables): the run's own job variables replace the
+    pinned config in the job's environment with the loosened one the run carries (predict: no concurrency limit,
+    so it runs beside the other exploit). Refused, whatever they hold."""
+    run = pool.wait_final(pool.exploits["own_pin"], timeout_s=240)
     assert run.state.is_failed(), run.state
     assert "sets job variables of its own (env)" in run.state.message
-    refused = [e for e in _audit(pool.cfg) if e["action"] == "retrain.refused"]
+    refused = [e for e in _audit(pool.cfg) if e["action"] == "predict.refused"]
     assert refused and refused[-1]["flow_run"] == str(run.id) and refused[-1]["fields"] == ["env"]
-    assert not pool.cfg.work_path("runs").exists()
+    assert not pool.cfg.work_path("predictions").exists()
 
 
 @pytest.mark.integration
