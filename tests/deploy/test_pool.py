@@ -205,3 +205,19 @@ def test_a_kubernetes_pool_from_the_template_takes_the_deployments_with_the_imag
             stored = c.read_work_pool(K8S_POOL).base_job_template
     assert dep.work_pool_name == K8S_POOL and stored == template
     assert dep.job_variables == {"env": pin_environment(cfg), "work_dir": cfg.work_dir, "image": IMAGE}
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_deploy_names_what_is_missing_a_server_or_the_pool(pool):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from deployments.pool import deploy_to_pool
+    from tasks.errors import PoolError
+
+    with temporary_settings(updates={PREFECT_API_URL: None}), pytest.raises(PoolError, match="PREFECT_API_URL"):
+        deploy_to_pool(pool.cfg, POOL)
+    with pool.srv.settings(), pytest.raises(PoolError, match="'no-such-pool' does not exist"):
+        deploy_to_pool(pool.cfg, "no-such-pool")
+    with pool.srv.settings(), pytest.raises(PoolError, match="--pool NAME"):
+        deploy_to_pool(pool.cfg, None)
