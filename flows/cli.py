@@ -202,6 +202,17 @@ def cli_down(args: argparse.Namespace) -> int:
     return down(getattr(args, "config", None))
 
 
+def cli_deploy(args: argparse.Namespace) -> int:
+    """``tunegate deploy --config C [--pool NAME] [--image IMAGE]``: the deployments of `up`, on a work pool."""
+    from deployments.pool import deploy_to_pool
+    from tasks.config import load_config
+    cfg = load_config(args.config)
+    names = deploy_to_pool(cfg, args.pool, args.image)
+    print(f"deployments: {', '.join(names)}; runs start when a worker polls the pool: prefect worker start "
+          f"--pool {args.pool or cfg.deploy.work_pool}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if argv is None and args.command in NO_TORCH:

@@ -23,6 +23,7 @@ COMMANDS = {
     "purge": ("cli_purge", "delete what retention no longer allows: raw copies, predictions, checkpoints, models"),
     "up": ("cli_up", "start a local Prefect server and serve the deployments"),
     "down": ("cli_down", "stop what `tunegate up` started"),
+    "deploy": ("cli_deploy", "register the deployments on a work pool of the server at PREFECT_API_URL"),
 }
 
 
@@ -136,4 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("down")
     s.add_argument("--config", default="examples/claims.yaml", help="pipeline YAML whose stack to stop")
+
+    s = add("deploy")
+    s.add_argument("--config", required=True, help="pipeline YAML the deployments run (pinned in their job variables)")
+    s.add_argument("--pool", help="work pool: process, docker or kubernetes (default: deploy.work_pool)")
+    s.add_argument("--image", help="docker/kubernetes pools: the image the runs start from (nothing is built)")
     return p

@@ -69,6 +69,11 @@ class StackError(TunegateError):
     exit_code = 9
 
 
+class PoolError(StackError):
+    """`tunegate deploy` cannot register the deployments: no server configured, no such work pool, a pool type it
+    does not deploy to, or an image missing where the pool needs one."""
+
+
 class ErasureError(TunegateError):
     """An erasure request cannot be carried out now (a retrain holds the lock); nothing was changed."""
 

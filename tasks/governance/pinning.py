@@ -7,7 +7,9 @@ process's environment, nor can an API edit of the deployment (Prefect's Runner a
 a run's config is compared with the pin, never with the deployment's parameters read back from the server.
 A deployment's run with no pin stops (``DeploymentNotPinned``). Outside a deployment (the CLI) nothing is
 pinned: the person at the CLI owns the config file; its digest goes to MLflow (``config_sha256``) and to
-each promotion's audit entry.
+each promotion's audit entry. On a work pool (``tunegate deploy``, deployments/pool.py) the pin is the
+deployments' ``env`` job variable, which a worker puts into each run's environment: a run may not bring job
+variables of its own, and whoever may update a deployment through the API could change it (docs/operations.md).
 
 A run's config may differ from the pin only in the policy fields of ``RULES``, and only towards stricter;
 every other field (``work_dir``, ``registry.*``, ``data.*``, ``train.base_model``, the multi-node settings,

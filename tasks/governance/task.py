@@ -67,8 +67,16 @@ def check_pinned_config(config: PipelineConfig, flow: str) -> None:
     pin = read_pin(os.environ)
     if pin is None:
         raise DeploymentNotPinned(f"this deployment's run has no pinned config (${PIN_ENV} is not set in the "
-                                  "process that runs it); start the deployments with tunegate up or python -m "
-                                  "deployments.serve, which pin the config they deploy.")
+                                  "process that runs it); start the deployments with tunegate up (python -m "
+                                  "deployments.serve) or put them on a work pool with tunegate deploy, which pin "
+                                  "the config they deploy.")
+    own = _own_job_variables()
+    if own:  # a worker applies them over the deployment's: `env` would replace the pin, `command`/`image` the code
+        audit(pin.registry_scope, action=f"{flow}.refused", why="the run sets job variables of its own", fields=own,
+              pinned_config_sha256=pin.digest(), flow_run=current_run.id)
+        raise PolicyLoosened(f"this run sets job variables of its own ({', '.join(own)}); a deployment's run may not "
+                             "change how it runs (they could replace the pinned config or the code). Start it "
+                             "without job variables; change them for every run with tunegate deploy.")
     relaxed = policy.loosened(pin, config)
     if relaxed:
         audit(pin.registry_scope, action=f"{flow}.refused",
@@ -78,6 +86,14 @@ def check_pinned_config(config: PipelineConfig, flow: str) -> None:
                              f"{pin.digest()[:12]}): " + "; ".join(relaxed) + ". A run may only tighten policy "
                              "fields; change anything else in the pipeline config and deploy again (tunegate down, "
                              "then up).")
+
+
+def _own_job_variables() -> list[str]:
+    """The names of the job variables this flow run was created with: its own, not its deployment's."""
+    if not current_run.id:
+        return []
+    with _client() as c:
+        return sorted(c.read_flow_run(current_run.id).job_variables or {})
 
 
 @task(name="identify_starter")
