@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from tasks.evaluate.stats import RowScores
 
@@ -92,6 +91,10 @@ def compute_metrics(
     nll: tuple[float, int] | None = None,
 ) -> EvalReport:
     """All classification metrics (plus ROUGE-L / perplexity when generations or NLL are given)."""
+    # Not at the top: every flow imports this module for EvalReport, and sklearn.metrics alone is ~2 s of CPU
+    # in each flow-run process (a retrain the gate skips, a `tunegate` command that trains nothing).
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     labels = list(labels) or sorted(set(y_true) | set(y_pred))
     extra = sorted((set(y_true) | set(y_pred)) - set(labels))
     labels = labels + extra
