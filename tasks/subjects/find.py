@@ -58,7 +58,7 @@ def find_subject(reg: RegistryScope, pii: PiiConfig, value_file: Path, known_typ
     hashes = subject_hashes(values, key)
     hits = find_in_indexes(run_dirs(reg.work_path()), hashes, key)
     report = SubjectReport(identifiers=len(values))
-    erased = read_erased(reg.work_path(), key)
+    erased = read_erased(reg.shared_path(), key)
     report.erased_by = next((r for r in erased.requests if hashes <= erased.of(r)), None)
     if report.erased_by:
         report.pending = pending_versions(reg, report.erased_by)
