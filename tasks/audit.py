@@ -39,6 +39,7 @@ from filelock import FileLock
 from tasks.audit_verify import GENESIS, AuditCheck, head_mac, line_mac, verify_audit
 from tasks.config import RegistryScope
 from tasks.errors import AuditLogDamaged
+from tasks.locks import shared_path
 
 __all__ = ["GENESIS", "AuditCheck", "audit", "file_head", "pins_this_log", "read_audit", "verify_audit"]
 
@@ -50,7 +51,7 @@ ROLLBACK_REQUESTED, ROLLBACK_REFUSED = "rollback.requested", "rollback.refused"
 APPROVAL = "retrain.approval"  # a reviewer's decision on a candidate that waited for approval
 COMPLETED, SKIPPED = "retrain.completed", "retrain.skipped"  # the retrain cooldown reads these
 MONITORED = "monitor.checked"  # one per monitor run: the version watched, its checks and drift decision
-AUDIT_LOG, AUDIT_HEAD = "audit.jsonl", "audit.head"  # under reg.shared_path(): work_dir, or registry.shared_dir
+AUDIT_LOG, AUDIT_HEAD = "audit.jsonl", "audit.head"  # in shared_path(reg): work_dir, or registry.shared_dir
 APPEND_WAIT_S = 60
 
 
@@ -59,7 +60,7 @@ def audit(reg: RegistryScope, action: str, **fields) -> dict:
     from tasks.keys import audit_key
 
     key = audit_key(reg)  # before the lock: a governed run without a key stops here, nothing written
-    path = reg.shared_path(AUDIT_LOG)
+    path = shared_path(reg, AUDIT_LOG)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _append_lock(reg, path):
         last, cut_off = _last_line(path)
@@ -108,7 +109,7 @@ def _append_lock(reg: RegistryScope, path: Path):
 def read_audit(reg: RegistryScope, skip_damaged: bool = False) -> list[dict]:
     """The log's entries. A line that is not a JSON entry is ``AuditLogDamaged``; with ``skip_damaged`` (the
     gates that read the log) every intact entry is returned and the damaged lines are logged as a warning."""
-    path = reg.shared_path(AUDIT_LOG)
+    path = shared_path(reg, AUDIT_LOG)
     if not path.exists():
         return []
     out, damaged = [], []
@@ -138,7 +139,7 @@ def read_audit(reg: RegistryScope, skip_damaged: bool = False) -> list[dict]:
 def file_head(reg: RegistryScope) -> str | None:
     """``"seq:mac"`` from ``audit.head``, or None."""
     try:
-        rec = json.loads(reg.shared_path(AUDIT_HEAD).read_text())
+        rec = json.loads(shared_path(reg, AUDIT_HEAD).read_text())
         return f"{int(rec['seq'])}:{rec['mac']}"
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -149,7 +150,7 @@ def pins_this_log(reg: RegistryScope, seq: int, mac: str) -> bool:
     from tasks.keys import audit_key
 
     key = audit_key(reg)
-    for line in reg.shared_path(AUDIT_LOG).read_bytes().split(b"\n"):
+    for line in shared_path(reg, AUDIT_LOG).read_bytes().split(b"\n"):
         try:
             entry = json.loads(line)
         except ValueError:

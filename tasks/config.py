@@ -185,16 +185,9 @@ class RegistryConfig(_Stage):
     evidence_key_block: str | None = None  # Prefect Secret block with the evidence pack's signing key (else env)
     evidence_public_keys: list[str] = []  # hex Ed25519 public keys `evidence verify` trusts (evidence_verify.py)
     audit_key_block: str | None = None  # Prefect Secret block with the audit log's HMAC key (else $TUNEGATE_AUDIT_KEY)
-    # A folder every worker mounts (NFS/EFS): the audit log and the erasure list under <shared_dir>/<model>/, and
-    # locks on the Prefect server. None: both in work_dir (one machine). docs/operations.md, several machines.
-    shared_dir: str | None = None
-
-    @field_validator("shared_dir")
-    @classmethod
-    def _absolute(cls, v: str | None) -> str | None:
-        if v is not None and not os.path.isabs(os.path.expanduser(v)):
-            raise ValueError("registry.shared_dir must be an absolute path: the mount every worker sees")
-        return v and os.path.expanduser(v)
+    # An absolute path every worker mounts (NFS/EFS) for the audit log and the erasure list (<shared_dir>/<model>/);
+    # locks then live on the Prefect server. None: both in work_dir. docs/operations.md "Several machines".
+    shared_dir: str | None = Field(None, pattern=r"^/")
 
 
 class RegistryScope(_Stage):
@@ -205,11 +198,6 @@ class RegistryScope(_Stage):
 
     def work_path(self, *parts: str) -> Path:
         return Path(self.work_dir).joinpath(*parts)
-
-    def shared_path(self, *parts: str) -> Path:
-        """Where every worker reads the same copy (audit log, erasure list): under ``registry.shared_dir``."""
-        shared = self.registry.shared_dir
-        return Path(shared, self.model_name).joinpath(*parts) if shared else self.work_path(*parts)
 
 
 class MonitorConfig(_Stage):
@@ -289,10 +277,6 @@ class PipelineConfig(_Stage):
     def work_path(self, *parts: str) -> Path:
         """A path under the work folder (runs/, mlflow.db, predictions/, audit.jsonl)."""
         return Path(self.work_dir).joinpath(*parts)
-
-    def shared_path(self, *parts: str) -> Path:
-        """Where every worker reads the same copy: ``RegistryScope.shared_path``."""
-        return self.registry_scope.shared_path(*parts)
 
     @property
     def registry_scope(self) -> RegistryScope:

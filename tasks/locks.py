@@ -7,7 +7,8 @@ Taken without waiting: a busy lock is ``RetrainBusy`` at once, never a hang.
 
 With a Prefect server configured the same lock is also a global concurrency limit on it
 (``tunegate-retrain-<model>``, ``tasks/server_locks.py``), so workers on other machines, with other work
-folders, are turned away too. ``registry.shared_dir`` (several machines) requires that server.
+folders, are turned away too. ``registry.shared_dir`` (several machines) requires that server, and
+``shared_path`` puts what every worker must read the same copy of (the audit log, the erasure list) there.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from tasks.config import RegistryScope
+from tasks.config import PipelineConfig, RegistryScope
 from tasks.errors import LockServerUnreachable, RetrainBusy
 
 RETRAIN_LOCK = "retrain.lock"
@@ -30,6 +31,12 @@ def lock_held(path: Path) -> bool:
     except Timeout:
         return True
     return False
+
+
+def shared_path(reg: RegistryScope | PipelineConfig, *parts: str) -> Path:
+    """``<registry.shared_dir>/<model>/…`` where workers on several machines share it, else ``<work_dir>/…``."""
+    shared = reg.registry.shared_dir
+    return Path(shared, reg.model_name).joinpath(*parts) if shared else reg.work_path(*parts)
 
 
 def use_server(reg: RegistryScope) -> bool:

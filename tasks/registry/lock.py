@@ -22,7 +22,7 @@ from tasks.audit import AUDIT_LOG, file_head, pins_this_log
 from tasks.audit_verify import parse_head
 from tasks.config import RegistryScope
 from tasks.errors import RegistryBusy
-from tasks.locks import use_server
+from tasks.locks import shared_path, use_server
 from tasks.server_locks import limit_name, server_lock
 
 HEAD_TAG = "audit_head"
@@ -77,7 +77,7 @@ def publish_head(reg: RegistryScope) -> None:
             logging.getLogger("tunegate.audit").warning(
                 "the registry's audit head (seq %d) does not match %s: the log was removed, cut or replaced; the "
                 "registry head is kept as evidence (run `tunegate audit verify`)", known[0],
-                reg.shared_path(AUDIT_LOG))
+                shared_path(reg, AUDIT_LOG))
             return
         if known is None or known[0] < parse_head(head)[0]:
             client.set_registered_model_tag(reg.model_name, HEAD_TAG, head)
