@@ -18,7 +18,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from tasks.config import PipelineConfig, RegistryScope
+from tasks.config import RegistryScope
 from tasks.errors import LockServerUnreachable, RetrainBusy
 
 RETRAIN_LOCK = "retrain.lock"
@@ -33,7 +33,7 @@ def lock_held(path: Path) -> bool:
     return False
 
 
-def shared_path(reg: RegistryScope | PipelineConfig, *parts: str) -> Path:
+def shared_path(reg: RegistryScope, *parts: str) -> Path:
     """``<registry.shared_dir>/<model>/…`` where workers on several machines share it, else ``<work_dir>/…``."""
     shared = reg.registry.shared_dir
     return Path(shared, reg.model_name).joinpath(*parts) if shared else reg.work_path(*parts)

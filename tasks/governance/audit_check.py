@@ -48,4 +48,4 @@ def command(config: str, pack: str | None) -> tuple[list[str], int]:
 
     cfg = load_config(config)
     check = verify_config(cfg.registry_scope, Path(pack) if pack else None)
-    return check.lines(shared_path(cfg, AUDIT_LOG)), 0 if check.ok else 1
+    return check.lines(shared_path(cfg.registry_scope, AUDIT_LOG)), 0 if check.ok else 1
