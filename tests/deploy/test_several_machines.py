@@ -90,7 +90,8 @@ def _worker_config(tmp: Path, worker: str, tracking: str, shared: Path) -> Path:
     raw.update(name=MODEL, work_dir=str(tmp / worker / "work"))
     raw["registry"].update(tracking_uri=tracking, shared_dir=str(shared))
     raw["deploy"].update(cooldown_minutes=0)
-    raw["pii"].update(workers=1)
+    raw["pii"].update(workers=1, estimate_docs=50)  # the race is the point, not the recall estimate's precision
+    raw["evaluate"].update(resamples=200)
     path = tmp / f"{worker}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
