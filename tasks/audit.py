@@ -10,8 +10,10 @@ Secret block, never in the work folder): each entry carries ``seq`` (1, 2, …),
 development key says ``dev_key: true``. ``audit.head`` beside it holds the newest entry's ``seq`` and a head
 MAC; the registered model's ``audit_head`` tag holds the same, written when the registry lock is released
 (every alias move: ``tasks/registry/lock.py``) and at each registration; each evidence pack records it too.
-``tasks/audit_verify.py`` checks the chain and every head. Appends happen under one file lock, so concurrent
-writers never interleave.
+``tasks/audit_verify.py`` checks the chain and every head. Appends happen under one lock, so concurrent
+writers never interleave: a file lock beside the log, or, with ``registry.shared_dir`` (workers on several
+machines append to ``<shared_dir>/<model>/audit.jsonl``), the Prefect server's ``tunegate-audit-<model>``
+limit, because file locks on a network mount do not hold.
 
 Limits: entries appended after the last registry update and before a pack are pinned by ``audit.head`` alone
 (someone who can delete files in the work folder can remove them together with the head); someone who holds
@@ -37,6 +39,7 @@ from filelock import FileLock
 from tasks.audit_verify import GENESIS, AuditCheck, head_mac, line_mac, verify_audit
 from tasks.config import RegistryScope
 from tasks.errors import AuditLogDamaged
+from tasks.locks import shared_path
 
 __all__ = ["GENESIS", "AuditCheck", "audit", "file_head", "pins_this_log", "read_audit", "verify_audit"]
 
@@ -48,6 +51,8 @@ ROLLBACK_REQUESTED, ROLLBACK_REFUSED = "rollback.requested", "rollback.refused"
 APPROVAL = "retrain.approval"  # a reviewer's decision on a candidate that waited for approval
 COMPLETED, SKIPPED = "retrain.completed", "retrain.skipped"  # the retrain cooldown reads these
 MONITORED = "monitor.checked"  # one per monitor run: the version watched, its checks and drift decision
+AUDIT_LOG, AUDIT_HEAD = "audit.jsonl", "audit.head"  # in shared_path(reg): work_dir, or registry.shared_dir
+APPEND_WAIT_S = 60
 
 
 def audit(reg: RegistryScope, action: str, **fields) -> dict:
@@ -55,11 +60,11 @@ def audit(reg: RegistryScope, action: str, **fields) -> dict:
     from tasks.keys import audit_key
 
     key = audit_key(reg)  # before the lock: a governed run without a key stops here, nothing written
-    path = reg.work_path("audit.jsonl")
+    path = shared_path(reg, AUDIT_LOG)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock", timeout=60, thread_local=False):
+    with _append_lock(reg, path):
         last, cut_off = _last_line(path)
-        seq = 1 + _seq_of(last, path.with_name("audit.head"))
+        seq = 1 + _seq_of(last, path.with_name(AUDIT_HEAD))
         entry = {
             "seq": seq,
             "prev": line_mac(key.secret, last) if last else GENESIS,
@@ -78,18 +83,33 @@ def audit(reg: RegistryScope, action: str, **fields) -> dict:
             os.fsync(fd)
         finally:
             os.close(fd)
-        head = path.with_name("audit.head")
-        tmp = head.with_name(".audit.head.tmp")
+        head = path.with_name(AUDIT_HEAD)
+        tmp = head.with_name(f".{AUDIT_HEAD}.tmp")
         tmp.write_text(json.dumps({"seq": seq, "mac": head_mac(key.secret, seq, line_mac(key.secret, line)),
                                    "kid": key.kid}))
         os.replace(tmp, head)
     return entry
 
 
+def _append_lock(reg: RegistryScope, path: Path):
+    """The lock appends take: the server's limit for a shared log, else a file lock beside the log."""
+    if not reg.registry.shared_dir:
+        return FileLock(str(path) + ".lock", timeout=APPEND_WAIT_S, thread_local=False)
+    from tasks.errors import LockServerUnreachable
+    from tasks.locks import use_server
+    from tasks.server_locks import limit_name, server_lock
+
+    use_server(reg)  # no server configured: LockServerUnreachable, nothing appended
+    name = limit_name("audit", reg.model_name)
+    return server_lock(name, APPEND_WAIT_S, lambda: LockServerUnreachable(
+        f"the audit lock {name} on the Prefect server stayed taken for {APPEND_WAIT_S} s (a writer stuck, or a "
+        "lease not yet lapsed); nothing was appended; run again."))
+
+
 def read_audit(reg: RegistryScope, skip_damaged: bool = False) -> list[dict]:
     """The log's entries. A line that is not a JSON entry is ``AuditLogDamaged``; with ``skip_damaged`` (the
     gates that read the log) every intact entry is returned and the damaged lines are logged as a warning."""
-    path = reg.work_path("audit.jsonl")
+    path = shared_path(reg, AUDIT_LOG)
     if not path.exists():
         return []
     out, damaged = [], []
@@ -119,7 +139,7 @@ def read_audit(reg: RegistryScope, skip_damaged: bool = False) -> list[dict]:
 def file_head(reg: RegistryScope) -> str | None:
     """``"seq:mac"`` from ``audit.head``, or None."""
     try:
-        rec = json.loads(reg.work_path("audit.head").read_text())
+        rec = json.loads(shared_path(reg, AUDIT_HEAD).read_text())
         return f"{int(rec['seq'])}:{rec['mac']}"
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -130,7 +150,7 @@ def pins_this_log(reg: RegistryScope, seq: int, mac: str) -> bool:
     from tasks.keys import audit_key
 
     key = audit_key(reg)
-    for line in reg.work_path("audit.jsonl").read_bytes().split(b"\n"):
+    for line in shared_path(reg, AUDIT_LOG).read_bytes().split(b"\n"):
         try:
             entry = json.loads(line)
         except ValueError:

@@ -186,6 +186,9 @@ class RegistryConfig(_Stage):
     evidence_key_block: str | None = None  # Prefect Secret block with the evidence pack's signing key (else env)
     evidence_public_keys: list[str] = []  # hex Ed25519 public keys `evidence verify` trusts (evidence_verify.py)
     audit_key_block: str | None = None  # Prefect Secret block with the audit log's HMAC key (else $TUNEGATE_AUDIT_KEY)
+    # An absolute path every worker mounts (NFS/EFS) for the audit log and the erasure list (<shared_dir>/<model>/);
+    # locks then live on the Prefect server. None: both in work_dir. docs/operations.md "Several machines".
+    shared_dir: str | None = Field(None, pattern=r"^/")
 
 
 class RegistryScope(_Stage):

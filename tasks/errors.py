@@ -152,3 +152,14 @@ class RevalidationFailed(TunegateError):
 
 class ValidatorNotIndependent(IdentityRequired):
     """Under ``promotion.four_eyes`` a re-validation is refused when the validator started the version's run."""
+
+
+class LockServerUnreachable(TunegateError):
+    """A Prefect server holds the locks (``PREFECT_API_URL`` is set, or ``registry.shared_dir`` needs one) and
+    its global concurrency limit could not be taken: nothing was started, no local lock stands in for it."""
+
+    exit_code = 15
+
+
+class RegistryBusy(PromotionError):
+    """Another process held the registry lock (alias moves of this model) longer than the wait allows."""

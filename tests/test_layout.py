@@ -25,10 +25,11 @@ STAGES = LADDER
 GOVERNANCE_MODULES = ("approval", "policy", "pinning", "evidence", "evidence_verify", "rollback", "audit_check")
 GOVERNANCE_FUNCTIONS = {"decide_approval", "apply_approval", "identify_starter", "check_pinned_config", "loosened",
                         "move_back", "request_rollback", "approve_rollback", "build_pack", "verify_pack"}
-# Modules that may import Prefect: each stage's boundary, the common run/caching helpers, and the
-# events client (emitting and reading back Prefect events is that module's whole job).
+# Modules that may import Prefect: each stage's boundary, the common run/caching helpers, the events client
+# (emitting and reading back Prefect events is that module's whole job), and the server's global concurrency
+# limits (the locks that hold across machines: taking and releasing them is that module's whole job).
 PREFECT_ALLOWED = {*(f"tasks/{s}/task.py" for s in STAGES), "tasks/runtime.py", "tasks/caching.py",
-                   "tasks/monitor/events.py"}
+                   "tasks/monitor/events.py", "tasks/server_locks.py"}
 # Modules that may import Prefect lazily, inside a function (none today: Secret blocks go through runtime.py).
 PREFECT_LAZY_ALLOWED: set[str] = set()
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tasks.audit import AUDIT_LOG
 from tasks.audit_verify import AuditCheck, verify_audit
 from tasks.config import RegistryScope
 from tasks.keys import audit_key
+from tasks.locks import shared_path
 from tasks.registry.lock import registry_head
 
 
@@ -32,7 +34,7 @@ def verify_config(reg: RegistryScope, pack: Path | None = None) -> AuditCheck:
             pack_head = None
         if pack_head is None:
             note = (note + "; " if note else "") + f"{pack} records no audit head"
-    check = verify_audit(reg.work_path("audit.jsonl"), audit_key(reg), head, pack_head)
+    check = verify_audit(shared_path(reg, AUDIT_LOG), audit_key(reg), head, pack_head)
     if note:
         check.notes.append(note)
     if pack_head is not None:
@@ -46,4 +48,4 @@ def command(config: str, pack: str | None) -> tuple[list[str], int]:
 
     cfg = load_config(config)
     check = verify_config(cfg.registry_scope, Path(pack) if pack else None)
-    return check.lines(cfg.work_path("audit.jsonl")), 0 if check.ok else 1
+    return check.lines(shared_path(cfg.registry_scope, AUDIT_LOG)), 0 if check.ok else 1

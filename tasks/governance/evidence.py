@@ -42,12 +42,13 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tasks.audit import MONITORED, verify_audit
+from tasks.audit import AUDIT_LOG, MONITORED, verify_audit
 from tasks.config import RegistryScope
 from tasks.errors import InputError
 from tasks.governance.coverage import technical_file_of
 from tasks.keys import EVIDENCE_ENV as KEY_ENV
 from tasks.keys import audit_key, public_hex, public_hex_of_seed, signing_key, write_secret
+from tasks.locks import shared_path
 from tasks.registry.signing import VERSION_FILES, registration, sha256_hex
 
 MANIFEST, SIGNATURE, PUBLIC_KEY = "manifest.json", "manifest.sig", "public_key.txt"
@@ -107,8 +108,8 @@ def collect(reg: RegistryScope, version: int) -> tuple[dict[str, bytes], dict[st
             files[f"run/{rel}"] = (run_dir / rel).read_bytes()
     if not (run_dir / "data_docs").is_dir():
         absent["run/data_docs/"] = "the run folder no longer holds its Data Docs (purged or another machine)"
-    entries = audit_entries(reg.work_path("audit.jsonl"), reg.model_name)
-    check = verify_audit(reg.work_path("audit.jsonl"), audit_key(reg))
+    entries = audit_entries(shared_path(reg, AUDIT_LOG), reg.model_name)
+    check = verify_audit(shared_path(reg, AUDIT_LOG), audit_key(reg))
     files["audit.json"] = _json({
         "entries": [e for e in entries if _about(e, ref.version) and e.get("action") != MONITORED],
         "chain": {"entries": check.entries, "intact": check.ok, "problems": check.problems, "head": check.head,

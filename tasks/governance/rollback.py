@@ -21,13 +21,14 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tasks.audit import PROMOTE, ROLLBACK, audit, read_audit, verify_audit
+from tasks.audit import AUDIT_LOG, PROMOTE, ROLLBACK, audit, read_audit, verify_audit
 from tasks.audit import ROLLBACK_REFUSED as REFUSED
 from tasks.audit import ROLLBACK_REQUESTED as REQUESTED
 from tasks.config import PromotionPolicy, RegistryScope
 from tasks.errors import PromotionError, RollbackRefused
 from tasks.governance import policy
 from tasks.keys import audit_key
+from tasks.locks import shared_path
 from tasks.registry.lock import registry_lock
 from tasks.registry.promote import PROMOTED_AT
 from tasks.registry.versions import _resolve, champion_version, client_for, set_alias
@@ -140,7 +141,7 @@ def approve_rollback(reg: RegistryScope, promotion: PromotionPolicy, request: st
     req = _find_request(entries, reg.model_name, request)
     seen = {"request": request, "approved_by": policy.clean_name(approver), "approver_source": source}
     try:
-        if not verify_audit(reg.work_path("audit.jsonl"), audit_key(reg)).ok:  # a request written by hand is no request
+        if not verify_audit(shared_path(reg, AUDIT_LOG), audit_key(reg)).ok:  # a request written by hand is no request
             raise RollbackRefused("the audit log does not verify (`tunegate audit verify`): a rollback request "
                                   "cannot be trusted from it; repair the log, then ask again.")
         if req is None:
@@ -182,4 +183,4 @@ def rollback_command(reg: RegistryScope, promotion: PromotionPolicy, to_version:
     else:
         entry = move_back(reg, promotion, int(to_version), reason, trigger=f"cli by {me}")
     return (f"{reg.model_name}: champion is now v{entry['version']} (was v{entry['previous_champion']}); recorded "
-            f"in {reg.work_path('audit.jsonl')}")
+            f"in {shared_path(reg, AUDIT_LOG)}")

@@ -1,7 +1,9 @@
 """The registry lock that serialises alias moves, and the audit head it pins in the registry on release.
 
 ``registry_lock`` is a file lock beside the work folder that every process moving an alias (promotion,
-approval, rollback, erasure) holds while it reads and moves it. On the way out ``publish_head`` writes the
+approval, rollback, erasure) holds while it reads and moves it; with a Prefect server configured it is also
+the global concurrency limit ``tunegate-registry-<model>`` there (``tasks/server_locks.py``), which holds
+across machines. On the way out ``publish_head`` writes the
 audit log's head (``audit.head``, ``tasks/audit.py``) to the registered model's ``audit_head`` tag, so every
 alias move's audit entry is pinned in the registry too; ``registry_head`` reads it back for
 ``tunegate audit verify``.
@@ -11,25 +13,41 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
-from tasks.audit import file_head, pins_this_log
+from tasks.audit import AUDIT_LOG, file_head, pins_this_log
 from tasks.audit_verify import parse_head
 from tasks.config import RegistryScope
+from tasks.errors import RegistryBusy
+from tasks.locks import shared_path, use_server
+from tasks.server_locks import limit_name, server_lock
 
 HEAD_TAG = "audit_head"
 
 
 @contextmanager
 def registry_lock(reg: RegistryScope, timeout_s: float = 600) -> Iterator[None]:
-    """Serialise alias moves: a file lock beside the work folder (shared by every process using it). On the
-    way out the audit head is written to the registry, so every alias move's entry is pinned there."""
+    """Serialise alias moves: the server's limit where one is configured, and a file lock beside the work
+    folder (shared by every process using it); RegistryBusy after ``timeout_s``. On the way out the audit head
+    is written to the registry, so every alias move's entry is pinned there."""
     path = reg.work_path("registry.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path), timeout=timeout_s, thread_local=False):
+
+    def busy(where: str) -> RegistryBusy:
+        return RegistryBusy(f"{reg.model_name}: another process held {where} (alias moves) for over {timeout_s:.0f} s;"
+                            " nothing was moved; run again when it has finished.")
+
+    with ExitStack() as held:
+        if use_server(reg):
+            name = limit_name("registry", reg.model_name)
+            held.enter_context(server_lock(name, timeout_s, lambda: busy(f"the server lock {name}")))
+        try:
+            held.enter_context(FileLock(str(path), timeout=timeout_s, thread_local=False))
+        except Timeout:
+            raise busy(str(path)) from None
         yield
         publish_head(reg)
 
@@ -59,7 +77,7 @@ def publish_head(reg: RegistryScope) -> None:
             logging.getLogger("tunegate.audit").warning(
                 "the registry's audit head (seq %d) does not match %s: the log was removed, cut or replaced; the "
                 "registry head is kept as evidence (run `tunegate audit verify`)", known[0],
-                reg.work_path("audit.jsonl"))
+                shared_path(reg, AUDIT_LOG))
             return
         if known is None or known[0] < parse_head(head)[0]:
             client.set_registered_model_tag(reg.model_name, HEAD_TAG, head)

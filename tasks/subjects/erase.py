@@ -32,12 +32,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from tasks.audit import audit
 from tasks.config import PiiConfig, RegistryScope
 from tasks.datasets import parquet_sha256
-from tasks.errors import ErasureError
+from tasks.errors import ErasureError, RetrainBusy
+from tasks.locks import retrain_lock, shared_path
 from tasks.pii.ops import pseudonym_key
 from tasks.pii.subjects import read_values, subject_hashes
 from tasks.refs import DatasetRef, atomic_file
@@ -151,7 +150,7 @@ def resume(reg: RegistryScope, key: bytes) -> list[str]:
     for path in sorted(reg.work_path(ERASURES).glob("erasure-*.json")):
         plan = json.loads(path.read_text())
         if plan["status"] != "done":
-            add_erased(reg.work_path(), plan["request"], {(e, h) for e, h in plan["hashes"]}, key)
+            add_erased(shared_path(reg), plan["request"], {(e, h) for e, h in plan["hashes"]}, key)
             plan.update(_apply(reg, plan), status="done")
             _write(path, plan)
             audit(reg, action="erasure.resumed", request=plan["request"], files=len(plan["files"]))
@@ -190,11 +189,9 @@ def erase_subject(reg: RegistryScope, pii: PiiConfig, value_file: Path, reason: 
     values = read_values(Path(value_file), known_types)
     key = pseudonym_key(pii.model_copy(update={"subject_index": True}), reg.work_path(), index=True)
     hashes = subject_hashes(values, key)
-    lock_path = reg.work_path("retrain.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        lock = FileLock(str(lock_path), timeout=0, thread_local=False).acquire()
-    except Timeout:
+        lock = retrain_lock(reg)  # on the Prefect server too where one is configured (tasks/locks.py)
+    except RetrainBusy:
         raise ErasureError("a retrain of this model is running; erase when it has finished (nothing was "
                            "changed), so that it cannot register a model trained on the subject.") from None
     with lock:
@@ -207,11 +204,11 @@ def erase_subject(reg: RegistryScope, pii: PiiConfig, value_file: Path, reason: 
             audit(reg, action="erasure.request", request=already, outcome=outcome, reason=reason,
                   identifiers=len(hashes), **({"remaining": {k: len(v) for k, v in stores.items()}} if stores else {}))
             return ErasureReport(request=already, outcome=outcome, resumed=resumed, stores=stores)
-        request = f"erasure-{len(read_erased(reg.work_path(), key).requests) + 1}"
+        request = f"erasure-{len(read_erased(shared_path(reg), key).requests) + 1}"
         plan = _plan(reg, report, request, reason, hashes)
         path = _journal(reg.work_path(), request)
         _write(path, plan)
-        add_erased(reg.work_path(), request, hashes, key)
+        add_erased(shared_path(reg), request, hashes, key)
         plan.update(_apply(reg, plan), status="done")
         _write(path, plan)
         audit(reg, action="erasure.request", request=request, outcome="erased", reason=reason,

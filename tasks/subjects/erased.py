@@ -1,6 +1,7 @@
 """The erasure list, and stored files rewritten without a subject's documents.
 
-``<work_dir>/erasures/erased.parquet`` holds, for every erasure request, the keyed hashes of the
+``<work_dir>/erasures/erased.parquet`` (``<registry.shared_dir>/<model>/erasures/`` where workers on several
+machines share it: ``tasks.locks.shared_path``) holds, for every erasure request, the keyed hashes of the
 subject's identifiers (request, entity, hash), never a value, and the fingerprint of the key that made
 them. Every training run drops the documents whose subject index holds one of them (``drop_erased``),
 so a retrain never brings them back while the source system still holds them.

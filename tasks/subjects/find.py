@@ -9,6 +9,7 @@ import pandas as pd
 
 from tasks.config import PiiConfig, RegistryScope
 from tasks.datasets import parquet_sha256
+from tasks.locks import shared_path
 from tasks.pii.ops import pseudonym_key
 from tasks.pii.subjects import IndexHit, find_in_indexes, read_values, subject_hashes
 from tasks.registry.lineage import pending_versions, reference_rows, version_runs
@@ -58,7 +59,7 @@ def find_subject(reg: RegistryScope, pii: PiiConfig, value_file: Path, known_typ
     hashes = subject_hashes(values, key)
     hits = find_in_indexes(run_dirs(reg.work_path()), hashes, key)
     report = SubjectReport(identifiers=len(values))
-    erased = read_erased(reg.work_path(), key)
+    erased = read_erased(shared_path(reg), key)
     report.erased_by = next((r for r in erased.requests if hashes <= erased.of(r)), None)
     if report.erased_by:
         report.pending = pending_versions(reg, report.erased_by)

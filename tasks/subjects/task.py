@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 
 from tasks.config import PipelineConfig
+from tasks.locks import shared_path
 from tasks.pii.ops import pseudonym_key
 from tasks.refs import DatasetRef
 from tasks.subjects.erased import drop_erased
@@ -14,7 +15,7 @@ from tasks.subjects.erased import drop_erased
 def drop_erased_documents(dataset: DatasetRef, config: PipelineConfig) -> DatasetRef:
     """The scrubbed dataset without the documents of subjects erased so far (``tunegate subject erase``)."""
     key = pseudonym_key(config.pii.model_copy(update={"subject_index": True}), config.work_path(), index=True)
-    out = drop_erased(dataset, config.work_path(), key)
+    out = drop_erased(dataset, shared_path(config.registry_scope), key)
     if out.erasures:
         get_run_logger().info("erasure list: %d request(s) applied; %d document(s) removed here", out.erasures,
                               dataset.rows - out.rows)

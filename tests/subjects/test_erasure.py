@@ -217,6 +217,29 @@ def test_training_drops_the_documents_of_erased_subjects(work, tmp_path):
         drop_erased(kept, work.work_path(), key)
 
 
+@pytest.mark.integration
+@pytest.mark.timeout(300)
+def test_an_erasure_on_one_machine_keeps_the_subject_out_of_training_on_another(work, tmp_path):
+    """registry.shared_dir: the erasure list every worker reads (the locks then on the Prefect server)."""
+    from tasks.audit import read_audit
+    from tasks.locks import shared_path
+    from tasks.pii.ops import pseudonym_key
+    from tasks.subjects.erase import erase_subject
+    from tasks.subjects.erased import drop_erased
+    from tests.server import local_server
+
+    a = work.model_copy(update={"registry": work.registry.model_copy(update={"shared_dir": str(tmp_path / "nfs")})})
+    b = a.model_copy(update={"work_dir": str(tmp_path / "b")})  # another machine: a work folder of its own
+    with local_server(tmp_path) as srv, srv.settings():
+        erase_subject(a.registry_scope, a.pii, _values(tmp_path, JANE), "r", KNOWN)
+    assert not a.work_path("erasures", "erased.parquet").exists()  # not in a folder only one machine sees
+    key = pseudonym_key(b.pii, b.work_path(), index=True)
+    fresh = _scrub(b, tmp_path, b.work_path("runs", "r1"))  # b's source still holds Jane
+    kept = drop_erased(fresh, shared_path(b.registry_scope), key)  # what b's drop_erased task reads
+    assert (kept.rows, kept.erasures) == (2, 1) and _ids(Path(kept.uri)) == {"d3", "d4"}
+    assert [e["outcome"] for e in read_audit(b.registry_scope) if e["action"] == "erasure.request"] == ["erased"]
+
+
 def test_a_version_trained_while_a_request_erased_its_documents_is_registered_pending(work, tmp_path):
     """A run that read its dataset before an erasure rewrote it must not pass for clean when it registers."""
     from tasks.pii.stream import describe_parquet
