@@ -17,7 +17,7 @@ from tasks.ingest.sample_data import write_sample
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_ENV = "TUNEGATE_PII_KEY"
-ROWS, WINDOW = 240, 40  # 6 windows of 40 rows: 3 shards of 2 windows over 2 workers
+ROWS, WINDOW = 240, 80  # 3 windows of 80 rows: 3 shards over 2 workers
 
 
 @pytest.fixture(scope="module")
