@@ -9,7 +9,8 @@ either way) in a Prefect flow on a temporary server: ``pii.runner: local`` with 
 started before the clock (a cluster is already running in production). Each side's time includes its
 workers' loading of spaCy and Presidio. Printed: both times, the overhead ratio (dask / local - 1; target
 ≤ 10 %), whether the outputs are the same (digest and files), and the per-shard cost from the task runs
-that the Prefect server recorded (the first shard on each worker includes its start-up).
+that the Prefect server recorded (the first shard on each worker includes its start-up). On a shared machine
+the wall times follow the load; ``cpu_s`` (this process, the pool's reaped workers, the Dask workers) does not.
 """
 
 from __future__ import annotations
@@ -76,6 +77,16 @@ def shard_times(flow_run_id) -> list[dict]:
              "end": round((r.end_time - t0).total_seconds(), 2)} for r in shards]
 
 
+def cpu_seconds(client) -> float:
+    """CPU seconds so far of this process, its reaped children (the local pool's workers) and the Dask workers:
+    the figure a busy machine does not inflate."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers = sum(client.run(time.process_time).values())
+    return time.process_time() + children.ru_utime + children.ru_stime + workers
+
+
 def digests(run_dir: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in sorted(run_dir.iterdir()) if p.is_file()}
 
@@ -87,7 +98,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
-    from distributed import LocalCluster
+    from distributed import Client, LocalCluster
     from prefect.testing.utilities import prefect_test_harness
 
     from tasks.config import load_config
@@ -103,19 +114,26 @@ def main() -> int:
         t0 = time.perf_counter()
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
         figures["cluster_start_s"] = round(time.perf_counter() - t0, 1)
+        client = Client(cluster)
         try:
+            c0 = cpu_seconds(client)
             local_s, _ = scrub_in_a_flow(dataset, pii, work / "runs" / "local")
-            print(f"local pool: {local_s:.1f} s", file=sys.stderr, flush=True)
+            c1 = cpu_seconds(client)
+            print(f"local pool: {local_s:.1f} s, {c1 - c0:.1f} CPU s", file=sys.stderr, flush=True)
             dask_pii = pii.model_copy(update={"runner": "dask", "dask_address": cluster.scheduler_address})
             dask_s, run_id = scrub_in_a_flow(dataset, dask_pii, work / "runs" / "dask")
-            print(f"dask: {dask_s:.1f} s", file=sys.stderr, flush=True)
+            c2 = cpu_seconds(client)
+            print(f"dask: {dask_s:.1f} s, {c2 - c1:.1f} CPU s", file=sys.stderr, flush=True)
             shards = shard_times(run_id)
         finally:
+            client.close()
             cluster.close()
     same = digests(work / "runs" / "local") == digests(work / "runs" / "dask")
     steady = [s["s"] for s in shards[args.workers:]] or [s["s"] for s in shards]
     figures.update({
         "local_pool_s": round(local_s, 1), "dask_s": round(dask_s, 1), "overhead": round(dask_s / local_s - 1, 3),
+        "cpu_s": {"local": round(c1 - c0, 1), "dask": round(c2 - c1, 1)},
+        "cpu_overhead": round((c2 - c1) / (c1 - c0) - 1, 3),
         "same_output": same,
         "docs_per_s": {"local": round(args.rows / local_s, 1), "dask": round(args.rows / dask_s, 1)},
         "shards": len(shards), "shard_s_first_per_worker": [s["s"] for s in shards[:args.workers]],
