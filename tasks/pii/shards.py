@@ -75,7 +75,7 @@ def scrub_shard(src: Path, shard: Shard, out: Path, columns: Sequence[str], scan
     engine = ScrubEngine(pii, key, 1, index=index)
     engine.local = _SCRUBBER[loaded]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(exist_ok=True)  # never its parent: a run that failed has removed it, and this shard writes nothing
     stats = scrub_file(Path(src), out / PARTS["rows"], columns[0], pii, key, out / PARTS["spans"], engine=engine,
                        index_path=out / PARTS["index"] if index and key else None, also=columns[1:], scan=scan,
                        rows=(shard.start, shard.stop), window=shard.window, whole=False)

@@ -183,9 +183,14 @@ def _scrub_on_cluster(dataset, pii: PiiConfig, key: bytes | None, run_dir: Path,
                 "scan": unmapped(scan), "pii": unmapped(pii), "key_id": unmapped(key and key_fingerprint(key)),
                 "index": unmapped(index_path is not None)})
             done = []
-            for shard, future in zip(shards, futures):
-                done.append(Path(future.result()))
-                progress(shard.stop)
+            try:
+                for shard, future in zip(shards, futures):
+                    done.append(Path(future.result()))
+                    progress(shard.stop)
+            except BaseException:
+                for future in futures:  # the other shards stop too; what they wrote goes with the folder
+                    future.wrapped_future.cancel()
+                raise
         return merge_shards(done, src, run_dir / "scrubbed.parquet", run_dir / "scrubbed.spans.jsonl",
                             index_path, columns, scan, pii, key)
     finally:
