@@ -166,20 +166,29 @@ def test_two_dask_workers_write_the_single_machine_scrub_and_never_see_the_key_o
 @pytest.mark.timeout(300)
 def test_the_residual_gate_judges_the_merged_shards_as_one_scrub(cluster, dataset, tmp_path, prefect_harness,
                                                                 monkeypatch):
-    """A limit the whole dataset exceeds stops the cluster's run with the single machine's error and evidence,
-    and leaves no scrubbed file and no shard."""
+    """Digit runs no detector claims, one in each shard: the gate counts all three over the whole dataset, so the
+    cluster's run stops with the single machine's error (the same counts and documents) and evidence, and leaves
+    no scrubbed file and no shard."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tasks.pii.stream import describe_parquet
     from tasks.pii.task import scrub_pii
 
     monkeypatch.setattr("tasks.pii.files.READ_ROWS", WINDOW)
-    ref, _ = dataset
+    table = pq.read_table(dataset[0].uri)
+    texts = table["text"].to_pylist()
+    for row in (5, WINDOW + 5, 2 * WINDOW + 5):
+        texts[row] += f" Meter reading 9876543210{row % 10} noted."
+    pq.write_table(table.set_column(1, "text", pa.array(texts)), tmp_path / "d.parquet")
+    ref = describe_parquet(tmp_path / "d.parquet", False)
     _set_worker_key(cluster[1], os.environ[KEY_ENV])
-    pii = _pii(cluster, residual_max_rate=0.0, keep=load_config(ROOT / "examples" / "claims.yaml").pii.keep
-               .model_copy(update={"patterns": []}))  # amounts and peril codes are then residual digit runs
+    pii = _pii(cluster, residual_max_rate=2 / ROWS)  # 3 in 240 documents: over the limit
     with pytest.raises(PiiGateFailed) as on_dask:
         _scrub_in_a_flow(ref, pii, tmp_path / "runs" / "dask").result()
     with pytest.raises(PiiGateFailed) as local:
         scrub_pii.fn(ref, pii.model_copy(update={"runner": "local"}), tmp_path / "runs" / "local")
-    assert str(on_dask.value) == str(local.value)
+    assert str(on_dask.value) == str(local.value) and "3 identifier-like digit runs" in str(local.value)
     assert _files(tmp_path / "runs" / "dask") == _files(tmp_path / "runs" / "local")
     assert list(_files(tmp_path / "runs" / "dask")) == ["pii_evidence.json"]
     assert json.loads((tmp_path / "runs" / "dask" / "pii_evidence.json").read_text())["passed"] is False
