@@ -131,7 +131,7 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
     return describe_parquet(out, scrubbed=True, label_is_text=dataset.label_is_text), evidence
 
 
-SHARD_WINDOWS = 1  # read windows per shard task: 4,096 documents, 20-30 s of one core; many shards balance workers
+SHARD_WINDOWS = 1  # read windows per shard task: 4,096 documents, ~1 core-minute; many shards balance workers
 
 
 @task(name="scrub_shard", cache_policy=NONE, persist_result=False)
