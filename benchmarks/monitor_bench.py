@@ -14,6 +14,15 @@ read the whole batch), so cost stays nearly flat beyond N:
 
     .venv/bin/python benchmarks/monitor_bench.py --no-cfpb --sizes 10000 100000 --score-rows 2000 --full-max 10000
 
+A prediction log of a million documents (the store ``tunegate predict`` writes: scrubbed text, prediction,
+confidence, a 384-wide float16 embedding per row), monitored as the monitor does once predict has logged the
+batch: the batch's sample profile (``profile_batch``: only the drawn rows are read) and the drift report
+against a 2,000-row reference, each size in a fresh process whose peak RSS is reported (target: ≤60 s, memory
+flat in the log's size; ``monitor_cpu_s``: the same step's CPU time, which a busy machine does not inflate).
+No champion is trained for this part:
+
+    .venv/bin/python benchmarks/monitor_bench.py --no-cfpb --sizes --predict-log 100000 1000000
+
 Default settings (``score_rows: auto``), and the batch first scored by ``tunegate predict`` so that the
 monitor reuses its log (``--after-predict``: predict's own time is reported beside it):
 
@@ -179,9 +188,90 @@ def cfpb_drift(model_dir: Path | None = None) -> dict:
     return out
 
 
+def write_predict_log(path: Path, rows: int, seed: int, dim: int = 384) -> Path:
+    """A prediction-store file of ``rows`` documents (tasks/predict/store.py's columns and metadata), written
+    in row groups of 65,536 rows; texts from the sample corpus, embeddings random."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tasks.ingest.sample_data import LABELS, iter_sample
+    from tasks.predict.store import META
+
+    texts = [rec["text"] for rec, _ in iter_sample(min(rows, 20_000), seed)]
+    rng, writer, group = np.random.default_rng(seed), None, 65_536
+    now = pa.scalar(time.time_ns() // 1000, pa.timestamp("us", tz="UTC"))
+    for start in range(0, rows, group):
+        n = min(group, rows - start)
+        emb = rng.standard_normal((n, dim), dtype=np.float32).astype(np.float16).ravel()
+        table = pa.table({
+            "id": [f"doc-{i:08d}" for i in range(start, start + n)],
+            "text": [texts[i % len(texts)] for i in range(start, start + n)],
+            "prediction": [LABELS[i % len(LABELS)] for i in rng.integers(0, len(LABELS), n)],
+            "confidence": rng.uniform(0.4, 1.0, n), "model_version": np.ones(n, dtype=np.int64),
+            "document_timestamp": pa.nulls(n, pa.timestamp("us", tz="UTC")),
+            "logged_at": pa.array([now.value] * n, pa.timestamp("us", tz="UTC")),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(emb), dim)})
+        if writer is None:
+            meta = {META: json.dumps({"batch_sha256": f"bench-{rows}", "model_version": 1, "complete": True})}
+            writer = pq.ParquetWriter(path, table.schema.with_metadata(meta))
+        writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
+    writer.close()
+    labels = pa.table({"id": [f"doc-{i:08d}" for i in range(rows)], "label": [LABELS[i % 8] for i in range(rows)]})
+    pq.write_table(labels, path.with_suffix(".labels.parquet"))
+    return path
+
+
+def read_predict_log(log: Path, reference: Path) -> dict:
+    """In this (fresh) process: the reference profile, then, timed, the batch's profile from its log and the drift
+    report; the process's peak RSS before and after."""
+    import resource
+
+    from tasks.config import MonitorConfig
+    from tasks.monitor.drift import compute_drift
+    from tasks.monitor.sampling import sample_log
+    from tasks.monitor.task import profile_batch
+
+    m = MonitorConfig()
+    ref = profile_batch.fn(reference, None, m.reference_rows, m.embedding_rows, [], [])
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0, c0 = time.perf_counter(), time.process_time()
+    cur = profile_batch.fn(log, log.with_suffix(".labels.parquet"), m.current_sample_rows, m.embedding_rows, [], [])
+    profile_s = time.perf_counter() - t0
+    report = compute_drift(ref[0], cur[0], drift_share=m.drift_share, embedding_threshold=m.embedding_drift_threshold,
+                           reference_emb=ref[1], current_emb=cur[1])
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    _, read = sample_log(log, m.current_sample_rows, 3, ["id"])
+    return {"log_rows": read.rows, "row_groups": read.row_groups, "row_groups_read": read.row_groups_read,
+            "rows_materialised": read.kept, "profile_s": round(profile_s, 1), "monitor_s": round(wall, 1),
+            "monitor_cpu_s": round(cpu, 1),
+            "checks": len(report.checks), "current_rows": report.current_rows, "peak_rss_mb_before": round(rss0),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "log_mb": round(log.stat().st_size / 2**20)}
+
+
+def predict_log_figures(sizes: list[int]) -> list[dict]:
+    import subprocess
+
+    work = Path(tempfile.mkdtemp(prefix="monitor-log-bench-"))
+    reference = write_predict_log(work / "reference.parquet", 2000, seed=1)
+    out = []
+    for n in sizes:
+        t0 = time.perf_counter()
+        log = write_predict_log(work / f"log-{n}.parquet", n, seed=2)
+        made = round(time.perf_counter() - t0, 1)
+        run = subprocess.run([sys.executable, __file__, "--read-log", str(log), str(reference)], capture_output=True,
+                             text=True, check=True)
+        figures = json.loads(run.stdout.strip().splitlines()[-1])
+        out.append({**figures, "write_log_s": made, "load_avg": os.getloadavg()})
+        print(json.dumps(out[-1]), file=sys.stderr, flush=True)
+        log.unlink()
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    p.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     p.add_argument("--cfpb-only", action="store_true")
     p.add_argument("--no-cfpb", action="store_true")
     p.add_argument("--out", type=Path, default=None)
@@ -194,13 +284,21 @@ def main() -> int:
                    help="a CFPB classifier's model folder: also test drift with its predictions and embeddings")
     p.add_argument("--after-predict", type=int, nargs="*", default=[],
                    help="for these sizes, also run tunegate predict over the batch first, then the monitor")
+    p.add_argument("--predict-log", type=int, nargs="*", default=[],
+                   help="monitor prediction logs of these sizes (e.g. 1000000), each in a fresh process")
+    p.add_argument("--read-log", type=Path, nargs=2, default=None, help=argparse.SUPPRESS)  # LOG REFERENCE
     args = p.parse_args()
+    if args.read_log:
+        print(json.dumps(read_predict_log(*args.read_log)))
+        return 0
     import torch
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     figures: dict = {"cores": os.cpu_count(), "load_avg_start": os.getloadavg()}
     figures["cfpb"] = cfpb_drift(args.cfpb_model) if not args.no_cfpb else "not run"
-    if not args.cfpb_only:
+    if args.predict_log:
+        figures["predict_log"] = predict_log_figures(args.predict_log)
+    if not args.cfpb_only and args.sizes:
         from flows.train import train_pipeline
 
         work = Path(tempfile.mkdtemp(prefix="monitor-bench-"))

@@ -106,6 +106,9 @@ class PiiConfig(_Stage):
     min_estimated_recall: float | None = Field(None, ge=0, le=1)
     workers: int | Literal["auto"] = "auto"
     batch_size: int = Field(64, ge=1)
+    # Scrub on this machine's process pool, or as shards on the Dask scheduler at dask_address (pinned: equal in runs)
+    runner: Literal["local", "dask"] = "local"
+    dask_address: str | None = Field(None, pattern=r"^(tcp|tls)://\S+$")
 
 
 class SplitConfig(_Stage):

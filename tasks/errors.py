@@ -19,6 +19,10 @@ class PseudonymKeyMissing(ConfigError):
     """Pseudonyms need a key and none is configured where production requires one (``pii.require_key``)."""
 
 
+class PseudonymKeyMismatch(PseudonymKeyMissing):
+    """A scrubbing worker (a Dask worker) holds another pseudonymisation key than the run that sent it work."""
+
+
 class InputError(TunegateError):
     """An input file or folder cannot be read as documents."""
 

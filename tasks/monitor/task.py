@@ -82,19 +82,20 @@ def profile_batch(logged: Path, labels: Path | None, rows: int, emb_rows: int, d
                   domain_literals: list[str]):
     """The same profile for a sample of the batch's logged predictions (scrubbed text, prediction,
     confidence, embedding: tasks/predict/store.py), with the batch's labels where it has them."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from tasks.monitor.sampling import sample_log
     from tasks.predict.store import GENERATION_COLUMNS, read_embeddings
 
     names = pq.read_schema(logged).names
-    table = pq.read_table(logged, columns=["id", "text", "prediction", "confidence", "embedding"]
+    # only the sample is read, whatever the size of the log (a million logged predictions: one batch at a time)
+    table, _ = sample_log(logged, rows, 3, ["id", "text", "prediction", "confidence", "embedding"]
                           + [c for c in GENERATION_COLUMNS if c in names])
-    docs = table.drop_columns(["embedding"]).to_pandas()
-    docs["_row"] = np.arange(len(docs))
-    both = sample_rows(docs, rows, seed=3)
-    frame, emb = _profile(both, read_embeddings(table)[both["_row"].to_numpy()], domain_patterns, domain_literals,
-                          emb_rows, seed=4)
-    known = pd.read_parquet(labels, columns=["id", "label"]) if labels is not None else None
+    both = table.drop_columns(["embedding"]).to_pandas()
+    frame, emb = _profile(both, read_embeddings(table), domain_patterns, domain_literals, emb_rows, seed=4)
+    known = pq.read_table(labels, columns=["id", "label"], filters=pc.field("id").isin(both["id"].tolist())
+                          ).to_pandas() if labels is not None else None
     frame["label"] = (both[["id"]].merge(known, on="id", how="left", validate="one_to_one")["label"].to_numpy()
                       if known is not None else None)
     return frame, emb

@@ -9,6 +9,8 @@ In: a canonical dataset (``DatasetRef``) and ``PiiConfig``. Out: the scrubbed da
   decide which entities are people, ``corpus`` overrules a PERSON label the documents read together
   mostly give to something else; ``ops``: spans, operators (placeholder, pseudonym, mask) and keys.
 - ``stream``: scrub a whole file in windows on all cores; ``files``: read and write those windows.
+- ``shards``: the same scrub as shards of whole windows on a Dask cluster (``pii.runner: dask``), merged in order
+  into the same files.
 - ``residual``: an independent scan of the output for identifiers that survived (the gate).
 - ``estimate``: recall on the user's own text, from seeded synthetic identifiers.
 - ``score``: scoring against ground truth, and the evidence record.

@@ -34,8 +34,14 @@ def _text_value(v: object, where: str, column: str) -> str | None:
                      "with --text-column or fix the data.")
 
 
-def read_windows(src: Path, fmt: str, column: str, id_column: str) -> Iterator[tuple[object, list, list]]:
-    """(payload, texts, ids) per window of rows; payload is what the writer needs to write them back."""
+def read_windows(src: Path, fmt: str, column: str, id_column: str,
+                 rows: tuple[int, int] | None = None, window: int | None = None) -> Iterator[tuple[object, list, list]]:
+    """(payload, texts, ids) per window of rows; payload is what the writer needs to write them back.
+
+    Parquet only: ``rows`` (start, stop) are the rows of one shard (``tasks/pii/shards.py``), read in the
+    windows of ``window`` rows (default ``READ_ROWS``) that a read of the whole file gives them (``start`` a
+    multiple of ``window``)."""
+    window = window or READ_ROWS
     if fmt == "parquet":
         try:
             pf = pq.ParquetFile(src)
@@ -47,8 +53,8 @@ def read_windows(src: Path, fmt: str, column: str, id_column: str) -> Iterator[t
         ftype = pf.schema_arrow.field(column).type
         if not (pa.types.is_string(ftype) or pa.types.is_large_string(ftype) or pa.types.is_null(ftype)):
             raise InputError(f"{src}: column '{column}' is {ftype}, not text; pass the text column with --text-column.")
-        row = 0
-        for batch in pf.iter_batches(batch_size=READ_ROWS):
+        row = rows[0] if rows else 0
+        for batch in (_row_range(pf, *rows, window) if rows else pf.iter_batches(batch_size=window)):
             texts = batch.column(column).to_pylist()
             ids = batch.column(id_column).to_pylist() if id_column in names else list(range(row, row + len(texts)))
             row += len(texts)
@@ -66,6 +72,31 @@ def read_windows(src: Path, fmt: str, column: str, id_column: str) -> Iterator[t
         raise InputError(f"{src}: not a readable CSV file ({e}); check the file.") from None
     except FileNotFoundError:
         raise InputError(f"{src}: file not found; check --input.") from None
+
+
+def _row_range(pf: pq.ParquetFile, start: int, stop: int, window: int) -> Iterator[pa.RecordBatch]:
+    """Rows ``start`` to ``stop`` in batches of ``window``, reading only the row groups that hold them."""
+    groups, first, at = [], None, 0
+    for g in range(pf.metadata.num_row_groups):
+        n = pf.metadata.row_group(g).num_rows
+        if at < stop and at + n > start:
+            groups.append(g)
+            first = at if first is None else first
+        at += n
+    pending, at = [], first or 0
+    for batch in pf.iter_batches(batch_size=window, row_groups=groups) if groups else ():
+        lo, hi = max(start - at, 0), min(stop - at, batch.num_rows)
+        at += batch.num_rows
+        if hi > lo:
+            pending.append(batch.slice(lo, hi - lo))
+        while sum(b.num_rows for b in pending) >= window:
+            whole = pa.concat_batches(pending)
+            yield whole.slice(0, window)
+            pending = [whole.slice(window)] if whole.num_rows > window else []
+        if at >= stop:
+            break
+    if pending and sum(b.num_rows for b in pending):
+        yield pa.concat_batches(pending)
 
 
 def _jsonl_windows(f, src: Path, column: str, id_column: str):

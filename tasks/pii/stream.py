@@ -165,7 +165,8 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
                id_column: str = "id", workers: int | str | None = None,
                engine: ScrubEngine | None = None, index_path: Path | None = None,
                progress: Callable[[int], None] | None = None, also: Sequence[str] = (),
-               scan: Sequence[str] = ()) -> ScrubStats:
+               scan: Sequence[str] = (), rows: tuple[int, int] | None = None, window: int | None = None,
+               whole: bool = True) -> ScrubStats:
     """Scrub ``column`` of every row of ``src`` into ``dst`` (same format), spans into ``spans_path``, and
     with ``index_path`` (and a key) the subject index: one row per document and identifier, (id, entity,
     keyed hash), no value.
@@ -175,6 +176,9 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
     are residual-scanned and left as they are. Then ``stats.columns`` holds each column's counts.
 
     Raises PiiGateFailed (and writes nothing) when the residual rate exceeds ``pii.residual_max_rate``.
+
+    One shard of a Parquet file (``tasks/pii/shards.py``): ``rows`` (start, stop) in windows of ``window``
+    rows, and ``whole=False``: the counts stay per column and ungated until every shard's are merged.
     """
     src, dst = Path(src), Path(dst)
     fmt = file_format(src)
@@ -221,7 +225,7 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
                 # One window in flight while the previous one is scanned and written: the workers never
                 # wait for this process (two windows in memory at most).
                 pending = None
-                for payload, texts, ids in read_windows(src, fmt, column, id_column):
+                for payload, texts, ids in read_windows(src, fmt, column, id_column, rows, window):
                     job = engine.submit(texts + [v for c in also for v in payload.column(c).to_pylist()] if also
                                         else texts)
                     if pending is not None:
@@ -233,18 +237,24 @@ def scrub_file(src: Path, dst: Path, column: str, pii: PiiConfig, key: bytes | N
             writer.close()
         if fmt == "parquet" and writer.pq is None:  # zero rows: still write the (empty) table
             pq.write_table(pq.read_schema(src).empty_table(), tmp)
-        if stats.columns:
-            fold_columns(stats, column, bool(also))
-        verdict = judge_scrub(docs=stats.docs, residual_count=stats.residual_count,
-                              max_residual_rate=pii.residual_max_rate,
-                              scanned_residual={c: stats.columns[c].residual_count for c in scan})
-        if not verdict.passed:
-            err = gate_error(stats, verdict)
-            err.stats = stats  # counts only, for the evidence file of a failed run
-            raise err
+        if whole:
+            gate_scrub(stats, column, also, scan, pii)
         if index is not None:
             index.write(tmp_index)
     return stats
+
+
+def gate_scrub(stats: ScrubStats, column: str, also: Sequence[str], scan: Sequence[str], pii: PiiConfig) -> None:
+    """A whole file's counts: each column's into the total, then the residual gate (raises its error)."""
+    if stats.columns:
+        fold_columns(stats, column, bool(also))
+    verdict = judge_scrub(docs=stats.docs, residual_count=stats.residual_count,
+                          max_residual_rate=pii.residual_max_rate,
+                          scanned_residual={c: stats.columns[c].residual_count for c in scan})
+    if not verdict.passed:
+        err = gate_error(stats, verdict)
+        err.stats = stats  # counts only, for the evidence file of a failed run
+        raise err
 
 
 class SubjectIndex:

@@ -78,8 +78,11 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
     engine = ScrubEngine(pii, key, resolve_workers(pii.workers), index=index_path is not None)
     try:
         with engine, progress("scrub", dataset.rows, "docs") as bar:
-            stats = scrub_file(Path(dataset.uri), out, "text", pii, key, spans_path, index_path=index_path,
-                               progress=bar.update, also=scrubbed_cols[1:], scan=scanned, engine=engine)
+            if pii.runner == "dask":
+                stats = _scrub_on_cluster(dataset, pii, key, run_dir, scrubbed_cols, scanned, index_path, bar.update)
+            else:
+                stats = scrub_file(Path(dataset.uri), out, "text", pii, key, spans_path, index_path=index_path,
+                                   progress=bar.update, also=scrubbed_cols[1:], scan=scanned, engine=engine)
     except PiiGateFailed as e:
         failure, stats = e, getattr(e, "stats", None)
         if stats is None:
@@ -126,6 +129,72 @@ def _scrub_pii(dataset, pii: PiiConfig, run_dir: Path, gold: Path | None = None,
         raise failure
     # scrubbed or not, a label is counted unless it is free text (a class set declared for a causal LM is not)
     return describe_parquet(out, scrubbed=True, label_is_text=dataset.label_is_text), evidence
+
+
+SHARD_WINDOWS = 1  # read windows per shard task: 4,096 documents, ~1 core-minute; many shards balance workers
+
+
+@task(name="scrub_shard", cache_policy=NONE, persist_result=False)
+def scrub_shard(src: str, shard, out: str, columns: list[str], scan: list[str], pii: PiiConfig, key_id: str | None,
+                index: bool) -> str:
+    """Scrub one shard of a dataset where the task runs (a Dask worker) into folder ``out``; returns it."""
+    from tasks.pii.shards import scrub_shard as scrub
+
+    return str(scrub(Path(src), shard, Path(out), columns, scan, pii, key_id, index))
+
+
+def _scrub_on_cluster(dataset, pii: PiiConfig, key: bytes | None, run_dir: Path, columns: list[str],
+                      scan: list[str], index_path: Path | None, progress) -> object:
+    """The shards mapped over the Dask scheduler at ``pii.dask_address``, then merged here in order: the same
+    files and counts as ``scrub_file`` (``tasks/pii/shards.py``). Shards and results travel as paths; each
+    worker takes the key from its own environment, checked against the key's fingerprint."""
+    import shutil
+    import tempfile
+
+    from prefect.utilities.annotations import unmapped
+
+    from tasks.errors import ConfigError, PseudonymKeyMissing
+    from tasks.pii import files
+    from tasks.pii.ops import key_fingerprint
+    from tasks.pii.shards import merge_shards, plan_shards
+    from tasks.runtime import configured_secret
+
+    if not pii.dask_address:
+        raise ConfigError("pii.runner is dask but pii.dask_address is not set; set it to the scheduler "
+                          "(tcp://host:8786) or use pii.runner: local.")
+    if key is not None and not configured_secret(pii.pseudonym_key_env, pii.pseudonym_key_block,
+                                                 "pii.pseudonym_key_block"):
+        raise PseudonymKeyMissing(f"scrubbing on a Dask cluster needs ${pii.pseudonym_key_env} (or "
+                                  "pii.pseudonym_key_block) here and on every worker; a development key never "
+                                  "leaves this machine.")
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise ConfigError("pii.runner: dask needs prefect-dask: pip install 'tunegate[cluster]'.") from None
+    shards = plan_shards(dataset.rows, files.READ_ROWS, SHARD_WINDOWS)
+    # absolute paths on the volume the workers share (their working folder is their own)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    src, parts = Path(dataset.uri).resolve(), Path(tempfile.mkdtemp(prefix=".scrub-shards-", dir=run_dir.resolve()))
+    try:
+        with DaskTaskRunner(address=pii.dask_address) as runner:
+            futures = runner.map(scrub_shard, {
+                "src": unmapped(str(src)), "shard": shards,
+                "out": [str(parts / f"{s.index:05d}") for s in shards], "columns": unmapped(columns),
+                "scan": unmapped(scan), "pii": unmapped(pii), "key_id": unmapped(key and key_fingerprint(key)),
+                "index": unmapped(index_path is not None)})
+            done = []
+            try:
+                for shard, future in zip(shards, futures):
+                    done.append(Path(future.result()))
+                    progress(shard.stop)
+            except BaseException:
+                for future in futures:  # the other shards stop too; what they wrote goes with the folder
+                    future.wrapped_future.cancel()
+                raise
+        return merge_shards(done, src, run_dir / "scrubbed.parquet", run_dir / "scrubbed.spans.jsonl",
+                            index_path, columns, scan, pii, key)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
 
 
 def _estimate(raw: Path, pii: PiiConfig, key: bytes | None, digest: str, columns: list[str],
