@@ -8,7 +8,7 @@ CONFIG ?= examples/claims.yaml
 # Each test process gives torch and BLAS the cores divided by the workers (tests/conftest.py), so they never spin
 # against each other. A third worker on 2 cores was slower (19:46 against 19:09): the suite is CPU-bound.
 WORKERS ?= 2
-PYTEST_ARGS ?= -m "not gpu" -n $(WORKERS) --dist loadfile
+PYTEST_ARGS ?= -m "not gpu" -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 FAST_ARGS ?= -m "not slow and not integration and not distributed and not gpu" -n $(WORKERS)
 # uv reads neither pip's config nor its constraints: a machine's local wheel folder and pins are passed on.
 UV_ARGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels) \

@@ -120,10 +120,13 @@ def pytest_collection_modifyitems(items):
     _heaviest_files_first(items)
 
 
-# The longest files first (`--durations`, 2 workers on 2 cores, 2026-12-07: deployments 640 s, pipeline 250 s,
-# resume 220 s, monitor 180 s); the order that gave the suite's 19:09.
-LONGEST = ("tests/deploy/test_deployments.py", "tests/train/test_resume.py", "tests/train/test_autotune.py",
-           "tests/pipeline/test_pipeline.py", "tests/monitor/test_monitor.py")
+# The longest files first, by their wall time in the suite (2 workers on 2 cores, 2026-12-07, 18:12 in all).
+# xdist reorders files by their number of tests unless told not to: PYTEST_ARGS in the Makefile passes
+# --no-loadscope-reorder, or this order (and every order before it) would not reach the workers.
+LONGEST = ("tests/deploy/test_deployments.py", "tests/train/test_finetune.py", "tests/pipeline/test_pipeline.py",
+           "tests/train/test_resume.py", "tests/monitor/test_monitor.py", "tests/deploy/test_pool.py",
+           "tests/common/test_server_locks.py", "tests/deploy/test_several_machines.py", "tests/train/test_nodes.py",
+           "tests/ingest/test_malformed.py")
 
 
 def _heaviest_files_first(items) -> None:
