@@ -326,12 +326,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
-    # Only the interpreter's teardown is left. Under gloo a worker's C++ threads can still be alive then and
-    # abort it ("terminate called without an active exception", exit 1) after a complete run: a rank 1 did so
-    # once in a suite run, failing a finished two-process training. Everything is saved, every rank passed the
-    # last barrier and the group is destroyed, so leave without the teardown.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    main()  # saved, past the last barrier, group destroyed: skip the teardown, where gloo's C++ threads once
+    logging.shutdown(), sys.stdout.flush(), sys.stderr.flush(), os._exit(0)  # aborted a finished rank (exit 1)
