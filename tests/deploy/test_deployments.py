@@ -277,6 +277,44 @@ def test_manual_run_with_ui_style_parameters_trains_a_version(live, first_model)
 
 @pytest.mark.integration
 @pytest.mark.slow
+def test_a_deployments_schedule_creates_and_runs_a_flow_run(live, first_model):
+    """The purge deployment's every-minute schedule: the server's scheduler creates the run, serve runs it.
+    Second in the module: by the time the first model is trained, a scheduled run has had a minute or two."""
+    from prefect.client.schemas.filters import DeploymentFilter, FlowRunFilter
+    from prefect.client.schemas.objects import StateType
+
+    # Completed runs only: the scheduler keeps up to 100 future runs of an every-minute schedule, and an
+    # unfiltered page of 50 can hold nothing but those (this test failed that way once).
+    finished = FlowRunFilter(state={"type": {"any_": [StateType.COMPLETED]}})
+    deadline, done = time.monotonic() + 240, []
+    try:
+        while time.monotonic() < deadline and not done:
+            with live.srv.settings(), live.client() as c:
+                dep = c.read_deployment_by_name(f"purge/{live.cfg.name}")
+                runs = c.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}),
+                                        flow_run_filter=finished, limit=50)
+            # Nothing in this module starts a purge run by hand: each is the schedule's, due on a whole minute.
+            done = [r for r in runs if r.state and r.state.is_completed() and r.expected_start_time
+                    and r.expected_start_time.second == 0 and r.expected_start_time.microsecond == 0]
+            if not done:
+                time.sleep(3)
+    finally:
+        _pause_purge(live)
+    assert done, "no scheduled purge run completed within 4 minutes; serve log:\n" + \
+        live.serve_log.read_text(errors="replace")[-3000:]
+    audited = [e for e in _audit(live.cfg) if e["action"].startswith("retention")]
+    assert audited, "the scheduled purge run left no audit entry"
+
+
+def _pause_purge(live: Live) -> None:
+    """Pause the every-minute purge once its test has seen a run: the server then deletes its scheduled runs,
+    and the module's other tests no longer share two cores with a purge process a minute (9 runs, ~80 s CPU)."""
+    with live.srv.settings(), live.client() as c:
+        c.pause_deployment(c.read_deployment_by_name(f"purge/{live.cfg.name}").id)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
 def test_drift_event_triggers_a_retrain_that_registers_a_version(live, first_model, tmp_path):
     from tasks.ingest.sample_data import write_sample
 
@@ -532,32 +570,6 @@ def test_a_run_form_cannot_relax_the_deployed_policy(live):
     assert len([e for e in _audit(live.cfg) if e["action"] == COMPLETED]) == completed
     refused = [e for e in _audit(live.cfg) if e["action"] == "retrain.refused"]
     assert refused and refused[-1]["fields"] == relaxed and refused[-1]["flow_run"] == str(run.id)
-
-
-@pytest.mark.integration
-@pytest.mark.slow
-def test_a_deployments_schedule_creates_and_runs_a_flow_run(live, first_model):
-    """The purge deployment's every-minute schedule: the server's scheduler creates the run, serve runs it."""
-    from prefect.client.schemas.filters import DeploymentFilter, FlowRunFilter
-    from prefect.client.schemas.objects import StateType
-
-    # Completed runs only: the scheduler keeps up to 100 future runs of an every-minute schedule, and an
-    # unfiltered page of 50 can hold nothing but those (this test failed that way once).
-    finished = FlowRunFilter(state={"type": {"any_": [StateType.COMPLETED]}})
-    deadline, done = time.monotonic() + 240, []
-    while time.monotonic() < deadline and not done:
-        with live.srv.settings(), live.client() as c:
-            dep = c.read_deployment_by_name(f"purge/{live.cfg.name}")
-            runs = c.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [dep.id]}),
-                                    flow_run_filter=finished, limit=50)
-        # Nothing in this module starts a purge run by hand: each one is the schedule's, due on a whole minute.
-        done = [r for r in runs if r.state and r.state.is_completed() and r.expected_start_time
-                and r.expected_start_time.second == 0 and r.expected_start_time.microsecond == 0]
-        time.sleep(3)
-    assert done, "no scheduled purge run completed within 4 minutes; serve log:\n" + \
-        live.serve_log.read_text(errors="replace")[-3000:]
-    audited = [e for e in _audit(live.cfg) if e["action"].startswith("retention")]
-    assert audited, "the scheduled purge run left no audit entry"
 
 
 def _save(live: Live) -> None:
