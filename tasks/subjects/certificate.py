@@ -4,8 +4,9 @@
 every store searched and what it still holds (counts); rows removed per file; the versions trained on the
 subject with their state now; where the champion alias moved; the answer deadline (GDPR Art. 12(3): one month
 from the request) and whether the erasure was complete within it. The membership test of the successor on the
-erased rows is not measured yet: the certificate says so rather than leave it out. No value, keyed hash or
-document id goes in: counts, request ids, version numbers and run-folder file names only.
+erased rows (``tasks/subjects/successor.py``): the AUC, its interval and the rows it rests on, or why it
+could not be run. No value, keyed hash or document id goes in: counts, request ids, version numbers,
+run-folder file names and the test's numbers only.
 
 ``write_certificate`` signs it with the evidence key (``tasks/keys.py``, Ed25519) into
 ``<work_dir>/erasures/certificates/<request>.json`` (outside the journals' glob); ``verify_certificate``
@@ -46,8 +47,7 @@ def certificate_of(report, model: str, reason: str, requested_at: datetime, now:
                          "aliases_withdrawn": list(c.get("aliases") or [])},
             "deadline": deadline.isoformat(timespec="seconds"),
             "deadline_met": bool(report.complete and now <= deadline),
-            "successor_membership_test": "not measured: the retrain trained without the subject registers its own "
-                                         "memorisation test on its test split, not on the erased rows"}
+            "successor_membership_test": report.successor or {"measured": False, "why": "not recorded"}}
 
 
 def canonical(doc: dict) -> bytes:

@@ -7,7 +7,9 @@
    no value), then add the subject's hashes to the erasure list, so that from here on no training run can use
    their documents, even those still in the source system.
 4. Serving first: every alias leaves the versions trained on them; ``champion`` moves to the newest approved
-   version trained without them, or there is none and predict says why (``tasks.registry.withdraw``).
+   version trained without them, or there is none and predict says why (``tasks.registry.withdraw``). While
+   the rows still exist, the champion that now serves is tested on them for membership (numbers only,
+   ``tasks.subjects.successor``): does it know the erased documents?
 5. Rewrite every run folder holding them (datasets, split parts, subject index, spans, kept raw copies,
    a version's layout) and their prediction-store rows, each folder all-or-nothing; rewrite each affected
    version's reference sample and tag it ``erasure_pending`` (``tasks.registry.erasure``). Delete every other
@@ -62,6 +64,7 @@ class ErasureReport:
     champion: dict = field(default_factory=dict)  # previous, now, withdrawn_at, aliases (tasks.registry.withdraw)
     stores: dict[str, list[str]] = field(default_factory=dict)  # store searched -> what still holds the subject
     certificate: str = ""  # the signed erasure certificate's path (tasks/subjects/certificate.py)
+    successor: dict = field(default_factory=dict)  # the serving champion on the erased rows (subjects/successor.py)
 
     @property
     def complete(self) -> bool:
@@ -85,6 +88,10 @@ class ErasureReport:
             out.append(f"  champion v{c['previous']} withdrawn at {c['withdrawn_at']}; {now}")
         elif c.get("aliases"):
             out.append(f"  aliases {', '.join(c['aliases'])} withdrawn at {c['withdrawn_at']}")
+        if self.successor.get("measured"):
+            s = self.successor
+            out.append(f"  champion v{s['version']} on the {s['erased_rows']} erased row(s): membership AUC {s['auc']} "
+                       f"(95 % {s['auc_95'][0]}-{s['auc_95'][1]}; 0.5: like documents it never saw)")
         for store, left in self.stores.items():
             out.append(f"  searched {store}: " + (f"{len(left)} left: {', '.join(left)}" if left else "nothing left"))
         if not self.stores:
@@ -123,11 +130,15 @@ def _write(path: Path, plan: dict) -> None:
 def _apply(reg: RegistryScope, plan: dict) -> dict:
     """Carry out a journal's plan (idempotent); returns rows removed per file and per version."""
     from tasks.registry.erasure import mark_pending
+    from tasks.registry.versions import champion_version
     from tasks.registry.withdraw import withdraw
     from tasks.subjects.stores import Scope, erase_stores
+    from tasks.subjects.successor import erased_rows, successor_test
 
     # first, serving: no version trained on the subject keeps an alias (champion moves or goes)
     champion = withdraw(reg, plan["request"], {int(v) for v in plan["versions"]}) or plan.get("champion", {})
+    # then, while the rows still exist, does the champion that now serves know them? (numbers only)
+    successor = successor_test(reg, champion_version(reg), erased_rows(plan["folders"]))
     files: dict[str, int] = {}
     for folder, ids in plan["folders"].items():
         for name, n in rewrite_without(Path(folder), set(ids)).items():
@@ -140,7 +151,7 @@ def _apply(reg: RegistryScope, plan: dict) -> dict:
                for folder in plan["folders"] if (Path(folder) / "scrubbed.parquet").is_file()}
     stores = erase_stores(reg, Scope.of(plan))
     return {"files": files, "versions": versions, "digests_after": digests, "champion": champion,
-            "stores": stores, "complete": not any(stores.values()),
+            "successor": successor, "stores": stores, "complete": not any(stores.values()),
             "checked_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
@@ -217,7 +228,8 @@ def erase_subject(reg: RegistryScope, pii: PiiConfig, value_file: Path, reason: 
               champion_withdrawn_at=plan["champion"].get("withdrawn_at"), complete=plan["complete"],
               remaining={k: len(v) for k, v in plan["stores"].items()})
     out = ErasureReport(request=request, outcome="erased", documents=report.documents, files=plan["files"],
-                        versions=plan["versions"], resumed=resumed, champion=plan["champion"], stores=plan["stores"])
+                        versions=plan["versions"], resumed=resumed, champion=plan["champion"], stores=plan["stores"],
+                        successor=plan["successor"])
     body = certificate_of(out, reg.model_name, reason, datetime.fromisoformat(plan["requested_at"]), datetime.now(UTC))
     out.certificate = str(write_certificate(reg, body))  # signed, counts only; audited below by its digest
     audit(reg, action="erasure.certificate", request=request, sha256=sha256_hex(Path(out.certificate).read_bytes()))

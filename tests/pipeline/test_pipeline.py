@@ -434,6 +434,7 @@ def _certificate(cfg, cfg_file: Path, out: str, champion: int, identifiers: list
     """The erasure's signed certificate: it verifies, names no identifier, and a one-byte change is caught."""
     from flows.cli import main as cli_main
     from tasks.keys import public_hex_of_seed
+    from tasks.subjects.successor import NO_SUCCESSOR
 
     cert = cfg.work_path("erasures", "certificates", "erasure-1.json")
     assert f"certificate: {cert}" in out
@@ -444,6 +445,8 @@ def _certificate(cfg, cfg_file: Path, out: str, champion: int, identifiers: list
     body = json.loads(data)["certificate"]
     assert body["reason"] == "DSR-42" and body["documents_removed"] >= 1 and body["rows_removed_total"] >= 1
     assert body["champion"]["previous"] == champion and not body["complete"] and not body["deadline_met"]
+    # every version saw the subject: nothing serves, so no champion can be tested on the erased rows; it says why
+    assert body["successor_membership_test"] == {"measured": False, "why": NO_SUCCESSOR}
     assert not [x for x in identifiers if x in data.decode()]
     for i in (10, len(data) // 2, len(data) - 3):
         cert.write_bytes(data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:])

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from tasks.errors import ChampionWithdrawn, NoChampion, PromotionError
+from tasks.subjects.successor import NO_SUCCESSOR
 from tests.subjects.test_erasure import JANE, _values, pristine  # noqa: F401  (the scrubbed run r1 holding Jane in d1, d2)
 from tests.subjects.test_subjects import KNOWN
 
@@ -93,6 +94,56 @@ def test_the_champion_trained_on_the_subject_leaves_at_once_for_the_newest_appro
     out = "\n".join(report.lines(work.model_name))
     assert f"champion v{v3} withdrawn" in out and f"now v{v1}" in out
     assert v2 != champion_version(work.registry_scope)
+    # v1's placeholder weights cannot be scored: the certificate says so, and the erasure went ahead regardless
+    assert report.successor == {"measured": False, "version": v1, "why": "could not be run: InputError"}
+
+
+@pytest.mark.slow  # trains a tiny classifier in this process (a few seconds) and registers it
+def test_the_certificate_holds_the_membership_test_of_the_champion_that_serves_after_the_erasure(work, tmp_path):
+    """The champion that serves once the subject's versions are withdrawn scores the erased rows (read before
+    they are deleted) against its own test rows: the AUC, its interval and the rows it rests on reach the signed
+    certificate and the report, and no text or id of the erased documents does."""
+    import shutil
+
+    from tasks.audit import audit
+    from tasks.datasets import parquet_sha256
+    from tasks.registry.versions import register_version
+    from tasks.subjects.erase import erase_subject
+    from tests.tiny_models import LABELS, tiny_bert, toy_split
+    from tests.train.test_recipe import _run
+
+    docs = pd.read_parquet(work.work_path("runs", "r1", "scrubbed.parquet"))
+    docs["label"] = [LABELS[i % len(LABELS)] for i in range(len(docs))]  # labels the model knows
+    for copy in ("runs/r1", "predictions/p1"):  # the run and the copy the fixture keeps of it
+        docs.to_parquet(work.work_path(copy, "scrubbed.parquet"))
+    split = toy_split(tmp_path)
+    (tmp_path / "m").mkdir()
+    model = _run(tmp_path / "m", split, base_model=str(tiny_bert(tmp_path / "bert")), max_steps=2,
+                 checkpoint_every=100)
+    test = work.work_path("runs", "r0", "split", "test.parquet")  # the clean version's run folder, as a run leaves it
+    test.parent.mkdir(parents=True)
+    shutil.copyfile(split.test.uri, test)
+    layout = _layout(tmp_path / "clean", ["d3"])
+    shutil.rmtree(layout / "model")
+    shutil.copytree(model, layout / "model")
+    (layout / "lineage.json").write_text(json.dumps({"split": {"test": {"uri": str(test),
+                                                                        "sha256": parquet_sha256(test)}}}))
+    v1, _ = register_version(work.registry_scope, layout, {}, {"macro_f1": 0.5},
+                             {"dataset_sha256": "0" * 64, "tunegate_run_id": "r0"})
+    audit(work, action="promote", version=v1, previous_champion=None, champion=v1, trigger="test")
+    v2, _ = _register(work, tmp_path, _digest(work), "r1", ["d1", "d3"])
+    _champion(work, v2)
+
+    report = erase_subject(work.registry_scope, work.pii, _values(tmp_path, JANE), "DSR-9", KNOWN)
+    s = report.successor
+    assert s["measured"] and s["version"] == v1 and report.champion["now"] == v1, s
+    assert s["erased_rows"] == 2 and s["unseen_rows"] == len(pd.read_parquet(test)), s  # Jane's d1 and d2
+    assert 0 <= s["auc_95"][0] <= s["auc"] <= s["auc_95"][1] <= 1 and s["mean_loss_erased"] > 0
+    cert = Path(report.certificate).read_text()
+    assert json.loads(cert)["certificate"]["successor_membership_test"] == s
+    assert not [t for t in docs["text"] if t in cert] and '"d1"' not in cert and '"d2"' not in cert
+    lines = "\n".join(report.lines(work.model_name))
+    assert f"champion v{v1} on the 2 erased row(s): membership AUC {s['auc']}" in lines
 
 
 @pytest.mark.slow  # a real MLflow registry made and migrated per test: 5-17 s
@@ -107,6 +158,7 @@ def test_with_no_approved_clean_version_predict_fails_with_a_named_error_saying_
     with pytest.raises(ChampionWithdrawn, match="erasure-1") as err:
         resolve_version.fn(work, "champion")
     assert report.champion["now"] is None
+    assert report.successor == {"measured": False, "why": NO_SUCCESSOR}  # nothing serves: nothing to test
     assert isinstance(err.value, NoChampion) and "retrain or approve a version trained without" in str(err.value)
     # the CLI says it too, with NoChampion's exit code
     cfg_file = tmp_path / "c.yaml"
