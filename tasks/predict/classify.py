@@ -45,7 +45,6 @@ class Predictions:
 
 def load_model(model_dir: Path, device: str | None = None) -> LoadedModel:
     """Load base model + adapter from a training output folder onto GPU when there is one, else CPU."""
-    from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     model_dir = Path(model_dir)
@@ -63,16 +62,14 @@ def load_model(model_dir: Path, device: str | None = None) -> LoadedModel:
         if cfg["method"] == "full":
             model = load_full(model_dir / "adapter", len(labels))
         else:
-            base_model = new_classifier(recorded_base_model(model_dir, cfg), len(labels))
-            model = PeftModel.from_pretrained(base_model, model_dir / "adapter").merge_and_unload()
+            model = _merged(new_classifier(recorded_base_model(model_dir, cfg), len(labels)), model_dir / "adapter")
     elif cfg["method"] == "full":
         model = AutoModelForSequenceClassification.from_pretrained(model_dir / "adapter", **kw)
     else:
         base_model = AutoModelForSequenceClassification.from_pretrained(recorded_base_model(model_dir, cfg), **kw)
         if base_model.config.pad_token_id is None:
             base_model.config.pad_token_id = tok.pad_token_id
-        # Merging removes the LoRA indirection: same outputs, faster inference.
-        model = PeftModel.from_pretrained(base_model, model_dir / "adapter").merge_and_unload()
+        model = _merged(base_model, model_dir / "adapter")
     model.to(dev).eval()
     from tasks.train.devices import autocast_dtype
 
@@ -81,6 +78,19 @@ def load_model(model_dir: Path, device: str | None = None) -> LoadedModel:
     dtype = autocast_dtype(cfg.get("precision", "auto"), dev)
     return LoadedModel(model, tok, list(labels), cfg["task"], int(cfg.get("max_length", 256)), dev, dtype,
                        cfg.get("truncation", "head"), float(read_calibration(model_dir).get("temperature", 1.0)))
+
+
+def _merged(base_model, adapter_dir: Path):
+    """The base with its LoRA adapter folded in (no LoRA indirection: same outputs, faster inference); without
+    importing PEFT where the adapter is a plain LoRA (tasks/predict/lora.py), else through PEFT."""
+    from tasks.predict.lora import merge_lora
+
+    model = merge_lora(base_model, adapter_dir)
+    if model is None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(base_model, adapter_dir).merge_and_unload()
+    return model
 
 
 @torch.inference_mode()
