@@ -139,7 +139,7 @@ def cfpb_config(work: Path, max_steps: int | None, learning_rate: float | None =
                                        "columns": ColumnMap(id="id", text="text", label="label", timestamp=None)})
     quality = cfg.quality.model_copy(update={"labels": [], "min_per_class": 10, "max_duplicate_text_share": 0.05})
     # The example's lr (2e-3, tuned on the synthetic claims) collapses onto the majority class on CFPB; 5e-4 learns.
-    train = cfg.train.model_copy(update={"max_length": 256, "epochs": 3, "max_steps": max_steps, "timeout_s": 7200,
+    train = cfg.train.model_copy(update={"max_length": 256, "epochs": 3.0, "max_steps": max_steps, "timeout_s": 7200,
                                          "learning_rate": learning_rate or 5e-4, "class_weights": class_weights,
                                          "eval_every": _every(eval_every)})
     # The CFPB narratives already carry XXXX redactions; the gate is the same as for claim notes.
