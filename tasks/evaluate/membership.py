@@ -38,7 +38,7 @@ def interval(a: float, n1: int, n2: int) -> tuple[float, float]:
     return max(0.0, a - 1.96 * se), min(1.0, a + 1.96 * se)
 
 
-def _losses(model, texts: list[str], gold: list[str]) -> np.ndarray:
+def document_losses(model, texts: list[str], gold: list[str]) -> np.ndarray:
     from tasks.predict.classify import predict_texts
 
     preds = predict_texts(model, texts)
@@ -60,8 +60,8 @@ def membership_test(model_dir: Path, train_uri: str, test_uri: str, rows: int = 
     n = min(rows, len(train), len(test))
     train, test = train.sample(n=n, random_state=seed), test.sample(n=n, random_state=seed)
     model = load_model(Path(model_dir))
-    member = _losses(model, train["text"].astype(str).tolist(), train["label"].astype(str).tolist())
-    other = _losses(model, test["text"].astype(str).tolist(), test["label"].astype(str).tolist())
+    member = document_losses(model, train["text"].astype(str).tolist(), train["label"].astype(str).tolist())
+    other = document_losses(model, test["text"].astype(str).tolist(), test["label"].astype(str).tolist())
     a = auc(-member, -other) if len(member) and len(other) else 0.5
     low, high = interval(a, max(1, len(member)), max(1, len(other)))
     return {"measured": True, "attack": "loss-threshold membership inference", "auc": round(a, 4),

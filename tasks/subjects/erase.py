@@ -133,12 +133,12 @@ def _apply(reg: RegistryScope, plan: dict) -> dict:
     from tasks.registry.versions import champion_version
     from tasks.registry.withdraw import withdraw
     from tasks.subjects.stores import Scope, erase_stores
-    from tasks.subjects.successor import erased_rows, successor_test
+    from tasks.subjects.successor import successor_test
 
     # first, serving: no version trained on the subject keeps an alias (champion moves or goes)
     champion = withdraw(reg, plan["request"], {int(v) for v in plan["versions"]}) or plan.get("champion", {})
     # then, while the rows still exist, does the champion that now serves know them? (numbers only)
-    successor = successor_test(reg, champion_version(reg), erased_rows(plan["folders"]))
+    successor = successor_test(reg, champion_version(reg), plan["folders"])
     files: dict[str, int] = {}
     for folder, ids in plan["folders"].items():
         for name, n in rewrite_without(Path(folder), set(ids)).items():

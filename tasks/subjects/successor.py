@@ -50,14 +50,14 @@ def erased_rows(folders: dict[str, list[str]]) -> pd.DataFrame:
 
 def membership_on(model_dir: Path, test_uri: str, rows: pd.DataFrame, unseen: int = 1000, seed: int = 0) -> dict:
     """The attack's AUC separating ``rows`` from up to ``unseen`` of the model's own test rows, by loss."""
-    from tasks.evaluate.membership import _losses, auc, interval
+    from tasks.evaluate.membership import auc, document_losses, interval
     from tasks.predict.classify import load_model
 
     test = pd.read_parquet(test_uri, columns=["text", "label"]).dropna(subset=["label"])
     test = test.sample(n=min(unseen, len(test)), random_state=seed)
     model = load_model(Path(model_dir))
-    erased = _losses(model, rows["text"].astype(str).tolist(), rows["label"].astype(str).tolist())
-    other = _losses(model, test["text"].astype(str).tolist(), test["label"].astype(str).tolist())
+    erased = document_losses(model, rows["text"].astype(str).tolist(), rows["label"].astype(str).tolist())
+    other = document_losses(model, test["text"].astype(str).tolist(), test["label"].astype(str).tolist())
     if not len(erased) or not len(other):
         return {"measured": False, "why": "no erased row or test row had a label the model knows"}
     a = auc(-erased, -other)
@@ -70,12 +70,13 @@ def membership_on(model_dir: Path, test_uri: str, rows: pd.DataFrame, unseen: in
                        "each of them"}
 
 
-def successor_test(reg: RegistryScope, version: int | None, rows: pd.DataFrame) -> dict:
-    """The membership test of ``version`` (the champion after the erasure) on the erased ``rows``. A test that
-    cannot run (a version without weights or lineage) is recorded as not measured, with the error's name: the
-    erasure itself never waits on it."""
+def successor_test(reg: RegistryScope, version: int | None, folders: dict[str, list[str]]) -> dict:
+    """The membership test of ``version`` (the champion after the erasure) on the erased rows of ``folders``
+    (run folder -> document ids). A test that cannot run (a version without weights or lineage) is recorded as
+    not measured, with the error's name: the erasure itself never waits on it."""
     if version is None:
         return {"measured": False, "why": NO_SUCCESSOR}
+    rows = erased_rows(folders)
     if rows.empty:
         return {"measured": False, "version": version, "why": "the erased documents had no labelled row to score"}
     try:
