@@ -27,7 +27,9 @@ REQUESTED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 REPORT = ErasureReport(request="erasure-3", outcome="erased", documents=2,
                        files={"run-1-ab12/scrubbed.parquet": 2, "run-1-ab12/train.parquet": 1},
                        versions={4: 1, 5: 0}, champion={"previous": 5, "now": 3, "withdrawn_at": "2026-12-01T09:01:00"},
-                       stores={"mlflow artifacts": [], "checkpoints": ["train-work/x"]})
+                       stores={"mlflow artifacts": [], "checkpoints": ["train-work/x"]},
+                       successor={"measured": True, "version": 3, "auc": 0.5, "auc_95": [0.1, 0.9], "erased_rows": 2,
+                                  "unseen_rows": 240})
 
 
 @pytest.mark.parametrize("now, complete, met", [
@@ -40,7 +42,9 @@ def test_the_certificate_holds_counts_and_states_not_identifiers(now, complete, 
     assert list(c["versions_affected"]) == ["4", "5"] and "erasure pending" in c["versions_affected"]["4"]["state"]
     assert (c["champion"]["previous"], c["champion"]["now"]) == (5, 3)
     assert (c["complete"], c["deadline_met"], c["deadline"]) == (complete, met, "2026-12-31T09:00:00+00:00")
-    assert "not measured" in c["successor_membership_test"]
+    assert c["successor_membership_test"] == REPORT.successor  # the champion now serving, on the erased rows
+    bare = certificate_of(ErasureReport(request="erasure-4", outcome="erased"), "claims", "DSR-43", REQUESTED, now)
+    assert bare["successor_membership_test"] == {"measured": False, "why": "not recorded"}  # never silently absent
 
 
 def test_a_complete_erasure_within_the_month_meets_its_deadline():
