@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 CONFIG ?= examples/claims.yaml
 # pytest-xdist workers (a file's tests stay on one worker: its module-scoped servers and models start once).
 # Each test process gives torch and BLAS the cores divided by the workers (tests/conftest.py), so they never spin
-# against each other. A third worker on 2 cores was slower (19:07 against 17:19 on 2026-12-07): CPU-bound.
+# against each other. A third worker on 2 cores was slower (19:07 against 17:19 on 2026-12-07, before the bytecode
+# was compiled): CPU-bound.
 WORKERS ?= 2
 PYTEST_ARGS ?= -m "not gpu" -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 FAST_ARGS ?= -m "not slow and not integration and not distributed and not gpu" -n $(WORKERS)
