@@ -76,10 +76,10 @@ def successor_test(reg: RegistryScope, version: int | None, folders: dict[str, l
     not measured, with the error's name: the erasure itself never waits on it."""
     if version is None:
         return {"measured": False, "why": NO_SUCCESSOR}
-    rows = erased_rows(folders)
-    if rows.empty:
-        return {"measured": False, "version": version, "why": "the erased documents had no labelled row to score"}
     try:
+        rows = erased_rows(folders)
+        if rows.empty:
+            return {"measured": False, "version": version, "why": "the erased documents had no labelled row to score"}
         return _test(reg, version, rows)
     except Exception as e:  # noqa: BLE001 - recorded in the certificate; the rows are erased regardless
         return {"measured": False, "version": version, "why": f"could not be run: {type(e).__name__}"}
