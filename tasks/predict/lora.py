@@ -19,7 +19,9 @@ PREFIX = "base_model.model."
 # adapter_config.json fields that change what a merge computes: each must hold its plain value here
 _PLAIN = {"peft_type": "LORA", "use_dora": False, "use_rslora": False, "fan_in_fan_out": False, "bias": "none",
           "lora_bias": False, "alpha_pattern": {}, "rank_pattern": {}, "target_parameters": None,
-          "trainable_token_indices": None, "layer_replication": None}
+          "trainable_token_indices": None, "layer_replication": None, "alora_invocation_tokens": None,
+          "use_qalora": False, "use_bdlora": None, "arrow_config": None, "astra_config": None, "kasa_config": None,
+          "monteclora_config": None, "velora_config": None}
 
 
 def merge_lora(model: torch.nn.Module, adapter_dir: Path) -> torch.nn.Module | None:

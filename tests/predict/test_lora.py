@@ -66,7 +66,8 @@ def test_the_merge_equals_peft_merge_and_unload(tmp_path, pooling):
 
 
 @pytest.mark.parametrize("change", [{"use_dora": True}, {"use_rslora": True}, {"rank_pattern": {"query": 2}},
-                                    {"fan_in_fan_out": True}, {"peft_type": "IA3"}])
+                                    {"fan_in_fan_out": True}, {"peft_type": "IA3"},
+                                    {"alora_invocation_tokens": [5, 6]}])
 def test_an_adapter_it_cannot_merge_exactly_is_left_to_peft_untouched(tmp_path, change):
     _, _, adapter = _adapter(tmp_path, "mean")
     cfg = json.loads((adapter / "adapter_config.json").read_text())
