@@ -48,6 +48,15 @@ def document_losses(model, texts: list[str], gold: list[str]) -> np.ndarray:
     return -np.log(np.clip(p.astype(np.float64), 1e-12, 1.0))
 
 
+def loss_attack(model, members, others) -> tuple[np.ndarray, np.ndarray, float, tuple[float, float]]:
+    """The attack on two frames of (``text``, ``label``) rows: each side's per-document losses (rows whose label
+    the model does not know left out), the AUC of "member" (lower loss) and its 95 % interval."""
+    member = document_losses(model, members["text"].astype(str).tolist(), members["label"].astype(str).tolist())
+    other = document_losses(model, others["text"].astype(str).tolist(), others["label"].astype(str).tolist())
+    a = auc(-member, -other) if len(member) and len(other) else 0.5
+    return member, other, a, interval(a, max(1, len(member)), max(1, len(other)))
+
+
 def membership_test(model_dir: Path, train_uri: str, test_uri: str, rows: int = ROWS, seed: int = 0) -> dict:
     """The attack's AUC on a classification model folder, with its interval and the two mean losses."""
     import pandas as pd
@@ -59,11 +68,7 @@ def membership_test(model_dir: Path, train_uri: str, test_uri: str, rows: int = 
     test = pd.read_parquet(test_uri, columns=["text", "label"]).dropna(subset=["label"])
     n = min(rows, len(train), len(test))
     train, test = train.sample(n=n, random_state=seed), test.sample(n=n, random_state=seed)
-    model = load_model(Path(model_dir))
-    member = document_losses(model, train["text"].astype(str).tolist(), train["label"].astype(str).tolist())
-    other = document_losses(model, test["text"].astype(str).tolist(), test["label"].astype(str).tolist())
-    a = auc(-member, -other) if len(member) and len(other) else 0.5
-    low, high = interval(a, max(1, len(member)), max(1, len(other)))
+    member, other, a, (low, high) = loss_attack(load_model(Path(model_dir)), train, test)
     return {"measured": True, "attack": "loss-threshold membership inference", "auc": round(a, 4),
             "auc_95": [round(low, 4), round(high, 4)], "train_rows": int(len(member)), "test_rows": int(len(other)),
             "mean_loss_train": round(float(member.mean()), 4) if len(member) else None,

@@ -50,18 +50,14 @@ def erased_rows(folders: dict[str, list[str]]) -> pd.DataFrame:
 
 def membership_on(model_dir: Path, test_uri: str, rows: pd.DataFrame, unseen: int = 1000, seed: int = 0) -> dict:
     """The attack's AUC separating ``rows`` from up to ``unseen`` of the model's own test rows, by loss."""
-    from tasks.evaluate.membership import auc, document_losses, interval
+    from tasks.evaluate.membership import loss_attack
     from tasks.predict.classify import load_model
 
     test = pd.read_parquet(test_uri, columns=["text", "label"]).dropna(subset=["label"])
     test = test.sample(n=min(unseen, len(test)), random_state=seed)
-    model = load_model(Path(model_dir))
-    erased = document_losses(model, rows["text"].astype(str).tolist(), rows["label"].astype(str).tolist())
-    other = document_losses(model, test["text"].astype(str).tolist(), test["label"].astype(str).tolist())
+    erased, other, a, (low, high) = loss_attack(load_model(Path(model_dir)), rows, test)
     if not len(erased) or not len(other):
         return {"measured": False, "why": "no erased row or test row had a label the model knows"}
-    a = auc(-erased, -other)
-    low, high = interval(a, len(erased), len(other))
     return {"measured": True, "attack": "loss-threshold membership inference", "auc": round(a, 4),
             "auc_95": [round(low, 4), round(high, 4)], "erased_rows": int(len(erased)),
             "unseen_rows": int(len(other)), "mean_loss_erased": round(float(erased.mean()), 4),
