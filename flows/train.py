@@ -19,6 +19,7 @@ from tasks.caching import stored_in
 from tasks.config import PipelineConfig, TrainConfig
 from tasks.evaluate.metrics import EvalReport
 from tasks.evaluate.task import (
+    calibrate_model,
     evaluate_baseline,
     evaluate_model,
     membership_test,
@@ -106,11 +107,12 @@ def _ingest(config: PipelineConfig, run_dir: Path, extra_data: str | None):
 
 
 def _evaluate(config: PipelineConfig, model, split, champion, eval_dir: Path) -> tuple:
-    """Calibrate and stress the candidate (before scoring it: the reported ECE is the scaled model's), score it,
-    the champion and the TF-IDF baseline on the same test rows, test memorisation, then the intervals and slices
-    from the stored per-row outputs."""
-    checks = validate_model(Path(model.path), split, config.evaluate, eval_dir)  # calibration, robustness
+    """Calibrate the candidate (before scoring it: the reported ECE is the scaled model's), score it, stress it
+    (its clean scores are the evaluation's), score the champion and the TF-IDF baseline on the same test rows,
+    test memorisation, then the intervals and slices from the stored per-row outputs."""
+    fitted = calibrate_model(Path(model.path), split, config.evaluate)  # the temperature, on the validation split
     report = evaluate_model(Path(model.path), split.test, eval_dir / "eval.json", role="candidate")
+    checks = validate_model(Path(model.path), split, config.evaluate, eval_dir, fitted)  # threshold, robustness
     champion_report = evaluate_model(champion.local_dir / "model", split.test, eval_dir / "champion_eval.json",
                                      role="champion") if champion else None
     baseline = evaluate_baseline(split, eval_dir / "baseline_eval.json")

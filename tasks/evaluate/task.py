@@ -100,18 +100,37 @@ def validate_predictions(test: DatasetRef, cfg: EvaluateConfig, eval_dir: Path, 
     return report
 
 
+@task(name="calibrate_model")
+def calibrate_model(model_dir: Path, split: SplitRef, evaluate: EvaluateConfig) -> dict | None:
+    """Fit the temperature on the validation split and write it to ``model_dir``'s ``calibration.json``. Before
+    ``evaluate_model``, so that the reported ECE is that of the scaled model; ``validate_model`` completes the
+    record (curve, review threshold) after it. None for a causal LM."""
+    from tasks.evaluate.checks import fit_calibration
+
+    fitted = fit_calibration(Path(model_dir), split.val.uri if split.val else None, evaluate.calibrate)
+    if fitted:
+        get_run_logger().info("calibration: temperature %.3f (%s, %d rows, %.1f s)", fitted["temperature"],
+                              fitted["how"], fitted["val_rows"], fitted["seconds"])
+    return fitted
+
+
 @task(name="validate_model")
-def validate_model(model_dir: Path, split: SplitRef, evaluate: EvaluateConfig, out_dir: Path) -> dict:
-    """Calibrate ``model_dir`` (its ``calibration.json``: the temperature and review threshold predict serves) and
-    run the robustness suite on the test split; ``calibration.json`` and ``robustness.json`` to ``out_dir``.
-    Before ``evaluate_model``, so that the reported ECE is that of the scaled model."""
+def validate_model(model_dir: Path, split: SplitRef, evaluate: EvaluateConfig, out_dir: Path,
+                   fitted: dict | None = None) -> dict:
+    """Complete the calibration of ``model_dir`` (its ``calibration.json``: the temperature and review threshold
+    predict serves) and run the robustness suite on the test split; ``calibration.json`` and ``robustness.json``
+    to ``out_dir``. After ``calibrate_model`` (``fitted``) and ``evaluate_model``: the clean test split is the
+    evaluation's stored per-row outputs in ``out_dir`` (``eval.json``'s), not scored again."""
     import json
 
     from tasks.evaluate.checks import model_checks
+    from tasks.evaluate.stats import read_rows
 
     log = get_run_logger()
+    rows = rows_path(Path(out_dir) / "eval.json")
     checks = model_checks(Path(model_dir), split.val.uri if split.val else None, split.test.uri, evaluate.calibrate,
-                          evaluate.target_accuracy, split.seed)
+                          evaluate.target_accuracy, split.seed, fitted=fitted,
+                          evaluated=read_rows(rows) if fitted and rows.is_file() else None)
     cal, rob = checks["calibration"], checks["robustness"]
     if cal["measured"]:
         log.info("calibration: temperature %.3f (%s), ECE %.4f -> %.4f; review threshold %s", cal["temperature"],
@@ -123,4 +142,3 @@ def validate_model(model_dir: Path, split: SplitRef, evaluate: EvaluateConfig, o
         with atomic_file(Path(out_dir) / name) as tmp:
             tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
     return {"calibration": cal, "robustness": rob}
-

@@ -10,3 +10,7 @@ a folder with the LoRA adapter (or merged weights), tokenizer and label map.
 - ``nodes``: what node 0 leaves in the work folder for other nodes; ``join``: ``tunegate train-node`` on them.
 - ``checkpoint``: resumable checkpoints, written whole or not at all; ``devices``: the fast dtype.
 """
+
+# In the model folder beside the adapter: the last validation pass's logits and labels (numbers, no text), from
+# which the pipeline's calibration fits its temperature (tasks/evaluate/calibration.py).
+VAL_LOGITS_FILE = "val_logits.npz"

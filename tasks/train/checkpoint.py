@@ -81,3 +81,14 @@ def load_latest(ckpt_dir: Path, model: torch.nn.Module, optimizer, scheduler) ->
         meta["path"] = str(path)
         return meta
     return None
+
+
+def write_manifest(folder: Path) -> None:
+    """``manifest.json``: the SHA-256 of every other file in a finished model folder, written last."""
+    import hashlib
+
+    files = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != "manifest.json":
+            files[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps({"files": files}, indent=2))

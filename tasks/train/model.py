@@ -121,14 +121,16 @@ def forward_loss(model, batch: dict, task: str, dtype, weight: torch.Tensor | No
 
 @torch.no_grad()
 def evaluate(model, enc: td.Encoded, task: str, dtype, device, pad_id: int, batch_size: int,
-             weight: torch.Tensor | None = None, spread: bool = False) -> dict:
+             weight: torch.Tensor | None = None, spread: bool = False, rows: dict | None = None) -> dict:
     """Validation loss (class-weighted when ``weight`` is given: the training objective) and accuracy; with
-    ``spread``, also how many distinct classes the model predicts (1 = it collapsed onto one class)."""
+    ``spread``, also how many distinct classes the model predicts (1 = it collapsed onto one class). ``rows``
+    (classification): filled with each row's ``logits`` and ``labels``, in the rows' order (numpy)."""
     model.eval()
     lengths = [len(x) for x in enc.ids]
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     loss_sum = count = correct = 0.0
     predicted: set[int] = set()
+    kept: list[torch.Tensor] = []
     for s in range(0, len(order), batch_size):
         batch = {k: v.to(device) for k, v in td.collate(enc, order[s:s + batch_size], pad_id, task).items()}
         loss, n, logits = forward_loss(model, batch, task, dtype, weight)
@@ -136,6 +138,12 @@ def evaluate(model, enc: td.Encoded, task: str, dtype, device, pad_id: int, batc
         if task == "classification":
             correct += float((logits.argmax(-1) == batch["labels"]).sum())
             predicted.update(logits.argmax(-1).tolist())
+            if rows is not None:
+                kept.append(logits.float().cpu())
+    if rows is not None and task == "classification" and kept:
+        logits = torch.empty((len(order), kept[0].shape[-1]))
+        logits[torch.tensor(order)] = torch.cat(kept)
+        rows.update(logits=logits.numpy(), labels=torch.as_tensor(enc.targets).numpy())
     model.train()
     out = {"val_loss": loss_sum / max(count, 1), "val_rows": len(order)}
     if task == "classification":

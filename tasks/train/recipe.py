@@ -12,7 +12,6 @@ and the validation pass are in ``tasks.train.model``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import math
@@ -24,14 +23,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config import TrainConfig
-from tasks.train import autotune, canaries
+from tasks.train import VAL_LOGITS_FILE, autotune, canaries
 from tasks.train import data as td
-from tasks.train.checkpoint import load_latest, save_checkpoint
+from tasks.train.checkpoint import load_latest, save_checkpoint, write_manifest
 from tasks.train.devices import autocast_dtype, peak_memory_mb
 from tasks.train.model import build_model, evaluate, loss_weights, wrap_parallel
 from tasks.train.optim import all_sum, make_optimizer, optimizer_step
@@ -116,6 +116,7 @@ class Session:
     carried_tokens: int = 0
     history: list = field(default_factory=list)
     auto: dict = field(default_factory=dict)  # what tasks.train.autotune chose, and from what
+    val_scores: dict | None = None  # the last validation pass's logits and labels (classification)
 
     @property
     def sharded(self) -> bool:
@@ -250,8 +251,9 @@ def train(s: Session) -> dict:
     if s.class_weight is not None:
         metrics["class_weights"] = {n: round(float(w), 4) for n, w in zip(s.label_names, s.class_weight.tolist())}
     if s.val is not None and (rank == 0 or t.fsdp):
+        s.val_scores = {} if t.task == "classification" else None  # kept for calibration (VAL_LOGITS_FILE)
         metrics.update(evaluate(s.model if t.fsdp else s.core, s.val, t.task, s.dtype, device, s.tok.pad_token_id,
-                                t.batch_size * 2))
+                                t.batch_size * 2, rows=s.val_scores))
     return metrics
 
 
@@ -297,16 +299,10 @@ def save(s: Session, metrics: dict) -> None:
     (out / "train_config.json").write_text(json.dumps({**s.run.train.model_dump(mode="json"),
                                                        "base_model": s.run.base_model, "model_type": s.arch}, indent=2))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if s.val_scores:  # the calibration fits its temperature on these instead of scoring the split again
+        np.savez(out / VAL_LOGITS_FILE, logits=s.val_scores["logits"], labels=s.val_scores["labels"])
     write_manifest(out)
     log(f"saved {out.name}: tokens/s {metrics['tokens_per_s']} val {metrics.get('val_accuracy')}", s.rank)
-
-
-def write_manifest(folder: Path) -> None:
-    files = {}
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.name != "manifest.json":
-            files[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    (folder / "manifest.json").write_text(json.dumps({"files": files}, indent=2))
 
 
 def cleanup(world: int) -> None:

@@ -296,7 +296,7 @@ def test_early_stopping_keeps_the_weights_of_the_best_validation_step(tmp_path, 
 
     curve, seen = iter([1.0, 0.6, 0.7, 0.8]), []
 
-    def rigged(model, enc, task, dtype, device, pad_id, batch_size):
+    def rigged(model, enc, task, dtype, device, pad_id, batch_size, rows=None):
         seen.append(sum(float(p.detach().sum()) for p in model.parameters() if p.requires_grad))
         return {"val_loss": next(curve, 0.5), "val_rows": len(enc.ids), "val_accuracy": 0.5}
 
