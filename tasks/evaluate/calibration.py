@@ -155,7 +155,7 @@ def fit_on_validation(model_dir: Path, val_uri: str | None, fit: bool = True, mo
         temperature, how, val_rows = 1.0, "not fitted: the split has no validation part (split.val_fraction: 0)", 0
     elif stored is not None:
         temperature, val_rows = fit_temperature(*stored), len(stored[1])
-        how = "fitted on the validation split (the training's last validation pass)"
+        how = "fitted on the validation split, logits from the training's last validation pass"
     else:
         model = model or load_model(Path(model_dir))
         model.temperature = 1.0  # fitted on the raw logits, whatever an earlier run wrote

@@ -104,7 +104,7 @@ def test_the_temperature_fitted_on_the_trainings_validation_pass_is_the_one_scor
     assert np.allclose(trained, served, atol=0.05)  # the same weights: the adapter folded in, bf16 where native
     kept = fit_on_validation(out, split.val.uri, from_training=True)
     scored = fit_on_validation(out, split.val.uri)
-    assert kept["how"].endswith("(the training's last validation pass)") and scored["how"] == \
+    assert kept["how"].endswith(", logits from the training's last validation pass") and scored["how"] == \
         "fitted on the validation split"
     assert kept["val_rows"] == scored["val_rows"] == len(labels) == split.val.rows
     assert kept["temperature"] == pytest.approx(scored["temperature"], rel=0.02)  # revalidation's tolerance
