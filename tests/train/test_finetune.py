@@ -58,7 +58,7 @@ def test_launch_finetune_publishes_whole_folder(tmp_path, tiny, monkeypatch):
     ref = launch_finetune.fn(_train(tiny, max_steps=8, checkpoint_every=4), tiny["split"], out)
     assert ref.path == str(out) and ref.labels == ["fire", "motor", "storm", "theft"] and ref.task == "classification"
     assert sorted(p.name for p in out.iterdir()) == ["adapter", "label_map.json", "manifest.json", "metrics.json",
-                                                     "tokenizer", "train_config.json"]
+                                                     "tokenizer", "train_config.json", "val_logits.npz"]
     assert ref.metrics["steps"] == 8 and ref.metrics["world_size"] == 1 and len(ref.manifest_sha256) == 64
     assert not work_dir_for(out).exists()  # checkpoints and staging are cleaned up after success
     texts = ["wind took the roof tiles", "car", "smoke and flames in the kitchen after a pan fire", "stolen"]
