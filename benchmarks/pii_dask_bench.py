@@ -36,15 +36,14 @@ os.environ.setdefault("TUNEGATE_PII_KEY", "benchmark-key-not-secret-32-bytes")  
 
 
 def canonical_dataset(rows: int, seed: int, work: Path):
-    """The sample corpus as the canonical dataset the scrub stage reads (text, label, two kept text columns)."""
-    import pyarrow.parquet as pq
-
+    """The sample corpus as ingest writes the canonical dataset the scrub stage reads (text, label, two kept text
+    columns; row groups of the scrub's read window, ``tasks.datasets.ROW_GROUP_ROWS``)."""
+    from tasks.ingest.read import load_documents
     from tasks.ingest.sample_data import write_sample
     from tasks.pii.stream import describe_parquet
 
     raw = write_sample(work / "claims.parquet", rows=rows, seed=seed)
-    table = pq.read_table(raw, columns=["id", "text", "label", "product", "channel"])  # the timestamp is no text
-    pq.write_table(table, work / "dataset.parquet")
+    load_documents(raw, work / "dataset.parquet", keep_columns=["product", "channel"])  # the timestamp is no text
     return describe_parquet(work / "dataset.parquet", scrubbed=False)
 
 

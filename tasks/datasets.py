@@ -16,6 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+# Canonical Parquet files (ingest's) are written in row groups of this many rows: the scrub reads windows of
+# the same size (``tasks.pii.files.READ_ROWS``), so a shard scrubbed on a cluster decodes its own rows only
+# (with one row group per file, each of N shards decoded the file up to its start: N²/2 windows in all).
+ROW_GROUP_ROWS = 4096
+
 # suffix -> format; a folder of .txt files is the format "text_folder" (ingest only)
 SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet",
                   ".pq": "parquet"}

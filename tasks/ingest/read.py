@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks.datasets import RowDigest
+from tasks.datasets import ROW_GROUP_ROWS, RowDigest
 from tasks.errors import InputError
 from tasks.ingest.sources import Chunk, _read_csv, _read_jsonl, _read_parquet, _read_text_folder, detect_format
 from tasks.refs import DatasetRef, atomic_file
@@ -128,14 +128,21 @@ def load_documents(source: str | Path, out: Path, *, fmt: str = "auto", id_col: 
     schema = canonical_schema(extras)
     digest, rows, labels = RowDigest(schema), 0, {}
     with atomic_file(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        rest = schema.empty_table()  # rows after the last whole row group: groups start at multiples of its size
         for chunk in chunks:
             table = canonical_chunk(chunk, source, mapping, extras)
-            writer.write_table(table)
+            rest = pa.concat_tables([rest, table]) if rest.num_rows else table
+            whole = rest.num_rows - rest.num_rows % ROW_GROUP_ROWS
+            if whole:
+                writer.write_table(rest.slice(0, whole), row_group_size=ROW_GROUP_ROWS)
+                rest = rest.slice(whole)
             digest.update(table)
             rows += table.num_rows
             for item in [] if label_is_text else pc.value_counts(table.column("label")).to_pylist():
                 if item["values"] is not None:
                     labels[item["values"]] = labels.get(item["values"], 0) + item["counts"]
+        if rest.num_rows:
+            writer.write_table(rest)
         if rows == 0:
             raise InputError(f"{source}: holds no documents; add rows below the header / at least one JSON line.")
     return DatasetRef(uri=str(out), sha256=digest.hexdigest(), rows=rows,

@@ -9,7 +9,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
 from tasks.config import ColumnMap, DataConfig, PipelineConfig, QualityConfig, RetentionConfig
-from tasks.datasets import parquet_sha256
+from tasks.datasets import ROW_GROUP_ROWS, parquet_sha256
 from tasks.errors import InputError, QualityGateFailed
 from tasks.ingest.quality import QualityReport, validate_parquet
 from tasks.ingest.read import load_documents
@@ -111,7 +111,7 @@ def add_batch(base: DatasetRef, batch: DatasetRef, out: Path) -> DatasetRef:
     b = b.filter(pc.and_(pc.is_valid(b["label"]), pc.invert(pc.is_in(b["id"], a["id"]))))
     table = pa.concat_tables([a, b.cast(a.schema)])
     with atomic_file(out) as tmp:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS)
     counts = {} if base.label_is_text else \
         {d["values"]: d["counts"] for d in pc.value_counts(table["label"]).to_pylist() if d["values"]}
     get_run_logger().info("added %d labelled rows from the batch (%d rows in all)", b.num_rows, table.num_rows)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.datasets import format_of
+from tasks.datasets import ROW_GROUP_ROWS, format_of
 from tasks.errors import InputError
 
-READ_ROWS = 4096
+READ_ROWS = ROW_GROUP_ROWS  # rows per read window: one row group of a canonical file
 
 
 def file_format(path: Path) -> str:

@@ -47,6 +47,20 @@ def test_each_format_gives_the_same_canonical_rows_and_digest(samples, tmp_path,
     assert ref.sha256 == parquet_sha256(ref.uri)
 
 
+def test_row_groups_start_at_multiples_of_the_scrubs_read_window_whatever_the_chunks(tmp_path, monkeypatch):
+    """A shard scrubbed on a cluster reads only the row groups that hold its rows (tasks/pii/shards.py): the
+    canonical file's groups are whole windows, however ingest chunked its reading."""
+    import tasks.ingest.read as read
+
+    monkeypatch.setattr(read, "ROW_GROUP_ROWS", 16)
+    src = write_sample(tmp_path / "claims.jsonl", rows=100, seed=3)
+    ref = _load(src, tmp_path, chunk_rows=7)
+    meta = pq.ParquetFile(ref.uri).metadata
+    assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == [16] * 6 + [4]
+    assert ref.sha256 == _load(src, tmp_path / "b", chunk_rows=1000).sha256  # the rows, not the layout
+    assert pd.read_parquet(ref.uri)["text"].tolist() == [r["text"] for r in generate(100, seed=3)[0]]
+
+
 def test_digest_depends_on_row_order_not_layout(samples, tmp_path):
     df = pd.read_json(samples["jsonl"], lines=True, dtype=False, convert_dates=False)
     df.iloc[::-1].to_json(tmp_path / "rev.jsonl", orient="records", lines=True)
