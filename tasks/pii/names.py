@@ -64,9 +64,9 @@ def _places() -> frozenset[str]:
 
 @lru_cache(maxsize=200_000)
 def zipf(word: str) -> float:
-    from wordfreq import zipf_frequency
+    from tasks.pii.frequency import zipf as english_zipf
 
-    return zipf_frequency(word, "en")
+    return english_zipf(word)
 
 
 @lru_cache(maxsize=1)

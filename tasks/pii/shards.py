@@ -62,28 +62,6 @@ def worker_key(pii: PiiConfig, key_id: str | None) -> bytes | None:
     return key
 
 
-# glibc's M_TRIM_THRESHOLD and M_MMAP_THRESHOLD (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-
-
-def restore_malloc_thresholds() -> bool:
-    """Give glibc's allocator back thresholds that suit scrubbing, in this worker process; False where there is
-    no glibc. Dask's nanny starts every worker with ``MALLOC_TRIM_THRESHOLD_=65536`` (to return memory to the
-    system early), and setting any threshold freezes glibc's mmap threshold at 128 KiB: spaCy's arrays are
-    then mapped and unmapped on every call, and a shard took 13-19 % more CPU than the same shard in a plain
-    process (``benchmarks/pii_dask_bench.py``). Memory goes back to the system in steps of 64 MiB instead."""
-    import ctypes
-    import ctypes.util
-    import sys
-
-    name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        return bool(libc and libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20))
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        return False
-
-
 def scrub_shard(src: Path, shard: Shard, out: Path, columns: Sequence[str], scan: Sequence[str], pii: PiiConfig,
                 key_id: str | None, index: bool) -> Path:
     """Scrub one shard of ``src`` into folder ``out`` (its rows, spans, subject-index part and counts)."""
@@ -91,8 +69,9 @@ def scrub_shard(src: Path, shard: Shard, out: Path, columns: Sequence[str], scan
     loaded = (pii.model_dump_json(), key_id)
     if loaded not in _SCRUBBER:
         from tasks.pii.engine import Scrubber
+        from tasks.pii.workers import restore_malloc_thresholds
 
-        restore_malloc_thresholds()  # once per worker process, with its scrubber
+        restore_malloc_thresholds()  # once per worker process, with its scrubber (Dask's nanny froze them)
         _SCRUBBER.clear()
         _SCRUBBER[loaded] = Scrubber(pii, key)
     engine = ScrubEngine(pii, key, 1, index=index)

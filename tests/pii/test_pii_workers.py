@@ -30,7 +30,7 @@ def test_workers_fork_only_without_threads_and_with_torch_blocked(monkeypatch):
 
 _MALLINFO = """
 import ctypes, ctypes.util, json
-from tasks.pii.shards import restore_malloc_thresholds
+from tasks.pii.workers import restore_malloc_thresholds
 
 class Info(ctypes.Structure):  # glibc's struct mallinfo2
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
@@ -53,7 +53,7 @@ print(json.dumps([first, restored, mapped_for_4_mib()]))
 def test_a_scrubbing_worker_under_dasks_malloc_setting_gets_its_mmap_threshold_back():
     """Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which freezes glibc's mmap threshold at
     128 KiB (every larger block mapped and unmapped: 13-19 % more CPU per shard). After the shard's
-    ``restore_malloc_thresholds`` a 4 MiB block comes from the heap."""
+    ``restore_malloc_thresholds`` (tasks/pii/workers.py) a 4 MiB block comes from the heap."""
     import ctypes.util
     import subprocess
     import sys
