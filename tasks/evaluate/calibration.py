@@ -198,6 +198,7 @@ def calibrate(model_dir: Path, val_uri: str | None, test_uri: str, fit: bool = T
     if test_probs is None or (fitted is None and fit and val_uri is not None):
         model = model or load_model(model_dir)
         model.temperature = 1.0
+    before = fitted["seconds"] if fitted else 0.0  # a fit done earlier (calibrate_model); one done here is timed
     fitted = fitted or fit_on_validation(model_dir, val_uri, fit, model)
     temperature = fitted["temperature"]
     names = model.label_names if model is not None else read_labels(model_dir)
@@ -214,7 +215,7 @@ def calibrate(model_dir: Path, val_uri: str | None, test_uri: str, fit: bool = T
               "ece_after": round(expected_calibration_error(scaled, correct), 6),
               "target_accuracy": target_accuracy, "review_threshold": review["threshold"] if review else None,
               "review": review, "curve": thin(curve),
-              "seconds": round(time.perf_counter() - t0 + fitted["seconds"], 3)}
+              "seconds": round(time.perf_counter() - t0 + before, 3)}
     if write:
         _write(model_dir, {k: record[k] for k in ("temperature", "how", "target_accuracy", "review_threshold")})
     return record
