@@ -20,7 +20,7 @@ from tasks.train.base_model import recorded_base_model
 from tasks.train.data import encode_texts, padded_width
 
 # On a CPU, batches of about this many (padded) tokens score fastest: 16-24 rows of 128 tokens, 8-16 of 256,
-# against 64 rows, 20-25 % faster (MiniLM, 2 cores, bf16; benchmarks/README.md). Larger batches leave the
+# against 64 rows, 20-25 % faster (MiniLM, 2 cores, bf16; docs/validation.md#cost). Larger batches leave the
 # caches; a GPU keeps the caller's ``batch_size``.
 CPU_BATCH_TOKENS = 3072
 

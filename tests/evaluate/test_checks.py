@@ -133,3 +133,17 @@ def test_the_validation_pass_keeps_each_rows_logits_in_the_rows_order():
     out = evaluate(Sums(), enc, "classification", None, torch.device("cpu"), 0, batch_size=2, rows=kept)
     assert kept["logits"].tolist() == [[sum(r), len(r)] for r in rows]
     assert kept["labels"].tolist() == [1, 0, 1, td.IGNORE, 0] and out["val_rows"] == 5
+
+
+@pytest.mark.parametrize("lengths, rows, tokens, expected", [
+    ([10, 20, 30, 40], 64, None, [[0, 1, 2, 3]]),  # a GPU: rows only
+    ([10, 20, 30, 40], 2, None, [[0, 1], [2, 3]]),
+    ([10] * 5, 64, 48, [[0, 1, 2], [3, 4]]),  # 16-token width (padded_width): 3 rows of 16 = 48
+    ([10, 10, 30, 30, 100], 64, 64, [[0, 1], [2, 3], [4]]),  # the width grows: fewer rows
+    ([200], 64, 64, [[0]]),  # one row at least, even past the budget
+])
+def test_cpu_batches_are_bounded_by_padded_tokens(lengths, rows, tokens, expected):
+    from tasks.predict.classify import _batches
+
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    assert list(_batches(order, lengths, rows, 512, tokens)) == expected
