@@ -65,3 +65,40 @@ def test_a_scrubbing_worker_under_dasks_malloc_setting_gets_its_mmap_threshold_b
     out = subprocess.run([sys.executable, "-c", _MALLINFO], env=env, capture_output=True, text=True, check=True)
     first, restored, after = json.loads(out.stdout.splitlines()[-1])
     assert (first, restored, after) == (1, True, 0)
+
+
+@pytest.mark.slow  # a `tunegate scrub` process on 1,200 notes and the same scrub in this one (~20 s)
+def test_the_scrub_command_forks_warm_workers_and_exits_with_every_row_written(tmp_path, monkeypatch):
+    """`tunegate scrub` on a file big enough for its pool: workers forked after the scrubber is loaded, the
+    collector frozen and malloc's thresholds set before the fork, ``os._exit`` once the files are closed. Its
+    output is, byte for byte, a one-process scrub of the same file with the same key."""
+    import subprocess
+    import sys
+
+    from tasks.ingest.sample_data import write_sample
+    from tasks.pii.ops import resolve_pseudonym_key
+    from tasks.pii.stream import scrub_file
+
+    root = Path(__file__).parents[2]
+    secret = "workers-test-key-not-secret-32-bytes"
+    src = write_sample(tmp_path / "in.jsonl", rows=1200, seed=5)  # past MIN_POOL_ROWS: the pool is used
+    import yaml
+
+    from tasks.config import load_config
+
+    pii = load_config(root / "examples" / "claims.yaml").pii.model_copy(update={"workers": 2})  # its references
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "w", "work_dir": str(tmp_path / "work"),
+                                   "pii": pii.model_dump(mode="json")}), encoding="utf-8")
+    env = {**os.environ, "TUNEGATE_PII_KEY": secret, "PYTHONPATH": str(root)}
+    run = subprocess.run([sys.executable, "-m", "flows.cli", "scrub", "--config", str(cfg), "--input", str(src),
+                          "--output", str(tmp_path / "cli.jsonl")], cwd=root, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "scrubbed 1200 rows" in run.stdout  # printed before os._exit, and flushed
+    monkeypatch.setenv("TUNEGATE_PII_KEY", secret)
+    key = resolve_pseudonym_key("TUNEGATE_PII_KEY", None, tmp_path / "work", require=True)
+    scrub_file(src, tmp_path / "one.jsonl", "text", pii, key, tmp_path / "one.jsonl.spans.jsonl", workers=1)
+    assert (tmp_path / "cli.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
+    assert (tmp_path / "cli.jsonl.spans.jsonl").read_bytes() == (tmp_path / "one.jsonl.spans.jsonl").read_bytes()
+    assert len((tmp_path / "cli.jsonl").read_text().splitlines()) == 1200
