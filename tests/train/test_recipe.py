@@ -63,10 +63,11 @@ def test_classification_lora_outputs(tmp_path, tiny):
 
 @pytest.mark.slow
 def test_full_finetune_learns(tmp_path, tiny):
-    # Full fine-tuning of a random tiny BERT is fragile at 5e-3 (seed 42: 0.50; seeds 1, 7: 1.00, 0.97);
-    # 2e-3 learns with all three (0.75, 1.00, 1.00).
-    out = _run(tmp_path, tiny["split"], base_model=str(tiny["bert"]), method="full", epochs=12,
-               learning_rate=2e-3, checkpoint_every=1000)
+    # A random tiny BERT has no [CLS] meaning to start from: on its [CLS] head, full fine-tuning at 2e-3 for
+    # 12 epochs ended at 0.47-1.00 over seeds 0-15 (six at 0.50 or less; CI's machine drew 0.50). On the
+    # mean of its tokens, 18 epochs reached 1.00 with every seed 0-15 (1 thread; 12 epochs: 0.61-1.00).
+    out = _run(tmp_path, tiny["split"], base_model=str(tiny["bert"]), method="full", epochs=18,
+               learning_rate=2e-3, pooling="mean", checkpoint_every=1000)
     m = json.loads((out / "metrics.json").read_text())
     assert m["loss_curve"][-1]["loss"] < m["loss_curve"][0]["loss"]
     assert m["val_accuracy"] >= 0.6  # chance is 0.25
