@@ -65,7 +65,7 @@ def test_classification_lora_outputs(tmp_path, tiny):
 def test_full_finetune_learns(tmp_path, tiny):
     # A random tiny BERT has no [CLS] meaning to start from: on its [CLS] head, full fine-tuning at 2e-3 for
     # 12 epochs ended at 0.47-1.00 over seeds 0-15 (six at 0.50 or less; CI's machine drew 0.50). On the
-    # mean of its tokens, 18 epochs reached 1.00 with every seed 0-15 (1 thread; 12 epochs: 0.61-1.00).
+    # mean of its tokens, 18 epochs reached 1.00 with every seed 0-15 (1 and 2 threads; 12: 0.61-1.00).
     out = _run(tmp_path, tiny["split"], base_model=str(tiny["bert"]), method="full", epochs=18,
                learning_rate=2e-3, pooling="mean", checkpoint_every=1000)
     m = json.loads((out / "metrics.json").read_text())
